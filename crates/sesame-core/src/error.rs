@@ -276,7 +276,10 @@ mod tests {
         ];
         for code in all {
             assert_eq!(ErrorCode::parse(code.as_str()), code);
-            assert!(!matches!(ErrorCode::parse(code.as_str()), ErrorCode::Other(_)));
+            assert!(!matches!(
+                ErrorCode::parse(code.as_str()),
+                ErrorCode::Other(_)
+            ));
         }
         assert_eq!(
             ErrorCode::parse("vendor_thing"),

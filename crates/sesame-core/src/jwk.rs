@@ -61,7 +61,9 @@ impl Jwk {
     pub fn thumbprint(&self) -> Result<String, JwkError> {
         // Members in lexicographic order, no whitespace (RFC 7638 §3.2).
         let canonical = match self.kty.as_str() {
-            "RSA" => serde_json::json!({"e": req(&self.e, "e")?, "kty": "RSA", "n": req(&self.n, "n")?}),
+            "RSA" => {
+                serde_json::json!({"e": req(&self.e, "e")?, "kty": "RSA", "n": req(&self.n, "n")?})
+            }
             "EC" => serde_json::json!({
                 "crv": req(&self.crv, "crv")?, "kty": "EC",
                 "x": req(&self.x, "x")?, "y": req(&self.y, "y")?
@@ -239,10 +241,10 @@ impl VerifyingKey {
             material,
             parsed: Default::default(),
         };
-        if let Some(alg) = alg {
-            if !key.is_compatible(alg) {
-                return Err(JwkError::InvalidKey);
-            }
+        if let Some(alg) = alg
+            && !key.is_compatible(alg)
+        {
+            return Err(JwkError::InvalidKey);
         }
         // Parse once now so a malformed key is refused when the set is loaded,
         // not when a token arrives.
@@ -289,14 +291,12 @@ impl VerifyingKey {
 
     fn parsed_for(&self, alg: JwsAlgorithm) -> Option<&ParsedPublicKey> {
         self.parsed[alg.index()]
-            .get_or_init(|| {
-                match &self.material {
-                    Material::Rsa { n, e } => RsaPublicKeyComponents { n, e }
-                        .to_parsed_public_key(alg.rsa_parameters()?)
-                        .ok(),
-                    Material::Ec { point: bytes, .. } | Material::Ed25519 { x: bytes } => {
-                        ParsedPublicKey::new(alg.verification()?, bytes).ok()
-                    }
+            .get_or_init(|| match &self.material {
+                Material::Rsa { n, e } => RsaPublicKeyComponents { n, e }
+                    .to_parsed_public_key(alg.rsa_parameters()?)
+                    .ok(),
+                Material::Ec { point: bytes, .. } | Material::Ed25519 { x: bytes } => {
+                    ParsedPublicKey::new(alg.verification()?, bytes).ok()
                 }
             })
             .as_ref()

@@ -5,12 +5,13 @@
 //! parsed, HMAC algorithms need an explicitly supplied secret, and the key is
 //! chosen by (kid, kty, alg, use) from the caller's [`KeySet`].
 
+use std::borrow::Cow;
+
 use aws_lc_rs::hmac;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 use crate::alg::JwsAlgorithm;
 use crate::jwk::{KeySelection, KeySet};
@@ -75,6 +76,20 @@ pub enum JwsError {
     Signing,
 }
 
+/// The header as parsed: borrowed where the JSON allows, every member
+/// optional so that each absence gets its own error.
+#[derive(Deserialize)]
+struct RawHeader<'h> {
+    #[serde(borrow, default)]
+    alg: Option<Cow<'h, str>>,
+    #[serde(borrow, default)]
+    kid: Option<Cow<'h, str>>,
+    #[serde(borrow, default)]
+    typ: Option<Cow<'h, str>>,
+    #[serde(default)]
+    crit: Option<IgnoredAny>,
+}
+
 /// A parsed, not yet verified JWS.
 #[derive(Debug, Clone)]
 pub struct UnverifiedJws<'a> {
@@ -131,31 +146,21 @@ impl<'a> UnverifiedJws<'a> {
             _ => return Err(JwsError::Malformed("expected three dot-separated parts")),
         }
         let header_bytes = b64(header_b64, "header is not base64url")?;
-        let header: Map<String, Value> = serde_json::from_slice(&header_bytes)
+        let raw: RawHeader<'_> = serde_json::from_slice(&header_bytes)
             .map_err(|_| JwsError::Malformed("header is not a JSON object"))?;
-        let alg = match header.get("alg") {
-            Some(Value::String(alg)) => alg,
-            _ => return Err(JwsError::Malformed("header has no alg")),
-        };
+        let alg = raw.alg.ok_or(JwsError::Malformed("header has no alg"))?;
         if alg.eq_ignore_ascii_case("none") {
             return Err(JwsError::AlgorithmNone);
         }
-        let alg = JwsAlgorithm::parse(alg)
-            .ok_or_else(|| JwsError::UnsupportedAlgorithm(alg.clone()))?;
-        if header.contains_key("crit") {
+        let alg = JwsAlgorithm::parse(&alg)
+            .ok_or_else(|| JwsError::UnsupportedAlgorithm(alg.into_owned()))?;
+        if raw.crit.is_some() {
             return Err(JwsError::CriticalHeader);
         }
-        let text = |name: &str| -> Result<Option<String>, JwsError> {
-            match header.get(name) {
-                None => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(_) => Err(JwsError::Malformed("kid and typ must be strings")),
-            }
-        };
         let header = JwsHeader {
             alg,
-            kid: text("kid")?,
-            typ: text("typ")?,
+            kid: raw.kid.map(Cow::into_owned),
+            typ: raw.typ.map(Cow::into_owned),
         };
         let signature = b64(signature_b64, "signature is not base64url")?;
         let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];

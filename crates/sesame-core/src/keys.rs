@@ -52,7 +52,7 @@ enum Inner {
     Rsa(RsaKeyPair),
     Ec(EcdsaKeyPair),
     Ed25519(Ed25519KeyPair),
-    Hmac(hmac::Key),
+    Hmac(Box<hmac::Key>),
 }
 
 /// A private key bound to one JWS algorithm, with its `kid` and public JWK.
@@ -137,10 +137,12 @@ impl SigningKey {
         let rejected = |_| KeyError::Rejected(alg);
         let inner = match alg.family() {
             KeyFamily::Rsa => Inner::Rsa(RsaKeyPair::from_pkcs8(der).map_err(rejected)?),
-            KeyFamily::Ec(curve) => Inner::Ec(
-                EcdsaKeyPair::from_pkcs8(ecdsa_signing(curve), der).map_err(rejected)?,
-            ),
-            KeyFamily::Ed25519 => Inner::Ed25519(Ed25519KeyPair::from_pkcs8(der).map_err(rejected)?),
+            KeyFamily::Ec(curve) => {
+                Inner::Ec(EcdsaKeyPair::from_pkcs8(ecdsa_signing(curve), der).map_err(rejected)?)
+            }
+            KeyFamily::Ed25519 => {
+                Inner::Ed25519(Ed25519KeyPair::from_pkcs8(der).map_err(rejected)?)
+            }
             KeyFamily::Hmac => return Err(KeyError::Symmetric),
         };
         let mut public = public_jwk(alg, &inner);
@@ -178,7 +180,7 @@ impl SigningKey {
         Ok(Self {
             alg,
             kid: String::new(),
-            inner: Inner::Hmac(hmac::Key::new(algorithm, secret)),
+            inner: Inner::Hmac(Box::new(hmac::Key::new(algorithm, secret))),
             pkcs8: Zeroizing::new(Vec::new()),
             public: None,
         })
@@ -287,7 +289,8 @@ fn public_jwk(alg: JwsAlgorithm, inner: &Inner) -> Jwk {
         Inner::Rsa(pair) => {
             let public = pair.public_key();
             jwk.kty = "RSA".to_owned();
-            jwk.n = Some(URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()));
+            jwk.n =
+                Some(URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero()));
             jwk.e =
                 Some(URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero()));
         }
@@ -330,7 +333,10 @@ pub fn pem_decode(pem: &str, label: &str) -> Result<Zeroizing<Vec<u8>>, KeyError
     let begin = format!("-----BEGIN {label}-----");
     let end = format!("-----END {label}-----");
     let start = pem.find(&begin).ok_or(KeyError::Pem("no BEGIN marker"))? + begin.len();
-    let stop = pem[start..].find(&end).ok_or(KeyError::Pem("no END marker"))? + start;
+    let stop = pem[start..]
+        .find(&end)
+        .ok_or(KeyError::Pem("no END marker"))?
+        + start;
     let body: Zeroizing<String> = Zeroizing::new(
         pem[start..stop]
             .chars()
@@ -368,7 +374,11 @@ mod tests {
             let msg = b"signing input";
             let signature = key.sign(msg).unwrap();
             assert!(key.verifying_key().unwrap().verify(alg, msg, &signature));
-            assert!(!key.verifying_key().unwrap().verify(alg, b"other", &signature));
+            assert!(
+                !key.verifying_key()
+                    .unwrap()
+                    .verify(alg, b"other", &signature)
+            );
         }
     }
 

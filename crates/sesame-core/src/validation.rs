@@ -268,7 +268,11 @@ impl IdTokenValidator {
         &self.algorithms
     }
 
-    fn verify_signature(&self, token: &str, keys: &KeySet) -> Result<(JwsHeader, Vec<u8>), ValidationError> {
+    fn verify_signature(
+        &self,
+        token: &str,
+        keys: &KeySet,
+    ) -> Result<(JwsHeader, Vec<u8>), ValidationError> {
         let jws = UnverifiedJws::parse(token)?;
         let verified = jws.verify(keys, &self.algorithms, self.hmac_secret.as_deref())?;
         Ok((verified.header, verified.payload))
@@ -287,10 +291,10 @@ impl IdTokenValidator {
         expected: &Expected<'_>,
     ) -> Result<ValidatedIdToken, ValidationError> {
         let (header, payload) = self.verify_signature(token, keys)?;
-        if let Some(typ) = &header.typ {
-            if !is_plain_jwt_type(typ) {
-                return Err(ValidationError::WrongType(typ.clone()));
-            }
+        if let Some(typ) = &header.typ
+            && !is_plain_jwt_type(typ)
+        {
+            return Err(ValidationError::WrongType(typ.clone()));
         }
         let raw: RawIdTokenClaims = serde_json::from_slice(&payload)
             .map_err(|e| ValidationError::Malformed(e.to_string()))?;
@@ -298,7 +302,12 @@ impl IdTokenValidator {
         Ok(ValidatedIdToken { header, claims })
     }
 
-    fn check_issuer_audience(&self, iss: Option<String>, aud: Option<&crate::Audience>, azp: Option<&str>) -> Result<String, ValidationError> {
+    fn check_issuer_audience(
+        &self,
+        iss: Option<String>,
+        aud: Option<&crate::Audience>,
+        azp: Option<&str>,
+    ) -> Result<String, ValidationError> {
         let iss = iss.ok_or(ValidationError::MissingClaim("iss"))?;
         if iss != self.issuer.as_str() {
             return Err(ValidationError::IssuerMismatch {
@@ -327,7 +336,13 @@ impl IdTokenValidator {
         Ok(iss)
     }
 
-    fn check_times(&self, iat: Option<UnixTime>, exp: Option<UnixTime>, nbf: Option<UnixTime>, now: UnixTime) -> Result<(UnixTime, UnixTime), ValidationError> {
+    fn check_times(
+        &self,
+        iat: Option<UnixTime>,
+        exp: Option<UnixTime>,
+        nbf: Option<UnixTime>,
+        now: UnixTime,
+    ) -> Result<(UnixTime, UnixTime), ValidationError> {
         let exp = exp.ok_or(ValidationError::MissingClaim("exp"))?;
         let iat = iat.ok_or(ValidationError::MissingClaim("iat"))?;
         if now.saturating_sub(self.leeway) >= exp {
@@ -336,10 +351,10 @@ impl IdTokenValidator {
         if iat > now.saturating_add(self.leeway) {
             return Err(ValidationError::IssuedInFuture { iat, now });
         }
-        if let Some(nbf) = nbf {
-            if nbf > now.saturating_add(self.leeway) {
-                return Err(ValidationError::NotYetValid { nbf, now });
-            }
+        if let Some(nbf) = nbf
+            && nbf > now.saturating_add(self.leeway)
+        {
+            return Err(ValidationError::NotYetValid { nbf, now });
         }
         Ok((iat, exp))
     }
@@ -377,10 +392,10 @@ impl IdTokenValidator {
                 return Err(ValidationError::AuthTooOld { auth_time, max_age });
             }
         }
-        if let Some(accepted) = &self.acr_values {
-            if !raw.acr.as_ref().is_some_and(|a| accepted.contains(a)) {
-                return Err(ValidationError::AcrNotAccepted(raw.acr));
-            }
+        if let Some(accepted) = &self.acr_values
+            && !raw.acr.as_ref().is_some_and(|a| accepted.contains(a))
+        {
+            return Err(ValidationError::AcrNotAccepted(raw.acr));
         }
         check_half_hash(
             alg,
@@ -446,12 +461,15 @@ impl IdTokenValidator {
             return Err(ValidationError::LogoutTokenHasNonce);
         }
         // azp does not appear in logout tokens; several audiences are still allowlisted.
-        let iss = self.check_issuer_audience(raw.iss, raw.aud.as_ref(), Some(self.client_id.as_str()))?;
+        let iss =
+            self.check_issuer_audience(raw.iss, raw.aud.as_ref(), Some(self.client_id.as_str()))?;
         let (iat, exp) = self.check_times(raw.iat, raw.exp, None, now)?;
-        let jti = raw.jti.filter(|j| !j.is_empty()).ok_or(ValidationError::MissingClaim("jti"))?;
-        let events = match raw.events {
-            Some(Value::Object(events)) => events,
-            Some(_) | None => return Err(ValidationError::MissingLogoutEvent),
+        let jti = raw
+            .jti
+            .filter(|j| !j.is_empty())
+            .ok_or(ValidationError::MissingClaim("jti"))?;
+        let Some(Value::Object(events)) = raw.events else {
+            return Err(ValidationError::MissingLogoutEvent);
         };
         if !events
             .get(BACKCHANNEL_LOGOUT_EVENT)
