@@ -1,0 +1,168 @@
+//! The authorization endpoint and the consent form.
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::Response;
+use serde_json::json;
+use sesame_core::ErrorCode;
+use subtle::ConstantTimeEq;
+
+use super::{error_page, page_flow_error, parse_form, parse_query, see_other};
+use crate::flow::authorize::{AuthorizeOutcome, ClientRedirect, ResponseMode, authorize};
+use crate::flow::{FlowError, OAuthError, Params};
+use crate::pages::{PAGE_CSP, STYLESHEET};
+use crate::provider::Provider;
+use crate::secrets::token_key;
+
+pub(super) async fn get(
+    State(p): State<Provider>,
+    RawQuery(q): RawQuery,
+    parts: Parts,
+) -> Response {
+    run(&p, &parse_query(q.as_deref()), &parts, false).await
+}
+
+pub(super) async fn post(State(p): State<Provider>, parts: Parts, body: Bytes) -> Response {
+    match parse_form(&parts.headers, &body) {
+        Ok(params) => run(&p, &params, &parts, false).await,
+        Err(e) => error_page(&p, StatusCode::BAD_REQUEST, &e),
+    }
+}
+
+async fn run(p: &Provider, params: &Params, parts: &Parts, consent_given: bool) -> Response {
+    let user = match p.inner.authn.current_user(parts).await {
+        Ok(u) => u,
+        Err(e) => return page_flow_error(p, FlowError::Internal(e.to_string())),
+    };
+    match authorize(p, params, user, consent_given, p.now()).await {
+        Ok(outcome) => respond(p, outcome),
+        Err(e) => page_flow_error(p, e),
+    }
+}
+
+fn respond(p: &Provider, outcome: AuthorizeOutcome) -> Response {
+    match outcome {
+        AuthorizeOutcome::ErrorPage(e) => error_page(p, StatusCode::BAD_REQUEST, &e),
+        AuthorizeOutcome::Login(url) => see_other(&url),
+        AuthorizeOutcome::Redirect(r) => redirect_to_client(p, r),
+        AuthorizeOutcome::Consent {
+            interaction,
+            csrf,
+            client_name,
+            subject,
+            scopes,
+        } => p.inner.templates.render(
+            "consent.html",
+            StatusCode::OK,
+            json!({
+                "css": STYLESHEET,
+                "issuer": p.inner.issuer.as_str(),
+                "action": p.inner.issuer.join(crate::paths::CONSENT),
+                "interaction": interaction,
+                "csrf_token": csrf,
+                "client_name": client_name,
+                "subject": subject,
+                "scopes": scopes,
+            }),
+            PAGE_CSP,
+        ),
+    }
+}
+
+/// Sends the browser back to the client in the requested response mode.
+pub(crate) fn redirect_to_client(p: &Provider, r: ClientRedirect) -> Response {
+    let Ok(mut url) = r.redirect_uri.to_url() else {
+        return error_page(
+            p,
+            StatusCode::BAD_REQUEST,
+            &OAuthError::new(ErrorCode::InvalidRequest, "redirect_uri is malformed"),
+        );
+    };
+    match r.mode {
+        ResponseMode::Query => {
+            url.query_pairs_mut().extend_pairs(r.params.iter());
+            see_other(url.as_str())
+        }
+        ResponseMode::Fragment => {
+            let fragment = serde_urlencoded::to_string(&r.params).unwrap_or_default();
+            url.set_fragment(Some(&fragment));
+            see_other(url.as_str())
+        }
+        ResponseMode::FormPost => {
+            let nonce = sesame_core::random::token().unwrap_or_default();
+            let origin = url.origin().ascii_serialization();
+            let target = if origin == "null" {
+                format!("{}:", url.scheme())
+            } else {
+                origin
+            };
+            let csp = format!(
+                "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; form-action {target}; frame-ancestors 'none'; base-uri 'none'"
+            );
+            p.inner.templates.render(
+                "form_post.html",
+                StatusCode::OK,
+                json!({
+                    "css": STYLESHEET,
+                    "action": url.as_str(),
+                    "params": r.params,
+                    "nonce": nonce,
+                }),
+                &csp,
+            )
+        }
+    }
+}
+
+/// POST /consent: `interaction`, `csrf_token`, and `allow` or `deny`.
+pub(super) async fn consent(State(p): State<Provider>, parts: Parts, body: Bytes) -> Response {
+    let form = match parse_form(&parts.headers, &body) {
+        Ok(f) => f,
+        Err(e) => return error_page(&p, StatusCode::BAD_REQUEST, &e),
+    };
+    let bad = |d: &str| {
+        error_page(
+            &p,
+            StatusCode::BAD_REQUEST,
+            &OAuthError::new(ErrorCode::InvalidRequest, d),
+        )
+    };
+    let (Some(id), Some(csrf)) = (form.get("interaction"), form.get("csrf_token")) else {
+        return bad("the consent form is incomplete");
+    };
+    let now = p.now();
+    let interaction = match p.inner.store.take_interaction(&token_key(id), now).await {
+        Ok(Some(i)) => i,
+        Ok(None) => {
+            return bad(
+                "this consent request has expired or was already answered; start again from the application",
+            );
+        }
+        Err(e) => return page_flow_error(&p, e.into()),
+    };
+    if !bool::from(interaction.csrf.as_bytes().ct_eq(csrf.as_bytes())) {
+        return bad("the form's CSRF token is invalid");
+    }
+    let user = match p.inner.authn.current_user(&parts).await {
+        Ok(Some(u)) if u.subject == interaction.subject => u,
+        Ok(_) => return bad("you are no longer signed in as the user who was asked"),
+        Err(e) => return page_flow_error(&p, FlowError::Internal(e.to_string())),
+    };
+    let params = Params(interaction.params);
+    if params.get("sesame_kind").is_some() {
+        return bad("this form does not belong here");
+    }
+    if form.get("allow").is_some() && form.get("deny").is_none() {
+        match authorize(&p, &params, Some(user), true, now).await {
+            Ok(outcome) => respond(&p, outcome),
+            Err(e) => page_flow_error(&p, e),
+        }
+    } else {
+        match crate::flow::authorize::access_denied(&p, &params).await {
+            Ok(outcome) => respond(&p, outcome),
+            Err(e) => page_flow_error(&p, e),
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! Discovery and JWKS.
+
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use sesame_core::ProviderMetadata;
+
+use crate::flow::authorize::{RESPONSE_MODES, RESPONSE_TYPES};
+use crate::model::AuthMethod;
+use crate::paths;
+use crate::provider::Provider;
+
+fn strings<'a>(items: impl IntoIterator<Item = &'a str>) -> Option<Vec<String>> {
+    Some(items.into_iter().map(str::to_owned).collect())
+}
+
+impl Provider {
+    /// The discovery document: exactly what this provider supports, with
+    /// endpoint URLs from [`crate::paths`] under the configured issuer.
+    pub fn metadata(&self) -> ProviderMetadata {
+        let iss = &self.inner.issuer;
+        let s = &self.inner.settings;
+        let algs: Vec<&str> = s.signing_algs.iter().map(|a| a.as_str()).collect();
+        let mut pkce = vec!["S256"];
+        if s.allow_plain_pkce {
+            pkce.push("plain");
+        }
+        let auth_methods: Vec<&str> = AuthMethod::ALL.iter().map(|m| m.as_str()).collect();
+        let secret_methods: Vec<&str> = AuthMethod::ALL
+            .iter()
+            .filter(|m| **m != AuthMethod::None)
+            .map(|m| m.as_str())
+            .collect();
+        ProviderMetadata {
+            issuer: iss.as_str().to_owned(),
+            authorization_endpoint: Some(iss.join(paths::AUTHORIZE)),
+            token_endpoint: Some(iss.join(paths::TOKEN)),
+            userinfo_endpoint: Some(iss.join(paths::USERINFO)),
+            jwks_uri: Some(iss.join(paths::JWKS)),
+            end_session_endpoint: Some(iss.join(paths::END_SESSION)),
+            introspection_endpoint: Some(iss.join(paths::INTROSPECT)),
+            revocation_endpoint: Some(iss.join(paths::REVOKE)),
+            scopes_supported: strings(self.inner.scopes.scopes()),
+            response_types_supported: strings(RESPONSE_TYPES),
+            response_modes_supported: strings(RESPONSE_MODES),
+            grant_types_supported: strings([
+                "authorization_code",
+                "refresh_token",
+                "client_credentials",
+                "implicit",
+            ]),
+            subject_types_supported: strings(["public"]),
+            id_token_signing_alg_values_supported: strings(algs.clone()),
+            userinfo_signing_alg_values_supported: strings(algs),
+            token_endpoint_auth_methods_supported: strings(auth_methods.clone()),
+            token_endpoint_auth_signing_alg_values_supported: strings([
+                "RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA",
+            ]),
+            introspection_endpoint_auth_methods_supported: strings(secret_methods.clone()),
+            revocation_endpoint_auth_methods_supported: strings(auth_methods),
+            code_challenge_methods_supported: strings(pkce),
+            claims_supported: strings(
+                [
+                    "sub",
+                    "iss",
+                    "aud",
+                    "exp",
+                    "iat",
+                    "auth_time",
+                    "nonce",
+                    "acr",
+                    "amr",
+                    "sid",
+                ]
+                .into_iter()
+                .chain(self.inner.scopes.claim_names()),
+            ),
+            claims_parameter_supported: Some(true),
+            request_parameter_supported: Some(false),
+            request_uri_parameter_supported: Some(false),
+            prompt_values_supported: strings(["none", "login", "consent", "select_account"]),
+            backchannel_logout_supported: Some(true),
+            backchannel_logout_session_supported: Some(true),
+            authorization_response_iss_parameter_supported: Some(true),
+            ..ProviderMetadata::default()
+        }
+    }
+}
+
+pub(super) async fn discovery(State(p): State<Provider>) -> Response {
+    let mut r = axum::Json(p.metadata()).into_response();
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    r
+}
+
+pub(super) async fn jwks(State(p): State<Provider>) -> Response {
+    let ring = p.key_ring().await;
+    let mut r = ring.jwks_json.to_string().into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/jwk-set+json"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    r
+}

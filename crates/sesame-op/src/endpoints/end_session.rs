@@ -1,0 +1,129 @@
+//! RP-initiated logout: the end-session endpoint and its confirmation form.
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::Response;
+use serde_json::json;
+use sesame_core::ErrorCode;
+use subtle::ConstantTimeEq;
+
+use super::{error_page, page_flow_error, parse_form, parse_query, see_other};
+use crate::flow::end_session::{AfterLogout, EndSessionOutcome, end_session, notify_backchannel};
+use crate::flow::{FlowError, OAuthError, Params};
+use crate::pages::{PAGE_CSP, STYLESHEET};
+use crate::provider::Provider;
+use crate::secrets::token_key;
+
+pub(super) async fn get(
+    State(p): State<Provider>,
+    RawQuery(q): RawQuery,
+    parts: Parts,
+) -> Response {
+    run(&p, &parse_query(q.as_deref()), &parts, false).await
+}
+
+pub(super) async fn post(State(p): State<Provider>, parts: Parts, body: Bytes) -> Response {
+    let form = match parse_form(&parts.headers, &body) {
+        Ok(f) => f,
+        Err(e) => return error_page(&p, StatusCode::BAD_REQUEST, &e),
+    };
+    if form.get("interaction").is_none() {
+        return run(&p, &form, &parts, false).await;
+    }
+    // The confirmation form.
+    let bad = |d: &str| {
+        error_page(
+            &p,
+            StatusCode::BAD_REQUEST,
+            &OAuthError::new(ErrorCode::InvalidRequest, d),
+        )
+    };
+    let (Some(id), Some(csrf)) = (form.get("interaction"), form.get("csrf_token")) else {
+        return bad("the sign-out form is incomplete");
+    };
+    let interaction = match p
+        .inner
+        .store
+        .take_interaction(&token_key(id), p.now())
+        .await
+    {
+        Ok(Some(i)) => i,
+        Ok(None) => return bad("this sign-out request has expired; start again"),
+        Err(e) => return page_flow_error(&p, e.into()),
+    };
+    if !bool::from(interaction.csrf.as_bytes().ct_eq(csrf.as_bytes())) {
+        return bad("the form's CSRF token is invalid");
+    }
+    let params = Params(interaction.params);
+    if params.get("sesame_kind") != Some("logout") {
+        return bad("this form does not belong here");
+    }
+    if form.get("logout").is_none() || form.get("deny").is_some() {
+        return page(&p, json!({"cancelled": true}));
+    }
+    let params = Params(
+        params
+            .0
+            .into_iter()
+            .filter(|(k, _)| k != "sesame_kind")
+            .collect(),
+    );
+    match p.inner.authn.current_user(&parts).await {
+        Ok(Some(u)) if u.subject == interaction.subject => run(&p, &params, &parts, true).await,
+        Ok(_) => page(&p, json!({"done": true})),
+        Err(e) => page_flow_error(&p, FlowError::Internal(e.to_string())),
+    }
+}
+
+fn page(p: &Provider, mut ctx: serde_json::Value) -> Response {
+    ctx["css"] = json!(STYLESHEET);
+    ctx["issuer"] = json!(p.inner.issuer.as_str());
+    ctx["action"] = json!(p.inner.issuer.join(crate::paths::END_SESSION));
+    p.inner
+        .templates
+        .render("logout.html", StatusCode::OK, ctx, PAGE_CSP)
+}
+
+fn after(p: &Provider, after: AfterLogout) -> Response {
+    match after {
+        AfterLogout::Redirect(url) => see_other(&url),
+        AfterLogout::Page => page(p, json!({"done": true})),
+    }
+}
+
+async fn run(p: &Provider, params: &Params, parts: &Parts, confirmed: bool) -> Response {
+    let now = p.now();
+    let user = match p.inner.authn.current_user(parts).await {
+        Ok(u) => u,
+        Err(e) => return page_flow_error(p, FlowError::Internal(e.to_string())),
+    };
+    match end_session(p, params, user, confirmed, now).await {
+        Err(e) => page_flow_error(p, e),
+        Ok(EndSessionOutcome::ErrorPage(e)) => error_page(p, StatusCode::BAD_REQUEST, &e),
+        Ok(EndSessionOutcome::Done(then)) => after(p, then),
+        Ok(EndSessionOutcome::Confirm {
+            interaction,
+            csrf,
+            client_name,
+        }) => page(
+            p,
+            json!({"interaction": interaction, "csrf_token": csrf, "client_name": client_name}),
+        ),
+        Ok(EndSessionOutcome::Logout(user, then)) => {
+            let headers = match p.inner.authn.logout(parts, &user).await {
+                Ok(h) => h,
+                Err(e) => return page_flow_error(p, FlowError::Internal(e.to_string())),
+            };
+            if let Err(e) = notify_backchannel(p, &user.subject, &user.session_id, now).await {
+                tracing::error!(error = ?e, "back-channel logout could not start");
+            }
+            let mut response = after(p, then);
+            for (name, value) in &headers {
+                response.headers_mut().append(name, value.clone());
+            }
+            response
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! Thin axum handlers: extract, call a `flow`, map the outcome.
+
+mod authorize;
+mod discovery;
+mod end_session;
+mod token;
+mod userinfo;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use sesame_core::ErrorCode;
+
+use crate::flow::{FlowError, OAuthError, Params};
+use crate::pages::PAGE_CSP;
+use crate::paths;
+use crate::provider::Provider;
+
+/// The largest form body accepted (64 KiB).
+const MAX_FORM: usize = 64 * 1024;
+
+impl Provider {
+    /// The provider's routes, mounted at the issuer's path. Merge it into
+    /// your app's router; paths are in [`crate::paths`].
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route(paths::DISCOVERY, get(discovery::discovery))
+            .route(paths::JWKS, get(discovery::jwks))
+            .route(paths::AUTHORIZE, get(authorize::get).post(authorize::post))
+            .route(paths::CONSENT, post(authorize::consent))
+            .route(paths::TOKEN, post(token::token))
+            .route(
+                paths::USERINFO,
+                get(userinfo::userinfo).post(userinfo::userinfo),
+            )
+            .route(paths::INTROSPECT, post(token::introspect))
+            .route(paths::REVOKE, post(token::revoke))
+            .route(
+                paths::END_SESSION,
+                get(end_session::get).post(end_session::post),
+            )
+            .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM))
+            .with_state(self.clone())
+    }
+}
+
+/// Parses a query string into parameters.
+pub(crate) fn parse_query(query: Option<&str>) -> Params {
+    Params(
+        url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect(),
+    )
+}
+
+/// Parses a form body, insisting on the form content type.
+pub(crate) fn parse_form(headers: &HeaderMap, body: &Bytes) -> Result<Params, OAuthError> {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';').next().is_some_and(|m| {
+                m.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
+        });
+    if !is_form {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidRequest,
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    Ok(parse_query(std::str::from_utf8(body).ok()))
+}
+
+/// A JSON error answer for the back-channel endpoints (RFC 6749 §5.2).
+pub(crate) fn json_error(e: &OAuthError, issuer: &str) -> Response {
+    let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut response = (
+        status,
+        axum::Json(json!({
+            "error": e.code.as_str(),
+            "error_description": sesame_core::sanitize_description(&e.description),
+        })),
+    )
+        .into_response();
+    no_store(response.headers_mut());
+    if e.code == ErrorCode::InvalidClient
+        && let Ok(v) = HeaderValue::from_str(&format!("Basic realm=\"{issuer}\""))
+    {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    response
+}
+
+/// Maps a flow failure for a JSON endpoint: protocol errors as such,
+/// internal ones as `server_error` with the detail only in the log.
+pub(crate) fn flow_error(e: FlowError, issuer: &str) -> Response {
+    match e {
+        FlowError::OAuth(e) => json_error(&e, issuer),
+        FlowError::Internal(detail) => {
+            tracing::error!(%detail, "internal error");
+            json_error(
+                &OAuthError::new(
+                    ErrorCode::ServerError,
+                    "the server failed to handle the request",
+                ),
+                issuer,
+            )
+        }
+    }
+}
+
+pub(crate) fn no_store(h: &mut HeaderMap) {
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+/// An error page (never a redirect), for browser-facing endpoints.
+pub(crate) fn error_page(p: &Provider, status: StatusCode, e: &OAuthError) -> Response {
+    p.inner.templates.render(
+        "error.html",
+        status,
+        json!({
+            "css": crate::pages::STYLESHEET,
+            "issuer": p.inner.issuer.as_str(),
+            "error": e.code.as_str(),
+            "description": e.description,
+        }),
+        PAGE_CSP,
+    )
+}
+
+/// Internal failures on browser-facing endpoints.
+pub(crate) fn page_flow_error(p: &Provider, e: FlowError) -> Response {
+    match e {
+        FlowError::OAuth(e) => error_page(p, StatusCode::BAD_REQUEST, &e),
+        FlowError::Internal(detail) => {
+            tracing::error!(%detail, "internal error");
+            error_page(
+                p,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &OAuthError::new(
+                    ErrorCode::ServerError,
+                    "the server failed to handle the request",
+                ),
+            )
+        }
+    }
+}
+
+/// A 303 redirect.
+pub(crate) fn see_other(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(v) => {
+            let mut r = StatusCode::SEE_OTHER.into_response();
+            r.headers_mut().insert(header::LOCATION, v);
+            no_store(r.headers_mut());
+            r
+        }
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "bad redirect").into_response(),
+    }
+}

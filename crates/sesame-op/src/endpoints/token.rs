@@ -1,0 +1,86 @@
+//! Token, introspection and revocation endpoints.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::{flow_error, json_error, no_store, parse_form};
+use crate::flow::{client_auth, token as token_flow, tokens_info};
+use crate::model::Client;
+use crate::paths;
+use crate::provider::Provider;
+
+async fn authenticated(
+    p: &Provider,
+    parts: &Parts,
+    body: &Bytes,
+    path: &str,
+) -> Result<(Client, crate::flow::Params), Response> {
+    let issuer = p.inner.issuer.as_str();
+    let form = parse_form(&parts.headers, body).map_err(|e| json_error(&e, issuer))?;
+    let authorization = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let client =
+        client_auth::authenticate(p, authorization, &form, &p.inner.issuer.join(path), p.now())
+            .await
+            .map_err(|e| flow_error(e, issuer))?;
+    Ok((client, form))
+}
+
+pub(super) async fn token(State(p): State<Provider>, parts: Parts, body: Bytes) -> Response {
+    let (client, form) = match authenticated(&p, &parts, &body, paths::TOKEN).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match token_flow::token(&p, &client, &form, p.now()).await {
+        Ok(tokens) => {
+            let mut r = axum::Json(tokens).into_response();
+            no_store(r.headers_mut());
+            r
+        }
+        Err(e) => flow_error(e, p.inner.issuer.as_str()),
+    }
+}
+
+pub(super) async fn introspect(State(p): State<Provider>, parts: Parts, body: Bytes) -> Response {
+    let (client, form) = match authenticated(&p, &parts, &body, paths::INTROSPECT).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if client.is_public() {
+        return json_error(
+            &crate::flow::OAuthError::new(
+                sesame_core::ErrorCode::InvalidClient,
+                "public clients cannot introspect",
+            ),
+            p.inner.issuer.as_str(),
+        );
+    }
+    match tokens_info::introspect(&p, &form, p.now()).await {
+        Ok(answer) => {
+            let mut r = axum::Json(answer).into_response();
+            no_store(r.headers_mut());
+            r
+        }
+        Err(e) => flow_error(e, p.inner.issuer.as_str()),
+    }
+}
+
+pub(super) async fn revoke(State(p): State<Provider>, parts: Parts, body: Bytes) -> Response {
+    let (client, form) = match authenticated(&p, &parts, &body, paths::REVOKE).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match tokens_info::revoke(&p, &client, &form, p.now()).await {
+        Ok(()) => {
+            let mut r = StatusCode::OK.into_response();
+            no_store(r.headers_mut());
+            r
+        }
+        Err(e) => flow_error(e, p.inner.issuer.as_str()),
+    }
+}

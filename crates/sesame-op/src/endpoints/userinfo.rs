@@ -1,0 +1,118 @@
+//! The UserInfo endpoint, with RFC 6750 bearer-token rules.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sesame_core::ErrorCode;
+
+use super::{no_store, parse_form, parse_query};
+use crate::flow::tokens_info::{UserInfo, userinfo as userinfo_flow};
+use crate::flow::{FlowError, OAuthError};
+use crate::provider::Provider;
+
+fn bearer_error(p: &Provider, e: Option<&OAuthError>) -> Response {
+    let realm = p.inner.issuer.as_str();
+    let (status, challenge) = match e {
+        None => (
+            StatusCode::UNAUTHORIZED,
+            format!("Bearer realm=\"{realm}\""),
+        ),
+        Some(e) => {
+            let status = match e.code {
+                ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
+                ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
+                ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+                _ => StatusCode::UNAUTHORIZED,
+            };
+            let description = sesame_core::sanitize_description(&e.description);
+            (
+                status,
+                format!(
+                    "Bearer realm=\"{realm}\", error=\"{}\", error_description=\"{description}\"",
+                    e.code
+                ),
+            )
+        }
+    };
+    let mut r = status.into_response();
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    no_store(r.headers_mut());
+    r
+}
+
+/// The access token from the Authorization header or a form body — never
+/// the query string; more than one place is an error (RFC 6750 §2).
+fn extract(parts: &Parts, body: &Bytes) -> Result<Option<String>, OAuthError> {
+    let invalid = |d: &str| OAuthError::new(ErrorCode::InvalidRequest, d);
+    if parse_query(parts.uri.query()).get("access_token").is_some() {
+        return Err(invalid(
+            "access tokens are not accepted in the query string",
+        ));
+    }
+    let header = match parts.headers.get(header::AUTHORIZATION) {
+        None => None,
+        Some(v) => {
+            let v = v
+                .to_str()
+                .map_err(|_| invalid("malformed Authorization header"))?;
+            match v.split_once(' ') {
+                Some((scheme, token))
+                    if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+                {
+                    Some(token.trim().to_owned())
+                }
+                _ => return Err(invalid("the Authorization header must be a Bearer token")),
+            }
+        }
+    };
+    let in_body = if parts.method == Method::POST && !body.is_empty() {
+        parse_form(&parts.headers, body)?
+            .get("access_token")
+            .map(str::to_owned)
+    } else {
+        None
+    };
+    match (header, in_body) {
+        (Some(_), Some(_)) => Err(invalid("send the access token in one place only")),
+        (h, b) => Ok(h.or(b)),
+    }
+}
+
+pub(super) async fn userinfo(State(p): State<Provider>, parts: Parts, body: Bytes) -> Response {
+    let token = match extract(&parts, &body) {
+        Ok(Some(t)) => t,
+        Ok(None) => return bearer_error(&p, None),
+        Err(e) => return bearer_error(&p, Some(&e)),
+    };
+    match userinfo_flow(&p, &token, p.now()).await {
+        Ok(UserInfo::Json(claims)) => {
+            let mut r = axum::Json(claims).into_response();
+            no_store(r.headers_mut());
+            r
+        }
+        Ok(UserInfo::Jwt(jwt)) => {
+            let mut r = jwt.into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/jwt"),
+            );
+            no_store(r.headers_mut());
+            r
+        }
+        Err(FlowError::OAuth(e)) => bearer_error(&p, Some(&e)),
+        Err(FlowError::Internal(detail)) => {
+            tracing::error!(%detail, "userinfo failed");
+            bearer_error(
+                &p,
+                Some(&OAuthError::new(
+                    ErrorCode::ServerError,
+                    "the server failed",
+                )),
+            )
+        }
+    }
+}

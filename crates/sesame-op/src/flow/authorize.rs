@@ -1,0 +1,617 @@
+//! The authorization endpoint (OIDC Core §3.1.2, §3.2.2, §3.3.2).
+
+use serde_json::Value;
+use sesame_core::{
+    ClientId, CodeChallenge, ErrorCode, Expected, IdTokenValidator, Nonce, PkceMethod, RedirectUri,
+    Scopes, UnixTime, is_valid_verifier,
+};
+
+use super::issue::{self, IdTokenInput};
+use super::{FlowError, OAuthError, Params};
+use crate::authn::{EndUser, LoginRequest};
+use crate::model::{Client, CodeRecord, Consent, Grant, GrantType, Interaction, PkceChallenge};
+use crate::provider::Provider;
+use crate::secrets::token_key;
+
+/// The response types the provider implements. `code` is on for every
+/// client; the others only for clients registered with them.
+pub(crate) const RESPONSE_TYPES: [&str; 6] = [
+    "code",
+    "id_token",
+    "id_token token",
+    "code id_token",
+    "code token",
+    "code id_token token",
+];
+
+/// Response modes.
+pub(crate) const RESPONSE_MODES: [&str; 3] = ["query", "fragment", "form_post"];
+
+/// Internal parameter: the user must have authenticated at or after this time.
+pub(crate) const AUTH_AFTER: &str = "sesame_auth_after";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ResponseMode {
+    Query,
+    Fragment,
+    FormPost,
+}
+
+/// Where and how to send the browser back to the client.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientRedirect {
+    pub(crate) redirect_uri: RedirectUri,
+    pub(crate) mode: ResponseMode,
+    pub(crate) params: Vec<(String, String)>,
+}
+
+#[derive(Debug)]
+pub(crate) enum AuthorizeOutcome {
+    /// No trustworthy redirect_uri: show an error page, never redirect.
+    ErrorPage(OAuthError),
+    /// Success or error, back to the client.
+    Redirect(ClientRedirect),
+    /// Send the browser to the host app's login.
+    Login(String),
+    /// Ask the user.
+    Consent {
+        interaction: String,
+        csrf: String,
+        client_name: String,
+        subject: String,
+        scopes: Vec<String>,
+    },
+}
+
+/// Normalises a space-separated response_type ("id_token code" == "code id_token").
+fn normalise_response_type(value: &str) -> Option<&'static str> {
+    let mut parts: Vec<&str> = value.split(' ').filter(|p| !p.is_empty()).collect();
+    parts.sort_unstable();
+    parts.dedup();
+    let has = |p: &str| parts.contains(&p);
+    if parts
+        .iter()
+        .any(|p| !matches!(*p, "code" | "id_token" | "token"))
+    {
+        return None;
+    }
+    Some(match (has("code"), has("id_token"), has("token")) {
+        (true, false, false) => "code",
+        (false, true, false) => "id_token",
+        (false, true, true) => "id_token token",
+        (true, true, false) => "code id_token",
+        (true, false, true) => "code token",
+        (true, true, true) => "code id_token token",
+        _ => return None,
+    })
+}
+
+struct Request {
+    client: Client,
+    redirect: ClientRedirect,
+}
+
+impl Request {
+    fn error(&self, code: ErrorCode, description: &str) -> AuthorizeOutcome {
+        let mut redirect = self.redirect.clone();
+        redirect.params.push(("error".into(), code.as_str().into()));
+        redirect.params.push((
+            "error_description".into(),
+            sesame_core::sanitize_description(description),
+        ));
+        AuthorizeOutcome::Redirect(redirect)
+    }
+}
+
+/// Runs the authorization endpoint.
+///
+/// `consent_given`: the user just allowed this request on the consent page.
+pub(crate) async fn authorize(
+    p: &Provider,
+    params: &Params,
+    user: Option<EndUser>,
+    consent_given: bool,
+    now: UnixTime,
+) -> Result<AuthorizeOutcome, FlowError> {
+    let page = |code: ErrorCode, d: &str| Ok(AuthorizeOutcome::ErrorPage(OAuthError::new(code, d)));
+
+    // 1. Client and redirect_uri: until both check out, errors go to a page.
+    if let Some(name @ ("client_id" | "redirect_uri")) = params.duplicate() {
+        return page(
+            ErrorCode::InvalidRequest,
+            &format!("{name} was given more than once"),
+        );
+    }
+    let Some(client_id) = params.get("client_id") else {
+        return page(ErrorCode::InvalidRequest, "client_id is missing");
+    };
+    let Some(client) = p.inner.store.find_client(&ClientId::new(client_id)).await? else {
+        return page(ErrorCode::InvalidClient, "unknown client_id");
+    };
+    let Some(redirect_uri) = params.get("redirect_uri") else {
+        return page(ErrorCode::InvalidRequest, "redirect_uri is missing");
+    };
+    let Some(redirect_uri) = client
+        .redirect_uris
+        .iter()
+        .find(|r| r.as_str() == redirect_uri)
+        .cloned()
+    else {
+        return page(
+            ErrorCode::InvalidRequest,
+            "redirect_uri is not registered for this client (it must match exactly)",
+        );
+    };
+
+    // 2. From here on, errors go back to the client.
+    let response_type = params
+        .get("response_type")
+        .and_then(normalise_response_type);
+    let default_mode = match response_type {
+        Some("code") | None => ResponseMode::Query,
+        Some(_) => ResponseMode::Fragment,
+    };
+    let mut redirect = ClientRedirect {
+        redirect_uri,
+        mode: default_mode,
+        params: Vec::new(),
+    };
+    if let Some(state) = params.get("state") {
+        redirect.params.push(("state".into(), state.into()));
+    }
+    redirect
+        .params
+        .push(("iss".into(), p.inner.issuer.as_str().into()));
+    let mut req = Request { client, redirect };
+    if let Some(name) = params.duplicate() {
+        return Ok(req.error(
+            ErrorCode::InvalidRequest,
+            &format!("{name} was given more than once"),
+        ));
+    }
+    match params.get("response_mode") {
+        None => {}
+        Some("query") if default_mode == ResponseMode::Query => {
+            req.redirect.mode = ResponseMode::Query
+        }
+        Some("query") => {
+            return Ok(req.error(
+                ErrorCode::InvalidRequest,
+                "response_mode=query cannot carry tokens; use fragment or form_post",
+            ));
+        }
+        Some("fragment") => req.redirect.mode = ResponseMode::Fragment,
+        Some("form_post") => req.redirect.mode = ResponseMode::FormPost,
+        Some(_) => return Ok(req.error(ErrorCode::InvalidRequest, "unsupported response_mode")),
+    }
+    if params.get("request").is_some() {
+        return Ok(req.error(
+            ErrorCode::RequestNotSupported,
+            "request objects are not supported",
+        ));
+    }
+    if params.get("request_uri").is_some() {
+        return Ok(req.error(
+            ErrorCode::RequestUriNotSupported,
+            "request_uri is not supported",
+        ));
+    }
+    let Some(response_type) = response_type else {
+        return Ok(if params.get("response_type").is_none() {
+            req.error(ErrorCode::InvalidRequest, "response_type is missing")
+        } else {
+            req.error(
+                ErrorCode::UnsupportedResponseType,
+                "unsupported response_type",
+            )
+        });
+    };
+    if !req
+        .client
+        .response_types
+        .iter()
+        .any(|t| normalise_response_type(t) == Some(response_type))
+    {
+        return Ok(req.error(
+            ErrorCode::UnauthorizedClient,
+            &format!("the client is not registered for response_type={response_type}"),
+        ));
+    }
+    let wants_code = response_type.contains("code");
+    let wants_id_token = response_type.contains("id_token");
+    let wants_token = response_type.split(' ').any(|t| t == "token");
+
+    // 3. Scope.
+    let Ok(requested) = Scopes::parse(params.get("scope").unwrap_or("")) else {
+        return Ok(req.error(ErrorCode::InvalidScope, "scope contains invalid characters"));
+    };
+    if !requested.contains(sesame_core::OPENID) {
+        return Ok(req.error(ErrorCode::InvalidScope, "the openid scope is required"));
+    }
+    if let Some(allowed) = &req.client.allowed_scopes
+        && let Some(bad) = requested
+            .iter()
+            .find(|s| !allowed.contains(s.as_str()) && s.as_str() != sesame_core::OPENID)
+    {
+        return Ok(req.error(
+            ErrorCode::InvalidScope,
+            &format!("the client may not request scope {bad}"),
+        ));
+    }
+    let prompt: Vec<&str> = params
+        .get("prompt")
+        .unwrap_or("")
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .collect();
+    if prompt
+        .iter()
+        .any(|v| !matches!(*v, "none" | "login" | "consent" | "select_account"))
+    {
+        return Ok(req.error(ErrorCode::InvalidRequest, "unsupported prompt value"));
+    }
+    if prompt.contains(&"none") && prompt.len() > 1 {
+        return Ok(req.error(
+            ErrorCode::InvalidRequest,
+            "prompt=none cannot be combined with other values",
+        ));
+    }
+    // Unknown scopes are ignored. offline_access (OIDC Core §11) is granted
+    // only with the user's explicit consent on this request — the consent
+    // page is shown even if an older consent exists — or to a first-party
+    // (skip_consent) client; silent requests (prompt=none) never get it.
+    let offline = requested.contains(sesame_core::OFFLINE_ACCESS)
+        && req.client.allows_grant(GrantType::RefreshToken)
+        && wants_code
+        && !prompt.contains(&"none");
+    let mut scopes = Scopes::new();
+    for s in requested.iter() {
+        let known = p.inner.scopes.knows(s.as_str());
+        if known && (s.as_str() != sesame_core::OFFLINE_ACCESS || offline) {
+            scopes.insert(s.clone());
+        }
+    }
+
+    // 4. Nonce, PKCE, max_age, claims.
+    let nonce = params.get("nonce").map(Nonce::new);
+    if wants_id_token && nonce.is_none() {
+        return Ok(req.error(
+            ErrorCode::InvalidRequest,
+            "nonce is required when an ID token is returned from the authorization endpoint",
+        ));
+    }
+    let pkce = match (
+        params.get("code_challenge"),
+        params.get("code_challenge_method"),
+    ) {
+        (None, Some(_)) => {
+            return Ok(req.error(
+                ErrorCode::InvalidRequest,
+                "code_challenge_method without code_challenge",
+            ));
+        }
+        (None, None) => None,
+        (Some(challenge), method) => {
+            let method = match method.map(PkceMethod::parse) {
+                Some(Some(m)) => m,
+                None => PkceMethod::Plain,
+                Some(None) => {
+                    return Ok(req.error(
+                        ErrorCode::InvalidRequest,
+                        "unsupported code_challenge_method",
+                    ));
+                }
+            };
+            if method == PkceMethod::Plain && !p.inner.settings.allow_plain_pkce {
+                return Ok(req.error(
+                    ErrorCode::InvalidRequest,
+                    "code_challenge_method must be S256",
+                ));
+            }
+            if !is_valid_verifier(challenge) {
+                return Ok(req.error(ErrorCode::InvalidRequest, "code_challenge is malformed"));
+            }
+            Some(PkceChallenge {
+                challenge: CodeChallenge::new(challenge),
+                method,
+            })
+        }
+    };
+    if wants_code && pkce.is_none() && (req.client.is_public() || req.client.require_pkce) {
+        return Ok(req.error(
+            ErrorCode::InvalidRequest,
+            "PKCE is required: send code_challenge with code_challenge_method=S256",
+        ));
+    }
+    let max_age = match params.get("max_age").map(str::parse::<i64>) {
+        None => None,
+        Some(Ok(v)) if v >= 0 => Some(v),
+        Some(_) => {
+            return Ok(req.error(
+                ErrorCode::InvalidRequest,
+                "max_age must be a non-negative integer",
+            ));
+        }
+    };
+    let claims_request = match params.get("claims").map(serde_json::from_str::<Value>) {
+        None => None,
+        Some(Ok(v @ Value::Object(_))) => Some(v),
+        Some(_) => return Ok(req.error(ErrorCode::InvalidRequest, "claims must be a JSON object")),
+    };
+
+    // 5. Authentication.
+    let hint_sub = match params.get("id_token_hint") {
+        None => None,
+        Some(hint) => match verify_hint(p, hint, &req.client.client_id, now).await {
+            Some(sub) => Some(sub),
+            None => {
+                return Ok(req.error(
+                    ErrorCode::InvalidRequest,
+                    "id_token_hint is not a valid ID token from this provider for this client",
+                ));
+            }
+        },
+    };
+    let auth_after = params
+        .get(AUTH_AFTER)
+        .and_then(|v| v.parse::<UnixTime>().ok());
+    let needs_login = match &user {
+        None => true,
+        Some(u) => {
+            (prompt.contains(&"login") && auth_after.is_none_or(|t| u.auth_time < t))
+                || auth_after.is_some_and(|t| u.auth_time < t)
+                || max_age.is_some_and(|m| now - u.auth_time > m)
+                || hint_sub.as_deref().is_some_and(|s| s != u.subject.as_str())
+        }
+    };
+    if needs_login {
+        if prompt.contains(&"none") {
+            return Ok(req.error(ErrorCode::LoginRequired, "the user must log in"));
+        }
+        let force = user.is_some();
+        let mut back: Vec<(String, String)> = params
+            .0
+            .iter()
+            .filter(|(k, _)| k != "prompt" && k != AUTH_AFTER)
+            .cloned()
+            .collect();
+        let rest: Vec<&str> = prompt.iter().copied().filter(|v| *v != "login").collect();
+        if !rest.is_empty() {
+            back.push(("prompt".into(), rest.join(" ")));
+        }
+        if force {
+            back.push((AUTH_AFTER.into(), now.to_string()));
+        }
+        let return_to = format!(
+            "{}?{}",
+            p.inner.issuer.join(crate::paths::AUTHORIZE),
+            serde_urlencoded::to_string(&back).unwrap_or_default()
+        );
+        let login = LoginRequest {
+            return_to,
+            login_hint: params.get("login_hint").map(str::to_owned),
+            ui_locales: params.get("ui_locales").map(str::to_owned),
+            acr_values: params.get("acr_values").map(str::to_owned),
+            force,
+            client_name: req.client.display_name().to_owned(),
+        };
+        return Ok(AuthorizeOutcome::Login(p.inner.authn.login_url(&login)));
+    }
+    let Some(user) = user else {
+        return Err(FlowError::Internal(
+            "unreachable: no user after login check".into(),
+        ));
+    };
+
+    // 6. Consent.
+    let consented = req.client.skip_consent
+        || consent_given
+        || (!prompt.contains(&"consent")
+            && !offline
+            && p.inner
+                .store
+                .find_consent(&user.subject, &req.client.client_id, now)
+                .await?
+                .is_some_and(|c| scopes.is_subset_of(&c.scopes)));
+    if !consented {
+        if prompt.contains(&"none") {
+            return Ok(req.error(ErrorCode::ConsentRequired, "the user must consent"));
+        }
+        let interaction = sesame_core::random::token()?;
+        let csrf = sesame_core::random::token()?;
+        let record = Interaction {
+            params: params.0.clone(),
+            subject: user.subject.clone(),
+            csrf: csrf.clone(),
+            expires_at: now + p.inner.settings.interaction_ttl,
+        };
+        p.inner
+            .store
+            .save_interaction(&token_key(&interaction), &record)
+            .await?;
+        return Ok(AuthorizeOutcome::Consent {
+            interaction,
+            csrf,
+            client_name: req.client.display_name().to_owned(),
+            subject: user.subject.as_str().to_owned(),
+            scopes: scopes.iter().map(|s| describe_scope(s.as_str())).collect(),
+        });
+    }
+    if consent_given {
+        p.inner
+            .store
+            .save_consent(&Consent {
+                subject: user.subject.clone(),
+                client_id: req.client.client_id.clone(),
+                scopes: scopes.clone(),
+                expires_at: now + p.inner.settings.consent_ttl,
+            })
+            .await?;
+    }
+
+    // 7. Issue.
+    let grant = Grant {
+        grant_id: issue::new_grant_id()?,
+        client_id: req.client.client_id.clone(),
+        subject: Some(user.subject.clone()),
+        scopes,
+        auth_time: Some(user.auth_time),
+        sid: Some(user.session_id.clone()),
+        acr: user.acr.clone(),
+        amr: user.amr.clone(),
+        claims_request,
+        resources: Vec::new(),
+    };
+    let code = if wants_code {
+        let record = CodeRecord {
+            grant: grant.clone(),
+            redirect_uri: req.redirect.redirect_uri.clone(),
+            nonce: nonce.clone(),
+            pkce,
+            expires_at: now + p.inner.settings.code_ttl,
+        };
+        Some(issue::mint_code(p, &record).await?)
+    } else {
+        None
+    };
+    let access = if wants_token {
+        Some(issue::mint_access_token(p, &req.client, &grant, now).await?)
+    } else {
+        None
+    };
+    let id_token = if wants_id_token {
+        let input = IdTokenInput {
+            nonce: nonce.as_ref(),
+            access_token: access.as_ref().map(|(t, _)| t),
+            code: code.as_ref(),
+        };
+        Some(issue::mint_id_token(p, &req.client, &grant, input, now).await?)
+    } else {
+        None
+    };
+    let out = &mut req.redirect.params;
+    if let Some(code) = &code {
+        out.push(("code".into(), code.secret().into()));
+    }
+    if let Some((token, ttl)) = &access {
+        out.push(("access_token".into(), token.secret().into()));
+        out.push(("token_type".into(), "Bearer".into()));
+        out.push(("expires_in".into(), ttl.to_string()));
+    }
+    if let Some(id_token) = id_token {
+        out.push(("id_token".into(), id_token));
+    }
+    if access.is_some() || code.is_some() {
+        // The scope actually granted (it may be narrower than requested).
+        out.push(("scope".into(), grant.scopes.to_string()));
+    }
+    Ok(AuthorizeOutcome::Redirect(req.redirect))
+}
+
+/// The user denied consent: `access_denied` back to the client, after
+/// checking the client and redirect URI again.
+pub(crate) async fn access_denied(
+    p: &Provider,
+    params: &Params,
+) -> Result<AuthorizeOutcome, FlowError> {
+    let client = match params.get("client_id") {
+        Some(id) => p.inner.store.find_client(&ClientId::new(id)).await?,
+        None => None,
+    };
+    let redirect_uri = client.as_ref().and_then(|c| {
+        c.redirect_uris
+            .iter()
+            .find(|r| Some(r.as_str()) == params.get("redirect_uri"))
+            .cloned()
+    });
+    let (Some(client), Some(redirect_uri)) = (client, redirect_uri) else {
+        return Ok(AuthorizeOutcome::ErrorPage(OAuthError::new(
+            ErrorCode::InvalidRequest,
+            "the client or its redirect_uri is no longer registered",
+        )));
+    };
+    let code_only = params
+        .get("response_type")
+        .and_then(normalise_response_type)
+        == Some("code");
+    let mode = match params.get("response_mode") {
+        Some("form_post") => ResponseMode::FormPost,
+        Some("fragment") => ResponseMode::Fragment,
+        _ if code_only => ResponseMode::Query,
+        _ => ResponseMode::Fragment,
+    };
+    let mut redirect = ClientRedirect {
+        redirect_uri,
+        mode,
+        params: Vec::new(),
+    };
+    if let Some(state) = params.get("state") {
+        redirect.params.push(("state".into(), state.into()));
+    }
+    redirect
+        .params
+        .push(("iss".into(), p.inner.issuer.as_str().into()));
+    let req = Request { client, redirect };
+    Ok(req.error(ErrorCode::AccessDenied, "the user denied the request"))
+}
+
+/// The `sub` of a valid ID token this provider issued to `client_id`
+/// (expired ones included: a hint is often old).
+pub(crate) async fn verify_hint(
+    p: &Provider,
+    hint: &str,
+    client_id: &ClientId,
+    now: UnixTime,
+) -> Option<String> {
+    let ring = p.key_ring().await;
+    let validator = IdTokenValidator::new(p.inner.issuer.clone(), client_id.clone())
+        .with_algorithms(p.inner.settings.signing_algs.clone());
+    // Validate as of the token's own issue time so that expiry does not matter,
+    // while signature, issuer and audience do.
+    let iat = sesame_core::UnverifiedJws::parse(hint)
+        .ok()
+        .and_then(|j| j.insecure_payload().ok())
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .and_then(|v| v.get("iat").and_then(Value::as_i64))
+        .filter(|iat| *iat <= now + 60)?;
+    validator
+        .validate(hint, &ring.verify, iat, &Expected::default())
+        .ok()
+        .map(|t| t.claims.sub.into_string())
+}
+
+/// Plain words for a scope on the consent page.
+pub(crate) fn describe_scope(scope: &str) -> String {
+    match scope {
+        "openid" => "Know who you are (your account identifier)".into(),
+        "profile" => "See your profile: name, username, picture, locale".into(),
+        "email" => "See your email address".into(),
+        "address" => "See your postal address".into(),
+        "phone" => "See your phone number".into(),
+        "offline_access" => "Stay connected when you are not using it (refresh tokens)".into(),
+        other => format!("Use the \u{201c}{other}\u{201d} permission"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_types_are_order_insensitive() {
+        assert_eq!(
+            normalise_response_type("token id_token"),
+            Some("id_token token")
+        );
+        assert_eq!(
+            normalise_response_type("id_token code"),
+            Some("code id_token")
+        );
+        assert_eq!(normalise_response_type("token"), None);
+        assert_eq!(normalise_response_type("code foo"), None);
+        assert_eq!(normalise_response_type(""), None);
+        for t in RESPONSE_TYPES {
+            assert_eq!(normalise_response_type(t), Some(t));
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! Client authentication at the token, introspection and revocation endpoints
+//! (RFC 6749 §2.3, OIDC Core §9, RFC 7523).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::Value;
+use sesame_core::{ClientId, ErrorCode, JwsAlgorithm, KeySet, UnixTime, UnverifiedJws};
+
+use super::{FlowError, OAuthError, Params};
+use crate::model::{AuthMethod, Client};
+use crate::provider::Provider;
+use crate::secrets::{token_key, verify_secret};
+
+/// `client_assertion_type` for JWT client authentication.
+pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Algorithms accepted for `private_key_jwt` assertions.
+const ASSERTION_ALGS: [JwsAlgorithm; 7] = [
+    JwsAlgorithm::RS256,
+    JwsAlgorithm::RS384,
+    JwsAlgorithm::RS512,
+    JwsAlgorithm::PS256,
+    JwsAlgorithm::ES256,
+    JwsAlgorithm::ES384,
+    JwsAlgorithm::EdDSA,
+];
+
+fn invalid_client(description: &str) -> FlowError {
+    FlowError::OAuth(OAuthError::new(ErrorCode::InvalidClient, description))
+}
+
+fn form_decode(value: &str) -> Option<String> {
+    url::form_urlencoded::parse(format!("v={value}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Authenticates the client of a request: `authorization` is the raw
+/// Authorization header, if any; `endpoint` is the URL the assertion's `aud` may name.
+pub(crate) async fn authenticate(
+    p: &Provider,
+    authorization: Option<&str>,
+    form: &Params,
+    endpoint: &str,
+    now: UnixTime,
+) -> Result<Client, FlowError> {
+    let basic = authorization
+        .and_then(|h| {
+            h.strip_prefix("Basic ")
+                .or_else(|| h.strip_prefix("basic "))
+        })
+        .map(str::trim);
+    let secret_in_body = form.get("client_secret");
+    let assertion = form.get("client_assertion");
+    let methods = usize::from(basic.is_some())
+        + usize::from(secret_in_body.is_some())
+        + usize::from(assertion.is_some());
+    if methods > 1 {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidRequest,
+            "use exactly one client authentication method (RFC 6749 §2.3)",
+        )
+        .into());
+    }
+    if let Some(basic) = basic {
+        let decoded = STANDARD
+            .decode(basic)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| invalid_client("malformed Basic credentials"))?;
+        let (id, secret) = decoded
+            .split_once(':')
+            .ok_or_else(|| invalid_client("malformed Basic credentials"))?;
+        let id = form_decode(id).ok_or_else(|| invalid_client("malformed client id"))?;
+        let secret =
+            form_decode(secret).ok_or_else(|| invalid_client("malformed client secret"))?;
+        if let Some(body_id) = form.get("client_id")
+            && body_id != id
+        {
+            return Err(invalid_client(
+                "client_id differs from the authenticated client",
+            ));
+        }
+        return check_secret(p, &id, &secret, AuthMethod::ClientSecretBasic).await;
+    }
+    if let Some(secret) = secret_in_body {
+        let id = form
+            .get("client_id")
+            .ok_or_else(|| invalid_client("client_id is missing"))?;
+        return check_secret(p, id, secret, AuthMethod::ClientSecretPost).await;
+    }
+    if let Some(assertion) = assertion {
+        if form.get("client_assertion_type") != Some(JWT_BEARER) {
+            return Err(invalid_client("unsupported client_assertion_type"));
+        }
+        return check_assertion(p, assertion, form.get("client_id"), endpoint, now).await;
+    }
+    let id = form
+        .get("client_id")
+        .ok_or_else(|| invalid_client("client authentication is missing"))?;
+    let client = find(p, id).await?;
+    if client.token_endpoint_auth_method != AuthMethod::None {
+        return Err(invalid_client("this client must authenticate"));
+    }
+    Ok(client)
+}
+
+async fn find(p: &Provider, id: &str) -> Result<Client, FlowError> {
+    p.inner
+        .store
+        .find_client(&ClientId::new(id))
+        .await?
+        .ok_or_else(|| invalid_client("client authentication failed"))
+}
+
+async fn check_secret(
+    p: &Provider,
+    id: &str,
+    secret: &str,
+    method: AuthMethod,
+) -> Result<Client, FlowError> {
+    let client = find(p, id).await?;
+    let ok = client.token_endpoint_auth_method == method
+        && client
+            .client_secret_hash
+            .as_deref()
+            .is_some_and(|hash| verify_secret(secret, hash));
+    if ok {
+        Ok(client)
+    } else {
+        tracing::info!(
+            client_id = id,
+            method = method.as_str(),
+            "client authentication failed"
+        );
+        Err(invalid_client("client authentication failed"))
+    }
+}
+
+async fn check_assertion(
+    p: &Provider,
+    assertion: &str,
+    body_client_id: Option<&str>,
+    endpoint: &str,
+    now: UnixTime,
+) -> Result<Client, FlowError> {
+    let jws = UnverifiedJws::parse(assertion)
+        .map_err(|_| invalid_client("malformed client_assertion"))?;
+    let claims: Value = jws
+        .insecure_payload()
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| invalid_client("malformed client_assertion"))?;
+    let iss = claims.get("iss").and_then(Value::as_str).unwrap_or("");
+    if body_client_id.is_some_and(|id| id != iss) {
+        return Err(invalid_client(
+            "client_id differs from the assertion's issuer",
+        ));
+    }
+    let client = find(p, iss).await?;
+    if client.token_endpoint_auth_method != AuthMethod::PrivateKeyJwt {
+        return Err(invalid_client("client authentication failed"));
+    }
+    let keys = client
+        .jwks
+        .as_ref()
+        .map(KeySet::from_jwks)
+        .unwrap_or_default();
+    let verified = jws
+        .verify(&keys, &ASSERTION_ALGS, None)
+        .map_err(|_| invalid_client("client_assertion signature is invalid"))?;
+    let claims: Value = verified
+        .claims()
+        .map_err(|_| invalid_client("malformed client_assertion"))?;
+    let sub = claims.get("sub").and_then(Value::as_str);
+    let aud_ok = match claims.get("aud") {
+        Some(Value::String(a)) => a == endpoint || a == p.inner.issuer.as_str(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .any(|a| a == endpoint || a == p.inner.issuer.as_str()),
+        _ => false,
+    };
+    let exp = claims.get("exp").and_then(Value::as_i64);
+    let jti = claims.get("jti").and_then(Value::as_str);
+    if sub != Some(iss) || !aud_ok {
+        return Err(invalid_client("client_assertion iss, sub or aud is wrong"));
+    }
+    let Some(exp) = exp.filter(|e| *e > now - 60 && *e <= now + 3600) else {
+        return Err(invalid_client(
+            "client_assertion is expired or lives too long",
+        ));
+    };
+    let Some(jti) = jti else {
+        return Err(invalid_client("client_assertion has no jti"));
+    };
+    let fresh = p
+        .inner
+        .store
+        .remember_jti(&token_key(&format!("{iss}\u{0}{jti}")), exp + 60)
+        .await?;
+    if !fresh {
+        return Err(invalid_client("client_assertion was already used"));
+    }
+    Ok(client)
+}

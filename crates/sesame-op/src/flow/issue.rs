@@ -1,0 +1,199 @@
+//! Minting codes and tokens.
+
+use serde_json::{Map, Value, json};
+use sesame_core::{
+    AccessToken, Audience, AuthorizationCode, IdTokenClaims, Nonce, RefreshToken, UnixTime, jws,
+    random, token_hash,
+};
+
+use super::{FlowError, OAuthError};
+use crate::model::{AccessTokenRecord, Client, CodeRecord, Grant, RefreshTokenRecord};
+use crate::provider::Provider;
+use crate::secrets::token_key;
+
+pub(crate) fn new_grant_id() -> Result<String, FlowError> {
+    Ok(random::token()?)
+}
+
+pub(crate) async fn mint_code(
+    p: &Provider,
+    record: &CodeRecord,
+) -> Result<AuthorizationCode, FlowError> {
+    let code = AuthorizationCode::random()?;
+    p.inner
+        .store
+        .save_code(&token_key(code.secret()), record)
+        .await?;
+    Ok(code)
+}
+
+/// An access token (opaque, or RFC 9068 JWT for clients that asked), stored by hash either way
+/// so that revocation and introspection work the same.
+pub(crate) async fn mint_access_token(
+    p: &Provider,
+    client: &Client,
+    grant: &Grant,
+    now: UnixTime,
+) -> Result<(AccessToken, i64), FlowError> {
+    let ttl = p.inner.settings.access_token_ttl;
+    let token = if client.jwt_access_tokens {
+        let ring = p.key_ring().await;
+        let key = ring.signer(client.id_token_signed_response_alg)?;
+        let aud: Value = if grant.resources.is_empty() {
+            json!(client.client_id.as_str())
+        } else {
+            json!(grant.resources)
+        };
+        let sub = grant
+            .subject
+            .as_ref()
+            .map_or(client.client_id.as_str(), |s| s.as_str());
+        let mut claims = json!({
+            "iss": p.inner.issuer.as_str(),
+            "sub": sub,
+            "aud": aud,
+            "client_id": client.client_id.as_str(),
+            "iat": now,
+            "exp": now + ttl,
+            "jti": random::token()?,
+            "scope": grant.scopes.to_string(),
+        });
+        if let (Some(auth_time), Some(obj)) = (grant.auth_time, claims.as_object_mut()) {
+            obj.insert("auth_time".into(), json!(auth_time));
+        }
+        AccessToken::new(
+            jws::sign(&key, Some("at+jwt"), &claims)
+                .map_err(|e| FlowError::Internal(e.to_string()))?,
+        )
+    } else {
+        AccessToken::random()?
+    };
+    let record = AccessTokenRecord {
+        grant: grant.clone(),
+        issued_at: now,
+        expires_at: now + ttl,
+    };
+    p.inner
+        .store
+        .save_access_token(&token_key(token.secret()), &record)
+        .await?;
+    Ok((token, ttl))
+}
+
+pub(crate) async fn mint_refresh_token(
+    p: &Provider,
+    grant: &Grant,
+    now: UnixTime,
+) -> Result<RefreshToken, FlowError> {
+    let token = RefreshToken::random()?;
+    let record = RefreshTokenRecord {
+        grant: grant.clone(),
+        issued_at: now,
+        expires_at: now + p.inner.settings.refresh_token_ttl,
+    };
+    p.inner
+        .store
+        .save_refresh_token(&token_key(token.secret()), &record)
+        .await?;
+    Ok(token)
+}
+
+/// The user's claims released by the grant, for `member` (`id_token` or `userinfo`).
+/// `None` when the user no longer exists.
+pub(crate) async fn released_claims(
+    p: &Provider,
+    grant: &Grant,
+    member: &str,
+) -> Result<Option<Map<String, Value>>, FlowError> {
+    let Some(subject) = &grant.subject else {
+        return Ok(Some(Map::new()));
+    };
+    let all = p
+        .inner
+        .claims
+        .claims(subject)
+        .await
+        .map_err(|e| FlowError::Internal(e.to_string()))?;
+    Ok(all.map(|all| {
+        p.inner
+            .scopes
+            .release(&all, &grant.scopes, grant.claims_request.as_ref(), member)
+    }))
+}
+
+pub(crate) struct IdTokenInput<'a> {
+    pub(crate) nonce: Option<&'a Nonce>,
+    pub(crate) access_token: Option<&'a AccessToken>,
+    pub(crate) code: Option<&'a AuthorizationCode>,
+}
+
+pub(crate) async fn mint_id_token(
+    p: &Provider,
+    client: &Client,
+    grant: &Grant,
+    input: IdTokenInput<'_>,
+    now: UnixTime,
+) -> Result<String, FlowError> {
+    let subject = grant
+        .subject
+        .clone()
+        .ok_or_else(|| FlowError::Internal("an ID token needs a subject".into()))?;
+    let alg = client.id_token_signed_response_alg;
+    let ring = p.key_ring().await;
+    let key = ring.signer(alg)?;
+    let mut claims = IdTokenClaims::new(
+        p.inner.issuer.as_str(),
+        subject,
+        Audience::single(client.client_id.as_str()),
+        now,
+        now + p.inner.settings.id_token_ttl,
+    );
+    claims.auth_time = grant.auth_time;
+    claims.nonce = input.nonce.cloned();
+    claims.sid = grant.sid.clone();
+    claims.acr = grant.acr.clone();
+    claims.amr = grant.amr.clone();
+    claims.at_hash = input.access_token.map(|t| token_hash(alg, t.secret()));
+    claims.c_hash = input.code.map(|c| token_hash(alg, c.secret()));
+    let wants_claims = p.inner.settings.claims_in_id_token || input.access_token.is_none();
+    if wants_claims || grant.claims_request.is_some() {
+        let Some(mut released) = released_claims(p, grant, "id_token").await? else {
+            return Err(OAuthError::new(
+                sesame_core::ErrorCode::InvalidGrant,
+                "the user no longer exists",
+            )
+            .into());
+        };
+        if !wants_claims {
+            // Only what the claims request asked for in the ID token.
+            let asked: Vec<String> = grant
+                .claims_request
+                .as_ref()
+                .and_then(|r| r.get("id_token"))
+                .and_then(Value::as_object)
+                .map(|o| o.keys().cloned().collect())
+                .unwrap_or_default();
+            released.retain(|k, _| asked.contains(k));
+        }
+        for reserved in [
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "nbf",
+            "auth_time",
+            "nonce",
+            "sid",
+            "acr",
+            "amr",
+            "azp",
+            "at_hash",
+            "c_hash",
+        ] {
+            released.remove(reserved);
+        }
+        claims.extra = released;
+    }
+    jws::sign(&key, Some("JWT"), &claims).map_err(|e| FlowError::Internal(e.to_string()))
+}

@@ -1,0 +1,89 @@
+//! Framework-free grant logic. Each flow takes the provider and plain
+//! request data (with the time read once, from the provider's clock) and
+//! returns a plain outcome; `endpoints` turns outcomes into HTTP.
+
+pub(crate) mod authorize;
+pub(crate) mod client_auth;
+pub(crate) mod end_session;
+pub(crate) mod issue;
+pub(crate) mod token;
+pub(crate) mod tokens_info;
+
+use sesame_core::ErrorCode;
+
+use crate::store::StoreError;
+
+/// A protocol error: the code and a description safe to show the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OAuthError {
+    pub(crate) code: ErrorCode,
+    pub(crate) description: String,
+}
+
+impl OAuthError {
+    pub(crate) fn new(code: ErrorCode, description: impl Into<String>) -> Self {
+        Self {
+            code,
+            description: description.into(),
+        }
+    }
+}
+
+/// A flow failed: the client's fault (a protocol error) or ours (storage, keys).
+#[derive(Debug)]
+pub(crate) enum FlowError {
+    OAuth(OAuthError),
+    Internal(String),
+}
+
+impl From<OAuthError> for FlowError {
+    fn from(e: OAuthError) -> Self {
+        Self::OAuth(e)
+    }
+}
+
+impl From<StoreError> for FlowError {
+    fn from(e: StoreError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<crate::keys::KeysError> for FlowError {
+    fn from(e: crate::keys::KeysError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<sesame_core::random::RandomError> for FlowError {
+    fn from(e: sesame_core::random::RandomError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+/// Request parameters, each name at most once (RFC 6749 §3.1).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Params(pub(crate) Vec<(String, String)>);
+
+impl Params {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The first parameter given more than once, if any.
+    pub(crate) fn duplicate(&self) -> Option<&str> {
+        self.0
+            .iter()
+            .enumerate()
+            .filter(|(_, (k, _))| k != "resource")
+            .find_map(|(i, (k, _))| {
+                self.0[..i]
+                    .iter()
+                    .any(|(k2, _)| k2 == k)
+                    .then_some(k.as_str())
+            })
+    }
+}

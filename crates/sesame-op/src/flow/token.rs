@@ -1,0 +1,320 @@
+//! The token endpoint (RFC 6749 §4.1.3, §6, §4.4; OIDC Core §3.1.3, §12).
+
+use serde::Serialize;
+use sesame_core::{ErrorCode, PkceError, Scopes, UnixTime, pkce_verify};
+
+use super::issue::{self, IdTokenInput};
+use super::{FlowError, OAuthError, Params};
+use crate::model::{Client, CodeUse, Grant, GrantType, RefreshUse};
+use crate::provider::Provider;
+use crate::secrets::token_key;
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Debug, Serialize)]
+pub(crate) struct TokenResponse {
+    pub(crate) access_token: String,
+    pub(crate) token_type: &'static str,
+    pub(crate) expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) id_token: Option<String>,
+    pub(crate) scope: String,
+}
+
+fn err(code: ErrorCode, description: &str) -> FlowError {
+    FlowError::OAuth(OAuthError::new(code, description))
+}
+
+pub(crate) async fn token(
+    p: &Provider,
+    client: &Client,
+    form: &Params,
+    now: UnixTime,
+) -> Result<TokenResponse, FlowError> {
+    if let Some(name) = form.duplicate() {
+        return Err(err(
+            ErrorCode::InvalidRequest,
+            &format!("{name} was given more than once"),
+        ));
+    }
+    let grant_type = form
+        .get("grant_type")
+        .ok_or_else(|| err(ErrorCode::InvalidRequest, "grant_type is missing"))?;
+    let grant = GrantType::parse(grant_type)
+        .filter(|g| *g != GrantType::Implicit && *g != GrantType::Password)
+        .ok_or_else(|| err(ErrorCode::UnsupportedGrantType, "unsupported grant_type"))?;
+    if !client.allows_grant(grant) {
+        return Err(err(
+            ErrorCode::UnauthorizedClient,
+            &format!("the client may not use {grant_type}"),
+        ));
+    }
+    match grant {
+        GrantType::AuthorizationCode => authorization_code(p, client, form, now).await,
+        GrantType::RefreshToken => refresh_token(p, client, form, now).await,
+        GrantType::ClientCredentials => client_credentials(p, client, form, now).await,
+        GrantType::Implicit | GrantType::Password => Err(err(
+            ErrorCode::UnsupportedGrantType,
+            "unsupported grant_type",
+        )),
+    }
+}
+
+async fn authorization_code(
+    p: &Provider,
+    client: &Client,
+    form: &Params,
+    now: UnixTime,
+) -> Result<TokenResponse, FlowError> {
+    let code = form
+        .get("code")
+        .ok_or_else(|| err(ErrorCode::InvalidRequest, "code is missing"))?;
+    let record = match p.inner.store.consume_code(&token_key(code), now).await? {
+        None => {
+            return Err(err(
+                ErrorCode::InvalidGrant,
+                "the code is invalid or expired",
+            ));
+        }
+        Some(CodeUse::Replayed { grant_id }) => {
+            // RFC 6749 §4.1.2: a replayed code revokes what it issued.
+            p.inner.store.revoke_grant(&grant_id).await?;
+            tracing::warn!(
+                client_id = client.client_id.as_str(),
+                "authorization code replayed; its tokens are revoked"
+            );
+            return Err(err(ErrorCode::InvalidGrant, "the code was already used"));
+        }
+        Some(CodeUse::First(record)) => *record,
+    };
+    if record.grant.client_id != client.client_id {
+        p.inner.store.revoke_grant(&record.grant.grant_id).await?;
+        return Err(err(
+            ErrorCode::InvalidGrant,
+            "the code was issued to another client",
+        ));
+    }
+    if form.get("redirect_uri") != Some(record.redirect_uri.as_str()) {
+        return Err(err(
+            ErrorCode::InvalidGrant,
+            "redirect_uri does not match the authorization request",
+        ));
+    }
+    match (&record.pkce, form.get("code_verifier")) {
+        (Some(pkce), Some(verifier)) => {
+            pkce_verify(
+                verifier,
+                &pkce.challenge,
+                pkce.method,
+                p.inner.settings.allow_plain_pkce,
+            )
+            .map_err(|e| match e {
+                PkceError::MalformedVerifier => {
+                    err(ErrorCode::InvalidRequest, "code_verifier is malformed")
+                }
+                _ => err(
+                    ErrorCode::InvalidGrant,
+                    "code_verifier does not match the code_challenge",
+                ),
+            })?;
+        }
+        (Some(_), None) => return Err(err(ErrorCode::InvalidRequest, "code_verifier is missing")),
+        // A verifier for a code issued without a challenge: a PKCE downgrade attempt.
+        (None, Some(_)) => {
+            return Err(err(
+                ErrorCode::InvalidGrant,
+                "no code_challenge was sent for this code",
+            ));
+        }
+        (None, None) => {}
+    }
+    let grant = record.grant;
+    let (access, ttl) = issue::mint_access_token(p, client, &grant, now).await?;
+    let id_token = if grant.scopes.contains(sesame_core::OPENID) {
+        let input = IdTokenInput {
+            nonce: record.nonce.as_ref(),
+            access_token: Some(&access),
+            code: None,
+        };
+        Some(issue::mint_id_token(p, client, &grant, input, now).await?)
+    } else {
+        None
+    };
+    let refresh = if grant.scopes.contains(sesame_core::OFFLINE_ACCESS)
+        && client.allows_grant(GrantType::RefreshToken)
+    {
+        Some(issue::mint_refresh_token(p, &grant, now).await?)
+    } else {
+        None
+    };
+    Ok(TokenResponse {
+        access_token: access.secret().to_owned(),
+        token_type: "Bearer",
+        expires_in: ttl,
+        refresh_token: refresh.map(|r| r.secret().to_owned()),
+        id_token,
+        scope: grant.scopes.to_string(),
+    })
+}
+
+async fn refresh_token(
+    p: &Provider,
+    client: &Client,
+    form: &Params,
+    now: UnixTime,
+) -> Result<TokenResponse, FlowError> {
+    let presented = form
+        .get("refresh_token")
+        .ok_or_else(|| err(ErrorCode::InvalidRequest, "refresh_token is missing"))?;
+    let key = token_key(presented);
+    // Check client and scope before the token is spent, so that a bad request
+    // does not burn a good token.
+    if let Some(live) = p.inner.store.find_refresh_token(&key, now).await? {
+        if live.grant.client_id != client.client_id {
+            p.inner.store.revoke_grant(&live.grant.grant_id).await?;
+            return Err(err(
+                ErrorCode::InvalidGrant,
+                "the refresh token was issued to another client",
+            ));
+        }
+        if let Some(s) = form.get("scope") {
+            let s = Scopes::parse(s)
+                .map_err(|_| err(ErrorCode::InvalidScope, "scope contains invalid characters"))?;
+            if !s.is_subset_of(&live.grant.scopes) {
+                return Err(err(
+                    ErrorCode::InvalidScope,
+                    "a refresh may only narrow the granted scope",
+                ));
+            }
+        }
+    }
+    let record = match p.inner.store.use_refresh_token(&key, now).await? {
+        None => {
+            return Err(err(
+                ErrorCode::InvalidGrant,
+                "the refresh token is invalid, expired or revoked",
+            ));
+        }
+        Some(RefreshUse::Reused { grant_id }) => {
+            p.inner.store.revoke_grant(&grant_id).await?;
+            tracing::warn!(
+                client_id = client.client_id.as_str(),
+                "rotated refresh token reused; the family is revoked"
+            );
+            return Err(err(
+                ErrorCode::InvalidGrant,
+                "the refresh token was already used; every token of this grant is revoked",
+            ));
+        }
+        Some(RefreshUse::First(record)) => *record,
+    };
+    if record.grant.client_id != client.client_id {
+        p.inner.store.revoke_grant(&record.grant.grant_id).await?;
+        return Err(err(
+            ErrorCode::InvalidGrant,
+            "the refresh token was issued to another client",
+        ));
+    }
+    let granted = record.grant.scopes.clone();
+    let scopes = match form.get("scope") {
+        None => granted.clone(),
+        Some(s) => Scopes::parse(s)
+            .ok()
+            .filter(|s| s.is_subset_of(&granted))
+            .ok_or_else(|| {
+                err(
+                    ErrorCode::InvalidScope,
+                    "a refresh may only narrow the granted scope",
+                )
+            })?,
+    };
+    // The user must still exist.
+    if issue::released_claims(p, &record.grant, "userinfo")
+        .await?
+        .is_none()
+    {
+        p.inner.store.revoke_grant(&record.grant.grant_id).await?;
+        return Err(err(ErrorCode::InvalidGrant, "the user no longer exists"));
+    }
+    let narrowed = Grant {
+        scopes: scopes.clone(),
+        ..record.grant.clone()
+    };
+    let (access, ttl) = issue::mint_access_token(p, client, &narrowed, now).await?;
+    let id_token = if scopes.contains(sesame_core::OPENID) {
+        let input = IdTokenInput {
+            nonce: None,
+            access_token: Some(&access),
+            code: None,
+        };
+        Some(issue::mint_id_token(p, client, &narrowed, input, now).await?)
+    } else {
+        None
+    };
+    // The new refresh token keeps the original scope (RFC 6749 §6).
+    let refresh = issue::mint_refresh_token(p, &record.grant, now).await?;
+    Ok(TokenResponse {
+        access_token: access.secret().to_owned(),
+        token_type: "Bearer",
+        expires_in: ttl,
+        refresh_token: Some(refresh.secret().to_owned()),
+        id_token,
+        scope: scopes.to_string(),
+    })
+}
+
+async fn client_credentials(
+    p: &Provider,
+    client: &Client,
+    form: &Params,
+    now: UnixTime,
+) -> Result<TokenResponse, FlowError> {
+    if client.is_public() {
+        return Err(err(
+            ErrorCode::UnauthorizedClient,
+            "public clients cannot use client_credentials",
+        ));
+    }
+    let requested = Scopes::parse(form.get("scope").unwrap_or(""))
+        .map_err(|_| err(ErrorCode::InvalidScope, "scope contains invalid characters"))?;
+    if requested.contains(sesame_core::OPENID) || requested.contains(sesame_core::OFFLINE_ACCESS) {
+        return Err(err(
+            ErrorCode::InvalidScope,
+            "openid and offline_access need a user",
+        ));
+    }
+    let allowed = client.allowed_scopes.clone().unwrap_or_default();
+    if !requested.is_subset_of(&allowed) {
+        return Err(err(
+            ErrorCode::InvalidScope,
+            "the client may not request that scope",
+        ));
+    }
+    let grant = Grant {
+        grant_id: issue::new_grant_id()?,
+        client_id: client.client_id.clone(),
+        subject: None,
+        scopes: requested,
+        auth_time: None,
+        sid: None,
+        acr: None,
+        amr: None,
+        claims_request: None,
+        resources: form
+            .0
+            .iter()
+            .filter(|(k, _)| k == "resource")
+            .map(|(_, v)| v.clone())
+            .collect(),
+    };
+    let (access, ttl) = issue::mint_access_token(p, client, &grant, now).await?;
+    Ok(TokenResponse {
+        access_token: access.secret().to_owned(),
+        token_type: "Bearer",
+        expires_in: ttl,
+        refresh_token: None,
+        id_token: None,
+        scope: grant.scopes.to_string(),
+    })
+}

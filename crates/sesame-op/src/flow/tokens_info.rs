@@ -1,0 +1,163 @@
+//! UserInfo (OIDC Core §5.3), introspection (RFC 7662) and revocation (RFC 7009).
+
+use serde_json::{Map, Value, json};
+use sesame_core::{ErrorCode, UnixTime, jws};
+
+use super::{FlowError, OAuthError, Params, issue};
+use crate::model::{AccessTokenRecord, Client};
+use crate::provider::Provider;
+use crate::secrets::token_key;
+
+/// A UserInfo answer: JSON, or a signed JWT for clients that registered
+/// `userinfo_signed_response_alg`.
+#[derive(Debug)]
+pub(crate) enum UserInfo {
+    Json(Map<String, Value>),
+    Jwt(String),
+}
+
+fn invalid_token(description: &str) -> FlowError {
+    FlowError::OAuth(OAuthError::new(ErrorCode::InvalidToken, description))
+}
+
+pub(crate) async fn userinfo(
+    p: &Provider,
+    access_token: &str,
+    now: UnixTime,
+) -> Result<UserInfo, FlowError> {
+    let Some(record) = p
+        .inner
+        .store
+        .find_access_token(&token_key(access_token), now)
+        .await?
+    else {
+        return Err(invalid_token(
+            "the access token is invalid, expired or revoked",
+        ));
+    };
+    let grant = &record.grant;
+    let Some(subject) = &grant.subject else {
+        return Err(invalid_token("the access token has no end-user"));
+    };
+    if !grant.scopes.contains(sesame_core::OPENID) {
+        return Err(FlowError::OAuth(OAuthError::new(
+            ErrorCode::InsufficientScope,
+            "the access token lacks the openid scope",
+        )));
+    }
+    let Some(mut claims) = issue::released_claims(p, grant, "userinfo").await? else {
+        return Err(invalid_token("the user no longer exists"));
+    };
+    claims.insert("sub".into(), json!(subject.as_str()));
+    let client = p.inner.store.find_client(&grant.client_id).await?;
+    if let Some(alg) = client.and_then(|c| c.userinfo_signed_response_alg) {
+        let ring = p.key_ring().await;
+        let key = ring.signer(alg)?;
+        claims.insert("iss".into(), json!(p.inner.issuer.as_str()));
+        claims.insert("aud".into(), json!(grant.client_id.as_str()));
+        claims.insert("iat".into(), json!(now));
+        let token = jws::sign(&key, Some("JWT"), &claims)
+            .map_err(|e| FlowError::Internal(e.to_string()))?;
+        return Ok(UserInfo::Jwt(token));
+    }
+    Ok(UserInfo::Json(claims))
+}
+
+fn active(
+    record_grant: &crate::model::Grant,
+    iat: UnixTime,
+    exp: UnixTime,
+    p: &Provider,
+    token_type: &str,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("active".into(), json!(true));
+    out.insert("scope".into(), json!(record_grant.scopes.to_string()));
+    out.insert("client_id".into(), json!(record_grant.client_id.as_str()));
+    out.insert("token_type".into(), json!(token_type));
+    out.insert("iat".into(), json!(iat));
+    out.insert("exp".into(), json!(exp));
+    out.insert("iss".into(), json!(p.inner.issuer.as_str()));
+    if let Some(sub) = &record_grant.subject {
+        out.insert("sub".into(), json!(sub.as_str()));
+    }
+    if let Some(auth_time) = record_grant.auth_time {
+        out.insert("auth_time".into(), json!(auth_time));
+    }
+    if !record_grant.resources.is_empty() {
+        out.insert("aud".into(), json!(record_grant.resources));
+    }
+    out
+}
+
+/// RFC 7662: `{"active": false}` for anything unknown, expired or revoked.
+pub(crate) async fn introspect(
+    p: &Provider,
+    form: &Params,
+    now: UnixTime,
+) -> Result<Map<String, Value>, FlowError> {
+    let token = form.get("token").ok_or_else(|| {
+        FlowError::OAuth(OAuthError::new(
+            ErrorCode::InvalidRequest,
+            "token is missing",
+        ))
+    })?;
+    let key = token_key(token);
+    let refresh_first = form.get("token_type_hint") == Some("refresh_token");
+    let access = |r: AccessTokenRecord| active(&r.grant, r.issued_at, r.expires_at, p, "Bearer");
+    if !refresh_first && let Some(r) = p.inner.store.find_access_token(&key, now).await? {
+        return Ok(access(r));
+    }
+    if let Some(r) = p.inner.store.find_refresh_token(&key, now).await? {
+        return Ok(active(
+            &r.grant,
+            r.issued_at,
+            r.expires_at,
+            p,
+            "refresh_token",
+        ));
+    }
+    if refresh_first && let Some(r) = p.inner.store.find_access_token(&key, now).await? {
+        return Ok(access(r));
+    }
+    let mut inactive = Map::new();
+    inactive.insert("active".into(), json!(false));
+    Ok(inactive)
+}
+
+/// RFC 7009: revokes the token if it belongs to `client`; answers success either way.
+/// Revoking a refresh token revokes its whole grant.
+pub(crate) async fn revoke(
+    p: &Provider,
+    client: &Client,
+    form: &Params,
+    now: UnixTime,
+) -> Result<(), FlowError> {
+    let token = form.get("token").ok_or_else(|| {
+        FlowError::OAuth(OAuthError::new(
+            ErrorCode::InvalidRequest,
+            "token is missing",
+        ))
+    })?;
+    if let Some(hint) = form.get("token_type_hint")
+        && !matches!(hint, "access_token" | "refresh_token")
+    {
+        return Err(FlowError::OAuth(OAuthError::new(
+            ErrorCode::UnsupportedTokenType,
+            "token_type_hint must be access_token or refresh_token",
+        )));
+    }
+    let key = token_key(token);
+    if let Some(r) = p.inner.store.find_refresh_token(&key, now).await? {
+        if r.grant.client_id == client.client_id {
+            p.inner.store.revoke_grant(&r.grant.grant_id).await?;
+        }
+        return Ok(());
+    }
+    if let Some(r) = p.inner.store.find_access_token(&key, now).await?
+        && r.grant.client_id == client.client_id
+    {
+        p.inner.store.revoke_access_token(&key).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,21 @@
+#![doc = include_str!("../README.md")]
+
+mod authn;
+mod claims;
+mod endpoints;
+mod flow;
+mod keys;
+pub mod model;
+mod pages;
+pub mod paths;
+mod provider;
+pub mod secrets;
+pub mod store;
+
+pub use authn::{Authenticator, AuthnError, EndUser, LoginRequest};
+pub use claims::{ClaimsError, ClaimsSource, NoClaims, ScopeClaims};
+pub use keys::KeysError;
+pub use model::{AuthMethod, Client, GrantType};
+pub use pages::STYLESHEET;
+pub use provider::{BuildError, Provider, ProviderBuilder, Settings};
+pub use store::{MemoryStore, Store, StoreError};

@@ -1,0 +1,20 @@
+//! Endpoint paths: the one place the router and the discovery document read them from.
+
+/// Discovery document.
+pub const DISCOVERY: &str = sesame_core::WELL_KNOWN_PATH;
+/// Authorization endpoint.
+pub const AUTHORIZE: &str = "/authorize";
+/// Consent form target.
+pub const CONSENT: &str = "/consent";
+/// Token endpoint.
+pub const TOKEN: &str = "/token";
+/// UserInfo endpoint.
+pub const USERINFO: &str = "/userinfo";
+/// JWKS.
+pub const JWKS: &str = "/jwks";
+/// RP-initiated logout.
+pub const END_SESSION: &str = "/end_session";
+/// Token introspection (RFC 7662).
+pub const INTROSPECT: &str = "/introspect";
+/// Token revocation (RFC 7009).
+pub const REVOKE: &str = "/revoke";

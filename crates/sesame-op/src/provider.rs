@@ -1,0 +1,343 @@
+//! The `Provider` handle and its builder.
+
+use std::fmt;
+use std::sync::Arc;
+
+use sesame_core::{Clock, Issuer, JwsAlgorithm, SystemClock, UnixTime};
+
+use crate::authn::Authenticator;
+use crate::claims::{ClaimsSource, NoClaims, ScopeClaims};
+use crate::keys::{self, Keys, KeysError};
+use crate::pages::Templates;
+use crate::store::Store;
+
+/// Lifetimes and switches. Every field has a secure default.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Settings {
+    /// Authorization code lifetime (seconds). Default 60.
+    pub code_ttl: i64,
+    /// Access token lifetime. Default 3600.
+    pub access_token_ttl: i64,
+    /// ID token lifetime. Default 3600.
+    pub id_token_ttl: i64,
+    /// Refresh token lifetime (idle: each rotation starts it again). Default 30 days.
+    pub refresh_token_ttl: i64,
+    /// How long a consent is remembered. Default 90 days.
+    pub consent_ttl: i64,
+    /// How long a consent page stays valid. Default 10 minutes.
+    pub interaction_ttl: i64,
+    /// The algorithms the provider keeps keys for (and advertises). Default RS256, ES256, EdDSA.
+    pub signing_algs: Vec<JwsAlgorithm>,
+    /// Accept PKCE `plain`. Default false (S256 only).
+    pub allow_plain_pkce: bool,
+    /// How often keys are reloaded from the store (multi-instance rotation). Default 60 s.
+    pub key_reload_interval: i64,
+    /// How long retired keys stay published. Default 7 days.
+    pub retired_key_retention: i64,
+    /// Put the scope-released claims in the ID token too (as Keycloak and
+    /// Google do), not only at userinfo. Default true.
+    pub claims_in_id_token: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            code_ttl: 60,
+            access_token_ttl: 3600,
+            id_token_ttl: 3600,
+            refresh_token_ttl: 30 * 86_400,
+            consent_ttl: 90 * 86_400,
+            interaction_ttl: 600,
+            signing_algs: vec![
+                JwsAlgorithm::RS256,
+                JwsAlgorithm::ES256,
+                JwsAlgorithm::EdDSA,
+            ],
+            allow_plain_pkce: false,
+            key_reload_interval: 60,
+            retired_key_retention: 7 * 86_400,
+            claims_in_id_token: true,
+        }
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) issuer: Issuer,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) authn: Arc<dyn Authenticator>,
+    pub(crate) claims: Arc<dyn ClaimsSource>,
+    pub(crate) scopes: ScopeClaims,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) keys: Keys,
+    pub(crate) settings: Settings,
+    pub(crate) http: reqwest::Client,
+    pub(crate) templates: Templates,
+}
+
+/// An OpenID Provider: cheap to clone, `Send + Sync`.
+///
+/// ```no_run
+/// # async fn demo(authn: impl sesame_op::Authenticator) -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use sesame_op::{MemoryStore, Provider};
+///
+/// let provider = Provider::builder("https://op.example".parse()?)
+///     .with_store(Arc::new(MemoryStore::new()))
+///     .with_authenticator(authn)
+///     .build()
+///     .await?;
+/// let app: axum::Router = provider.router();
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Provider {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Provider")
+            .field("issuer", &self.inner.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+const _: () = {
+    const fn assert_handle<T: Clone + Send + Sync + 'static>() {}
+    assert_handle::<Provider>();
+};
+
+/// Builds a [`Provider`].
+pub struct ProviderBuilder {
+    issuer: Issuer,
+    store: Option<Arc<dyn Store>>,
+    authn: Option<Arc<dyn Authenticator>>,
+    claims: Arc<dyn ClaimsSource>,
+    scopes: ScopeClaims,
+    clock: Arc<dyn Clock>,
+    settings: Settings,
+    http: Option<reqwest::Client>,
+    templates: Templates,
+}
+
+impl fmt::Debug for ProviderBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderBuilder")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a provider could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// `with_store` was not called.
+    #[error("a store is required (with_store)")]
+    NoStore,
+    /// `with_authenticator` was not called.
+    #[error("an authenticator is required (with_authenticator)")]
+    NoAuthenticator,
+    /// Keys could not be loaded or created.
+    #[error(transparent)]
+    Keys(#[from] KeysError),
+    /// The outbound HTTP client could not be built.
+    #[error("HTTP client: {0}")]
+    Http(String),
+    /// A template failed to compile.
+    #[error("template: {0}")]
+    Template(String),
+    /// A setting is out of range.
+    #[error("setting: {0}")]
+    Setting(String),
+}
+
+impl Provider {
+    /// Starts building a provider for `issuer` (taken from configuration,
+    /// never from a request's Host header).
+    pub fn builder(issuer: Issuer) -> ProviderBuilder {
+        ProviderBuilder {
+            issuer,
+            store: None,
+            authn: None,
+            claims: Arc::new(NoClaims),
+            scopes: ScopeClaims::default(),
+            clock: Arc::new(SystemClock),
+            settings: Settings::default(),
+            http: None,
+            templates: Templates::default(),
+        }
+    }
+
+    /// The issuer.
+    pub fn issuer(&self) -> &Issuer {
+        &self.inner.issuer
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    pub(crate) fn now(&self) -> UnixTime {
+        self.inner.clock.now()
+    }
+
+    /// Rotates the signing keys of `alg` (staged: the published Next key
+    /// starts signing, the Active key retires, a new Next key is published).
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn rotate_keys(&self, alg: JwsAlgorithm) -> Result<(), KeysError> {
+        let now = self.now();
+        keys::rotate(
+            &*self.inner.store,
+            alg,
+            now,
+            self.inner.settings.retired_key_retention,
+        )
+        .await?;
+        self.reload_keys().await
+    }
+
+    /// Reloads keys from the store now (they are otherwise reloaded every
+    /// `key_reload_interval`).
+    ///
+    /// # Errors
+    /// When the store fails or a stored key is unreadable.
+    pub async fn reload_keys(&self) -> Result<(), KeysError> {
+        let ring = keys::load(&*self.inner.store, self.now()).await?;
+        self.inner.keys.replace(ring);
+        Ok(())
+    }
+
+    pub(crate) async fn key_ring(&self) -> Arc<crate::keys::KeyRing> {
+        let now = self.now();
+        if self.inner.keys.is_stale(now) {
+            match keys::load(&*self.inner.store, now).await {
+                Ok(ring) => self.inner.keys.replace(ring),
+                Err(e) => {
+                    tracing::warn!(error = %e, "reloading signing keys failed; keeping the loaded set")
+                }
+            }
+        }
+        self.inner.keys.current()
+    }
+}
+
+impl ProviderBuilder {
+    /// The storage backend (required).
+    #[must_use]
+    pub fn with_store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The host application's login (required).
+    #[must_use]
+    pub fn with_authenticator(mut self, authn: impl Authenticator) -> Self {
+        self.authn = Some(Arc::new(authn));
+        self
+    }
+
+    /// Where user claims come from (default: none beyond `sub`).
+    #[must_use]
+    pub fn with_claims(mut self, claims: impl ClaimsSource) -> Self {
+        self.claims = Arc::new(claims);
+        self
+    }
+
+    /// Adds an application-defined scope and the claims it releases.
+    #[must_use]
+    pub fn with_scope(
+        mut self,
+        scope: &str,
+        claims: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.scopes.insert(scope, claims);
+        self
+    }
+
+    /// The clock (default: the system clock).
+    #[must_use]
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Lifetimes and switches.
+    #[must_use]
+    pub fn with_settings(mut self, settings: Settings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// The outbound HTTP client used for back-channel logout (default: 5 s
+    /// timeouts, no redirects).
+    #[must_use]
+    pub fn with_http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// Replaces a page template (`consent.html`, `logout.html`, `error.html`,
+    /// `form_post.html`) with your own minijinja source.
+    ///
+    /// # Errors
+    /// When the template does not compile.
+    pub fn with_template(mut self, name: &str, source: &str) -> Result<Self, BuildError> {
+        self.templates
+            .replace(name, source)
+            .map_err(|e| BuildError::Template(e.to_string()))?;
+        Ok(self)
+    }
+
+    /// Builds the provider: creates missing signing keys and loads them.
+    ///
+    /// # Errors
+    /// A missing store or authenticator, or a key/store failure.
+    pub async fn build(self) -> Result<Provider, BuildError> {
+        let store = self.store.ok_or(BuildError::NoStore)?;
+        let authn = self.authn.ok_or(BuildError::NoAuthenticator)?;
+        if self.settings.signing_algs.is_empty() {
+            return Err(BuildError::Setting("signing_algs must not be empty".into()));
+        }
+        if self.settings.signing_algs.iter().any(|a| a.is_symmetric()) {
+            return Err(BuildError::Setting(
+                "signing_algs must be asymmetric".into(),
+            ));
+        }
+        let now = self.clock.now();
+        keys::ensure_keys(&*store, &self.settings.signing_algs, now).await?;
+        let ring = keys::load(&*store, now).await?;
+        let http = match self.http {
+            Some(c) => c,
+            None => reqwest::Client::builder()
+                .connect_timeout(std::time::Duration::from_secs(5))
+                .timeout(std::time::Duration::from_secs(5))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| BuildError::Http(e.to_string()))?,
+        };
+        Ok(Provider {
+            inner: Arc::new(Inner {
+                issuer: self.issuer,
+                store,
+                authn,
+                claims: self.claims,
+                scopes: self.scopes,
+                clock: self.clock,
+                keys: Keys::new(ring, self.settings.key_reload_interval),
+                settings: self.settings,
+                http,
+                templates: self.templates,
+            }),
+        })
+    }
+}

@@ -1,0 +1,136 @@
+//! Storage traits. The provider holds one `Arc<dyn Store>`.
+//!
+//! `Ok(None)` means "not found"; `Err` means the storage itself failed (the
+//! provider answers `server_error` / 500 and logs the detail). Secrets are
+//! never stored: codes and tokens are keyed by [`crate::secrets::token_key`],
+//! client secrets by their hash.
+
+use async_trait::async_trait;
+use sesame_core::{ClientId, Subject, UnixTime};
+
+use crate::model::{
+    AccessTokenRecord, Client, CodeRecord, CodeUse, Consent, Interaction, RefreshTokenRecord,
+    RefreshUse, StoredKey,
+};
+
+mod memory;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use memory::MemoryStore;
+
+/// The storage layer failed (connection lost, constraint violated …).
+#[derive(Debug, thiserror::Error)]
+#[error("storage error: {0}")]
+pub struct StoreError(pub String);
+
+impl StoreError {
+    /// Wraps any error.
+    pub fn new(error: impl std::fmt::Display) -> Self {
+        Self(error.to_string())
+    }
+}
+
+/// Result of a storage call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Registered clients.
+#[async_trait]
+pub trait ClientStore: Send + Sync + 'static {
+    /// The client with this id.
+    async fn find_client(&self, client_id: &ClientId) -> StoreResult<Option<Client>>;
+    /// Inserts or replaces a client.
+    async fn save_client(&self, client: &Client) -> StoreResult<()>;
+    /// Deletes a client; `false` if there was none.
+    async fn delete_client(&self, client_id: &ClientId) -> StoreResult<bool>;
+    /// Every client, ordered by id.
+    async fn list_clients(&self) -> StoreResult<Vec<Client>>;
+}
+
+/// Codes and tokens. Each consuming call must be atomic: two concurrent
+/// uses of one code or refresh token must see one `First` and one replay.
+#[async_trait]
+pub trait GrantStore: Send + Sync + 'static {
+    /// Stores a code under `key`.
+    async fn save_code(&self, key: &str, code: &CodeRecord) -> StoreResult<()>;
+    /// Consumes a code: the first call returns it, later ones report a replay.
+    /// An expired code is `None` (and so is one never issued).
+    async fn consume_code(&self, key: &str, now: UnixTime) -> StoreResult<Option<CodeUse>>;
+
+    /// Stores an access token under `key`.
+    async fn save_access_token(&self, key: &str, token: &AccessTokenRecord) -> StoreResult<()>;
+    /// A live (unexpired, unrevoked) access token.
+    async fn find_access_token(
+        &self,
+        key: &str,
+        now: UnixTime,
+    ) -> StoreResult<Option<AccessTokenRecord>>;
+    /// Revokes one access token; `false` if there was none.
+    async fn revoke_access_token(&self, key: &str) -> StoreResult<bool>;
+
+    /// Stores a refresh token under `key`.
+    async fn save_refresh_token(&self, key: &str, token: &RefreshTokenRecord) -> StoreResult<()>;
+    /// Uses a refresh token for rotation: the first call returns it and marks
+    /// it used; a later call reports reuse.
+    async fn use_refresh_token(&self, key: &str, now: UnixTime) -> StoreResult<Option<RefreshUse>>;
+    /// A live, unused refresh token (for introspection and revocation).
+    async fn find_refresh_token(
+        &self,
+        key: &str,
+        now: UnixTime,
+    ) -> StoreResult<Option<RefreshTokenRecord>>;
+
+    /// Revokes every code, access token and refresh token of a grant.
+    async fn revoke_grant(&self, grant_id: &str) -> StoreResult<()>;
+    /// The clients that received a code or token in a provider session
+    /// (the ones to notify at logout).
+    async fn clients_of_session(&self, sid: &str) -> StoreResult<Vec<ClientId>>;
+
+    /// Records a JWT `jti` until `expires_at`; `false` if it was already recorded (a replay).
+    async fn remember_jti(&self, key: &str, expires_at: UnixTime) -> StoreResult<bool>;
+
+    /// Deletes what expired before `now`; returns how many records went.
+    async fn sweep(&self, now: UnixTime) -> StoreResult<u64>;
+}
+
+/// Remembered consents.
+#[async_trait]
+pub trait ConsentStore: Send + Sync + 'static {
+    /// The user's live consent to the client.
+    async fn find_consent(
+        &self,
+        subject: &Subject,
+        client_id: &ClientId,
+        now: UnixTime,
+    ) -> StoreResult<Option<Consent>>;
+    /// Inserts or replaces a consent.
+    async fn save_consent(&self, consent: &Consent) -> StoreResult<()>;
+    /// Forgets the user's consent to the client.
+    async fn revoke_consent(&self, subject: &Subject, client_id: &ClientId) -> StoreResult<()>;
+}
+
+/// Signing keys.
+#[async_trait]
+pub trait KeyStore: Send + Sync + 'static {
+    /// Every key, oldest first.
+    async fn list_keys(&self) -> StoreResult<Vec<StoredKey>>;
+    /// Inserts or replaces a key (by kid).
+    async fn save_key(&self, key: &StoredKey) -> StoreResult<()>;
+    /// Deletes a key; `false` if there was none.
+    async fn delete_key(&self, kid: &str) -> StoreResult<bool>;
+}
+
+/// Authorization requests waiting on the consent page.
+#[async_trait]
+pub trait InteractionStore: Send + Sync + 'static {
+    /// Stores an interaction under `key`.
+    async fn save_interaction(&self, key: &str, interaction: &Interaction) -> StoreResult<()>;
+    /// Removes and returns a live interaction (single use).
+    async fn take_interaction(&self, key: &str, now: UnixTime) -> StoreResult<Option<Interaction>>;
+}
+
+/// Everything the provider stores.
+pub trait Store: ClientStore + GrantStore + ConsentStore + KeyStore + InteractionStore {}
+
+impl<T: ClientStore + GrantStore + ConsentStore + KeyStore + InteractionStore> Store for T {}

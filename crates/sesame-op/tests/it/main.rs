@@ -1,0 +1,16 @@
+//! sesame-op integration tests: a real provider on 127.0.0.1:0, driven over HTTP.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_docs,
+    unreachable_pub
+)]
+
+mod support;
+
+mod authorize;
+mod conformance;
+mod discovery;
+mod logout;
+mod token;
