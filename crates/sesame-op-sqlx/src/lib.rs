@@ -1,0 +1,43 @@
+//! # sesame-op-sqlx
+//!
+//! SQL storage for [`sesame_op`]: SQLite (embedded, the default for a single
+//! server) and PostgreSQL (for any number of provider instances sharing one
+//! database). Migrations are embedded and run on [`SqlStore::connect`].
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use sesame_op_sqlx::{EncryptionKey, SqlStore};
+//!
+//! // Keep this key outside the database: it encrypts the signing keys at rest.
+//! let key = EncryptionKey::from_base64(&std::env::var("SESAME_ENCRYPTION_KEY")?)?;
+//! let store = SqlStore::connect("postgres://sesame@db/sesame", key).await?;
+//! let provider = sesame_op::Provider::builder("https://op.example".parse()?)
+//!     .with_store(Arc::new(store))
+//!     # .with_authenticator(NoLogin)
+//!     .build()
+//!     .await?;
+//! # Ok(()) }
+//! # struct NoLogin;
+//! # #[async_trait::async_trait]
+//! # impl sesame_op::Authenticator for NoLogin {
+//! #     async fn current_user(&self, _: &http::request::Parts) -> Result<Option<sesame_op::EndUser>, sesame_op::AuthnError> { Ok(None) }
+//! #     fn login_url(&self, _: &sesame_op::LoginRequest) -> String { String::new() }
+//! # }
+//! ```
+//!
+//! What is stored: clients (JSON), codes and tokens keyed by SHA-256 hashes
+//! (never the secrets), refresh-token families with reuse detection, consents
+//! with expiry, signing keys encrypted with AES-256-GCM under an
+//! [`EncryptionKey`] bound to each key's `kid`, and consent interactions.
+//! [`sesame_op::store::GrantStore::sweep`] deletes what has expired.
+//!
+//! ## Feature flags
+//!
+//! None: both SQLite (bundled) and PostgreSQL are always built.
+
+mod crypt;
+mod store;
+
+pub use crypt::{CryptError, EncryptionKey};
+pub use store::{ConnectError, SqlStore};

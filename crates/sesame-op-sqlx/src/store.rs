@@ -1,0 +1,655 @@
+//! The SQL store: one implementation, run on SQLite or PostgreSQL.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sesame_core::{ClientId, JwsAlgorithm, Subject, UnixTime};
+use sesame_op::model::{
+    AccessTokenRecord, Client, CodeRecord, CodeUse, Consent, Grant, Interaction, KeyState,
+    RefreshTokenRecord, RefreshUse, StoredKey,
+};
+use sesame_op::store::{
+    ClientStore, ConsentStore, GrantStore, InteractionStore, KeyStore, StoreError, StoreResult,
+};
+use sqlx::Row;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+use crate::crypt::EncryptionKey;
+
+/// The migrations, embedded.
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, Clone)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$p` bound to the concrete pool.
+macro_rules! on {
+    ($pool:expr, $p:ident => $body:expr) => {
+        match $pool {
+            Pool::Sqlite($p) => $body,
+            Pool::Postgres($p) => $body,
+        }
+    };
+}
+
+/// Why the store could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The URL is neither `sqlite:` nor `postgres://`.
+    #[error("unsupported database URL {0:?}: use sqlite://FILE or postgres://…")]
+    UnsupportedUrl(String),
+    /// The database could not be reached or opened.
+    #[error("cannot open the database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Provider storage in SQLite or PostgreSQL.
+///
+/// Many provider instances may share one PostgreSQL database: every piece of
+/// state lives in it, and consuming a code or refresh token is a single
+/// atomic `UPDATE … RETURNING`.
+#[derive(Clone)]
+pub struct SqlStore {
+    pub(crate) pool: Pool,
+    key: EncryptionKey,
+}
+
+impl std::fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.pool {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
+        };
+        f.debug_struct("SqlStore")
+            .field("backend", &kind)
+            .finish_non_exhaustive()
+    }
+}
+
+fn db(e: impl std::fmt::Display) -> StoreError {
+    StoreError::new(e)
+}
+
+fn to_json<T: Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(db)
+}
+
+fn from_json<T: DeserializeOwned>(value: &str) -> StoreResult<T> {
+    serde_json::from_str(value).map_err(|e| StoreError::new(format!("corrupt record: {e}")))
+}
+
+fn sid_of(grant: &Grant) -> Option<String> {
+    grant.sid.as_ref().map(|s| s.as_str().to_owned())
+}
+
+impl SqlStore {
+    /// Opens (creating a SQLite file if needed) and migrates the database.
+    ///
+    /// `url`: `sqlite://sesame.db`, `sqlite::memory:`, or `postgres://user@host/db`.
+    ///
+    /// # Errors
+    /// An unsupported URL, an unreachable database, or a failed migration.
+    pub async fn connect(url: &str, key: EncryptionKey) -> Result<Self, ConnectError> {
+        let pool = if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            // An in-memory database exists per connection: keep exactly one.
+            let max = if url.contains(":memory:") { 1 } else { 8 };
+            Pool::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(max)
+                    .connect_with(options)
+                    .await?,
+            )
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Pool::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(url)
+                    .await?,
+            )
+        } else {
+            return Err(ConnectError::UnsupportedUrl(url.to_owned()));
+        };
+        let store = Self { pool, key };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies pending migrations (also done by `connect`).
+    ///
+    /// # Errors
+    /// When a migration fails.
+    pub async fn migrate(&self) -> Result<(), ConnectError> {
+        on!(&self.pool, p => MIGRATOR.run(p).await)?;
+        Ok(())
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        on!(&self.pool, p => p.close().await);
+    }
+
+    async fn exec(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
+        on!(&self.pool, p => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()));
+            for a in args {
+                q = match a {
+                    Arg::Text(s) => q.bind(*s),
+                    Arg::OptText(s) => q.bind(*s),
+                    Arg::Int(i) => q.bind(*i),
+                };
+            }
+            q.execute(p).await.map(|r| r.rows_affected()).map_err(db)
+        })
+    }
+
+    /// Runs a query and returns each row's columns as optional strings/ints.
+    async fn rows(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+        columns: &[Col],
+    ) -> StoreResult<Vec<Vec<Cell>>> {
+        on!(&self.pool, p => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()));
+            for a in args {
+                q = match a {
+                    Arg::Text(s) => q.bind(*s),
+                    Arg::OptText(s) => q.bind(*s),
+                    Arg::Int(i) => q.bind(*i),
+                };
+            }
+            let rows = q.fetch_all(p).await.map_err(db)?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                let mut cells = Vec::with_capacity(columns.len());
+                for (i, c) in columns.iter().enumerate() {
+                    cells.push(match c {
+                        Col::Text => Cell::Text(row.try_get::<Option<String>, _>(i).map_err(db)?),
+                        Col::Int => Cell::Int(row.try_get::<i64, _>(i).map_err(db)?),
+                    });
+                }
+                out.push(cells);
+            }
+            Ok(out)
+        })
+    }
+
+    async fn one_text(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Option<String>> {
+        let rows = self.rows(sql, args, &[Col::Text]).await?;
+        Ok(rows
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next())
+            .and_then(Cell::text))
+    }
+
+    async fn texts(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<String>> {
+        let rows = self.rows(sql, args, &[Col::Text]).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| r.into_iter().next().and_then(Cell::text))
+            .collect())
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Arg<'a> {
+    Text(&'a str),
+    OptText(Option<&'a str>),
+    Int(i64),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Col {
+    Text,
+    Int,
+}
+
+#[derive(Debug, Clone)]
+enum Cell {
+    Text(Option<String>),
+    Int(i64),
+}
+
+impl Cell {
+    fn text(self) -> Option<String> {
+        match self {
+            Self::Text(t) => t,
+            Self::Int(_) => None,
+        }
+    }
+
+    fn int(&self) -> i64 {
+        match self {
+            Self::Int(i) => *i,
+            Self::Text(_) => 0,
+        }
+    }
+}
+
+const NOT_REVOKED: &str =
+    "NOT EXISTS (SELECT 1 FROM sesame_revoked_grants r WHERE r.grant_id = t.grant_id)";
+
+#[async_trait]
+impl ClientStore for SqlStore {
+    async fn find_client(&self, client_id: &ClientId) -> StoreResult<Option<Client>> {
+        self.one_text(
+            "SELECT data FROM sesame_clients WHERE client_id = $1",
+            &[Arg::Text(client_id.as_str())],
+        )
+        .await?
+        .map(|d| from_json(&d))
+        .transpose()
+    }
+
+    async fn save_client(&self, client: &Client) -> StoreResult<()> {
+        let data = to_json(client)?;
+        self.exec(
+            "INSERT INTO sesame_clients (client_id, data, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (client_id) DO UPDATE SET data = excluded.data",
+            &[
+                Arg::Text(client.client_id.as_str()),
+                Arg::Text(&data),
+                Arg::Int(client.created_at),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_client(&self, client_id: &ClientId) -> StoreResult<bool> {
+        Ok(self
+            .exec(
+                "DELETE FROM sesame_clients WHERE client_id = $1",
+                &[Arg::Text(client_id.as_str())],
+            )
+            .await?
+            > 0)
+    }
+
+    async fn list_clients(&self) -> StoreResult<Vec<Client>> {
+        self.texts("SELECT data FROM sesame_clients ORDER BY client_id", &[])
+            .await?
+            .iter()
+            .map(|d| from_json(d))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl GrantStore for SqlStore {
+    async fn save_code(&self, key: &str, code: &CodeRecord) -> StoreResult<()> {
+        let data = to_json(code)?;
+        let sid = sid_of(&code.grant);
+        self.exec(
+            "INSERT INTO sesame_codes (token_key, grant_id, client_id, sid, data, expires_at, used) VALUES ($1, $2, $3, $4, $5, $6, 0)",
+            &[
+                Arg::Text(key),
+                Arg::Text(&code.grant.grant_id),
+                Arg::Text(code.grant.client_id.as_str()),
+                Arg::OptText(sid.as_deref()),
+                Arg::Text(&data),
+                Arg::Int(code.expires_at),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn consume_code(&self, key: &str, now: UnixTime) -> StoreResult<Option<CodeUse>> {
+        let won = self
+            .one_text(
+                "UPDATE sesame_codes SET used = 1 WHERE token_key = $1 AND used = 0 AND expires_at > $2 RETURNING data",
+                &[Arg::Text(key), Arg::Int(now)],
+            )
+            .await?;
+        if let Some(data) = won {
+            let record: CodeRecord = from_json(&data)?;
+            let revoked = self
+                .one_text(
+                    "SELECT grant_id FROM sesame_revoked_grants WHERE grant_id = $1",
+                    &[Arg::Text(&record.grant.grant_id)],
+                )
+                .await?
+                .is_some();
+            return Ok((!revoked).then(|| CodeUse::First(Box::new(record))));
+        }
+        let rows = self
+            .rows(
+                "SELECT grant_id, used FROM sesame_codes WHERE token_key = $1",
+                &[Arg::Text(key)],
+                &[Col::Text, Col::Int],
+            )
+            .await?;
+        Ok(rows.into_iter().next().and_then(|mut r| {
+            let used = r.get(1).map(Cell::int) == Some(1);
+            let grant_id = r.swap_remove(0).text()?;
+            used.then_some(CodeUse::Replayed { grant_id })
+        }))
+    }
+
+    async fn save_access_token(&self, key: &str, token: &AccessTokenRecord) -> StoreResult<()> {
+        let data = to_json(token)?;
+        let sid = sid_of(&token.grant);
+        self.exec(
+            "INSERT INTO sesame_access_tokens (token_key, grant_id, client_id, sid, data, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                Arg::Text(key),
+                Arg::Text(&token.grant.grant_id),
+                Arg::Text(token.grant.client_id.as_str()),
+                Arg::OptText(sid.as_deref()),
+                Arg::Text(&data),
+                Arg::Int(token.expires_at),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn find_access_token(
+        &self,
+        key: &str,
+        now: UnixTime,
+    ) -> StoreResult<Option<AccessTokenRecord>> {
+        let sql = format!(
+            "SELECT data FROM sesame_access_tokens t WHERE token_key = $1 AND expires_at > $2 AND {NOT_REVOKED}"
+        );
+        self.one_text(&sql, &[Arg::Text(key), Arg::Int(now)])
+            .await?
+            .map(|d| from_json(&d))
+            .transpose()
+    }
+
+    async fn revoke_access_token(&self, key: &str) -> StoreResult<bool> {
+        Ok(self
+            .exec(
+                "DELETE FROM sesame_access_tokens WHERE token_key = $1",
+                &[Arg::Text(key)],
+            )
+            .await?
+            > 0)
+    }
+
+    async fn save_refresh_token(&self, key: &str, token: &RefreshTokenRecord) -> StoreResult<()> {
+        let data = to_json(token)?;
+        let sid = sid_of(&token.grant);
+        self.exec(
+            "INSERT INTO sesame_refresh_tokens (token_key, grant_id, client_id, sid, data, expires_at, used) VALUES ($1, $2, $3, $4, $5, $6, 0)",
+            &[
+                Arg::Text(key),
+                Arg::Text(&token.grant.grant_id),
+                Arg::Text(token.grant.client_id.as_str()),
+                Arg::OptText(sid.as_deref()),
+                Arg::Text(&data),
+                Arg::Int(token.expires_at),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn use_refresh_token(&self, key: &str, now: UnixTime) -> StoreResult<Option<RefreshUse>> {
+        let sql = "UPDATE sesame_refresh_tokens SET used = 1 WHERE token_key = $1 AND used = 0 AND expires_at > $2 \
+             AND grant_id NOT IN (SELECT grant_id FROM sesame_revoked_grants) RETURNING data";
+        if let Some(data) = self.one_text(sql, &[Arg::Text(key), Arg::Int(now)]).await? {
+            return Ok(Some(RefreshUse::First(Box::new(from_json(&data)?))));
+        }
+        let rows = self
+            .rows(
+                "SELECT grant_id, used FROM sesame_refresh_tokens WHERE token_key = $1",
+                &[Arg::Text(key)],
+                &[Col::Text, Col::Int],
+            )
+            .await?;
+        Ok(rows.into_iter().next().and_then(|mut r| {
+            let used = r.get(1).map(Cell::int) == Some(1);
+            let grant_id = r.swap_remove(0).text()?;
+            used.then_some(RefreshUse::Reused { grant_id })
+        }))
+    }
+
+    async fn find_refresh_token(
+        &self,
+        key: &str,
+        now: UnixTime,
+    ) -> StoreResult<Option<RefreshTokenRecord>> {
+        let sql = format!(
+            "SELECT data FROM sesame_refresh_tokens t WHERE token_key = $1 AND used = 0 AND expires_at > $2 AND {NOT_REVOKED}"
+        );
+        self.one_text(&sql, &[Arg::Text(key), Arg::Int(now)])
+            .await?
+            .map(|d| from_json(&d))
+            .transpose()
+    }
+
+    async fn revoke_grant(&self, grant_id: &str) -> StoreResult<()> {
+        let g = [Arg::Text(grant_id)];
+        let until = self
+            .rows(
+                "SELECT COALESCE(MAX(expires_at), 0) FROM (\
+                   SELECT expires_at FROM sesame_codes WHERE grant_id = $1 \
+                   UNION ALL SELECT expires_at FROM sesame_access_tokens WHERE grant_id = $1 \
+                   UNION ALL SELECT expires_at FROM sesame_refresh_tokens WHERE grant_id = $1) AS e",
+                &g,
+                &[Col::Int],
+            )
+            .await?
+            .first()
+            .and_then(|r| r.first().map(Cell::int))
+            .unwrap_or(0);
+        // The tombstone first: from this point nothing of the grant is usable.
+        self.exec(
+            "INSERT INTO sesame_revoked_grants (grant_id, until_at) VALUES ($1, $2) \
+             ON CONFLICT (grant_id) DO UPDATE SET until_at = excluded.until_at",
+            &[Arg::Text(grant_id), Arg::Int(until)],
+        )
+        .await?;
+        self.exec("DELETE FROM sesame_access_tokens WHERE grant_id = $1", &g)
+            .await?;
+        self.exec("DELETE FROM sesame_refresh_tokens WHERE grant_id = $1", &g)
+            .await?;
+        Ok(())
+    }
+
+    async fn clients_of_session(&self, sid: &str) -> StoreResult<Vec<ClientId>> {
+        Ok(self
+            .texts(
+                "SELECT client_id FROM sesame_codes WHERE sid = $1 \
+                 UNION SELECT client_id FROM sesame_access_tokens WHERE sid = $1 \
+                 UNION SELECT client_id FROM sesame_refresh_tokens WHERE sid = $1 \
+                 ORDER BY 1",
+                &[Arg::Text(sid)],
+            )
+            .await?
+            .into_iter()
+            .map(ClientId::new)
+            .collect())
+    }
+
+    async fn remember_jti(&self, key: &str, expires_at: UnixTime) -> StoreResult<bool> {
+        let inserted = self
+            .exec(
+                "INSERT INTO sesame_jtis (token_key, expires_at) VALUES ($1, $2) ON CONFLICT (token_key) DO NOTHING",
+                &[Arg::Text(key), Arg::Int(expires_at)],
+            )
+            .await?;
+        Ok(inserted == 1)
+    }
+
+    async fn sweep(&self, now: UnixTime) -> StoreResult<u64> {
+        let mut removed = 0;
+        for (table, column) in [
+            ("sesame_codes", "expires_at"),
+            ("sesame_access_tokens", "expires_at"),
+            ("sesame_refresh_tokens", "expires_at"),
+            ("sesame_jtis", "expires_at"),
+            ("sesame_interactions", "expires_at"),
+            ("sesame_consents", "expires_at"),
+            ("sesame_revoked_grants", "until_at"),
+        ] {
+            removed += self
+                .exec(
+                    &format!("DELETE FROM {table} WHERE {column} <= $1"),
+                    &[Arg::Int(now)],
+                )
+                .await?;
+        }
+        Ok(removed)
+    }
+}
+
+#[async_trait]
+impl ConsentStore for SqlStore {
+    async fn find_consent(
+        &self,
+        subject: &Subject,
+        client_id: &ClientId,
+        now: UnixTime,
+    ) -> StoreResult<Option<Consent>> {
+        self.one_text(
+            "SELECT data FROM sesame_consents WHERE subject = $1 AND client_id = $2 AND expires_at > $3",
+            &[Arg::Text(subject.as_str()), Arg::Text(client_id.as_str()), Arg::Int(now)],
+        )
+        .await?
+        .map(|d| from_json(&d))
+        .transpose()
+    }
+
+    async fn save_consent(&self, consent: &Consent) -> StoreResult<()> {
+        let data = to_json(consent)?;
+        self.exec(
+            "INSERT INTO sesame_consents (subject, client_id, data, expires_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (subject, client_id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
+            &[
+                Arg::Text(consent.subject.as_str()),
+                Arg::Text(consent.client_id.as_str()),
+                Arg::Text(&data),
+                Arg::Int(consent.expires_at),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn revoke_consent(&self, subject: &Subject, client_id: &ClientId) -> StoreResult<()> {
+        self.exec(
+            "DELETE FROM sesame_consents WHERE subject = $1 AND client_id = $2",
+            &[Arg::Text(subject.as_str()), Arg::Text(client_id.as_str())],
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+fn parse_state(s: &str) -> StoreResult<KeyState> {
+    Ok(match s {
+        "next" => KeyState::Next,
+        "active" => KeyState::Active,
+        "retired" => KeyState::Retired,
+        other => return Err(StoreError::new(format!("unknown key state {other:?}"))),
+    })
+}
+
+#[async_trait]
+impl KeyStore for SqlStore {
+    async fn list_keys(&self) -> StoreResult<Vec<StoredKey>> {
+        let rows = self
+            .rows(
+                "SELECT kid, alg, state, private_key, created_at, state_changed_at FROM sesame_keys ORDER BY created_at, kid",
+                &[],
+                &[Col::Text, Col::Text, Col::Text, Col::Text, Col::Int, Col::Int],
+            )
+            .await?;
+        let mut keys = Vec::with_capacity(rows.len());
+        for r in rows {
+            let text = |i: usize| r.get(i).cloned().and_then(Cell::text).unwrap_or_default();
+            let kid = text(0);
+            let alg = JwsAlgorithm::parse(&text(1))
+                .ok_or_else(|| StoreError::new("unknown key algorithm"))?;
+            let private_pem = self.key.open(&text(3), &kid).map_err(db)?;
+            keys.push(StoredKey {
+                alg,
+                state: parse_state(&text(2))?,
+                private_pem,
+                created_at: r.get(4).map(Cell::int).unwrap_or_default(),
+                state_changed_at: r.get(5).map(Cell::int).unwrap_or_default(),
+                kid,
+            });
+        }
+        Ok(keys)
+    }
+
+    async fn save_key(&self, key: &StoredKey) -> StoreResult<()> {
+        let sealed = self.key.seal(&key.private_pem, &key.kid).map_err(db)?;
+        self.exec(
+            "INSERT INTO sesame_keys (kid, alg, state, private_key, created_at, state_changed_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (kid) DO UPDATE SET state = excluded.state, state_changed_at = excluded.state_changed_at",
+            &[
+                Arg::Text(&key.kid),
+                Arg::Text(key.alg.as_str()),
+                Arg::Text(key.state.as_str()),
+                Arg::Text(&sealed),
+                Arg::Int(key.created_at),
+                Arg::Int(key.state_changed_at),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn delete_key(&self, kid: &str) -> StoreResult<bool> {
+        Ok(self
+            .exec("DELETE FROM sesame_keys WHERE kid = $1", &[Arg::Text(kid)])
+            .await?
+            > 0)
+    }
+}
+
+#[async_trait]
+impl InteractionStore for SqlStore {
+    async fn save_interaction(&self, key: &str, interaction: &Interaction) -> StoreResult<()> {
+        let data = to_json(interaction)?;
+        self.exec(
+            "INSERT INTO sesame_interactions (token_key, data, expires_at) VALUES ($1, $2, $3)",
+            &[
+                Arg::Text(key),
+                Arg::Text(&data),
+                Arg::Int(interaction.expires_at),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn take_interaction(&self, key: &str, now: UnixTime) -> StoreResult<Option<Interaction>> {
+        let data = self
+            .one_text(
+                "DELETE FROM sesame_interactions WHERE token_key = $1 RETURNING data",
+                &[Arg::Text(key)],
+            )
+            .await?;
+        let Some(data) = data else { return Ok(None) };
+        let i: Interaction = from_json(&data)?;
+        Ok((i.expires_at > now).then_some(i))
+    }
+}
