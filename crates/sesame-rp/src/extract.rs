@@ -1,0 +1,130 @@
+//! Extractors for handlers: `Claims`, `Option<Claims>`, `IdToken`, `AccessToken`.
+
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+use tower_sessions::Session;
+
+use crate::auth;
+use crate::client::OidcClient;
+use crate::session::AuthSession;
+
+/// The signed-in user's claims (ID token merged with UserInfo).
+#[derive(Debug, Clone)]
+pub struct Claims {
+    /// The provider's issuer.
+    pub issuer: String,
+    /// `sub`: unique only within the issuer.
+    pub subject: String,
+    /// The local user id from [`crate::Users`], if provisioning is configured.
+    pub user_id: Option<String>,
+    /// Every claim.
+    pub claims: Map<String, Value>,
+}
+
+impl Claims {
+    /// A string claim.
+    pub fn get_str(&self, name: &str) -> Option<&str> {
+        self.claims.get(name).and_then(Value::as_str)
+    }
+
+    /// `email`
+    pub fn email(&self) -> Option<&str> {
+        self.get_str("email")
+    }
+
+    /// `name`, or `preferred_username`, or `sub`.
+    pub fn display_name(&self) -> &str {
+        self.get_str("name")
+            .or_else(|| self.get_str("preferred_username"))
+            .unwrap_or(&self.subject)
+    }
+}
+
+/// The raw ID token of the session (for `id_token_hint` and the like).
+#[derive(Debug, Clone)]
+pub struct IdToken(pub sesame_core::IdTokenJwt);
+
+/// The session's access token, for calling APIs as the user.
+#[derive(Debug, Clone)]
+pub struct AccessToken(pub sesame_core::AccessToken);
+
+/// The request has no signed-in session.
+#[derive(Debug, Clone, Copy)]
+pub struct NotSignedIn;
+
+impl NotSignedIn {
+    /// 401.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::UNAUTHORIZED
+    }
+
+    /// The body text.
+    pub fn body_text(&self) -> &'static str {
+        "not signed in"
+    }
+}
+
+impl IntoResponse for NotSignedIn {
+    fn into_response(self) -> Response {
+        (self.status(), self.body_text()).into_response()
+    }
+}
+
+async fn load(parts: &mut Parts) -> Option<AuthSession> {
+    let session = parts.extensions.get::<Session>().cloned()?;
+    let client = parts.extensions.get::<OidcClient>().cloned();
+    auth::current(client.as_ref(), &session).await
+}
+
+fn claims_of(a: AuthSession) -> Claims {
+    Claims {
+        issuer: a.issuer,
+        subject: a.subject,
+        user_id: a.user_id,
+        claims: a.claims,
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Claims {
+    type Rejection = NotSignedIn;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        load(parts).await.map(claims_of).ok_or(NotSignedIn)
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Claims {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(load(parts).await.map(claims_of))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for IdToken {
+    type Rejection = NotSignedIn;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        load(parts)
+            .await
+            .map(|a| IdToken(sesame_core::IdTokenJwt::new(a.id_token)))
+            .ok_or(NotSignedIn)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AccessToken {
+    type Rejection = NotSignedIn;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        load(parts)
+            .await
+            .map(|a| AccessToken(sesame_core::AccessToken::new(a.access_token)))
+            .ok_or(NotSignedIn)
+    }
+}

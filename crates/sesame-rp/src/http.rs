@@ -1,0 +1,136 @@
+//! Outbound HTTP: timeouts, no redirects, a response size limit.
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+/// Largest response body accepted from a provider (1 MiB).
+pub const MAX_RESPONSE: usize = 1024 * 1024;
+
+/// The default outbound client: 5 s to connect, 10 s in all, no redirects
+/// (a provider endpoint that redirects is misconfigured or compromised).
+///
+/// # Errors
+/// When the TLS backend cannot be initialised.
+pub fn default_client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("sesame-rp/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// An outbound call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HttpError {
+    /// Connecting, sending or reading failed (including timeouts).
+    #[error("request to {url} failed: {source}")]
+    Transport {
+        /// The URL.
+        url: String,
+        /// The cause.
+        source: reqwest::Error,
+    },
+    /// The body was larger than [`MAX_RESPONSE`].
+    #[error("response from {0} is larger than {MAX_RESPONSE} bytes")]
+    TooLarge(String),
+    /// A status outside 2xx (with the body, if it was an OAuth error).
+    #[error("{url} answered {status}: {body}")]
+    Status {
+        /// The URL.
+        url: String,
+        /// The status.
+        status: u16,
+        /// The body, truncated.
+        body: String,
+    },
+    /// The body was not the JSON expected.
+    #[error("response from {url} is not the expected JSON: {message}")]
+    Json {
+        /// The URL.
+        url: String,
+        /// The parser's message.
+        message: String,
+    },
+}
+
+/// Reads a response body up to [`MAX_RESPONSE`].
+pub(crate) async fn body(
+    url: &str,
+    mut response: reqwest::Response,
+) -> Result<(u16, Vec<u8>), HttpError> {
+    let status = response.status().as_u16();
+    if response
+        .content_length()
+        .is_some_and(|l| l > MAX_RESPONSE as u64)
+    {
+        return Err(HttpError::TooLarge(url.to_owned()));
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|source| HttpError::Transport {
+            url: url.to_owned(),
+            source,
+        })?
+    {
+        if out.len() + chunk.len() > MAX_RESPONSE {
+            return Err(HttpError::TooLarge(url.to_owned()));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok((status, out))
+}
+
+/// Sends a request and parses a 2xx JSON answer; other statuses become
+/// [`HttpError::Status`] carrying the body (OAuth errors are JSON).
+pub(crate) async fn json<T: DeserializeOwned>(
+    url: &str,
+    request: reqwest::RequestBuilder,
+) -> Result<T, HttpError> {
+    let response = request
+        .send()
+        .await
+        .map_err(|source| HttpError::Transport {
+            url: url.to_owned(),
+            source,
+        })?;
+    let (status, bytes) = body(url, response).await?;
+    if !(200..300).contains(&status) {
+        let text = String::from_utf8_lossy(&bytes);
+        return Err(HttpError::Status {
+            url: url.to_owned(),
+            status,
+            body: text.chars().take(300).collect(),
+        });
+    }
+    serde_json::from_slice(&bytes).map_err(|e| HttpError::Json {
+        url: url.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// GET `url` as raw bytes (2xx only).
+pub(crate) async fn get_bytes(client: &reqwest::Client, url: &str) -> Result<Vec<u8>, HttpError> {
+    let response = client
+        .get(url)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|source| HttpError::Transport {
+            url: url.to_owned(),
+            source,
+        })?;
+    let (status, bytes) = body(url, response).await?;
+    if !(200..300).contains(&status) {
+        return Err(HttpError::Status {
+            url: url.to_owned(),
+            status,
+            body: String::from_utf8_lossy(&bytes).chars().take(300).collect(),
+        });
+    }
+    Ok(bytes)
+}

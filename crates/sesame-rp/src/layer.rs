@@ -1,0 +1,136 @@
+//! `RequireLogin`: the gate in front of protected routes.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::http::{HeaderValue, Method, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use tower::{Layer, Service};
+use tower_sessions::Session;
+
+use crate::auth;
+use crate::client::OidcClient;
+use crate::next::is_safe_next;
+
+/// Lets signed-in requests through; sends a browser's GET to the login
+/// with a same-origin `next`, and answers everything else (XHR, API calls,
+/// non-GET) with 401 JSON — so an expired session never silently performs a POST.
+///
+/// ```no_run
+/// # async fn demo(oidc: sesame_rp::OidcClient) {
+/// use axum::{Router, routing::get};
+/// let app: Router = Router::new()
+///     .route("/account", get(|| async { "secret" }))
+///     .layer(sesame_rp::RequireLogin::new(oidc.clone()))
+///     .merge(oidc.router())
+///     .layer(sesame_rp::session_layer(false));
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct RequireLogin {
+    client: OidcClient,
+}
+
+impl RequireLogin {
+    /// A gate that logs in with `client`.
+    pub fn new(client: OidcClient) -> Self {
+        Self { client }
+    }
+}
+
+impl<S> Layer<S> for RequireLogin {
+    type Service = RequireLoginService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequireLoginService {
+            inner,
+            client: self.client.clone(),
+        }
+    }
+}
+
+/// The service made by [`RequireLogin`].
+#[derive(Debug, Clone)]
+pub struct RequireLoginService<S> {
+    inner: S,
+    client: OidcClient,
+}
+
+fn wants_html(req: &Request<Body>) -> bool {
+    let h = req.headers();
+    let xhr = h
+        .get("x-requested-with")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("xmlhttprequest"));
+    let accept = h
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let json_only = accept.contains("application/json") && !accept.contains("text/html");
+    (req.method() == Method::GET || req.method() == Method::HEAD) && !xhr && !json_only
+}
+
+impl<S> Service<Request<Body>> for RequireLoginService<S>
+where
+    S: Service<Request<Body>, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<Body>) -> Self::Future {
+        let client = self.client.clone();
+        // Take the service that was driven to readiness; leave a clone.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let Some(session) = req.extensions().get::<Session>().cloned() else {
+                tracing::error!("RequireLogin needs a tower_sessions layer outside it");
+                return Ok(
+                    (StatusCode::INTERNAL_SERVER_ERROR, "session layer missing").into_response()
+                );
+            };
+            if auth::current(Some(&client), &session).await.is_some() {
+                req.extensions_mut().insert(client);
+                return inner.call(req).await;
+            }
+            if wants_html(&req) {
+                let next = req
+                    .uri()
+                    .path_and_query()
+                    .map_or("/", |p| p.as_str())
+                    .to_owned();
+                let next = if is_safe_next(&next) {
+                    next
+                } else {
+                    "/".to_owned()
+                };
+                let q = serde_urlencoded::to_string([("next", next.as_str())]).unwrap_or_default();
+                let location = format!("{}?{q}", client.paths().login);
+                let mut r = StatusCode::SEE_OTHER.into_response();
+                if let Ok(v) = HeaderValue::from_str(&location) {
+                    r.headers_mut().insert(header::LOCATION, v);
+                }
+                return Ok(r);
+            }
+            let mut r = (
+                StatusCode::UNAUTHORIZED,
+                axum::Json(json!({"error": "login_required", "login": client.paths().login})),
+            )
+                .into_response();
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("OpenIDConnect"),
+            );
+            Ok(r)
+        })
+    }
+}

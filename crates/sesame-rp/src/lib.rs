@@ -1,0 +1,41 @@
+#![doc = include_str!("../README.md")]
+
+mod auth;
+mod client;
+mod extract;
+mod flow;
+pub mod http;
+mod jwks;
+mod layer;
+mod logout;
+mod next;
+mod provision;
+mod routes;
+mod session;
+
+pub use client::{BuildError, ClientAuth, OidcClient, OidcClientBuilder, RoutePaths};
+pub use extract::{AccessToken, Claims, IdToken, NotSignedIn};
+pub use flow::LoginError;
+pub use http::default_client as default_http_client;
+pub use layer::{RequireLogin, RequireLoginService};
+pub use logout::{LogoutRegistry, MemoryLogoutRegistry};
+pub use next::is_safe_next;
+pub use provision::{LoginClaims, Users, UsersError};
+pub use session::csrf_token;
+
+/// A session layer with the settings a relying party needs: an in-memory
+/// store, cookie `sesame_rp`, `HttpOnly`, `SameSite=Lax` (Strict would drop
+/// the session on the way back from the provider), `Secure` when `secure`.
+/// Use your own `SessionManagerLayer` with a shared store for several instances.
+pub fn session_layer(
+    secure: bool,
+) -> tower_sessions::SessionManagerLayer<tower_sessions::MemoryStore> {
+    tower_sessions::SessionManagerLayer::new(tower_sessions::MemoryStore::default())
+        .with_name("sesame_rp")
+        .with_http_only(true)
+        .with_same_site(tower_sessions::cookie::SameSite::Lax)
+        .with_secure(secure)
+        .with_expiry(tower_sessions::Expiry::OnInactivity(
+            tower_sessions::cookie::time::Duration::hours(8),
+        ))
+}

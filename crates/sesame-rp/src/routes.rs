@@ -1,0 +1,229 @@
+//! The relying party's routes: login, callback, logout, back-channel logout.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Query, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Map, Value, json};
+use subtle::ConstantTimeEq;
+use tower_sessions::Session;
+
+use crate::client::OidcClient;
+use crate::flow::LoginError;
+use crate::next::is_safe_next;
+use crate::session::{AUTH_KEY, AuthSession, CSRF_KEY};
+
+impl OidcClient {
+    /// The routes at the configured paths: GET `login`, GET/POST `callback`,
+    /// POST `logout`, POST `backchannel_logout`. Needs a `tower_sessions`
+    /// layer around it (see [`crate::session_layer`]).
+    pub fn router(&self) -> Router {
+        let p = &self.inner.paths;
+        Router::new()
+            .route(&p.login, get(login))
+            .route(&p.callback, get(callback_get).post(callback_post))
+            .route(&p.logout, post(logout))
+            .route(&p.backchannel_logout, post(backchannel_logout))
+            .with_state(self.clone())
+    }
+}
+
+fn see_other(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(v) => {
+            let mut r = StatusCode::SEE_OTHER.into_response();
+            r.headers_mut().insert(header::LOCATION, v);
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "invalid redirect").into_response(),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct LoginQuery {
+    next: Option<String>,
+}
+
+async fn login(
+    State(client): State<OidcClient>,
+    session: Session,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    let next = q.next.unwrap_or_else(|| "/".into());
+    if !is_safe_next(&next) {
+        return (
+            StatusCode::BAD_REQUEST,
+            "next must be a path on this site, like /account",
+        )
+            .into_response();
+    }
+    match client.start_login(&session, &next, &[], false).await {
+        Ok(url) => see_other(&url),
+        Err(e) => {
+            tracing::error!(error = %e, "could not start a login");
+            (StatusCode::BAD_GATEWAY, "the sign-in could not be started").into_response()
+        }
+    }
+}
+
+async fn callback_get(
+    State(client): State<OidcClient>,
+    session: Session,
+    RawQuery(q): RawQuery,
+) -> Response {
+    callback(&client, &session, q.as_deref().unwrap_or("")).await
+}
+
+async fn callback_post(
+    State(client): State<OidcClient>,
+    session: Session,
+    body: Bytes,
+) -> Response {
+    // form_post: the provider's page posts here cross-site; CSRF is the state.
+    callback(&client, &session, std::str::from_utf8(&body).unwrap_or("")).await
+}
+
+async fn callback(client: &OidcClient, session: &Session, query: &str) -> Response {
+    let params: Map<String, Value> = url::form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+        .collect();
+    match client.complete_login(session, &params).await {
+        Ok(next) => see_other(&next),
+        Err((error, silent)) => {
+            if silent {
+                // A failed silent re-authentication ends the local session and
+                // stops: no automatic retry, so no redirect loop.
+                let _ = session.remove_value(AUTH_KEY).await;
+            }
+            failed(client, &error)
+        }
+    }
+}
+
+fn failed(client: &OidcClient, error: &LoginError) -> Response {
+    let (status, code) = match error {
+        LoginError::UnknownState | LoginError::MissingCode => {
+            (StatusCode::BAD_REQUEST, "invalid_request")
+        }
+        LoginError::Provider { error, .. } => (StatusCode::UNAUTHORIZED, error.as_str()),
+        LoginError::Refused => (StatusCode::FORBIDDEN, "access_denied"),
+        LoginError::Token(_) | LoginError::UserInfo(_) => {
+            (StatusCode::BAD_GATEWAY, "provider_error")
+        }
+        LoginError::Session(_) | LoginError::Users(_) | LoginError::Internal(_) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "server_error")
+        }
+        _ => (StatusCode::UNAUTHORIZED, "invalid_token"),
+    };
+    tracing::warn!(error = %error, "login failed");
+    match &client.inner.paths.login_failed {
+        Some(path) => {
+            let q = serde_urlencoded::to_string([("error", code)]).unwrap_or_default();
+            see_other(&format!("{path}?{q}"))
+        }
+        None => (status, format!("Sign-in failed: {error}")).into_response(),
+    }
+}
+
+async fn logout(
+    State(client): State<OidcClient>,
+    session: Session,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let presented = if is_form {
+        url::form_urlencoded::parse(&body)
+            .find(|(k, _)| k == "csrf_token")
+            .map(|(_, v)| v.into_owned())
+    } else {
+        None
+    };
+    let expected: Option<String> = session.get(CSRF_KEY).await.ok().flatten();
+    let ok = match (presented, expected) {
+        (Some(p), Some(e)) => bool::from(p.as_bytes().ct_eq(e.as_bytes())),
+        _ => false,
+    };
+    if !ok {
+        return (StatusCode::FORBIDDEN, "logout needs the form's CSRF token").into_response();
+    }
+    let auth: Option<AuthSession> = session.get(AUTH_KEY).await.ok().flatten();
+    if let Err(e) = session.flush().await {
+        tracing::error!(error = %e, "could not end the session");
+        return (StatusCode::INTERNAL_SERVER_ERROR, "logout failed").into_response();
+    }
+    let metadata = client.metadata();
+    match (auth, metadata.end_session_endpoint.as_deref()) {
+        (Some(auth), Some(endpoint)) if auth.issuer == client.issuer().as_str() => {
+            let Ok(mut url) = url::Url::parse(endpoint) else {
+                return see_other(&client.inner.paths.after_logout);
+            };
+            {
+                let mut q = url.query_pairs_mut();
+                q.append_pair("id_token_hint", &auth.id_token);
+                q.append_pair("client_id", client.client_id().as_str());
+                if let Some(after) = &client.inner.post_logout_redirect_uri {
+                    q.append_pair("post_logout_redirect_uri", after);
+                }
+            }
+            see_other(url.as_str())
+        }
+        _ => see_other(&client.inner.paths.after_logout),
+    }
+}
+
+fn backchannel_answer(status: StatusCode, body: Value) -> Response {
+    let mut r = (status, axum::Json(body)).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+async fn backchannel_logout(State(client): State<OidcClient>, body: Bytes) -> Response {
+    let token = url::form_urlencoded::parse(&body)
+        .find(|(k, _)| k == "logout_token")
+        .map(|(_, v)| v.into_owned());
+    let Some(token) = token else {
+        return backchannel_answer(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "invalid_request", "error_description": "logout_token is missing"}),
+        );
+    };
+    let claims = match client.validate_logout_token(&token).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "back-channel logout token refused");
+            return backchannel_answer(
+                StatusCode::BAD_REQUEST,
+                json!({"error": "invalid_request", "error_description": "invalid logout_token"}),
+            );
+        }
+    };
+    let registry = &client.inner.logouts;
+    if !registry
+        .first_use_of_jti(&claims.iss, &claims.jti, claims.exp)
+        .await
+    {
+        return backchannel_answer(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "invalid_request", "error_description": "logout_token replayed"}),
+        );
+    }
+    registry
+        .record(
+            &claims.iss,
+            claims.sid.as_ref().map(|s| s.as_str()),
+            claims.sub.as_ref().map(|s| s.as_str()),
+            client.now(),
+        )
+        .await;
+    tracing::info!(sid = ?claims.sid, "back-channel logout recorded");
+    backchannel_answer(StatusCode::OK, json!({}))
+}

@@ -1,0 +1,469 @@
+//! A provider under test control that injects one fault at a time. The relying
+//! party must refuse each — no session, and no further call to the provider
+//! once the fault is seen — and accept the legitimate variations.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use aws_lc_rs::hmac;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use sesame_core::{Clock, Issuer, JwsAlgorithm, SigningKey, SystemClock, token_hash};
+use sesame_rp::OidcClient;
+
+use crate::support::*;
+
+type Edit = Arc<dyn Fn(&mut Value, &mut Value) + Send + Sync>;
+
+#[derive(Clone)]
+enum Sign {
+    /// With key i of the pool (published or not).
+    Key(usize),
+    /// An empty signature.
+    Nothing,
+    /// HMAC-SHA256 with these bytes.
+    Hmac(Vec<u8>),
+}
+
+struct Fake {
+    base: String,
+    pool: Vec<SigningKey>,
+    published: Mutex<Vec<usize>>,
+    sign: Mutex<Sign>,
+    edit: Mutex<Edit>,
+    userinfo_sub: Mutex<Option<String>>,
+    discovery_issuer: Mutex<Option<String>>,
+    nonce: Mutex<String>,
+    token_calls: AtomicUsize,
+    userinfo_calls: AtomicUsize,
+    jwks_calls: AtomicUsize,
+}
+
+type S = Arc<Fake>;
+
+async fn discovery(State(f): State<S>) -> Json<Value> {
+    let iss = f
+        .discovery_issuer
+        .lock()
+        .unwrap()
+        .clone()
+        .unwrap_or_else(|| f.base.clone());
+    Json(json!({
+        "issuer": iss,
+        "authorization_endpoint": format!("{}/authorize", f.base),
+        "token_endpoint": format!("{}/token", f.base),
+        "userinfo_endpoint": format!("{}/userinfo", f.base),
+        "jwks_uri": format!("{}/jwks", f.base),
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256"]
+    }))
+}
+
+async fn jwks(State(f): State<S>) -> Json<Value> {
+    f.jwks_calls.fetch_add(1, Ordering::SeqCst);
+    let keys: Vec<Value> = f
+        .published
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|i| json!(f.pool[*i].public_jwk().unwrap()))
+        .collect();
+    Json(json!({"keys": keys}))
+}
+
+#[derive(serde::Deserialize)]
+struct AuthQ {
+    redirect_uri: String,
+    state: String,
+    nonce: String,
+}
+
+async fn authorize(State(f): State<S>, Query(q): Query<AuthQ>) -> Redirect {
+    *f.nonce.lock().unwrap() = q.nonce;
+    Redirect::to(&format!(
+        "{}?code=the-code&state={}&iss={}",
+        q.redirect_uri,
+        q.state,
+        url::form_urlencoded::byte_serialize(f.base.as_bytes()).collect::<String>()
+    ))
+}
+
+fn b64(v: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(v)
+}
+
+async fn token(State(f): State<S>) -> Response {
+    f.token_calls.fetch_add(1, Ordering::SeqCst);
+    let now = SystemClock.now();
+    let sign = f.sign.lock().unwrap().clone();
+    let alg = match &sign {
+        Sign::Key(i) => f.pool[*i].alg().as_str().to_owned(),
+        Sign::Nothing => "none".into(),
+        Sign::Hmac(_) => "HS256".into(),
+    };
+    let kid = match &sign {
+        Sign::Key(i) => f.pool[*i].kid().to_owned(),
+        _ => f.pool[0].kid().to_owned(),
+    };
+    let hash_alg = JwsAlgorithm::parse(&alg).unwrap_or(JwsAlgorithm::RS256);
+    let mut claims = json!({
+        "iss": f.base, "sub": "victim", "aud": "rp", "iat": now, "exp": now + 300,
+        "nonce": f.nonce.lock().unwrap().clone(), "at_hash": token_hash(hash_alg, "at-1"),
+        "c_hash": token_hash(hash_alg, "the-code"),
+    });
+    let mut header = json!({"alg": alg, "kid": kid, "typ": "JWT"});
+    (f.edit.lock().unwrap())(&mut claims, &mut header);
+    let input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
+    let sig = match sign {
+        Sign::Key(i) => f.pool[i].sign(input.as_bytes()).unwrap(),
+        Sign::Nothing => Vec::new(),
+        Sign::Hmac(secret) => hmac::sign(
+            &hmac::Key::new(hmac::HMAC_SHA256, &secret),
+            input.as_bytes(),
+        )
+        .as_ref()
+        .to_vec(),
+    };
+    Json(json!({"access_token": "at-1", "token_type": "Bearer", "expires_in": 300, "id_token": format!("{input}.{}", b64(&sig))})).into_response()
+}
+
+async fn userinfo(State(f): State<S>) -> Json<Value> {
+    f.userinfo_calls.fetch_add(1, Ordering::SeqCst);
+    let sub = f
+        .userinfo_sub
+        .lock()
+        .unwrap()
+        .clone()
+        .unwrap_or_else(|| "victim".into());
+    Json(json!({"sub": sub, "email": "victim@example.com"}))
+}
+
+struct Rig {
+    fake: Arc<Fake>,
+    rp: String,
+    browser: reqwest::Client,
+    clock: sesame_core::TestClock,
+}
+
+async fn fake_op() -> Arc<Fake> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let pool = vec![
+        SigningKey::generate(JwsAlgorithm::RS256).unwrap(),
+        SigningKey::generate(JwsAlgorithm::ES256).unwrap(),
+        SigningKey::generate(JwsAlgorithm::RS256).unwrap(), // never published: an attacker's key
+        SigningKey::generate(JwsAlgorithm::RS256).unwrap(), // published later: rotation
+    ];
+    let fake = Arc::new(Fake {
+        base,
+        pool,
+        published: Mutex::new(vec![0, 1]),
+        sign: Mutex::new(Sign::Key(0)),
+        edit: Mutex::new(Arc::new(|_, _| {})),
+        userinfo_sub: Mutex::new(None),
+        discovery_issuer: Mutex::new(None),
+        nonce: Mutex::new(String::new()),
+        token_calls: AtomicUsize::new(0),
+        userinfo_calls: AtomicUsize::new(0),
+        jwks_calls: AtomicUsize::new(0),
+    });
+    let app = Router::new()
+        .route("/.well-known/openid-configuration", get(discovery))
+        .route("/jwks", get(jwks))
+        .route("/authorize", get(authorize))
+        .route("/token", post(token))
+        .route("/userinfo", get(userinfo))
+        .with_state(Arc::clone(&fake));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    fake
+}
+
+async fn rig(
+    configure: impl FnOnce(&Fake),
+    client: impl FnOnce(sesame_rp::OidcClientBuilder) -> sesame_rp::OidcClientBuilder,
+) -> Rig {
+    let fake = fake_op().await;
+    configure(&fake);
+    let (listener, rp) = rp_listener().await;
+    let clock = sesame_core::TestClock::at(SystemClock.now());
+    let builder = OidcClient::builder(Issuer::new(fake.base.clone()).unwrap(), "rp")
+        .with_clock(clock.clone())
+        .with_client_secret(SECRET)
+        .with_redirect_uri(format!("{rp}/callback").parse().unwrap())
+        .with_algorithms([JwsAlgorithm::RS256, JwsAlgorithm::ES256]);
+    let oidc = client(builder).build().await.unwrap();
+    rp_app(oidc, listener).await;
+    Rig {
+        fake,
+        rp,
+        browser: browser(),
+        clock,
+    }
+}
+
+impl Rig {
+    async fn login(&self) -> reqwest::Response {
+        let (r, _) = follow(
+            &self.browser,
+            &format!("{}/login?next=/account", self.rp),
+            "x",
+        )
+        .await;
+        r
+    }
+
+    async fn signed_in(&self) -> bool {
+        self.browser
+            .get(format!("{}/me", self.rp))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == 200
+    }
+}
+
+fn edit(f: impl Fn(&mut Value, &mut Value) + Send + Sync + 'static) -> impl FnOnce(&Fake) {
+    move |fake: &Fake| *fake.edit.lock().unwrap() = Arc::new(f)
+}
+
+/// Runs a fault and checks the RP refused it without calling userinfo.
+async fn refused(name: &str, configure: impl FnOnce(&Fake)) {
+    let rig = rig(configure, |b| b).await;
+    let r = rig.login().await;
+    assert_ne!(r.status(), 200, "{name}: the login must fail");
+    assert!(!rig.signed_in().await, "{name}: no session");
+    assert_eq!(
+        rig.fake.userinfo_calls.load(Ordering::SeqCst),
+        0,
+        "{name}: no userinfo call after the fault"
+    );
+}
+
+#[tokio::test]
+async fn baseline_login_is_accepted() {
+    let rig = rig(|_| {}, |b| b).await;
+    let r = rig.login().await;
+    assert_eq!(r.status(), 200);
+    assert!(rig.signed_in().await);
+}
+
+#[tokio::test]
+async fn bad_signatures_are_refused() {
+    refused("unpublished RS256 key, published kid", |f| {
+        *f.sign.lock().unwrap() = Sign::Key(2);
+        let kid = f.pool[0].kid().to_owned();
+        *f.edit.lock().unwrap() = Arc::new(move |_, h| h["kid"] = json!(kid));
+    })
+    .await;
+    refused("bad ES256 signature under the published ES256 kid", |f| {
+        let kid = f.pool[1].kid().to_owned();
+        *f.sign.lock().unwrap() = Sign::Key(2);
+        *f.edit.lock().unwrap() = Arc::new(move |_, h| {
+            h["kid"] = json!(kid);
+            h["alg"] = json!("ES256");
+        });
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn alg_none_and_algorithm_confusion_are_refused() {
+    refused("alg none", |f| *f.sign.lock().unwrap() = Sign::Nothing).await;
+    refused("HS256 with the public key as secret", |f| {
+        let public = serde_json::to_vec(&f.pool[0].public_jwk().unwrap()).unwrap();
+        *f.sign.lock().unwrap() = Sign::Hmac(public);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn claim_faults_are_refused() {
+    let cases: Vec<(&str, Edit)> = vec![
+        (
+            "wrong iss",
+            Arc::new(|c, _| c["iss"] = json!("https://evil.example")),
+        ),
+        (
+            "wrong aud",
+            Arc::new(|c, _| c["aud"] = json!("another-client")),
+        ),
+        (
+            "missing aud",
+            Arc::new(|c, _| {
+                c.as_object_mut().unwrap().remove("aud");
+            }),
+        ),
+        (
+            "missing iat",
+            Arc::new(|c, _| {
+                c.as_object_mut().unwrap().remove("iat");
+            }),
+        ),
+        (
+            "missing sub",
+            Arc::new(|c, _| {
+                c.as_object_mut().unwrap().remove("sub");
+            }),
+        ),
+        (
+            "expired",
+            Arc::new(|c, _| c["exp"] = json!(SystemClock.now() - 3600)),
+        ),
+        (
+            "wrong nonce",
+            Arc::new(|c, _| c["nonce"] = json!("not-the-nonce")),
+        ),
+        (
+            "bad at_hash",
+            Arc::new(|c, _| c["at_hash"] = json!(token_hash(JwsAlgorithm::RS256, "another"))),
+        ),
+        (
+            "bad c_hash",
+            Arc::new(|c, _| c["c_hash"] = json!(token_hash(JwsAlgorithm::RS256, "another"))),
+        ),
+        (
+            "extra audience not allowlisted",
+            Arc::new(|c, _| {
+                c["aud"] = json!(["rp", "https://api.other"]);
+                c["azp"] = json!("rp");
+            }),
+        ),
+    ];
+    for (name, e) in cases {
+        refused(name, move |f| *f.edit.lock().unwrap() = e).await;
+    }
+}
+
+#[tokio::test]
+async fn a_userinfo_sub_that_differs_is_refused() {
+    let rig = rig(
+        |f| *f.userinfo_sub.lock().unwrap() = Some("someone-else".into()),
+        |b| b,
+    )
+    .await;
+    let r = rig.login().await;
+    assert_ne!(r.status(), 200);
+    assert!(!rig.signed_in().await);
+}
+
+#[tokio::test]
+async fn a_discovery_issuer_that_differs_is_refused() {
+    let fake = fake_op().await;
+    *fake.discovery_issuer.lock().unwrap() = Some("https://evil.example".into());
+    let err = OidcClient::builder(Issuer::new(fake.base.clone()).unwrap(), "rp")
+        .with_client_secret(SECRET)
+        .with_redirect_uri("http://127.0.0.1:1/callback".parse().unwrap())
+        .build()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("issuer"), "{err}");
+}
+
+#[tokio::test]
+async fn an_unknown_kid_is_refetched_once_then_refused() {
+    let rig = rig(|_| {}, |b| b).await;
+    assert_eq!(rig.login().await.status(), 200);
+    assert_eq!(rig.fake.jwks_calls.load(Ordering::SeqCst), 1);
+    // Later, a token signed with a key the provider never published.
+    rig.clock.advance(120);
+    *rig.fake.sign.lock().unwrap() = Sign::Key(2);
+    let attacker = browser();
+    let (r, _) = follow(&attacker, &format!("{}/login?next=/account", rig.rp), "x").await;
+    assert_ne!(r.status(), 200);
+    assert_eq!(
+        rig.fake.jwks_calls.load(Ordering::SeqCst),
+        2,
+        "one refetch for the unknown kid"
+    );
+    // Another forged token right away does not refetch again (rate limit).
+    let (r, _) = follow(&attacker, &format!("{}/login?next=/account", rig.rp), "x").await;
+    assert_ne!(r.status(), 200);
+    assert_eq!(
+        rig.fake.jwks_calls.load(Ordering::SeqCst),
+        2,
+        "rate-limited"
+    );
+    let me = attacker.get(format!("{}/me", rig.rp)).send().await.unwrap();
+    assert_eq!(me.status(), 401);
+}
+
+#[tokio::test]
+async fn accepted_variations() {
+    // No kid, one RS256 key published.
+    let rig1 = rig(
+        edit(|_, h| {
+            h.as_object_mut().unwrap().remove("kid");
+        }),
+        |b| b,
+    )
+    .await;
+    assert_eq!(rig1.login().await.status(), 200, "no kid");
+    // Key rotation: the provider starts signing with a newly published key.
+    let rig2 = rig(|_| {}, |b| b).await;
+    assert_eq!(rig2.login().await.status(), 200);
+    rig2.clock.advance(120);
+    rig2.fake.published.lock().unwrap().push(3);
+    *rig2.fake.sign.lock().unwrap() = Sign::Key(3);
+    let fresh = browser();
+    let (r, _) = follow(&fresh, &format!("{}/login?next=/account", rig2.rp), "x").await;
+    assert_eq!(r.status(), 200, "rotation");
+    // An allowlisted extra audience with a matching azp.
+    let rig3 = rig(
+        edit(|c, _| {
+            c["aud"] = json!(["rp", "https://api.example"]);
+            c["azp"] = json!("rp");
+        }),
+        |b| b.with_trusted_audiences(["https://api.example"]),
+    )
+    .await;
+    assert_eq!(rig3.login().await.status(), 200, "allowlisted audience");
+    // ES256 signatures.
+    let rig4 = rig(|f| *f.sign.lock().unwrap() = Sign::Key(1), |b| b).await;
+    assert_eq!(rig4.login().await.status(), 200, "ES256");
+}
+
+#[tokio::test]
+async fn a_mixed_up_iss_parameter_stops_before_the_token_request() {
+    let rig = rig(|_| {}, |b| b).await;
+    let r = rig
+        .browser
+        .get(format!("{}/login?next=/", rig.rp))
+        .send()
+        .await
+        .unwrap();
+    let auth = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    let state = auth
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let r = rig
+        .browser
+        .get(format!("{}/callback", rig.rp))
+        .query(&[
+            ("code", "the-code"),
+            ("state", state.as_str()),
+            ("iss", "https://evil.example"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        rig.fake.token_calls.load(Ordering::SeqCst),
+        0,
+        "no token request after a mix-up"
+    );
+}

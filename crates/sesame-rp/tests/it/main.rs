@@ -1,0 +1,14 @@
+//! sesame-rp integration tests: against sesame-op in-process, and against a
+//! hostile provider that injects faults. Every server is a real listener on 127.0.0.1:0.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_docs,
+    unreachable_pub
+)]
+
+mod support;
+
+mod against_op;
+mod hostile;
