@@ -38,6 +38,8 @@
 
 mod crypt;
 mod store;
+mod users;
 
 pub use crypt::{CryptError, EncryptionKey};
 pub use store::{ConnectError, SqlStore};
+pub use users::{LoginSession, User, UserError};

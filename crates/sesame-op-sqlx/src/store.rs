@@ -148,7 +148,7 @@ impl SqlStore {
         on!(&self.pool, p => p.close().await);
     }
 
-    async fn exec(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
+    pub(crate) async fn exec(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
         on!(&self.pool, p => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()));
             for a in args {
@@ -163,7 +163,7 @@ impl SqlStore {
     }
 
     /// Runs a query and returns each row's columns as optional strings/ints.
-    async fn rows(
+    pub(crate) async fn rows(
         &self,
         sql: &str,
         args: &[Arg<'_>],
@@ -213,33 +213,33 @@ impl SqlStore {
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Arg<'a> {
+pub(crate) enum Arg<'a> {
     Text(&'a str),
     OptText(Option<&'a str>),
     Int(i64),
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Col {
+pub(crate) enum Col {
     Text,
     Int,
 }
 
 #[derive(Debug, Clone)]
-enum Cell {
+pub(crate) enum Cell {
     Text(Option<String>),
     Int(i64),
 }
 
 impl Cell {
-    fn text(self) -> Option<String> {
+    pub(crate) fn text(self) -> Option<String> {
         match self {
             Self::Text(t) => t,
             Self::Int(_) => None,
         }
     }
 
-    fn int(&self) -> i64 {
+    pub(crate) fn int(&self) -> i64 {
         match self {
             Self::Int(i) => *i,
             Self::Text(_) => 0,

@@ -1,0 +1,292 @@
+//! The server's user accounts and login sessions.
+
+use serde::Serialize;
+use sesame_core::UnixTime;
+use sesame_op::store::{StoreError, StoreResult};
+
+use crate::store::{Arg, Col, SqlStore};
+
+/// A user account (the password hash is never part of it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    /// The login name.
+    pub username: String,
+    /// The stable `sub` claim (random, never reused).
+    pub subject: String,
+    /// `email`
+    pub email: Option<String>,
+    /// `name`
+    pub name: Option<String>,
+    /// When the account was created.
+    pub created_at: UnixTime,
+}
+
+/// A browser's login at the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginSession {
+    /// The user's subject.
+    pub subject: String,
+    /// The provider session id (`sid`).
+    pub sid: String,
+    /// When the user authenticated.
+    pub auth_time: UnixTime,
+    /// When the session lapses.
+    pub expires_at: UnixTime,
+}
+
+/// Why a user could not be added or changed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UserError {
+    /// The username is taken.
+    #[error("a user named {0:?} already exists")]
+    Duplicate(String),
+    /// The storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+const USER_COLUMNS: &str = "username, subject, email, name, created_at";
+const USER_COLS: [Col; 5] = [Col::Text, Col::Text, Col::Text, Col::Text, Col::Int];
+
+fn user_of(row: Vec<crate::store::Cell>) -> User {
+    let text = |i: usize| row.get(i).cloned().and_then(crate::store::Cell::text);
+    User {
+        username: text(0).unwrap_or_default(),
+        subject: text(1).unwrap_or_default(),
+        email: text(2),
+        name: text(3),
+        created_at: row.get(4).map(crate::store::Cell::int).unwrap_or_default(),
+    }
+}
+
+impl SqlStore {
+    /// Adds a user with an already-hashed password (see `sesame_op::secrets::hash_password`).
+    ///
+    /// # Errors
+    /// [`UserError::Duplicate`] when the username is taken.
+    pub async fn add_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        email: Option<&str>,
+        name: Option<&str>,
+        now: UnixTime,
+    ) -> Result<User, UserError> {
+        let mut subject = [0u8; 16];
+        sesame_core::random::fill(&mut subject).map_err(StoreError::new)?;
+        let subject: String = subject.iter().map(|b| format!("{b:02x}")).collect();
+        let result = self
+            .exec(
+                "INSERT INTO sesame_users (username, subject, password_hash, email, name, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    Arg::Text(username),
+                    Arg::Text(&subject),
+                    Arg::Text(password_hash),
+                    Arg::OptText(email),
+                    Arg::OptText(name),
+                    Arg::Int(now),
+                ],
+            )
+            .await;
+        match result {
+            Ok(_) => Ok(User {
+                username: username.to_owned(),
+                subject,
+                email: email.map(str::to_owned),
+                name: name.map(str::to_owned),
+                created_at: now,
+            }),
+            Err(e) if self.find_user(username).await.ok().flatten().is_some() => {
+                tracing::debug!(error = %e, "duplicate user");
+                Err(UserError::Duplicate(username.to_owned()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The user with this username.
+    ///
+    /// # Errors
+    /// When the storage fails.
+    pub async fn find_user(&self, username: &str) -> StoreResult<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM sesame_users WHERE username = $1");
+        Ok(self
+            .rows(&sql, &[Arg::Text(username)], &USER_COLS)
+            .await?
+            .into_iter()
+            .next()
+            .map(user_of))
+    }
+
+    /// The user with this subject.
+    ///
+    /// # Errors
+    /// When the storage fails.
+    pub async fn find_user_by_subject(&self, subject: &str) -> StoreResult<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM sesame_users WHERE subject = $1");
+        Ok(self
+            .rows(&sql, &[Arg::Text(subject)], &USER_COLS)
+            .await?
+            .into_iter()
+            .next()
+            .map(user_of))
+    }
+
+    /// The user and password hash for a login attempt.
+    ///
+    /// # Errors
+    /// When the storage fails.
+    pub async fn user_credentials(&self, username: &str) -> StoreResult<Option<(User, String)>> {
+        let sql =
+            format!("SELECT {USER_COLUMNS}, password_hash FROM sesame_users WHERE username = $1");
+        let mut cols = USER_COLS.to_vec();
+        cols.push(Col::Text);
+        let row = self
+            .rows(&sql, &[Arg::Text(username)], &cols)
+            .await?
+            .into_iter()
+            .next();
+        Ok(row.map(|r| {
+            let hash = r
+                .get(5)
+                .cloned()
+                .and_then(crate::store::Cell::text)
+                .unwrap_or_default();
+            (user_of(r), hash)
+        }))
+    }
+
+    /// Every user, by username.
+    ///
+    /// # Errors
+    /// When the storage fails.
+    pub async fn list_users(&self) -> StoreResult<Vec<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM sesame_users ORDER BY username");
+        Ok(self
+            .rows(&sql, &[], &USER_COLS)
+            .await?
+            .into_iter()
+            .map(user_of)
+            .collect())
+    }
+
+    /// Removes a user and their login sessions; `false` if there was none.
+    ///
+    /// # Errors
+    /// When the storage fails.
+    pub async fn remove_user(&self, username: &str) -> StoreResult<bool> {
+        let Some(user) = self.find_user(username).await? else {
+            return Ok(false);
+        };
+        self.exec(
+            "DELETE FROM sesame_login_sessions WHERE subject = $1",
+            &[Arg::Text(&user.subject)],
+        )
+        .await?;
+        Ok(self
+            .exec(
+                "DELETE FROM sesame_users WHERE username = $1",
+                &[Arg::Text(username)],
+            )
+            .await?
+            > 0)
+    }
+
+    /// Replaces a user's password hash and ends their login sessions; `false` if there is no such user.
+    ///
+    /// # Errors
+    /// When the storage fails.
+    pub async fn set_password(&self, username: &str, password_hash: &str) -> StoreResult<bool> {
+        let Some(user) = self.find_user(username).await? else {
+            return Ok(false);
+        };
+        self.exec(
+            "UPDATE sesame_users SET password_hash = $1 WHERE username = $2",
+            &[Arg::Text(password_hash), Arg::Text(username)],
+        )
+        .await?;
+        self.exec(
+            "DELETE FROM sesame_login_sessions WHERE subject = $1",
+            &[Arg::Text(&user.subject)],
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Records a login session under `key` (the hash of the cookie value).
+    ///
+    /// # Errors
+    /// When the storage fails.
+    pub async fn create_login_session(&self, key: &str, session: &LoginSession) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO sesame_login_sessions (token_key, subject, sid, auth_time, expires_at) VALUES ($1, $2, $3, $4, $5)",
+            &[
+                Arg::Text(key),
+                Arg::Text(&session.subject),
+                Arg::Text(&session.sid),
+                Arg::Int(session.auth_time),
+                Arg::Int(session.expires_at),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// A live login session.
+    ///
+    /// # Errors
+    /// When the storage fails.
+    pub async fn find_login_session(
+        &self,
+        key: &str,
+        now: UnixTime,
+    ) -> StoreResult<Option<LoginSession>> {
+        let rows = self
+            .rows(
+                "SELECT subject, sid, auth_time, expires_at FROM sesame_login_sessions WHERE token_key = $1 AND expires_at > $2",
+                &[Arg::Text(key), Arg::Int(now)],
+                &[Col::Text, Col::Text, Col::Int, Col::Int],
+            )
+            .await?;
+        Ok(rows.into_iter().next().map(|r| {
+            let text = |i: usize| {
+                r.get(i)
+                    .cloned()
+                    .and_then(crate::store::Cell::text)
+                    .unwrap_or_default()
+            };
+            LoginSession {
+                subject: text(0),
+                sid: text(1),
+                auth_time: r.get(2).map(crate::store::Cell::int).unwrap_or_default(),
+                expires_at: r.get(3).map(crate::store::Cell::int).unwrap_or_default(),
+            }
+        }))
+    }
+
+    /// Ends a login session.
+    ///
+    /// # Errors
+    /// When the storage fails.
+    pub async fn delete_login_session(&self, key: &str) -> StoreResult<()> {
+        self.exec(
+            "DELETE FROM sesame_login_sessions WHERE token_key = $1",
+            &[Arg::Text(key)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes expired login sessions.
+    ///
+    /// # Errors
+    /// When the storage fails.
+    pub async fn sweep_login_sessions(&self, now: UnixTime) -> StoreResult<u64> {
+        self.exec(
+            "DELETE FROM sesame_login_sessions WHERE expires_at <= $1",
+            &[Arg::Int(now)],
+        )
+        .await
+    }
+}
