@@ -1,0 +1,236 @@
+//! Configuration: defaults, then a TOML file, then `SESAME_*` environment
+//! variables, then command-line flags.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Rate limits (token buckets, per process).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimits {
+    /// Login attempts per minute for one username.
+    pub login_per_username_per_minute: u32,
+    /// Login attempts per minute from one IP address.
+    pub login_per_ip_per_minute: u32,
+    /// Token requests per second for one client (or one IP, for requests without Basic credentials).
+    pub token_per_client_per_second: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            login_per_username_per_minute: 10,
+            login_per_ip_per_minute: 60,
+            token_per_client_per_second: 200,
+        }
+    }
+}
+
+/// The server's configuration.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The issuer identifier: the public base URL of the provider (behind a
+    /// proxy: the URL users see, e.g. `https://login.example.com`).
+    pub issuer: String,
+    /// Address to listen on.
+    pub listen: String,
+    /// `sqlite://FILE` (default `sqlite://sesame.db`) or `postgres://…`.
+    pub database: String,
+    /// The key that encrypts signing keys at rest (32 bytes, base64). For
+    /// SQLite it defaults to a key file beside the database, created on first use.
+    pub encryption_key: Option<String>,
+    /// A file holding the encryption key.
+    pub encryption_key_file: Option<PathBuf>,
+    /// A directory of templates overriding the built-in pages
+    /// (`login.html`, `consent.html`, `logout.html`, `error.html`, `form_post.html`).
+    pub templates_dir: Option<PathBuf>,
+    /// `human` or `json`.
+    pub log_format: LogFormat,
+    /// A tracing filter, e.g. `info` or `sesame=debug,info`.
+    pub log_level: String,
+    /// Rate limits.
+    pub rate_limits: RateLimits,
+    /// ID token signing algorithms to keep keys for (the first is advertised first).
+    pub signing_algs: Vec<String>,
+    /// How long a login at the provider lasts, in seconds.
+    pub login_session_ttl: i64,
+    /// Take the client IP for rate limits from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+    /// Access token lifetime in seconds.
+    pub access_token_ttl: i64,
+    /// Refresh token lifetime in seconds.
+    pub refresh_token_ttl: i64,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("issuer", &self.issuer)
+            .field("listen", &self.listen)
+            .field("database", &redact_url(&self.database))
+            .field(
+                "encryption_key",
+                &self.encryption_key.as_ref().map(|_| "[redacted]"),
+            )
+            .field("encryption_key_file", &self.encryption_key_file)
+            .field("templates_dir", &self.templates_dir)
+            .field("log_format", &self.log_format)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A database URL with any password replaced.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("redacted"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            issuer: "http://127.0.0.1:8000".into(),
+            listen: "127.0.0.1:8000".into(),
+            database: "sqlite://sesame.db".into(),
+            encryption_key: None,
+            encryption_key_file: None,
+            templates_dir: None,
+            log_format: LogFormat::Human,
+            log_level: "info".into(),
+            rate_limits: RateLimits::default(),
+            signing_algs: vec!["RS256".into(), "ES256".into(), "EdDSA".into()],
+            login_session_ttl: 8 * 3600,
+            trust_forwarded_for: false,
+            access_token_ttl: 3600,
+            refresh_token_ttl: 30 * 86_400,
+        }
+    }
+}
+
+const CONFIG_KEYS: [&str; 14] = [
+    "issuer",
+    "listen",
+    "database",
+    "encryption_key",
+    "encryption_key_file",
+    "templates_dir",
+    "log_format",
+    "log_level",
+    "rate_limits",
+    "signing_algs",
+    "login_session_ttl",
+    "trust_forwarded_for",
+    "access_token_ttl",
+    "refresh_token_ttl",
+];
+
+/// Flags that override the file and the environment.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overrides {
+    /// `--issuer`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// `--listen`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    /// `--database`
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Loads the configuration: defaults < `file` < `SESAME_*` env < `overrides`.
+    ///
+    /// # Errors
+    /// A missing or malformed file, an unknown key, or a bad value.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        figment = figment
+            .merge(
+                Env::prefixed("SESAME_")
+                    .split("__")
+                    // Only configuration keys: other SESAME_* variables belong to the
+                    // CLI (SESAME_CONFIG, SESAME_USER_PASSWORD …) or to tests.
+                    .filter(|key| {
+                        let top = key
+                            .as_str()
+                            .split("__")
+                            .next()
+                            .unwrap_or("")
+                            .to_ascii_lowercase();
+                        CONFIG_KEYS.contains(&top.as_str())
+                    }),
+            )
+            .merge(Serialized::defaults(overrides));
+        let config: Config = figment.extract().map_err(|e| ConfigError(e.to_string()))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        sesame_core::Issuer::new(self.issuer.clone())
+            .map_err(|e| ConfigError(format!("issuer: {e}")))?;
+        if self.issuer.ends_with('/') {
+            return Err(ConfigError("issuer: remove the trailing slash".into()));
+        }
+        self.listen.parse::<std::net::SocketAddr>().map_err(|_| {
+            ConfigError(format!(
+                "listen: {:?} is not an address like 127.0.0.1:8000",
+                self.listen
+            ))
+        })?;
+        for alg in &self.signing_algs {
+            match sesame_core::JwsAlgorithm::parse(alg) {
+                Some(a) if !a.is_symmetric() => {}
+                _ => {
+                    return Err(ConfigError(format!(
+                        "signing_algs: unsupported algorithm {alg:?}"
+                    )));
+                }
+            }
+        }
+        if self.signing_algs.is_empty() {
+            return Err(ConfigError("signing_algs must not be empty".into()));
+        }
+        Ok(())
+    }
+
+    /// Whether cookies should be `Secure` (the issuer is https).
+    pub fn secure_cookies(&self) -> bool {
+        self.issuer.starts_with("https://")
+    }
+}

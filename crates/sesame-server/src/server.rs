@@ -1,0 +1,289 @@
+//! `run(config, listener, shutdown)`: the whole server as a library function.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use base64::Engine as _;
+use sesame_core::{Clock, Issuer, JwsAlgorithm, SystemClock};
+use sesame_op::{Provider, Settings};
+use sesame_op_sqlx::SqlStore;
+
+use crate::config::Config;
+use crate::login::{self, LoginState, ServerAuth, UserClaims};
+use crate::ratelimit::RateLimiter;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ServerError(pub String);
+
+/// A built server: the provider, its store, and the router to serve.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// The provider.
+    pub provider: Provider,
+    /// The store.
+    pub store: Arc<SqlStore>,
+    /// Everything to serve.
+    pub router: Router,
+}
+
+struct TokenLimit {
+    limiter: RateLimiter,
+    trust_forwarded_for: bool,
+}
+
+async fn limit_token(
+    State(limit): State<Arc<TokenLimit>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.uri().path() == sesame_op::paths::TOKEN {
+        let basic_client = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Basic "))
+            .and_then(|b| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(b.trim())
+                    .ok()
+            })
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|s| s.split_once(':').map(|(id, _)| format!("client:{id}")));
+        let key = basic_client.unwrap_or_else(|| {
+            let forwarded = limit
+                .trust_forwarded_for
+                .then(|| {
+                    request
+                        .headers()
+                        .get("x-forwarded-for")
+                        .and_then(|v| v.to_str().ok())
+                })
+                .flatten()
+                .and_then(|v| v.split(',').next())
+                .map(|v| v.trim().to_owned());
+            let peer = request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string());
+            format!("ip:{}", forwarded.or(peer).unwrap_or_default())
+        });
+        if let Err(retry) = limit.limiter.check(&key) {
+            let mut r = (
+                StatusCode::TOO_MANY_REQUESTS,
+                axum::Json(serde_json::json!({"error": "temporarily_unavailable", "error_description": "rate limit exceeded"})),
+            )
+                .into_response();
+            if let Ok(v) = HeaderValue::from_str(&retry.as_secs().max(1).to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return r;
+        }
+    }
+    next.run(request).await
+}
+
+async fn healthz(State(store): State<Arc<SqlStore>>) -> Response {
+    use sesame_op::store::ClientStore as _;
+    match store
+        .find_client(&sesame_core::ClientId::new("__healthz__"))
+        .await
+    {
+        Ok(_) => "ok".into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+/// Builds the provider and router from configuration (opening the database).
+///
+/// # Errors
+/// A bad configuration, an unreachable database, or unreadable templates.
+pub async fn build(config: &Config) -> Result<Built, ServerError> {
+    let store = Arc::new(
+        crate::store::open(config)
+            .await
+            .map_err(|e| ServerError(e.0))?,
+    );
+    build_with(config, store, Arc::new(SystemClock)).await
+}
+
+/// As [`build`], with an already opened store and a clock (tests).
+///
+/// # Errors
+/// As [`build`].
+pub async fn build_with(
+    config: &Config,
+    store: Arc<SqlStore>,
+    clock: Arc<dyn Clock>,
+) -> Result<Built, ServerError> {
+    let issuer =
+        Issuer::new(config.issuer.clone()).map_err(|e| ServerError(format!("issuer: {e}")))?;
+    let decoy_hash = sesame_op::secrets::hash_password("decoy password, never valid")
+        .map_err(|e| ServerError(e.to_string()))?;
+    let login = Arc::new(LoginState {
+        store: Arc::clone(&store),
+        issuer: config.issuer.clone(),
+        secure: config.secure_cookies(),
+        session_ttl: config.login_session_ttl,
+        clock: Arc::clone(&clock),
+        templates: login::templates(config.templates_dir.as_deref()).map_err(ServerError)?,
+        by_username: RateLimiter::per_minute(config.rate_limits.login_per_username_per_minute),
+        by_ip: RateLimiter::per_minute(config.rate_limits.login_per_ip_per_minute),
+        trust_forwarded_for: config.trust_forwarded_for,
+        decoy_hash,
+    });
+    let mut settings = Settings::default();
+    settings.signing_algs = config
+        .signing_algs
+        .iter()
+        .filter_map(|a| JwsAlgorithm::parse(a))
+        .collect();
+    settings.access_token_ttl = config.access_token_ttl;
+    settings.refresh_token_ttl = config.refresh_token_ttl;
+    let mut builder = Provider::builder(issuer)
+        .with_store(Arc::clone(&store) as Arc<dyn sesame_op::Store>)
+        .with_authenticator(ServerAuth(Arc::clone(&login)))
+        .with_claims(UserClaims(Arc::clone(&store)))
+        .with_clock(ClockRef(clock))
+        .with_settings(settings);
+    if let Some(dir) = &config.templates_dir {
+        for name in [
+            "consent.html",
+            "logout.html",
+            "error.html",
+            "form_post.html",
+        ] {
+            let path = dir.join(name);
+            if path.exists() {
+                let source = std::fs::read_to_string(&path)
+                    .map_err(|e| ServerError(format!("{}: {e}", path.display())))?;
+                builder = builder
+                    .with_template(name, &source)
+                    .map_err(|e| ServerError(e.to_string()))?;
+            }
+        }
+    }
+    let provider = builder
+        .build()
+        .await
+        .map_err(|e| ServerError(e.to_string()))?;
+    let _ = crate::metrics::handle();
+    let token_limit = Arc::new(TokenLimit {
+        limiter: RateLimiter::per_second(config.rate_limits.token_per_client_per_second),
+        trust_forwarded_for: config.trust_forwarded_for,
+    });
+    let router = provider
+        .router()
+        .merge(
+            Router::new()
+                .route("/", get(login::home))
+                .route("/login", get(login::get_login).post(login::post_login))
+                .with_state(login),
+        )
+        .route("/healthz", get(healthz).with_state(Arc::clone(&store)))
+        .route("/metrics", get(crate::metrics::render))
+        .layer(middleware::from_fn_with_state(token_limit, limit_token))
+        .layer(middleware::from_fn(crate::metrics::track));
+    Ok(Built {
+        provider,
+        store,
+        router,
+    })
+}
+
+/// A `Clock` from a shared clock.
+#[derive(Debug, Clone)]
+struct ClockRef(Arc<dyn Clock>);
+
+impl Clock for ClockRef {
+    fn now(&self) -> sesame_core::UnixTime {
+        self.0.now()
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves; requests in
+/// flight then finish before this returns. Sweeps expired rows every 5 minutes.
+///
+/// # Errors
+/// When the listener fails.
+pub async fn serve(
+    built: Built,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let store = Arc::clone(&built.store);
+    let sweeper = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(300));
+        loop {
+            tick.tick().await;
+            let now = SystemClock.now();
+            use sesame_op::store::GrantStore as _;
+            match store.sweep(now).await {
+                Ok(n) if n > 0 => tracing::info!(removed = n, "swept expired codes and tokens"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "sweep failed"),
+            }
+            let _ = store.sweep_login_sessions(now).await;
+        }
+    });
+    let result = axum::serve(
+        listener,
+        built
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
+    sweeper.abort();
+    built.store.close().await;
+    result.map_err(|e| ServerError(format!("server error: {e}")))
+}
+
+/// Builds from configuration and serves: the body of `sesame serve`.
+///
+/// # Errors
+/// As [`build`] and [`serve`].
+pub async fn run(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let built = build(&config).await?;
+    tracing::info!(issuer = %config.issuer, listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "sesame is serving");
+    serve(built, listener, shutdown).await
+}
+
+/// Resolves on SIGTERM or ctrl-c.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,113 @@
+//! Opening the database, with the encryption key resolved.
+
+use std::path::PathBuf;
+
+use sesame_op_sqlx::{EncryptionKey, SqlStore};
+
+use crate::config::{Config, redact_url};
+
+/// Why the database could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct OpenError(pub String);
+
+/// The file path of a `sqlite:` URL, if it names a file.
+pub fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && !path.contains(":memory:")).then(|| PathBuf::from(path))
+}
+
+fn key_from(config: &Config) -> Result<EncryptionKey, OpenError> {
+    if let Some(k) = &config.encryption_key {
+        return EncryptionKey::from_base64(k)
+            .map_err(|e| OpenError(format!("encryption_key: {e}")));
+    }
+    let file = match (&config.encryption_key_file, sqlite_path(&config.database)) {
+        (Some(f), _) => f.clone(),
+        (None, Some(db)) => {
+            let mut f = db.into_os_string();
+            f.push(".key");
+            PathBuf::from(f)
+        }
+        (None, None) if config.database.starts_with("sqlite:") => {
+            // An in-memory database: a key for this process only.
+            return EncryptionKey::generate().map_err(|e| OpenError(e.to_string()));
+        }
+        (None, None) => {
+            return Err(OpenError(
+                "set SESAME_ENCRYPTION_KEY (32 random bytes, base64: `sesame keys encryption-key` prints one) \
+                 or encryption_key_file; every instance sharing the database needs the same key"
+                    .into(),
+            ));
+        }
+    };
+    match std::fs::read_to_string(&file) {
+        Ok(text) => EncryptionKey::from_base64(&text)
+            .map_err(|e| OpenError(format!("{}: {e}", file.display()))),
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound && config.encryption_key_file.is_none() =>
+        {
+            let key = EncryptionKey::generate().map_err(|e| OpenError(e.to_string()))?;
+            write_private(&file, &key.to_base64())?;
+            tracing::info!(file = %file.display(), "created the key that encrypts signing keys at rest; back it up with the database");
+            Ok(key)
+        }
+        Err(e) => Err(OpenError(format!("cannot read {}: {e}", file.display()))),
+    }
+}
+
+fn write_private(path: &std::path::Path, contents: &str) -> Result<(), OpenError> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut f = options
+        .open(path)
+        .map_err(|e| OpenError(format!("cannot create {}: {e}", path.display())))?;
+    f.write_all(contents.as_bytes())
+        .map_err(|e| OpenError(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Opens (and migrates) the configured database.
+///
+/// # Errors
+/// An unreachable database, a failed migration, or a missing encryption key.
+pub async fn open(config: &Config) -> Result<SqlStore, OpenError> {
+    if let Some(path) = sqlite_path(&config.database)
+        && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.exists()
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| OpenError(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let key = key_from(config)?;
+    SqlStore::connect(&config.database, key)
+        .await
+        .map_err(|e| OpenError(format!("database {}: {e}", redact_url(&config.database))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_paths() {
+        assert_eq!(
+            sqlite_path("sqlite://sesame.db"),
+            Some(PathBuf::from("sesame.db"))
+        );
+        assert_eq!(
+            sqlite_path("sqlite:///var/lib/s.db?mode=rwc"),
+            Some(PathBuf::from("/var/lib/s.db"))
+        );
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+        assert_eq!(sqlite_path("postgres://x/y"), None);
+    }
+}

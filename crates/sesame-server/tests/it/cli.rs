@@ -1,0 +1,330 @@
+//! Every CLI subcommand, bad input included: one clear line and a non-zero exit.
+
+use crate::support::*;
+
+#[test]
+fn migrate_clients_users_keys_round_trip() {
+    let dir = TempDir::new();
+    let db = dir.db();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--database", db.as_str()];
+        all.extend_from_slice(args);
+        sesame(&all)
+    };
+
+    let (code, out, err) = run(&["migrate"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("migrations applied"));
+
+    // clients add --json prints the id and the secret once.
+    let (code, out, err) = run(&[
+        "clients",
+        "add",
+        "--name",
+        "App",
+        "--redirect-uri",
+        "https://app.example/cb",
+        "--redirect-uri",
+        "http://127.0.0.1:3000/callback",
+        "--post-logout-redirect-uri",
+        "https://app.example/",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let id = v["client_id"].as_str().unwrap().to_owned();
+    assert!(v["client_secret"].as_str().unwrap().len() >= 43);
+    // A public client has no secret.
+    let (code, out, _) = run(&[
+        "clients",
+        "add",
+        "--name",
+        "SPA",
+        "--redirect-uri",
+        "https://spa.example/cb",
+        "--public",
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    let spa: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert!(spa["client_secret"].is_null());
+    // Options are honoured.
+    let (code, out, err) = run(&[
+        "clients",
+        "add",
+        "--name",
+        "Svc",
+        "--redirect-uri",
+        "https://svc.example/cb",
+        "--grant-type",
+        "client_credentials",
+        "--auth-method",
+        "client_secret_post",
+        "--id-token-alg",
+        "ES256",
+        "--skip-consent",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let svc: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let (code, out, _) = run(&[
+        "clients",
+        "show",
+        svc["client_id"].as_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(code, 0);
+    let shown: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["token_endpoint_auth_method"], "client_secret_post");
+    assert_eq!(shown["id_token_signed_response_alg"], "ES256");
+    assert_eq!(shown["skip_consent"], true);
+    assert!(!out.contains("secret_hash"), "the hash is not shown");
+
+    let (code, out, _) = run(&["clients", "list"]);
+    assert_eq!(code, 0);
+    assert!(out.contains(&id) && out.contains("App"));
+    let (code, out, _) = run(&["clients", "list", "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    let (code, _, _) = run(&["clients", "remove", &id]);
+    assert_eq!(code, 0);
+    let (code, _, err) = run(&["clients", "remove", &id]);
+    assert_eq!(code, 1);
+    assert_eq!(err.trim(), format!("error: no client with id {id:?}"));
+    let (code, _, err) = run(&["clients", "show", "nope"]);
+    assert_eq!(code, 1);
+    assert!(err.starts_with("error: no client"));
+
+    // users
+    let (code, out, err) = run(&[
+        "users",
+        "add",
+        "--username",
+        "alice",
+        "--password",
+        "correct horse",
+        "--email",
+        "alice@example.com",
+        "--name",
+        "Alice",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("added user alice"));
+    let (code, _, err) = run(&[
+        "users",
+        "add",
+        "--username",
+        "alice",
+        "--password",
+        "another one",
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(err.trim(), "error: a user named \"alice\" already exists");
+    let (code, _, err) = run(&["users", "add", "--username", "bob", "--password", "short"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("at least 8"));
+    let (code, out, _) = run(&["users", "list", "--json"]);
+    assert_eq!(code, 0);
+    let users: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(users[0]["username"], "alice");
+    assert!(!out.contains("argon2"), "no hashes in output");
+    let (code, out, _) = run(&["users", "passwd", "alice", "--password", "battery staple"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("password changed"));
+    let (code, _, _) = run(&[
+        "users",
+        "passwd",
+        "--username",
+        "alice",
+        "--password",
+        "battery staple 2",
+    ]);
+    assert_eq!(code, 0);
+    let (code, _, err) = run(&["users", "passwd", "nobody", "--password", "whatever1"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no user named"));
+    let (code, _, _) = run(&["users", "remove", "alice"]);
+    assert_eq!(code, 0);
+    let (code, _, err) = run(&["users", "remove", "alice"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no user named"));
+
+    // keys
+    let (code, out, err) = run(&["keys", "generate", "--alg", "ES256"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("generated ES256 key") && out.contains("(active)"));
+    let (code, out, err) = run(&["keys", "rotate", "--alg", "ES256"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("rotated ES256"));
+    let (code, out, _) = run(&["keys", "list", "--json"]);
+    assert_eq!(code, 0);
+    let keys: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let states: Vec<&str> = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["alg"] == "ES256")
+        .map(|k| k["state"].as_str().unwrap())
+        .collect();
+    assert!(
+        states.contains(&"retired") && states.contains(&"active") && states.contains(&"next"),
+        "{states:?}"
+    );
+    assert!(!out.contains("PRIVATE"), "no key material in output");
+    let (code, out, _) = run(&["keys", "list"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("ES256"));
+    let (code, _, err) = run(&["keys", "generate", "--alg", "HS256"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("unsupported --alg"));
+    let (code, out, _) = sesame(&["keys", "encryption-key"]);
+    assert_eq!(code, 0);
+    assert_eq!(out.trim().len(), 44);
+}
+
+#[test]
+fn bad_input_gets_one_clear_line() {
+    let dir = TempDir::new();
+    let db = dir.db();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "clients",
+                "add",
+                "--name",
+                "X",
+                "--redirect-uri",
+                "not a url",
+            ],
+            "--redirect-uri",
+        ),
+        (
+            vec![
+                "clients",
+                "add",
+                "--name",
+                "X",
+                "--redirect-uri",
+                "https://x.example/cb#frag",
+            ],
+            "fragment",
+        ),
+        (
+            vec![
+                "clients",
+                "add",
+                "--name",
+                "X",
+                "--redirect-uri",
+                "https://x.example/cb",
+                "--grant-type",
+                "magic",
+            ],
+            "unknown --grant-type",
+        ),
+        (
+            vec![
+                "clients",
+                "add",
+                "--name",
+                "X",
+                "--redirect-uri",
+                "https://x.example/cb",
+                "--auth-method",
+                "telepathy",
+            ],
+            "unknown --auth-method",
+        ),
+        (
+            vec![
+                "clients",
+                "add",
+                "--name",
+                "X",
+                "--redirect-uri",
+                "https://x.example/cb",
+                "--id-token-alg",
+                "none",
+            ],
+            "unsupported --id-token-alg",
+        ),
+        (
+            vec![
+                "clients",
+                "add",
+                "--name",
+                "X",
+                "--redirect-uri",
+                "https://x.example/cb",
+                "--public",
+                "--auth-method",
+                "client_secret_basic",
+            ],
+            "--public",
+        ),
+    ];
+    for (args, expect) in cases {
+        let mut all = vec!["--database", db.as_str()];
+        all.extend(args.iter());
+        let (code, out, err) = sesame(&all);
+        assert_eq!(code, 1, "{args:?}: {out}");
+        let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(lines.len(), 1, "{err}");
+        assert!(lines[0].contains(expect), "{args:?}: {err}");
+    }
+    // An unreachable database.
+    let (code, _, err) = std::process::Command::new(BIN)
+        .args([
+            "--database",
+            "postgres://nobody@127.0.0.1:1/none",
+            "clients",
+            "list",
+        ])
+        .env(
+            "SESAME_ENCRYPTION_KEY",
+            "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=",
+        )
+        .output()
+        .map(|o| {
+            (
+                o.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&o.stdout).into_owned(),
+                String::from_utf8_lossy(&o.stderr).into_owned(),
+            )
+        })
+        .unwrap();
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("error: database postgres://nobody@127.0.0.1:1/none"),
+        "{err}"
+    );
+    // PostgreSQL without an encryption key is refused with the fix in the message.
+    let (code, _, err) = sesame(&[
+        "--database",
+        "postgres://nobody@127.0.0.1:1/none",
+        "clients",
+        "list",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("SESAME_ENCRYPTION_KEY"), "{err}");
+    // A missing config file.
+    let (code, _, err) = sesame(&["--config", "/nonexistent/sesame.toml", "clients", "list"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("does not exist"));
+    // A malformed config value.
+    let cfg = format!("{}/bad.toml", dir.0.display());
+    std::fs::write(&cfg, "issuer = \"not a url\"\n").unwrap();
+    let (code, _, err) = sesame(&["--config", &cfg, "clients", "list"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("issuer"), "{err}");
+    // Usage errors come from clap with exit code 2.
+    let (code, _, _) = sesame(&["clients", "add", "--name", "X"]);
+    assert_eq!(code, 2);
+}

@@ -1,0 +1,15 @@
+//! sesame-server tests: the real `sesame` binary and `run()` on real listeners.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr,
+    missing_docs,
+    unreachable_pub
+)]
+
+mod support;
+
+mod cli;
+mod demo;
+mod serve;
