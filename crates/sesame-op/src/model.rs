@@ -6,8 +6,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sesame_core::{
-    ClientId, CodeChallenge, JwkSet, JwsAlgorithm, Nonce, PkceMethod, RedirectUri, Scopes,
-    SessionId, Subject, UnixTime,
+    ClientId, ClientSecret, CodeChallenge, JwkSet, JwsAlgorithm, Nonce, PkceMethod, RedirectUri,
+    Scopes, SessionId, Subject, UnixTime,
 };
 
 /// An OAuth grant type a client may use.
@@ -64,6 +64,10 @@ pub enum AuthMethod {
     ClientSecretPost,
     /// A JWT signed with the client's registered public key (RFC 7523).
     PrivateKeyJwt,
+    /// A JWT signed with HMAC (HS256/384/512) keyed by the client secret
+    /// (RFC 7523, OIDC Core §9). The provider must keep the secret itself, not
+    /// only its hash: see [`Client::client_secret_jwt_key`].
+    ClientSecretJwt,
     /// A public client: no secret; PKCE is then mandatory.
     None,
 }
@@ -75,6 +79,7 @@ impl AuthMethod {
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
             Self::PrivateKeyJwt => "private_key_jwt",
+            Self::ClientSecretJwt => "client_secret_jwt",
             Self::None => "none",
         }
     }
@@ -85,18 +90,62 @@ impl AuthMethod {
             "client_secret_basic" => Self::ClientSecretBasic,
             "client_secret_post" => Self::ClientSecretPost,
             "private_key_jwt" => Self::PrivateKeyJwt,
+            "client_secret_jwt" => Self::ClientSecretJwt,
             "none" => Self::None,
             _ => return None,
         })
     }
 
     /// Every method the provider implements.
-    pub const ALL: [AuthMethod; 4] = [
+    pub const ALL: [AuthMethod; 5] = [
         Self::ClientSecretBasic,
         Self::ClientSecretPost,
+        Self::ClientSecretJwt,
         Self::PrivateKeyJwt,
         Self::None,
     ];
+
+    /// Whether the method authenticates with a client secret the provider issued.
+    pub fn uses_secret(self) -> bool {
+        matches!(
+            self,
+            Self::ClientSecretBasic | Self::ClientSecretPost | Self::ClientSecretJwt
+        )
+    }
+}
+
+/// `application_type` (OIDC Dynamic Client Registration §2): which redirect
+/// URIs a client may register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ApplicationType {
+    /// A web application (the default): `https` redirect URIs, or `http` on a
+    /// loopback host for development.
+    #[default]
+    Web,
+    /// A native application: custom schemes (`com.example.app:/cb`), `http` on
+    /// a loopback host (RFC 8252 §7.3) or claimed `https` URLs.
+    Native,
+}
+
+impl ApplicationType {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Web => "web",
+            Self::Native => "native",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "web" => Some(Self::Web),
+            "native" => Some(Self::Native),
+            _ => None,
+        }
+    }
 }
 
 /// A registered client.
@@ -107,6 +156,20 @@ pub struct Client {
     /// The hash of the client secret (see [`crate::secrets`]); `None` for public clients.
     #[serde(default)]
     pub client_secret_hash: Option<String>,
+    /// The client secret itself, kept **only** for `client_secret_jwt` clients.
+    ///
+    /// A deliberate trade-off: verifying an HMAC-signed assertion needs the
+    /// shared secret, which a hash cannot give back. Every other client has
+    /// `None` here and only [`Client::client_secret_hash`]. `Debug` prints
+    /// `[redacted]`; storage backends that keep clients as JSON hold it in
+    /// clear, so prefer `private_key_jwt` where clients can do it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret_jwt_key: Option<ClientSecret>,
+    /// The hash ([`crate::secrets::hash_generated_secret`]) of the RFC 7592
+    /// registration access token; `None` for clients not registered through
+    /// the registration endpoint, which then cannot be managed there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_access_token_hash: Option<String>,
     /// `client_name`, shown on the consent page.
     #[serde(default)]
     pub client_name: Option<String>,
@@ -121,6 +184,13 @@ pub struct Client {
     pub response_types: Vec<String>,
     /// `token_endpoint_auth_method`
     pub token_endpoint_auth_method: AuthMethod,
+    /// `token_endpoint_auth_signing_alg`: when set, the only algorithm accepted
+    /// for this client's `private_key_jwt` or `client_secret_jwt` assertions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_signing_alg: Option<JwsAlgorithm>,
+    /// `application_type` (default `web`).
+    #[serde(default)]
+    pub application_type: ApplicationType,
     /// `id_token_signed_response_alg`
     pub id_token_signed_response_alg: JwsAlgorithm,
     /// `userinfo_signed_response_alg`: when set, userinfo answers with a signed JWT.
@@ -163,12 +233,16 @@ impl Client {
         Self {
             client_id,
             client_secret_hash: None,
+            client_secret_jwt_key: None,
+            registration_access_token_hash: None,
             client_name: None,
             redirect_uris,
             post_logout_redirect_uris: Vec::new(),
             grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             response_types: vec!["code".to_owned()],
             token_endpoint_auth_method: AuthMethod::ClientSecretBasic,
+            token_endpoint_auth_signing_alg: None,
+            application_type: ApplicationType::Web,
             id_token_signed_response_alg: JwsAlgorithm::RS256,
             userinfo_signed_response_alg: None,
             jwks: None,
@@ -380,4 +454,55 @@ pub struct Interaction {
     pub csrf: String,
     /// Expiry.
     pub expires_at: UnixTime,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_stored_before_registration_existed_still_parse() {
+        let old = serde_json::json!({
+            "client_id": "legacy",
+            "client_secret_hash": "sha256$x",
+            "redirect_uris": ["https://rp.example/cb"],
+            "grant_types": ["authorization_code"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "client_secret_basic",
+            "id_token_signed_response_alg": "RS256",
+            "created_at": 1
+        });
+        let c: Client = serde_json::from_value(old).unwrap();
+        assert_eq!(c.client_secret_jwt_key, None);
+        assert_eq!(c.registration_access_token_hash, None);
+        assert_eq!(c.token_endpoint_auth_signing_alg, None);
+        assert_eq!(c.application_type, ApplicationType::Web);
+        // Absent optional members stay absent when written back.
+        let written = serde_json::to_value(&c).unwrap();
+        assert!(written.get("client_secret_jwt_key").is_none());
+        assert!(written.get("registration_access_token_hash").is_none());
+    }
+
+    #[test]
+    fn the_client_secret_jwt_key_is_redacted_in_debug() {
+        let mut c = Client::new(ClientId::new("c"), Vec::new(), 0);
+        c.token_endpoint_auth_method = AuthMethod::ClientSecretJwt;
+        c.client_secret_jwt_key = Some(ClientSecret::new("hunter2-shared-hmac-secret"));
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("[redacted]"));
+        // …but it survives storage as JSON.
+        let back: Client = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
+        assert_eq!(back, c);
+    }
+
+    #[test]
+    fn auth_methods_round_trip() {
+        for m in AuthMethod::ALL {
+            assert_eq!(AuthMethod::parse(m.as_str()), Some(m));
+            assert_eq!(serde_json::to_value(m).unwrap(), m.as_str());
+        }
+        assert!(AuthMethod::ClientSecretJwt.uses_secret());
+        assert!(!AuthMethod::PrivateKeyJwt.uses_secret());
+    }
 }

@@ -18,3 +18,8 @@ pub const END_SESSION: &str = "/end_session";
 pub const INTROSPECT: &str = "/introspect";
 /// Token revocation (RFC 7009).
 pub const REVOKE: &str = "/revoke";
+/// Dynamic client registration (RFC 7591); mounted only when
+/// [`crate::Settings::registration`] enables it.
+pub const REGISTER: &str = "/register";
+/// The client configuration endpoint (RFC 7592), one per registered client.
+pub const REGISTER_CLIENT: &str = "/register/{client_id}";

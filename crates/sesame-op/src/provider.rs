@@ -38,6 +38,51 @@ pub struct Settings {
     /// Put the scope-released claims in the ID token too (as Keycloak and
     /// Google do), not only at userinfo. Default true.
     pub claims_in_id_token: bool,
+    /// Dynamic client registration (RFC 7591/7592). Default
+    /// [`Registration::Disabled`].
+    pub registration: Registration,
+}
+
+/// Who may register clients at the registration endpoint ([`crate::paths::REGISTER`]).
+///
+/// While registration is disabled the registration routes are not mounted
+/// (they answer 404 like any unknown path, and an application may use
+/// `/register` for its own pages) and discovery does not advertise a
+/// `registration_endpoint`.
+///
+/// ```
+/// use sesame_op::{Registration, Settings, secrets};
+///
+/// let mut settings = Settings::default();
+/// // Hand this token to the people allowed to register clients; keep only its hash.
+/// let token = sesame_core::random::token()?;
+/// settings.registration =
+///     Registration::InitialAccessToken(vec![secrets::hash_generated_secret(&token)]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Registration {
+    /// No dynamic registration (the default).
+    #[default]
+    Disabled,
+    /// Anyone may register a client, with no credential (OIDC Dynamic
+    /// Registration's "open" mode). Clients registered this way are always
+    /// third-party: their users see the consent page.
+    Open,
+    /// A registration request must carry one of these initial access tokens
+    /// as a Bearer token (RFC 7591 §3). The list holds hashes, never the
+    /// tokens: [`crate::secrets::hash_generated_secret`] of a random token
+    /// (cheap to check), or [`crate::secrets::hash_password`] of a
+    /// human-chosen one (each attempt then costs an Argon2 verification).
+    InitialAccessToken(Vec<String>),
+}
+
+impl Registration {
+    /// Whether the registration endpoint is mounted and advertised.
+    pub fn is_enabled(&self) -> bool {
+        !matches!(self, Self::Disabled)
+    }
 }
 
 impl Default for Settings {
@@ -58,6 +103,7 @@ impl Default for Settings {
             key_reload_interval: 60,
             retired_key_retention: 7 * 86_400,
             claims_in_id_token: true,
+            registration: Registration::Disabled,
         }
     }
 }
@@ -312,6 +358,19 @@ impl ProviderBuilder {
             return Err(BuildError::Setting(
                 "signing_algs must be asymmetric".into(),
             ));
+        }
+        if let Registration::InitialAccessToken(hashes) = &self.settings.registration {
+            if hashes.is_empty() {
+                return Err(BuildError::Setting(
+                    "registration needs at least one initial access token hash".into(),
+                ));
+            }
+            if !hashes.iter().all(|h| crate::secrets::is_secret_hash(h)) {
+                return Err(BuildError::Setting(
+                    "initial access tokens must be given as hashes (secrets::hash_generated_secret)"
+                        .into(),
+                ));
+            }
         }
         let now = self.clock.now();
         keys::ensure_keys(&*store, &self.settings.signing_algs, now).await?;

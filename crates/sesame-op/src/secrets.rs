@@ -54,6 +54,15 @@ pub fn verify_secret(presented: &str, stored: &str) -> bool {
     }
 }
 
+/// Whether `stored` looks like a hash [`verify_secret`] can check (and not,
+/// say, a token pasted in clear).
+pub(crate) fn is_secret_hash(stored: &str) -> bool {
+    stored
+        .strip_prefix(SHA256_PREFIX)
+        .is_some_and(|h| h.len() == 43)
+        || PasswordHash::new(stored).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,5 +83,13 @@ mod tests {
         assert!(verify_secret("correct horse", &h));
         assert!(!verify_secret("wrong", &h));
         assert!(!verify_secret("x", "garbage"));
+    }
+
+    #[test]
+    fn recognises_hashes() {
+        assert!(is_secret_hash(&hash_generated_secret("t")));
+        assert!(is_secret_hash(&hash_password("t").unwrap()));
+        assert!(!is_secret_hash("a-token-in-clear"));
+        assert!(!is_secret_hash("sha256$short"));
     }
 }

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use sesame_core::ProviderMetadata;
 
 use crate::flow::authorize::{RESPONSE_MODES, RESPONSE_TYPES};
+use crate::flow::client_auth::{ASSERTION_ALGS, HMAC_ASSERTION_ALGS};
 use crate::model::AuthMethod;
 use crate::paths;
 use crate::provider::Provider;
@@ -40,6 +41,10 @@ impl Provider {
             end_session_endpoint: Some(iss.join(paths::END_SESSION)),
             introspection_endpoint: Some(iss.join(paths::INTROSPECT)),
             revocation_endpoint: Some(iss.join(paths::REVOKE)),
+            registration_endpoint: s
+                .registration
+                .is_enabled()
+                .then(|| iss.join(paths::REGISTER)),
             scopes_supported: strings(self.inner.scopes.scopes()),
             response_types_supported: strings(RESPONSE_TYPES),
             response_modes_supported: strings(RESPONSE_MODES),
@@ -53,9 +58,12 @@ impl Provider {
             id_token_signing_alg_values_supported: strings(algs.clone()),
             userinfo_signing_alg_values_supported: strings(algs),
             token_endpoint_auth_methods_supported: strings(auth_methods.clone()),
-            token_endpoint_auth_signing_alg_values_supported: strings([
-                "RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA",
-            ]),
+            token_endpoint_auth_signing_alg_values_supported: strings(
+                ASSERTION_ALGS
+                    .iter()
+                    .chain(&HMAC_ASSERTION_ALGS)
+                    .map(|a| a.as_str()),
+            ),
             introspection_endpoint_auth_methods_supported: strings(secret_methods.clone()),
             revocation_endpoint_auth_methods_supported: strings(auth_methods),
             code_challenge_methods_supported: strings(pkce),

@@ -3,6 +3,7 @@
 mod authorize;
 mod discovery;
 mod end_session;
+mod register;
 mod token;
 mod userinfo;
 
@@ -24,9 +25,22 @@ const MAX_FORM: usize = 64 * 1024;
 
 impl Provider {
     /// The provider's routes, mounted at the issuer's path. Merge it into
-    /// your app's router; paths are in [`crate::paths`].
+    /// your app's router; paths are in [`crate::paths`]. The registration
+    /// routes ([`crate::paths::REGISTER`], [`crate::paths::REGISTER_CLIENT`])
+    /// are mounted only when [`crate::Settings::registration`] enables them.
     pub fn router(&self) -> Router {
-        Router::new()
+        let mut router = Router::new();
+        if self.inner.settings.registration.is_enabled() {
+            router = router
+                .route(paths::REGISTER, post(register::register))
+                .route(
+                    paths::REGISTER_CLIENT,
+                    get(register::read)
+                        .put(register::update)
+                        .delete(register::delete),
+                );
+        }
+        router
             .route(paths::DISCOVERY, get(discovery::discovery))
             .route(paths::JWKS, get(discovery::jwks))
             .route(paths::AUTHORIZE, get(authorize::get).post(authorize::post))
@@ -117,6 +131,40 @@ pub(crate) fn flow_error(e: FlowError, issuer: &str) -> Response {
 pub(crate) fn no_store(h: &mut HeaderMap) {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+/// An RFC 6750 §3 answer for a Bearer-protected endpoint: `None` when the
+/// request carried no token (a bare challenge, no error code).
+pub(crate) fn bearer_error(p: &Provider, e: Option<&OAuthError>) -> Response {
+    let realm = p.inner.issuer.as_str();
+    let (status, challenge) = match e {
+        None => (
+            StatusCode::UNAUTHORIZED,
+            format!("Bearer realm=\"{realm}\""),
+        ),
+        Some(e) => {
+            let status = match e.code {
+                ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
+                ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
+                ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+                _ => StatusCode::UNAUTHORIZED,
+            };
+            let description = sesame_core::sanitize_description(&e.description);
+            (
+                status,
+                format!(
+                    "Bearer realm=\"{realm}\", error=\"{}\", error_description=\"{description}\"",
+                    e.code
+                ),
+            )
+        }
+    };
+    let mut r = status.into_response();
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    no_store(r.headers_mut());
+    r
 }
 
 /// An error page (never a redirect), for browser-facing endpoints.

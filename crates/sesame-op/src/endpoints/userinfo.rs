@@ -3,46 +3,14 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use sesame_core::ErrorCode;
 
-use super::{no_store, parse_form, parse_query};
+use super::{bearer_error, no_store, parse_form, parse_query};
 use crate::flow::tokens_info::{UserInfo, userinfo as userinfo_flow};
 use crate::flow::{FlowError, OAuthError};
 use crate::provider::Provider;
-
-fn bearer_error(p: &Provider, e: Option<&OAuthError>) -> Response {
-    let realm = p.inner.issuer.as_str();
-    let (status, challenge) = match e {
-        None => (
-            StatusCode::UNAUTHORIZED,
-            format!("Bearer realm=\"{realm}\""),
-        ),
-        Some(e) => {
-            let status = match e.code {
-                ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
-                ErrorCode::InsufficientScope => StatusCode::FORBIDDEN,
-                ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
-                _ => StatusCode::UNAUTHORIZED,
-            };
-            let description = sesame_core::sanitize_description(&e.description);
-            (
-                status,
-                format!(
-                    "Bearer realm=\"{realm}\", error=\"{}\", error_description=\"{description}\"",
-                    e.code
-                ),
-            )
-        }
-    };
-    let mut r = status.into_response();
-    if let Ok(v) = HeaderValue::from_str(&challenge) {
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-    }
-    no_store(r.headers_mut());
-    r
-}
 
 /// The access token from the Authorization header or a form body — never
 /// the query string; more than one place is an error (RFC 6750 §2).

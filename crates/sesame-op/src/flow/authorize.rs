@@ -64,7 +64,7 @@ pub(crate) enum AuthorizeOutcome {
 }
 
 /// Normalises a space-separated response_type ("id_token code" == "code id_token").
-fn normalise_response_type(value: &str) -> Option<&'static str> {
+pub(crate) fn normalise_response_type(value: &str) -> Option<&'static str> {
     let mut parts: Vec<&str> = value.split(' ').filter(|p| !p.is_empty()).collect();
     parts.sort_unstable();
     parts.dedup();

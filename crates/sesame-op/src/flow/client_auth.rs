@@ -1,10 +1,11 @@
 //! Client authentication at the token, introspection and revocation endpoints
-//! (RFC 6749 §2.3, OIDC Core §9, RFC 7523).
+//! (RFC 6749 §2.3, OIDC Core §9, RFC 7523): `client_secret_basic`,
+//! `client_secret_post`, `private_key_jwt`, `client_secret_jwt` and `none`.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
-use sesame_core::{ClientId, ErrorCode, JwsAlgorithm, KeySet, UnixTime, UnverifiedJws};
+use sesame_core::{ClientId, ErrorCode, JwsAlgorithm, KeySet, SigningKey, UnixTime, UnverifiedJws};
 
 use super::{FlowError, OAuthError, Params};
 use crate::model::{AuthMethod, Client};
@@ -15,7 +16,7 @@ use crate::secrets::{token_key, verify_secret};
 pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// Algorithms accepted for `private_key_jwt` assertions.
-const ASSERTION_ALGS: [JwsAlgorithm; 7] = [
+pub(crate) const ASSERTION_ALGS: [JwsAlgorithm; 7] = [
     JwsAlgorithm::RS256,
     JwsAlgorithm::RS384,
     JwsAlgorithm::RS512,
@@ -23,6 +24,13 @@ const ASSERTION_ALGS: [JwsAlgorithm; 7] = [
     JwsAlgorithm::ES256,
     JwsAlgorithm::ES384,
     JwsAlgorithm::EdDSA,
+];
+
+/// Algorithms accepted for `client_secret_jwt` assertions (keyed by the client secret).
+pub(crate) const HMAC_ASSERTION_ALGS: [JwsAlgorithm; 3] = [
+    JwsAlgorithm::HS256,
+    JwsAlgorithm::HS384,
+    JwsAlgorithm::HS512,
 ];
 
 fn invalid_client(description: &str) -> FlowError {
@@ -158,17 +166,37 @@ async fn check_assertion(
         ));
     }
     let client = find(p, iss).await?;
-    if client.token_endpoint_auth_method != AuthMethod::PrivateKeyJwt {
-        return Err(invalid_client("client authentication failed"));
+    let alg = jws.header().alg;
+    if client
+        .token_endpoint_auth_signing_alg
+        .is_some_and(|pinned| pinned != alg)
+    {
+        return Err(invalid_client(
+            "client_assertion is not signed with the registered token_endpoint_auth_signing_alg",
+        ));
     }
-    let keys = client
-        .jwks
-        .as_ref()
-        .map(KeySet::from_jwks)
-        .unwrap_or_default();
-    let verified = jws
-        .verify(&keys, &ASSERTION_ALGS, None)
-        .map_err(|_| invalid_client("client_assertion signature is invalid"))?;
+    let verified = match client.token_endpoint_auth_method {
+        AuthMethod::PrivateKeyJwt => {
+            let keys = client
+                .jwks
+                .as_ref()
+                .map(KeySet::from_jwks)
+                .unwrap_or_default();
+            jws.verify(&keys, &ASSERTION_ALGS, None)
+        }
+        AuthMethod::ClientSecretJwt => {
+            // The only key is the client secret, and only for HS* (a token
+            // "signed" with anything else finds no key and fails).
+            let secret = client
+                .client_secret_jwt_key
+                .as_ref()
+                .filter(|_| HMAC_ASSERTION_ALGS.contains(&alg))
+                .and_then(|s| SigningKey::hmac(alg, s.secret().as_bytes()).ok());
+            jws.verify(&KeySet::default(), &HMAC_ASSERTION_ALGS, secret.as_ref())
+        }
+        _ => return Err(invalid_client("client authentication failed")),
+    }
+    .map_err(|_| invalid_client("client_assertion signature is invalid"))?;
     let claims: Value = verified
         .claims()
         .map_err(|_| invalid_client("malformed client_assertion"))?;

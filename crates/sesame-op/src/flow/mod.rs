@@ -4,8 +4,10 @@
 
 pub(crate) mod authorize;
 pub(crate) mod client_auth;
+pub(crate) mod client_metadata;
 pub(crate) mod end_session;
 pub(crate) mod issue;
+pub(crate) mod register;
 pub(crate) mod token;
 pub(crate) mod tokens_info;
 

@@ -4,7 +4,7 @@ use serde_json::{Map, Value, json};
 use sesame_core::{ErrorCode, UnixTime, jws};
 
 use super::{FlowError, OAuthError, Params, issue};
-use crate::model::{AccessTokenRecord, Client};
+use crate::model::Client;
 use crate::provider::Provider;
 use crate::secrets::token_key;
 
@@ -49,8 +49,11 @@ pub(crate) async fn userinfo(
         return Err(invalid_token("the user no longer exists"));
     };
     claims.insert("sub".into(), json!(subject.as_str()));
-    let client = p.inner.store.find_client(&grant.client_id).await?;
-    if let Some(alg) = client.and_then(|c| c.userinfo_signed_response_alg) {
+    // A deleted client's tokens stop working (RFC 7592 §2.3).
+    let Some(client) = p.inner.store.find_client(&grant.client_id).await? else {
+        return Err(invalid_token("the client no longer exists"));
+    };
+    if let Some(alg) = client.userinfo_signed_response_alg {
         let ring = p.key_ring().await;
         let key = ring.signer(alg)?;
         claims.insert("iss".into(), json!(p.inner.issuer.as_str()));
@@ -104,21 +107,26 @@ pub(crate) async fn introspect(
     })?;
     let key = token_key(token);
     let refresh_first = form.get("token_type_hint") == Some("refresh_token");
-    let access = |r: AccessTokenRecord| active(&r.grant, r.issued_at, r.expires_at, p, "Bearer");
+    let mut found = None;
     if !refresh_first && let Some(r) = p.inner.store.find_access_token(&key, now).await? {
-        return Ok(access(r));
+        found = Some((r.grant, r.issued_at, r.expires_at, "Bearer"));
     }
-    if let Some(r) = p.inner.store.find_refresh_token(&key, now).await? {
-        return Ok(active(
-            &r.grant,
-            r.issued_at,
-            r.expires_at,
-            p,
-            "refresh_token",
-        ));
+    if found.is_none()
+        && let Some(r) = p.inner.store.find_refresh_token(&key, now).await?
+    {
+        found = Some((r.grant, r.issued_at, r.expires_at, "refresh_token"));
     }
-    if refresh_first && let Some(r) = p.inner.store.find_access_token(&key, now).await? {
-        return Ok(access(r));
+    if found.is_none()
+        && refresh_first
+        && let Some(r) = p.inner.store.find_access_token(&key, now).await?
+    {
+        found = Some((r.grant, r.issued_at, r.expires_at, "Bearer"));
+    }
+    if let Some((grant, iat, exp, token_type)) = found
+        // A deleted client's tokens are no longer active (RFC 7592 §2.3).
+        && p.inner.store.find_client(&grant.client_id).await?.is_some()
+    {
+        return Ok(active(&grant, iat, exp, p, token_type));
     }
     let mut inactive = Map::new();
     inactive.insert("active".into(), json!(false));

@@ -89,6 +89,13 @@ async fn clients(store: &dyn Store) {
         "client round-trips"
     );
     c.skip_consent = true;
+    // What dynamic registration adds: a client_secret_jwt key, a registration
+    // access token hash, a pinned assertion algorithm, a native application.
+    c.token_endpoint_auth_method = crate::model::AuthMethod::ClientSecretJwt;
+    c.client_secret_jwt_key = Some(sesame_core::ClientSecret::new(id("secret")));
+    c.registration_access_token_hash = Some(crate::secrets::hash_generated_secret("rat"));
+    c.token_endpoint_auth_signing_alg = Some(JwsAlgorithm::HS512);
+    c.application_type = crate::model::ApplicationType::Native;
     store.save_client(&c).await.unwrap();
     assert_eq!(
         store.find_client(&c.client_id).await.unwrap(),

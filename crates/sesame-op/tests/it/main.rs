@@ -13,4 +13,5 @@ mod authorize;
 mod conformance;
 mod discovery;
 mod logout;
+mod register;
 mod token;
