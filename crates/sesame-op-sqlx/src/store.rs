@@ -442,25 +442,13 @@ impl GrantStore for SqlStore {
             .transpose()
     }
 
-    async fn revoke_grant(&self, grant_id: &str) -> StoreResult<()> {
+    async fn revoke_grant(&self, grant_id: &str, until: UnixTime) -> StoreResult<()> {
         let g = [Arg::Text(grant_id)];
-        let until = self
-            .rows(
-                "SELECT COALESCE(MAX(expires_at), 0) FROM (\
-                   SELECT expires_at FROM sesame_codes WHERE grant_id = $1 \
-                   UNION ALL SELECT expires_at FROM sesame_access_tokens WHERE grant_id = $1 \
-                   UNION ALL SELECT expires_at FROM sesame_refresh_tokens WHERE grant_id = $1) AS e",
-                &g,
-                &[Col::Int],
-            )
-            .await?
-            .first()
-            .and_then(|r| r.first().map(Cell::int))
-            .unwrap_or(0);
         // The tombstone first: from this point nothing of the grant is usable.
         self.exec(
             "INSERT INTO sesame_revoked_grants (grant_id, until_at) VALUES ($1, $2) \
-             ON CONFLICT (grant_id) DO UPDATE SET until_at = excluded.until_at",
+             ON CONFLICT (grant_id) DO UPDATE SET until_at = CASE WHEN excluded.until_at > sesame_revoked_grants.until_at \
+             THEN excluded.until_at ELSE sesame_revoked_grants.until_at END",
             &[Arg::Text(grant_id), Arg::Int(until)],
         )
         .await?;

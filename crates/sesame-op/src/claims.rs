@@ -103,15 +103,10 @@ impl ScopeClaims {
         names
     }
 
-    /// `claims` filtered to what `scopes` release plus what the `claims`
-    /// request asks for under `member` (`userinfo` or `id_token`).
-    pub fn release(
-        &self,
-        claims: &Map<String, Value>,
-        scopes: &Scopes,
-        claims_request: Option<&Value>,
-        member: &str,
-    ) -> Map<String, Value> {
+    /// `claims` filtered to what the granted (and consented) `scopes` release.
+    /// The `claims` request parameter can choose where a released claim goes
+    /// (ID token or UserInfo), never widen what is released.
+    pub fn release(&self, claims: &Map<String, Value>, scopes: &Scopes) -> Map<String, Value> {
         let mut out = Map::new();
         for scope in scopes.iter() {
             for name in self.map.get(scope.as_str()).into_iter().flatten() {
@@ -120,14 +115,25 @@ impl ScopeClaims {
                 }
             }
         }
-        if let Some(Value::Object(requested)) = claims_request.and_then(|r| r.get(member)) {
-            for name in requested.keys() {
-                if let Some(v) = claims.get(name) {
-                    out.insert(name.clone(), v.clone());
-                }
-            }
-        }
         out.remove("sub");
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_claims_parameter_cannot_widen_what_scopes_release() {
+        let scopes = ScopeClaims::default();
+        let claims: Map<String, Value> = serde_json::from_value(serde_json::json!({
+            "email": "a@example.com", "phone_number": "+1", "roles": ["admin"], "name": "A"
+        }))
+        .unwrap_or_default();
+        let granted = Scopes::parse("openid email").unwrap_or_default();
+        let out = scopes.release(&claims, &granted);
+        assert_eq!(out.len(), 1);
+        assert!(out.contains_key("email"));
     }
 }

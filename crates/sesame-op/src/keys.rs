@@ -33,6 +33,14 @@ pub enum KeysError {
     /// A stored key could not be parsed, or a key could not be generated.
     #[error("key error: {0}")]
     Key(#[from] sesame_core::KeyError),
+    /// The Next key was published too recently to sign: caches may not have it yet.
+    #[error(
+        "the next key was published too recently; rotate again at or after {usable_at} (unix time)"
+    )]
+    NextKeyTooNew {
+        /// When it may be promoted.
+        usable_at: UnixTime,
+    },
     /// No active key for an algorithm a client needs.
     #[error("no active signing key for {0}")]
     NoActiveKey(JwsAlgorithm),
@@ -71,44 +79,73 @@ pub(crate) async fn ensure_keys(
     Ok(())
 }
 
-/// Rotates the keys of `alg`: Next→Active, Active→Retired, a new Next; then
-/// deletes Retired keys retired before `now - retain`.
+/// What a rotation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Rotation {
+    /// The Next key now signs; the Active key retired; a new Next key is published.
+    Promoted,
+    /// There was no Next key: one is now published, and a rotation from
+    /// `usable_at` on will make it sign.
+    PublishedNext {
+        /// When the new key may start signing.
+        usable_at: UnixTime,
+    },
+}
+
+/// Rotates the keys of `alg` in stages: a Next key published for at least
+/// `publish_delay` becomes Active, the Active key retires, a new Next key is
+/// published; Retired keys older than `retain` are deleted. Without a Next
+/// key, one is published and nothing else changes.
 pub(crate) async fn rotate(
     store: &dyn Store,
     alg: JwsAlgorithm,
     now: UnixTime,
     retain: i64,
-) -> Result<(), KeysError> {
-    let keys = store.list_keys().await?;
-    let mut promoted = false;
-    for mut key in keys.into_iter().filter(|k| k.alg == alg) {
-        match key.state {
-            KeyState::Active => {
-                key.state = KeyState::Retired;
-                key.state_changed_at = now;
-                store.save_key(&key).await?;
-            }
-            KeyState::Next if !promoted => {
-                key.state = KeyState::Active;
-                key.state_changed_at = now;
-                store.save_key(&key).await?;
-                promoted = true;
-            }
-            KeyState::Retired if key.state_changed_at < now - retain => {
-                store.delete_key(&key.kid).await?;
-            }
-            _ => {}
-        }
+    publish_delay: i64,
+) -> Result<Rotation, KeysError> {
+    let keys: Vec<StoredKey> = store
+        .list_keys()
+        .await?
+        .into_iter()
+        .filter(|k| k.alg == alg)
+        .collect();
+    for key in keys
+        .iter()
+        .filter(|k| k.state == KeyState::Retired && k.state_changed_at < now - retain)
+    {
+        store.delete_key(&key.kid).await?;
     }
-    if !promoted {
+    let next = keys
+        .iter()
+        .filter(|k| k.state == KeyState::Next)
+        .min_by_key(|k| k.state_changed_at)
+        .cloned();
+    let Some(mut next) = next else {
         let key = SigningKey::generate(alg)?;
-        store
-            .save_key(&stored(&key, KeyState::Active, now)?)
-            .await?;
+        store.save_key(&stored(&key, KeyState::Next, now)?).await?;
+        return Ok(Rotation::PublishedNext {
+            usable_at: now + publish_delay,
+        });
+    };
+    if next.state_changed_at > now - publish_delay {
+        return Err(KeysError::NextKeyTooNew {
+            usable_at: next.state_changed_at + publish_delay,
+        });
     }
-    let next = SigningKey::generate(alg)?;
-    store.save_key(&stored(&next, KeyState::Next, now)?).await?;
-    Ok(())
+    for mut key in keys.into_iter().filter(|k| k.state == KeyState::Active) {
+        key.state = KeyState::Retired;
+        key.state_changed_at = now;
+        store.save_key(&key).await?;
+    }
+    next.state = KeyState::Active;
+    next.state_changed_at = now;
+    store.save_key(&next).await?;
+    let fresh = SigningKey::generate(alg)?;
+    store
+        .save_key(&stored(&fresh, KeyState::Next, now)?)
+        .await?;
+    Ok(Rotation::Promoted)
 }
 
 /// Loads the ring from the store.

@@ -14,7 +14,7 @@ pub mod store;
 
 pub use authn::{Authenticator, AuthnError, EndUser, LoginRequest};
 pub use claims::{ClaimsError, ClaimsSource, NoClaims, ScopeClaims};
-pub use keys::KeysError;
+pub use keys::{KeysError, Rotation};
 pub use model::{ApplicationType, AuthMethod, Client, GrantType};
 pub use pages::STYLESHEET;
 pub use provider::{BuildError, Provider, ProviderBuilder, Registration, Settings};

@@ -211,6 +211,14 @@ pub struct Client {
     /// A first-party client whose users are not asked for consent.
     #[serde(default)]
     pub skip_consent: bool,
+    /// A resource server that may introspect tokens issued to other clients.
+    /// Without it a client may only introspect its own tokens.
+    #[serde(default)]
+    pub introspect_any_token: bool,
+    /// The RFC 8707 `resource` values this client may ask tokens for
+    /// (absolute URIs); anything else is `invalid_target`.
+    #[serde(default)]
+    pub allowed_resources: Vec<String>,
     /// Whether PKCE is required. Always true for public clients; true by default for others.
     #[serde(default = "yes")]
     pub require_pkce: bool,
@@ -250,6 +258,8 @@ impl Client {
             backchannel_logout_session_required: false,
             allowed_scopes: None,
             skip_consent: false,
+            introspect_any_token: false,
+            allowed_resources: Vec::new(),
             require_pkce: true,
             jwt_access_tokens: false,
             created_at: now,
@@ -314,6 +324,10 @@ pub struct Grant {
     /// RFC 8707 resource indicators.
     #[serde(default)]
     pub resources: Vec<String>,
+    /// When the authorization happened (the refresh tokens' absolute limit
+    /// counts from here); 0 for grants stored before this field existed.
+    #[serde(default)]
+    pub created_at: UnixTime,
 }
 
 /// An authorization code, stored under the hash of the code.
@@ -444,7 +458,7 @@ impl std::fmt::Debug for StoredKey {
 }
 
 /// An authorization request waiting for the user's consent.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct Interaction {
     /// The original authorization request's parameters.
     pub params: Vec<(String, String)>,
@@ -454,6 +468,20 @@ pub struct Interaction {
     pub csrf: String,
     /// Expiry.
     pub expires_at: UnixTime,
+}
+
+/// The CSRF token and the request's values stay out of Debug output.
+impl std::fmt::Debug for Interaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Interaction")
+            .field("subject", &self.subject)
+            .field(
+                "params",
+                &self.params.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 #[cfg(test)]

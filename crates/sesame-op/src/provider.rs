@@ -7,7 +7,7 @@ use sesame_core::{Clock, Issuer, JwsAlgorithm, SystemClock, UnixTime};
 
 use crate::authn::Authenticator;
 use crate::claims::{ClaimsSource, NoClaims, ScopeClaims};
-use crate::keys::{self, Keys, KeysError};
+use crate::keys::{self, Keys, KeysError, Rotation};
 use crate::pages::Templates;
 use crate::store::Store;
 
@@ -23,6 +23,13 @@ pub struct Settings {
     pub id_token_ttl: i64,
     /// Refresh token lifetime (idle: each rotation starts it again). Default 30 days.
     pub refresh_token_ttl: i64,
+    /// The longest a grant's refresh tokens may keep rotating, counted from
+    /// the authorization (an absolute limit on top of `refresh_token_ttl`). Default 180 days.
+    pub refresh_token_max_lifetime: i64,
+    /// How long a Next key must have been published before `rotate_keys`
+    /// promotes it (relying parties' JWKS caches must have seen it). Default
+    /// 360 s: the JWKS `max-age` (300 s) plus the reload interval (60 s).
+    pub key_publish_delay: i64,
     /// How long a consent is remembered. Default 90 days.
     pub consent_ttl: i64,
     /// How long a consent page stays valid. Default 10 minutes.
@@ -92,6 +99,8 @@ impl Default for Settings {
             access_token_ttl: 3600,
             id_token_ttl: 3600,
             refresh_token_ttl: 30 * 86_400,
+            refresh_token_max_lifetime: 180 * 86_400,
+            key_publish_delay: 360,
             consent_ttl: 90 * 86_400,
             interaction_ttl: 600,
             signing_algs: vec![
@@ -235,21 +244,41 @@ impl Provider {
         self.inner.clock.now()
     }
 
-    /// Rotates the signing keys of `alg` (staged: the published Next key
-    /// starts signing, the Active key retires, a new Next key is published).
+    /// Until when a revocation must be remembered: past anything still alive.
+    pub(crate) fn revocation_horizon(&self, now: UnixTime) -> UnixTime {
+        let s = &self.inner.settings;
+        now + [
+            s.code_ttl,
+            s.access_token_ttl,
+            s.refresh_token_ttl,
+            s.id_token_ttl,
+            s.refresh_token_max_lifetime,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0)
+    }
+
+    /// Rotates the signing keys of `alg` in stages: a Next key published for
+    /// at least `Settings::key_publish_delay` starts signing, the Active key
+    /// retires (still published), a new Next key is published. Without a Next
+    /// key, one is published first ([`Rotation::PublishedNext`]).
     ///
     /// # Errors
-    /// When the store fails.
-    pub async fn rotate_keys(&self, alg: JwsAlgorithm) -> Result<(), KeysError> {
+    /// [`KeysError::NextKeyTooNew`], or a store failure.
+    pub async fn rotate_keys(&self, alg: JwsAlgorithm) -> Result<Rotation, KeysError> {
         let now = self.now();
-        keys::rotate(
+        let s = &self.inner.settings;
+        let done = keys::rotate(
             &*self.inner.store,
             alg,
             now,
-            self.inner.settings.retired_key_retention,
+            s.retired_key_retention,
+            s.key_publish_delay,
         )
         .await?;
-        self.reload_keys().await
+        self.reload_keys().await?;
+        Ok(done)
     }
 
     /// Reloads keys from the store now (they are otherwise reloaded every

@@ -120,6 +120,15 @@ pub async fn add_client(store: &SqlStore, new: &NewClient) -> Result<Registered,
         None
     } else {
         let s = ClientSecret::random().map_err(|e| AdminError(e.to_string()))?;
+        let s = if method == AuthMethod::ClientSecretJwt {
+            // Long enough to key HS512, and kept for HMAC verification.
+            let more = ClientSecret::random().map_err(|e| AdminError(e.to_string()))?;
+            let joined = ClientSecret::new(format!("{}{}", s.secret(), more.secret()));
+            client.client_secret_jwt_key = Some(joined.clone());
+            joined
+        } else {
+            s
+        };
         client.client_secret_hash = Some(secrets::hash_generated_secret(s.secret()));
         Some(s.secret().to_owned())
     };

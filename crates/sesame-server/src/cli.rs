@@ -588,10 +588,14 @@ async fn keys(config: &Config, command: KeysCommand) -> Result<(), Failure> {
                     .collect(),
             };
             for alg in algs {
-                built.provider.rotate_keys(alg).await?;
-                print_line(&format!(
-                    "rotated {alg}: the next key now signs; the previous key stays published until its tokens expire"
-                ));
+                match built.provider.rotate_keys(alg).await? {
+                    sesame_op::Rotation::PublishedNext { usable_at } => print_line(&format!(
+                        "published a next {alg} key; run `sesame keys rotate` again after {usable_at} (unix time) to make it sign"
+                    )),
+                    _ => print_line(&format!(
+                        "rotated {alg}: the next key now signs; the previous key stays published until its tokens expire"
+                    )),
+                }
             }
             built.store.close().await;
         }

@@ -76,6 +76,8 @@ pub struct Config {
     pub access_token_ttl: i64,
     /// Refresh token lifetime in seconds.
     pub refresh_token_ttl: i64,
+    /// Seconds a new signing key is published before `keys rotate` lets it sign.
+    pub key_publish_delay: i64,
 }
 
 impl fmt::Debug for Config {
@@ -123,11 +125,13 @@ impl Default for Config {
             trust_forwarded_for: false,
             access_token_ttl: 3600,
             refresh_token_ttl: 30 * 86_400,
+            key_publish_delay: 360,
         }
     }
 }
 
-const CONFIG_KEYS: [&str; 14] = [
+const CONFIG_KEYS: [&str; 15] = [
+    "key_publish_delay",
     "issuer",
     "listen",
     "database",

@@ -152,6 +152,7 @@ pub async fn build_with(
         .collect();
     settings.access_token_ttl = config.access_token_ttl;
     settings.refresh_token_ttl = config.refresh_token_ttl;
+    settings.key_publish_delay = config.key_publish_delay;
     let mut builder = Provider::builder(issuer)
         .with_store(Arc::clone(&store) as Arc<dyn sesame_op::Store>)
         .with_authenticator(ServerAuth(Arc::clone(&login)))

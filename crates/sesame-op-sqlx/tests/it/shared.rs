@@ -49,6 +49,7 @@ async fn instance(
     let store = SqlStore::connect(url, key.clone()).await.unwrap();
     let mut settings = Settings::default();
     settings.key_reload_interval = 0;
+    settings.key_publish_delay = 0;
     let provider = Provider::builder(Issuer::new(issuer).unwrap())
         .with_store(Arc::new(store))
         .with_authenticator(HeaderLogin)

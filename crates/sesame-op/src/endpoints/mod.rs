@@ -87,7 +87,9 @@ pub(crate) fn parse_form(headers: &HeaderMap, body: &Bytes) -> Result<Params, OA
             "the body must be application/x-www-form-urlencoded",
         ));
     }
-    Ok(parse_query(std::str::from_utf8(body).ok()))
+    let text = std::str::from_utf8(body)
+        .map_err(|_| OAuthError::new(ErrorCode::InvalidRequest, "the body is not valid UTF-8"))?;
+    Ok(parse_query(Some(text)))
 }
 
 /// A JSON error answer for the back-channel endpoints (RFC 6749 §5.2).

@@ -60,7 +60,7 @@ pub(super) async fn introspect(State(p): State<Provider>, parts: Parts, body: By
             p.inner.issuer.as_str(),
         );
     }
-    match tokens_info::introspect(&p, &form, p.now()).await {
+    match tokens_info::introspect(&p, &client, &form, p.now()).await {
         Ok(answer) => {
             let mut r = axum::Json(answer).into_response();
             no_store(r.headers_mut());

@@ -38,14 +38,13 @@ pub(crate) enum ResponseMode {
 }
 
 /// Where and how to send the browser back to the client.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct ClientRedirect {
     pub(crate) redirect_uri: RedirectUri,
     pub(crate) mode: ResponseMode,
     pub(crate) params: Vec<(String, String)>,
 }
 
-#[derive(Debug)]
 pub(crate) enum AuthorizeOutcome {
     /// No trustworthy redirect_uri: show an error page, never redirect.
     ErrorPage(OAuthError),
@@ -61,6 +60,39 @@ pub(crate) enum AuthorizeOutcome {
         subject: String,
         scopes: Vec<String>,
     },
+}
+
+/// Parameter names only: the values carry codes and tokens.
+impl std::fmt::Debug for ClientRedirect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientRedirect")
+            .field("redirect_uri", &self.redirect_uri)
+            .field("mode", &self.mode)
+            .field(
+                "params",
+                &self.params.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for AuthorizeOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ErrorPage(e) => f.debug_tuple("ErrorPage").field(e).finish(),
+            Self::Redirect(r) => f.debug_tuple("Redirect").field(r).finish(),
+            Self::Login(_) => f.write_str("Login"),
+            Self::Consent {
+                client_name,
+                scopes,
+                ..
+            } => f
+                .debug_struct("Consent")
+                .field("client_name", client_name)
+                .field("scopes", scopes)
+                .finish_non_exhaustive(),
+        }
+    }
 }
 
 /// Normalises a space-separated response_type ("id_token code" == "code id_token").
@@ -360,7 +392,10 @@ pub(crate) async fn authorize(
         Some(u) => {
             (prompt.contains(&"login") && auth_after.is_none_or(|t| u.auth_time < t))
                 || auth_after.is_some_and(|t| u.auth_time < t)
-                || max_age.is_some_and(|m| now - u.auth_time > m)
+                || (max_age.is_some_and(|m| now - u.auth_time > m)
+                    // Coming back from the login this request asked for: done,
+                    // even if a clock second passed (max_age=0 must not loop).
+                    && auth_after.is_none_or(|t| u.auth_time < t))
                 || hint_sub.as_deref().is_some_and(|s| s != u.subject.as_str())
         }
     };
@@ -379,9 +414,8 @@ pub(crate) async fn authorize(
         if !rest.is_empty() {
             back.push(("prompt".into(), rest.join(" ")));
         }
-        if force {
-            back.push((AUTH_AFTER.into(), now.to_string()));
-        }
+        // Marks the return so that the login it asks for satisfies prompt=login and max_age.
+        back.push((AUTH_AFTER.into(), now.to_string()));
         let return_to = format!(
             "{}?{}",
             p.inner.issuer.join(crate::paths::AUTHORIZE),
@@ -461,6 +495,7 @@ pub(crate) async fn authorize(
         amr: user.amr.clone(),
         claims_request,
         resources: Vec::new(),
+        created_at: now,
     };
     let code = if wants_code {
         let record = CodeRecord {

@@ -128,11 +128,20 @@ async fn check_secret(
     method: AuthMethod,
 ) -> Result<Client, FlowError> {
     let client = find(p, id).await?;
+    let hash = client.client_secret_hash.clone();
     let ok = client.token_endpoint_auth_method == method
-        && client
-            .client_secret_hash
-            .as_deref()
-            .is_some_and(|hash| verify_secret(secret, hash));
+        && match hash {
+            None => false,
+            // A generated secret: one SHA-256, done here.
+            Some(h) if !h.starts_with("$argon2") => verify_secret(secret, &h),
+            // An Argon2 hash is deliberately slow: keep it off the async workers.
+            Some(h) => {
+                let secret = secret.to_owned();
+                tokio::task::spawn_blocking(move || verify_secret(&secret, &h))
+                    .await
+                    .unwrap_or(false)
+            }
+        };
     if ok {
         Ok(client)
     } else {

@@ -98,12 +98,10 @@ pub(crate) async fn mint_refresh_token(
     Ok(token)
 }
 
-/// The user's claims released by the grant, for `member` (`id_token` or `userinfo`).
-/// `None` when the user no longer exists.
+/// The user's claims released by the grant's scopes. `None` when the user no longer exists.
 pub(crate) async fn released_claims(
     p: &Provider,
     grant: &Grant,
-    member: &str,
 ) -> Result<Option<Map<String, Value>>, FlowError> {
     let Some(subject) = &grant.subject else {
         return Ok(Some(Map::new()));
@@ -114,11 +112,7 @@ pub(crate) async fn released_claims(
         .claims(subject)
         .await
         .map_err(|e| FlowError::Internal(e.to_string()))?;
-    Ok(all.map(|all| {
-        p.inner
-            .scopes
-            .release(&all, &grant.scopes, grant.claims_request.as_ref(), member)
-    }))
+    Ok(all.map(|all| p.inner.scopes.release(&all, &grant.scopes)))
 }
 
 pub(crate) struct IdTokenInput<'a> {
@@ -157,7 +151,7 @@ pub(crate) async fn mint_id_token(
     claims.c_hash = input.code.map(|c| token_hash(alg, c.secret()));
     let wants_claims = p.inner.settings.claims_in_id_token || input.access_token.is_none();
     if wants_claims || grant.claims_request.is_some() {
-        let Some(mut released) = released_claims(p, grant, "id_token").await? else {
+        let Some(mut released) = released_claims(p, grant).await? else {
             return Err(OAuthError::new(
                 sesame_core::ErrorCode::InvalidGrant,
                 "the user no longer exists",
@@ -190,6 +184,8 @@ pub(crate) async fn mint_id_token(
             "azp",
             "at_hash",
             "c_hash",
+            "jti",
+            "events",
         ] {
             released.remove(reserved);
         }

@@ -62,9 +62,21 @@ impl From<sesame_core::random::RandomError> for FlowError {
     }
 }
 
+/// The most parameters a request may carry.
+pub(crate) const MAX_PARAMS: usize = 100;
+
 /// Request parameters, each name at most once (RFC 6749 §3.1).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Params(pub(crate) Vec<(String, String)>);
+
+/// Names only: values include secrets (client_secret, code, code_verifier …).
+impl std::fmt::Debug for Params {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(k, _)| k))
+            .finish()
+    }
+}
 
 impl Params {
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
@@ -75,17 +87,17 @@ impl Params {
             .filter(|v| !v.is_empty())
     }
 
-    /// The first parameter given more than once, if any.
+    /// The first parameter given more than once (`resource` may repeat), or
+    /// `"(too many parameters)"` past [`MAX_PARAMS`].
     pub(crate) fn duplicate(&self) -> Option<&str> {
+        if self.0.len() > MAX_PARAMS {
+            return Some("(too many parameters)");
+        }
+        let mut seen = std::collections::HashSet::with_capacity(self.0.len());
         self.0
             .iter()
-            .enumerate()
-            .filter(|(_, (k, _))| k != "resource")
-            .find_map(|(i, (k, _))| {
-                self.0[..i]
-                    .iter()
-                    .any(|(k2, _)| k2 == k)
-                    .then_some(k.as_str())
-            })
+            .filter(|(k, _)| k != "resource")
+            .find(|(k, _)| !seen.insert(k.as_str()))
+            .map(|(k, _)| k.as_str())
     }
 }

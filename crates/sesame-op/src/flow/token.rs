@@ -10,7 +10,7 @@ use crate::provider::Provider;
 use crate::secrets::token_key;
 
 /// A successful token response (RFC 6749 §5.1).
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 pub(crate) struct TokenResponse {
     pub(crate) access_token: String,
     pub(crate) token_type: &'static str,
@@ -20,6 +20,17 @@ pub(crate) struct TokenResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) id_token: Option<String>,
     pub(crate) scope: String,
+}
+
+/// No tokens in Debug output.
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
 }
 
 fn err(code: ErrorCode, description: &str) -> FlowError {
@@ -79,7 +90,10 @@ async fn authorization_code(
         }
         Some(CodeUse::Replayed { grant_id }) => {
             // RFC 6749 §4.1.2: a replayed code revokes what it issued.
-            p.inner.store.revoke_grant(&grant_id).await?;
+            p.inner
+                .store
+                .revoke_grant(&grant_id, p.revocation_horizon(now))
+                .await?;
             tracing::warn!(
                 client_id = client.client_id.as_str(),
                 "authorization code replayed; its tokens are revoked"
@@ -89,7 +103,10 @@ async fn authorization_code(
         Some(CodeUse::First(record)) => *record,
     };
     if record.grant.client_id != client.client_id {
-        p.inner.store.revoke_grant(&record.grant.grant_id).await?;
+        p.inner
+            .store
+            .revoke_grant(&record.grant.grant_id, p.revocation_horizon(now))
+            .await?;
         return Err(err(
             ErrorCode::InvalidGrant,
             "the code was issued to another client",
@@ -172,7 +189,10 @@ async fn refresh_token(
     // does not burn a good token.
     if let Some(live) = p.inner.store.find_refresh_token(&key, now).await? {
         if live.grant.client_id != client.client_id {
-            p.inner.store.revoke_grant(&live.grant.grant_id).await?;
+            p.inner
+                .store
+                .revoke_grant(&live.grant.grant_id, p.revocation_horizon(now))
+                .await?;
             return Err(err(
                 ErrorCode::InvalidGrant,
                 "the refresh token was issued to another client",
@@ -197,7 +217,10 @@ async fn refresh_token(
             ));
         }
         Some(RefreshUse::Reused { grant_id }) => {
-            p.inner.store.revoke_grant(&grant_id).await?;
+            p.inner
+                .store
+                .revoke_grant(&grant_id, p.revocation_horizon(now))
+                .await?;
             tracing::warn!(
                 client_id = client.client_id.as_str(),
                 "rotated refresh token reused; the family is revoked"
@@ -210,7 +233,10 @@ async fn refresh_token(
         Some(RefreshUse::First(record)) => *record,
     };
     if record.grant.client_id != client.client_id {
-        p.inner.store.revoke_grant(&record.grant.grant_id).await?;
+        p.inner
+            .store
+            .revoke_grant(&record.grant.grant_id, p.revocation_horizon(now))
+            .await?;
         return Err(err(
             ErrorCode::InvalidGrant,
             "the refresh token was issued to another client",
@@ -229,12 +255,24 @@ async fn refresh_token(
                 )
             })?,
     };
+    // An absolute limit on the family, whatever the rotations.
+    let created = record.grant.created_at;
+    if created > 0 && now - created > p.inner.settings.refresh_token_max_lifetime {
+        p.inner
+            .store
+            .revoke_grant(&record.grant.grant_id, p.revocation_horizon(now))
+            .await?;
+        return Err(err(
+            ErrorCode::InvalidGrant,
+            "the grant is too old; sign in again",
+        ));
+    }
     // The user must still exist.
-    if issue::released_claims(p, &record.grant, "userinfo")
-        .await?
-        .is_none()
-    {
-        p.inner.store.revoke_grant(&record.grant.grant_id).await?;
+    if issue::released_claims(p, &record.grant).await?.is_none() {
+        p.inner
+            .store
+            .revoke_grant(&record.grant.grant_id, p.revocation_horizon(now))
+            .await?;
         return Err(err(ErrorCode::InvalidGrant, "the user no longer exists"));
     }
     let narrowed = Grant {
@@ -291,6 +329,22 @@ async fn client_credentials(
             "the client may not request that scope",
         ));
     }
+    // RFC 8707: only resources registered for this client.
+    let resources: Vec<String> = form
+        .0
+        .iter()
+        .filter(|(k, _)| k == "resource")
+        .map(|(_, v)| v.clone())
+        .collect();
+    for r in &resources {
+        let absolute = url::Url::parse(r).is_ok_and(|u| u.fragment().is_none());
+        if !absolute || !client.allowed_resources.contains(r) {
+            return Err(err(
+                ErrorCode::InvalidTarget,
+                &format!("resource {r:?} is not allowed for this client"),
+            ));
+        }
+    }
     let grant = Grant {
         grant_id: issue::new_grant_id()?,
         client_id: client.client_id.clone(),
@@ -301,12 +355,8 @@ async fn client_credentials(
         acr: None,
         amr: None,
         claims_request: None,
-        resources: form
-            .0
-            .iter()
-            .filter(|(k, _)| k == "resource")
-            .map(|(_, v)| v.clone())
-            .collect(),
+        resources,
+        created_at: now,
     };
     let (access, ttl) = issue::mint_access_token(p, client, &grant, now).await?;
     Ok(TokenResponse {

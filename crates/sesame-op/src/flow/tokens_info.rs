@@ -45,7 +45,7 @@ pub(crate) async fn userinfo(
             "the access token lacks the openid scope",
         )));
     }
-    let Some(mut claims) = issue::released_claims(p, grant, "userinfo").await? else {
+    let Some(mut claims) = issue::released_claims(p, grant).await? else {
         return Err(invalid_token("the user no longer exists"));
     };
     claims.insert("sub".into(), json!(subject.as_str()));
@@ -96,6 +96,7 @@ fn active(
 /// RFC 7662: `{"active": false}` for anything unknown, expired or revoked.
 pub(crate) async fn introspect(
     p: &Provider,
+    caller: &Client,
     form: &Params,
     now: UnixTime,
 ) -> Result<Map<String, Value>, FlowError> {
@@ -123,6 +124,8 @@ pub(crate) async fn introspect(
         found = Some((r.grant, r.issued_at, r.expires_at, "Bearer"));
     }
     if let Some((grant, iat, exp, token_type)) = found
+        // Only its own tokens, unless the caller is a resource server.
+        && (caller.introspect_any_token || grant.client_id == caller.client_id)
         // A deleted client's tokens are no longer active (RFC 7592 §2.3).
         && p.inner.store.find_client(&grant.client_id).await?.is_some()
     {
@@ -158,7 +161,10 @@ pub(crate) async fn revoke(
     let key = token_key(token);
     if let Some(r) = p.inner.store.find_refresh_token(&key, now).await? {
         if r.grant.client_id == client.client_id {
-            p.inner.store.revoke_grant(&r.grant.grant_id).await?;
+            p.inner
+                .store
+                .revoke_grant(&r.grant.grant_id, p.revocation_horizon(now))
+                .await?;
         }
         return Ok(());
     }

@@ -41,6 +41,7 @@ fn grant(client: &str, sid: Option<&str>) -> Grant {
         amr: Some(vec!["pwd".into()]),
         claims_request: Some(serde_json::json!({"userinfo": {"email": null}})),
         resources: vec!["https://api.example".into()],
+        created_at: NOW - 5,
     }
 }
 
@@ -316,7 +317,8 @@ async fn revoking_a_grant_revokes_everything(store: &dyn Store) {
         )
         .await
         .unwrap();
-    store.revoke_grant(&g.grant_id).await.unwrap();
+    store.revoke_grant(&g.grant_id, NOW + 10_000).await.unwrap();
+
     assert!(
         store.find_access_token(&at, NOW).await.unwrap().is_none(),
         "grant's access token revoked"
@@ -346,6 +348,48 @@ async fn revoking_a_grant_revokes_everything(store: &dyn Store) {
             .unwrap()
             .is_some(),
         "other grants untouched"
+    );
+    // A token of the grant saved after the revocation (a race) is dead too.
+    let late = id("at");
+    store
+        .save_access_token(
+            &late,
+            &AccessTokenRecord {
+                grant: g.clone(),
+                issued_at: NOW,
+                expires_at: NOW + 60,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        store.find_access_token(&late, NOW).await.unwrap().is_none(),
+        "a token saved after revocation is revoked"
+    );
+    let late_rt = id("rt");
+    store
+        .save_refresh_token(
+            &late_rt,
+            &RefreshTokenRecord {
+                grant: g.clone(),
+                issued_at: NOW,
+                expires_at: NOW + 600,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        !matches!(
+            store.use_refresh_token(&late_rt, NOW).await.unwrap(),
+            Some(RefreshUse::First(_))
+        ),
+        "a refresh token saved after revocation is revoked"
+    );
+    // The revocation outlives a sweep until its horizon.
+    store.sweep(NOW + 5_000).await.unwrap();
+    assert!(
+        store.find_access_token(&late, NOW).await.unwrap().is_none(),
+        "revocation survives a sweep before its horizon"
     );
 }
 

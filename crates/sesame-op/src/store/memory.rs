@@ -166,31 +166,13 @@ impl GrantStore for MemoryStore {
             .map(|(r, _)| r.clone()))
     }
 
-    async fn revoke_grant(&self, grant_id: &str) -> StoreResult<()> {
+    async fn revoke_grant(&self, grant_id: &str, until: UnixTime) -> StoreResult<()> {
         let mut t = self.lock()?;
-        // Keep a tombstone as long as anything of the grant could still be presented.
-        let until = t
-            .refresh
-            .values()
-            .filter(|(r, _)| r.grant.grant_id == grant_id)
-            .map(|(r, _)| r.expires_at)
-            .chain(
-                t.access
-                    .values()
-                    .filter(|r| r.grant.grant_id == grant_id)
-                    .map(|r| r.expires_at),
-            )
-            .chain(
-                t.codes
-                    .values()
-                    .filter(|(c, _)| c.grant.grant_id == grant_id)
-                    .map(|(c, _)| c.expires_at),
-            )
-            .max()
-            .unwrap_or(0);
         t.access.retain(|_, r| r.grant.grant_id != grant_id);
         t.refresh.retain(|_, (r, _)| r.grant.grant_id != grant_id);
-        t.revoked_grants.insert(grant_id.to_owned(), until);
+        let previous = t.revoked_grants.get(grant_id).copied().unwrap_or(0);
+        t.revoked_grants
+            .insert(grant_id.to_owned(), until.max(previous));
         Ok(())
     }
 

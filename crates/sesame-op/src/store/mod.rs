@@ -81,8 +81,11 @@ pub trait GrantStore: Send + Sync + 'static {
         now: UnixTime,
     ) -> StoreResult<Option<RefreshTokenRecord>>;
 
-    /// Revokes every code, access token and refresh token of a grant.
-    async fn revoke_grant(&self, grant_id: &str) -> StoreResult<()>;
+    /// Revokes every code, access token and refresh token of a grant — also
+    /// those saved after this call (a race with the request that issued them):
+    /// the revocation is remembered until `until`, which the provider sets past
+    /// the longest token lifetime.
+    async fn revoke_grant(&self, grant_id: &str, until: UnixTime) -> StoreResult<()>;
     /// The clients that received a code or token in a provider session
     /// (the ones to notify at logout).
     async fn clients_of_session(&self, sid: &str) -> StoreResult<Vec<ClientId>>;

@@ -494,3 +494,34 @@ async fn form_post_and_fragment_response_modes() {
         .await;
     assert!(location(&r).contains("error=invalid_request"));
 }
+
+#[tokio::test]
+async fn max_age_zero_logs_in_once_and_does_not_loop() {
+    let h = start().await;
+    h.client("app", |c| c.skip_consent = true).await;
+    h.code("app", "zed", &[]).await;
+    h.clock.advance(5);
+    let (_, mut params) = code_params("app");
+    params.push(("max_age".into(), "0".into()));
+    let pairs: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let r = h.authorize(&pairs).await;
+    assert!(location(&r).contains("/test-login"));
+    // The login lands one second later: still accepted, no second login.
+    let to = location(&r);
+    let back = h
+        .browser
+        .get(format!("{to}&user=zed"))
+        .send()
+        .await
+        .unwrap();
+    h.clock.advance(1);
+    let r = h.browser.get(location(&back)).send().await.unwrap();
+    assert!(
+        redirect_params(&r).contains_key("code"),
+        "{:?}",
+        location(&r)
+    );
+}

@@ -394,7 +394,8 @@ async fn offline_access_needs_explicit_consent_or_a_first_party_client() {
 async fn revoked_tokens_fail_introspection_and_userinfo() {
     let h = start().await;
     h.client("app", |c| c.skip_consent = true).await;
-    h.client("rs", |_| {}).await;
+    h.client("rs", |c| c.introspect_any_token = true).await;
+    h.client("nosy", |_| {}).await;
     let q = h.code("app", "alice", &[]).await;
     let t = json(h.redeem("app", &q).await).await;
     let access = t["access_token"].as_str().unwrap();
@@ -420,6 +421,19 @@ async fn revoked_tokens_fail_introspection_and_userinfo() {
     assert_eq!(v["client_id"], "app");
     assert_eq!(v["scope"], "openid profile email");
 
+    // A client that is neither the owner nor a resource server learns nothing.
+    let nosy: serde_json::Value = h
+        .http
+        .post(h.url("/introspect"))
+        .basic_auth("nosy", Some(SECRET))
+        .form(&[("token", access)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(nosy, serde_json::json!({"active": false}));
     // Another client cannot revoke it (silently ignored, RFC 7009 §2.1) …
     let r = h
         .http
@@ -624,4 +638,88 @@ async fn private_key_jwt_client_authentication() {
     let other = sesame_core::SigningKey::generate(sesame_core::JwsAlgorithm::ES256).unwrap();
     let forged = sesame_core::jws::sign(&other, Some("JWT"), &serde_json::json!({"iss": "pkj", "sub": "pkj", "aud": token_url, "jti": "j3", "exp": now + 60})).unwrap();
     assert_eq!(send(forged).await.status(), 401);
+}
+
+#[tokio::test]
+async fn resource_indicators_must_be_registered() {
+    let h = start().await;
+    h.client("svc", |c| {
+        c.allowed_scopes = Some(sesame_core::Scopes::parse("read").unwrap());
+        c.allowed_resources = vec!["https://api.example/".into()];
+    })
+    .await;
+    let ok = post_token(
+        &h,
+        "svc",
+        &[
+            ("grant_type", "client_credentials"),
+            ("scope", "read"),
+            ("resource", "https://api.example/"),
+        ],
+    )
+    .await;
+    assert_eq!(ok.status(), 200);
+    for bad in [
+        "https://payments.example/",
+        "not a uri",
+        "https://api.example/#x",
+    ] {
+        let r = post_token(
+            &h,
+            "svc",
+            &[("grant_type", "client_credentials"), ("resource", bad)],
+        )
+        .await;
+        assert_eq!(r.status(), 400, "{bad}");
+        assert_eq!(error(&json(r).await), "invalid_target");
+    }
+}
+
+#[tokio::test]
+async fn the_claims_parameter_cannot_release_claims_outside_the_granted_scopes() {
+    let h = start().await;
+    h.client("app", |c| c.skip_consent = true).await;
+    let q = h
+        .code("app", "alice", &[("scope", "openid"), ("claims", r#"{"userinfo":{"email":null,"name":null,"groups":null},"id_token":{"email":null}}"#)])
+        .await;
+    let t = json(h.redeem("app", &q).await).await;
+    let info = json(h.userinfo(t["access_token"].as_str().unwrap()).await).await;
+    assert_eq!(info, serde_json::json!({"sub": "alice"}));
+    let id = h
+        .validate("app", t["id_token"].as_str().unwrap(), Some("nonce-123"))
+        .await;
+    assert!(id.claims.profile.email.is_none() && !id.claims.extra.contains_key("groups"));
+}
+
+#[tokio::test]
+async fn refresh_tokens_stop_at_the_absolute_lifetime() {
+    let h = start().await;
+    h.client("app", |c| c.skip_consent = true).await;
+    let q = h
+        .code("app", "alice", &[("scope", "openid offline_access")])
+        .await;
+    let t = json(h.redeem("app", &q).await).await;
+    let mut refresh = t["refresh_token"].as_str().unwrap().to_owned();
+    // Rotating every 20 days keeps each token fresh, but not the grant.
+    for _ in 0..8 {
+        h.clock.advance(20 * 86_400);
+        let r = json(
+            post_token(
+                &h,
+                "app",
+                &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+            )
+            .await,
+        )
+        .await;
+        refresh = r["refresh_token"].as_str().unwrap().to_owned();
+    }
+    h.clock.advance(21 * 86_400);
+    let r = post_token(
+        &h,
+        "app",
+        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+    )
+    .await;
+    assert_eq!(error(&json(r).await), "invalid_grant");
 }

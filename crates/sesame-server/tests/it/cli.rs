@@ -160,9 +160,34 @@ fn migrate_clients_users_keys_round_trip() {
     let (code, out, err) = run(&["keys", "generate", "--alg", "ES256"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("generated ES256 key") && out.contains("(active)"));
-    let (code, out, err) = run(&["keys", "rotate", "--alg", "ES256"]);
+    // The server publishes a next key for every configured algorithm when it
+    // starts; with the publish delay at 0, a rotation makes it sign.
+    let rotate = || {
+        let out = std::process::Command::new(BIN)
+            .args([
+                "--database",
+                db.as_str(),
+                "keys",
+                "rotate",
+                "--alg",
+                "ES256",
+            ])
+            .env("SESAME_KEY_PUBLISH_DELAY", "0")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = rotate();
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("rotated ES256"));
+    assert!(out.contains("rotated ES256"), "{out}");
+    // With the default delay, promoting a key published a moment ago is refused.
+    let (code, _, err) = run(&["keys", "rotate", "--alg", "ES256"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("published too recently"), "{err}");
     let (code, out, _) = run(&["keys", "list", "--json"]);
     assert_eq!(code, 0);
     let keys: serde_json::Value = serde_json::from_str(&out).unwrap();
