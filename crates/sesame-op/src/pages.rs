@@ -91,6 +91,31 @@ impl Templates {
     }
 }
 
+/// The CSP of a page whose form submission may end in a redirect to
+/// `targets` (a client's origin): browsers apply `form-action` to every hop
+/// of the redirect chain, so the client's origin must be listed.
+pub(crate) fn csp_with_form_targets(targets: &[String]) -> String {
+    let extra: String = targets
+        .iter()
+        .filter(|t| !t.is_empty() && t.as_str() != "null" && !t.contains(['\'', ';', ' ', '\n']))
+        .map(|t| format!(" {t}"))
+        .collect();
+    format!(
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'{extra}; frame-ancestors 'none'; base-uri 'none'"
+    )
+}
+
+/// A URL's origin for CSP (`scheme://host:port`, or `scheme:` for custom schemes).
+pub(crate) fn csp_origin(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => match u.origin() {
+            url::Origin::Tuple(..) => u.origin().ascii_serialization(),
+            url::Origin::Opaque(_) => format!("{}:", u.scheme()),
+        },
+        Err(_) => String::new(),
+    }
+}
+
 /// The CSP of ordinary pages: no scripts, inline styles, forms to self only, no framing.
 pub(crate) const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 

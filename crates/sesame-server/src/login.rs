@@ -184,12 +184,30 @@ pub(crate) struct LoginQuery {
 
 pub(crate) const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// The origin a login's return trip ends at (the client's redirect URI), which
+/// the login form's CSP must allow: browsers check `form-action` on every redirect.
+fn return_origin(return_to: &str) -> Option<String> {
+    let url = url::Url::parse(return_to).ok()?;
+    let redirect = url
+        .query_pairs()
+        .find(|(k, _)| k == "redirect_uri")?
+        .1
+        .into_owned();
+    let target = url::Url::parse(&redirect).ok()?;
+    let origin = match target.origin() {
+        o @ url::Origin::Tuple(..) => o.ascii_serialization(),
+        url::Origin::Opaque(_) => format!("{}:", target.scheme()),
+    };
+    (!origin.contains(['\'', ';', ' ', ','])).then_some(origin)
+}
+
 fn page(
     state: &LoginState,
     name: &str,
     status: StatusCode,
     ctx: Value,
     extra: Vec<HeaderValue>,
+    csp: &str,
 ) -> Response {
     let html = state
         .templates
@@ -203,10 +221,9 @@ fn page(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/html; charset=utf-8"),
             );
-            h.insert(
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(PAGE_CSP),
-            );
+            if let Ok(v) = HeaderValue::from_str(csp) {
+                h.insert(header::CONTENT_SECURITY_POLICY, v);
+            }
             h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
             h.insert(
                 header::X_CONTENT_TYPE_OPTIONS,
@@ -242,6 +259,14 @@ fn login_page(
         .cookie_header(CSRF_COOKIE, &csrf, 3600, "/login")
         .into_iter()
         .collect();
+    // After the login the browser goes on to /authorize and from there to the client.
+    let csp = match return_origin(return_to) {
+        Some(origin) => PAGE_CSP.replace(
+            "form-action 'self'",
+            &format!("form-action 'self' {origin}"),
+        ),
+        None => PAGE_CSP.to_owned(),
+    };
     page(
         state,
         "login.html",
@@ -257,6 +282,7 @@ fn login_page(
             "error": error,
         }),
         cookie,
+        &csp,
     )
 }
 
@@ -425,6 +451,7 @@ pub(crate) async fn home(State(state): State<Arc<LoginState>>, parts: Parts) -> 
             "username": username,
         }),
         Vec::new(),
+        PAGE_CSP,
     )
 }
 

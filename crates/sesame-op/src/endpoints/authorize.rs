@@ -12,7 +12,7 @@ use subtle::ConstantTimeEq;
 use super::{error_page, page_flow_error, parse_form, parse_query, see_other};
 use crate::flow::authorize::{AuthorizeOutcome, ClientRedirect, ResponseMode, authorize};
 use crate::flow::{FlowError, OAuthError, Params};
-use crate::pages::{PAGE_CSP, STYLESHEET};
+use crate::pages::STYLESHEET;
 use crate::provider::Provider;
 use crate::secrets::token_key;
 
@@ -51,8 +51,9 @@ fn respond(p: &Provider, outcome: AuthorizeOutcome) -> Response {
             interaction,
             csrf,
             client_name,
-            subject,
+            user,
             scopes,
+            redirect_origin,
         } => p.inner.templates.render(
             "consent.html",
             StatusCode::OK,
@@ -63,10 +64,10 @@ fn respond(p: &Provider, outcome: AuthorizeOutcome) -> Response {
                 "interaction": interaction,
                 "csrf_token": csrf,
                 "client_name": client_name,
-                "subject": subject,
+                "subject": user,
                 "scopes": scopes,
             }),
-            PAGE_CSP,
+            &crate::pages::csp_with_form_targets(&[redirect_origin]),
         ),
     }
 }

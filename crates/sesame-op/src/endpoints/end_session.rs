@@ -12,7 +12,7 @@ use subtle::ConstantTimeEq;
 use super::{error_page, page_flow_error, parse_form, parse_query, see_other};
 use crate::flow::end_session::{AfterLogout, EndSessionOutcome, end_session, notify_backchannel};
 use crate::flow::{FlowError, OAuthError, Params};
-use crate::pages::{PAGE_CSP, STYLESHEET};
+use crate::pages::STYLESHEET;
 use crate::provider::Provider;
 use crate::secrets::token_key;
 
@@ -77,13 +77,18 @@ pub(super) async fn post(State(p): State<Provider>, parts: Parts, body: Bytes) -
     }
 }
 
-fn page(p: &Provider, mut ctx: serde_json::Value) -> Response {
+fn page(p: &Provider, ctx: serde_json::Value) -> Response {
+    page_with_targets(p, ctx, Vec::new())
+}
+
+fn page_with_targets(p: &Provider, mut ctx: serde_json::Value, targets: Vec<String>) -> Response {
     ctx["css"] = json!(STYLESHEET);
     ctx["issuer"] = json!(p.inner.issuer.as_str());
     ctx["action"] = json!(p.inner.issuer.join(crate::paths::END_SESSION));
+    let csp = crate::pages::csp_with_form_targets(&targets);
     p.inner
         .templates
-        .render("logout.html", StatusCode::OK, ctx, PAGE_CSP)
+        .render("logout.html", StatusCode::OK, ctx, &csp)
 }
 
 fn after(p: &Provider, after: AfterLogout) -> Response {
@@ -107,9 +112,11 @@ async fn run(p: &Provider, params: &Params, parts: &Parts, confirmed: bool) -> R
             interaction,
             csrf,
             client_name,
-        }) => page(
+            redirect_origin,
+        }) => page_with_targets(
             p,
             json!({"interaction": interaction, "csrf_token": csrf, "client_name": client_name}),
+            redirect_origin.into_iter().collect(),
         ),
         Ok(EndSessionOutcome::Logout(user, then)) => {
             let headers = match p.inner.authn.logout(parts, &user).await {

@@ -57,8 +57,11 @@ pub(crate) enum AuthorizeOutcome {
         interaction: String,
         csrf: String,
         client_name: String,
-        subject: String,
+        /// How to name the signed-in user (name, username or subject).
+        user: String,
         scopes: Vec<String>,
+        /// The client's redirect origin (allowed as a form target by the page's CSP).
+        redirect_origin: String,
     },
 }
 
@@ -463,12 +466,26 @@ pub(crate) async fn authorize(
             .store
             .save_interaction(&token_key(&interaction), &record)
             .await?;
+        let display = p
+            .inner
+            .claims
+            .claims(&user.subject)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|c| {
+                ["name", "preferred_username", "email"]
+                    .iter()
+                    .find_map(|k| c.get(*k).and_then(Value::as_str).map(str::to_owned))
+            })
+            .unwrap_or_else(|| user.subject.as_str().to_owned());
         return Ok(AuthorizeOutcome::Consent {
             interaction,
             csrf,
             client_name: req.client.display_name().to_owned(),
-            subject: user.subject.as_str().to_owned(),
+            user: display,
             scopes: scopes.iter().map(|s| describe_scope(s.as_str())).collect(),
+            redirect_origin: crate::pages::csp_origin(req.redirect.redirect_uri.as_str()),
         });
     }
     if consent_given {

@@ -31,6 +31,8 @@ pub(crate) enum EndSessionOutcome {
         interaction: String,
         csrf: String,
         client_name: Option<String>,
+        /// Where the confirmed logout will redirect (for the page's CSP).
+        redirect_origin: Option<String>,
     },
     /// Log this user out, then go on.
     Logout(EndUser, AfterLogout),
@@ -137,10 +139,15 @@ pub(crate) async fn end_session(
             },
         )
         .await?;
+    let redirect_origin = match &after {
+        AfterLogout::Redirect(url) => Some(crate::pages::csp_origin(url)),
+        AfterLogout::Page => None,
+    };
     Ok(EndSessionOutcome::Confirm {
         interaction,
         csrf,
         client_name: client.map(|c| c.display_name().to_owned()),
+        redirect_origin,
     })
 }
 

@@ -10,6 +10,7 @@
 
 mod support;
 
+mod browser;
 mod cli;
 mod demo;
 mod serve;

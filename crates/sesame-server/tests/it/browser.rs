@@ -1,0 +1,238 @@
+//! The demo in a real browser: headless Chromium over WebDriver clicks through
+//! login, consent, the claims page and logout, and saves a screenshot of each
+//! page under `target/e2e-screenshots/`.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{ClientBuilder, Locator};
+
+use crate::support::*;
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn screenshots_dir() -> PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    let dir = target.join("e2e-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn demo_in_headless_chromium() {
+    let (Ok(chromium), Ok(chromedriver)) = (which("chromium"), which("chromedriver")) else {
+        eprintln!(
+            "\n*** SKIPPED demo_in_headless_chromium: chromium and chromedriver are not installed (apt-get install chromium chromium-driver; .ci/run does) ***\n"
+        );
+        return;
+    };
+    let dir = TempDir::new();
+    let data = dir.0.display().to_string();
+    let demo = Running::start(
+        &[
+            "demo",
+            "--data-dir",
+            &data,
+            "--port",
+            "0",
+            "--app-port",
+            "0",
+        ],
+        "Press Ctrl-C",
+    );
+    let app = demo
+        .line_with("Demo app:")
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .to_owned();
+    let password = demo
+        .line_with("Sign in as")
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .to_owned();
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _driver = Driver(
+        Command::new(&chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let profile = TempDir::new();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": chromium,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
+                "--window-size=1100,900", format!("--user-data-dir={}", profile.0.display())
+            ]
+        }),
+    );
+    let mut client = None;
+    for _ in 0..50 {
+        match ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(c) => {
+                client = Some(c);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    let c = client.expect("chromedriver started");
+    let shots = screenshots_dir();
+    let shot = |name: &'static str| {
+        let c = c.clone();
+        let path = shots.join(name);
+        async move {
+            let png = c.screenshot().await.unwrap();
+            std::fs::write(&path, png).unwrap();
+        }
+    };
+
+    c.goto(&format!("{app}/")).await.unwrap();
+    let body = c
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("Welcome"), "{body}");
+    shot("1-app-logged-out.png").await;
+
+    // Log in: the provider's login page.
+    c.find(Locator::Css("button.primary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let username = c.wait().for_element(Locator::Id("username")).await.unwrap();
+    assert!(c.current_url().await.unwrap().path().ends_with("/login"));
+    username.send_keys("demo").await.unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(&password)
+        .await
+        .unwrap();
+    shot("2-provider-login.png").await;
+    c.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    // Consent.
+    let allow = match c
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css("button[name=allow]"))
+        .await
+    {
+        Ok(a) => a,
+        Err(e) => {
+            shot("debug-consent.png").await;
+            let url = c.current_url().await.unwrap();
+            let body = c
+                .find(Locator::Css("body"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap_or_default();
+            panic!("no consent page: {e} at {url}: {body}");
+        }
+    };
+    let body = c
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        body.contains("Sesame demo app") && body.contains("email"),
+        "{body}"
+    );
+    shot("3-provider-consent.png").await;
+    allow.click().await.unwrap();
+
+    // The app shows the claims.
+    c.wait().for_element(Locator::Css("table")).await.unwrap();
+    let body = c
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        body.contains("Hello, Demo User") && body.contains("demo@example.com"),
+        "{body}"
+    );
+    shot("4-app-signed-in.png").await;
+
+    // Log out through the provider, back to the app.
+    c.find(Locator::Css("form[action='/logout'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::XPath("//h1[text()='Welcome']"))
+        .await
+        .unwrap();
+    assert!(c.current_url().await.unwrap().as_str().starts_with(&app));
+    shot("5-app-after-logout.png").await;
+    c.close().await.unwrap();
+    for name in [
+        "1-app-logged-out.png",
+        "2-provider-login.png",
+        "3-provider-consent.png",
+        "4-app-signed-in.png",
+        "5-app-after-logout.png",
+    ] {
+        assert!(
+            std::fs::metadata(shots.join(name)).unwrap().len() > 1000,
+            "{name}"
+        );
+    }
+}
+
+fn which(name: &str) -> Result<String, ()> {
+    let out = Command::new("which").arg(name).output().map_err(|_| ())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    } else {
+        Err(())
+    }
+}
