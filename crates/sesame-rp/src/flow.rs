@@ -89,6 +89,10 @@ pub(crate) struct TokenResponse {
 }
 
 impl TokenResponse {
+    pub(crate) fn expires_in_seconds(&self) -> Option<i64> {
+        self.expires_in()
+    }
+
     fn expires_in(&self) -> Option<i64> {
         match &self.expires_in {
             Some(Value::Number(n)) => n.as_i64(),
@@ -471,6 +475,17 @@ impl OidcClient {
     ) -> Result<TokenResponse, HttpError> {
         let metadata = self.fresh_metadata().await;
         let endpoint = metadata.token_endpoint.clone().unwrap_or_default();
+        self.authenticated_post(&endpoint, form).await
+    }
+
+    /// POSTs a form to a provider endpoint with this client's authentication
+    /// and parses the JSON answer.
+    pub(crate) async fn authenticated_post<T: serde::de::DeserializeOwned>(
+        &self,
+        endpoint: &str,
+        form: &[(&str, &str)],
+    ) -> Result<T, HttpError> {
+        let endpoint = endpoint.to_owned();
         let i = &self.inner;
         let mut body: Vec<(String, String)> = form
             .iter()

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod auth;
+mod bearer;
 mod client;
 mod extract;
 mod flow;
@@ -10,9 +11,11 @@ mod layer;
 mod logout;
 mod next;
 mod provision;
+mod refresh;
 mod routes;
 mod session;
 
+pub use bearer::{BearerAuth, BearerClaims, BearerError, BearerService};
 pub use client::{BuildError, ClientAuth, OidcClient, OidcClientBuilder, RoutePaths};
 pub use extract::{AccessToken, Claims, IdToken, NotSignedIn};
 pub use flow::LoginError;
@@ -21,6 +24,7 @@ pub use layer::{RequireLogin, RequireLoginService};
 pub use logout::{LogoutRegistry, MemoryLogoutRegistry};
 pub use next::is_safe_next;
 pub use provision::{LoginClaims, Users, UsersError};
+pub use refresh::{SessionRefresh, SessionRefreshService};
 pub use session::csrf_token;
 
 /// A session layer with the settings a relying party needs: an in-memory

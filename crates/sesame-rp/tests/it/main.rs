@@ -11,4 +11,6 @@
 mod support;
 
 mod against_op;
+mod bearer;
 mod hostile;
+mod refresh;

@@ -104,11 +104,18 @@ pub struct Op {
 }
 
 pub async fn start_op() -> Op {
+    start_op_with(|_| {}).await
+}
+
+pub async fn start_op_with(edit: impl FnOnce(&mut sesame_op::Settings)) -> Op {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let sessions = Sessions::default();
+    let mut settings = sesame_op::Settings::default();
+    edit(&mut settings);
     let provider = Provider::builder(Issuer::new(base.clone()).unwrap())
+        .with_settings(settings)
         .with_store(Arc::clone(&store))
         .with_authenticator(CookieAuth {
             base: base.clone(),
@@ -171,6 +178,10 @@ pub async fn rp_app(oidc: OidcClient, listener: tokio::net::TcpListener) {
         .layer(RequireLogin::new(oidc.clone()))
         .route("/me", get(me))
         .route("/csrf", get(csrf))
+        .route(
+            "/id-token",
+            get(|t: sesame_rp::IdToken| async move { t.0.secret().to_owned() }),
+        )
         .route("/", get(|| async { "home" }))
         .merge(oidc.router())
         .layer(axum::Extension(oidc))

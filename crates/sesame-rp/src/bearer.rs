@@ -1,0 +1,390 @@
+//! `BearerAuth`: protect an API with access tokens — RFC 9068 JWTs checked
+//! locally through the JWKS cache, or opaque tokens through RFC 7662
+//! introspection with a cache bounded by the token's expiry.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+use sesame_core::{JwsError, UnixTime, UnverifiedJws, ValidationError};
+use tower::{Layer, Service};
+
+use crate::client::OidcClient;
+use crate::http::HttpError;
+
+/// How access tokens are checked.
+#[derive(Debug, Clone)]
+enum Mode {
+    Jwt { audience: String },
+    Introspection { cache_ttl: i64 },
+}
+
+/// The claims of a valid access token, for handlers.
+#[derive(Debug, Clone)]
+pub struct BearerClaims {
+    /// `sub` (the user, or the client for `client_credentials`).
+    pub subject: Option<String>,
+    /// `client_id`
+    pub client_id: Option<String>,
+    /// `scope`, split.
+    pub scopes: Vec<String>,
+    /// Every claim (JWT payload or introspection response).
+    pub claims: Map<String, Value>,
+}
+
+impl BearerClaims {
+    /// Whether the token carries `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+}
+
+/// Why a bearer token was refused.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum BearerError {
+    /// No `Authorization: Bearer` header.
+    #[error("a bearer token is required")]
+    Missing,
+    /// The token is invalid, expired, revoked or not for this API.
+    #[error("invalid token: {0}")]
+    Invalid(String),
+    /// The provider could not be asked (introspection).
+    #[error("token check unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl BearerError {
+    /// 401, or 503 when the provider is unreachable.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::UNAUTHORIZED,
+        }
+    }
+}
+
+impl IntoResponse for BearerError {
+    fn into_response(self) -> Response {
+        let challenge = match &self {
+            Self::Missing => "Bearer".to_owned(),
+            Self::Invalid(d) => format!(
+                "Bearer error=\"invalid_token\", error_description=\"{}\"",
+                sesame_core::sanitize_description(d)
+            ),
+            Self::Unavailable(_) => "Bearer error=\"temporarily_unavailable\"".to_owned(),
+        };
+        let mut r = (self.status(), axum::Json(serde_json::json!({"error": "invalid_token", "error_description": self.to_string()}))).into_response();
+        if let Ok(v) = HeaderValue::from_str(&challenge) {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        r
+    }
+}
+
+/// Checks bearer tokens before the inner service; handlers take [`BearerClaims`].
+///
+/// ```no_run
+/// # async fn demo(oidc: sesame_rp::OidcClient) {
+/// use axum::{Router, routing::get};
+/// use sesame_rp::{BearerAuth, BearerClaims};
+/// let api: Router = Router::new()
+///     .route("/api/me", get(|t: BearerClaims| async move { t.subject.unwrap_or_default() }))
+///     .layer(BearerAuth::jwt(oidc, "https://api.example"));
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct BearerAuth {
+    inner: Arc<BearerInner>,
+}
+
+#[derive(Debug)]
+struct BearerInner {
+    client: OidcClient,
+    mode: Mode,
+    cache: Mutex<HashMap<String, Cached>>,
+}
+
+const MAX_CACHE: usize = 50_000;
+
+/// An introspection answer and until when it may be reused.
+type Cached = (Result<BearerClaims, String>, UnixTime);
+
+impl BearerAuth {
+    /// RFC 9068 JWT access tokens for `audience` (this API's resource identifier),
+    /// checked locally: `typ` `at+jwt`, signature from the provider's JWKS with the
+    /// client's algorithm allowlist, `iss` exact, `aud` containing `audience`,
+    /// `exp`/`iat`/`nbf` with the client's leeway.
+    pub fn jwt(client: OidcClient, audience: impl Into<String>) -> Self {
+        Self::new(
+            client,
+            Mode::Jwt {
+                audience: audience.into(),
+            },
+        )
+    }
+
+    /// Opaque tokens, checked by RFC 7662 introspection with this client's
+    /// credentials; answers are cached for at most `cache_ttl` seconds and never
+    /// past the token's `exp`.
+    pub fn introspection(client: OidcClient, cache_ttl: i64) -> Self {
+        Self::new(
+            client,
+            Mode::Introspection {
+                cache_ttl: cache_ttl.max(0),
+            },
+        )
+    }
+
+    fn new(client: OidcClient, mode: Mode) -> Self {
+        Self {
+            inner: Arc::new(BearerInner {
+                client,
+                mode,
+                cache: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Checks one token (what the layer does for each request).
+    ///
+    /// # Errors
+    /// [`BearerError`] when the token is not valid for this API.
+    pub async fn check(&self, token: &str) -> Result<BearerClaims, BearerError> {
+        match &self.inner.mode {
+            Mode::Jwt { audience } => self.check_jwt(token, audience).await,
+            Mode::Introspection { cache_ttl } => self.check_introspection(token, *cache_ttl).await,
+        }
+    }
+
+    async fn check_jwt(&self, token: &str, audience: &str) -> Result<BearerClaims, BearerError> {
+        let client = &self.inner.client;
+        let now = client.now();
+        let jws = UnverifiedJws::parse(token).map_err(|e| BearerError::Invalid(e.to_string()))?;
+        let typ = jws
+            .header()
+            .typ
+            .as_deref()
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if typ != "at+jwt" && typ != "application/at+jwt" {
+            return Err(BearerError::Invalid(
+                "not an RFC 9068 access token (typ)".into(),
+            ));
+        }
+        let algorithms = client.inner.validator.algorithms().to_vec();
+        let keys = client
+            .inner
+            .jwks
+            .keys(&client.inner.http, now)
+            .await
+            .map_err(|e| BearerError::Unavailable(e.to_string()))?;
+        let verified = match jws.clone().verify(&keys, &algorithms, None) {
+            Err(JwsError::UnknownKid(_)) => {
+                match client.inner.jwks.refresh(&client.inner.http, now).await {
+                    Some(fresh) => jws.verify(&fresh, &algorithms, None),
+                    None => Err(JwsError::InvalidSignature),
+                }
+            }
+            other => other,
+        }
+        .map_err(|e| BearerError::Invalid(ValidationError::Jws(e).to_string()))?;
+        let claims: Map<String, Value> = verified
+            .claims()
+            .map_err(|e| BearerError::Invalid(e.to_string()))?;
+        let leeway = 60;
+        let num = |k: &str| claims.get(k).and_then(Value::as_i64);
+        if claims.get("iss").and_then(Value::as_str) != Some(client.issuer().as_str()) {
+            return Err(BearerError::Invalid("wrong issuer".into()));
+        }
+        let aud_ok = match claims.get("aud") {
+            Some(Value::String(a)) => a == audience,
+            Some(Value::Array(a)) => a.iter().any(|v| v.as_str() == Some(audience)),
+            _ => false,
+        };
+        if !aud_ok {
+            return Err(BearerError::Invalid(
+                "the token is not for this API (aud)".into(),
+            ));
+        }
+        match num("exp") {
+            Some(exp) if now - leeway < exp => {}
+            Some(_) => return Err(BearerError::Invalid("expired".into())),
+            None => return Err(BearerError::Invalid("exp is missing".into())),
+        }
+        if num("iat").is_none_or(|iat| iat > now + leeway)
+            || num("nbf").is_some_and(|nbf| nbf > now + leeway)
+        {
+            return Err(BearerError::Invalid(
+                "iat or nbf is in the future or missing".into(),
+            ));
+        }
+        Ok(to_claims(claims))
+    }
+
+    async fn check_introspection(
+        &self,
+        token: &str,
+        cache_ttl: i64,
+    ) -> Result<BearerClaims, BearerError> {
+        let client = &self.inner.client;
+        let now = client.now();
+        let key = sesame_core::token_hash(sesame_core::JwsAlgorithm::RS512, token);
+        if let Ok(cache) = self.inner.cache.lock()
+            && let Some((answer, until)) = cache.get(&key)
+            && *until > now
+        {
+            return answer.clone().map_err(BearerError::Invalid);
+        }
+        let metadata = client.metadata();
+        let endpoint = metadata.introspection_endpoint.clone().ok_or_else(|| {
+            BearerError::Unavailable("the provider has no introspection endpoint".into())
+        })?;
+        let answer: Map<String, Value> = client
+            .introspect_request(&endpoint, token)
+            .await
+            .map_err(|e: HttpError| BearerError::Unavailable(e.to_string()))?;
+        let active = answer.get("active").and_then(Value::as_bool) == Some(true);
+        let exp = answer.get("exp").and_then(Value::as_i64);
+        let result = if active && exp.is_none_or(|e| e > now) {
+            Ok(to_claims(answer))
+        } else {
+            Err("inactive".to_owned())
+        };
+        let until = match (&result, exp) {
+            (Ok(_), Some(exp)) => exp.min(now + cache_ttl),
+            (Ok(_), None) => now + cache_ttl,
+            // A refusal is cached briefly: a revoked token stays refused, a
+            // flood of forged tokens is not forwarded one by one.
+            (Err(_), _) => now + cache_ttl.min(10),
+        };
+        if let Ok(mut cache) = self.inner.cache.lock() {
+            if cache.len() >= MAX_CACHE {
+                cache.retain(|_, (_, u)| *u > now);
+                if cache.len() >= MAX_CACHE {
+                    cache.clear();
+                }
+            }
+            cache.insert(key, (result.clone(), until));
+        }
+        result.map_err(BearerError::Invalid)
+    }
+}
+
+fn to_claims(claims: Map<String, Value>) -> BearerClaims {
+    BearerClaims {
+        subject: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
+        client_id: claims
+            .get("client_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        scopes: claims
+            .get("scope")
+            .and_then(Value::as_str)
+            .map(|s| {
+                s.split(' ')
+                    .filter(|x| !x.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        claims,
+    }
+}
+
+impl OidcClient {
+    pub(crate) async fn introspect_request(
+        &self,
+        endpoint: &str,
+        token: &str,
+    ) -> Result<Map<String, Value>, HttpError> {
+        self.authenticated_post(
+            endpoint,
+            &[("token", token), ("token_type_hint", "access_token")],
+        )
+        .await
+    }
+}
+
+fn bearer_token(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+impl<S> Layer<S> for BearerAuth {
+    type Service = BearerService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        BearerService {
+            inner,
+            auth: self.clone(),
+        }
+    }
+}
+
+/// The service made by [`BearerAuth`].
+#[derive(Debug, Clone)]
+pub struct BearerService<S> {
+    inner: S,
+    auth: BearerAuth,
+}
+
+impl<S> Service<Request<Body>> for BearerService<S>
+where
+    S: Service<Request<Body>, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let auth = self.auth.clone();
+        Box::pin(async move {
+            let (mut parts, body) = req.into_parts();
+            let Some(token) = bearer_token(&parts).map(str::to_owned) else {
+                return Ok(BearerError::Missing.into_response());
+            };
+            match auth.check(&token).await {
+                Ok(claims) => {
+                    parts.extensions.insert(claims);
+                    inner.call(Request::from_parts(parts, body)).await
+                }
+                Err(e) => {
+                    tracing::info!(error = %e, "bearer token refused");
+                    Ok(e.into_response())
+                }
+            }
+        })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for BearerClaims {
+    type Rejection = BearerError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<BearerClaims>()
+            .cloned()
+            .ok_or(BearerError::Missing)
+    }
+}

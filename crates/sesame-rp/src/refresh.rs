@@ -1,0 +1,225 @@
+//! `SessionRefresh`: keeps a signed-in session's tokens fresh.
+//!
+//! When the access token is about to expire (or the ID token is older than a
+//! configured age) the layer exchanges the refresh token, if the session has
+//! one; otherwise a browser GET is sent through a silent `prompt=none`
+//! re-authentication — once: a failed silent attempt ends the local session
+//! and is never retried automatically, so it cannot loop. Any other request
+//! with a stale session gets 401: an expired session never performs a POST.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::http::{HeaderValue, Method, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use sesame_core::{Expected, UnixTime};
+use tower::{Layer, Service};
+use tower_sessions::Session;
+
+use crate::auth;
+use crate::client::OidcClient;
+use crate::next::is_safe_next;
+use crate::session::{AUTH_KEY, AuthSession};
+
+const SILENT_KEY: &str = "sesame_rp.silent_at";
+/// Refresh this long before the access token expires.
+const SKEW: i64 = 60;
+/// At most one silent re-authentication per session in this many seconds.
+const SILENT_INTERVAL: i64 = 300;
+
+/// Keeps sessions fresh; put it inside the session layer and outside
+/// [`crate::RequireLogin`].
+#[derive(Debug, Clone)]
+pub struct SessionRefresh {
+    client: OidcClient,
+    max_id_token_age: Option<i64>,
+}
+
+impl SessionRefresh {
+    /// Refreshes when the access token is within a minute of expiring.
+    pub fn new(client: OidcClient) -> Self {
+        Self {
+            client,
+            max_id_token_age: None,
+        }
+    }
+
+    /// Also re-authenticates when the ID token is older than `seconds`
+    /// (to notice a provider-side logout or account change).
+    #[must_use]
+    pub fn with_max_id_token_age(mut self, seconds: i64) -> Self {
+        self.max_id_token_age = Some(seconds);
+        self
+    }
+}
+
+impl<S> Layer<S> for SessionRefresh {
+    type Service = SessionRefreshService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SessionRefreshService {
+            inner,
+            config: self.clone(),
+        }
+    }
+}
+
+/// The service made by [`SessionRefresh`].
+#[derive(Debug, Clone)]
+pub struct SessionRefreshService<S> {
+    inner: S,
+    config: SessionRefresh,
+}
+
+enum Stale {
+    Fresh,
+    Refreshed,
+    Failed,
+}
+
+async fn refresh(
+    client: &OidcClient,
+    session: &Session,
+    auth: &AuthSession,
+    now: UnixTime,
+) -> Stale {
+    let Some(refresh_token) = auth.refresh_token.clone() else {
+        return Stale::Failed;
+    };
+    let tokens = match client
+        .token_request(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh_token),
+        ])
+        .await
+    {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::info!(error = %e, "refresh failed; ending the session");
+            return Stale::Failed;
+        }
+    };
+    let mut updated = auth.clone();
+    if let Some(id_token) = &tokens.id_token {
+        // A refreshed ID token: same issuer and subject; no nonce (Keycloak omits it).
+        match client
+            .validate_id_token(id_token, &Expected::default())
+            .await
+        {
+            Ok(v) if v.claims.sub.as_str() == auth.subject => {
+                updated.id_token.clone_from(id_token);
+                updated.id_token_iat = v.claims.iat;
+            }
+            Ok(_) => {
+                tracing::warn!("refreshed ID token is for another subject; ending the session");
+                return Stale::Failed;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "refreshed ID token refused; ending the session");
+                return Stale::Failed;
+            }
+        }
+    }
+    updated.access_token = tokens.access_token.clone();
+    updated.access_expires_at = tokens.expires_in_seconds().map(|e| now + e);
+    if let Some(rotated) = tokens.refresh_token.clone() {
+        updated.refresh_token = Some(rotated);
+    }
+    match session.insert(AUTH_KEY, &updated).await {
+        Ok(()) => Stale::Refreshed,
+        Err(_) => Stale::Failed,
+    }
+}
+
+fn is_navigation(req: &Request<Body>) -> bool {
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let json_only = accept.contains("application/json") && !accept.contains("text/html");
+    req.method() == Method::GET && !req.headers().contains_key("x-requested-with") && !json_only
+}
+
+impl<S> Service<Request<Body>> for SessionRefreshService<S>
+where
+    S: Service<Request<Body>, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let config = self.config.clone();
+        Box::pin(async move {
+            let Some(session) = req.extensions().get::<Session>().cloned() else {
+                return inner.call(req).await;
+            };
+            let client = &config.client;
+            let Some(auth) = auth::current(Some(client), &session).await else {
+                return inner.call(req).await;
+            };
+            let now = client.now();
+            let access_stale = auth.access_expires_at.is_some_and(|e| e - now < SKEW);
+            let id_stale = config
+                .max_id_token_age
+                .is_some_and(|m| now - auth.id_token_iat > m);
+            if !(access_stale || id_stale) {
+                return inner.call(req).await;
+            }
+            let outcome = if auth.refresh_token.is_some() {
+                refresh(client, &session, &auth, now).await
+            } else {
+                Stale::Fresh
+            };
+            match outcome {
+                Stale::Refreshed => return inner.call(req).await,
+                Stale::Failed => {
+                    let _ = session.remove_value(AUTH_KEY).await;
+                    return inner.call(req).await;
+                }
+                Stale::Fresh => {}
+            }
+            // No refresh token: a silent re-authentication for browser GETs, once.
+            let tried: Option<UnixTime> = session.get(SILENT_KEY).await.ok().flatten();
+            if is_navigation(&req) && tried.is_none_or(|t| now - t > SILENT_INTERVAL) {
+                let next = req
+                    .uri()
+                    .path_and_query()
+                    .map_or("/", |p| p.as_str())
+                    .to_owned();
+                let next = if is_safe_next(&next) {
+                    next
+                } else {
+                    "/".to_owned()
+                };
+                let _ = session.insert(SILENT_KEY, now).await;
+                if let Ok(url) = client.start_login(&session, &next, &[], true).await {
+                    let mut r = StatusCode::SEE_OTHER.into_response();
+                    if let Ok(v) = HeaderValue::from_str(&url) {
+                        r.headers_mut().insert(header::LOCATION, v);
+                    }
+                    return Ok(r);
+                }
+            }
+            if req.method() != Method::GET && req.method() != Method::HEAD {
+                return Ok((
+                    StatusCode::UNAUTHORIZED,
+                    axum::Json(json!({"error": "session_expired"})),
+                )
+                    .into_response());
+            }
+            inner.call(req).await
+        })
+    }
+}
