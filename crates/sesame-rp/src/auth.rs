@@ -5,6 +5,10 @@ use tower_sessions::Session;
 use crate::client::OidcClient;
 use crate::session::{AUTH_KEY, AuthSession};
 
+/// A session already loaded and checked by a layer for this request.
+#[derive(Debug, Clone)]
+pub(crate) struct Loaded(pub(crate) std::sync::Arc<AuthSession>);
+
 /// The signed-in state if it is still valid: not past the configured
 /// maximum age, and not ended by a back-channel logout. An ended session is
 /// cleared.

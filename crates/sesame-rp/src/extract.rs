@@ -74,6 +74,9 @@ impl IntoResponse for NotSignedIn {
 }
 
 async fn load(parts: &mut Parts) -> Option<AuthSession> {
+    if let Some(loaded) = parts.extensions.get::<auth::Loaded>() {
+        return Some(loaded.0.as_ref().clone());
+    }
     let session = parts.extensions.get::<Session>().cloned()?;
     let client = parts.extensions.get::<OidcClient>().cloned();
     auth::current(client.as_ref(), &session).await

@@ -98,7 +98,10 @@ where
                     (StatusCode::INTERNAL_SERVER_ERROR, "session layer missing").into_response()
                 );
             };
-            if auth::current(Some(&client), &session).await.is_some() {
+            if let Some(auth) = auth::current(Some(&client), &session).await {
+                // Extractors downstream reuse what was just loaded and checked.
+                req.extensions_mut()
+                    .insert(auth::Loaded(std::sync::Arc::new(auth)));
                 req.extensions_mut().insert(client);
                 return inner.call(req).await;
             }

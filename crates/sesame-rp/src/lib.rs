@@ -14,6 +14,7 @@ mod provision;
 mod refresh;
 mod routes;
 mod session;
+pub mod testing;
 
 pub use bearer::{BearerAuth, BearerClaims, BearerError, BearerService};
 pub use client::{BuildError, ClientAuth, OidcClient, OidcClientBuilder, RoutePaths};
