@@ -13,4 +13,5 @@ mod support;
 mod browser;
 mod cli;
 mod demo;
+mod interop_openidconnect;
 mod serve;

@@ -1,0 +1,107 @@
+// Clicks through a login and an RP-initiated logout of the real `sesame app`
+// against panva's oidc-provider (op.mjs), with a cookie-keeping client:
+//
+//   app /login -> oidc-provider dev login form -> consent form -> app /callback
+//   -> app /me is 200 with the claims -> POST app /logout (csrf_token from "/")
+//   -> oidc-provider end_session + its logout confirmation form -> back to the app
+//   -> app /me is 401
+//
+//   node drive-app.mjs --app http://127.0.0.1:4101 --op http://127.0.0.1:4100 --user alice
+
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { parseArgs } from 'node:util';
+
+import { Browser, check, parseForms } from './lib/browser.mjs';
+import { reporter } from './lib/steps.mjs';
+
+const { values: args } = parseArgs({
+  options: {
+    app: { type: 'string' },
+    op: { type: 'string' },
+    user: { type: 'string', default: 'interop-user' },
+    'auth-method': { type: 'string' },
+  },
+});
+const require = createRequire(import.meta.url);
+const version = JSON.parse(readFileSync(require.resolve('oidc-provider/package.json'), 'utf8')).version;
+const app = args.app.replace(/\/+$/, '');
+const op = args.op.replace(/\/+$/, '');
+const b = new Browser();
+
+async function main() {
+  // Not logged in yet.
+  let r = await b.get(`${app}/me`);
+  check(r.status === 401, `app /me before login: expected 401, got ${r.status}`);
+
+  // app /login -> oidc-provider /auth -> /interaction/:uid (login form)
+  r = await b.get(`${app}/login`);
+  check(r.location?.startsWith(`${op}/auth?`), `app /login should redirect to ${op}/auth, got ${r.status} ${r.location}`);
+  const auth = new URL(r.location);
+  for (const p of ['code_challenge', 'state', 'nonce']) {
+    check(auth.searchParams.get(p), `authorization request without ${p}: ${r.location}`);
+  }
+  check(auth.searchParams.get('code_challenge_method') === 'S256', 'PKCE method is not S256');
+  r = await b.follow(r.location);
+  check(r.status === 200, `oidc-provider login page: ${r.status}\n${r.text.slice(0, 1000)}`);
+  check(/name="login"/.test(r.text), `not the dev login form:\n${r.text.slice(0, 1000)}`);
+
+  // Login form (prompt=login): any login name, any password.
+  r = await b.submit(r, {
+    pick: (f) => f.fields.prompt === 'login',
+    values: { login: args.user, password: 'any-password' },
+  });
+  check(r.status === 200 && parseForms(r.text, r.url).some((f) => f.fields.prompt === 'consent'),
+    `expected the consent form after login, got ${r.status}\n${r.text.slice(0, 1000)}`);
+
+  // Consent form (prompt=consent) -> /auth/:uid -> app /callback -> app /
+  r = await b.submit(r, { pick: (f) => f.fields.prompt === 'consent' });
+  check(r.status === 200, `after consent and callback: ${r.status} at ${r.url}\n${r.text.slice(0, 1000)}`);
+  check(new URL(r.url).origin === new URL(app).origin, `flow did not end at the app: ${r.url}`);
+  check(!/error/i.test(new URL(r.url).search), `the app reported an error: ${r.url}`);
+
+  // The session's claims.
+  r = await b.get(`${app}/me`);
+  check(r.status === 200, `app /me after login: ${r.status} ${r.text}`);
+  const me = JSON.parse(r.text);
+  check(me.iss === op, `iss ${me.iss} != ${op}`);
+  check(me.sub === args.user, `sub ${me.sub} != ${args.user}`);
+  check(me.claims?.email === `${args.user}@interop.example`, `email claim missing: ${r.text}`);
+  check(me.claims?.name === `Interop ${args.user}`, `name claim missing: ${r.text}`);
+
+  // Logout: the CSRF token from the app's home page.
+  r = await b.get(`${app}/`);
+  const home = parseForms(r.text, r.url).find((f) => new URL(f.action).pathname === '/logout');
+  check(home?.fields.csrf_token, `no logout form with csrf_token on the app's home page:\n${r.text.slice(0, 1000)}`);
+  r = await b.post(`${app}/logout`, { csrf_token: home.fields.csrf_token });
+  check(r.location?.startsWith(`${op}/session/end?`), `app /logout should redirect to ${op}/session/end, got ${r.status} ${r.location}`);
+  const end = new URL(r.location);
+  check(end.searchParams.get('id_token_hint') || end.searchParams.get('client_id'), 'end_session without id_token_hint or client_id');
+  check(end.searchParams.get('post_logout_redirect_uri') === `${app}/`, `post_logout_redirect_uri ${end.searchParams.get('post_logout_redirect_uri')}`);
+
+  // oidc-provider's confirmation page: <form id="op.logoutForm"> + button logout=yes.
+  r = await b.follow(r.location);
+  check(r.status === 200, `end_session page: ${r.status}\n${r.text.slice(0, 1000)}`);
+  r = await b.submit(r, { pick: (f) => 'xsrf' in f.fields, button: 'logout' });
+  check(new URL(r.url).origin === new URL(app).origin, `logout did not return to the app: ${r.url} (${r.status})`);
+  check(r.status === 200, `app after logout: ${r.status}`);
+
+  r = await b.get(`${app}/me`);
+  check(r.status === 401, `app /me after logout: expected 401, got ${r.status} ${r.text}`);
+
+  // Logged out at oidc-provider too: a new login shows the login form again.
+  r = await b.get(`${app}/login`);
+  r = await b.follow(r.location);
+  check(/name="login"/.test(r.text), 'oidc-provider session survived the logout');
+}
+
+const report = reporter(`oidc-provider@${version}`);
+await report.step(`sesame app login+logout (${args['auth-method']})`, async () => {
+  try {
+    await main();
+  } catch (e) {
+    console.error(`--- requests ---\n${b.dump()}`);
+    throw e;
+  }
+});
+process.exit(report.ok ? 0 : 1);

@@ -1,0 +1,126 @@
+// panva's oidc-provider as a third-party OpenID Provider for Sesame's relying party.
+//
+//   node op.mjs --port 4100 --basic-app http://127.0.0.1:4101 --post-app http://127.0.0.1:4102
+//
+// Two static clients:
+//   sesame-basic  client_secret_basic, redirect {basic-app}/callback
+//   sesame-post   client_secret_post,  redirect {post-app}/callback
+// (secrets: "sesame-basic-secret-…" / "sesame-post-secret-…", printed on the ready line).
+// In-memory adapter (the library's default), any username logs in (devInteractions: its own
+// login and consent pages), PKCE required, RP-initiated logout enabled. Listens on 127.0.0.1 only
+// and prints "oidc-provider@VERSION ready on http://127.0.0.1:PORT" when it accepts requests.
+
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { parseArgs } from 'node:util';
+
+import Provider from 'oidc-provider';
+
+const { values: args } = parseArgs({
+  options: {
+    port: { type: 'string' },
+    'basic-app': { type: 'string' },
+    'post-app': { type: 'string' },
+  },
+});
+for (const k of ['port', 'basic-app', 'post-app']) {
+  if (!args[k]) {
+    console.error(`usage: node op.mjs --port P --basic-app URL --post-app URL (missing --${k})`);
+    process.exit(2);
+  }
+}
+
+const require = createRequire(import.meta.url);
+const version = JSON.parse(readFileSync(require.resolve('oidc-provider/package.json'), 'utf8')).version;
+
+const issuer = `http://127.0.0.1:${args.port}`;
+const app = (base) => base.replace(/\/+$/, '');
+
+// Fresh signing keys per run: RS256 (the default) and ES256.
+const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
+
+const secrets = {
+  basic: `sesame-basic-secret-${randomBytes(16).toString('hex')}`,
+  post: `sesame-post-secret-${randomBytes(16).toString('hex')}`,
+};
+
+const clients = [
+  {
+    client_id: 'sesame-basic',
+    client_secret: secrets.basic,
+    client_name: 'Sesame app (client_secret_basic)',
+    token_endpoint_auth_method: 'client_secret_basic',
+    redirect_uris: [`${app(args['basic-app'])}/callback`],
+    post_logout_redirect_uris: [`${app(args['basic-app'])}/`],
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+  },
+  {
+    client_id: 'sesame-post',
+    client_secret: secrets.post,
+    client_name: 'Sesame app (client_secret_post)',
+    token_endpoint_auth_method: 'client_secret_post',
+    redirect_uris: [`${app(args['post-app'])}/callback`],
+    post_logout_redirect_uris: [`${app(args['post-app'])}/`],
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+  },
+];
+
+const configuration = {
+  clients,
+  jwks: { keys: [{ ...rsa, use: 'sig', alg: 'RS256' }, { ...ec, use: 'sig', alg: 'ES256' }] },
+  // Any login name is an account; its claims are derived from the name.
+  async findAccount(ctx, id) {
+    return {
+      accountId: id,
+      async claims() {
+        return {
+          sub: id,
+          name: `Interop ${id}`,
+          preferred_username: id,
+          email: `${id}@interop.example`,
+          email_verified: true,
+        };
+      },
+    };
+  },
+  claims: {
+    openid: ['sub'],
+    profile: ['name', 'preferred_username'],
+    email: ['email', 'email_verified'],
+  },
+  features: {
+    devInteractions: { enabled: true },
+    rpInitiatedLogout: { enabled: true },
+  },
+  pkce: { required: () => true },
+  // Cookies: signed with a per-run key. Over plain http the library leaves `Secure` off
+  // (it only sets it when the request itself is https), and SameSite=Lax lets the
+  // _interaction/_session cookies come back on the top-level redirects of the flow.
+  cookies: {
+    keys: [randomBytes(32).toString('hex')],
+    long: { httpOnly: true, sameSite: 'lax' },
+    short: { httpOnly: true, sameSite: 'lax' },
+  },
+  ttl: { Session: 3600, Interaction: 600, Grant: 3600 },
+};
+
+const provider = new Provider(issuer, configuration);
+provider.on('server_error', (ctx, err) => console.error('oidc-provider server_error', err));
+provider.on('grant.error', (ctx, err) => console.error('oidc-provider grant.error', err.message, err.error_description ?? ''));
+provider.on('authorization.error', (ctx, err) => console.error('oidc-provider authorization.error', err.message, err.error_description ?? ''));
+provider.on('end_session.error', (ctx, err) => console.error('oidc-provider end_session.error', err.message, err.error_description ?? ''));
+
+const server = provider.listen(Number(args.port), '127.0.0.1', () => {
+  console.log(`oidc-provider@${version} ready on ${issuer} basic_secret=${secrets.basic} post_secret=${secrets.post}`);
+});
+const stop = () => {
+  server.close(() => process.exit(0));
+  server.closeAllConnections();
+  setTimeout(() => process.exit(0), 2000).unref();
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);

@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# Sesame against third-party OpenID Connect peers (see INTEROP.md).
+#
+#   bash interop/run.sh
+#
+# - panva's oidc-provider (npm) as the provider for the real `sesame app`
+#   (login + RP-initiated logout, client_secret_basic and client_secret_post);
+# - panva's openid-client (npm) and Authlib (PyPI) as relying parties of the
+#   real `sesame serve` (discovery, code + PKCE, ID token, userinfo, refresh,
+#   revocation, logout), each with client_secret_basic and client_secret_post.
+# (The openidconnect crate runs under `cargo test`: crates/sesame-server/tests/it/interop_openidconnect.rs.)
+#
+# Needs node (>= 20) with npm, and python3 with venv. Installs the pinned
+# packages (npm ci; a virtualenv at interop/.venv). Every server listens on
+# 127.0.0.1 only. SESAME_BIN: the sesame binary to test (default: build it
+# with cargo and use target/debug/sesame, or $CARGO_TARGET_DIR/debug/sesame).
+#
+# Prints "PASS peer@version: flow" / "FAIL …" lines and ends with
+# "N passed, M failed"; exits non-zero when anything failed.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+INTEROP="$ROOT/interop"
+cd "$ROOT"
+START_TIME=$SECONDS
+
+log() { echo "== $*" >&2; }
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/sesame-interop.XXXXXX")"
+PIDS=()
+cleanup() {
+  local pid i
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  # Give them 5 s to stop, then KILL what is left (only our own processes, by pid).
+  for ((i = 0; i < 50; i++)); do
+    local alive=0
+    for pid in "${PIDS[@]}"; do
+      if kill -0 "$pid" 2>/dev/null; then alive=1; fi
+    done
+    [ "$alive" -eq 0 ] && break
+    sleep 0.1
+  done
+  for pid in "${PIDS[@]}"; do
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------- tools
+command -v node >/dev/null || { echo "interop: node is required (Debian: apt-get install nodejs npm)" >&2; exit 2; }
+command -v npm >/dev/null || { echo "interop: npm is required (Debian: apt-get install npm)" >&2; exit 2; }
+command -v python3 >/dev/null || { echo "interop: python3 is required" >&2; exit 2; }
+NODE_MAJOR="$(node -p 'process.versions.node.split(".")[0]')"
+if [ "$NODE_MAJOR" -lt 20 ]; then
+  echo "interop: node >= 20 is required (found $(node --version))" >&2
+  exit 2
+fi
+
+log "npm ci (interop/package-lock.json)"
+(cd "$INTEROP" && npm ci --no-audit --no-fund --loglevel=error >"$WORK/npm.log" 2>&1) || { cat "$WORK/npm.log" >&2; exit 2; }
+
+log "python venv (interop/.venv, interop/requirements.txt)"
+if [ ! -x "$INTEROP/.venv/bin/python" ]; then
+  python3 -m venv "$INTEROP/.venv"
+fi
+"$INTEROP/.venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$INTEROP/requirements.txt" \
+  >"$WORK/pip.log" 2>&1 || { cat "$WORK/pip.log" >&2; exit 2; }
+PY="$INTEROP/.venv/bin/python"
+
+if [ -z "${SESAME_BIN:-}" ]; then
+  log "cargo build (sesame)"
+  export SQLX_OFFLINE="${SQLX_OFFLINE:-true}"
+  # The same package selection and features as the CI's `cargo test`, so its build is reused.
+  cargo build --quiet --workspace --all-features --bin sesame
+  SESAME_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/sesame"
+fi
+[ -x "$SESAME_BIN" ] || { echo "interop: no sesame binary at $SESAME_BIN" >&2; exit 2; }
+SESAME_BIN="$(cd "$(dirname "$SESAME_BIN")" && pwd)/$(basename "$SESAME_BIN")"
+
+# ---------------------------------------------------------------- helpers
+# N distinct free ports on 127.0.0.1 (all held open until all are chosen).
+free_ports() {
+  python3 - "$1" <<'EOF'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+EOF
+}
+
+# wait_for FILE PATTERN SECONDS PID: waits until FILE has a line matching PATTERN.
+wait_for() {
+  local file="$1" pattern="$2" limit="$3" pid="$4" i
+  for ((i = 0; i < limit * 10; i++)); do
+    if grep -q -- "$pattern" "$file" 2>/dev/null; then return 0; fi
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "interop: process $pid exited before printing '$pattern':" >&2
+      cat "$file" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "interop: timed out waiting for '$pattern' in $file" >&2
+  cat "$file" >&2
+  return 1
+}
+
+RESULTS="$WORK/results.txt"
+: >"$RESULTS"
+
+# run_peer NAME CMD…: runs a peer script; its PASS/FAIL lines go to the results.
+# A script that fails without printing a FAIL line counts as one failure.
+run_peer() {
+  local name="$1" out="$WORK/peer-$RANDOM.out" err rc=0
+  shift
+  err="${out%.out}.err"
+  "$@" >"$out" 2>"$err" || rc=$?
+  grep -E '^(PASS|FAIL) ' "$out" | tee -a "$RESULTS" || true
+  if [ "$rc" -ne 0 ]; then
+    if ! grep -q '^FAIL ' "$out"; then
+      echo "FAIL $name: exited with status $rc" | tee -a "$RESULTS"
+    fi
+    echo "---- $name: output ----" >&2
+    grep -vE '^(PASS|FAIL) ' "$out" >&2 || true
+    echo "---- $name: errors ----" >&2
+    tail -n 80 "$err" >&2
+  fi
+}
+
+# ---------------------------------------------------------------- oidc-provider -> sesame app
+run_oidc_provider_peer() {
+  local op_port basic_port post_port ops basic_secret post_secret
+  read -r op_port basic_port post_port <<<"$(free_ports 3)"
+  ops="http://127.0.0.1:$op_port"
+  log "oidc-provider on $ops"
+  node "$INTEROP/op.mjs" --port "$op_port" \
+    --basic-app "http://127.0.0.1:$basic_port" --post-app "http://127.0.0.1:$post_port" \
+    >"$WORK/op.log" 2>&1 &
+  PIDS+=($!)
+  wait_for "$WORK/op.log" "ready on $ops" 60 "$!" || { echo "FAIL oidc-provider: did not start" | tee -a "$RESULTS"; return 0; }
+  basic_secret="$(grep -o 'basic_secret=[^ ]*' "$WORK/op.log" | cut -d= -f2)"
+  post_secret="$(grep -o 'post_secret=[^ ]*' "$WORK/op.log" | cut -d= -f2)"
+
+  local method port secret client pid
+  for method in client_secret_basic client_secret_post; do
+    if [ "$method" = client_secret_basic ]; then
+      port=$basic_port secret=$basic_secret client=sesame-basic
+    else
+      port=$post_port secret=$post_secret client=sesame-post
+    fi
+    log "sesame app ($method) on 127.0.0.1:$port"
+    SESAME_APP_CLIENT_SECRET="$secret" "$SESAME_BIN" app --issuer "$ops" --client-id "$client" \
+      --auth-method "$method" --listen "127.0.0.1:$port" >"$WORK/app-$method.log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    if ! wait_for "$WORK/app-$method.log" "Demo app on" 30 "$pid"; then
+      echo "FAIL oidc-provider: sesame app did not start ($method)" | tee -a "$RESULTS"
+      continue
+    fi
+    run_peer "oidc-provider ($method)" node "$INTEROP/drive-app.mjs" \
+      --op "$ops" --app "http://127.0.0.1:$port" --user "alice-$method" --auth-method "$method"
+  done
+}
+
+# ---------------------------------------------------------------- sesame serve <- openid-client, Authlib
+run_sesame_serve_peers() {
+  local port cb_port issuer db password
+  read -r port cb_port <<<"$(free_ports 2)"
+  issuer="http://127.0.0.1:$port"
+  db="sqlite://$WORK/sesame.db"
+  password="interop-$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
+  SESAME_LOG_LEVEL=warn "$SESAME_BIN" --database "$db" users add --username interop --password "$password" \
+    --email interop@example.com --name "Interop User" >/dev/null
+
+  # One client per peer and authentication method, all third-party (consent page shown).
+  add_client() {
+    SESAME_LOG_LEVEL=warn "$SESAME_BIN" --database "$db" clients add --name "$1" \
+      --redirect-uri "http://127.0.0.1:$cb_port/cb" \
+      --post-logout-redirect-uri "http://127.0.0.1:$cb_port/bye" \
+      --grant-type authorization_code --grant-type refresh_token \
+      --auth-method "$2" --json
+  }
+  log "sesame serve on $issuer"
+  SESAME_LOG_LEVEL="${SESAME_LOG_LEVEL:-warn}" "$SESAME_BIN" --database "$db" serve --issuer "$issuer" \
+    --listen "127.0.0.1:$port" >"$WORK/serve.log" 2>&1 &
+  local serve_pid=$!
+  PIDS+=("$serve_pid")
+  local i up=0
+  for ((i = 0; i < 300; i++)); do
+    if python3 -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('$issuer/healthz', timeout=1).status == 200 else 1)" 2>/dev/null; then
+      up=1
+      break
+    fi
+    kill -0 "$serve_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ "$up" -ne 1 ]; then
+    cat "$WORK/serve.log" >&2
+    echo "FAIL sesame serve: did not start" | tee -a "$RESULTS"
+    return 0
+  fi
+
+  local method json id secret
+  for method in client_secret_basic client_secret_post; do
+    json="$(add_client "openid-client ($method)" "$method")"
+    id="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])' <<<"$json")"
+    secret="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])' <<<"$json")"
+    run_peer "openid-client ($method)" node "$INTEROP/rp-openid-client.mjs" \
+      --issuer "$issuer" --client-id "$id" --client-secret "$secret" --auth-method "$method" \
+      --redirect-uri "http://127.0.0.1:$cb_port/cb" --post-logout-redirect-uri "http://127.0.0.1:$cb_port/bye" \
+      --username interop --password "$password"
+  done
+  for method in client_secret_basic client_secret_post; do
+    json="$(add_client "Authlib ($method)" "$method")"
+    id="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])' <<<"$json")"
+    secret="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])' <<<"$json")"
+    run_peer "authlib ($method)" "$PY" "$INTEROP/rp_authlib.py" \
+      --issuer "$issuer" --client-id "$id" --client-secret "$secret" --auth-method "$method" \
+      --redirect-uri "http://127.0.0.1:$cb_port/cb" --post-logout-redirect-uri "http://127.0.0.1:$cb_port/bye" \
+      --username interop --password "$password"
+  done
+  if grep -qiE 'panic|ERROR' "$WORK/serve.log"; then
+    echo "---- sesame serve log (errors) ----" >&2
+    grep -iE 'panic|ERROR' "$WORK/serve.log" | tail -n 40 >&2
+  fi
+}
+
+run_oidc_provider_peer
+run_sesame_serve_peers
+
+PASSED="$(grep -c '^PASS ' "$RESULTS" || true)"
+FAILED="$(grep -c '^FAIL ' "$RESULTS" || true)"
+echo "interop: $((SECONDS - START_TIME))s"
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]
