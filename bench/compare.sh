@@ -1,0 +1,313 @@
+#!/usr/bin/env bash
+# bench/compare.sh — Sesame against the physical limit and against its peers, in one run on one
+# machine.
+#
+#   1. the single-core RS256/ES256 signing rate through aws-lc-rs (`sesame-bench sign-bound`);
+#   2. complete authorization-code flows (authorize → token → userinfo) with C virtual users for
+#      T seconds against, each pinned to core 0 with the driver on core 1:
+#        sesame serve on SQLite, on PostgreSQL (a fresh database), and with ES256 ID tokens;
+#        panva's oidc-provider (npm, in-memory adapter, bench/node-op.mjs);
+#        django-oidc-provider (PyPI, bench/.venv, gunicorn with one worker, bench/django_op);
+#   3. sesame serve with both cores free (the scale-up figure);
+#   4. a table (flows/s, p50, p99, errors, ratios, fraction of the signing bound, RSS) and
+#      bench/chart.svg.
+#
+# Usage: bench/compare.sh [-c C] [-t SECONDS] [--warmup S] [--skip-node] [--skip-django]
+#                         [--skip-pg] [--endpoints] [--pg-admin URL] [--out DIR]
+# Builds with cargo into $CARGO_TARGET_DIR (default: target/). Needs taskset, curl, python3;
+# node/npm for the oidc-provider peer; psql and a PostgreSQL server for the PostgreSQL run.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_DIR="$ROOT/bench"
+C=16
+T=10
+WARMUP=1
+RUN_NODE=1
+RUN_DJANGO=1
+RUN_PG=1
+RUN_ENDPOINTS=0
+PG_ADMIN="${SESAME_BENCH_PG_ADMIN:-postgres://postgres@127.0.0.1:5432/test}"
+OUT="$BENCH_DIR/results"
+SERVER_CORE=0
+DRIVER_CORE=1
+
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -c) C="$2"; shift 2 ;;
+    -t) T="$2"; shift 2 ;;
+    --warmup) WARMUP="$2"; shift 2 ;;
+    --skip-node) RUN_NODE=0; shift ;;
+    --skip-django) RUN_DJANGO=0; shift ;;
+    --skip-pg) RUN_PG=0; shift ;;
+    --endpoints) RUN_ENDPOINTS=1; shift ;;
+    --pg-admin) PG_ADMIN="$2"; shift 2 ;;
+    --out) OUT="$2"; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "compare.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+say() { printf '\n== %s\n' "$*"; }
+warn() { printf 'compare.sh: %s\n' "$*" >&2; }
+
+STARTED=$(date +%s)
+mkdir -p "$OUT"
+rm -f "$OUT"/*.json "$OUT"/table.md
+LOGS="$OUT/logs"
+rm -rf "$LOGS"
+mkdir -p "$LOGS"
+WORK=$(mktemp -d /tmp/sesame-bench.XXXXXX)
+PIDS=()
+PG_DB=""
+
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]:-}"; do
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]:-}"; do
+    [ -n "$pid" ] && wait "$pid" 2>/dev/null || true
+  done
+  if [ -n "$PG_DB" ]; then
+    psql "$PG_ADMIN" -q -c "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Pinning: providers on core 0, the driver on core 1 (when there are two cores).
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+  PIN_SERVER=(taskset -c "$SERVER_CORE")
+  PIN_DRIVER=(taskset -c "$DRIVER_CORE")
+else
+  warn "taskset or a second core is missing: running unpinned"
+  PIN_SERVER=()
+  PIN_DRIVER=()
+fi
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_ready URL PID NAME: until URL answers 200, PID dies, or 60 s pass.
+wait_ready() {
+  local url="$1" pid="$2" name="$3" i
+  for i in $(seq 1 600); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      warn "$name exited during start-up; see $LOGS/$name.log:"
+      tail -n 15 "$LOGS/$name.log" >&2 || true
+      return 1
+    fi
+    if curl -sf -o /dev/null "$url"; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  warn "$name did not answer $url within 60 s; see $LOGS/$name.log"
+  return 1
+}
+
+stop() {
+  local pid="$1"
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+machine() {
+  echo "date:   $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "nproc:  $(nproc)"
+  echo "cpu:    $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+  echo "memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+  echo "load:   $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min)"
+  echo "kernel: $(uname -r)"
+  echo "runs:   C=$C virtual users, T=$T s measured after ${WARMUP} s warm-up"
+}
+
+say "machine"
+machine | tee "$OUT/machine.txt"
+
+say "build (cargo build --release -p sesame-server -p sesame-bench)"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+(cd "$ROOT" && cargo build --release -q -p sesame-server -p sesame-bench)
+SESAME="$TARGET/release/sesame"
+BENCH="$TARGET/release/sesame-bench"
+
+REDIRECT_URI="http://127.0.0.1:9/callback"
+PASSWORD=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
+DRIVER_ARGS=(-c "$C" -t "$T" --warmup "$WARMUP" --redirect-uri "$REDIRECT_URI"
+  --username bench --password "$PASSWORD")
+RUNS=()
+
+say "single-core signing bound (aws-lc-rs), on core $SERVER_CORE"
+"${PIN_SERVER[@]}" "$BENCH" sign-bound --seconds 2 --json "$OUT/sign-bound.json"
+
+# The rate limits protect real deployments; a load test from one address, as one user, would
+# only measure them. (A file, not SESAME_RATE_LIMITS__* variables: sesame 0.1.0 drops nested
+# keys from the environment.)
+CONF="$WORK/sesame.toml"
+cat >"$CONF" <<'TOML'
+[rate_limits]
+login_per_username_per_minute = 100000
+login_per_ip_per_minute = 100000
+token_per_client_per_second = 1000000
+TOML
+
+# sesame_run NAME DATABASE ALG PINNED [MODE…]: a fresh provider, one driver run per mode.
+sesame_run() {
+  local name="$1" db="$2" alg="$3" pinned="$4"
+  shift 4
+  local modes=("${@:-flow}")
+  local port issuer creds client_id secret cc_id="" cc_secret="" pid mode label id sec
+  port=$(free_port)
+  issuer="http://127.0.0.1:$port"
+  local sesame=("$SESAME" --config "$CONF" --database "$db")
+  "${sesame[@]}" users add --username bench --password "$PASSWORD" \
+    --email bench@example.com --name "Bench User" >>"$LOGS/$name.log" 2>&1 || {
+    warn "$name: could not add the user; see $LOGS/$name.log"; return 1; }
+  creds=$("${sesame[@]}" clients add --name bench --redirect-uri "$REDIRECT_URI" \
+    --skip-consent --id-token-alg "$alg" --json 2>>"$LOGS/$name.log") || {
+    warn "$name: could not add the client; see $LOGS/$name.log"; return 1; }
+  client_id=$(json_field client_id <<<"$creds")
+  secret=$(json_field client_secret <<<"$creds")
+  if [[ " ${modes[*]} " == *" token-cc "* ]]; then
+    # A separate client: one registered with client_credentials gets an empty scope allowlist.
+    creds=$("${sesame[@]}" clients add --name bench-cc --redirect-uri "$REDIRECT_URI" \
+      --grant-type client_credentials --json 2>>"$LOGS/$name.log") || {
+      warn "$name: could not add the client_credentials client"; return 1; }
+    cc_id=$(json_field client_id <<<"$creds")
+    cc_secret=$(json_field client_secret <<<"$creds")
+  fi
+  local pin_server=() pin_driver=()
+  if [ "$pinned" = yes ]; then pin_server=("${PIN_SERVER[@]}"); pin_driver=("${PIN_DRIVER[@]}"); fi
+  "${pin_server[@]}" "${sesame[@]}" serve --issuer "$issuer" \
+    --listen "127.0.0.1:$port" >>"$LOGS/$name.log" 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  wait_ready "$issuer/.well-known/openid-configuration" "$pid" "$name" || { stop "$pid"; return 1; }
+  sleep 1
+  for mode in "${modes[@]}"; do
+    label="$name"
+    [ "$mode" != flow ] && label="$name $mode"
+    id=$client_id sec=$secret
+    [ "$mode" = token-cc ] && id=$cc_id sec=$cc_secret
+    "${pin_driver[@]}" "$BENCH" run --mode "$mode" --peer sesame --issuer "$issuer" \
+      --client-id "$id" --client-secret "$sec" "${DRIVER_ARGS[@]}" --pid "$pid" \
+      --label "$label" --json "$OUT/${label// /-}.json" || warn "$label: the driver failed"
+    [ "$mode" = flow ] && RUNS+=("$OUT/${label// /-}.json")
+  done
+  stop "$pid"
+}
+
+ENC_KEY=$("$SESAME" keys encryption-key)
+
+say "sesame serve, SQLite, RS256, core $SERVER_CORE"
+mkdir -p "$WORK/sqlite"
+MODES=(flow)
+[ "$RUN_ENDPOINTS" = 1 ] && MODES=(flow token-code token-cc userinfo introspect jwks)
+sesame_run "sesame-sqlite" "sqlite://$WORK/sqlite/sesame.db" RS256 yes "${MODES[@]}" ||
+  warn "the SQLite run failed"
+
+if [ "$RUN_PG" = 1 ]; then
+  say "sesame serve, PostgreSQL, RS256, core $SERVER_CORE (the database server is not pinned)"
+  PG_DB="sesame_bench_$$"
+  if command -v psql >/dev/null && psql "$PG_ADMIN" -q -c "CREATE DATABASE $PG_DB" >/dev/null 2>>"$LOGS/postgres.log"; then
+    PG_URL="${PG_ADMIN%/*}/$PG_DB"
+    SESAME_ENCRYPTION_KEY="$ENC_KEY" sesame_run "sesame-postgres" "$PG_URL" RS256 yes ||
+      warn "the PostgreSQL run failed"
+  else
+    warn "cannot create a database through $PG_ADMIN (see $LOGS/postgres.log): skipping PostgreSQL"
+    PG_DB=""
+  fi
+fi
+
+say "sesame serve, SQLite, ES256, core $SERVER_CORE"
+mkdir -p "$WORK/es256"
+sesame_run "sesame-sqlite-es256" "sqlite://$WORK/es256/sesame.db" ES256 yes ||
+  warn "the ES256 run failed"
+
+say "sesame serve, SQLite, RS256, both cores free (driver unpinned too)"
+mkdir -p "$WORK/two"
+sesame_run "sesame-sqlite-2-cores" "sqlite://$WORK/two/sesame.db" RS256 no ||
+  warn "the two-core run failed"
+
+if [ "$RUN_NODE" = 1 ]; then
+  say "node oidc-provider (npm, in-memory adapter), core $SERVER_CORE"
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    warn "node/npm not found: skipping oidc-provider"
+  elif ! (cd "$BENCH_DIR" && { [ -d node_modules/oidc-provider ] && [ node_modules/.package-lock.json -nt package-lock.json ] ||
+      npm ci --no-audit --no-fund --loglevel=error; }) >>"$LOGS/node-oidc-provider.log" 2>&1; then
+    warn "npm ci failed: skipping oidc-provider; see $LOGS/node-oidc-provider.log"
+  else
+    port=$(free_port)
+    issuer="http://127.0.0.1:$port"
+    node_secret=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
+    BENCH_PORT=$port BENCH_ISSUER=$issuer BENCH_CLIENT_ID=bench BENCH_CLIENT_SECRET=$node_secret \
+      BENCH_REDIRECT_URI=$REDIRECT_URI NODE_ENV=production \
+      "${PIN_SERVER[@]}" node "$BENCH_DIR/node-op.mjs" >>"$LOGS/node-oidc-provider.log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    if wait_ready "$issuer/.well-known/openid-configuration" "$pid" node-oidc-provider; then
+      sleep 1
+      "${PIN_DRIVER[@]}" "$BENCH" run --mode flow --peer node-oidc-provider --issuer "$issuer" \
+        --client-id bench --client-secret "$node_secret" "${DRIVER_ARGS[@]}" --pid "$pid" \
+        --label "node-oidc-provider" --json "$OUT/node-oidc-provider.json" &&
+        RUNS+=("$OUT/node-oidc-provider.json") || warn "node-oidc-provider: the driver failed"
+    fi
+    stop "$pid"
+  fi
+fi
+
+if [ "$RUN_DJANGO" = 1 ]; then
+  say "django-oidc-provider (PyPI, gunicorn, one sync worker), core $SERVER_CORE"
+  VENV="$BENCH_DIR/.venv"
+  stamp="$VENV/.requirements.txt"
+  if ! { [ -x "$VENV/bin/gunicorn" ] && cmp -s "$BENCH_DIR/requirements.txt" "$stamp"; } &&
+     ! { python3 -m venv "$VENV" && "$VENV/bin/pip" install -q -r "$BENCH_DIR/requirements.txt" &&
+         cp "$BENCH_DIR/requirements.txt" "$stamp"; } >>"$LOGS/django-oidc-provider.log" 2>&1; then
+    warn "creating $VENV failed: skipping django-oidc-provider; see $LOGS/django-oidc-provider.log"
+  else
+    port=$(free_port)
+    dj_secret=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
+    mkdir -p "$WORK/django"
+    export BENCH_DATA_DIR="$WORK/django" BENCH_SITE_URL="http://127.0.0.1:$port"
+    if (cd "$BENCH_DIR/django_op" && "$VENV/bin/python" manage.py migrate -v0 &&
+        "$VENV/bin/python" manage.py bench_setup --username bench --password "$PASSWORD" \
+          --client-id bench --client-secret "$dj_secret" --redirect-uri "$REDIRECT_URI") \
+        >>"$LOGS/django-oidc-provider.log" 2>&1; then
+      (cd "$BENCH_DIR/django_op" && exec "${PIN_SERVER[@]}" "$VENV/bin/gunicorn" --workers 1 \
+        --bind "127.0.0.1:$port" benchop.wsgi:application) >>"$LOGS/django-oidc-provider.log" 2>&1 &
+      pid=$!
+      PIDS+=("$pid")
+      if wait_ready "$BENCH_SITE_URL/openid/.well-known/openid-configuration" "$pid" django-oidc-provider; then
+        sleep 1
+        worker=$(pgrep -P "$pid" | head -n1 || true)
+        "${PIN_DRIVER[@]}" "$BENCH" run --mode flow --peer django-oidc-provider \
+          --issuer "$BENCH_SITE_URL/openid" --client-id bench --client-secret "$dj_secret" \
+          "${DRIVER_ARGS[@]}" --pid "$pid" ${worker:+--pid "$worker"} \
+          --label "django-oidc-provider" --json "$OUT/django-oidc-provider.json" &&
+          RUNS+=("$OUT/django-oidc-provider.json") || warn "django-oidc-provider: the driver failed"
+      fi
+      stop "$pid"
+    else
+      warn "setting up the Django project failed: skipping; see $LOGS/django-oidc-provider.log"
+    fi
+  fi
+fi
+
+say "comparison"
+if [ ${#RUNS[@]} -eq 0 ]; then
+  warn "no run succeeded"
+  exit 1
+fi
+REPORT_ARGS=()
+for r in "${RUNS[@]}"; do REPORT_ARGS+=(--run "$r"); done
+"$BENCH" report --sign "$OUT/sign-bound.json" "${REPORT_ARGS[@]}" \
+  --markdown "$OUT/table.md" --svg "$BENCH_DIR/chart.svg"
+echo "chart: bench/chart.svg   table: ${OUT#"$ROOT"/}/table.md   logs: ${LOGS#"$ROOT"/}/"
+echo "compare.sh took $(( $(date +%s) - STARTED )) s"
