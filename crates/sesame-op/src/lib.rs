@@ -16,6 +16,6 @@ pub use authn::{Authenticator, AuthnError, EndUser, LoginRequest};
 pub use claims::{ClaimsError, ClaimsSource, NoClaims, ScopeClaims};
 pub use keys::{KeysError, Rotation};
 pub use model::{ApplicationType, AuthMethod, Client, GrantType};
-pub use pages::STYLESHEET;
+pub use pages::{STYLESHEET, page_headers};
 pub use provider::{BuildError, Provider, ProviderBuilder, Registration, Settings};
 pub use store::{MemoryStore, Store, StoreError};

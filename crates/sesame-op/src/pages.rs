@@ -63,24 +63,7 @@ impl Templates {
         match html {
             Ok(html) => {
                 let mut response = (status, html).into_response();
-                let h = response.headers_mut();
-                h.insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/html; charset=utf-8"),
-                );
-                if let Ok(v) = HeaderValue::from_str(csp) {
-                    h.insert(header::CONTENT_SECURITY_POLICY, v);
-                }
-                h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-                h.insert(
-                    header::X_CONTENT_TYPE_OPTIONS,
-                    HeaderValue::from_static("nosniff"),
-                );
-                h.insert(
-                    header::REFERRER_POLICY,
-                    HeaderValue::from_static("no-referrer"),
-                );
-                h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                page_headers(response.headers_mut(), csp);
                 response
             }
             Err(e) => {
@@ -89,6 +72,28 @@ impl Templates {
             }
         }
     }
+}
+
+/// The headers every HTML page carries: content type, the given CSP,
+/// `X-Frame-Options: DENY`, `nosniff`, `Referrer-Policy: no-referrer`, `no-store`.
+pub fn page_headers(h: &mut axum::http::HeaderMap, csp: &str) {
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
 /// The CSP of a page whose form submission may end in a redirect to

@@ -217,23 +217,7 @@ fn page(
         Ok(html) => {
             let mut r = (status, html).into_response();
             let h = r.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            );
-            if let Ok(v) = HeaderValue::from_str(csp) {
-                h.insert(header::CONTENT_SECURITY_POLICY, v);
-            }
-            h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-            h.insert(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            );
-            h.insert(
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("no-referrer"),
-            );
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            sesame_op::page_headers(h, csp);
             for v in extra {
                 h.append(header::SET_COOKIE, v);
             }
