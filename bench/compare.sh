@@ -143,6 +143,7 @@ PASSWORD=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
 DRIVER_ARGS=(-c "$C" -t "$T" --warmup "$WARMUP" --redirect-uri "$REDIRECT_URI"
   --username bench --password "$PASSWORD")
 RUNS=()
+ENDPOINT_RUNS=()
 
 say "single-core signing bound (aws-lc-rs), on core $SERVER_CORE"
 "${PIN_SERVER[@]}" "$BENCH" sign-bound --seconds 2 --json "$OUT/sign-bound.json"
@@ -199,7 +200,9 @@ sesame_run() {
     "${pin_driver[@]}" "$BENCH" run --mode "$mode" --peer sesame --issuer "$issuer" \
       --client-id "$id" --client-secret "$sec" "${DRIVER_ARGS[@]}" --pid "$pid" \
       --label "$label" --json "$OUT/${label// /-}.json" || warn "$label: the driver failed"
-    [ "$mode" = flow ] && RUNS+=("$OUT/${label// /-}.json")
+    if [ -f "$OUT/${label// /-}.json" ]; then
+      if [ "$mode" = flow ]; then RUNS+=("$OUT/${label// /-}.json"); else ENDPOINT_RUNS+=("$OUT/${label// /-}.json"); fi
+    fi
   done
   stop "$pid"
 }
@@ -307,7 +310,9 @@ if [ ${#RUNS[@]} -eq 0 ]; then
 fi
 REPORT_ARGS=()
 for r in "${RUNS[@]}"; do REPORT_ARGS+=(--run "$r"); done
+for r in "${ENDPOINT_RUNS[@]:-}"; do [ -n "$r" ] && REPORT_ARGS+=(--endpoint-run "$r"); done
 "$BENCH" report --sign "$OUT/sign-bound.json" "${REPORT_ARGS[@]}" \
   --markdown "$OUT/table.md" --svg "$BENCH_DIR/chart.svg"
 echo "chart: bench/chart.svg   table: ${OUT#"$ROOT"/}/table.md   logs: ${LOGS#"$ROOT"/}/"
-echo "compare.sh took $(( $(date +%s) - STARTED )) s"
+echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min)" | tee -a "$OUT/machine.txt"
+echo "compare.sh took $(( $(date +%s) - STARTED )) s" | tee -a "$OUT/machine.txt"

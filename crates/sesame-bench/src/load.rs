@@ -110,16 +110,20 @@ async fn run(args: &RunArgs) -> Result<RunResult> {
         })
     });
 
-    // The provider's CPU time at the window's edges.
-    let cpu = (!args.pids.is_empty()).then(|| {
+    // CPU time at the window's edges: the provider's, and the driver's own (is it the bottleneck?).
+    let cpu = {
         let pids = args.pids.clone();
+        let me = [std::process::id()];
         tokio::spawn(async move {
             tokio::time::sleep_until(window.start.into()).await;
-            let at_start = stats::cpu_seconds(&pids);
+            let at_start = (stats::cpu_seconds(&pids), stats::cpu_seconds(&me));
             tokio::time::sleep_until(window.end.into()).await;
-            stats::cpu_seconds(&pids) - at_start
+            (
+                stats::cpu_seconds(&pids) - at_start.0,
+                stats::cpu_seconds(&me) - at_start.1,
+            )
         })
-    });
+    };
 
     let mut running = Vec::with_capacity(vus.len());
     for vu in vus {
@@ -141,14 +145,12 @@ async fn run(args: &RunArgs) -> Result<RunResult> {
         let _ = s.await;
     }
     let end_kb = stats::rss_total_kb(&args.pids);
-    let cpu_s = match cpu {
-        // token-code may stop early; then the window was not reached and the figure is partial.
-        Some(c) if last_exit >= window.end => c.await.unwrap_or(0.0),
-        Some(c) => {
-            c.abort();
-            0.0
-        }
-        None => 0.0,
+    // token-code may stop early; then the window's end was not reached and there is no figure.
+    let (cpu_s, driver_cpu_s) = if last_exit >= window.end {
+        cpu.await.unwrap_or((0.0, 0.0))
+    } else {
+        cpu.abort();
+        (0.0, 0.0)
     };
 
     // token-code ends early when the codes run out.
@@ -180,6 +182,7 @@ async fn run(args: &RunArgs) -> Result<RunResult> {
         error_samples: all.error_samples,
         steps,
         id_token_alg: alg,
+        driver_cores_busy: driver_cpu_s / secs,
         provider: (!args.pids.is_empty()).then(|| Usage {
             pids: args.pids.clone(),
             idle_kb,

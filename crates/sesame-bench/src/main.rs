@@ -59,6 +59,9 @@ enum Command {
         /// A `run --json` output (repeat, in the order to show).
         #[arg(long = "run", required = true)]
         runs: Vec<PathBuf>,
+        /// A single-endpoint `run --json` output (repeat): a second table, per request.
+        #[arg(long = "endpoint-run")]
+        endpoint_runs: Vec<PathBuf>,
         /// Write the markdown table here too.
         #[arg(long)]
         markdown: Option<PathBuf>,
@@ -167,9 +170,16 @@ fn main() -> ExitCode {
         Command::Report {
             sign,
             runs,
+            endpoint_runs,
             markdown,
             svg,
-        } => report::main(&sign, &runs, markdown.as_deref(), svg.as_deref()),
+        } => report::main(
+            &sign,
+            &runs,
+            &endpoint_runs,
+            markdown.as_deref(),
+            svg.as_deref(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

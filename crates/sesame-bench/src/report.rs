@@ -18,12 +18,21 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
 pub(crate) fn main(
     sign: &Path,
     runs: &[PathBuf],
+    endpoint_runs: &[PathBuf],
     markdown: Option<&Path>,
     svg: Option<&Path>,
 ) -> Result<()> {
     let bound: SignBound = read_json(sign)?;
     let runs: Vec<RunResult> = runs.iter().map(|p| read_json(p)).collect::<Result<_>>()?;
-    let table = markdown_table(&bound, &runs);
+    let endpoint_runs: Vec<RunResult> = endpoint_runs
+        .iter()
+        .map(|p| read_json(p))
+        .collect::<Result<_>>()?;
+    let mut table = markdown_table(&bound, &runs);
+    if !endpoint_runs.is_empty() {
+        table.push('\n');
+        table.push_str(&endpoint_table(&endpoint_runs));
+    }
     out::println(&table);
     if let Some(path) = markdown {
         std::fs::write(path, &table).map_err(|e| Error(format!("{}: {e}", path.display())))?;
@@ -72,13 +81,13 @@ pub(crate) fn markdown_table(bound: &SignBound, runs: &[RunResult]) -> String {
     }
     let _ = writeln!(
         s,
-        " of 1-core signing bound | cores busy | CPU ms/flow | RSS idle / peak MiB |"
+        " of 1-core signing bound | cores busy | CPU ms/flow | RSS idle / peak MiB | driver cores busy |"
     );
     let _ = write!(s, "|---|---|--:|--:|--:|--:|");
     for _ in &peers {
         s.push_str("--:|");
     }
-    s.push_str("--:|--:|--:|--:|\n");
+    s.push_str("--:|--:|--:|--:|--:|\n");
     for r in runs {
         let errors = if r.ops + r.errors > 0 && r.errors > 0 {
             format!(
@@ -114,7 +123,7 @@ pub(crate) fn markdown_table(bound: &SignBound, runs: &[RunResult]) -> String {
         }
         match &r.provider {
             Some(m) => {
-                let _ = writeln!(
+                let _ = write!(
                     s,
                     " {:.2} | {:.2} | {:.1} / {:.1} |",
                     m.cores_busy,
@@ -123,14 +132,40 @@ pub(crate) fn markdown_table(bound: &SignBound, runs: &[RunResult]) -> String {
                     mib(m.peak_kb)
                 );
             }
-            None => s.push_str(" — | — | — |\n"),
+            None => s.push_str(" — | — | — |"),
         }
+        let _ = writeln!(s, " {:.2} |", r.driver_cores_busy);
     }
     let _ = writeln!(
         s,
         "\nSingle-core signing bound (aws-lc-rs): RS256 {:.0}/s, ES256 {:.0}/s, EdDSA {:.0}/s.",
         bound.rs256_per_s, bound.es256_per_s, bound.eddsa_per_s
     );
+    s
+}
+
+/// One endpoint at a time: requests per second and the provider's CPU per request.
+pub(crate) fn endpoint_table(runs: &[RunResult]) -> String {
+    let mut s = String::from(
+        "| run | requests/s | p50 ms | p99 ms | errors | cores busy | CPU ms/request | driver cores busy |\n\
+         |---|--:|--:|--:|--:|--:|--:|--:|\n",
+    );
+    for r in runs {
+        let (busy, per_op) = r
+            .provider
+            .as_ref()
+            .map_or((0.0, 0.0), |m| (m.cores_busy, m.cpu_ms_per_op));
+        let _ = writeln!(
+            s,
+            "| {} | {:.0} | {:.2} | {:.2} | {} | {busy:.2} | {per_op:.3} | {:.2} |",
+            r.label,
+            r.throughput,
+            r.latency.p50_ms,
+            r.latency.p99_ms,
+            r.errors,
+            r.driver_cores_busy
+        );
+    }
     s
 }
 
@@ -301,6 +336,7 @@ mod tests {
             error_samples: vec![],
             steps: Default::default(),
             id_token_alg: Some(alg.into()),
+            driver_cores_busy: 0.5,
             provider: Some(Usage {
                 idle_kb: 10240,
                 peak_kb: 20480,
@@ -332,7 +368,22 @@ mod tests {
         let first = t.lines().nth(2).unwrap();
         assert!(first.contains("| 3.0× | 30.0× |"), "{first}");
         assert!(first.contains("90% of 1000"), "{first}");
-        assert!(first.contains("| 0.98 | 1.09 | 10.0 / 20.0 |"), "{first}");
+        assert!(
+            first.contains("| 0.98 | 1.09 | 10.0 / 20.0 | 0.50 |"),
+            "{first}"
+        );
+    }
+
+    #[test]
+    fn endpoint_table_rows() {
+        let mut r = run("sesame userinfo", "sesame", "RS256", 3000.0);
+        r.mode = "userinfo".into();
+        let t = endpoint_table(&[r]);
+        let row = t.lines().nth(2).unwrap();
+        assert_eq!(
+            row,
+            "| sesame userinfo | 3000 | 1.00 | 3.00 | 0 | 0.98 | 1.090 | 0.50 |"
+        );
     }
 
     #[test]

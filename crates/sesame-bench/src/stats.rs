@@ -177,6 +177,10 @@ pub(crate) struct RunResult {
     pub(crate) steps: BTreeMap<String, Latency>,
     /// The `alg` of the ID tokens received, when any.
     pub(crate) id_token_alg: Option<String>,
+    /// The driver's own CPU over the window: near 1.0 on one core means the driver, not the
+    /// provider, may be the limit.
+    #[serde(default)]
+    pub(crate) driver_cores_busy: f64,
     pub(crate) provider: Option<Usage>,
 }
 
@@ -230,6 +234,12 @@ pub(crate) fn table(r: &RunResult) -> String {
         s.push_str(&format!(
             "provider CPU: {:.2} s in the window = {:.2} cores busy, {:.3} ms per {}\n",
             m.cpu_s, m.cores_busy, m.cpu_ms_per_op, r.mode
+        ));
+    }
+    if r.driver_cores_busy > 0.0 {
+        s.push_str(&format!(
+            "driver CPU: {:.2} cores busy\n",
+            r.driver_cores_busy
         ));
     }
     for e in &r.error_samples {
