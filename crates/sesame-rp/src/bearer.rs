@@ -19,6 +19,7 @@ use tower::{Layer, Service};
 
 use crate::client::OidcClient;
 use crate::http::HttpError;
+use crate::metrics;
 
 /// How access tokens are checked.
 #[derive(Debug, Clone)]
@@ -159,10 +160,16 @@ impl BearerAuth {
     /// # Errors
     /// [`BearerError`] when the token is not valid for this API.
     pub async fn check(&self, token: &str) -> Result<BearerClaims, BearerError> {
-        match &self.inner.mode {
+        let result = match &self.inner.mode {
             Mode::Jwt { audience } => self.check_jwt(token, audience).await,
             Mode::Introspection { cache_ttl } => self.check_introspection(token, *cache_ttl).await,
-        }
+        };
+        metrics::bearer_check(match &result {
+            Ok(_) => "accepted",
+            Err(BearerError::Unavailable(_)) => "unavailable",
+            Err(_) => "rejected",
+        });
+        result
     }
 
     async fn check_jwt(&self, token: &str, audience: &str) -> Result<BearerClaims, BearerError> {
@@ -361,6 +368,8 @@ where
         Box::pin(async move {
             let (mut parts, body) = req.into_parts();
             let Some(token) = bearer_token(&parts).map(str::to_owned) else {
+                tracing::debug!("bearer token missing");
+                metrics::bearer_check("rejected");
                 return Ok(BearerError::Missing.into_response());
             };
             match auth.check(&token).await {

@@ -44,6 +44,77 @@ impl ClientAuth {
     }
 }
 
+/// The `response_type` of the authorization request.
+///
+/// The authorization code flow ([`ResponseType::Code`]) is the default and the
+/// one to use. The others return an ID token (and, for `… token`, an access
+/// token) through the browser; they are opt-ins for providers or setups that
+/// need them, and always use `response_mode=form_post` so that the tokens
+/// reach the server in a POST body rather than a URL. The front-channel ID
+/// token must carry the login's `nonce`, `c_hash` when a code comes with it
+/// and `at_hash` when an access token does; the code is then redeemed with
+/// PKCE as in the code flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ResponseType {
+    /// `code`: the authorization code flow.
+    #[default]
+    Code,
+    /// `code id_token`: hybrid flow.
+    CodeIdToken,
+    /// `code id_token token`: hybrid flow with an access token in the front channel.
+    CodeIdTokenToken,
+    /// `id_token`: implicit flow, no access token (no UserInfo call).
+    IdToken,
+    /// `id_token token`: implicit flow.
+    IdTokenToken,
+}
+
+impl ResponseType {
+    /// The value sent as `response_type`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Code => "code",
+            Self::CodeIdToken => "code id_token",
+            Self::CodeIdTokenToken => "code id_token token",
+            Self::IdToken => "id_token",
+            Self::IdTokenToken => "id_token token",
+        }
+    }
+
+    /// Parses a `response_type` value (the words in any order).
+    pub fn parse(value: &str) -> Option<Self> {
+        let mut words: Vec<&str> = value.split(' ').filter(|w| !w.is_empty()).collect();
+        words.sort_unstable();
+        Some(match words.as_slice() {
+            ["code"] => Self::Code,
+            ["code", "id_token"] => Self::CodeIdToken,
+            ["code", "id_token", "token"] => Self::CodeIdTokenToken,
+            ["id_token"] => Self::IdToken,
+            ["id_token", "token"] => Self::IdTokenToken,
+            _ => return None,
+        })
+    }
+
+    /// Whether an authorization code is returned (and redeemed).
+    pub fn has_code(self) -> bool {
+        matches!(
+            self,
+            Self::Code | Self::CodeIdToken | Self::CodeIdTokenToken
+        )
+    }
+
+    /// Whether an ID token comes through the front channel.
+    pub fn has_front_channel_id_token(self) -> bool {
+        !matches!(self, Self::Code)
+    }
+
+    /// Whether an access token comes through the front channel.
+    pub fn has_front_channel_access_token(self) -> bool {
+        matches!(self, Self::CodeIdTokenToken | Self::IdTokenToken)
+    }
+}
+
 /// Route paths the router mounts (relative to where it is nested).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -91,6 +162,8 @@ pub(crate) struct Inner {
     pub(crate) post_logout_redirect_uri: Option<String>,
     pub(crate) scopes: Scopes,
     pub(crate) auth_params: Vec<(String, String)>,
+    pub(crate) response_type: ResponseType,
+    pub(crate) form_post: bool,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) fetch_userinfo: bool,
     pub(crate) paths: RoutePaths,
@@ -169,6 +242,8 @@ pub struct OidcClientBuilder {
     post_logout_redirect_uri: Option<String>,
     scopes: Scopes,
     auth_params: Vec<(String, String)>,
+    response_type: ResponseType,
+    form_post: bool,
     algorithms: Vec<JwsAlgorithm>,
     allow_hs256: bool,
     trusted_audiences: Vec<String>,
@@ -209,6 +284,8 @@ impl OidcClient {
             post_logout_redirect_uri: None,
             scopes: Scopes::parse("openid").unwrap_or_default(),
             auth_params: Vec::new(),
+            response_type: ResponseType::Code,
+            form_post: false,
             algorithms: vec![JwsAlgorithm::RS256],
             allow_hs256: false,
             trusted_audiences: Vec::new(),
@@ -360,6 +437,35 @@ impl OidcClientBuilder {
     #[must_use]
     pub fn with_auth_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.auth_params.push((name.into(), value.into()));
+        self
+    }
+
+    /// The `response_type` (default [`ResponseType::Code`]). The implicit and
+    /// hybrid types are opt-ins; they always use `response_mode=form_post`,
+    /// and the callback refuses them when they arrive any other way.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use sesame_rp::{OidcClient, ResponseType};
+    /// let oidc = OidcClient::builder("https://op.example".parse()?, "my-client")
+    ///     .with_client_secret("secret")
+    ///     .with_redirect_uri("https://app.example/callback".parse()?)
+    ///     .with_response_type(ResponseType::CodeIdToken)
+    ///     .build()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn with_response_type(mut self, response_type: ResponseType) -> Self {
+        self.response_type = response_type;
+        self
+    }
+
+    /// Ask for `response_mode=form_post` with the code flow too (the
+    /// provider POSTs the code to the callback instead of redirecting).
+    #[must_use]
+    pub fn with_form_post(mut self) -> Self {
+        self.form_post = true;
         self
     }
 
@@ -535,6 +641,25 @@ impl OidcClientBuilder {
                 .map_err(|e| BuildError::Setting(e.to_string()))?;
             validator = validator.with_hmac_secret(key);
         }
+        if let Some(supported) = &metadata.response_types_supported
+            && !supported
+                .iter()
+                .any(|t| ResponseType::parse(t) == Some(self.response_type))
+        {
+            return Err(BuildError::Setting(format!(
+                "the provider does not support response_type={}",
+                self.response_type.as_str()
+            )));
+        }
+        let form_post = self.form_post || self.response_type != ResponseType::Code;
+        if form_post
+            && let Some(modes) = &metadata.response_modes_supported
+            && !modes.iter().any(|m| m == "form_post")
+        {
+            return Err(BuildError::Setting(
+                "the provider does not support response_mode=form_post".into(),
+            ));
+        }
         let jwks_uri = metadata.jwks_uri.clone().unwrap_or_default();
         let now = self.clock.now();
         Ok(OidcClient {
@@ -558,6 +683,8 @@ impl OidcClientBuilder {
                 post_logout_redirect_uri: self.post_logout_redirect_uri,
                 scopes: self.scopes,
                 auth_params: self.auth_params,
+                response_type: self.response_type,
+                form_post,
                 clock: self.clock,
                 fetch_userinfo: self.fetch_userinfo,
                 paths: self.paths,

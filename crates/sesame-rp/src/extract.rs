@@ -7,8 +7,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use tower_sessions::Session;
 
-use crate::auth;
+use crate::auth::{self, Clients};
 use crate::client::OidcClient;
+use crate::providers::OidcProviders;
 use crate::session::AuthSession;
 
 /// The signed-in user's claims (ID token merged with UserInfo).
@@ -78,8 +79,15 @@ async fn load(parts: &mut Parts) -> Option<AuthSession> {
         return Some(loaded.0.as_ref().clone());
     }
     let session = parts.extensions.get::<Session>().cloned()?;
-    let client = parts.extensions.get::<OidcClient>().cloned();
-    auth::current(client.as_ref(), &session).await
+    let clients = match (
+        parts.extensions.get::<OidcClient>(),
+        parts.extensions.get::<OidcProviders>(),
+    ) {
+        (Some(c), _) => Some(Clients::One(c.clone())),
+        (None, Some(p)) => Some(Clients::Many(p.clone())),
+        (None, None) => None,
+    };
+    auth::current(clients.as_ref(), &session).await
 }
 
 fn claims_of(a: AuthSession) -> Claims {

@@ -10,12 +10,11 @@ use sesame_core::{
 };
 use tower_sessions::Session;
 
-use crate::client::{ClientAuth, OidcClient};
+use crate::client::{ClientAuth, OidcClient, ResponseType};
 use crate::http::{self, HttpError};
+use crate::metrics;
 use crate::provision::{LoginClaims, provision};
-use crate::session::{
-    AUTH_KEY, AuthSession, MAX_PENDING, PENDING_TTL, Pending, PendingMap, pending_key,
-};
+use crate::session::{self, AUTH_KEY, AuthSession, MAX_PENDING, PENDING_TTL, Pending, Store};
 
 /// Why a login did not complete. The user is not signed in, and once a fault
 /// is seen no further call is made to the provider.
@@ -37,9 +36,27 @@ pub enum LoginError {
     /// The callback has no code.
     #[error("the callback carries no authorization code")]
     MissingCode,
-    /// RFC 9207: the callback's `iss` is not this provider (mix-up attack).
+    /// RFC 9207: the callback's `iss` is not this provider, or is missing
+    /// although the provider advertises it (mix-up attack).
     #[error("the callback's iss parameter is not this provider")]
     IssuerMismatch,
+    /// The callback's `state` belongs to a login started for another provider
+    /// (mix-up attack): refused before any call to either provider.
+    #[error("this login was started for another provider")]
+    WrongProvider,
+    /// Implicit or hybrid tokens arrived other than by `form_post`.
+    #[error("front-channel tokens must arrive by form_post")]
+    NotFormPost,
+    /// An `… token` response type without `access_token`.
+    #[error("the response carries no access_token")]
+    MissingAccessToken,
+    /// The access token is not a Bearer token.
+    #[error("token_type is not Bearer")]
+    NotBearer,
+    /// Hybrid flow: the token endpoint's ID token has another `iss` or `sub`
+    /// than the front channel's.
+    #[error("the token endpoint's ID token is not about the front channel's user")]
+    IdTokenMismatch,
     /// The token request failed.
     #[error("token request failed: {0}")]
     Token(HttpError),
@@ -67,6 +84,32 @@ pub enum LoginError {
     /// Key material or randomness failed.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl LoginError {
+    /// A short, stable name for this failure, for logs and metrics labels.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::UnknownState => "unknown_state",
+            Self::Provider { .. } => "provider_error",
+            Self::MissingCode => "missing_code",
+            Self::IssuerMismatch => "issuer_mismatch",
+            Self::WrongProvider => "wrong_provider",
+            Self::NotFormPost => "not_form_post",
+            Self::MissingAccessToken => "missing_access_token",
+            Self::NotBearer => "not_bearer",
+            Self::IdTokenMismatch => "id_token_mismatch",
+            Self::Token(_) => "token_request",
+            Self::MissingIdToken => "missing_id_token",
+            Self::IdToken(_) => "invalid_id_token",
+            Self::UserInfo(_) => "userinfo",
+            Self::UserInfoSubMismatch => "userinfo_sub_mismatch",
+            Self::Refused => "refused",
+            Self::Users(_) => "users",
+            Self::Session(_) => "session",
+            Self::Internal(_) => "internal",
+        }
+    }
 }
 
 impl From<tower_sessions::session::Error> for LoginError {
@@ -102,9 +145,34 @@ impl TokenResponse {
     }
 }
 
+/// What a verified callback yields, before the application's users and the
+/// session are touched.
+pub(crate) struct Verified {
+    pub(crate) login: LoginClaims,
+    pub(crate) sid: Option<String>,
+    pub(crate) id_token: String,
+    pub(crate) id_token_iat: i64,
+    pub(crate) access_token: String,
+    pub(crate) access_expires_at: Option<i64>,
+    pub(crate) refresh_token: Option<String>,
+    pub(crate) next: String,
+}
+
+fn param<'a>(params: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+    params
+        .get(name)
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty())
+}
+
+fn expires_in_param(value: Option<&str>) -> Option<i64> {
+    value.and_then(|v| v.parse().ok())
+}
+
 impl OidcClient {
     /// The authorization URL for a new login, recording the pending login
-    /// (state, nonce, PKCE verifier, `next`) in the session.
+    /// (state, nonce, PKCE verifier, `next`, and which provider it is for) in
+    /// the session.
     ///
     /// # Errors
     /// When the session store or the random source fails.
@@ -115,13 +183,25 @@ impl OidcClient {
         extra: &[(String, String)],
         silent: bool,
     ) -> Result<String, LoginError> {
+        self.start_login_in(session, next, extra, silent).await
+    }
+
+    #[tracing::instrument(name = "sesame_rp.start_login", skip_all, fields(provider = %self.name(), silent))]
+    pub(crate) async fn start_login_in(
+        &self,
+        store: &dyn Store,
+        next: &str,
+        extra: &[(String, String)],
+        silent: bool,
+    ) -> Result<String, LoginError> {
         let metadata = self.fresh_metadata().await;
         let state = State::random().map_err(|e| LoginError::Internal(e.to_string()))?;
         let nonce = Nonce::random().map_err(|e| LoginError::Internal(e.to_string()))?;
         let verifier = CodeVerifier::random().map_err(|e| LoginError::Internal(e.to_string()))?;
         let now = self.now();
-        let key = pending_key(self.name());
-        let mut pending: PendingMap = session.get(&key).await?.unwrap_or_default();
+        let i = &self.inner;
+        let response_type = i.response_type;
+        let mut pending = session::pending(store).await.map_err(LoginError::Session)?;
         pending.retain(|_, p| now - p.created_at < PENDING_TTL);
         while pending.len() >= MAX_PENDING {
             let oldest = pending
@@ -136,6 +216,10 @@ impl OidcClient {
         pending.insert(
             state.as_str().to_owned(),
             Pending {
+                provider: self.name().to_owned(),
+                issuer: i.issuer.as_str().to_owned(),
+                client_id: i.client_id.as_str().to_owned(),
+                response_type: response_type.as_str().to_owned(),
                 nonce: nonce.as_str().to_owned(),
                 verifier: verifier.secret().to_owned(),
                 next: next.to_owned(),
@@ -143,23 +227,35 @@ impl OidcClient {
                 silent,
             },
         );
-        session.insert(&key, &pending).await?;
+        session::save_pending(store, &pending)
+            .await
+            .map_err(LoginError::Session)?;
 
-        let i = &self.inner;
         let mut params: Vec<(String, String)> = vec![
-            ("response_type".into(), "code".into()),
+            ("response_type".into(), response_type.as_str().into()),
             ("client_id".into(), i.client_id.as_str().into()),
             ("redirect_uri".into(), i.redirect_uri.as_str().into()),
             ("scope".into(), i.scopes.to_string()),
             ("state".into(), state.into_string()),
             ("nonce".into(), nonce.into_string()),
-            (
+        ];
+        if response_type.has_code() {
+            params.push((
                 "code_challenge".into(),
                 verifier.challenge(PkceMethod::S256).into_string(),
-            ),
-            ("code_challenge_method".into(), "S256".into()),
-        ];
-        let reserved = |k: &str| params.iter().any(|(p, _)| p == k);
+            ));
+            params.push(("code_challenge_method".into(), "S256".into()));
+        }
+        if i.form_post {
+            params.push(("response_mode".into(), "form_post".into()));
+        }
+        let reserved = |k: &str| {
+            params.iter().any(|(p, _)| p == k)
+                || matches!(
+                    k,
+                    "response_mode" | "code_challenge" | "code_challenge_method"
+                )
+        };
         let mut additions: Vec<(String, String)> = Vec::new();
         for (k, v) in i.auth_params.iter().chain(extra) {
             if !reserved(k) && !additions.iter().any(|(a, _)| a == k) {
@@ -175,62 +271,99 @@ impl OidcClient {
         let mut url =
             url::Url::parse(&endpoint).map_err(|e| LoginError::Internal(e.to_string()))?;
         url.query_pairs_mut().extend_pairs(params.iter());
+        tracing::debug!(response_type = response_type.as_str(), "login started");
+        metrics::login_started(self.name());
         Ok(url.into())
     }
 
-    /// Completes a login from the callback's parameters. The pending login is
-    /// consumed whatever the outcome. Returns the `next` path on success; on
-    /// failure, the error and whether the attempt was a silent re-authentication.
+    /// Completes a login from the callback's parameters and signs the session
+    /// in. The pending login is consumed whatever the outcome. Returns the
+    /// `next` path on success; on failure, the error and whether the attempt
+    /// was a silent re-authentication.
     pub(crate) async fn complete_login(
         &self,
         session: &Session,
         params: &Map<String, Value>,
+        via_post: bool,
     ) -> Result<String, (LoginError, bool)> {
-        let get = |k: &str| {
-            params
-                .get(k)
-                .and_then(Value::as_str)
-                .filter(|v| !v.is_empty())
-        };
-        let Some(state) = get("state") else {
+        let (verified, silent) = self.verify_callback(session, params, via_post).await?;
+        let result = self.sign_in(session, verified).await;
+        match &result {
+            Ok(_) => metrics::login_completed(self.name()),
+            Err(e) => {
+                tracing::warn!(provider = %self.name(), error = %e, reason = e.reason(), "login refused");
+                metrics::login_failed(self.name(), e.reason());
+            }
+        }
+        result.map_err(|e| (e, silent))
+    }
+
+    /// Consumes the callback's pending login and verifies the response (no
+    /// user provisioning, no session change). Returns the verified login and
+    /// whether it was a silent re-authentication.
+    #[tracing::instrument(name = "sesame_rp.callback", skip_all, fields(provider = %self.name(), via_post))]
+    pub(crate) async fn verify_callback(
+        &self,
+        store: &dyn Store,
+        params: &Map<String, Value>,
+        via_post: bool,
+    ) -> Result<(Verified, bool), (LoginError, bool)> {
+        let outcome = self.verify_callback_inner(store, params, via_post).await;
+        if let Err((e, _)) = &outcome {
+            tracing::warn!(error = %e, reason = e.reason(), "login callback refused");
+            metrics::login_failed(self.name(), e.reason());
+        }
+        outcome
+    }
+
+    async fn verify_callback_inner(
+        &self,
+        store: &dyn Store,
+        params: &Map<String, Value>,
+        via_post: bool,
+    ) -> Result<(Verified, bool), (LoginError, bool)> {
+        let Some(state) = param(params, "state") else {
             return Err((LoginError::UnknownState, false));
         };
-        let key = pending_key(self.name());
-        let mut pending: PendingMap = session
-            .get(&key)
+        let mut pending = session::pending(store)
             .await
-            .map_err(|e| (e.into(), false))?
-            .unwrap_or_default();
+            .map_err(|e| (LoginError::Session(e), false))?;
+        // Consumed whatever happens next, including at the wrong provider's callback.
         let found = pending.remove(state);
-        session
-            .insert(&key, &pending)
+        session::save_pending(store, &pending)
             .await
-            .map_err(|e| (e.into(), false))?;
+            .map_err(|e| (LoginError::Session(e), false))?;
         let now = self.now();
         let Some(p) = found.filter(|p| now - p.created_at < PENDING_TTL) else {
             return Err((LoginError::UnknownState, false));
         };
         let silent = p.silent;
-        self.finish(session, params, p, now)
-            .await
-            .map_err(|e| (e, silent))
+        // The state is bound to the provider it was minted for: a state from
+        // provider A presented at B's callback is a mix-up, refused before any
+        // call to either provider.
+        if p.provider != self.name()
+            || p.issuer != self.inner.issuer.as_str()
+            || p.client_id != self.inner.client_id.as_str()
+        {
+            return Err((LoginError::WrongProvider, silent));
+        }
+        match self.verify(params, p, via_post, now).await {
+            Ok(v) => Ok((v, silent)),
+            Err(e) => Err((e, silent)),
+        }
     }
 
-    async fn finish(
+    async fn verify(
         &self,
-        session: &Session,
         params: &Map<String, Value>,
         p: Pending,
+        via_post: bool,
         now: i64,
-    ) -> Result<String, LoginError> {
-        let get = |k: &str| {
-            params
-                .get(k)
-                .and_then(Value::as_str)
-                .filter(|v| !v.is_empty())
-        };
+    ) -> Result<Verified, LoginError> {
+        let get = |k: &str| param(params, k);
         let metadata = self.fresh_metadata().await;
-        // RFC 9207: a provider that sends `iss` must send its own.
+        // RFC 9207: a provider that sends `iss` must send its own, and one that
+        // advertises it must send it.
         match get("iss") {
             Some(iss) if iss != self.inner.issuer.as_str() => {
                 return Err(LoginError::IssuerMismatch);
@@ -246,57 +379,133 @@ impl OidcClient {
                 description: get("error_description").map(str::to_owned),
             });
         }
-        let code = get("code").ok_or(LoginError::MissingCode)?;
-        let tokens = self
-            .token_request(&[
-                ("grant_type", "authorization_code"),
-                ("code", code),
-                ("redirect_uri", self.inner.redirect_uri.as_str()),
-                ("code_verifier", &p.verifier),
-            ])
-            .await
-            .map_err(LoginError::Token)?;
-        if tokens
-            .token_type
-            .as_deref()
-            .is_some_and(|t| !t.eq_ignore_ascii_case("bearer"))
-        {
-            return Err(LoginError::Token(HttpError::Json {
-                url: "token endpoint".into(),
-                message: "token_type is not Bearer".into(),
-            }));
+        let response_type =
+            ResponseType::parse(&p.response_type).ok_or(LoginError::WrongProvider)?;
+        if response_type.has_front_channel_id_token() && !via_post {
+            // Tokens asked for with form_post must not arrive in a URL.
+            return Err(LoginError::NotFormPost);
         }
-        let id_token = tokens
-            .id_token
-            .as_deref()
-            .ok_or(LoginError::MissingIdToken)?;
         let nonce = Nonce::new(p.nonce);
-        let access = AccessToken::new(tokens.access_token.clone());
-        let code = AuthorizationCode::new(code);
-        let expected = Expected {
-            nonce: Some(&nonce),
-            access_token: Some(&access),
-            code: Some(&code),
-            ..Expected::default()
+
+        // Implicit and hybrid: the front-channel ID token first, with the
+        // nonce required, c_hash with a code and at_hash with an access token.
+        let front = if response_type.has_front_channel_id_token() {
+            let id_token = get("id_token").ok_or(LoginError::MissingIdToken)?;
+            let code = match response_type.has_code() {
+                true => Some(AuthorizationCode::new(
+                    get("code").ok_or(LoginError::MissingCode)?,
+                )),
+                false => None,
+            };
+            let access = match response_type.has_front_channel_access_token() {
+                true => Some(AccessToken::new(
+                    get("access_token").ok_or(LoginError::MissingAccessToken)?,
+                )),
+                false => None,
+            };
+            if access.is_some()
+                && get("token_type").is_some_and(|t| !t.eq_ignore_ascii_case("bearer"))
+            {
+                return Err(LoginError::NotBearer);
+            }
+            let expected = Expected {
+                nonce: Some(&nonce),
+                code: code.as_ref(),
+                require_c_hash: code.is_some(),
+                access_token: access.as_ref(),
+                require_at_hash: access.is_some(),
+                ..Expected::default()
+            };
+            let validated = self.validate_id_token(id_token, &expected).await?;
+            tracing::debug!("front-channel ID token valid");
+            Some((id_token.to_owned(), validated))
+        } else {
+            None
         };
-        let validated = self.validate_id_token(id_token, &expected).await?;
+
+        let (id_token, validated, access_token, access_expires_at, refresh_token) = if response_type
+            .has_code()
+        {
+            let code = get("code").ok_or(LoginError::MissingCode)?;
+            let tokens = self
+                .token_request(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", code),
+                    ("redirect_uri", self.inner.redirect_uri.as_str()),
+                    ("code_verifier", &p.verifier),
+                ])
+                .await
+                .map_err(LoginError::Token)?;
+            if tokens
+                .token_type
+                .as_deref()
+                .is_some_and(|t| !t.eq_ignore_ascii_case("bearer"))
+            {
+                return Err(LoginError::NotBearer);
+            }
+            let id_token = tokens.id_token.clone().ok_or(LoginError::MissingIdToken)?;
+            let access = AccessToken::new(tokens.access_token.clone());
+            let code = AuthorizationCode::new(code);
+            let expected = Expected {
+                nonce: Some(&nonce),
+                access_token: Some(&access),
+                code: Some(&code),
+                ..Expected::default()
+            };
+            let validated = self.validate_id_token(&id_token, &expected).await?;
+            // OIDC Core §3.3.3.6: both ID tokens are about the same user.
+            if let Some((_, f)) = &front
+                && (f.claims.sub != validated.claims.sub || f.claims.iss != validated.claims.iss)
+            {
+                return Err(LoginError::IdTokenMismatch);
+            }
+            let expires = tokens.expires_in().map(|e| now + e);
+            (
+                id_token,
+                validated,
+                tokens.access_token,
+                expires,
+                tokens.refresh_token,
+            )
+        } else {
+            let (id_token, validated) = front.ok_or(LoginError::MissingIdToken)?;
+            let access = get("access_token").unwrap_or_default().to_owned();
+            let expires = expires_in_param(get("expires_in")).map(|e| now + e);
+            (id_token, validated, access, expires, None)
+        };
+
         let mut claims = claims_map(&validated.claims);
-        if let Some(info) = self
-            .userinfo_checked(&tokens.access_token, validated.claims.sub.as_str())
-            .await?
+        if !access_token.is_empty()
+            && let Some(info) = self
+                .userinfo_checked(&access_token, validated.claims.sub.as_str())
+                .await?
         {
             for (k, v) in info {
                 claims.entry(k).or_insert(v);
             }
         }
-        let login = LoginClaims {
-            issuer: self.inner.issuer.as_str().to_owned(),
-            subject: validated.claims.sub.as_str().to_owned(),
-            claims: claims.clone(),
-        };
+        Ok(Verified {
+            login: LoginClaims {
+                issuer: self.inner.issuer.as_str().to_owned(),
+                subject: validated.claims.sub.as_str().to_owned(),
+                claims,
+            },
+            sid: validated.claims.sid.as_ref().map(|s| s.as_str().to_owned()),
+            id_token,
+            id_token_iat: validated.claims.iat,
+            access_token,
+            access_expires_at,
+            refresh_token,
+            next: p.next,
+        })
+    }
+
+    /// Provisions the user and signs the session in.
+    async fn sign_in(&self, session: &Session, v: Verified) -> Result<String, LoginError> {
+        let now = self.now();
         let user_id = match &self.inner.users {
             Some(users) => Some(
-                provision(users.as_ref(), &login)
+                provision(users.as_ref(), &v.login)
                     .await
                     .map_err(|e| LoginError::Users(e.to_string()))?
                     .ok_or(LoginError::Refused)?,
@@ -308,27 +517,27 @@ impl OidcClient {
         let previous: Option<AuthSession> = session.get(AUTH_KEY).await?;
         if previous
             .as_ref()
-            .is_none_or(|a| a.subject != login.subject || a.issuer != login.issuer)
+            .is_none_or(|a| a.subject != v.login.subject || a.issuer != v.login.issuer)
         {
             session.cycle_id().await?;
         }
         let auth = AuthSession {
             provider: self.name().to_owned(),
-            issuer: login.issuer,
-            subject: login.subject,
-            sid: validated.claims.sid.as_ref().map(|s| s.as_str().to_owned()),
-            claims,
-            id_token: id_token.to_owned(),
-            access_token: tokens.access_token.clone(),
-            access_expires_at: tokens.expires_in().map(|e| now + e),
-            refresh_token: tokens.refresh_token.clone(),
+            issuer: v.login.issuer,
+            subject: v.login.subject,
+            sid: v.sid,
+            claims: v.login.claims,
+            id_token: v.id_token,
+            access_token: v.access_token,
+            access_expires_at: v.access_expires_at,
+            refresh_token: v.refresh_token,
             login_at: previous.map_or(now, |a| a.login_at),
-            id_token_iat: validated.claims.iat,
+            id_token_iat: v.id_token_iat,
             user_id,
         };
         session.insert(AUTH_KEY, &auth).await?;
-        tracing::info!(issuer = %auth.issuer, subject = %auth.subject, "login completed");
-        Ok(p.next)
+        tracing::info!(provider = %self.name(), issuer = %auth.issuer, subject = %auth.subject, "login completed");
+        Ok(v.next)
     }
 
     /// Validates an ID token with the provider's keys, refetching the JWKS

@@ -11,9 +11,10 @@ use serde_json::json;
 use tower::{Layer, Service};
 use tower_sessions::Session;
 
-use crate::auth;
+use crate::auth::{self, Clients};
 use crate::client::OidcClient;
 use crate::next::is_safe_next;
+use crate::providers::OidcProviders;
 
 /// Lets signed-in requests through; sends a browser's GET to the login
 /// with a same-origin `next`, and answers everything else (XHR, API calls,
@@ -31,13 +32,36 @@ use crate::next::is_safe_next;
 /// ```
 #[derive(Debug, Clone)]
 pub struct RequireLogin {
-    client: OidcClient,
+    clients: Clients,
 }
 
 impl RequireLogin {
     /// A gate that logs in with `client`.
     pub fn new(client: OidcClient) -> Self {
-        Self { client }
+        Self {
+            clients: Clients::One(client),
+        }
+    }
+
+    /// A gate for an app with several providers: a session from any of them
+    /// passes (while that provider is still configured); a browser is sent
+    /// to the provider list (`GET /login`) with a same-origin `next`.
+    /// Handlers may take `Extension<OidcClient>`: the client the user signed in with.
+    ///
+    /// ```no_run
+    /// # fn demo(providers: sesame_rp::OidcProviders) {
+    /// use axum::{Router, routing::get};
+    /// let app: Router = Router::new()
+    ///     .route("/account", get(|| async { "secret" }))
+    ///     .layer(sesame_rp::RequireLogin::for_providers(providers.clone()))
+    ///     .merge(providers.router())
+    ///     .layer(sesame_rp::session_layer(false));
+    /// # }
+    /// ```
+    pub fn for_providers(providers: OidcProviders) -> Self {
+        Self {
+            clients: Clients::Many(providers),
+        }
     }
 }
 
@@ -47,7 +71,7 @@ impl<S> Layer<S> for RequireLogin {
     fn layer(&self, inner: S) -> Self::Service {
         RequireLoginService {
             inner,
-            client: self.client.clone(),
+            clients: self.clients.clone(),
         }
     }
 }
@@ -56,7 +80,7 @@ impl<S> Layer<S> for RequireLogin {
 #[derive(Debug, Clone)]
 pub struct RequireLoginService<S> {
     inner: S,
-    client: OidcClient,
+    clients: Clients,
 }
 
 fn wants_html(req: &Request<Body>) -> bool {
@@ -87,7 +111,7 @@ where
     }
 
     fn call(&mut self, mut req: Request<Body>) -> Self::Future {
-        let client = self.client.clone();
+        let clients = self.clients.clone();
         // Take the service that was driven to readiness; leave a clone.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
@@ -98,11 +122,13 @@ where
                     (StatusCode::INTERNAL_SERVER_ERROR, "session layer missing").into_response()
                 );
             };
-            if let Some(auth) = auth::current(Some(&client), &session).await {
+            if let Some(auth) = auth::current(Some(&clients), &session).await {
                 // Extractors downstream reuse what was just loaded and checked.
+                if let Some(client) = clients.for_session(&auth) {
+                    req.extensions_mut().insert(client);
+                }
                 req.extensions_mut()
                     .insert(auth::Loaded(std::sync::Arc::new(auth)));
-                req.extensions_mut().insert(client);
                 return inner.call(req).await;
             }
             if wants_html(&req) {
@@ -117,7 +143,7 @@ where
                     "/".to_owned()
                 };
                 let q = serde_urlencoded::to_string([("next", next.as_str())]).unwrap_or_default();
-                let location = format!("{}?{q}", client.paths().login);
+                let location = format!("{}?{q}", clients.login_path());
                 let mut r = StatusCode::SEE_OTHER.into_response();
                 if let Ok(v) = HeaderValue::from_str(&location) {
                     r.headers_mut().insert(header::LOCATION, v);
@@ -126,7 +152,7 @@ where
             }
             let mut r = (
                 StatusCode::UNAUTHORIZED,
-                axum::Json(json!({"error": "login_required", "login": client.paths().login})),
+                axum::Json(json!({"error": "login_required", "login": clients.login_path()})),
             )
                 .into_response();
             r.headers_mut().insert(

@@ -19,9 +19,11 @@ use sesame_core::{Expected, UnixTime};
 use tower::{Layer, Service};
 use tower_sessions::Session;
 
-use crate::auth;
+use crate::auth::{self, Clients};
 use crate::client::OidcClient;
+use crate::metrics;
 use crate::next::is_safe_next;
+use crate::providers::OidcProviders;
 use crate::session::{AUTH_KEY, AuthSession};
 
 const SILENT_KEY: &str = "sesame_rp.silent_at";
@@ -34,7 +36,7 @@ const SILENT_INTERVAL: i64 = 300;
 /// [`crate::RequireLogin`].
 #[derive(Debug, Clone)]
 pub struct SessionRefresh {
-    client: OidcClient,
+    clients: Clients,
     max_id_token_age: Option<i64>,
 }
 
@@ -42,7 +44,16 @@ impl SessionRefresh {
     /// Refreshes when the access token is within a minute of expiring.
     pub fn new(client: OidcClient) -> Self {
         Self {
-            client,
+            clients: Clients::One(client),
+            max_id_token_age: None,
+        }
+    }
+
+    /// The same for an app with several providers: each session is refreshed
+    /// at the provider it signed in with.
+    pub fn for_providers(providers: OidcProviders) -> Self {
+        Self {
+            clients: Clients::Many(providers),
             max_id_token_age: None,
         }
     }
@@ -80,7 +91,26 @@ enum Stale {
     Failed,
 }
 
+#[tracing::instrument(name = "sesame_rp.refresh", skip_all, fields(provider = %client.name()))]
 async fn refresh(
+    client: &OidcClient,
+    session: &Session,
+    auth: &AuthSession,
+    now: UnixTime,
+) -> Stale {
+    let outcome = exchange(client, session, auth, now).await;
+    match outcome {
+        Stale::Refreshed => {
+            tracing::debug!("tokens refreshed");
+            metrics::token_refresh(client.name(), "refreshed");
+        }
+        Stale::Failed => metrics::token_refresh(client.name(), "failed"),
+        Stale::Fresh => {}
+    }
+    outcome
+}
+
+async fn exchange(
     client: &OidcClient,
     session: &Session,
     auth: &AuthSession,
@@ -165,10 +195,13 @@ where
             let Some(session) = req.extensions().get::<Session>().cloned() else {
                 return inner.call(req).await;
             };
-            let client = &config.client;
-            let Some(auth) = auth::current(Some(client), &session).await else {
+            let Some(auth) = auth::current(Some(&config.clients), &session).await else {
                 return inner.call(req).await;
             };
+            let Some(client) = config.clients.for_session(&auth) else {
+                return inner.call(req).await;
+            };
+            let client = &client;
             let now = client.now();
             let access_stale = auth.access_expires_at.is_some_and(|e| e - now < SKEW);
             let id_stale = config

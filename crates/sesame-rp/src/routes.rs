@@ -10,7 +10,8 @@ use serde_json::{Map, Value, json};
 use subtle::ConstantTimeEq;
 use tower_sessions::Session;
 
-use crate::client::OidcClient;
+use crate::auth::Clients;
+use crate::client::{OidcClient, RoutePaths};
 use crate::flow::LoginError;
 use crate::next::is_safe_next;
 use crate::session::{AUTH_KEY, AuthSession, CSRF_KEY};
@@ -30,7 +31,7 @@ impl OidcClient {
     }
 }
 
-fn see_other(location: &str) -> Response {
+pub(crate) fn see_other(location: &str) -> Response {
     match HeaderValue::from_str(location) {
         Ok(v) => {
             let mut r = StatusCode::SEE_OTHER.into_response();
@@ -44,8 +45,8 @@ fn see_other(location: &str) -> Response {
 }
 
 #[derive(serde::Deserialize)]
-struct LoginQuery {
-    next: Option<String>,
+pub(crate) struct LoginQuery {
+    pub(crate) next: Option<String>,
 }
 
 async fn login(
@@ -53,18 +54,24 @@ async fn login(
     session: Session,
     Query(q): Query<LoginQuery>,
 ) -> Response {
+    login_with(&client, &session, q).await
+}
+
+/// GET login: checks `next`, records the pending login, redirects to the provider.
+pub(crate) async fn login_with(client: &OidcClient, session: &Session, q: LoginQuery) -> Response {
     let next = q.next.unwrap_or_else(|| "/".into());
     if !is_safe_next(&next) {
+        tracing::info!(provider = %client.name(), "login refused: unsafe next");
         return (
             StatusCode::BAD_REQUEST,
             "next must be a path on this site, like /account",
         )
             .into_response();
     }
-    match client.start_login(&session, &next, &[], false).await {
+    match client.start_login(session, &next, &[], false).await {
         Ok(url) => see_other(&url),
         Err(e) => {
-            tracing::error!(error = %e, "could not start a login");
+            tracing::error!(provider = %client.name(), error = %e, "could not start a login");
             (StatusCode::BAD_GATEWAY, "the sign-in could not be started").into_response()
         }
     }
@@ -75,7 +82,8 @@ async fn callback_get(
     session: Session,
     RawQuery(q): RawQuery,
 ) -> Response {
-    callback(&client, &session, q.as_deref().unwrap_or("")).await
+    let paths = client.paths().clone();
+    callback(&client, &paths, &session, q.as_deref().unwrap_or(""), false).await
 }
 
 async fn callback_post(
@@ -83,15 +91,30 @@ async fn callback_post(
     session: Session,
     body: Bytes,
 ) -> Response {
+    let paths = client.paths().clone();
     // form_post: the provider's page posts here cross-site; CSRF is the state.
-    callback(&client, &session, std::str::from_utf8(&body).unwrap_or("")).await
+    callback(
+        &client,
+        &paths,
+        &session,
+        std::str::from_utf8(&body).unwrap_or(""),
+        true,
+    )
+    .await
 }
 
-async fn callback(client: &OidcClient, session: &Session, query: &str) -> Response {
+/// GET or POST callback: completes the login, or answers the failure.
+pub(crate) async fn callback(
+    client: &OidcClient,
+    paths: &RoutePaths,
+    session: &Session,
+    query: &str,
+    via_post: bool,
+) -> Response {
     let params: Map<String, Value> = url::form_urlencoded::parse(query.as_bytes())
         .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
         .collect();
-    match client.complete_login(session, &params).await {
+    match client.complete_login(session, &params, via_post).await {
         Ok(next) => see_other(&next),
         Err((error, silent)) => {
             if silent {
@@ -99,16 +122,17 @@ async fn callback(client: &OidcClient, session: &Session, query: &str) -> Respon
                 // stops: no automatic retry, so no redirect loop.
                 let _ = session.remove_value(AUTH_KEY).await;
             }
-            failed(client, &error)
+            failed(paths, &error)
         }
     }
 }
 
-fn failed(client: &OidcClient, error: &LoginError) -> Response {
+fn failed(paths: &RoutePaths, error: &LoginError) -> Response {
     let (status, code) = match error {
-        LoginError::UnknownState | LoginError::MissingCode => {
-            (StatusCode::BAD_REQUEST, "invalid_request")
-        }
+        LoginError::UnknownState
+        | LoginError::MissingCode
+        | LoginError::WrongProvider
+        | LoginError::NotFormPost => (StatusCode::BAD_REQUEST, "invalid_request"),
         LoginError::Provider { error, .. } => (StatusCode::UNAUTHORIZED, error.as_str()),
         LoginError::Refused => (StatusCode::FORBIDDEN, "access_denied"),
         LoginError::Token(_) | LoginError::UserInfo(_) => {
@@ -119,8 +143,7 @@ fn failed(client: &OidcClient, error: &LoginError) -> Response {
         }
         _ => (StatusCode::UNAUTHORIZED, "invalid_token"),
     };
-    tracing::warn!(error = %error, "login failed");
-    match &client.inner.paths.login_failed {
+    match &paths.login_failed {
         Some(path) => {
             let q = serde_urlencoded::to_string([("error", code)]).unwrap_or_default();
             see_other(&format!("{path}?{q}"))
@@ -135,12 +158,26 @@ async fn logout(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let paths = client.paths().clone();
+    let clients = Clients::One(client);
+    logout_with(&clients, &paths, &session, &headers, &body).await
+}
+
+/// POST logout: checks the CSRF token, ends the local session, then sends the
+/// browser to the end-session endpoint of the provider the user signed in with.
+pub(crate) async fn logout_with(
+    clients: &Clients,
+    paths: &RoutePaths,
+    session: &Session,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     let presented = if is_form {
-        url::form_urlencoded::parse(&body)
+        url::form_urlencoded::parse(body)
             .find(|(k, _)| k == "csrf_token")
             .map(|(_, v)| v.into_owned())
     } else {
@@ -152,6 +189,7 @@ async fn logout(
         _ => false,
     };
     if !ok {
+        tracing::info!("logout refused: missing or wrong CSRF token");
         return (StatusCode::FORBIDDEN, "logout needs the form's CSRF token").into_response();
     }
     let auth: Option<AuthSession> = session.get(AUTH_KEY).await.ok().flatten();
@@ -159,11 +197,19 @@ async fn logout(
         tracing::error!(error = %e, "could not end the session");
         return (StatusCode::INTERNAL_SERVER_ERROR, "logout failed").into_response();
     }
+    let Some(auth) = auth else {
+        return see_other(&paths.after_logout);
+    };
+    let Some(client) = clients.for_session(&auth) else {
+        tracing::info!(provider = %auth.provider, "logged out locally (provider not configured)");
+        return see_other(&paths.after_logout);
+    };
+    tracing::info!(provider = %client.name(), subject = %auth.subject, "logged out");
     let metadata = client.metadata();
-    match (auth, metadata.end_session_endpoint.as_deref()) {
-        (Some(auth), Some(endpoint)) if auth.issuer == client.issuer().as_str() => {
+    match metadata.end_session_endpoint.as_deref() {
+        Some(endpoint) if auth.issuer == client.issuer().as_str() => {
             let Ok(mut url) = url::Url::parse(endpoint) else {
-                return see_other(&client.inner.paths.after_logout);
+                return see_other(&paths.after_logout);
             };
             {
                 let mut q = url.query_pairs_mut();
@@ -175,7 +221,7 @@ async fn logout(
             }
             see_other(url.as_str())
         }
-        _ => see_other(&client.inner.paths.after_logout),
+        _ => see_other(&paths.after_logout),
     }
 }
 
@@ -187,7 +233,13 @@ fn backchannel_answer(status: StatusCode, body: Value) -> Response {
 }
 
 async fn backchannel_logout(State(client): State<OidcClient>, body: Bytes) -> Response {
-    let token = url::form_urlencoded::parse(&body)
+    backchannel_logout_with(&client, &body).await
+}
+
+/// POST back-channel logout: validates the logout token and records the logout.
+#[tracing::instrument(name = "sesame_rp.backchannel_logout", skip_all, fields(provider = %client.name()))]
+pub(crate) async fn backchannel_logout_with(client: &OidcClient, body: &[u8]) -> Response {
+    let token = url::form_urlencoded::parse(body)
         .find(|(k, _)| k == "logout_token")
         .map(|(_, v)| v.into_owned());
     let Some(token) = token else {
@@ -211,6 +263,7 @@ async fn backchannel_logout(State(client): State<OidcClient>, body: Bytes) -> Re
         .first_use_of_jti(&claims.iss, &claims.jti, claims.exp)
         .await
     {
+        tracing::warn!("back-channel logout token replayed");
         return backchannel_answer(
             StatusCode::BAD_REQUEST,
             json!({"error": "invalid_request", "error_description": "logout_token replayed"}),
@@ -224,6 +277,11 @@ async fn backchannel_logout(State(client): State<OidcClient>, body: Bytes) -> Re
             client.now(),
         )
         .await;
-    tracing::info!(sid = ?claims.sid, "back-channel logout recorded");
+    // The provider's `sid` is not logged: some providers derive it from their session cookie.
+    tracing::info!(
+        by_sid = claims.sid.is_some(),
+        subject = ?claims.sub.as_ref().map(|s| s.as_str()),
+        "back-channel logout recorded"
+    );
     backchannel_answer(StatusCode::OK, json!({}))
 }

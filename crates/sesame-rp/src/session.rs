@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sesame_core::UnixTime;
@@ -18,13 +19,26 @@ pub(crate) const CSRF_KEY: &str = "sesame_rp.csrf";
 /// One signed-in state per session, whichever provider it came from.
 pub(crate) const AUTH_KEY: &str = "sesame_rp.auth";
 
-pub(crate) fn pending_key(name: &str) -> String {
-    format!("sesame_rp.{name}.pending")
-}
+/// Every pending login of the browser, whichever provider it was started
+/// for: a `state` is looked up (and consumed) here by any callback, and the
+/// record says which provider it belongs to.
+pub(crate) const PENDING_KEY: &str = "sesame_rp.pending";
 
 /// A login in progress, keyed by its `state`.
 #[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct Pending {
+    /// The provider (client name) the login was started for.
+    #[serde(default)]
+    pub(crate) provider: String,
+    /// That provider's issuer.
+    #[serde(default)]
+    pub(crate) issuer: String,
+    /// The client id at that provider.
+    #[serde(default)]
+    pub(crate) client_id: String,
+    /// The `response_type` requested.
+    #[serde(default = "code")]
+    pub(crate) response_type: String,
     pub(crate) nonce: String,
     pub(crate) verifier: String,
     pub(crate) next: String,
@@ -37,13 +51,55 @@ pub(crate) struct Pending {
 impl fmt::Debug for Pending {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pending")
+            .field("provider", &self.provider)
+            .field("response_type", &self.response_type)
             .field("next", &self.next)
             .field("silent", &self.silent)
             .finish_non_exhaustive()
     }
 }
 
+fn code() -> String {
+    "code".to_owned()
+}
+
 pub(crate) type PendingMap = BTreeMap<String, Pending>;
+
+/// Where the relying party keeps its per-browser state: a `tower_sessions`
+/// session (and, with the `axum-login` feature, the session axum-login uses).
+#[async_trait]
+pub(crate) trait Store: Send + Sync {
+    /// The value under `key`, if any.
+    async fn get_value(&self, key: &str) -> Result<Option<Value>, String>;
+    /// Stores `value` under `key`.
+    async fn put_value(&self, key: &str, value: Value) -> Result<(), String>;
+}
+
+#[async_trait]
+impl Store for Session {
+    async fn get_value(&self, key: &str) -> Result<Option<Value>, String> {
+        self.get(key).await.map_err(|e| e.to_string())
+    }
+
+    async fn put_value(&self, key: &str, value: Value) -> Result<(), String> {
+        self.insert(key, value).await.map_err(|e| e.to_string())
+    }
+}
+
+/// The pending logins of this browser (unreadable or absent: none).
+pub(crate) async fn pending(store: &dyn Store) -> Result<PendingMap, String> {
+    Ok(store
+        .get_value(PENDING_KEY)
+        .await?
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default())
+}
+
+/// Replaces the pending logins of this browser.
+pub(crate) async fn save_pending(store: &dyn Store, map: &PendingMap) -> Result<(), String> {
+    let value = serde_json::to_value(map).map_err(|e| e.to_string())?;
+    store.put_value(PENDING_KEY, value).await
+}
 
 /// The signed-in state: claims and tokens, kept server-side only.
 #[derive(Clone, Serialize, Deserialize)]

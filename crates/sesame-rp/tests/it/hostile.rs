@@ -2,7 +2,7 @@
 //! party must refuse each — no session, and no further call to the provider
 //! once the fault is seen — and accept the legitimate variations.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use aws_lc_rs::hmac;
@@ -39,6 +39,10 @@ struct Fake {
     userinfo_sub: Mutex<Option<String>>,
     discovery_issuer: Mutex<Option<String>>,
     nonce: Mutex<String>,
+    /// Advertise RFC 9207 `authorization_response_iss_parameter_supported`.
+    advertise_iss: AtomicBool,
+    /// Send `iss` in the authorization response.
+    send_iss: AtomicBool,
     token_calls: AtomicUsize,
     userinfo_calls: AtomicUsize,
     jwks_calls: AtomicUsize,
@@ -53,7 +57,9 @@ async fn discovery(State(f): State<S>) -> Json<Value> {
         .unwrap()
         .clone()
         .unwrap_or_else(|| f.base.clone());
+    let advertise = f.advertise_iss.load(Ordering::SeqCst);
     Json(json!({
+        "authorization_response_iss_parameter_supported": advertise,
         "issuer": iss,
         "authorization_endpoint": format!("{}/authorize", f.base),
         "token_endpoint": format!("{}/token", f.base),
@@ -86,11 +92,17 @@ struct AuthQ {
 
 async fn authorize(State(f): State<S>, Query(q): Query<AuthQ>) -> Redirect {
     *f.nonce.lock().unwrap() = q.nonce;
+    let iss = if f.send_iss.load(Ordering::SeqCst) {
+        format!(
+            "&iss={}",
+            url::form_urlencoded::byte_serialize(f.base.as_bytes()).collect::<String>()
+        )
+    } else {
+        String::new()
+    };
     Redirect::to(&format!(
-        "{}?code=the-code&state={}&iss={}",
-        q.redirect_uri,
-        q.state,
-        url::form_urlencoded::byte_serialize(f.base.as_bytes()).collect::<String>()
+        "{}?code=the-code&state={}{iss}",
+        q.redirect_uri, q.state,
     ))
 }
 
@@ -173,6 +185,8 @@ async fn fake_op() -> Arc<Fake> {
         userinfo_sub: Mutex::new(None),
         discovery_issuer: Mutex::new(None),
         nonce: Mutex::new(String::new()),
+        advertise_iss: AtomicBool::new(false),
+        send_iss: AtomicBool::new(true),
         token_calls: AtomicUsize::new(0),
         userinfo_calls: AtomicUsize::new(0),
         jwks_calls: AtomicUsize::new(0),
@@ -466,4 +480,102 @@ async fn a_mixed_up_iss_parameter_stops_before_the_token_request() {
         0,
         "no token request after a mix-up"
     );
+}
+
+#[tokio::test]
+async fn an_advertised_iss_parameter_that_is_missing_is_refused() {
+    let rig = rig(
+        |f| {
+            f.advertise_iss.store(true, Ordering::SeqCst);
+            f.send_iss.store(false, Ordering::SeqCst);
+        },
+        |b| b,
+    )
+    .await;
+    let r = rig.login().await;
+    assert_eq!(r.status(), 401);
+    assert!(!rig.signed_in().await);
+    assert_eq!(rig.fake.token_calls.load(Ordering::SeqCst), 0);
+    // Not advertised and not sent: accepted (most providers today).
+    let rig = rig_default_without_iss().await;
+    assert_eq!(rig.login().await.status(), 200);
+}
+
+async fn rig_default_without_iss() -> Rig {
+    rig(|f| f.send_iss.store(false, Ordering::SeqCst), |b| b).await
+}
+
+/// Two hostile providers `a` and `b` behind one registry.
+async fn two_fakes() -> (Arc<Fake>, Arc<Fake>, String, reqwest::Client) {
+    let (a, b) = (fake_op().await, fake_op().await);
+    let (listener, rp) = rp_listener().await;
+    let client = |f: &Arc<Fake>, name: &str| {
+        OidcClient::builder(Issuer::new(f.base.clone()).unwrap(), "rp")
+            .with_name(name)
+            .with_client_secret(SECRET)
+            .with_redirect_uri(format!("{rp}/callback/{name}").parse().unwrap())
+            .build()
+    };
+    let providers = sesame_rp::OidcProviders::builder()
+        .with_provider(client(&a, "a").await.unwrap())
+        .with_provider(client(&b, "b").await.unwrap())
+        .build()
+        .unwrap();
+    rp_providers_app(providers, listener).await;
+    (a, b, rp, browser())
+}
+
+#[tokio::test]
+async fn mix_up_a_state_for_one_provider_at_another_callback_calls_neither() {
+    let (a, b, rp, browser) = two_fakes().await;
+    let callback = until_callback(
+        &browser,
+        &format!("{rp}/login/a?next=/account"),
+        "x",
+        &format!("{rp}/callback/a?"),
+    )
+    .await;
+    let state = url::Url::parse(&callback)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    // B's authorization response (its own iss, a code from B) carrying A's state.
+    let r = browser
+        .get(format!("{rp}/callback/b"))
+        .query(&[
+            ("code", "the-code"),
+            ("state", state.as_str()),
+            ("iss", b.base.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(b.token_calls.load(Ordering::SeqCst), 0, "no call to b");
+    assert_eq!(a.token_calls.load(Ordering::SeqCst), 0, "no call to a");
+    // A's response with B's iss at A's callback: RFC 9207 stops it.
+    let callback = until_callback(
+        &browser,
+        &format!("{rp}/login/a?next=/account"),
+        "x",
+        &format!("{rp}/callback/a?"),
+    )
+    .await;
+    let forged = callback.replace(
+        &url::form_urlencoded::byte_serialize(a.base.as_bytes()).collect::<String>(),
+        &url::form_urlencoded::byte_serialize(b.base.as_bytes()).collect::<String>(),
+    );
+    assert_ne!(forged, callback);
+    let r = browser.get(&forged).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(a.token_calls.load(Ordering::SeqCst), 0);
+    assert_eq!(b.token_calls.load(Ordering::SeqCst), 0);
+    // The honest path still works.
+    let (r, _) = follow(&browser, &format!("{rp}/login/b?next=/account"), "x").await;
+    assert_eq!(r.text().await.unwrap(), "hello victim via b");
+    assert_eq!(b.token_calls.load(Ordering::SeqCst), 1);
+    assert_eq!(a.token_calls.load(Ordering::SeqCst), 0);
 }

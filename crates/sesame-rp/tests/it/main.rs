@@ -13,4 +13,5 @@ mod support;
 mod against_op;
 mod bearer;
 mod hostile;
+mod providers;
 mod refresh;

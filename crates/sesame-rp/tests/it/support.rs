@@ -240,3 +240,96 @@ pub async fn follow(
     }
     panic!("redirect loop: {seen:?}");
 }
+
+/// An RP app with several providers: `/account` is protected, `/me` is JSON.
+pub async fn rp_providers_app(
+    providers: sesame_rp::OidcProviders,
+    listener: tokio::net::TcpListener,
+) {
+    async fn me(claims: Option<Claims>) -> Response {
+        match claims {
+            Some(c) => Json(json!({"sub": c.subject, "iss": c.issuer})).into_response(),
+            None => (
+                axum::http::StatusCode::UNAUTHORIZED,
+                Json(json!({"error": "not signed in"})),
+            )
+                .into_response(),
+        }
+    }
+    async fn csrf(session: Session) -> String {
+        sesame_rp::csrf_token(&session).await.unwrap()
+    }
+    let app = Router::new()
+        .route(
+            "/account",
+            get(
+                |c: Claims, axum::Extension(client): axum::Extension<OidcClient>| async move {
+                    format!("hello {} via {}", c.subject, client.name())
+                },
+            ),
+        )
+        .layer(sesame_rp::RequireLogin::for_providers(providers.clone()))
+        .route("/me", get(me))
+        .route("/csrf", get(csrf))
+        .route("/", get(|| async { "home" }))
+        .merge(providers.router())
+        .layer(axum::Extension(providers))
+        .layer(sesame_rp::session_layer(false));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+}
+
+/// Decodes the HTML escapes that minijinja and the test pages produce.
+pub fn unescape(s: &str) -> String {
+    s.replace("&#x2f;", "/")
+        .replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// The first POST form of a page: its action and its inputs (name, value).
+pub fn post_form(html: &str) -> Option<(String, Vec<(String, String)>)> {
+    let start = html.find("<form method=\"post\" action=\"")?;
+    let rest = &html[start + "<form method=\"post\" action=\"".len()..];
+    let action = unescape(&rest[..rest.find('"')?]);
+    let body = &rest[..rest.find("</form>")?];
+    let mut fields = Vec::new();
+    for chunk in body.split("<input ").skip(1) {
+        let attr = |name: &str| {
+            let key = format!("{name}=\"");
+            let s = chunk.find(&key)? + key.len();
+            Some(unescape(&chunk[s..s + chunk[s..].find('"')?]))
+        };
+        if let (Some(n), Some(v)) = (attr("name"), attr("value")) {
+            fields.push((n, v));
+        }
+    }
+    if body.contains("name=\"allow\"") {
+        fields.push(("allow".into(), "1".into()));
+    }
+    Some((action, fields))
+}
+
+/// Follows the provider's redirects (signing in as `user`) and stops at the
+/// redirect to the relying party's callback, without delivering it.
+pub async fn until_callback(
+    b: &reqwest::Client,
+    start: &str,
+    user: &str,
+    callback: &str,
+) -> String {
+    let mut url = start.to_owned();
+    for _ in 0..20 {
+        if url.starts_with(callback) {
+            return url;
+        }
+        if url.contains("/op-login?") && !url.contains("&user=") {
+            url = format!("{url}&user={user}");
+        }
+        let r = b.get(&url).send().await.unwrap();
+        let l = r.headers()[header::LOCATION].to_str().unwrap();
+        url = url::Url::parse(&url).unwrap().join(l).unwrap().to_string();
+    }
+    panic!("no redirect to {callback}");
+}
