@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use http::HeaderMap;
 use http::request::Parts;
-use sesame_core::{SessionId, Subject, UnixTime};
+use sesame_core::{ClientId, SessionId, Subject, UnixTime};
 
 /// The logged-in end-user, as the host application knows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,3 +78,91 @@ pub trait Authenticator: Send + Sync + 'static {
 #[derive(Debug, thiserror::Error)]
 #[error("authentication backend error: {0}")]
 pub struct AuthnError(pub String);
+
+/// A token request's resource owner credentials (RFC 6749 §4.3.2). `Debug`
+/// prints the password as `[redacted]`.
+#[derive(Clone, Copy)]
+#[non_exhaustive]
+pub struct PasswordRequest<'a> {
+    /// `username`, as sent.
+    pub username: &'a str,
+    /// `password`, as sent.
+    pub password: &'a str,
+    /// The (authenticated) client asking.
+    pub client_id: &'a ClientId,
+}
+
+impl std::fmt::Debug for PasswordRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordRequest")
+            .field("username", &self.username)
+            .field("password", &"[redacted]")
+            .field("client_id", &self.client_id)
+            .finish()
+    }
+}
+
+/// What [`PasswordAuthenticator::check_password`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PasswordCheck {
+    /// The password is right: the user's identifier (becomes `sub`, mapped
+    /// to a pairwise identifier for clients registered for one).
+    Valid(Subject),
+    /// A wrong password or an unknown user — the provider answers
+    /// `invalid_grant` either way and never says which.
+    Invalid,
+    /// Too many attempts for this username or address: the provider answers
+    /// 429 with `Retry-After` (seconds) and checks nothing.
+    RateLimited {
+        /// Seconds until the next attempt may succeed.
+        retry_after: u64,
+    },
+}
+
+/// Checks a username and password for the resource owner password
+/// credentials grant (RFC 6749 §4.3). The grant is off unless
+/// [`crate::Settings::password_grant`] is set, and a provider with it on
+/// needs one of these ([`crate::ProviderBuilder::with_password_authenticator`]).
+///
+/// The implementation owns what makes password checks safe: rate limits per
+/// username and per client address (read it from `parts`, e.g. axum's
+/// `ConnectInfo` extension), a slow hash run off the async workers
+/// (`tokio::task::spawn_blocking`), and the same work for an unknown user as
+/// for a wrong password, so the answer's timing does not reveal which
+/// usernames exist.
+///
+/// ```
+/// use async_trait::async_trait;
+/// use http::request::Parts;
+/// use sesame_core::Subject;
+/// use sesame_op::{AuthnError, PasswordAuthenticator, PasswordCheck, PasswordRequest};
+///
+/// struct OneUser;
+///
+/// #[async_trait]
+/// impl PasswordAuthenticator for OneUser {
+///     async fn check_password(
+///         &self,
+///         _parts: &Parts,
+///         request: PasswordRequest<'_>,
+///     ) -> Result<PasswordCheck, AuthnError> {
+///         // A real implementation rate-limits, then verifies an Argon2 hash
+///         // with spawn_blocking (see `sesame_op::secrets::verify_secret`).
+///         let hash = "sha256$…";
+///         let ok = request.username == "alice"
+///             && sesame_op::secrets::verify_secret(request.password, hash);
+///         Ok(if ok { PasswordCheck::Valid(Subject::new("alice")) } else { PasswordCheck::Invalid })
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait PasswordAuthenticator: Send + Sync + 'static {
+    /// Checks `request.username` and `request.password`. `Err` means the
+    /// backend failed (the client gets `server_error`), not a wrong password.
+    async fn check_password(
+        &self,
+        parts: &Parts,
+        request: PasswordRequest<'_>,
+    ) -> Result<PasswordCheck, AuthnError>;
+}

@@ -12,7 +12,10 @@ mod provider;
 pub mod secrets;
 pub mod store;
 
-pub use authn::{Authenticator, AuthnError, EndUser, LoginRequest};
+pub use authn::{
+    Authenticator, AuthnError, EndUser, LoginRequest, PasswordAuthenticator, PasswordCheck,
+    PasswordRequest,
+};
 pub use claims::{ClaimsError, ClaimsSource, NoClaims, ScopeClaims};
 pub use keys::{KeysError, Rotation};
 pub use model::{ApplicationType, AuthMethod, Client, GrantType};

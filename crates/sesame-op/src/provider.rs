@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use sesame_core::{Clock, Issuer, JwsAlgorithm, SystemClock, UnixTime};
 
-use crate::authn::Authenticator;
+use crate::authn::{Authenticator, PasswordAuthenticator};
 use crate::claims::{ClaimsSource, NoClaims, ScopeClaims};
 use crate::keys::{self, Keys, KeysError, Rotation};
 use crate::pages::Templates;
@@ -48,6 +48,11 @@ pub struct Settings {
     /// Dynamic client registration (RFC 7591/7592). Default
     /// [`Registration::Disabled`].
     pub registration: Registration,
+    /// The resource owner password credentials grant (RFC 6749 §4.3), for
+    /// clients registered with the `password` grant type. Default false; when
+    /// true the provider needs a [`PasswordAuthenticator`]
+    /// ([`ProviderBuilder::with_password_authenticator`]).
+    pub password_grant: bool,
 }
 
 /// Who may register clients at the registration endpoint ([`crate::paths::REGISTER`]).
@@ -113,6 +118,7 @@ impl Default for Settings {
             retired_key_retention: 7 * 86_400,
             claims_in_id_token: true,
             registration: Registration::Disabled,
+            password_grant: false,
         }
     }
 }
@@ -121,6 +127,7 @@ pub(crate) struct Inner {
     pub(crate) issuer: Issuer,
     pub(crate) store: Arc<dyn Store>,
     pub(crate) authn: Arc<dyn Authenticator>,
+    pub(crate) passwords: Option<Arc<dyn PasswordAuthenticator>>,
     pub(crate) claims: Arc<dyn ClaimsSource>,
     pub(crate) scopes: ScopeClaims,
     pub(crate) clock: Arc<dyn Clock>,
@@ -168,6 +175,7 @@ pub struct ProviderBuilder {
     issuer: Issuer,
     store: Option<Arc<dyn Store>>,
     authn: Option<Arc<dyn Authenticator>>,
+    passwords: Option<Arc<dyn PasswordAuthenticator>>,
     claims: Arc<dyn ClaimsSource>,
     scopes: ScopeClaims,
     clock: Arc<dyn Clock>,
@@ -216,6 +224,7 @@ impl Provider {
             issuer,
             store: None,
             authn: None,
+            passwords: None,
             claims: Arc::new(NoClaims),
             scopes: ScopeClaims::default(),
             clock: Arc::new(SystemClock),
@@ -321,6 +330,35 @@ impl ProviderBuilder {
         self
     }
 
+    /// How usernames and passwords are checked for the password grant
+    /// (RFC 6749 §4.3). Needed when [`Settings::password_grant`] is on, and
+    /// unused otherwise.
+    ///
+    /// ```no_run
+    /// # async fn demo(
+    /// #     authn: impl sesame_op::Authenticator,
+    /// #     passwords: impl sesame_op::PasswordAuthenticator,
+    /// # ) -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use sesame_op::{MemoryStore, Provider, Settings};
+    ///
+    /// let mut settings = Settings::default();
+    /// settings.password_grant = true;
+    /// let provider = Provider::builder("https://op.example".parse()?)
+    ///     .with_store(Arc::new(MemoryStore::new()))
+    ///     .with_authenticator(authn)
+    ///     .with_password_authenticator(passwords)
+    ///     .with_settings(settings)
+    ///     .build()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn with_password_authenticator(mut self, passwords: impl PasswordAuthenticator) -> Self {
+        self.passwords = Some(Arc::new(passwords));
+        self
+    }
+
     /// Where user claims come from (default: none beyond `sub`).
     #[must_use]
     pub fn with_claims(mut self, claims: impl ClaimsSource) -> Self {
@@ -401,6 +439,12 @@ impl ProviderBuilder {
                 ));
             }
         }
+        if self.settings.password_grant && self.passwords.is_none() {
+            return Err(BuildError::Setting(
+                "password_grant needs a password authenticator (with_password_authenticator)"
+                    .into(),
+            ));
+        }
         let now = self.clock.now();
         keys::ensure_keys(&*store, &self.settings.signing_algs, now).await?;
         let ring = keys::load(&*store, now).await?;
@@ -418,6 +462,7 @@ impl ProviderBuilder {
                 issuer: self.issuer,
                 store,
                 authn,
+                passwords: self.passwords,
                 claims: self.claims,
                 scopes: self.scopes,
                 clock: self.clock,

@@ -103,6 +103,13 @@ pub async fn add_client(store: &SqlStore, new: &NewClient) -> Result<Registered,
         (None, false) => AuthMethod::ClientSecretBasic,
     };
     client.token_endpoint_auth_method = method;
+    if method == AuthMethod::None && client.allows_grant(GrantType::Password) {
+        return Err(AdminError(
+            "--grant-type password needs a confidential client (not --public): \
+             the provider refuses the password grant to clients that do not authenticate"
+                .into(),
+        ));
+    }
     if let Some(alg) = &new.id_token_alg {
         client.id_token_signed_response_alg = JwsAlgorithm::parse(alg)
             .filter(|a| !a.is_symmetric())

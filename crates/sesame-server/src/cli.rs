@@ -132,7 +132,8 @@ struct ClientAdd {
     /// A post-logout redirect URI (repeat for several).
     #[arg(long = "post-logout-redirect-uri")]
     post_logout_redirect_uris: Vec<String>,
-    /// A grant type (repeat): authorization_code, refresh_token, client_credentials.
+    /// A grant type (repeat): authorization_code, refresh_token, client_credentials,
+    /// password (a confidential client, and `password_grant = true` in the configuration).
     #[arg(long = "grant-type")]
     grant_types: Vec<String>,
     /// client_secret_basic, client_secret_post, private_key_jwt or none.

@@ -78,6 +78,10 @@ pub struct Config {
     pub refresh_token_ttl: i64,
     /// Seconds a new signing key is published before `keys rotate` lets it sign.
     pub key_publish_delay: i64,
+    /// Offer the resource owner password credentials grant (RFC 6749 §4.3)
+    /// to confidential clients registered with `--grant-type password`.
+    /// Off by default.
+    pub password_grant: bool,
 }
 
 impl fmt::Debug for Config {
@@ -126,12 +130,14 @@ impl Default for Config {
             access_token_ttl: 3600,
             refresh_token_ttl: 30 * 86_400,
             key_publish_delay: 360,
+            password_grant: false,
         }
     }
 }
 
-const CONFIG_KEYS: [&str; 15] = [
+const CONFIG_KEYS: [&str; 16] = [
     "key_publish_delay",
+    "password_grant",
     "issuer",
     "listen",
     "database",

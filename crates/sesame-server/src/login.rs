@@ -14,8 +14,12 @@ use minijinja::Environment;
 use serde_json::{Map, Value, json};
 use sesame_core::{Clock, SessionId, Subject};
 use sesame_op::secrets::{token_key, verify_secret};
-use sesame_op::{Authenticator, AuthnError, ClaimsError, ClaimsSource, EndUser, LoginRequest};
-use sesame_op_sqlx::{LoginSession, SqlStore};
+use sesame_op::store::StoreError;
+use sesame_op::{
+    Authenticator, AuthnError, ClaimsError, ClaimsSource, EndUser, LoginRequest,
+    PasswordAuthenticator, PasswordCheck, PasswordRequest,
+};
+use sesame_op_sqlx::{LoginSession, SqlStore, User};
 use subtle::ConstantTimeEq;
 
 use crate::ratelimit::RateLimiter;
@@ -286,7 +290,9 @@ pub(crate) async fn get_login(
     )
 }
 
-fn client_ip(state: &LoginState, headers: &HeaderMap, peer: SocketAddr) -> String {
+/// The client address rate limits count by: the peer, or the first
+/// `X-Forwarded-For` hop behind a trusted proxy.
+fn client_ip(state: &LoginState, headers: &HeaderMap, peer: Option<SocketAddr>) -> String {
     if state.trust_forwarded_for
         && let Some(first) = headers
             .get("x-forwarded-for")
@@ -295,7 +301,84 @@ fn client_ip(state: &LoginState, headers: &HeaderMap, peer: SocketAddr) -> Strin
     {
         return first.trim().to_owned();
     }
-    peer.ip().to_string()
+    peer.map(|p| p.ip().to_string()).unwrap_or_default()
+}
+
+/// What checking a username and password found.
+pub(crate) enum Credentials {
+    /// The password is right.
+    Valid(User),
+    /// A wrong password, or no such user (the same answer).
+    Invalid,
+    /// A rate limit refused the attempt; retry after this long.
+    Limited(std::time::Duration),
+}
+
+impl LoginState {
+    /// Checks a username and password, for the login form and for the
+    /// password grant alike: the per-address and per-username rate limits
+    /// first, then the Argon2 hash off the async workers — against a decoy
+    /// hash for an unknown user, so timing does not reveal which names exist.
+    pub(crate) async fn check_credentials(
+        &self,
+        ip: &str,
+        username: &str,
+        password: String,
+    ) -> Result<Credentials, StoreError> {
+        if let Err(retry) = self.by_ip.check(ip) {
+            return Ok(Credentials::Limited(retry));
+        }
+        if let Err(retry) = self.by_username.check(&username.to_lowercase()) {
+            return Ok(Credentials::Limited(retry));
+        }
+        let (user, hash) = match self.store.user_credentials(username).await? {
+            Some((u, h)) => (Some(u), h),
+            None => (None, self.decoy_hash.clone()),
+        };
+        let ok = tokio::task::spawn_blocking(move || verify_secret(&password, &hash))
+            .await
+            .unwrap_or(false);
+        Ok(match user.filter(|_| ok) {
+            Some(user) => Credentials::Valid(user),
+            None => Credentials::Invalid,
+        })
+    }
+}
+
+/// The password grant checks passwords like the login form: the same rate
+/// limits (one budget for both), the same hash, the same decoy.
+#[async_trait]
+impl PasswordAuthenticator for ServerAuth {
+    async fn check_password(
+        &self,
+        parts: &Parts,
+        request: PasswordRequest<'_>,
+    ) -> Result<PasswordCheck, AuthnError> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0);
+        let ip = client_ip(&self.0, &parts.headers, peer);
+        let username = request.username.trim();
+        let checked = self
+            .0
+            .check_credentials(&ip, username, request.password.to_owned())
+            .await
+            .map_err(|e| AuthnError(e.to_string()))?;
+        Ok(match checked {
+            Credentials::Valid(user) => {
+                tracing::info!(username = %user.username, client_id = request.client_id.as_str(), "password grant");
+                PasswordCheck::Valid(Subject::new(user.subject))
+            }
+            Credentials::Invalid => {
+                tracing::info!(username = %username, client_id = request.client_id.as_str(), "failed password grant");
+                PasswordCheck::Invalid
+            }
+            Credentials::Limited(retry) => PasswordCheck::RateLimited {
+                retry_after: retry.as_secs().max(1),
+            },
+        })
+    }
 }
 
 fn too_many(retry: std::time::Duration) -> Response {
@@ -335,37 +418,28 @@ pub(crate) async fn post_login(
             Some("The form expired. Please sign in again."),
         );
     }
-    if let Err(retry) = state.by_ip.check(&client_ip(&state, &headers, peer)) {
-        return too_many(retry);
-    }
-    if let Err(retry) = state.by_username.check(&username.to_lowercase()) {
-        return too_many(retry);
-    }
-    let password = field("password").to_owned();
-    let credentials = match state.store.user_credentials(&username).await {
-        Ok(c) => c,
+    let ip = client_ip(&state, &headers, Some(peer));
+    let checked = state
+        .check_credentials(&ip, &username, field("password").to_owned())
+        .await;
+    let user = match checked {
+        Ok(Credentials::Valid(user)) => user,
+        Ok(Credentials::Limited(retry)) => return too_many(retry),
         Err(e) => {
             tracing::error!(error = %e, "user lookup failed");
             return (StatusCode::SERVICE_UNAVAILABLE, "sign-in is unavailable").into_response();
         }
-    };
-    let (user, hash) = match credentials {
-        Some((u, h)) => (Some(u), h),
-        None => (None, state.decoy_hash.clone()),
-    };
-    let ok = tokio::task::spawn_blocking(move || verify_secret(&password, &hash))
-        .await
-        .unwrap_or(false);
-    let Some(user) = user.filter(|_| ok) else {
-        tracing::info!(username = %username, "failed sign-in");
-        return login_page(
-            &state,
-            StatusCode::UNAUTHORIZED,
-            &return_to,
-            &username,
-            None,
-            Some("Wrong username or password."),
-        );
+        Ok(Credentials::Invalid) => {
+            tracing::info!(username = %username, "failed sign-in");
+            return login_page(
+                &state,
+                StatusCode::UNAUTHORIZED,
+                &return_to,
+                &username,
+                None,
+                Some("Wrong username or password."),
+            );
+        }
     };
     let now = state.clock.now();
     let Ok(value) = sesame_core::random::token() else {

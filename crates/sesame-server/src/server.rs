@@ -153,9 +153,11 @@ pub async fn build_with(
     settings.access_token_ttl = config.access_token_ttl;
     settings.refresh_token_ttl = config.refresh_token_ttl;
     settings.key_publish_delay = config.key_publish_delay;
+    settings.password_grant = config.password_grant;
     let mut builder = Provider::builder(issuer)
         .with_store(Arc::clone(&store) as Arc<dyn sesame_op::Store>)
         .with_authenticator(ServerAuth(Arc::clone(&login)))
+        .with_password_authenticator(ServerAuth(Arc::clone(&login)))
         .with_claims(UserClaims(Arc::clone(&store)))
         .with_clock(ClockRef(clock))
         .with_settings(settings);

@@ -7,7 +7,7 @@ use sesame_core::ProviderMetadata;
 
 use crate::flow::authorize::{RESPONSE_MODES, RESPONSE_TYPES};
 use crate::flow::client_auth::{ASSERTION_ALGS, HMAC_ASSERTION_ALGS};
-use crate::model::AuthMethod;
+use crate::model::{AuthMethod, GrantType};
 use crate::paths;
 use crate::provider::Provider;
 
@@ -48,12 +48,17 @@ impl Provider {
             scopes_supported: strings(self.inner.scopes.scopes()),
             response_types_supported: strings(RESPONSE_TYPES),
             response_modes_supported: strings(RESPONSE_MODES),
-            grant_types_supported: strings([
-                "authorization_code",
-                "refresh_token",
-                "client_credentials",
-                "implicit",
-            ]),
+            grant_types_supported: strings(
+                [
+                    GrantType::AuthorizationCode,
+                    GrantType::RefreshToken,
+                    GrantType::ClientCredentials,
+                    GrantType::Implicit,
+                ]
+                .into_iter()
+                .chain(s.password_grant.then_some(GrantType::Password))
+                .map(GrantType::as_str),
+            ),
             subject_types_supported: strings(["public"]),
             id_token_signing_alg_values_supported: strings(algs.clone()),
             userinfo_signing_alg_values_supported: strings(algs),

@@ -117,6 +117,21 @@ pub(crate) fn json_error(e: &OAuthError, issuer: &str) -> Response {
 pub(crate) fn flow_error(e: FlowError, issuer: &str) -> Response {
     match e {
         FlowError::OAuth(e) => json_error(&e, issuer),
+        FlowError::RateLimited { retry_after } => {
+            let mut response = (
+                StatusCode::TOO_MANY_REQUESTS,
+                axum::Json(json!({
+                    "error": ErrorCode::TemporarilyUnavailable.as_str(),
+                    "error_description": "too many attempts; try again later",
+                })),
+            )
+                .into_response();
+            no_store(response.headers_mut());
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
+            response
+        }
         FlowError::Internal(detail) => {
             tracing::error!(%detail, "internal error");
             json_error(
@@ -188,6 +203,14 @@ pub(crate) fn error_page(p: &Provider, status: StatusCode, e: &OAuthError) -> Re
 pub(crate) fn page_flow_error(p: &Provider, e: FlowError) -> Response {
     match e {
         FlowError::OAuth(e) => error_page(p, StatusCode::BAD_REQUEST, &e),
+        FlowError::RateLimited { .. } => error_page(
+            p,
+            StatusCode::TOO_MANY_REQUESTS,
+            &OAuthError::new(
+                ErrorCode::TemporarilyUnavailable,
+                "too many attempts; try again later",
+            ),
+        ),
         FlowError::Internal(detail) => {
             tracing::error!(%detail, "internal error");
             error_page(

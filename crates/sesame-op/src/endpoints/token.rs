@@ -36,7 +36,7 @@ pub(super) async fn token(State(p): State<Provider>, parts: Parts, body: Bytes) 
         Ok(v) => v,
         Err(r) => return r,
     };
-    match token_flow::token(&p, &client, &form, p.now()).await {
+    match token_flow::token(&p, &client, &form, &parts, p.now()).await {
         Ok(tokens) => {
             let mut r = axum::Json(tokens).into_response();
             no_store(r.headers_mut());

@@ -72,6 +72,13 @@ pub(super) async fn userinfo(State(p): State<Provider>, parts: Parts, body: Byte
             r
         }
         Err(FlowError::OAuth(e)) => bearer_error(&p, Some(&e)),
+        Err(FlowError::RateLimited { .. }) => bearer_error(
+            &p,
+            Some(&OAuthError::new(
+                ErrorCode::TemporarilyUnavailable,
+                "too many attempts",
+            )),
+        ),
         Err(FlowError::Internal(detail)) => {
             tracing::error!(%detail, "userinfo failed");
             bearer_error(

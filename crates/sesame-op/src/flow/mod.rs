@@ -7,6 +7,7 @@ pub(crate) mod client_auth;
 pub(crate) mod client_metadata;
 pub(crate) mod end_session;
 pub(crate) mod issue;
+pub(crate) mod password;
 pub(crate) mod register;
 pub(crate) mod token;
 pub(crate) mod tokens_info;
@@ -31,10 +32,15 @@ impl OAuthError {
     }
 }
 
-/// A flow failed: the client's fault (a protocol error) or ours (storage, keys).
+/// A flow failed: the client's fault (a protocol error), too many attempts,
+/// or ours (storage, keys).
 #[derive(Debug)]
 pub(crate) enum FlowError {
     OAuth(OAuthError),
+    /// A rate limit refused the attempt: 429 with `Retry-After` (seconds).
+    RateLimited {
+        retry_after: u64,
+    },
     Internal(String),
 }
 

@@ -1,5 +1,6 @@
 //! The token endpoint (RFC 6749 §4.1.3, §6, §4.4; OIDC Core §3.1.3, §12).
 
+use http::request::Parts;
 use serde::Serialize;
 use sesame_core::{ErrorCode, PkceError, Scopes, UnixTime, pkce_verify};
 
@@ -33,14 +34,18 @@ impl std::fmt::Debug for TokenResponse {
     }
 }
 
-fn err(code: ErrorCode, description: &str) -> FlowError {
+pub(super) fn err(code: ErrorCode, description: &str) -> FlowError {
     FlowError::OAuth(OAuthError::new(code, description))
 }
 
+/// Runs the token endpoint for an authenticated `client`. `parts`: the
+/// request's head, handed to the [`crate::PasswordAuthenticator`] (client
+/// address for its rate limits).
 pub(crate) async fn token(
     p: &Provider,
     client: &Client,
     form: &Params,
+    parts: &Parts,
     now: UnixTime,
 ) -> Result<TokenResponse, FlowError> {
     if let Some(name) = form.duplicate() {
@@ -52,8 +57,10 @@ pub(crate) async fn token(
     let grant_type = form
         .get("grant_type")
         .ok_or_else(|| err(ErrorCode::InvalidRequest, "grant_type is missing"))?;
+    // `password` exists only when the provider enables it, whatever clients list.
     let grant = GrantType::parse(grant_type)
-        .filter(|g| *g != GrantType::Implicit && *g != GrantType::Password)
+        .filter(|g| *g != GrantType::Implicit)
+        .filter(|g| *g != GrantType::Password || p.inner.settings.password_grant)
         .ok_or_else(|| err(ErrorCode::UnsupportedGrantType, "unsupported grant_type"))?;
     if !client.allows_grant(grant) {
         return Err(err(
@@ -65,7 +72,8 @@ pub(crate) async fn token(
         GrantType::AuthorizationCode => authorization_code(p, client, form, now).await,
         GrantType::RefreshToken => refresh_token(p, client, form, now).await,
         GrantType::ClientCredentials => client_credentials(p, client, form, now).await,
-        GrantType::Implicit | GrantType::Password => Err(err(
+        GrantType::Password => super::password::password(p, client, form, parts, now).await,
+        GrantType::Implicit => Err(err(
             ErrorCode::UnsupportedGrantType,
             "unsupported grant_type",
         )),
@@ -329,22 +337,7 @@ async fn client_credentials(
             "the client may not request that scope",
         ));
     }
-    // RFC 8707: only resources registered for this client.
-    let resources: Vec<String> = form
-        .0
-        .iter()
-        .filter(|(k, _)| k == "resource")
-        .map(|(_, v)| v.clone())
-        .collect();
-    for r in &resources {
-        let absolute = url::Url::parse(r).is_ok_and(|u| u.fragment().is_none());
-        if !absolute || !client.allowed_resources.contains(r) {
-            return Err(err(
-                ErrorCode::InvalidTarget,
-                &format!("resource {r:?} is not allowed for this client"),
-            ));
-        }
-    }
+    let resources = requested_resources(client, form)?;
     let grant = Grant {
         grant_id: issue::new_grant_id()?,
         client_id: client.client_id.clone(),
@@ -367,4 +360,27 @@ async fn client_credentials(
         id_token: None,
         scope: grant.scopes.to_string(),
     })
+}
+
+/// The RFC 8707 `resource` parameters of a request (it may repeat): each an
+/// absolute URI without a fragment, registered for this client
+/// ([`Client::allowed_resources`]); anything else is `invalid_target`.
+pub(super) fn requested_resources(
+    client: &Client,
+    form: &Params,
+) -> Result<Vec<String>, FlowError> {
+    let mut resources: Vec<String> = Vec::new();
+    for (_, r) in form.0.iter().filter(|(k, _)| k == "resource") {
+        let absolute = url::Url::parse(r).is_ok_and(|u| u.fragment().is_none());
+        if !absolute || !client.allowed_resources.contains(r) {
+            return Err(err(
+                ErrorCode::InvalidTarget,
+                &format!("resource {r:?} is not allowed for this client"),
+            ));
+        }
+        if !resources.contains(r) {
+            resources.push(r.clone());
+        }
+    }
+    Ok(resources)
 }

@@ -13,5 +13,6 @@ mod authorize;
 mod conformance;
 mod discovery;
 mod logout;
+mod password;
 mod register;
 mod token;

@@ -14,4 +14,5 @@ mod browser;
 mod cli;
 mod demo;
 mod interop_openidconnect;
+mod password_grant;
 mod serve;

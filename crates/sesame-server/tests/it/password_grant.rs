@@ -1,0 +1,244 @@
+//! The password grant in the server: configuration, the CLI, and the login
+//! form's rate limits and Argon2 check behind it.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use sesame_server::Config;
+use sesame_server::admin::{self, NewClient};
+
+use crate::support::*;
+
+struct Server {
+    base: String,
+    client_id: String,
+    client_secret: String,
+    subject: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Server {
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+    }
+}
+
+/// A server on `dir` with user alice and a confidential client allowed the password grant.
+async fn start(dir: &TempDir, edit: impl FnOnce(&mut Config)) -> Server {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut config = Config {
+        issuer: base.clone(),
+        database: dir.db(),
+        ..Config::default()
+    };
+    edit(&mut config);
+    let store = sesame_server::store::open(&config).await.unwrap();
+    let hash = sesame_op::secrets::hash_password("alice-password").unwrap();
+    let subject = match store.add_user("alice", &hash, None, None, 0).await {
+        Ok(u) => u.subject,
+        Err(_) => store.find_user("alice").await.unwrap().unwrap().subject,
+    };
+    let registered = admin::add_client(
+        &store,
+        &NewClient {
+            name: "Legacy".into(),
+            redirect_uris: vec!["https://legacy.example/cb".into()],
+            grant_types: vec!["password".into(), "refresh_token".into()],
+            ..NewClient::default()
+        },
+    )
+    .await
+    .unwrap();
+    store.close().await;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        sesame_server::run(config, listener, async move {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    wait_healthy(&base).await;
+    Server {
+        base,
+        client_id: registered.client_id,
+        client_secret: registered.client_secret.unwrap(),
+        subject,
+        stop: Some(tx),
+        task: Some(task),
+    }
+}
+
+async fn wait_healthy(base: &str) {
+    for _ in 0..100 {
+        if reqwest::get(format!("{base}/healthz"))
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{base} did not start");
+}
+
+async fn password_grant(s: &Server, username: &str, password: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{}/token", s.base))
+        .basic_auth(&s.client_id, Some(&s.client_secret))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", username),
+            ("password", password),
+            ("scope", "openid profile offline_access"),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn grant_types(base: &str) -> Vec<String> {
+    let d: Value = reqwest::get(format!("{base}/.well-known/openid-configuration"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    serde_json::from_value(d["grant_types_supported"].clone()).unwrap()
+}
+
+#[tokio::test]
+async fn off_unless_configured() {
+    let dir = TempDir::new();
+    let s = start(&dir, |_| {}).await;
+    assert!(!grant_types(&s.base).await.contains(&"password".to_owned()));
+    let r = password_grant(&s, "alice", "alice-password").await;
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "unsupported_grant_type");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn tokens_for_the_right_password_and_the_login_forms_rate_limits() {
+    let dir = TempDir::new();
+    // From a TOML file, as an operator would set it.
+    let file = dir.0.join("sesame.toml");
+    std::fs::write(&file, "password_grant = true\n").unwrap();
+    let loaded = Config::load(Some(&file), &Default::default()).unwrap();
+    assert!(loaded.password_grant);
+    let s = start(&dir, |c| {
+        c.password_grant = loaded.password_grant;
+        c.rate_limits.login_per_username_per_minute = 3;
+    })
+    .await;
+    assert!(grant_types(&s.base).await.contains(&"password".to_owned()));
+
+    let r = password_grant(&s, "alice", "alice-password").await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["refresh_token"].is_string());
+    let id_token = body["id_token"].as_str().unwrap();
+    let payload = sesame_core::UnverifiedJws::parse(id_token)
+        .unwrap()
+        .insecure_payload()
+        .unwrap();
+    let claims: Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(claims["sub"], s.subject.as_str());
+    assert_eq!(claims["preferred_username"], "alice");
+
+    // A wrong password and an unknown user: the same invalid_grant.
+    let wrong: Value = password_grant(&s, "alice", "not-her-password")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let unknown: Value = password_grant(&s, "mallory", "alice-password")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(wrong["error"], "invalid_grant");
+    assert_eq!(wrong, unknown);
+
+    // The login form and the grant share one budget per username: 3 a minute.
+    let b = browser();
+    let html = b
+        .get(format!("{}/login", s.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&html, "csrf_token");
+    let r = b
+        .post(format!("{}/login", s.base))
+        .form(&[
+            ("username", "alice"),
+            ("password", "guess"),
+            ("csrf_token", csrf.as_str()),
+            ("return_to", "/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = password_grant(&s, "alice", "alice-password").await;
+    assert_eq!(r.status(), 429, "the fourth attempt for alice this minute");
+    assert!(r.headers().contains_key("retry-after"));
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn the_environment_turns_it_on_and_the_cli_refuses_public_password_clients() {
+    let dir = TempDir::new();
+    let db = dir.db();
+    let (code, _, err) = sesame(&[
+        "--database",
+        &db,
+        "clients",
+        "add",
+        "--name",
+        "Phone",
+        "--redirect-uri",
+        "https://phone.example/cb",
+        "--public",
+        "--grant-type",
+        "password",
+        "--json",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("confidential"), "{err}");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let child = std::process::Command::new(BIN)
+        .args(["--database", &db, "serve", "--issuer", &base, "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .env_remove("SESAME_CONFIG")
+        .env("SESAME_PASSWORD_GRANT", "true")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _running = Running {
+        child,
+        lines: Vec::new(),
+    };
+    wait_healthy(&base).await;
+    assert!(grant_types(&base).await.contains(&"password".to_owned()));
+}
