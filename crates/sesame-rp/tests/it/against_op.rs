@@ -282,3 +282,84 @@ async fn a_callback_with_an_error_consumes_the_state_and_signs_nobody_in() {
         401
     );
 }
+
+#[tokio::test]
+async fn hybrid_and_implicit_flows_with_form_post() {
+    for (response_type, registered) in [
+        (sesame_rp::ResponseType::CodeIdToken, "code id_token"),
+        (
+            sesame_rp::ResponseType::CodeIdTokenToken,
+            "code id_token token",
+        ),
+        (sesame_rp::ResponseType::IdTokenToken, "id_token token"),
+    ] {
+        let op = start_op().await;
+        let (listener, rp) = rp_listener().await;
+        op.register("rp", &rp, |c| {
+            c.response_types = vec!["code".into(), registered.into()];
+        })
+        .await;
+        let oidc = OidcClient::builder(Issuer::new(op.base.clone()).unwrap(), "rp")
+            .with_client_secret(SECRET)
+            .with_redirect_uri(format!("{rp}/callback").parse().unwrap())
+            .with_scopes("openid email")
+            .unwrap()
+            .with_response_type(response_type)
+            .build()
+            .await
+            .unwrap();
+        rp_app(oidc, listener).await;
+        let b = browser();
+        let (status, body, seen) = follow_forms(&b, &format!("{rp}/account"), "frank").await;
+        assert_eq!(
+            (status, body.as_str()),
+            (200, "hello frank"),
+            "{registered}: {seen:?}"
+        );
+        // The provider's form_post page posted the response to the callback.
+        assert!(
+            seen.iter()
+                .any(|u| u.starts_with(&format!("POST {rp}/callback"))),
+            "{registered}: {seen:?}"
+        );
+        let authorize = seen
+            .iter()
+            .find(|u| u.starts_with(&format!("{}/authorize?", op.base)))
+            .unwrap();
+        assert!(authorize.contains("response_mode=form_post"), "{authorize}");
+        let me: serde_json::Value = b
+            .get(format!("{rp}/me"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(me["sub"], "frank");
+        assert_eq!(
+            me["claims"]["email"], "frank@example.com",
+            "{registered}: userinfo merged"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_response_type_the_provider_does_not_offer_is_a_build_error() {
+    let op = start_op().await;
+    let err = OidcClient::builder(Issuer::new(op.base.clone()).unwrap(), "rp")
+        .with_client_secret(SECRET)
+        .with_redirect_uri("http://127.0.0.1:1/callback".parse().unwrap())
+        .with_response_type(sesame_rp::ResponseType::CodeIdToken)
+        .with_metadata(sesame_core::ProviderMetadata {
+            issuer: op.base.clone(),
+            response_types_supported: Some(vec!["code".into()]),
+            ..Default::default()
+        })
+        .build()
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("response_type=code id_token"),
+        "{err}"
+    );
+}

@@ -14,7 +14,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use sesame_core::{Clock, Issuer, JwsAlgorithm, SigningKey, SystemClock, token_hash};
-use sesame_rp::OidcClient;
+use sesame_rp::{OidcClient, ResponseType};
 
 use crate::support::*;
 
@@ -36,6 +36,8 @@ struct Fake {
     published: Mutex<Vec<usize>>,
     sign: Mutex<Sign>,
     edit: Mutex<Edit>,
+    /// Edits the front-channel ID token (implicit/hybrid).
+    front_edit: Mutex<Edit>,
     userinfo_sub: Mutex<Option<String>>,
     discovery_issuer: Mutex<Option<String>>,
     nonce: Mutex<String>,
@@ -65,7 +67,7 @@ async fn discovery(State(f): State<S>) -> Json<Value> {
         "token_endpoint": format!("{}/token", f.base),
         "userinfo_endpoint": format!("{}/userinfo", f.base),
         "jwks_uri": format!("{}/jwks", f.base),
-        "response_types_supported": ["code"],
+        "response_types_supported": ["code", "code id_token", "id_token", "id_token token"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"]
     }))
@@ -88,10 +90,40 @@ struct AuthQ {
     redirect_uri: String,
     state: String,
     nonce: String,
+    response_type: String,
 }
 
-async fn authorize(State(f): State<S>, Query(q): Query<AuthQ>) -> Redirect {
-    *f.nonce.lock().unwrap() = q.nonce;
+/// Implicit and hybrid: the response is an auto-submitting form (form_post)
+/// with the front-channel ID token (and the code, and an access token).
+fn form_post(f: &Fake, q: &AuthQ) -> Response {
+    let mut fields = vec![
+        ("state", q.state.clone()),
+        ("iss", f.base.clone()),
+        ("id_token", id_token(f, true)),
+    ];
+    if q.response_type.contains("code") {
+        fields.push(("code", "the-code".into()));
+    }
+    if q.response_type.split(' ').any(|t| t == "token") {
+        fields.push(("access_token", "at-1".into()));
+        fields.push(("token_type", "Bearer".into()));
+    }
+    let inputs: String = fields
+        .iter()
+        .map(|(k, v)| format!("<input type=\"hidden\" name=\"{k}\" value=\"{v}\">"))
+        .collect();
+    axum::response::Html(format!(
+        "<form method=\"post\" action=\"{}\">{inputs}</form>",
+        q.redirect_uri
+    ))
+    .into_response()
+}
+
+async fn authorize(State(f): State<S>, Query(q): Query<AuthQ>) -> Response {
+    *f.nonce.lock().unwrap() = q.nonce.clone();
+    if q.response_type != "code" {
+        return form_post(&f, &q);
+    }
     let iss = if f.send_iss.load(Ordering::SeqCst) {
         format!(
             "&iss={}",
@@ -104,14 +136,16 @@ async fn authorize(State(f): State<S>, Query(q): Query<AuthQ>) -> Redirect {
         "{}?code=the-code&state={}{iss}",
         q.redirect_uri, q.state,
     ))
+    .into_response()
 }
 
 fn b64(v: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(v)
 }
 
-async fn token(State(f): State<S>) -> Response {
-    f.token_calls.fetch_add(1, Ordering::SeqCst);
+/// An ID token as the provider currently signs them; `front` applies the
+/// front-channel edit (implicit/hybrid) instead of the token endpoint's.
+fn id_token(f: &Fake, front: bool) -> String {
     let now = SystemClock.now();
     let sign = f.sign.lock().unwrap().clone();
     let alg = match &sign {
@@ -130,7 +164,11 @@ async fn token(State(f): State<S>) -> Response {
         "c_hash": token_hash(hash_alg, "the-code"),
     });
     let mut header = json!({"alg": alg, "kid": kid, "typ": "JWT"});
-    (f.edit.lock().unwrap())(&mut claims, &mut header);
+    if front {
+        (f.front_edit.lock().unwrap())(&mut claims, &mut header);
+    } else {
+        (f.edit.lock().unwrap())(&mut claims, &mut header);
+    }
     let input = format!(
         "{}.{}",
         b64(header.to_string().as_bytes()),
@@ -146,7 +184,13 @@ async fn token(State(f): State<S>) -> Response {
         .as_ref()
         .to_vec(),
     };
-    Json(json!({"access_token": "at-1", "token_type": "Bearer", "expires_in": 300, "id_token": format!("{input}.{}", b64(&sig))})).into_response()
+    format!("{input}.{}", b64(&sig))
+}
+
+async fn token(State(f): State<S>) -> Response {
+    f.token_calls.fetch_add(1, Ordering::SeqCst);
+    let id_token = id_token(&f, false);
+    Json(json!({"access_token": "at-1", "token_type": "Bearer", "expires_in": 300, "id_token": id_token})).into_response()
 }
 
 async fn userinfo(State(f): State<S>) -> Json<Value> {
@@ -182,6 +226,7 @@ async fn fake_op() -> Arc<Fake> {
         published: Mutex::new(vec![0, 1]),
         sign: Mutex::new(Sign::Key(0)),
         edit: Mutex::new(Arc::new(|_, _| {})),
+        front_edit: Mutex::new(Arc::new(|_, _| {})),
         userinfo_sub: Mutex::new(None),
         discovery_issuer: Mutex::new(None),
         nonce: Mutex::new(String::new()),
@@ -234,6 +279,17 @@ impl Rig {
         )
         .await;
         r
+    }
+
+    /// Logs in through form_post responses; returns the final status.
+    async fn login_forms(&self) -> u16 {
+        let (status, _, _) = follow_forms(
+            &self.browser,
+            &format!("{}/login?next=/account", self.rp),
+            "x",
+        )
+        .await;
+        status
     }
 
     async fn signed_in(&self) -> bool {
@@ -578,4 +634,156 @@ async fn mix_up_a_state_for_one_provider_at_another_callback_calls_neither() {
     assert_eq!(r.text().await.unwrap(), "hello victim via b");
     assert_eq!(b.token_calls.load(Ordering::SeqCst), 1);
     assert_eq!(a.token_calls.load(Ordering::SeqCst), 0);
+}
+
+fn front(f: impl Fn(&mut Value, &mut Value) + Send + Sync + 'static) -> Edit {
+    Arc::new(f)
+}
+
+/// Runs a front-channel fault with `response_type` and checks the RP refused
+/// it without redeeming the code or calling userinfo.
+async fn front_refused(name: &str, response_type: ResponseType, fault: Edit) {
+    let rig = rig(
+        move |f| *f.front_edit.lock().unwrap() = fault,
+        |b| b.with_response_type(response_type),
+    )
+    .await;
+    let status = rig.login_forms().await;
+    assert_ne!(status, 200, "{name}: the login must fail");
+    assert!(!rig.signed_in().await, "{name}: no session");
+    assert_eq!(
+        rig.fake.token_calls.load(Ordering::SeqCst),
+        0,
+        "{name}: the code is not redeemed after the fault"
+    );
+    assert_eq!(
+        rig.fake.userinfo_calls.load(Ordering::SeqCst),
+        0,
+        "{name}: no userinfo call"
+    );
+}
+
+#[tokio::test]
+async fn hybrid_code_id_token_by_form_post_is_accepted() {
+    let rig = rig(|_| {}, |b| b.with_response_type(ResponseType::CodeIdToken)).await;
+    assert_eq!(rig.login_forms().await, 200);
+    assert!(rig.signed_in().await);
+    assert_eq!(rig.fake.token_calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn hybrid_front_channel_faults_are_refused_before_the_code_is_redeemed() {
+    let cases: Vec<(&str, Edit)> = vec![
+        (
+            "wrong c_hash",
+            front(|c, _| c["c_hash"] = json!(token_hash(JwsAlgorithm::RS256, "another"))),
+        ),
+        (
+            "missing c_hash",
+            front(|c, _| {
+                c.as_object_mut().unwrap().remove("c_hash");
+            }),
+        ),
+        (
+            "missing nonce",
+            front(|c, _| {
+                c.as_object_mut().unwrap().remove("nonce");
+            }),
+        ),
+        (
+            "wrong nonce",
+            front(|c, _| c["nonce"] = json!("not-the-nonce")),
+        ),
+        (
+            "wrong iss",
+            front(|c, _| c["iss"] = json!("https://evil.example")),
+        ),
+        (
+            "wrong aud",
+            front(|c, _| c["aud"] = json!("another-client")),
+        ),
+    ];
+    for (name, fault) in cases {
+        front_refused(name, ResponseType::CodeIdToken, fault).await;
+    }
+}
+
+#[tokio::test]
+async fn hybrid_front_and_token_endpoint_id_tokens_must_be_about_one_user() {
+    let rig = rig(
+        |f| *f.front_edit.lock().unwrap() = front(|c, _| c["sub"] = json!("someone-else")),
+        |b| b.with_response_type(ResponseType::CodeIdToken),
+    )
+    .await;
+    assert_ne!(rig.login_forms().await, 200);
+    assert!(!rig.signed_in().await);
+    assert_eq!(rig.fake.userinfo_calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn implicit_id_token_token_checks_at_hash() {
+    let rig1 = rig(|_| {}, |b| b.with_response_type(ResponseType::IdTokenToken)).await;
+    assert_eq!(rig1.login_forms().await, 200);
+    assert!(rig1.signed_in().await);
+    assert_eq!(rig1.fake.token_calls.load(Ordering::SeqCst), 0, "no code");
+    assert_eq!(rig1.fake.userinfo_calls.load(Ordering::SeqCst), 1);
+    front_refused(
+        "implicit: missing at_hash",
+        ResponseType::IdTokenToken,
+        front(|c, _| {
+            c.as_object_mut().unwrap().remove("at_hash");
+        }),
+    )
+    .await;
+    front_refused(
+        "implicit: wrong at_hash",
+        ResponseType::IdTokenToken,
+        front(|c, _| c["at_hash"] = json!(token_hash(JwsAlgorithm::RS256, "another"))),
+    )
+    .await;
+    front_refused(
+        "implicit: missing nonce",
+        ResponseType::IdToken,
+        front(|c, _| {
+            c.as_object_mut().unwrap().remove("nonce");
+        }),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_hybrid_response_in_the_query_string_is_refused() {
+    let rig = rig(|_| {}, |b| b.with_response_type(ResponseType::CodeIdToken)).await;
+    let r = rig
+        .browser
+        .get(format!("{}/login?next=/", rig.rp))
+        .send()
+        .await
+        .unwrap();
+    let authorize = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(authorize.contains("response_mode=form_post"), "{authorize}");
+    assert!(
+        authorize.contains("response_type=code+id_token"),
+        "{authorize}"
+    );
+    let html = rig
+        .browser
+        .get(&authorize)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (action, fields) = post_form(&html).unwrap();
+    let r = rig
+        .browser
+        .get(&action)
+        .query(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(!rig.signed_in().await);
+    assert_eq!(rig.fake.token_calls.load(Ordering::SeqCst), 0);
 }

@@ -333,3 +333,54 @@ pub async fn until_callback(
     }
     panic!("no redirect to {callback}");
 }
+
+/// Like [`follow`], but also submits the provider's POST forms (form_post
+/// responses, and the consent page with "allow"). Returns the final status,
+/// body and the URLs visited (POSTs marked `POST `).
+pub async fn follow_forms(
+    b: &reqwest::Client,
+    start: &str,
+    user: &str,
+) -> (u16, String, Vec<String>) {
+    let mut seen = Vec::new();
+    type Step = (String, Option<Vec<(String, String)>>);
+    let mut next: Option<Step> = Some((start.to_owned(), None));
+    for _ in 0..25 {
+        let Some((mut url, form)) = next.take() else {
+            break;
+        };
+        let r = match form {
+            Some(fields) => {
+                seen.push(format!("POST {url}"));
+                b.post(&url).form(&fields).send().await.unwrap()
+            }
+            None => {
+                if url.contains("/op-login?") && !url.contains("&user=") {
+                    url = format!("{url}&user={user}");
+                }
+                seen.push(url.clone());
+                b.get(&url).send().await.unwrap()
+            }
+        };
+        if let Some(l) = r.headers().get(header::LOCATION) {
+            let l = l.to_str().unwrap();
+            let to = url::Url::parse(&url).unwrap().join(l).unwrap().to_string();
+            next = Some((to, None));
+            continue;
+        }
+        let status = r.status().as_u16();
+        let html = r.text().await.unwrap();
+        match post_form(&html) {
+            Some((action, fields)) if status == 200 => {
+                let to = url::Url::parse(&url)
+                    .unwrap()
+                    .join(&action)
+                    .unwrap()
+                    .to_string();
+                next = Some((to, Some(fields)));
+            }
+            _ => return (status, html, seen),
+        }
+    }
+    panic!("redirect loop: {seen:?}");
+}
