@@ -363,3 +363,65 @@ async fn a_response_type_the_provider_does_not_offer_is_a_build_error() {
         "{err}"
     );
 }
+
+/// Registers a client with `register`, builds the RP with `configure`, and
+/// logs in; returns the final status and whether a session exists.
+async fn jwt_login(
+    register: impl FnOnce(&mut sesame_op::Client),
+    configure: impl FnOnce(sesame_rp::OidcClientBuilder) -> sesame_rp::OidcClientBuilder,
+) -> (u16, bool) {
+    let op = start_op().await;
+    let (listener, rp) = rp_listener().await;
+    op.register("rp", &rp, register).await;
+    let builder = OidcClient::builder(Issuer::new(op.base.clone()).unwrap(), "rp")
+        .with_redirect_uri(format!("{rp}/callback").parse().unwrap());
+    rp_app(configure(builder).build().await.unwrap(), listener).await;
+    let b = browser();
+    let (r, _) = follow(&b, &format!("{rp}/account"), "grace").await;
+    let status = r.status().as_u16();
+    let signed_in = b.get(format!("{rp}/me")).send().await.unwrap().status() == 200;
+    (status, signed_in)
+}
+
+#[tokio::test]
+async fn client_secret_jwt_authenticates_at_the_token_endpoint() {
+    let register = |c: &mut sesame_op::Client| {
+        c.token_endpoint_auth_method = sesame_op::AuthMethod::ClientSecretJwt;
+        c.client_secret_jwt_key = Some(sesame_core::ClientSecret::new(SECRET));
+    };
+    let ok = jwt_login(register, |b| {
+        b.with_auth_method(ClientAuth::ClientSecretJwt)
+            .with_client_secret(SECRET)
+    })
+    .await;
+    assert_eq!(ok, (200, true));
+    // An assertion keyed with another secret is refused: no session.
+    let wrong = jwt_login(register, |b| {
+        b.with_auth_method(ClientAuth::ClientSecretJwt)
+            .with_client_secret("another-secret-another-secret-0123456789")
+    })
+    .await;
+    assert_eq!(wrong, (502, false));
+}
+
+#[tokio::test]
+async fn private_key_jwt_authenticates_at_the_token_endpoint() {
+    use sesame_core::{JwkSet, JwsAlgorithm, SigningKey};
+    for alg in [JwsAlgorithm::RS256, JwsAlgorithm::ES256] {
+        let key = SigningKey::generate(alg).unwrap();
+        let jwks = JwkSet {
+            keys: vec![key.public_jwk().unwrap()],
+        };
+        let register = move |c: &mut sesame_op::Client| {
+            c.token_endpoint_auth_method = sesame_op::AuthMethod::PrivateKeyJwt;
+            c.jwks = Some(jwks);
+            c.client_secret_hash = None;
+        };
+        let ok = jwt_login(register.clone(), |b| b.with_private_key(key)).await;
+        assert_eq!(ok, (200, true), "{alg:?}");
+        // Signed with a key the provider does not have for this client.
+        let other = SigningKey::generate(alg).unwrap();
+        let wrong = jwt_login(register, |b| b.with_private_key(other)).await;
+        assert_eq!(wrong, (502, false), "{alg:?}");
+    }
+}
