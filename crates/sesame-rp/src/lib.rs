@@ -8,6 +8,8 @@ mod flow;
 pub mod http;
 mod jwks;
 mod layer;
+#[cfg(feature = "axum-login")]
+mod login_backend;
 mod logout;
 mod metrics;
 mod next;
@@ -24,6 +26,10 @@ pub use extract::{AccessToken, Claims, IdToken, NotSignedIn};
 pub use flow::LoginError;
 pub use http::default_client as default_http_client;
 pub use layer::{RequireLogin, RequireLoginService};
+#[cfg(feature = "axum-login")]
+pub use login_backend::{
+    BackendError, LoginTokens, OidcCredentials, SesameBackend, SesameUser, UserKey,
+};
 pub use logout::{LogoutRegistry, MemoryLogoutRegistry};
 pub use next::is_safe_next;
 pub use providers::{OidcProviders, OidcProvidersBuilder};

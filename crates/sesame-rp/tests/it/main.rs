@@ -11,6 +11,8 @@
 mod support;
 
 mod against_op;
+#[cfg(feature = "axum-login")]
+mod axum_login;
 mod bearer;
 mod hostile;
 mod providers;
