@@ -256,6 +256,7 @@ pub struct OidcClientBuilder {
     metadata_ttl: Option<i64>,
     skip_issuer_check: bool,
     max_session_age: Option<i64>,
+    pub(crate) registration_issuer: Option<String>,
 }
 
 impl fmt::Debug for OidcClientBuilder {
@@ -298,6 +299,7 @@ impl OidcClient {
             metadata_ttl: Some(86_400),
             skip_issuer_check: false,
             max_session_age: None,
+            registration_issuer: None,
         }
     }
 
@@ -583,11 +585,23 @@ impl OidcClientBuilder {
         self
     }
 
+    pub(crate) fn set_client_id(&mut self, client_id: &str) {
+        self.client_id = ClientId::new(client_id);
+    }
+
     /// Builds the client, discovering the provider unless metadata was given.
     ///
     /// # Errors
     /// Discovery failure, an issuer mismatch, or missing credentials.
     pub async fn build(self) -> Result<OidcClient, BuildError> {
+        if let Some(registered) = &self.registration_issuer
+            && registered != self.issuer.as_str()
+        {
+            return Err(BuildError::Setting(format!(
+                "the registration was made at {registered}, not at {}",
+                self.issuer
+            )));
+        }
         let http = match self.http {
             Some(h) => h,
             None => default_client().map_err(|e| BuildError::Setting(e.to_string()))?,

@@ -16,6 +16,7 @@ mod next;
 mod providers;
 mod provision;
 mod refresh;
+mod register;
 mod routes;
 mod session;
 pub mod testing;
@@ -35,6 +36,7 @@ pub use next::is_safe_next;
 pub use providers::{OidcProviders, OidcProvidersBuilder};
 pub use provision::{LoginClaims, Users, UsersError};
 pub use refresh::{SessionRefresh, SessionRefreshService};
+pub use register::{ClientRegistration, RegistrationError, RegistrationRequest};
 pub use session::csrf_token;
 
 /// A session layer with the settings a relying party needs: an in-memory

@@ -17,3 +17,4 @@ mod bearer;
 mod hostile;
 mod providers;
 mod refresh;
+mod register;
