@@ -1,4 +1,5 @@
-//! Encryption of private keys at rest (AES-256-GCM).
+//! Encryption of secrets at rest (AES-256-GCM): signing keys and the
+//! pairwise subject salt.
 
 use std::fmt;
 
@@ -27,7 +28,7 @@ pub enum CryptError {
     #[error("the encryption key must be 32 bytes, base64-encoded")]
     BadKey,
     /// Decryption failed: wrong key, or tampered data.
-    #[error("a stored private key could not be decrypted (wrong encryption key?)")]
+    #[error("a stored secret could not be decrypted (wrong encryption key?)")]
     Decrypt,
     /// Encryption failed.
     #[error("encryption failed")]

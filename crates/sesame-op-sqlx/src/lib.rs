@@ -29,7 +29,9 @@
 //! What is stored: clients (JSON), codes and tokens keyed by SHA-256 hashes
 //! (never the secrets), refresh-token families with reuse detection, consents
 //! with expiry, signing keys encrypted with AES-256-GCM under an
-//! [`EncryptionKey`] bound to each key's `kid`, and consent interactions.
+//! [`EncryptionKey`] bound to each key's `kid`, consent interactions, and the
+//! salt of pairwise subject identifiers ([`SqlStore::pairwise_salt`], sealed
+//! with the same key).
 //! [`sesame_op::store::GrantStore::sweep`] deletes what has expired.
 //!
 //! ## Feature flags
@@ -37,6 +39,7 @@
 //! None: both SQLite (bundled) and PostgreSQL are always built.
 
 mod crypt;
+mod secrets;
 mod store;
 mod users;
 

@@ -64,7 +64,7 @@ pub enum ConnectError {
 #[derive(Clone)]
 pub struct SqlStore {
     pub(crate) pool: Pool,
-    key: EncryptionKey,
+    pub(crate) key: EncryptionKey,
 }
 
 impl std::fmt::Debug for SqlStore {

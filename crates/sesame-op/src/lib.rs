@@ -11,6 +11,7 @@ pub mod paths;
 mod provider;
 pub mod secrets;
 pub mod store;
+mod subject;
 
 pub use authn::{
     Authenticator, AuthnError, EndUser, LoginRequest, PasswordAuthenticator, PasswordCheck,
@@ -18,7 +19,8 @@ pub use authn::{
 };
 pub use claims::{ClaimsError, ClaimsSource, NoClaims, ScopeClaims};
 pub use keys::{KeysError, Rotation};
-pub use model::{ApplicationType, AuthMethod, Client, GrantType};
+pub use model::{ApplicationType, AuthMethod, Client, GrantType, SubjectType};
 pub use pages::{STYLESHEET, page_headers};
 pub use provider::{BuildError, Provider, ProviderBuilder, Registration, Settings};
 pub use store::{MemoryStore, Store, StoreError};
+pub use subject::PairwiseSalt;

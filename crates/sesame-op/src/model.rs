@@ -148,6 +148,39 @@ impl ApplicationType {
     }
 }
 
+/// `subject_type` (OIDC Core §8): which `sub` a client sees for a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SubjectType {
+    /// The user's own identifier, the same for every client (the default).
+    #[default]
+    Public,
+    /// An identifier for this client's sector only (OIDC Core §8.1), so that
+    /// clients of different sectors cannot correlate their users. Needs a
+    /// [`crate::PairwiseSalt`] in the provider's settings.
+    Pairwise,
+}
+
+impl SubjectType {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Pairwise => "pairwise",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "public" => Some(Self::Public),
+            "pairwise" => Some(Self::Pairwise),
+            _ => None,
+        }
+    }
+}
+
 /// A registered client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Client {
@@ -225,6 +258,11 @@ pub struct Client {
     /// Issue RFC 9068 JWT access tokens instead of opaque ones.
     #[serde(default)]
     pub jwt_access_tokens: bool,
+    /// `subject_type`: public (the default), or pairwise per sector — the
+    /// host of the client's redirect URIs, which must then all share one
+    /// host (see [`Client::sector_identifier`]).
+    #[serde(default)]
+    pub subject_type: SubjectType,
     /// When the client was registered.
     pub created_at: UnixTime,
 }
@@ -262,6 +300,7 @@ impl Client {
             allowed_resources: Vec::new(),
             require_pkce: true,
             jwt_access_tokens: false,
+            subject_type: SubjectType::Public,
             created_at: now,
         }
     }
@@ -281,6 +320,23 @@ impl Client {
     /// Whether the client may use `grant`.
     pub fn allows_grant(&self, grant: GrantType) -> bool {
         self.grant_types.contains(&grant)
+    }
+
+    /// The sector of pairwise subject identifiers (OIDC Core §8.1): the host
+    /// of the client's redirect URIs, when they all share one host. `None`
+    /// when there is no redirect URI, one has no host (a custom scheme), or
+    /// they name several hosts — such a client cannot have pairwise subjects
+    /// (Sesame does not fetch `sector_identifier_uri` documents).
+    pub fn sector_identifier(&self) -> Option<String> {
+        let mut hosts = self.redirect_uris.iter().map(|r| {
+            r.to_url()
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+        });
+        let first = hosts.next()??;
+        hosts
+            .all(|h| h.as_deref() == Some(first.as_str()))
+            .then_some(first)
     }
 }
 
@@ -505,6 +561,7 @@ mod tests {
         assert_eq!(c.registration_access_token_hash, None);
         assert_eq!(c.token_endpoint_auth_signing_alg, None);
         assert_eq!(c.application_type, ApplicationType::Web);
+        assert_eq!(c.subject_type, SubjectType::Public);
         // Absent optional members stay absent when written back.
         let written = serde_json::to_value(&c).unwrap();
         assert!(written.get("client_secret_jwt_key").is_none());
@@ -522,6 +579,28 @@ mod tests {
         // …but it survives storage as JSON.
         let back: Client = serde_json::from_str(&serde_json::to_string(&c).unwrap()).unwrap();
         assert_eq!(back, c);
+    }
+
+    #[test]
+    fn the_sector_is_the_one_host_of_the_redirect_uris() {
+        let uris = |list: &[&str]| -> Vec<RedirectUri> {
+            list.iter().map(|u| RedirectUri::new(*u).unwrap()).collect()
+        };
+        let mut c = Client::new(
+            ClientId::new("c"),
+            uris(&["https://rp.example/a", "https://rp.example:8443/b"]),
+            0,
+        );
+        assert_eq!(c.sector_identifier().as_deref(), Some("rp.example"));
+        c.redirect_uris = uris(&["https://rp.example/a", "https://other.example/b"]);
+        assert_eq!(c.sector_identifier(), None, "two hosts");
+        c.redirect_uris = uris(&["com.example.app:/cb"]);
+        assert_eq!(c.sector_identifier(), None, "no host");
+        c.redirect_uris = Vec::new();
+        assert_eq!(c.sector_identifier(), None);
+        for t in [SubjectType::Public, SubjectType::Pairwise] {
+            assert_eq!(SubjectType::parse(t.as_str()), Some(t));
+        }
     }
 
     #[test]

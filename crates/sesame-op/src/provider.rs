@@ -10,6 +10,7 @@ use crate::claims::{ClaimsSource, NoClaims, ScopeClaims};
 use crate::keys::{self, Keys, KeysError, Rotation};
 use crate::pages::Templates;
 use crate::store::Store;
+use crate::subject::PairwiseSalt;
 
 /// Lifetimes and switches. Every field has a secure default.
 #[derive(Debug, Clone)]
@@ -53,6 +54,12 @@ pub struct Settings {
     /// true the provider needs a [`PasswordAuthenticator`]
     /// ([`ProviderBuilder::with_password_authenticator`]).
     pub password_grant: bool,
+    /// The salt of pairwise subject identifiers (OIDC Core §8.1). With one,
+    /// discovery lists `pairwise` in `subject_types_supported` and clients
+    /// may register `subject_type` pairwise; without one (the default) every
+    /// subject is public. Store it and keep it: changing it changes every
+    /// pairwise `sub`.
+    pub pairwise_salt: Option<PairwiseSalt>,
 }
 
 /// Who may register clients at the registration endpoint ([`crate::paths::REGISTER`]).
@@ -119,6 +126,7 @@ impl Default for Settings {
             claims_in_id_token: true,
             registration: Registration::Disabled,
             password_grant: false,
+            pairwise_salt: None,
         }
     }
 }
@@ -444,6 +452,17 @@ impl ProviderBuilder {
                 "password_grant needs a password authenticator (with_password_authenticator)"
                     .into(),
             ));
+        }
+        if self
+            .settings
+            .pairwise_salt
+            .as_ref()
+            .is_some_and(|salt| salt.len() < PairwiseSalt::MIN_LEN)
+        {
+            return Err(BuildError::Setting(format!(
+                "pairwise_salt needs at least {} bytes",
+                PairwiseSalt::MIN_LEN
+            )));
         }
         let now = self.clock.now();
         keys::ensure_keys(&*store, &self.settings.signing_algs, now).await?;

@@ -6,7 +6,7 @@ use sesame_core::{
 };
 use sesame_op::model::{KeyState, StoredKey};
 use sesame_op::store::{ClientStore, KeyStore};
-use sesame_op::{AuthMethod, Client, GrantType, secrets};
+use sesame_op::{AuthMethod, Client, GrantType, SubjectType, secrets};
 use sesame_op_sqlx::SqlStore;
 
 /// A client to register.
@@ -32,6 +32,8 @@ pub struct NewClient {
     pub skip_consent: bool,
     /// Back-channel logout URI.
     pub backchannel_logout_uri: Option<String>,
+    /// `public` (default) or `pairwise` subject identifiers.
+    pub subject_type: Option<String>,
 }
 
 /// The result of registering a client: the secret is shown once.
@@ -107,6 +109,18 @@ pub async fn add_client(store: &SqlStore, new: &NewClient) -> Result<Registered,
         return Err(AdminError(
             "--grant-type password needs a confidential client (not --public): \
              the provider refuses the password grant to clients that do not authenticate"
+                .into(),
+        ));
+    }
+    if let Some(t) = &new.subject_type {
+        client.subject_type = SubjectType::parse(t).ok_or_else(|| {
+            AdminError(format!("unknown --subject-type {t:?} (public or pairwise)"))
+        })?;
+    }
+    if client.subject_type == SubjectType::Pairwise && client.sector_identifier().is_none() {
+        return Err(AdminError(
+            "--subject-type pairwise needs --redirect-uri values that all share one host \
+             (the sector whose users get the same pairwise sub)"
                 .into(),
         ));
     }

@@ -148,6 +148,9 @@ struct ClientAdd {
     /// Where to POST back-channel logout tokens.
     #[arg(long)]
     backchannel_logout_uri: Option<String>,
+    /// public (default) or pairwise: a `sub` per sector (the one host of the redirect URIs).
+    #[arg(long)]
+    subject_type: Option<String>,
     /// A fixed client id (default: random).
     #[arg(long)]
     client_id: Option<String>,
@@ -399,6 +402,7 @@ async fn clients(config: &Config, command: ClientsCommand) -> Result<(), Failure
                     id_token_alg: a.id_token_alg,
                     skip_consent: a.skip_consent,
                     backchannel_logout_uri: a.backchannel_logout_uri,
+                    subject_type: a.subject_type,
                 },
             )
             .await?;
@@ -466,6 +470,7 @@ fn client_json(c: &sesame_op::Client) -> serde_json::Value {
         "id_token_signed_response_alg": c.id_token_signed_response_alg,
         "skip_consent": c.skip_consent,
         "backchannel_logout_uri": c.backchannel_logout_uri,
+        "subject_type": c.subject_type.as_str(),
         "created_at": c.created_at,
     })
 }

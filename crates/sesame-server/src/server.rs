@@ -154,6 +154,14 @@ pub async fn build_with(
     settings.refresh_token_ttl = config.refresh_token_ttl;
     settings.key_publish_delay = config.key_publish_delay;
     settings.password_grant = config.password_grant;
+    // Pairwise subjects: one salt for every instance on this database, kept in
+    // it (sealed with the encryption key) so that backups and new instances agree.
+    settings.pairwise_salt = Some(
+        store
+            .pairwise_salt()
+            .await
+            .map_err(|e| ServerError(format!("pairwise subject salt: {e}")))?,
+    );
     let mut builder = Provider::builder(issuer)
         .with_store(Arc::clone(&store) as Arc<dyn sesame_op::Store>)
         .with_authenticator(ServerAuth(Arc::clone(&login)))

@@ -12,5 +12,6 @@
 mod support;
 
 mod conformance;
+mod secrets;
 mod shared;
 mod users;

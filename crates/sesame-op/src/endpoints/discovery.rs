@@ -7,7 +7,7 @@ use sesame_core::ProviderMetadata;
 
 use crate::flow::authorize::{RESPONSE_MODES, RESPONSE_TYPES};
 use crate::flow::client_auth::{ASSERTION_ALGS, HMAC_ASSERTION_ALGS};
-use crate::model::{AuthMethod, GrantType};
+use crate::model::{AuthMethod, GrantType, SubjectType};
 use crate::paths;
 use crate::provider::Provider;
 
@@ -59,7 +59,12 @@ impl Provider {
                 .chain(s.password_grant.then_some(GrantType::Password))
                 .map(GrantType::as_str),
             ),
-            subject_types_supported: strings(["public"]),
+            subject_types_supported: strings(
+                [SubjectType::Public]
+                    .into_iter()
+                    .chain(s.pairwise_salt.is_some().then_some(SubjectType::Pairwise))
+                    .map(SubjectType::as_str),
+            ),
             id_token_signing_alg_values_supported: strings(algs.clone()),
             userinfo_signing_alg_values_supported: strings(algs),
             token_endpoint_auth_methods_supported: strings(auth_methods.clone()),

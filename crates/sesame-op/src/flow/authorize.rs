@@ -387,6 +387,12 @@ pub(crate) async fn authorize(
             }
         },
     };
+    // The hint carries the `sub` this client knows (pairwise or public):
+    // compare it with the logged-in user's, mapped the same way.
+    let hint_other_user = match (&hint_sub, &user) {
+        (Some(hint), Some(u)) => p.subject_for(&req.client, &u.subject)?.as_str() != hint,
+        _ => false,
+    };
     let auth_after = params
         .get(AUTH_AFTER)
         .and_then(|v| v.parse::<UnixTime>().ok());
@@ -399,7 +405,7 @@ pub(crate) async fn authorize(
                     // Coming back from the login this request asked for: done,
                     // even if a clock second passed (max_age=0 must not loop).
                     && auth_after.is_none_or(|t| u.auth_time < t))
-                || hint_sub.as_deref().is_some_and(|s| s != u.subject.as_str())
+                || hint_other_user
         }
     };
     if needs_login {

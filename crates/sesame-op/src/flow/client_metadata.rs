@@ -3,7 +3,7 @@
 //!
 //! The checks only read the request and the provider's settings: nothing here
 //! makes an outbound call, so members that would need one (`jwks_uri`,
-//! `sector_identifier_uri`, `request_uris`) are refused.
+//! `sector_identifier_uri`) are refused (`request_uris` is ignored).
 
 use serde_json::{Map, Value, json};
 use sesame_core::{ErrorCode, Issuer, JwkSet, JwsAlgorithm, KeySet, RedirectUri, Scopes};
@@ -13,7 +13,7 @@ use super::OAuthError;
 use super::authorize::normalise_response_type;
 use super::client_auth::{ASSERTION_ALGS, HMAC_ASSERTION_ALGS};
 use crate::claims::ScopeClaims;
-use crate::model::{ApplicationType, AuthMethod, Client, GrantType};
+use crate::model::{ApplicationType, AuthMethod, Client, GrantType, SubjectType};
 use crate::provider::Settings;
 
 /// The longest `client_name` accepted (it is shown on the consent page).
@@ -30,7 +30,7 @@ const REFUSED: [(&str, &str); 6] = [
     ),
     (
         "sector_identifier_uri",
-        "only public subject identifiers are offered",
+        "fetching it would be an outbound request driven by an unauthenticated client; a pairwise client's sector is the one host all its redirect_uris share",
     ),
     (
         "id_token_encrypted_response_alg",
@@ -67,6 +67,7 @@ pub(crate) struct Metadata {
     pub(crate) backchannel_logout_session_required: bool,
     pub(crate) client_name: Option<String>,
     pub(crate) scope: Option<Scopes>,
+    pub(crate) subject_type: SubjectType,
 }
 
 impl Metadata {
@@ -89,6 +90,7 @@ impl Metadata {
         client.backchannel_logout_session_required = self.backchannel_logout_session_required;
         client.client_name = self.client_name;
         client.allowed_scopes = self.scope;
+        client.subject_type = self.subject_type;
     }
 }
 
@@ -361,11 +363,18 @@ pub(crate) fn parse(
     if let Some((name, why)) = REFUSED.iter().find(|(name, _)| member(m, name).is_some()) {
         return Err(bad(format!("{name} is not supported: {why}")));
     }
-    if let Some(subject_type) = string(m, "subject_type")?
-        && subject_type != "public"
-    {
-        return Err(bad("subject_type must be public"));
-    }
+    let subject_type = match string(m, "subject_type")? {
+        None => SubjectType::Public,
+        Some(name) => match SubjectType::parse(name) {
+            Some(SubjectType::Pairwise) if settings.pairwise_salt.is_none() => {
+                return Err(bad(
+                    "subject_type pairwise is not offered by this provider (subject_types_supported)",
+                ));
+            }
+            Some(t) => t,
+            None => return Err(bad("subject_type must be public or pairwise")),
+        },
+    };
     let application_type = match string(m, "application_type")? {
         None => ApplicationType::Web,
         Some(a) => ApplicationType::parse(a)
@@ -383,6 +392,15 @@ pub(crate) fn parse(
     if redirect_uris.is_empty() && (grant_types.contains(&GrantType::AuthorizationCode) || implicit)
     {
         return Err(bad_redirect("redirect_uris is required"));
+    }
+    if subject_type == SubjectType::Pairwise {
+        let mut probe = Client::new(sesame_core::ClientId::new(""), redirect_uris.clone(), 0);
+        probe.subject_type = subject_type;
+        if probe.sector_identifier().is_none() {
+            return Err(bad(
+                "subject_type pairwise needs redirect_uris that all share one host (the sector identifier); sector_identifier_uri is not supported",
+            ));
+        }
     }
 
     let token_endpoint_auth_method = match string(m, "token_endpoint_auth_method")? {
@@ -475,6 +493,7 @@ pub(crate) fn parse(
         backchannel_logout_session_required,
         client_name: client_name(m)?,
         scope,
+        subject_type,
     })
 }
 
@@ -548,7 +567,7 @@ pub(crate) fn to_json(client: &Client) -> Map<String, Value> {
     if let Some(scope) = &client.allowed_scopes {
         put("scope", json!(scope.to_string()));
     }
-    put("subject_type", json!("public"));
+    put("subject_type", json!(client.subject_type.as_str()));
     out
 }
 

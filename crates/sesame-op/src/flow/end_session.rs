@@ -119,7 +119,11 @@ pub(crate) async fn end_session(
     let Some(user) = user else {
         return Ok(EndSessionOutcome::Done(after));
     };
-    let hint_matches = hint_sub.as_deref() == Some(user.subject.as_str());
+    // The hint carries the `sub` its client knows (pairwise or public).
+    let hint_matches = match (&hint_sub, &client) {
+        (Some(hint), Some(client)) => p.subject_for(client, &user.subject)?.as_str() == hint,
+        _ => false,
+    };
     if hint_matches || confirmed {
         return Ok(EndSessionOutcome::Logout(user, after));
     }
@@ -168,6 +172,15 @@ pub(crate) async fn notify_backchannel(
         let Some(uri) = client.backchannel_logout_uri.clone() else {
             continue;
         };
+        // The `sub` this client knows; a misconfigured pairwise client is
+        // skipped (and logged) rather than stopping the others' notices.
+        let sub = match p.subject_for(&client, subject) {
+            Ok(sub) => sub,
+            Err(e) => {
+                tracing::error!(client_id = client_id.as_str(), error = ?e, "back-channel logout skipped");
+                continue;
+            }
+        };
         let claims = LogoutTokenClaims {
             iss: p.inner.issuer.as_str().to_owned(),
             aud: sesame_core::Audience::single(client_id.as_str()),
@@ -175,7 +188,7 @@ pub(crate) async fn notify_backchannel(
             exp: now + 120,
             jti: random::token()?,
             events: LogoutTokenClaims::logout_events(),
-            sub: Some(subject.clone()),
+            sub: Some(sub),
             sid: Some(sid.clone()),
         };
         let ring = p.key_ring().await;

@@ -44,10 +44,12 @@ pub(crate) async fn mint_access_token(
         } else {
             json!(grant.resources)
         };
-        let sub = grant
-            .subject
-            .as_ref()
-            .map_or(client.client_id.as_str(), |s| s.as_str());
+        // The user as this client knows them (pairwise or public); the
+        // client itself for client_credentials.
+        let sub = match &grant.subject {
+            Some(s) => p.subject_for(client, s)?.into_string(),
+            None => client.client_id.as_str().to_owned(),
+        };
         let mut claims = json!({
             "iss": p.inner.issuer.as_str(),
             "sub": sub,
@@ -130,8 +132,9 @@ pub(crate) async fn mint_id_token(
 ) -> Result<String, FlowError> {
     let subject = grant
         .subject
-        .clone()
+        .as_ref()
         .ok_or_else(|| FlowError::Internal("an ID token needs a subject".into()))?;
+    let subject = p.subject_for(client, subject)?;
     let alg = client.id_token_signed_response_alg;
     let ring = p.key_ring().await;
     let key = ring.signer(alg)?;

@@ -45,14 +45,18 @@ pub(crate) async fn userinfo(
             "the access token lacks the openid scope",
         )));
     }
-    let Some(mut claims) = issue::released_claims(p, grant).await? else {
-        return Err(invalid_token("the user no longer exists"));
-    };
-    claims.insert("sub".into(), json!(subject.as_str()));
     // A deleted client's tokens stop working (RFC 7592 §2.3).
     let Some(client) = p.inner.store.find_client(&grant.client_id).await? else {
         return Err(invalid_token("the client no longer exists"));
     };
+    let Some(mut claims) = issue::released_claims(p, grant).await? else {
+        return Err(invalid_token("the user no longer exists"));
+    };
+    // The same `sub` as in the client's ID tokens (pairwise or public).
+    claims.insert(
+        "sub".into(),
+        json!(p.subject_for(&client, subject)?.as_str()),
+    );
     if let Some(alg) = client.userinfo_signed_response_alg {
         let ring = p.key_ring().await;
         let key = ring.signer(alg)?;
@@ -66,13 +70,17 @@ pub(crate) async fn userinfo(
     Ok(UserInfo::Json(claims))
 }
 
+/// The introspection answer for a live token. `client` is the client the
+/// token was issued to: `sub` is the one that client knows (pairwise or
+/// public), since a resource server gets the token from that client.
 fn active(
     record_grant: &crate::model::Grant,
+    client: &Client,
     iat: UnixTime,
     exp: UnixTime,
     p: &Provider,
     token_type: &str,
-) -> Map<String, Value> {
+) -> Result<Map<String, Value>, FlowError> {
     let mut out = Map::new();
     out.insert("active".into(), json!(true));
     out.insert("scope".into(), json!(record_grant.scopes.to_string()));
@@ -82,7 +90,7 @@ fn active(
     out.insert("exp".into(), json!(exp));
     out.insert("iss".into(), json!(p.inner.issuer.as_str()));
     if let Some(sub) = &record_grant.subject {
-        out.insert("sub".into(), json!(sub.as_str()));
+        out.insert("sub".into(), json!(p.subject_for(client, sub)?.as_str()));
     }
     if let Some(auth_time) = record_grant.auth_time {
         out.insert("auth_time".into(), json!(auth_time));
@@ -90,7 +98,7 @@ fn active(
     if !record_grant.resources.is_empty() {
         out.insert("aud".into(), json!(record_grant.resources));
     }
-    out
+    Ok(out)
 }
 
 /// RFC 7662: `{"active": false}` for anything unknown, expired or revoked.
@@ -127,9 +135,9 @@ pub(crate) async fn introspect(
         // Only its own tokens, unless the caller is a resource server.
         && (caller.introspect_any_token || grant.client_id == caller.client_id)
         // A deleted client's tokens are no longer active (RFC 7592 §2.3).
-        && p.inner.store.find_client(&grant.client_id).await?.is_some()
+        && let Some(client) = p.inner.store.find_client(&grant.client_id).await?
     {
-        return Ok(active(&grant, iat, exp, p, token_type));
+        return active(&grant, &client, iat, exp, p, token_type);
     }
     let mut inactive = Map::new();
     inactive.insert("active".into(), json!(false));

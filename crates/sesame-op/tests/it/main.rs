@@ -13,6 +13,7 @@ mod authorize;
 mod conformance;
 mod discovery;
 mod logout;
+mod pairwise;
 mod password;
 mod register;
 mod token;

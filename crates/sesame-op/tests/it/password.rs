@@ -106,18 +106,6 @@ async fn enabling_it_needs_a_password_authenticator() {
     assert!(e.contains("with_password_authenticator"), "{e}");
 }
 
-struct NoLogin;
-
-#[async_trait]
-impl sesame_op::Authenticator for NoLogin {
-    async fn current_user(&self, _: &Parts) -> Result<Option<sesame_op::EndUser>, AuthnError> {
-        Ok(None)
-    }
-    fn login_url(&self, _: &sesame_op::LoginRequest) -> String {
-        String::new()
-    }
-}
-
 #[tokio::test]
 async fn only_clients_registered_for_it_and_never_public_ones() {
     let passwords = Passwords::default();

@@ -66,6 +66,20 @@ impl Authenticator for CookieAuth {
     }
 }
 
+/// An authenticator for providers that are only built, never browsed.
+pub struct NoLogin;
+
+#[async_trait]
+impl Authenticator for NoLogin {
+    async fn current_user(&self, _: &Parts) -> Result<Option<EndUser>, AuthnError> {
+        Ok(None)
+    }
+
+    fn login_url(&self, _: &LoginRequest) -> String {
+        String::new()
+    }
+}
+
 /// Claims for every user: a name and a verified email.
 pub struct Users;
 

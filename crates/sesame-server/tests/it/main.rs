@@ -14,5 +14,6 @@ mod browser;
 mod cli;
 mod demo;
 mod interop_openidconnect;
+mod pairwise;
 mod password_grant;
 mod serve;

@@ -415,8 +415,14 @@ fn unsupported_features_are_refused_not_ignored() {
         v[name] = value;
         refused(v, ErrorCode::InvalidClientMetadata, name);
     }
+    // Pairwise subjects need a salt in the provider's settings.
     refused(
         json!({"redirect_uris": [CB], "subject_type": "pairwise"}),
+        ErrorCode::InvalidClientMetadata,
+        "subject_type",
+    );
+    refused(
+        json!({"redirect_uris": [CB], "subject_type": "secret"}),
         ErrorCode::InvalidClientMetadata,
         "subject_type",
     );
@@ -464,4 +470,56 @@ fn metadata_round_trips_through_the_response() {
     )
     .unwrap();
     assert_eq!(again, first);
+}
+
+fn pairwise_settings() -> Settings {
+    Settings {
+        pairwise_salt: Some(crate::PairwiseSalt::new(*b"0123456789abcdef")),
+        ..Settings::default()
+    }
+}
+
+fn check_pairwise(v: Value) -> Result<Metadata, OAuthError> {
+    let Value::Object(m) = v else {
+        panic!("not an object")
+    };
+    parse(&m, &issuer(), &pairwise_settings(), &ScopeClaims::default())
+}
+
+#[test]
+fn pairwise_clients_need_one_redirect_host() {
+    let m = check_pairwise(json!({
+        "redirect_uris": [CB, "https://rp.example:8443/other"],
+        "subject_type": "pairwise",
+    }))
+    .unwrap();
+    assert_eq!(m.subject_type, SubjectType::Pairwise);
+    let mut client = Client::new(ClientId::new("c"), Vec::new(), 0);
+    m.apply(&mut client);
+    assert_eq!(client.subject_type, SubjectType::Pairwise);
+    assert_eq!(to_json(&client)["subject_type"], "pairwise");
+    assert_eq!(
+        check_pairwise(json!({"redirect_uris": [CB]}))
+            .unwrap()
+            .subject_type,
+        SubjectType::Public,
+        "public stays the default"
+    );
+    for bad in [
+        json!({"redirect_uris": [CB, "https://other.example/cb"], "subject_type": "pairwise"}),
+        json!({"redirect_uris": ["com.example.app:/cb"], "application_type": "native",
+               "subject_type": "pairwise"}),
+    ] {
+        let e = check_pairwise(bad).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidClientMetadata);
+        assert!(e.description.contains("one host"), "{}", e.description);
+    }
+    let e = check_pairwise(json!({"redirect_uris": [CB], "subject_type": "pairwise",
+                                  "sector_identifier_uri": "https://rp.example/s.json"}))
+    .unwrap_err();
+    assert!(
+        e.description.contains("sector_identifier_uri"),
+        "{}",
+        e.description
+    );
 }

@@ -1,0 +1,64 @@
+//! Provider-wide secrets: the pairwise subject salt, shared and sealed.
+
+use base64::Engine as _;
+use sesame_op_sqlx::{EncryptionKey, SqlStore};
+
+use crate::support::*;
+
+/// What the table holds, as someone with the database but not the key would read it.
+async fn raw_salt(url: &str) -> String {
+    use sqlx::Connection as _;
+    let sql = "SELECT value FROM sesame_secrets WHERE name = 'pairwise_salt'";
+    if url.starts_with("sqlite:") {
+        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
+    } else {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
+    }
+}
+
+async fn exercise(url: &str) {
+    let key = EncryptionKey::generate().unwrap();
+    let a = SqlStore::connect(url, key.clone()).await.unwrap();
+    let b = SqlStore::connect(url, key.clone()).await.unwrap();
+    let (first, second) = tokio::join!(a.pairwise_salt(), b.pairwise_salt());
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert_eq!(
+        first, second,
+        "every instance on the database gets one salt"
+    );
+    assert_eq!(first.as_bytes().len(), 32);
+    assert_eq!(a.pairwise_salt().await.unwrap(), first, "and keeps it");
+
+    // Sealed at rest: the raw value is neither the bytes nor their base64.
+    let raw = raw_salt(url).await;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(first.as_bytes());
+    assert!(
+        raw.starts_with("aes256gcm:") && !raw.contains(&b64),
+        "{raw}"
+    );
+
+    // Another key cannot read it, and says why.
+    let wrong = SqlStore::connect(url, EncryptionKey::generate().unwrap())
+        .await
+        .unwrap();
+    let e = wrong.pairwise_salt().await.unwrap_err().to_string();
+    assert!(e.contains("wrong encryption key"), "{e}");
+}
+
+#[tokio::test]
+async fn the_pairwise_salt_is_shared_and_sealed_on_sqlite() {
+    let dir = tempdir::Dir::new();
+    exercise(&format!("sqlite://{}/sesame.db", dir.path())).await;
+}
+
+#[tokio::test]
+async fn the_pairwise_salt_is_shared_and_sealed_on_postgres() {
+    let Some(base) = pg_url("the_pairwise_salt_is_shared_and_sealed_on_postgres") else {
+        return;
+    };
+    let url = fresh_schema(&base).await;
+    exercise(&url).await;
+    drop_schema(&base, &url).await;
+}

@@ -1,0 +1,322 @@
+//! Pairwise subject identifiers (OIDC Core §8.1): one `sub` per sector,
+//! the same everywhere a `sub` leaves the provider for a client.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Form;
+use axum::routing::post;
+use serde_json::Value;
+use sesame_core::{ClientId, Clock, IdTokenValidator, Issuer, JwsAlgorithm, RedirectUri};
+use sesame_op::{PairwiseSalt, Settings, SubjectType};
+
+use crate::support::*;
+
+const OTHER: &str = "https://other.example/cb";
+const AFTER: &str = "https://rp.example/logged-out";
+
+fn salted() -> Settings {
+    let mut settings = Settings::default();
+    settings.pairwise_salt = Some(PairwiseSalt::new(*b"a salt of at least 16 bytes"));
+    settings
+}
+
+async fn start_salted() -> Harness {
+    start_with(|b| b.with_settings(salted())).await
+}
+
+/// A first-party client with one redirect URI.
+async fn client(h: &Harness, id: &str, redirect: &str, subject_type: SubjectType) {
+    let redirect = RedirectUri::new(redirect).unwrap();
+    h.client(id, |c| {
+        c.skip_consent = true;
+        c.subject_type = subject_type;
+        c.redirect_uris = vec![redirect];
+        c.post_logout_redirect_uris = vec![RedirectUri::new(AFTER).unwrap()];
+    })
+    .await;
+}
+
+/// A code flow for `user` through `redirect`, redeemed: the token response.
+async fn tokens(h: &Harness, id: &str, redirect: &str, user: &str) -> Value {
+    let (verifier, mut params) = code_params(id);
+    for (k, v) in &mut params {
+        if k == "redirect_uri" {
+            *v = redirect.to_owned();
+        }
+    }
+    let pairs: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut r = h.authorize(&pairs).await;
+    if location(&r).contains("/test-login") {
+        r = h.login(r, user).await;
+    }
+    let to = url::Url::parse(&location(&r)).unwrap();
+    assert!(to.as_str().starts_with(redirect), "{to}");
+    let q: HashMap<String, String> = to.query_pairs().into_owned().collect();
+    let r = h
+        .http
+        .post(h.url("/token"))
+        .basic_auth(id, Some(SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", q["code"].as_str()),
+            ("redirect_uri", redirect),
+            ("code_verifier", verifier.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    json(r).await
+}
+
+async fn sub_of(h: &Harness, id: &str, t: &Value) -> String {
+    let v = h
+        .validate(id, t["id_token"].as_str().unwrap(), Some("nonce-123"))
+        .await;
+    v.claims.sub.into_string()
+}
+
+/// The `sub` of a refreshed ID token (no nonce).
+async fn refreshed_sub_of(h: &Harness, id: &str, t: &Value) -> String {
+    let v = h.validate(id, t["id_token"].as_str().unwrap(), None).await;
+    v.claims.sub.into_string()
+}
+
+#[tokio::test]
+async fn sectors_get_different_subjects_and_one_sector_the_same() {
+    let h = start_salted().await;
+    client(&h, "a", REDIRECT, SubjectType::Pairwise).await;
+    client(&h, "a-too", REDIRECT, SubjectType::Pairwise).await;
+    client(&h, "b", OTHER, SubjectType::Pairwise).await;
+    client(&h, "public", OTHER, SubjectType::Public).await;
+
+    let a = sub_of(&h, "a", &tokens(&h, "a", REDIRECT, "alice").await).await;
+    let a_too = sub_of(&h, "a-too", &tokens(&h, "a-too", REDIRECT, "alice").await).await;
+    let b = sub_of(&h, "b", &tokens(&h, "b", OTHER, "alice").await).await;
+    let public = sub_of(&h, "public", &tokens(&h, "public", OTHER, "alice").await).await;
+    assert_eq!(a, a_too, "one sector (rp.example), one subject");
+    assert_ne!(a, b, "another sector (other.example), another subject");
+    assert_eq!(
+        public, "alice",
+        "public clients see the user's own identifier"
+    );
+    assert!(a != "alice" && b != "alice");
+    assert_eq!(a.len(), 43, "base64url of a SHA-256");
+
+    // Another user of the same sector gets another subject.
+    let h2 = start_with(|b| b.with_settings(salted())).await;
+    client(&h2, "a", REDIRECT, SubjectType::Pairwise).await;
+    let bob = sub_of(&h2, "a", &tokens(&h2, "a", REDIRECT, "bob").await).await;
+    assert_ne!(bob, a);
+}
+
+#[tokio::test]
+async fn userinfo_introspection_jwt_access_tokens_and_refresh_agree_with_the_id_token() {
+    let h = start_salted().await;
+    h.client("a", |c| {
+        c.skip_consent = true;
+        c.subject_type = SubjectType::Pairwise;
+        c.jwt_access_tokens = true;
+    })
+    .await;
+    h.client("signed", |c| {
+        c.skip_consent = true;
+        c.subject_type = SubjectType::Pairwise;
+        c.userinfo_signed_response_alg = Some(JwsAlgorithm::ES256);
+    })
+    .await;
+    let q = h
+        .code(
+            "a",
+            "alice",
+            &[
+                ("scope", "openid email offline_access"),
+                ("prompt", "consent"),
+            ],
+        )
+        .await;
+    let t = json(h.redeem("a", &q).await).await;
+    let sub = sub_of(&h, "a", &t).await;
+    assert_ne!(sub, "alice");
+    let access = t["access_token"].as_str().unwrap();
+
+    let info = json(h.userinfo(access).await).await;
+    assert_eq!(info["sub"], sub.as_str(), "userinfo");
+
+    let at: Value = serde_json::from_slice(
+        &sesame_core::UnverifiedJws::parse(access)
+            .unwrap()
+            .insecure_payload()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(at["sub"], sub.as_str(), "JWT access token");
+
+    let r = h
+        .http
+        .post(h.url("/introspect"))
+        .basic_auth("a", Some(SECRET))
+        .form(&[("token", access)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json(r).await["sub"], sub.as_str(), "introspection");
+
+    let r = h
+        .http
+        .post(h.url("/token"))
+        .basic_auth("a", Some(SECRET))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", t["refresh_token"].as_str().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let refreshed = json(r).await;
+    assert_eq!(
+        refreshed_sub_of(&h, "a", &refreshed).await,
+        sub,
+        "refreshed ID token"
+    );
+
+    // Signed userinfo carries the same pairwise sub (same sector as "a").
+    let q = h.code("signed", "alice", &[]).await;
+    let t = json(h.redeem("signed", &q).await).await;
+    let r = h.userinfo(t["access_token"].as_str().unwrap()).await;
+    assert_eq!(r.headers()["content-type"], "application/jwt");
+    let jwt = r.text().await.unwrap();
+    let claims: Value = serde_json::from_slice(
+        &sesame_core::UnverifiedJws::parse(&jwt)
+            .unwrap()
+            .insecure_payload()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["sub"], sub.as_str(), "signed userinfo");
+    assert_eq!(sub_of(&h, "signed", &t).await, sub);
+}
+
+#[tokio::test]
+async fn a_pairwise_id_token_hint_maps_back_to_the_user() {
+    let h = start_salted().await;
+    client(&h, "a", REDIRECT, SubjectType::Pairwise).await;
+    let t = tokens(&h, "a", REDIRECT, "alice").await;
+    let hint = t["id_token"].as_str().unwrap();
+    // prompt=none with the hint: the logged-in user is the hint's subject.
+    let q = h
+        .code("a", "alice", &[("prompt", "none"), ("id_token_hint", hint)])
+        .await;
+    assert!(q.contains_key("code"), "{q:?}");
+
+    // Bob signs in on this browser: Alice's hint names someone else.
+    let q = h.code("a", "bob", &[("prompt", "login")]).await;
+    assert!(q.contains_key("code"), "{q:?}");
+    let q = h
+        .code("a", "bob", &[("prompt", "none"), ("id_token_hint", hint)])
+        .await;
+    assert_eq!(q["error"], "login_required");
+}
+
+#[tokio::test]
+async fn end_session_and_the_logout_token_use_the_pairwise_subject() {
+    let received: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = Arc::clone(&received);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let bc_url = format!("http://{}/backchannel", listener.local_addr().unwrap());
+    let app = axum::Router::new().route(
+        "/backchannel",
+        post(move |Form(f): Form<HashMap<String, String>>| {
+            let sink = Arc::clone(&sink);
+            async move {
+                sink.lock().unwrap().push(f["logout_token"].clone());
+                "ok"
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let h = start_salted().await;
+    h.client("a", |c| {
+        c.skip_consent = true;
+        c.subject_type = SubjectType::Pairwise;
+        c.post_logout_redirect_uris = vec![RedirectUri::new(AFTER).unwrap()];
+        c.backchannel_logout_uri = Some(bc_url);
+    })
+    .await;
+    let t = tokens(&h, "a", REDIRECT, "alice").await;
+    let id_token = t["id_token"].as_str().unwrap();
+    let sub = sub_of(&h, "a", &t).await;
+    // The hint is recognised as the logged-in user: no confirmation page.
+    let r = h
+        .browser
+        .get(h.url("/end_session"))
+        .query(&[
+            ("id_token_hint", id_token),
+            ("post_logout_redirect_uri", AFTER),
+            ("state", "bye"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&r), format!("{AFTER}?state=bye"));
+
+    let mut token = None;
+    for _ in 0..100 {
+        if let Some(t) = received.lock().unwrap().first().cloned() {
+            token = Some(t);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let token = token.expect("a logout token was delivered");
+    let claims = IdTokenValidator::new(Issuer::new(h.base.clone()).unwrap(), ClientId::new("a"))
+        .with_algorithms([JwsAlgorithm::RS256])
+        .validate_logout_token(&token, &h.jwks().await, h.clock.now())
+        .unwrap();
+    assert_eq!(claims.sub.unwrap().as_str(), sub);
+}
+
+#[tokio::test]
+async fn discovery_offers_pairwise_only_with_a_salt() {
+    for (h, expected) in [
+        (start().await, vec!["public"]),
+        (start_salted().await, vec!["public", "pairwise"]),
+    ] {
+        let d = json(
+            h.http
+                .get(h.url("/.well-known/openid-configuration"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(d["subject_types_supported"], serde_json::json!(expected));
+    }
+}
+
+#[tokio::test]
+async fn a_pairwise_client_never_falls_back_to_the_public_subject() {
+    // No salt: the provider refuses to issue rather than leak the user's own id.
+    let h = start().await;
+    client(&h, "a", REDIRECT, SubjectType::Pairwise).await;
+    let q = h.code("a", "alice", &[]).await;
+    let r = h.redeem("a", &q).await;
+    assert_eq!(r.status(), 500);
+    assert_eq!(json(r).await["error"], "server_error");
+
+    // A salt too short to be a secret is refused when the provider is built.
+    let mut settings = Settings::default();
+    settings.pairwise_salt = Some(PairwiseSalt::new(*b"short"));
+    let built = sesame_op::Provider::builder("https://op.example".parse().unwrap())
+        .with_store(Arc::new(sesame_op::MemoryStore::new()))
+        .with_authenticator(NoLogin)
+        .with_settings(settings)
+        .build()
+        .await;
+    assert!(built.unwrap_err().to_string().contains("pairwise_salt"));
+}
