@@ -249,7 +249,9 @@ pub struct Client {
     #[serde(default)]
     pub introspect_any_token: bool,
     /// The RFC 8707 `resource` values this client may ask tokens for
-    /// (absolute URIs); anything else is `invalid_target`.
+    /// (absolute URIs, matched exactly) at the authorization endpoint and
+    /// with `client_credentials` and `password`; anything else is
+    /// `invalid_target`. The access token's audience is then the resources.
     #[serde(default)]
     pub allowed_resources: Vec<String>,
     /// Whether PKCE is required. Always true for public clients; true by default for others.

@@ -34,6 +34,8 @@ pub struct NewClient {
     pub backchannel_logout_uri: Option<String>,
     /// `public` (default) or `pairwise` subject identifiers.
     pub subject_type: Option<String>,
+    /// RFC 8707 resources (API URIs) the client may ask access tokens for.
+    pub resources: Vec<String>,
 }
 
 /// The result of registering a client: the secret is shown once.
@@ -123,6 +125,17 @@ pub async fn add_client(store: &SqlStore, new: &NewClient) -> Result<Registered,
              (the sector whose users get the same pairwise sub)"
                 .into(),
         ));
+    }
+    for r in &new.resources {
+        let absolute = url::Url::parse(r).is_ok_and(|u| u.fragment().is_none()) && !r.contains('#');
+        if !absolute {
+            return Err(AdminError(format!(
+                "--resource {r:?} must be an absolute URI without a fragment"
+            )));
+        }
+        if !client.allowed_resources.contains(r) {
+            client.allowed_resources.push(r.clone());
+        }
     }
     if let Some(alg) = &new.id_token_alg {
         client.id_token_signed_response_alg = JwsAlgorithm::parse(alg)

@@ -96,7 +96,7 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum ClientsCommand {
     /// Register a client; the secret is printed once and stored hashed.
-    Add(ClientAdd),
+    Add(Box<ClientAdd>),
     /// List clients.
     List {
         /// JSON output.
@@ -151,6 +151,9 @@ struct ClientAdd {
     /// public (default) or pairwise: a `sub` per sector (the one host of the redirect URIs).
     #[arg(long)]
     subject_type: Option<String>,
+    /// An RFC 8707 resource (an API's absolute URI) the client may ask access tokens for (repeat).
+    #[arg(long = "resource")]
+    resources: Vec<String>,
     /// A fixed client id (default: random).
     #[arg(long)]
     client_id: Option<String>,
@@ -403,6 +406,7 @@ async fn clients(config: &Config, command: ClientsCommand) -> Result<(), Failure
                     skip_consent: a.skip_consent,
                     backchannel_logout_uri: a.backchannel_logout_uri,
                     subject_type: a.subject_type,
+                    resources: a.resources,
                 },
             )
             .await?;
@@ -471,6 +475,7 @@ fn client_json(c: &sesame_op::Client) -> serde_json::Value {
         "skip_consent": c.skip_consent,
         "backchannel_logout_uri": c.backchannel_logout_uri,
         "subject_type": c.subject_type.as_str(),
+        "allowed_resources": c.allowed_resources,
         "created_at": c.created_at,
     })
 }

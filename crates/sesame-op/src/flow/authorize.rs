@@ -273,6 +273,12 @@ pub(crate) async fn authorize(
             &format!("the client may not request scope {bad}"),
         ));
     }
+    // RFC 8707: the resource servers the tokens are for, registered for the client.
+    let resources = match super::resource::requested(&req.client, params) {
+        Ok(r) => r,
+        Err(FlowError::OAuth(e)) => return Ok(req.error(e.code, &e.description)),
+        Err(e) => return Err(e),
+    };
     let prompt: Vec<&str> = params
         .get("prompt")
         .unwrap_or("")
@@ -517,7 +523,7 @@ pub(crate) async fn authorize(
         acr: user.acr.clone(),
         amr: user.amr.clone(),
         claims_request,
-        resources: Vec::new(),
+        resources,
         created_at: now,
     };
     let code = if wants_code {

@@ -9,6 +9,7 @@ pub(crate) mod end_session;
 pub(crate) mod issue;
 pub(crate) mod password;
 pub(crate) mod register;
+pub(crate) mod resource;
 pub(crate) mod token;
 pub(crate) mod tokens_info;
 

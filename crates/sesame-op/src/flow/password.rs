@@ -74,7 +74,7 @@ pub(crate) async fn password(
     // Everything the client controls is checked before the password, so a
     // malformed request costs neither a hash nor a rate-limit token.
     let scopes = granted_scopes(p, client, form)?;
-    let resources = super::token::requested_resources(client, form)?;
+    let resources = super::resource::requested(client, form)?;
     let request = PasswordRequest {
         username,
         password,

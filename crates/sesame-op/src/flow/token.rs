@@ -155,7 +155,13 @@ async fn authorization_code(
         (None, None) => {}
     }
     let grant = record.grant;
-    let (access, ttl) = issue::mint_access_token(p, client, &grant, now).await?;
+    // RFC 8707: this access token may be for some of the authorized resources;
+    // the refresh token keeps them all.
+    let for_token = Grant {
+        resources: super::resource::narrowed(&grant, form)?,
+        ..grant.clone()
+    };
+    let (access, ttl) = issue::mint_access_token(p, client, &for_token, now).await?;
     let id_token = if grant.scopes.contains(sesame_core::OPENID) {
         let input = IdTokenInput {
             nonce: record.nonce.as_ref(),
@@ -216,6 +222,7 @@ async fn refresh_token(
                 ));
             }
         }
+        super::resource::narrowed(&live.grant, form)?;
     }
     let record = match p.inner.store.use_refresh_token(&key, now).await? {
         None => {
@@ -285,6 +292,7 @@ async fn refresh_token(
     }
     let narrowed = Grant {
         scopes: scopes.clone(),
+        resources: super::resource::narrowed(&record.grant, form)?,
         ..record.grant.clone()
     };
     let (access, ttl) = issue::mint_access_token(p, client, &narrowed, now).await?;
@@ -337,7 +345,7 @@ async fn client_credentials(
             "the client may not request that scope",
         ));
     }
-    let resources = requested_resources(client, form)?;
+    let resources = super::resource::requested(client, form)?;
     let grant = Grant {
         grant_id: issue::new_grant_id()?,
         client_id: client.client_id.clone(),
@@ -360,27 +368,4 @@ async fn client_credentials(
         id_token: None,
         scope: grant.scopes.to_string(),
     })
-}
-
-/// The RFC 8707 `resource` parameters of a request (it may repeat): each an
-/// absolute URI without a fragment, registered for this client
-/// ([`Client::allowed_resources`]); anything else is `invalid_target`.
-pub(super) fn requested_resources(
-    client: &Client,
-    form: &Params,
-) -> Result<Vec<String>, FlowError> {
-    let mut resources: Vec<String> = Vec::new();
-    for (_, r) in form.0.iter().filter(|(k, _)| k == "resource") {
-        let absolute = url::Url::parse(r).is_ok_and(|u| u.fragment().is_none());
-        if !absolute || !client.allowed_resources.contains(r) {
-            return Err(err(
-                ErrorCode::InvalidTarget,
-                &format!("resource {r:?} is not allowed for this client"),
-            ));
-        }
-        if !resources.contains(r) {
-            resources.push(r.clone());
-        }
-    }
-    Ok(resources)
 }

@@ -16,4 +16,5 @@ mod logout;
 mod pairwise;
 mod password;
 mod register;
+mod resource;
 mod token;

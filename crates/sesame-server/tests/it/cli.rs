@@ -63,6 +63,10 @@ fn migrate_clients_users_keys_round_trip() {
         "--id-token-alg",
         "ES256",
         "--skip-consent",
+        "--resource",
+        "https://api.example/orders",
+        "--resource",
+        "https://files.example/",
         "--json",
     ]);
     assert_eq!(code, 0, "{err}");
@@ -78,6 +82,10 @@ fn migrate_clients_users_keys_round_trip() {
     assert_eq!(shown["token_endpoint_auth_method"], "client_secret_post");
     assert_eq!(shown["id_token_signed_response_alg"], "ES256");
     assert_eq!(shown["skip_consent"], true);
+    assert_eq!(
+        shown["allowed_resources"],
+        serde_json::json!(["https://api.example/orders", "https://files.example/"])
+    );
     assert!(!out.contains("secret_hash"), "the hash is not shown");
 
     let (code, out, _) = run(&["clients", "list"]);
@@ -293,6 +301,32 @@ fn bad_input_gets_one_clear_line() {
                 "client_secret_basic",
             ],
             "--public",
+        ),
+        (
+            vec![
+                "clients",
+                "add",
+                "--name",
+                "X",
+                "--redirect-uri",
+                "https://x.example/cb",
+                "--resource",
+                "api.example/orders",
+            ],
+            "--resource",
+        ),
+        (
+            vec![
+                "clients",
+                "add",
+                "--name",
+                "X",
+                "--redirect-uri",
+                "https://x.example/cb",
+                "--resource",
+                "https://api.example/#orders",
+            ],
+            "--resource",
         ),
     ];
     for (args, expect) in cases {
