@@ -159,6 +159,7 @@ impl BearerAuth {
     ///
     /// # Errors
     /// [`BearerError`] when the token is not valid for this API.
+    #[tracing::instrument(name = "sesame_rp.bearer_check", level = "debug", skip_all)]
     pub async fn check(&self, token: &str) -> Result<BearerClaims, BearerError> {
         let result = match &self.inner.mode {
             Mode::Jwt { audience } => self.check_jwt(token, audience).await,

@@ -353,6 +353,7 @@ impl OidcClient {
         }
         match discover(&self.inner.http, &self.inner.issuer).await {
             Ok(m) => {
+                tracing::debug!(provider = %self.name(), "provider metadata refreshed");
                 let m = Arc::new(m);
                 if let Ok(mut slot) = self.inner.metadata.write() {
                     *slot = (Arc::clone(&m), now);
@@ -593,6 +594,7 @@ impl OidcClientBuilder {
     ///
     /// # Errors
     /// Discovery failure, an issuer mismatch, or missing credentials.
+    #[tracing::instrument(name = "sesame_rp.build", skip_all, fields(issuer = %self.issuer))]
     pub async fn build(self) -> Result<OidcClient, BuildError> {
         if let Some(registered) = &self.registration_issuer
             && registered != self.issuer.as_str()
@@ -676,6 +678,14 @@ impl OidcClientBuilder {
         }
         let jwks_uri = metadata.jwks_uri.clone().unwrap_or_default();
         let now = self.clock.now();
+        tracing::info!(
+            provider = %self.name,
+            issuer = %self.issuer,
+            client_id = %self.client_id,
+            auth = ?auth,
+            response_type = self.response_type.as_str(),
+            "relying party ready"
+        );
         Ok(OidcClient {
             inner: Arc::new(Inner {
                 name: self.name,

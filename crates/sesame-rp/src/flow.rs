@@ -545,6 +545,7 @@ impl OidcClient {
     ///
     /// # Errors
     /// The first rule the token breaks.
+    #[tracing::instrument(name = "sesame_rp.validate_id_token", level = "debug", skip_all, fields(provider = %self.name()))]
     pub async fn validate_id_token(
         &self,
         token: &str,
@@ -601,6 +602,7 @@ impl OidcClient {
         }
     }
 
+    #[tracing::instrument(name = "sesame_rp.userinfo", skip_all, fields(provider = %self.name()))]
     async fn userinfo_checked(
         &self,
         access_token: &str,
@@ -674,17 +676,28 @@ impl OidcClient {
         if info.get("sub").and_then(Value::as_str) != Some(sub) {
             return Err(LoginError::UserInfoSubMismatch);
         }
+        tracing::debug!(signed = is_jwt, claims = info.len(), "userinfo received");
         Ok(Some(info))
     }
 
     /// Calls the token endpoint with this client's authentication.
+    #[tracing::instrument(
+        name = "sesame_rp.token_request",
+        skip_all,
+        fields(provider = %self.name(), grant_type = form.iter().find(|(k, _)| *k == "grant_type").map(|(_, v)| *v))
+    )]
     pub(crate) async fn token_request(
         &self,
         form: &[(&str, &str)],
     ) -> Result<TokenResponse, HttpError> {
         let metadata = self.fresh_metadata().await;
         let endpoint = metadata.token_endpoint.clone().unwrap_or_default();
-        self.authenticated_post(&endpoint, form).await
+        let result = self.authenticated_post(&endpoint, form).await;
+        match &result {
+            Ok(_) => tracing::debug!("token response received"),
+            Err(e) => tracing::warn!(error = %e, "token request failed"),
+        }
+        result
     }
 
     /// POSTs a form to a provider endpoint with this client's authentication

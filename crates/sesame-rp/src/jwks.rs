@@ -58,6 +58,7 @@ impl JwksCache {
             url: self.uri.clone(),
             message: e.to_string(),
         })?;
+        tracing::debug!(uri = %self.uri, keys = jwks.keys.len(), "JWKS fetched");
         Ok(KeySet::from_jwks(&jwks))
     }
 

@@ -144,12 +144,14 @@ where
                 };
                 let q = serde_urlencoded::to_string([("next", next.as_str())]).unwrap_or_default();
                 let location = format!("{}?{q}", clients.login_path());
+                tracing::debug!("not signed in: redirecting to the login");
                 let mut r = StatusCode::SEE_OTHER.into_response();
                 if let Ok(v) = HeaderValue::from_str(&location) {
                     r.headers_mut().insert(header::LOCATION, v);
                 }
                 return Ok(r);
             }
+            tracing::debug!(method = %req.method(), "not signed in: 401");
             let mut r = (
                 StatusCode::UNAUTHORIZED,
                 axum::Json(json!({"error": "login_required", "login": clients.login_path()})),

@@ -15,6 +15,7 @@ mod against_op;
 mod axum_login;
 mod bearer;
 mod hostile;
+mod observability;
 mod providers;
 mod refresh;
 mod register;

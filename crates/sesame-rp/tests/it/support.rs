@@ -182,6 +182,10 @@ pub async fn rp_app(oidc: OidcClient, listener: tokio::net::TcpListener) {
             "/id-token",
             get(|t: sesame_rp::IdToken| async move { t.0.secret().to_owned() }),
         )
+        .route(
+            "/access-token",
+            get(|t: sesame_rp::AccessToken| async move { t.0.secret().to_owned() }),
+        )
         .route("/", get(|| async { "home" }))
         .merge(oidc.router())
         .layer(axum::Extension(oidc))
