@@ -253,3 +253,117 @@ async fn refusals_through_the_axum_login_backend() {
     assert!(r.text().await.unwrap().contains("provider_error"));
     assert_eq!(users.created.load(Ordering::SeqCst), 0);
 }
+
+async fn login_at(
+    auth: Auth,
+    axum::extract::Path(provider): axum::extract::Path<String>,
+) -> Response {
+    match auth
+        .backend
+        .start_login(&auth.session, Some(&provider), "/account")
+        .await
+    {
+        Ok(url) => Redirect::to(&url).into_response(),
+        Err(e) => (StatusCode::NOT_FOUND, e.to_string()).into_response(),
+    }
+}
+
+async fn callback_at(
+    mut auth: Auth,
+    axum::extract::Path(provider): axum::extract::Path<String>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let creds = OidcCredentials::from_query(auth.session.clone(), q.as_deref().unwrap_or(""))
+        .for_provider(provider);
+    match auth.authenticate(creds).await {
+        Ok(Some(user)) => {
+            auth.login(&user).await.unwrap();
+            Redirect::to("/account").into_response()
+        }
+        Ok(None) => StatusCode::FORBIDDEN.into_response(),
+        Err(axum_login::Error::Backend(e)) => {
+            let reason = match &e {
+                BackendError::Login(l) => l.reason().to_owned(),
+                other => other.to_string(),
+            };
+            (StatusCode::BAD_REQUEST, reason).into_response()
+        }
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+#[tokio::test]
+async fn an_axum_login_backend_over_several_providers() {
+    let (one, two) = (start_op().await, start_op().await);
+    let (listener, rp) = rp_listener().await;
+    let mut clients = Vec::new();
+    for (op, name) in [(&one, "one"), (&two, "two")] {
+        op.register("rp", &rp, |c| {
+            c.redirect_uris =
+                vec![sesame_core::RedirectUri::new(format!("{rp}/callback/{name}")).unwrap()];
+        })
+        .await;
+        clients.push(
+            OidcClient::builder(Issuer::new(op.base.clone()).unwrap(), "rp")
+                .with_name(name)
+                .with_client_secret(SECRET)
+                .with_redirect_uri(format!("{rp}/callback/{name}").parse().unwrap())
+                .with_scopes("openid email")
+                .unwrap()
+                .build()
+                .await
+                .unwrap(),
+        );
+    }
+    let mut providers = sesame_rp::OidcProviders::builder();
+    for c in clients {
+        providers = providers.with_provider(c);
+    }
+    let backend = SesameBackend::for_providers(providers.build().unwrap(), LocalUsers::default());
+    let sessions = SessionManagerLayer::new(MemoryStore::default()).with_secure(false);
+    let app = Router::new()
+        .route("/account", get(account))
+        .route_layer(login_required!(SesameBackend, login_url = "/login"))
+        .route("/login/{provider}", get(login_at))
+        .route("/callback/{provider}", get(callback_at))
+        .layer(AuthManagerLayerBuilder::new(backend, sessions).build());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let b = browser();
+    let (r, seen) = follow(&b, &format!("{rp}/login/two"), "lena").await;
+    assert_eq!(r.text().await.unwrap(), "hello lena (user-1)", "{seen:?}");
+    assert!(seen.iter().any(|u| u.starts_with(&two.base)));
+    assert_eq!(
+        b.get(format!("{rp}/login/three"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    // A state started for one, delivered to two's callback: refused, nobody signed in.
+    let other = browser();
+    let callback = until_callback(
+        &other,
+        &format!("{rp}/login/one"),
+        "mia",
+        &format!("{rp}/callback/one?"),
+    )
+    .await;
+    let r = other
+        .get(callback.replace("/callback/one?", "/callback/two?"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.text().await.unwrap(), "wrong_provider");
+    assert_eq!(
+        other
+            .get(format!("{rp}/account"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        307
+    );
+}

@@ -224,3 +224,69 @@ fn the_registry_refuses_bad_configurations() {
         .unwrap();
     assert_eq!(nested.login_path("a"), "/login/a");
 }
+
+#[tokio::test]
+async fn each_session_is_refreshed_at_its_own_provider() {
+    use axum::Router;
+    use axum::routing::get;
+    use sesame_rp::{AccessToken, RequireLogin, SessionRefresh};
+
+    // Access tokens live 30 s at both providers: every request refreshes.
+    let one = start_op_with(|s| s.access_token_ttl = 30).await;
+    let two = start_op_with(|s| s.access_token_ttl = 30).await;
+    let (listener, rp) = rp_listener().await;
+    let mut builder = OidcProviders::builder();
+    for (op, name) in [(&one, "one"), (&two, "two")] {
+        op.register("rp", &rp, |c| {
+            c.redirect_uris = vec![RedirectUri::new(format!("{rp}/callback/{name}")).unwrap()];
+        })
+        .await;
+        builder = builder.with_provider(
+            OidcClient::builder(Issuer::new(op.base.clone()).unwrap(), "rp")
+                .with_name(name)
+                .with_client_secret(SECRET)
+                .with_redirect_uri(format!("{rp}/callback/{name}").parse().unwrap())
+                .with_scopes("openid offline_access")
+                .unwrap()
+                .build()
+                .await
+                .unwrap(),
+        );
+    }
+    let providers = builder.build().unwrap();
+    let app = Router::new()
+        .route(
+            "/token",
+            get(|t: AccessToken| async move { t.0.secret().to_owned() }),
+        )
+        .layer(RequireLogin::for_providers(providers.clone()))
+        .layer(SessionRefresh::for_providers(providers.clone()))
+        .merge(providers.router())
+        .layer(sesame_rp::session_layer(false));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let b = browser();
+    let (r, _) = follow(&b, &format!("{rp}/login/two?next=/token"), "nina").await;
+    let first = r.text().await.unwrap();
+    let second = b
+        .get(format!("{rp}/token"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_ne!(first, second, "refreshed");
+    // The refreshed token was issued by provider two: its introspection knows it.
+    let info: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/introspect", two.base))
+        .basic_auth("rp", Some(SECRET))
+        .form(&[("token", second.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["active"], true, "{info}");
+}
