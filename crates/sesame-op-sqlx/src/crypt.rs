@@ -1,5 +1,5 @@
-//! Encryption of secrets at rest (AES-256-GCM): signing keys and the
-//! pairwise subject salt.
+//! Encryption of secrets at rest (AES-256-GCM): signing keys, the pairwise
+//! subject salt and `client_secret_jwt` secrets.
 
 use std::fmt;
 

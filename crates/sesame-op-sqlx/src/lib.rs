@@ -26,7 +26,8 @@
 //! # }
 //! ```
 //!
-//! What is stored: clients (JSON), codes and tokens keyed by SHA-256 hashes
+//! What is stored: clients (JSON, with a `client_secret_jwt` secret sealed
+//! beside it under the [`EncryptionKey`]), codes and tokens keyed by SHA-256 hashes
 //! (never the secrets), refresh-token families with reuse detection, consents
 //! with expiry, signing keys encrypted with AES-256-GCM under an
 //! [`EncryptionKey`] bound to each key's `kid`, consent interactions, and the
@@ -34,10 +35,15 @@
 //! with the same key).
 //! [`sesame_op::store::GrantStore::sweep`] deletes what has expired.
 //!
+//! [`SqlStore::connect`] checks the key against what the database already
+//! holds sealed, so a wrong key fails at once with
+//! [`ConnectError::WrongEncryptionKey`], before anything is sealed with it.
+//!
 //! ## Feature flags
 //!
 //! None: both SQLite (bundled) and PostgreSQL are always built.
 
+mod clients;
 mod crypt;
 mod secrets;
 mod store;

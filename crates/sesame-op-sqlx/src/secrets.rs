@@ -8,9 +8,11 @@ use base64::engine::general_purpose::STANDARD;
 use sesame_op::PairwiseSalt;
 use sesame_op::store::{StoreError, StoreResult};
 
-use crate::store::{Arg, SqlStore};
+use crate::store::{Arg, Cell, Col, ConnectError, SqlStore};
 
 const PAIRWISE_SALT: &str = "pairwise_salt";
+/// A value sealed with the key the database was first opened with.
+const KEY_CHECK: &str = "key_check";
 
 impl SqlStore {
     /// The salt of pairwise subject identifiers for this database
@@ -47,19 +49,84 @@ impl SqlStore {
         )
         .await?;
         let stored = self
+            .stored_secret(name)
+            .await?
+            .ok_or_else(|| StoreError::new(format!("secret {name} vanished")))?;
+        self.key
+            .open(&stored, &context)
+            .map_err(|e| StoreError::new(format!("secret {name}: {e}")))
+    }
+
+    /// The sealed value of the secret `name`, if there is one.
+    async fn stored_secret(&self, name: &str) -> StoreResult<Option<String>> {
+        Ok(self
             .rows(
                 "SELECT value FROM sesame_secrets WHERE name = $1",
                 &[Arg::Text(name)],
-                &[crate::store::Col::Text],
+                &[Col::Text],
             )
             .await?
             .into_iter()
             .next()
             .and_then(|r| r.into_iter().next())
-            .and_then(crate::store::Cell::text)
-            .ok_or_else(|| StoreError::new(format!("secret {name} vanished")))?;
+            .and_then(Cell::text))
+    }
+
+    /// Checks, when the store connects, that its key is the one the
+    /// database's secrets were sealed with, so that a wrong key fails at
+    /// once and clearly ([`ConnectError::WrongEncryptionKey`]) instead of at
+    /// the first token request — and before anything is sealed with it.
+    ///
+    /// The first connection records a check value sealed with its key. A
+    /// database sealed before the check existed is tested on what it already
+    /// holds (a signing key, the pairwise salt) before the check is recorded.
+    pub(crate) async fn check_encryption_key(&self) -> Result<(), ConnectError> {
+        let context = format!("sesame_secrets:{KEY_CHECK}");
+        if let Some(stored) = self.stored_secret(KEY_CHECK).await? {
+            return self
+                .key
+                .open(&stored, &context)
+                .map(drop)
+                .map_err(|_| ConnectError::WrongEncryptionKey);
+        }
+        let signing = self
+            .rows(
+                "SELECT kid, private_key FROM sesame_keys ORDER BY kid LIMIT 1",
+                &[],
+                &[Col::Text, Col::Text],
+            )
+            .await?
+            .into_iter()
+            .next()
+            .map(|r| r.into_iter().map(Cell::text).collect::<Vec<_>>());
+        if let Some([Some(kid), Some(sealed)]) = signing.as_deref() {
+            self.key
+                .open(sealed, kid)
+                .map_err(|_| ConnectError::WrongEncryptionKey)?;
+        }
+        if let Some(sealed) = self.stored_secret(PAIRWISE_SALT).await? {
+            self.key
+                .open(&sealed, &format!("sesame_secrets:{PAIRWISE_SALT}"))
+                .map_err(|_| ConnectError::WrongEncryptionKey)?;
+        }
+        // Record the check; if another instance raced us with another key,
+        // its check is the one stored, and ours fails to open it.
+        let sealed = self
+            .key
+            .seal("sesame encryption key check", &context)
+            .map_err(StoreError::new)?;
+        self.exec(
+            "INSERT INTO sesame_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            &[Arg::Text(KEY_CHECK), Arg::Text(&sealed)],
+        )
+        .await?;
+        let stored = self
+            .stored_secret(KEY_CHECK)
+            .await?
+            .ok_or_else(|| StoreError::new("the encryption key check vanished"))?;
         self.key
             .open(&stored, &context)
-            .map_err(|e| StoreError::new(format!("secret {name}: {e}")))
+            .map(drop)
+            .map_err(|_| ConnectError::WrongEncryptionKey)
     }
 }

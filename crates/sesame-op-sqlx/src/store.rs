@@ -54,6 +54,17 @@ pub enum ConnectError {
     /// Migrations failed.
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The encryption key does not open the secrets this database holds
+    /// (signing keys, the pairwise salt, client secrets): it is not the key
+    /// the database was first opened with.
+    #[error(
+        "the encryption key does not decrypt the secrets stored in this database: \
+         use the key it was first opened with"
+    )]
+    WrongEncryptionKey,
+    /// Checking or sealing stored secrets failed.
+    #[error(transparent)]
+    Storage(#[from] StoreError),
 }
 
 /// Provider storage in SQLite or PostgreSQL.
@@ -131,6 +142,9 @@ impl SqlStore {
         };
         let store = Self { pool, key };
         store.migrate().await?;
+        // A wrong key fails here, before anything is sealed with it.
+        store.check_encryption_key().await?;
+        store.seal_legacy_client_secrets().await?;
         Ok(store)
     }
 
@@ -253,24 +267,29 @@ const NOT_REVOKED: &str =
 #[async_trait]
 impl ClientStore for SqlStore {
     async fn find_client(&self, client_id: &ClientId) -> StoreResult<Option<Client>> {
-        self.one_text(
-            "SELECT data FROM sesame_clients WHERE client_id = $1",
+        self.rows(
+            "SELECT data, client_secret_sealed FROM sesame_clients WHERE client_id = $1",
             &[Arg::Text(client_id.as_str())],
+            &[Col::Text, Col::Text],
         )
         .await?
-        .map(|d| from_json(&d))
+        .into_iter()
+        .next()
+        .map(|row| self.client_from_cells(row))
         .transpose()
     }
 
     async fn save_client(&self, client: &Client) -> StoreResult<()> {
-        let data = to_json(client)?;
+        let (data, sealed) = self.client_row(client)?;
         self.exec(
-            "INSERT INTO sesame_clients (client_id, data, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (client_id) DO UPDATE SET data = excluded.data",
+            "INSERT INTO sesame_clients (client_id, data, created_at, client_secret_sealed) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (client_id) DO UPDATE SET data = excluded.data, \
+             client_secret_sealed = excluded.client_secret_sealed",
             &[
                 Arg::Text(client.client_id.as_str()),
                 Arg::Text(&data),
                 Arg::Int(client.created_at),
+                Arg::OptText(sealed.as_deref()),
             ],
         )
         .await?;
@@ -288,11 +307,15 @@ impl ClientStore for SqlStore {
     }
 
     async fn list_clients(&self) -> StoreResult<Vec<Client>> {
-        self.texts("SELECT data FROM sesame_clients ORDER BY client_id", &[])
-            .await?
-            .iter()
-            .map(|d| from_json(d))
-            .collect()
+        self.rows(
+            "SELECT data, client_secret_sealed FROM sesame_clients ORDER BY client_id",
+            &[],
+            &[Col::Text, Col::Text],
+        )
+        .await?
+        .into_iter()
+        .map(|row| self.client_from_cells(row))
+        .collect()
     }
 }
 

@@ -194,8 +194,9 @@ pub struct Client {
     /// A deliberate trade-off: verifying an HMAC-signed assertion needs the
     /// shared secret, which a hash cannot give back. Every other client has
     /// `None` here and only [`Client::client_secret_hash`]. `Debug` prints
-    /// `[redacted]`; storage backends that keep clients as JSON hold it in
-    /// clear, so prefer `private_key_jwt` where clients can do it.
+    /// `[redacted]`. Storage backends must not keep it in clear: the SQL
+    /// store seals it with its encryption key (the in-memory store keeps it
+    /// in memory only). Prefer `private_key_jwt` where clients can do it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret_jwt_key: Option<ClientSecret>,
     /// The hash ([`crate::secrets::hash_generated_secret`]) of the RFC 7592

@@ -25,14 +25,11 @@ async fn postgres_conforms() {
         return;
     };
     let url = fresh_schema(&base).await;
-    let store = SqlStore::connect(&url, EncryptionKey::generate().unwrap())
-        .await
-        .unwrap();
+    let key = EncryptionKey::generate().unwrap();
+    let store = SqlStore::connect(&url, key.clone()).await.unwrap();
     conformance::run(Arc::new(store.clone())).await;
     // Migrations are idempotent: connecting again applies nothing and fails nothing.
-    SqlStore::connect(&url, EncryptionKey::generate().unwrap())
-        .await
-        .unwrap();
+    SqlStore::connect(&url, key).await.unwrap();
     store.close().await;
     drop_schema(&base, &url).await;
 }
@@ -66,14 +63,18 @@ async fn private_keys_are_encrypted_at_rest_and_need_the_right_key() {
         let body = pem.lines().nth(1).unwrap();
         assert!(!String::from_utf8_lossy(b).contains(body));
     }
-    // The right key reads it back; a wrong key is an error, not garbage.
+    // The right key reads it back; a wrong key is an error, not garbage —
+    // already when the store connects.
     let again = SqlStore::connect(&url, key).await.unwrap();
     assert_eq!(again.list_keys().await.unwrap()[0].private_pem, pem);
-    let wrong = SqlStore::connect(&url, EncryptionKey::generate().unwrap())
+    let err = SqlStore::connect(&url, EncryptionKey::generate().unwrap())
         .await
-        .unwrap();
-    let err = wrong.list_keys().await.unwrap_err();
-    assert!(err.to_string().contains("decrypted"), "{err}");
+        .unwrap_err();
+    assert!(
+        matches!(err, sesame_op_sqlx::ConnectError::WrongEncryptionKey),
+        "{err}"
+    );
+    assert!(err.to_string().contains("encryption key"), "{err}");
 }
 
 #[tokio::test]

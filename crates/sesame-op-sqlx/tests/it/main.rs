@@ -11,6 +11,7 @@
 
 mod support;
 
+mod client_secrets;
 mod conformance;
 mod secrets;
 mod shared;

@@ -3,8 +3,8 @@
 //! Registration issues a random `client_id`, a client secret for the
 //! secret-based authentication methods and a registration access token;
 //! only hashes of the secret and the token are stored (the secret itself too
-//! for `client_secret_jwt`, whose HMAC needs it — see
-//! [`Client::client_secret_jwt_key`]). The registration access token then
+//! for `client_secret_jwt`, whose HMAC needs it, sealed by the storage
+//! backend — see [`Client::client_secret_jwt_key`]). The registration access token then
 //! reads, replaces or deletes the client at its configuration endpoint.
 
 use serde_json::{Map, Value, json};

@@ -387,3 +387,52 @@ fn bad_input_gets_one_clear_line() {
     let (code, _, _) = sesame(&["clients", "add", "--name", "X"]);
     assert_eq!(code, 2);
 }
+
+#[test]
+fn client_secret_jwt_secrets_are_sealed_and_a_wrong_key_is_refused() {
+    let dir = TempDir::new();
+    let db = dir.db();
+    let (code, out, err) = sesame(&[
+        "--database",
+        &db,
+        "clients",
+        "add",
+        "--name",
+        "Hmac",
+        "--redirect-uri",
+        "https://hmac.example/cb",
+        "--auth-method",
+        "client_secret_jwt",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let secret = v["client_secret"].as_str().unwrap();
+    assert!(secret.len() >= 86);
+    for file in ["sesame.db", "sesame.db-wal"] {
+        let bytes = std::fs::read(dir.0.join(file)).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(secret),
+            "{file} holds the secret in clear"
+        );
+    }
+    // Another key than the one beside the database: one clear line.
+    let out = std::process::Command::new(BIN)
+        .args(["--database", &db, "clients", "list"])
+        .env_remove("SESAME_CONFIG")
+        .env(
+            "SESAME_ENCRYPTION_KEY",
+            "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=",
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(lines[0].contains("encryption key"), "{err}");
+    // The right key still works.
+    let (code, out, err) = sesame(&["--database", &db, "clients", "list"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Hmac"));
+}
