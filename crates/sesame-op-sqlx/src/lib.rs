@@ -43,6 +43,7 @@
 //!
 //! None: both SQLite (bundled) and PostgreSQL are always built.
 
+mod cache;
 mod clients;
 mod crypt;
 mod secrets;

@@ -123,14 +123,23 @@ impl SqlStore {
     ///
     /// # Errors
     /// When the storage fails.
+    ///
+    /// Served from memory when [`SqlStore::with_cache_ttl`] is set.
     pub async fn find_user_by_subject(&self, subject: &str) -> StoreResult<Option<User>> {
+        if let Some(user) = self.users.get(subject) {
+            return Ok(Some(user));
+        }
         let sql = format!("SELECT {USER_COLUMNS} FROM sesame_users WHERE subject = $1");
-        Ok(self
+        let user = self
             .rows(&sql, &[Arg::Text(subject)], &USER_COLS)
             .await?
             .into_iter()
             .next()
-            .map(user_of))
+            .map(user_of);
+        if let Some(u) = &user {
+            self.users.put(subject.to_owned(), u.clone());
+        }
+        Ok(user)
     }
 
     /// The user and password hash for a login attempt.
@@ -179,18 +188,21 @@ impl SqlStore {
         let Some(user) = self.find_user(username).await? else {
             return Ok(false);
         };
+        self.users.forget(user.subject.as_str());
         self.exec(
             "DELETE FROM sesame_login_sessions WHERE subject = $1",
             &[Arg::Text(&user.subject)],
         )
         .await?;
-        Ok(self
+        let removed = self
             .exec(
                 "DELETE FROM sesame_users WHERE username = $1",
                 &[Arg::Text(username)],
             )
             .await?
-            > 0)
+            > 0;
+        self.users.forget(user.subject.as_str());
+        Ok(removed)
     }
 
     /// Replaces a user's password hash and ends their login sessions; `false` if there is no such user.

@@ -82,6 +82,10 @@ pub struct Config {
     /// to confidential clients registered with `--grant-type password`.
     /// Off by default.
     pub password_grant: bool,
+    /// Seconds a server keeps clients and users' claims in memory (0: off).
+    /// Changes made through the CLI, or by another instance on the same
+    /// PostgreSQL database, reach a running server within this time.
+    pub cache_ttl: u64,
 }
 
 impl fmt::Debug for Config {
@@ -131,11 +135,13 @@ impl Default for Config {
             refresh_token_ttl: 30 * 86_400,
             key_publish_delay: 360,
             password_grant: false,
+            cache_ttl: 5,
         }
     }
 }
 
-const CONFIG_KEYS: [&str; 16] = [
+const CONFIG_KEYS: [&str; 17] = [
+    "cache_ttl",
     "key_publish_delay",
     "password_grant",
     "issuer",
@@ -195,14 +201,13 @@ impl Config {
                     .split("__")
                     // Only configuration keys: other SESAME_* variables belong to the
                     // CLI (SESAME_CONFIG, SESAME_USER_PASSWORD …) or to tests.
+                    // The key arrives already split (`RATE_LIMITS.LOGIN_PER_IP…`):
+                    // its first segment decides.
                     .filter(|key| {
-                        let top = key
-                            .as_str()
-                            .split("__")
-                            .next()
-                            .unwrap_or("")
-                            .to_ascii_lowercase();
-                        CONFIG_KEYS.contains(&top.as_str())
+                        let key = key.as_str().to_ascii_lowercase();
+                        let top = key.split(['.']).next().unwrap_or("");
+                        let top = top.split("__").next().unwrap_or("");
+                        CONFIG_KEYS.contains(&top)
                     }),
             )
             .merge(Serialized::defaults(overrides));

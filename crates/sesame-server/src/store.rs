@@ -88,9 +88,10 @@ pub async fn open(config: &Config) -> Result<SqlStore, OpenError> {
             .map_err(|e| OpenError(format!("cannot create {}: {e}", dir.display())))?;
     }
     let key = key_from(config)?;
-    SqlStore::connect(&config.database, key)
+    let store = SqlStore::connect(&config.database, key)
         .await
-        .map_err(|e| OpenError(format!("database {}: {e}", redact_url(&config.database))))
+        .map_err(|e| OpenError(format!("database {}: {e}", redact_url(&config.database))))?;
+    Ok(store.with_cache_ttl(std::time::Duration::from_secs(config.cache_ttl)))
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 
 mod support;
 
+mod cache;
 mod client_secrets;
 mod conformance;
 mod secrets;

@@ -242,3 +242,49 @@ async fn the_environment_turns_it_on_and_the_cli_refuses_public_password_clients
     wait_healthy(&base).await;
     assert!(grant_types(&base).await.contains(&"password".to_owned()));
 }
+
+/// Nested keys from the environment (`SESAME_RATE_LIMITS__…`) reach the
+/// configuration: a limit of one token request per second gives a 429 on the
+/// second request.
+#[tokio::test]
+async fn nested_keys_from_the_environment_apply() {
+    let dir = TempDir::new();
+    let db = dir.db();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let child = std::process::Command::new(BIN)
+        .args(["--database", &db, "serve", "--issuer", &base, "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .env_remove("SESAME_CONFIG")
+        .env("SESAME_RATE_LIMITS__TOKEN_PER_CLIENT_PER_SECOND", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _running = Running {
+        child,
+        lines: Vec::new(),
+    };
+    wait_healthy(&base).await;
+    let http = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let r = http
+            .post(format!("{base}/token"))
+            .basic_auth("nobody", Some("wrong"))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses[0], 401, "{statuses:?}");
+    assert!(
+        statuses.contains(&429),
+        "the limit of 1/s applies: {statuses:?}"
+    );
+}

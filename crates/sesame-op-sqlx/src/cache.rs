@@ -1,0 +1,111 @@
+//! A small read-through cache for rows that every request reads and few
+//! requests write: clients (read by every authorize, token and introspection
+//! call) and users' claims (read for every ID token and userinfo answer).
+//!
+//! Writes made through the same [`crate::SqlStore`] invalidate the entry at
+//! once; writes made elsewhere (the `sesame` CLI, another provider instance on
+//! the same PostgreSQL database) are seen after at most the TTL. A TTL of zero
+//! turns the cache off.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The most entries kept; past it the cache starts over, so a flood of
+/// distinct ids (most of them unknown) cannot grow memory.
+const MAX_ENTRIES: usize = 4096;
+
+/// Entries with a time-to-live. Cheap to consult: one uncontended lock and a
+/// hash lookup.
+#[derive(Debug)]
+pub(crate) struct TtlCache<K, V> {
+    ttl: Duration,
+    entries: Mutex<HashMap<K, (Instant, V)>>,
+}
+
+impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
+    pub(crate) fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) fn enabled(&self) -> bool {
+        !self.ttl.is_zero()
+    }
+
+    /// The cached value, if it is younger than the TTL.
+    pub(crate) fn get<Q>(&self, key: &Q) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
+        if !self.enabled() {
+            return None;
+        }
+        let entries = self.entries.lock().ok()?;
+        let (at, value) = entries.get(key)?;
+        (at.elapsed() < self.ttl).then(|| value.clone())
+    }
+
+    pub(crate) fn put(&self, key: K, value: V) {
+        if !self.enabled() {
+            return;
+        }
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+            entries.insert(key, (Instant::now(), value));
+        }
+    }
+
+    pub(crate) fn forget<Q>(&self, key: &Q)
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Eq + Hash + ?Sized,
+    {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_ttl_keeps_nothing() {
+        let c = TtlCache::<String, u32>::new(Duration::ZERO);
+        c.put("a".into(), 1);
+        assert_eq!(c.get("a"), None);
+    }
+
+    #[test]
+    fn entries_expire_and_can_be_forgotten() {
+        let c = TtlCache::<String, u32>::new(Duration::from_millis(50));
+        c.put("a".into(), 1);
+        c.put("b".into(), 2);
+        assert_eq!(c.get("a"), Some(1));
+        c.forget("a");
+        assert_eq!(c.get("a"), None);
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(c.get("b"), None, "older than the TTL");
+    }
+
+    #[test]
+    fn bounded() {
+        let c = TtlCache::<u32, u32>::new(Duration::from_secs(60));
+        for i in 0..(MAX_ENTRIES as u32 + 10) {
+            c.put(i, i);
+        }
+        assert!(c.entries.lock().map(|e| e.len()).unwrap_or(0) <= MAX_ENTRIES);
+        assert_eq!(
+            c.get(&(MAX_ENTRIES as u32 + 9)),
+            Some(MAX_ENTRIES as u32 + 9)
+        );
+    }
+}
