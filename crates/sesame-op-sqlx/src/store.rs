@@ -78,6 +78,8 @@ pub enum ConnectError {
 pub struct SqlStore {
     pub(crate) pool: Pool,
     pub(crate) key: EncryptionKey,
+    /// Background tasks (the SQLite checkpointer) stop when the last clone is dropped.
+    _alive: Arc<()>,
     clients: Arc<TtlCache<String, Client>>,
     pub(crate) users: Arc<TtlCache<String, crate::User>>,
 }
@@ -106,6 +108,49 @@ fn from_json<T: DeserializeOwned>(value: &str) -> StoreResult<T> {
     serde_json::from_str(value).map_err(|e| StoreError::new(format!("corrupt record: {e}")))
 }
 
+/// How often the background checkpointer copies the SQLite WAL into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// Runs `PRAGMA wal_checkpoint(PASSIVE)` on a connection of its own every
+/// [`CHECKPOINT_EVERY`] until every clone of the store is dropped. PASSIVE never
+/// waits for, nor blocks, the pool's reads and writes.
+fn spawn_checkpointer(options: &SqliteConnectOptions, alive: &Arc<()>) {
+    use sqlx::{ConnectOptions as _, Connection as _};
+    let options = options.clone();
+    let alive = Arc::downgrade(alive);
+    tokio::spawn(async move {
+        let mut conn: Option<sqlx::SqliteConnection> = None;
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if alive.strong_count() == 0 {
+                break;
+            }
+            if conn.is_none() {
+                match options.connect().await {
+                    Ok(c) => conn = Some(c),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "SQLite checkpointer cannot connect");
+                        continue;
+                    }
+                }
+            }
+            if let Some(c) = conn.as_mut()
+                && let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .execute(&mut *c)
+                    .await
+            {
+                tracing::warn!(error = %e, "SQLite checkpoint failed");
+                conn = None;
+            }
+        }
+        if let Some(c) = conn {
+            let _ = c.close().await;
+        }
+    });
+}
+
 fn sid_of(grant: &Grant) -> Option<String> {
     grant.sid.as_ref().map(|s| s.as_str().to_owned())
 }
@@ -118,23 +163,38 @@ impl SqlStore {
     /// # Errors
     /// An unsupported URL, an unreachable database, or a failed migration.
     pub async fn connect(url: &str, key: EncryptionKey) -> Result<Self, ConnectError> {
+        let alive = Arc::new(());
         let pool = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true);
+                .foreign_keys(true)
+                // After a burst, give the WAL file back down to 64 MiB.
+                .pragma("journal_size_limit", "67108864");
             // One connection. An in-memory database exists per connection; and
             // for a file, SQLite runs one writer at a time anyway: more
             // connections only add lock waits (the busy handler sleeps) and
             // re-reads of pages another connection changed. Measured on a
             // full flow: 162 system calls with eight connections, 118 with one.
             let max = 1;
+            let file = !url.contains(":memory:") && !url.contains("mode=memory");
+            let pool_options = if file {
+                // Checkpoints (copying the WAL into the database, with an fsync)
+                // run on a connection of their own, off the request path: on the
+                // one connection they stalled every request behind the fsync
+                // (measured: the core 10% idle under load, p99 +60%). The pool's
+                // own automatic checkpoint stays as a safety net, far away.
+                spawn_checkpointer(&options, &alive);
+                options.clone().pragma("wal_autocheckpoint", "16384")
+            } else {
+                options
+            };
             Pool::Sqlite(
                 SqlitePoolOptions::new()
                     .max_connections(max)
-                    .connect_with(options)
+                    .connect_with(pool_options)
                     .await?,
             )
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -151,6 +211,7 @@ impl SqlStore {
         let store = Self {
             pool,
             key,
+            _alive: alive,
             clients: Arc::new(TtlCache::new(Duration::ZERO)),
             users: Arc::new(TtlCache::new(Duration::ZERO)),
         };

@@ -12,6 +12,7 @@
 mod support;
 
 mod cache;
+mod checkpoint;
 mod client_secrets;
 mod conformance;
 mod secrets;
