@@ -78,6 +78,8 @@ pub enum ConnectError {
 pub struct SqlStore {
     pub(crate) pool: Pool,
     pub(crate) key: EncryptionKey,
+    /// SQLite files: a pool for `SELECT`s; every write goes through `pool`'s one connection.
+    readers: Option<SqlitePool>,
     /// Background tasks (the SQLite checkpointer) stop when the last clone is dropped.
     _alive: Arc<()>,
     clients: Arc<TtlCache<String, Client>>,
@@ -151,6 +153,13 @@ fn spawn_checkpointer(options: &SqliteConnectOptions, alive: &Arc<()>) {
     });
 }
 
+/// A plain `SELECT`, which the SQLite reader pool may run.
+fn is_read(sql: &str) -> bool {
+    sql.trim_start()
+        .get(..7)
+        .is_some_and(|w| w.eq_ignore_ascii_case("SELECT "))
+}
+
 fn sid_of(grant: &Grant) -> Option<String> {
     grant.sid.as_ref().map(|s| s.as_str().to_owned())
 }
@@ -164,6 +173,7 @@ impl SqlStore {
     /// An unsupported URL, an unreachable database, or a failed migration.
     pub async fn connect(url: &str, key: EncryptionKey) -> Result<Self, ConnectError> {
         let alive = Arc::new(());
+        let mut readers = None;
         let pool = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
@@ -180,6 +190,17 @@ impl SqlStore {
             // full flow: 162 system calls with eight connections, 118 with one.
             let max = 1;
             let file = !url.contains(":memory:") && !url.contains("mode=memory");
+            if file {
+                // Reads go to a pool of their own: in WAL mode they never wait for
+                // the writer, and on several cores they run beside it.
+                let n = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+                readers = Some(
+                    SqlitePoolOptions::new()
+                        .max_connections(u32::try_from(n).unwrap_or(2))
+                        .connect_with(options.clone())
+                        .await?,
+                );
+            }
             let pool_options = if file {
                 // Checkpoints (copying the WAL into the database, with an fsync)
                 // run on a connection of their own, off the request path: on the
@@ -211,6 +232,7 @@ impl SqlStore {
         let store = Self {
             pool,
             key,
+            readers,
             _alive: alive,
             clients: Arc::new(TtlCache::new(Duration::ZERO)),
             users: Arc::new(TtlCache::new(Duration::ZERO)),
@@ -249,6 +271,9 @@ impl SqlStore {
 
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
+        if let Some(r) = &self.readers {
+            r.close().await;
+        }
         on!(&self.pool, p => p.close().await);
     }
 
@@ -273,7 +298,11 @@ impl SqlStore {
         args: &[Arg<'_>],
         columns: &[Col],
     ) -> StoreResult<Vec<Vec<Cell>>> {
-        on!(&self.pool, p => {
+        let reader = match &self.readers {
+            Some(r) if is_read(sql) => Some(Pool::Sqlite(r.clone())),
+            _ => None,
+        };
+        on!(reader.as_ref().unwrap_or(&self.pool), p => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()));
             for a in args {
                 q = match a {
