@@ -42,6 +42,9 @@ pub struct LoginState {
     pub(crate) trust_forwarded_for: bool,
     /// A real Argon2 hash, checked for unknown users so timing does not reveal them.
     pub(crate) decoy_hash: String,
+    /// Argon2 checks at once: one per core. Each takes 19 MiB; unbounded, a burst
+    /// of logins held hundreds of MiB (measured: 16 at once, 325 MiB resident).
+    pub(crate) hashing: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for LoginState {
@@ -335,9 +338,16 @@ impl LoginState {
             Some((u, h)) => (Some(u), h),
             None => (None, self.decoy_hash.clone()),
         };
-        let ok = tokio::task::spawn_blocking(move || verify_secret(&password, &hash))
+        let ok = match self.hashing.clone().acquire_owned().await {
+            Ok(permit) => tokio::task::spawn_blocking(move || {
+                let ok = verify_secret(&password, &hash);
+                drop(permit);
+                ok
+            })
             .await
-            .unwrap_or(false);
+            .unwrap_or(false),
+            Err(_) => false,
+        };
         Ok(match user.filter(|_| ok) {
             Some(user) => Credentials::Valid(user),
             None => Credentials::Invalid,

@@ -143,6 +143,9 @@ pub async fn build_with(
         by_ip: RateLimiter::per_minute(config.rate_limits.login_per_ip_per_minute),
         trust_forwarded_for: config.trust_forwarded_for,
         decoy_hash,
+        hashing: Arc::new(tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+        )),
     });
     let mut settings = Settings::default();
     settings.signing_algs = config
