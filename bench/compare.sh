@@ -139,7 +139,8 @@ SESAME="$TARGET/release/sesame"
 BENCH="$TARGET/release/sesame-bench"
 
 REDIRECT_URI="http://127.0.0.1:9/callback"
-PASSWORD=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
+# A letter first: token_urlsafe may start with '-', which argument parsers take for a flag.
+PASSWORD=p$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
 DRIVER_ARGS=(-c "$C" -t "$T" --warmup "$WARMUP" --redirect-uri "$REDIRECT_URI"
   --username bench --password "$PASSWORD")
 RUNS=()
@@ -149,8 +150,7 @@ say "single-core signing bound (aws-lc-rs), on core $SERVER_CORE"
 "${PIN_SERVER[@]}" "$BENCH" sign-bound --seconds 2 --json "$OUT/sign-bound.json"
 
 # The rate limits protect real deployments; a load test from one address, as one user, would
-# only measure them. (A file, not SESAME_RATE_LIMITS__* variables: sesame 0.1.0 drops nested
-# keys from the environment.)
+# only measure them.
 CONF="$WORK/sesame.toml"
 cat >"$CONF" <<'TOML'
 [rate_limits]
@@ -249,7 +249,7 @@ if [ "$RUN_NODE" = 1 ]; then
   else
     port=$(free_port)
     issuer="http://127.0.0.1:$port"
-    node_secret=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
+    node_secret=s$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
     BENCH_PORT=$port BENCH_ISSUER=$issuer BENCH_CLIENT_ID=bench BENCH_CLIENT_SECRET=$node_secret \
       BENCH_REDIRECT_URI=$REDIRECT_URI NODE_ENV=production \
       "${PIN_SERVER[@]}" node "$BENCH_DIR/node-op.mjs" >>"$LOGS/node-oidc-provider.log" 2>&1 &
@@ -276,7 +276,7 @@ if [ "$RUN_DJANGO" = 1 ]; then
     warn "creating $VENV failed: skipping django-oidc-provider; see $LOGS/django-oidc-provider.log"
   else
     port=$(free_port)
-    dj_secret=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
+    dj_secret=s$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
     mkdir -p "$WORK/django"
     export BENCH_DATA_DIR="$WORK/django" BENCH_SITE_URL="http://127.0.0.1:$port"
     if (cd "$BENCH_DIR/django_op" && "$VENV/bin/python" manage.py migrate -v0 &&
