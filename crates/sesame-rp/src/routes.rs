@@ -128,6 +128,7 @@ pub(crate) async fn callback(
 }
 
 fn failed(paths: &RoutePaths, error: &LoginError) -> Response {
+    tracing::warn!(error = %error, "sign-in failed");
     let (status, code) = match error {
         LoginError::UnknownState
         | LoginError::MissingCode
@@ -147,6 +148,12 @@ fn failed(paths: &RoutePaths, error: &LoginError) -> Response {
         Some(path) => {
             let q = serde_urlencoded::to_string([("error", code)]).unwrap_or_default();
             see_other(&format!("{path}?{q}"))
+        }
+        // What the browser's request got wrong is said; what failed on our
+        // side or at the provider (token or userinfo call, storage) goes to the
+        // log only.
+        None if status.is_server_error() => {
+            (status, format!("Sign-in failed ({code}).")).into_response()
         }
         None => (status, format!("Sign-in failed: {error}")).into_response(),
     }

@@ -370,6 +370,14 @@ async fn jwt_login(
     register: impl FnOnce(&mut sesame_op::Client),
     configure: impl FnOnce(sesame_rp::OidcClientBuilder) -> sesame_rp::OidcClientBuilder,
 ) -> (u16, bool) {
+    let (status, signed_in, _) = jwt_login_body(register, configure).await;
+    (status, signed_in)
+}
+
+async fn jwt_login_body(
+    register: impl FnOnce(&mut sesame_op::Client),
+    configure: impl FnOnce(sesame_rp::OidcClientBuilder) -> sesame_rp::OidcClientBuilder,
+) -> (u16, bool, String) {
     let op = start_op().await;
     let (listener, rp) = rp_listener().await;
     op.register("rp", &rp, register).await;
@@ -379,8 +387,9 @@ async fn jwt_login(
     let b = browser();
     let (r, _) = follow(&b, &format!("{rp}/account"), "grace").await;
     let status = r.status().as_u16();
+    let body = r.text().await.unwrap_or_default();
     let signed_in = b.get(format!("{rp}/me")).send().await.unwrap().status() == 200;
-    (status, signed_in)
+    (status, signed_in, body)
 }
 
 #[tokio::test]
@@ -396,12 +405,14 @@ async fn client_secret_jwt_authenticates_at_the_token_endpoint() {
     .await;
     assert_eq!(ok, (200, true));
     // An assertion keyed with another secret is refused: no session.
-    let wrong = jwt_login(register, |b| {
+    let (status, signed_in, body) = jwt_login_body(register, |b| {
         b.with_auth_method(ClientAuth::ClientSecretJwt)
             .with_client_secret("another-secret-another-secret-0123456789")
     })
     .await;
-    assert_eq!(wrong, (502, false));
+    assert_eq!((status, signed_in), (502, false));
+    // What the provider said goes to the log, not to the browser.
+    assert_eq!(body, "Sign-in failed (provider_error).");
 }
 
 #[tokio::test]
