@@ -84,6 +84,7 @@ pub mod random;
 mod scope;
 mod types;
 mod validation;
+mod vocab;
 
 pub use alg::{Curve, JwsAlgorithm, KeyFamily, UnsupportedAlgorithm};
 pub use claims::{
@@ -111,3 +112,7 @@ pub use validation::{
 
 /// Verifies the PKCE `code_verifier` against a stored challenge; see [`pkce_verify`].
 pub use pkce::verify as pkce_verify;
+pub use vocab::{
+    ApplicationType, CLIENT_ASSERTION_TYPE_JWT_BEARER, ClientAuthMethod, GrantType, Prompt,
+    PromptError, ResponseMode, ResponseType, SubjectType, TokenTypeHint, UnknownWord,
+};

@@ -1,0 +1,140 @@
+//! The smaller enumerations: response mode, subject type, application type,
+//! prompt, token type hint.
+
+wire_enum! {
+    /// `response_mode`: how the authorization response reaches the client
+    /// (OAuth 2.0 Multiple Response Type Encoding Practices §2.1, Form Post
+    /// Response Mode).
+    pub enum ResponseMode {
+        /// Parameters in the redirect URI's query.
+        Query = "query",
+        /// Parameters in the redirect URI's fragment.
+        Fragment = "fragment",
+        /// An auto-submitting HTML form that POSTs to the redirect URI.
+        FormPost = "form_post",
+    }
+}
+
+impl ResponseMode {
+    /// Parses the wire name.
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::parse_exact(value)
+    }
+}
+
+wire_enum! {
+    /// `subject_type` (OIDC Core §8): which `sub` a client sees for a user.
+    pub enum SubjectType {
+        /// The user's own identifier, the same for every client.
+        Public = "public",
+        /// An identifier for the client's sector only (OIDC Core §8.1).
+        Pairwise = "pairwise",
+    }
+}
+
+impl Default for SubjectType {
+    /// `public`.
+    fn default() -> Self {
+        Self::Public
+    }
+}
+
+impl SubjectType {
+    /// Parses the wire name.
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::parse_exact(value)
+    }
+}
+
+wire_enum! {
+    /// `application_type` (OIDC Dynamic Client Registration §2): which
+    /// redirect URIs a client may register.
+    pub enum ApplicationType {
+        /// A web application: `https` redirect URIs, or `http` on loopback.
+        Web = "web",
+        /// A native application: custom schemes, loopback `http` (RFC 8252).
+        Native = "native",
+    }
+}
+
+impl Default for ApplicationType {
+    /// `web`.
+    fn default() -> Self {
+        Self::Web
+    }
+}
+
+impl ApplicationType {
+    /// Parses the wire name.
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::parse_exact(value)
+    }
+}
+
+wire_enum! {
+    /// One word of the `prompt` parameter (OIDC Core §3.1.2.1).
+    pub enum Prompt {
+        /// No page may be shown; fail with `login_required` and friends.
+        None = "none",
+        /// Authenticate again, even with a live session.
+        Login = "login",
+        /// Ask for consent again.
+        Consent = "consent",
+        /// Let the user choose an account.
+        SelectAccount = "select_account",
+    }
+}
+
+impl Prompt {
+    /// Parses one word.
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::parse_exact(value)
+    }
+
+    /// Parses a space-separated `prompt` value. `Err` names the first unknown
+    /// word; `none` with any other word is refused, as OIDC Core §3.1.2.1
+    /// requires. Repeated words are kept once.
+    pub fn parse_list(value: &str) -> Result<Vec<Self>, PromptError> {
+        let mut out: Vec<Self> = Vec::new();
+        for word in value.split(' ').filter(|w| !w.is_empty()) {
+            let p = Self::parse(word)
+                .ok_or_else(|| PromptError::Unknown(word.chars().take(64).collect()))?;
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+        if out.len() > 1 && out.contains(&Self::None) {
+            return Err(PromptError::NoneWithOthers);
+        }
+        Ok(out)
+    }
+}
+
+/// Why a `prompt` value was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PromptError {
+    /// A word that is not one of the four.
+    #[error("unknown prompt value {0:?}")]
+    Unknown(String),
+    /// `none` together with another value.
+    #[error("prompt=none cannot be combined with other values")]
+    NoneWithOthers,
+}
+
+wire_enum! {
+    /// `token_type_hint` at introspection and revocation (RFC 7009 §2.1).
+    pub enum TokenTypeHint {
+        /// An access token.
+        AccessToken = "access_token",
+        /// A refresh token.
+        RefreshToken = "refresh_token",
+    }
+}
+
+impl TokenTypeHint {
+    /// Parses the wire name.
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::parse_exact(value)
+    }
+}
