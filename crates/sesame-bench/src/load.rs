@@ -72,18 +72,7 @@ async fn run(args: &RunArgs) -> Result<RunResult> {
         codes_per_vu: args.codes_per_vu,
     });
 
-    // Sign in and prepare every virtual user, concurrently, before the clock starts.
-    let mut preparing = Vec::with_capacity(args.concurrency);
-    for _ in 0..args.concurrency {
-        preparing.push(tokio::spawn(prepare(Arc::clone(&shared))));
-    }
-    let mut vus = Vec::with_capacity(args.concurrency);
-    for p in preparing {
-        vus.push(
-            p.await
-                .map_err(|e| Error(format!("a virtual user failed: {e}")))??,
-        );
-    }
+    let vus = prepare_all(&shared, args.concurrency).await?;
     let after_login_kb = stats::rss_total_kb(&args.pids);
 
     let start = Instant::now();
@@ -155,6 +144,56 @@ async fn run(args: &RunArgs) -> Result<RunResult> {
 
     // token-code ends early when the codes run out.
     let measured = last_exit.min(window.end).duration_since(window.start);
+    let usage = (!args.pids.is_empty()).then(|| Usage {
+        pids: args.pids.clone(),
+        idle_kb,
+        after_login_kb,
+        peak_kb: peak.load(Ordering::Relaxed).max(end_kb),
+        end_kb,
+        cpu_s,
+        cores_busy: 0.0,
+        cpu_ms_per_op: 0.0,
+    });
+    Ok(summarize(
+        args,
+        &shared,
+        all,
+        alg,
+        warmup,
+        measured,
+        driver_cpu_s,
+        usage,
+    ))
+}
+
+/// Signs in and prepares every virtual user, concurrently, before the clock starts.
+async fn prepare_all(shared: &Arc<Shared>, concurrency: usize) -> Result<Vec<Vu>> {
+    let mut preparing = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        preparing.push(tokio::spawn(prepare(Arc::clone(shared))));
+    }
+    let mut vus = Vec::with_capacity(concurrency);
+    for p in preparing {
+        vus.push(
+            p.await
+                .map_err(|e| Error(format!("a virtual user failed: {e}")))??,
+        );
+    }
+    Ok(vus)
+}
+
+/// The run's figures from what the virtual users recorded.
+#[allow(clippy::too_many_arguments)]
+fn summarize(
+    args: &RunArgs,
+    shared: &Shared,
+    mut all: Recorder,
+    alg: Option<String>,
+    warmup: Duration,
+    measured: Duration,
+    driver_cpu_s: f64,
+    usage: Option<Usage>,
+) -> RunResult {
     let mode = args.mode.as_str();
     let mut series = std::mem::take(&mut all.series);
     let mut main_series = series.remove(mode).unwrap_or_default();
@@ -164,7 +203,7 @@ async fn run(args: &RunArgs) -> Result<RunResult> {
         .into_iter()
         .map(|(k, mut v)| (k.to_owned(), stats::latency(&mut v)))
         .collect();
-    Ok(RunResult {
+    RunResult {
         label: args
             .label
             .clone()
@@ -183,21 +222,16 @@ async fn run(args: &RunArgs) -> Result<RunResult> {
         steps,
         id_token_alg: alg,
         driver_cores_busy: driver_cpu_s / secs,
-        provider: (!args.pids.is_empty()).then(|| Usage {
-            pids: args.pids.clone(),
-            idle_kb,
-            after_login_kb,
-            peak_kb: peak.load(Ordering::Relaxed).max(end_kb),
-            end_kb,
-            cpu_s,
-            cores_busy: cpu_s / secs,
+        provider: usage.map(|u| Usage {
+            cores_busy: u.cpu_s / secs,
             cpu_ms_per_op: if ops > 0 {
-                1000.0 * cpu_s / ops as f64
+                1000.0 * u.cpu_s / ops as f64
             } else {
                 0.0
             },
+            ..u
         }),
-    })
+    }
 }
 
 fn stage(name: &str) -> impl FnOnce(Error) -> Error + '_ {
