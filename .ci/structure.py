@@ -126,6 +126,19 @@ def cycles(edges, nodes):
     return out
 
 
+def architecture_paths():
+    """Every file or folder ARCHITECTURE.md names exists (at the root or under a crate's src)."""
+    out = []
+    with open(os.path.join(ROOT, "ARCHITECTURE.md"), encoding="utf-8") as f:
+        text = f.read()
+    bases = [ROOT] + [os.path.join(ROOT, "crates", c, "src") for c in os.listdir(os.path.join(ROOT, "crates"))]
+    for m in re.finditer(r"`([A-Za-z0-9_./-]+(?:\.rs|\.toml|\.py|/))`", text):
+        name = m.group(1)
+        if not any(os.path.exists(os.path.join(b, name)) for b in bases):
+            out.append(f"ARCHITECTURE.md names {name}, which does not exist")
+    return out
+
+
 def main():
     breaches, files, fns = [], 0, 0
     crates = os.path.join(ROOT, "crates")
@@ -172,6 +185,7 @@ def main():
         for comp in cycles(edges, sorted(modules)):
             names = " <-> ".join("::".join(c) or "crate" for c in comp)
             breaches.append(f"{crate}: module cycle {names}")
+    breaches += architecture_paths()
     for b in breaches:
         print(b)
     if breaches:
