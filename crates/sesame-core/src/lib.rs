@@ -99,7 +99,7 @@ pub use jwk::{Jwk, JwkError, JwkSet, KeySelection, KeySet, VerifyingKey};
 pub use jws::{JwsError, JwsHeader, UnverifiedJws, VerifiedJws};
 pub use keys::{KeyError, RsaBits, SigningKey, pem_decode, pem_encode};
 pub use pkce::{PkceError, PkceMethod, is_valid_verifier};
-pub use scope::{OFFLINE_ACCESS, OPENID, Scope, ScopeError, Scopes};
+pub use scope::{MAX_SCOPE_LEN, MAX_SCOPES, OFFLINE_ACCESS, OPENID, Scope, ScopeError, Scopes};
 pub use types::{
     AccessToken, AuthorizationCode, ClientId, ClientSecret, CodeChallenge, CodeVerifier,
     IdTokenJwt, Issuer, JwtId, KeyId, Nonce, RedirectUri, RefreshToken, SessionId, State, Subject,

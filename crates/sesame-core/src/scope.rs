@@ -1,5 +1,6 @@
 //! Scopes (RFC 6749 §3.3).
 
+use std::collections::HashSet;
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -8,6 +9,11 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub const OPENID: &str = "openid";
 /// `offline_access` (OIDC Core §11): asks for a refresh token.
 pub const OFFLINE_ACCESS: &str = "offline_access";
+
+/// The most distinct scope tokens [`Scopes::parse`] accepts in one value.
+pub const MAX_SCOPES: usize = 64;
+/// The longest `scope` value, in bytes (spaces included), [`Scopes::parse`] accepts.
+pub const MAX_SCOPE_LEN: usize = 4096;
 
 /// One scope token.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -27,7 +33,7 @@ impl Scope {
         if valid {
             Ok(Self(value))
         } else {
-            Err(ScopeError(value))
+            Err(ScopeError::Invalid(value))
         }
     }
 
@@ -49,10 +55,26 @@ impl fmt::Display for Scope {
     }
 }
 
-/// A scope token with a character RFC 6749 §3.3 forbids.
+/// Why a scope value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid scope token {0:?}")]
-pub struct ScopeError(pub String);
+#[non_exhaustive]
+pub enum ScopeError {
+    /// A scope token with a character RFC 6749 §3.3 forbids.
+    #[error("invalid scope token {0:?}")]
+    Invalid(String),
+    /// More than [`MAX_SCOPES`] distinct tokens.
+    #[error("too many scope tokens (at most {max})")]
+    TooMany {
+        /// The limit.
+        max: usize,
+    },
+    /// A value longer than [`MAX_SCOPE_LEN`] bytes.
+    #[error("scope value too long (at most {max} bytes)")]
+    TooLong {
+        /// The limit, in bytes.
+        max: usize,
+    },
+}
 
 /// A set of scopes in the order first given, without duplicates; written as a
 /// space-separated string on the wire.
@@ -72,16 +94,28 @@ impl Scopes {
         Self(Vec::new())
     }
 
-    /// Parses a space-separated list (extra spaces are tolerated).
+    /// Parses a space-separated list (extra spaces are tolerated), in time
+    /// linear in its length.
     ///
     /// # Errors
-    /// When a token has a forbidden character.
+    /// When a token has a forbidden character, the value is longer than
+    /// [`MAX_SCOPE_LEN`] bytes, or it holds more than [`MAX_SCOPES`] distinct tokens.
     pub fn parse(value: &str) -> Result<Self, ScopeError> {
-        let mut scopes = Self::new();
-        for token in value.split(' ').filter(|t| !t.is_empty()) {
-            scopes.insert(Scope::new(token)?);
+        if value.len() > MAX_SCOPE_LEN {
+            return Err(ScopeError::TooLong { max: MAX_SCOPE_LEN });
         }
-        Ok(scopes)
+        let mut seen = HashSet::new();
+        let mut scopes = Vec::new();
+        for token in value.split(' ').filter(|t| !t.is_empty()) {
+            let scope = Scope::new(token)?;
+            if seen.insert(token) {
+                if scopes.len() == MAX_SCOPES {
+                    return Err(ScopeError::TooMany { max: MAX_SCOPES });
+                }
+                scopes.push(scope);
+            }
+        }
+        Ok(Self(scopes))
     }
 
     /// Adds a scope unless already present.
@@ -201,6 +235,41 @@ mod tests {
         assert!(some.is_subset_of(&all));
         assert!(!all.is_subset_of(&some));
         assert_eq!(all.intersection(&some).to_string(), "openid email");
+    }
+
+    #[test]
+    fn parse_refuses_too_many_tokens_quickly() {
+        // 100 000 distinct 3-character tokens: quadratic de-duplication took seconds.
+        let many: Vec<String> = (0..100_000).map(|i| format!("{i:x}")).collect();
+        let value = many.join(" ");
+        let started = std::time::Instant::now();
+        let result = Scopes::parse(&value);
+        assert!(started.elapsed() < std::time::Duration::from_millis(50));
+        assert!(matches!(result, Err(ScopeError::TooLong { .. })));
+
+        let tokens: Vec<String> = (0..=MAX_SCOPES).map(|i| format!("s{i}")).collect();
+        let result = Scopes::parse(&tokens.join(" "));
+        assert_eq!(result, Err(ScopeError::TooMany { max: MAX_SCOPES }));
+        let ok = Scopes::parse(&tokens[..MAX_SCOPES].join(" ")).unwrap();
+        assert_eq!(ok.len(), MAX_SCOPES);
+    }
+
+    #[test]
+    fn parse_counts_distinct_tokens_and_limits_bytes() {
+        // Repeats do not count towards the token limit…
+        let repeated = vec!["openid"; 500].join(" ");
+        assert_eq!(Scopes::parse(&repeated).unwrap().len(), 1);
+        // …but the whole value is bounded, spaces included.
+        let long = " ".repeat(MAX_SCOPE_LEN + 1);
+        assert_eq!(
+            Scopes::parse(&long),
+            Err(ScopeError::TooLong { max: MAX_SCOPE_LEN })
+        );
+        assert!(
+            Scopes::parse(&" ".repeat(MAX_SCOPE_LEN))
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

@@ -46,6 +46,7 @@
 mod cache;
 mod clients;
 mod crypt;
+mod keys;
 mod secrets;
 mod store;
 mod users;

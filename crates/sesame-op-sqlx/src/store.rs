@@ -7,13 +7,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sesame_core::{ClientId, JwsAlgorithm, Subject, UnixTime};
+use sesame_core::{ClientId, Subject, UnixTime};
 use sesame_op::model::{
-    AccessTokenRecord, Client, CodeRecord, CodeUse, Consent, Grant, Interaction, KeyState,
-    RefreshTokenRecord, RefreshUse, StoredKey,
+    AccessTokenRecord, Client, CodeRecord, CodeUse, Consent, Grant, Interaction,
+    RefreshTokenRecord, RefreshUse,
 };
 use sesame_op::store::{
-    ClientStore, ConsentStore, GrantStore, InteractionStore, KeyStore, StoreError, StoreResult,
+    ClientStore, ConsentStore, GrantStore, InteractionStore, StoreError, StoreResult,
 };
 use sqlx::Row;
 use sqlx::postgres::{PgPool, PgPoolOptions};
@@ -98,7 +98,7 @@ impl std::fmt::Debug for SqlStore {
     }
 }
 
-fn db(e: impl std::fmt::Display) -> StoreError {
+pub(crate) fn db(e: impl std::fmt::Display) -> StoreError {
     StoreError::new(e)
 }
 
@@ -695,70 +695,6 @@ impl ConsentStore for SqlStore {
         )
         .await?;
         Ok(())
-    }
-}
-
-fn parse_state(s: &str) -> StoreResult<KeyState> {
-    Ok(match s {
-        "next" => KeyState::Next,
-        "active" => KeyState::Active,
-        "retired" => KeyState::Retired,
-        other => return Err(StoreError::new(format!("unknown key state {other:?}"))),
-    })
-}
-
-#[async_trait]
-impl KeyStore for SqlStore {
-    async fn list_keys(&self) -> StoreResult<Vec<StoredKey>> {
-        let rows = self
-            .rows(
-                "SELECT kid, alg, state, private_key, created_at, state_changed_at FROM sesame_keys ORDER BY created_at, kid",
-                &[],
-                &[Col::Text, Col::Text, Col::Text, Col::Text, Col::Int, Col::Int],
-            )
-            .await?;
-        let mut keys = Vec::with_capacity(rows.len());
-        for r in rows {
-            let text = |i: usize| r.get(i).cloned().and_then(Cell::text).unwrap_or_default();
-            let kid = text(0);
-            let alg = JwsAlgorithm::parse(&text(1))
-                .ok_or_else(|| StoreError::new("unknown key algorithm"))?;
-            let private_pem = self.key.open(&text(3), &kid).map_err(db)?;
-            keys.push(StoredKey {
-                alg,
-                state: parse_state(&text(2))?,
-                private_pem,
-                created_at: r.get(4).map(Cell::int).unwrap_or_default(),
-                state_changed_at: r.get(5).map(Cell::int).unwrap_or_default(),
-                kid,
-            });
-        }
-        Ok(keys)
-    }
-
-    async fn save_key(&self, key: &StoredKey) -> StoreResult<()> {
-        let sealed = self.key.seal(&key.private_pem, &key.kid).map_err(db)?;
-        self.exec(
-            "INSERT INTO sesame_keys (kid, alg, state, private_key, created_at, state_changed_at) VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (kid) DO UPDATE SET state = excluded.state, state_changed_at = excluded.state_changed_at",
-            &[
-                Arg::Text(&key.kid),
-                Arg::Text(key.alg.as_str()),
-                Arg::Text(key.state.as_str()),
-                Arg::Text(&sealed),
-                Arg::Int(key.created_at),
-                Arg::Int(key.state_changed_at),
-            ],
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn delete_key(&self, kid: &str) -> StoreResult<bool> {
-        Ok(self
-            .exec("DELETE FROM sesame_keys WHERE kid = $1", &[Arg::Text(kid)])
-            .await?
-            > 0)
     }
 }
 

@@ -72,7 +72,8 @@ pub(crate) async fn ensure_keys(
         for state in [KeyState::Active, KeyState::Next] {
             if !keys.iter().any(|k| k.alg == alg && k.state == state) {
                 let key = SigningKey::generate(alg)?;
-                store.save_key(&stored(&key, state, now)?).await?;
+                // Atomic: another instance may be starting on the same database (M3).
+                store.add_key_if_missing(&stored(&key, state, now)?).await?;
             }
         }
     }

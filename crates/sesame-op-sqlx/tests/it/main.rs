@@ -15,6 +15,7 @@ mod cache;
 mod checkpoint;
 mod client_secrets;
 mod conformance;
+mod keys;
 mod secrets;
 mod shared;
 mod users;

@@ -67,6 +67,7 @@ pub async fn run(store: Arc<dyn Store>) {
     sessions_and_jtis(&*store).await;
     consents(&*store).await;
     keys(&*store).await;
+    concurrent_key_creation_has_one_winner(Arc::clone(&store)).await;
     interactions(&*store).await;
     sweep(&*store).await;
 }
@@ -539,6 +540,56 @@ async fn keys(store: &dyn Store) {
             .iter()
             .any(|x| x.kid == kid)
     );
+}
+
+/// `add_key_if_missing`: of racing callers for one (alg, state), one adds.
+/// HS384 because a provider never stores one, so no other key interferes.
+async fn concurrent_key_creation_has_one_winner(store: Arc<dyn Store>) {
+    let key = |kid: String| StoredKey {
+        kid,
+        alg: JwsAlgorithm::HS384,
+        private_pem: "-----BEGIN PRIVATE KEY-----\nMC4=\n-----END PRIVATE KEY-----\n".into(),
+        state: KeyState::Next,
+        created_at: NOW,
+        state_changed_at: NOW,
+    };
+    let mut tasks = Vec::new();
+    let kids: Vec<String> = (0..8).map(|_| id("race-kid")).collect();
+    for kid in &kids {
+        let (store, k) = (Arc::clone(&store), key(kid.clone()));
+        tasks.push(tokio::spawn(
+            async move { store.add_key_if_missing(&k).await },
+        ));
+    }
+    let mut added = 0;
+    for t in tasks {
+        added += usize::from(t.await.unwrap().unwrap());
+    }
+    assert_eq!(added, 1, "exactly one racing add_key_if_missing wins");
+    let ours = |listed: &[StoredKey]| {
+        listed
+            .iter()
+            .filter(|k| k.alg == JwsAlgorithm::HS384 && k.state == KeyState::Next)
+            .count()
+    };
+    assert_eq!(ours(&store.list_keys().await.unwrap()), 1);
+    assert!(
+        !store
+            .add_key_if_missing(&key(id("late-kid")))
+            .await
+            .unwrap(),
+        "a taken state refuses a later key"
+    );
+    let mut other = key(id("retired-kid"));
+    other.state = KeyState::Retired;
+    assert!(
+        store.add_key_if_missing(&other).await.unwrap(),
+        "another state of the same algorithm is free"
+    );
+    for kid in kids.iter().chain([&other.kid]) {
+        store.delete_key(kid).await.unwrap();
+    }
+    assert_eq!(ours(&store.list_keys().await.unwrap()), 0);
 }
 
 async fn interactions(store: &dyn Store) {

@@ -284,6 +284,18 @@ impl KeyStore for MemoryStore {
         t.keys.retain(|k| k.kid != kid);
         Ok(t.keys.len() != before)
     }
+
+    async fn add_key_if_missing(&self, key: &StoredKey) -> StoreResult<bool> {
+        let mut t = self.lock()?;
+        if t.keys
+            .iter()
+            .any(|k| k.alg == key.alg && k.state == key.state)
+        {
+            return Ok(false);
+        }
+        t.keys.push(key.clone());
+        Ok(true)
+    }
 }
 
 #[async_trait]

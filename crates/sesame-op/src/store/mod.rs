@@ -122,6 +122,27 @@ pub trait KeyStore: Send + Sync + 'static {
     async fn save_key(&self, key: &StoredKey) -> StoreResult<()>;
     /// Deletes a key; `false` if there was none.
     async fn delete_key(&self, kid: &str) -> StoreResult<bool>;
+    /// Adds `key` (a new key, usually `Active` or `Next`) unless its algorithm
+    /// already has a key in `key.state`; `true` when it was added.
+    ///
+    /// Must be atomic across every process sharing the store: of several
+    /// callers racing for one (algorithm, state), exactly one adds its key, so
+    /// instances starting together on an empty database end with one Active
+    /// and one Next key per algorithm. The default lists then saves, which is
+    /// only right for a store no one else writes to at the same time: shared
+    /// backends override it (a lock or a transaction around the two).
+    async fn add_key_if_missing(&self, key: &StoredKey) -> StoreResult<bool> {
+        let taken = self
+            .list_keys()
+            .await?
+            .iter()
+            .any(|k| k.alg == key.alg && k.state == key.state);
+        if taken {
+            return Ok(false);
+        }
+        self.save_key(key).await?;
+        Ok(true)
+    }
 }
 
 /// Authorization requests waiting on the consent page.
