@@ -13,38 +13,12 @@ use crate::jwks::JwksCache;
 use crate::logout::{LogoutRegistry, MemoryLogoutRegistry};
 use crate::provision::Users;
 
-/// How the client authenticates at the provider's token endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum ClientAuth {
-    /// HTTP Basic (the OAuth default).
-    #[default]
-    ClientSecretBasic,
-    /// `client_id` and `client_secret` in the form body (OneLogin's default, for one).
-    ClientSecretPost,
-    /// An HS256 JWT keyed by the client secret (RFC 7523).
-    ClientSecretJwt,
-    /// A JWT signed with the client's private key (RFC 7523).
-    PrivateKeyJwt,
-    /// A public client: PKCE only.
-    None,
-}
+/// How the client authenticates at the provider's token endpoint: sesame-core's
+/// [`ClientAuthMethod`](sesame_core::ClientAuthMethod), under its old name here.
+pub use sesame_core::ClientAuthMethod as ClientAuth;
 
-impl ClientAuth {
-    /// Parses the registered method's name.
-    pub fn parse(value: &str) -> Option<Self> {
-        Some(match value {
-            "client_secret_basic" => Self::ClientSecretBasic,
-            "client_secret_post" => Self::ClientSecretPost,
-            "client_secret_jwt" => Self::ClientSecretJwt,
-            "private_key_jwt" => Self::PrivateKeyJwt,
-            "none" => Self::None,
-            _ => return None,
-        })
-    }
-}
-
-/// The `response_type` of the authorization request.
+/// The `response_type` of the authorization request (sesame-core's
+/// [`ResponseType`](sesame_core::ResponseType)).
 ///
 /// The authorization code flow ([`ResponseType::Code`]) is the default and the
 /// one to use. The others return an ID token (and, for `… token`, an access
@@ -53,67 +27,9 @@ impl ClientAuth {
 /// reach the server in a POST body rather than a URL. The front-channel ID
 /// token must carry the login's `nonce`, `c_hash` when a code comes with it
 /// and `at_hash` when an access token does; the code is then redeemed with
-/// PKCE as in the code flow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum ResponseType {
-    /// `code`: the authorization code flow.
-    #[default]
-    Code,
-    /// `code id_token`: hybrid flow.
-    CodeIdToken,
-    /// `code id_token token`: hybrid flow with an access token in the front channel.
-    CodeIdTokenToken,
-    /// `id_token`: implicit flow, no access token (no UserInfo call).
-    IdToken,
-    /// `id_token token`: implicit flow.
-    IdTokenToken,
-}
-
-impl ResponseType {
-    /// The value sent as `response_type`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Code => "code",
-            Self::CodeIdToken => "code id_token",
-            Self::CodeIdTokenToken => "code id_token token",
-            Self::IdToken => "id_token",
-            Self::IdTokenToken => "id_token token",
-        }
-    }
-
-    /// Parses a `response_type` value (the words in any order).
-    pub fn parse(value: &str) -> Option<Self> {
-        let mut words: Vec<&str> = value.split(' ').filter(|w| !w.is_empty()).collect();
-        words.sort_unstable();
-        Some(match words.as_slice() {
-            ["code"] => Self::Code,
-            ["code", "id_token"] => Self::CodeIdToken,
-            ["code", "id_token", "token"] => Self::CodeIdTokenToken,
-            ["id_token"] => Self::IdToken,
-            ["id_token", "token"] => Self::IdTokenToken,
-            _ => return None,
-        })
-    }
-
-    /// Whether an authorization code is returned (and redeemed).
-    pub fn has_code(self) -> bool {
-        matches!(
-            self,
-            Self::Code | Self::CodeIdToken | Self::CodeIdTokenToken
-        )
-    }
-
-    /// Whether an ID token comes through the front channel.
-    pub fn has_front_channel_id_token(self) -> bool {
-        !matches!(self, Self::Code)
-    }
-
-    /// Whether an access token comes through the front channel.
-    pub fn has_front_channel_access_token(self) -> bool {
-        matches!(self, Self::CodeIdTokenToken | Self::IdTokenToken)
-    }
-}
+/// PKCE as in the code flow. `code token` (no front-channel ID token to bind
+/// the access token to) is refused by `build()`.
+pub use sesame_core::ResponseType;
 
 /// Route paths the router mounts (relative to where it is nested).
 #[derive(Debug, Clone)]
@@ -656,6 +572,12 @@ impl OidcClientBuilder {
             let key = SigningKey::hmac(JwsAlgorithm::HS256, secret.secret().as_bytes())
                 .map_err(|e| BuildError::Setting(e.to_string()))?;
             validator = validator.with_hmac_secret(key);
+        }
+        if self.response_type == ResponseType::CodeToken {
+            return Err(BuildError::Setting(
+                "response_type=code token is not supported: it has no front-channel ID token"
+                    .into(),
+            ));
         }
         if let Some(supported) = &metadata.response_types_supported
             && !supported

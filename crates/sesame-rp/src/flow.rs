@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use sesame_core::{
     AccessToken, AuthorizationCode, CodeVerifier, Expected, IdTokenClaims, JwsError, Nonce,
-    PkceMethod, SigningKey, State, ValidatedIdToken, ValidationError, jws, random,
+    PkceMethod, Prompt, SigningKey, State, ValidatedIdToken, ValidationError, jws, random,
 };
 use tower_sessions::Session;
 
@@ -264,7 +264,7 @@ impl OidcClient {
         }
         if silent {
             additions.retain(|(k, _)| k != "prompt");
-            additions.push(("prompt".into(), "none".into()));
+            additions.push(("prompt".into(), Prompt::None.as_str().into()));
         }
         params.extend(additions);
         let endpoint = metadata.authorization_endpoint.clone().unwrap_or_default();
@@ -381,7 +381,7 @@ impl OidcClient {
         }
         let response_type =
             ResponseType::parse(&p.response_type).ok_or(LoginError::WrongProvider)?;
-        if response_type.has_front_channel_id_token() && !via_post {
+        if response_type.has_id_token() && !via_post {
             // Tokens asked for with form_post must not arrive in a URL.
             return Err(LoginError::NotFormPost);
         }
@@ -389,7 +389,7 @@ impl OidcClient {
 
         // Implicit and hybrid: the front-channel ID token first, with the
         // nonce required, c_hash with a code and at_hash with an access token.
-        let front = if response_type.has_front_channel_id_token() {
+        let front = if response_type.has_id_token() {
             let id_token = get("id_token").ok_or(LoginError::MissingIdToken)?;
             let code = match response_type.has_code() {
                 true => Some(AuthorizationCode::new(
@@ -397,7 +397,7 @@ impl OidcClient {
                 )),
                 false => None,
             };
-            let access = match response_type.has_front_channel_access_token() {
+            let access = match response_type.has_token() {
                 true => Some(AccessToken::new(
                     get("access_token").ok_or(LoginError::MissingAccessToken)?,
                 )),
@@ -744,11 +744,12 @@ impl OidcClient {
                 body.push(("client_id".into(), i.client_id.as_str().into()));
                 body.push((
                     "client_assertion_type".into(),
-                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
+                    sesame_core::CLIENT_ASSERTION_TYPE_JWT_BEARER.into(),
                 ));
                 body.push(("client_assertion".into(), assertion));
             }
-            ClientAuth::None => body.push(("client_id".into(), i.client_id.as_str().into())),
+            // `none`, and any method a later sesame-core adds: identify only.
+            _ => body.push(("client_id".into(), i.client_id.as_str().into())),
         }
         http::json(&endpoint, request.form(&body)).await
     }

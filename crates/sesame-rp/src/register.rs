@@ -42,16 +42,6 @@ impl fmt::Debug for RegistrationRequest {
     }
 }
 
-fn method_name(auth: ClientAuth) -> &'static str {
-    match auth {
-        ClientAuth::ClientSecretBasic => "client_secret_basic",
-        ClientAuth::ClientSecretPost => "client_secret_post",
-        ClientAuth::ClientSecretJwt => "client_secret_jwt",
-        ClientAuth::PrivateKeyJwt => "private_key_jwt",
-        ClientAuth::None => "none",
-    }
-}
-
 impl RegistrationRequest {
     /// A web client with these redirect URIs.
     pub fn new(redirect_uris: impl IntoIterator<Item = RedirectUri>) -> Self {
@@ -77,7 +67,7 @@ impl RegistrationRequest {
     /// `token_endpoint_auth_method`.
     #[must_use]
     pub fn with_auth_method(self, auth: ClientAuth) -> Self {
-        self.with_metadata("token_endpoint_auth_method", json!(method_name(auth)))
+        self.with_metadata("token_endpoint_auth_method", json!(auth.as_str()))
     }
 
     /// `jwks`: the client's public keys, for `private_key_jwt`.
@@ -130,7 +120,7 @@ impl RegistrationRequest {
         if types.iter().any(|t| t.has_code()) {
             grants.push("authorization_code".into());
         }
-        if types.iter().any(|t| t.has_front_channel_id_token()) {
+        if types.iter().any(|t| t.has_id_token()) {
             grants.push("implicit".into());
         }
         let names: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
