@@ -10,8 +10,9 @@ use sesame_core::{
     AccessToken, ClientSecret, DiscoveryError, Issuer, JwkSet, RedirectUri, UnixTime, discovery_url,
 };
 
-use crate::client::{ClientAuth, OidcClient, OidcClientBuilder, ResponseType};
-use crate::http::{self, HttpError, default_client, get_bytes};
+use crate::builder::OidcClientBuilder;
+use crate::client::{ClientAuth, OidcClient, ResponseType};
+use crate::outbound::{self, HttpError, default_client, get_bytes};
 
 /// The metadata of a client to register (RFC 7591 §2). Only what is set is
 /// sent; the provider fills in its defaults and may change what it does not allow.
@@ -328,7 +329,7 @@ impl OidcClient {
             url: endpoint.clone(),
             source,
         })?;
-        let (status, body) = http::body(&endpoint, response).await?;
+        let (status, body) = outbound::body(&endpoint, response).await?;
         let parsed: Option<Map<String, Value>> = serde_json::from_slice(&body).ok();
         if !(200..300).contains(&status) {
             let error = parsed
