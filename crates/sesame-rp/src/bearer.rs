@@ -14,12 +14,12 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
-use sesame_core::{JwsError, UnixTime, UnverifiedJws, ValidationError};
+use sesame_core::{UnixTime, UnverifiedJws, ValidationError};
 use tower::{Layer, Service};
 
 use crate::client::OidcClient;
-use crate::http::HttpError;
 use crate::metrics;
+use crate::outbound::HttpError;
 
 /// How access tokens are checked.
 #[derive(Debug, Clone)]
@@ -189,22 +189,11 @@ impl BearerAuth {
             ));
         }
         let algorithms = client.inner.validator.algorithms().to_vec();
-        let keys = client
-            .inner
-            .jwks
-            .keys(&client.inner.http, now)
+        let verified = client
+            .with_jwks(now, |keys| jws.clone().verify(keys, &algorithms, None))
             .await
-            .map_err(|e| BearerError::Unavailable(e.to_string()))?;
-        let verified = match jws.clone().verify(&keys, &algorithms, None) {
-            Err(JwsError::UnknownKid(_)) => {
-                match client.inner.jwks.refresh(&client.inner.http, now).await {
-                    Some(fresh) => jws.verify(&fresh, &algorithms, None),
-                    None => Err(JwsError::InvalidSignature),
-                }
-            }
-            other => other,
-        }
-        .map_err(|e| BearerError::Invalid(ValidationError::Jws(e).to_string()))?;
+            .map_err(|e| BearerError::Unavailable(e.to_string()))?
+            .map_err(|e| BearerError::Invalid(ValidationError::Jws(e).to_string()))?;
         let claims: Map<String, Value> = verified
             .claims()
             .map_err(|e| BearerError::Invalid(e.to_string()))?;
@@ -305,20 +294,6 @@ fn to_claims(claims: Map<String, Value>) -> BearerClaims {
             })
             .unwrap_or_default(),
         claims,
-    }
-}
-
-impl OidcClient {
-    pub(crate) async fn introspect_request(
-        &self,
-        endpoint: &str,
-        token: &str,
-    ) -> Result<Map<String, Value>, HttpError> {
-        self.authenticated_post(
-            endpoint,
-            &[("token", token), ("token_type_hint", "access_token")],
-        )
-        .await
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 use sesame_core::{JwkSet, KeySet, UnixTime};
 use tokio::sync::Mutex;
 
-use crate::http::{HttpError, get_bytes};
+use crate::outbound::{HttpError, get_bytes};
 
 #[derive(Debug, Default)]
 struct Attempts {

@@ -2,10 +2,10 @@
 
 mod auth;
 mod bearer;
+mod builder;
 mod client;
 mod extract;
 mod flow;
-pub mod http;
 mod jwks;
 mod layer;
 #[cfg(feature = "axum-login")]
@@ -13,6 +13,7 @@ mod login_backend;
 mod logout;
 mod metrics;
 mod next;
+pub mod outbound;
 mod providers;
 mod provision;
 mod refresh;
@@ -20,12 +21,15 @@ mod register;
 mod routes;
 mod session;
 pub mod testing;
+mod token_endpoint;
+mod userinfo;
+mod validate;
 
 pub use bearer::{BearerAuth, BearerClaims, BearerError, BearerService};
-pub use client::{BuildError, ClientAuth, OidcClient, OidcClientBuilder, ResponseType, RoutePaths};
+pub use builder::{BuildError, OidcClientBuilder};
+pub use client::{ClientAuth, OidcClient, ResponseType, RoutePaths};
 pub use extract::{AccessToken, Claims, IdToken, NotSignedIn};
 pub use flow::LoginError;
-pub use http::default_client as default_http_client;
 pub use layer::{RequireLogin, RequireLoginService};
 #[cfg(feature = "axum-login")]
 pub use login_backend::{
@@ -33,6 +37,10 @@ pub use login_backend::{
 };
 pub use logout::{LogoutRegistry, MemoryLogoutRegistry};
 pub use next::is_safe_next;
+/// The outbound HTTP module under its former name.
+#[doc(hidden)]
+pub use outbound as http;
+pub use outbound::default_client as default_http_client;
 pub use providers::{OidcProviders, OidcProvidersBuilder};
 pub use provision::{LoginClaims, Users, UsersError};
 pub use refresh::{SessionRefresh, SessionRefreshService};

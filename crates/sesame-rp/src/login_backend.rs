@@ -300,7 +300,7 @@ impl AuthnBackend for SesameBackend {
         let (verified, _silent) = client
             .verify_callback(&creds.session, &creds.params, creds.via_post)
             .await
-            .map_err(|(e, _)| e)?;
+            .map_err(|e| e.error)?;
         let user_id = match provision(self.users.as_ref(), &verified.login).await {
             Ok(Some(id)) => id,
             Ok(None) => {

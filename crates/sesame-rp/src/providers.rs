@@ -13,7 +13,8 @@ use axum::routing::{get, post};
 use tower_sessions::Session;
 
 use crate::auth::Clients;
-use crate::client::{BuildError, OidcClient, RoutePaths};
+use crate::builder::BuildError;
+use crate::client::{OidcClient, RoutePaths};
 use crate::next::is_safe_next;
 use crate::routes::{self, LoginQuery};
 

@@ -10,8 +10,9 @@ use sesame_core::{
     AccessToken, ClientSecret, DiscoveryError, Issuer, JwkSet, RedirectUri, UnixTime, discovery_url,
 };
 
-use crate::client::{ClientAuth, OidcClient, OidcClientBuilder, ResponseType};
-use crate::http::{self, HttpError, default_client, get_bytes};
+use crate::builder::OidcClientBuilder;
+use crate::client::{ClientAuth, OidcClient, ResponseType};
+use crate::outbound::{self, HttpError, default_client, get_bytes};
 
 /// The metadata of a client to register (RFC 7591 §2). Only what is set is
 /// sent; the provider fills in its defaults and may change what it does not allow.
@@ -42,16 +43,6 @@ impl fmt::Debug for RegistrationRequest {
     }
 }
 
-fn method_name(auth: ClientAuth) -> &'static str {
-    match auth {
-        ClientAuth::ClientSecretBasic => "client_secret_basic",
-        ClientAuth::ClientSecretPost => "client_secret_post",
-        ClientAuth::ClientSecretJwt => "client_secret_jwt",
-        ClientAuth::PrivateKeyJwt => "private_key_jwt",
-        ClientAuth::None => "none",
-    }
-}
-
 impl RegistrationRequest {
     /// A web client with these redirect URIs.
     pub fn new(redirect_uris: impl IntoIterator<Item = RedirectUri>) -> Self {
@@ -77,7 +68,7 @@ impl RegistrationRequest {
     /// `token_endpoint_auth_method`.
     #[must_use]
     pub fn with_auth_method(self, auth: ClientAuth) -> Self {
-        self.with_metadata("token_endpoint_auth_method", json!(method_name(auth)))
+        self.with_metadata("token_endpoint_auth_method", json!(auth.as_str()))
     }
 
     /// `jwks`: the client's public keys, for `private_key_jwt`.
@@ -130,7 +121,7 @@ impl RegistrationRequest {
         if types.iter().any(|t| t.has_code()) {
             grants.push("authorization_code".into());
         }
-        if types.iter().any(|t| t.has_front_channel_id_token()) {
+        if types.iter().any(|t| t.has_id_token()) {
             grants.push("implicit".into());
         }
         let names: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
@@ -338,7 +329,7 @@ impl OidcClient {
             url: endpoint.clone(),
             source,
         })?;
-        let (status, body) = http::body(&endpoint, response).await?;
+        let (status, body) = outbound::body(&endpoint, response).await?;
         let parsed: Option<Map<String, Value>> = serde_json::from_slice(&body).ok();
         if !(200..300).contains(&status) {
             let error = parsed

@@ -12,7 +12,7 @@ use tower_sessions::Session;
 
 use crate::auth::Clients;
 use crate::client::{OidcClient, RoutePaths};
-use crate::flow::LoginError;
+use crate::flow::{CallbackError, LoginError};
 use crate::next::is_safe_next;
 use crate::session::{AUTH_KEY, AuthSession, CSRF_KEY};
 
@@ -116,7 +116,7 @@ pub(crate) async fn callback(
         .collect();
     match client.complete_login(session, &params, via_post).await {
         Ok(next) => see_other(&next),
-        Err((error, silent)) => {
+        Err(CallbackError { error, silent }) => {
             if silent {
                 // A failed silent re-authentication ends the local session and
                 // stops: no automatic retry, so no redirect loop.

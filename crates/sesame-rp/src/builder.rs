@@ -1,0 +1,509 @@
+//! `OidcClientBuilder`: the settings of an [`OidcClient`], checked at `build()`.
+
+use std::fmt;
+use std::sync::{Arc, RwLock};
+
+use sesame_core::{
+    ClientId, ClientSecret, Clock, DiscoveryError, IdTokenValidator, Issuer, JwsAlgorithm, KeySet,
+    ProviderMetadata, RedirectUri, ResponseMode, Scopes, SigningKey, SystemClock, discovery_url,
+};
+
+use crate::client::{ClientAuth, Inner, OidcClient, ResponseType, RoutePaths, discover};
+use crate::jwks::JwksCache;
+use crate::logout::{LogoutRegistry, MemoryLogoutRegistry};
+use crate::outbound::{HttpError, default_client, get_bytes};
+use crate::provision::Users;
+
+/// Why a client could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// Fetching the discovery document failed.
+    #[error("discovery failed: {0}")]
+    Http(#[from] HttpError),
+    /// The discovery document is unusable (e.g. its issuer differs).
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
+    /// `with_redirect_uri` was not called.
+    #[error("a redirect URI is required (with_redirect_uri)")]
+    NoRedirectUri,
+    /// The authentication method needs a secret or a key that was not given.
+    #[error("{0}")]
+    Credentials(&'static str),
+    /// A setting is invalid.
+    #[error("{0}")]
+    Setting(String),
+}
+
+/// Builds an [`OidcClient`] with secure defaults: code flow, PKCE S256,
+/// `openid` scope, RS256 only, 60 s leeway, userinfo fetched when offered.
+pub struct OidcClientBuilder {
+    name: String,
+    issuer: Issuer,
+    client_id: ClientId,
+    secret: Option<ClientSecret>,
+    auth: Option<ClientAuth>,
+    private_key: Option<SigningKey>,
+    metadata: Option<ProviderMetadata>,
+    static_keys: Option<KeySet>,
+    http: Option<reqwest::Client>,
+    redirect_uri: Option<RedirectUri>,
+    post_logout_redirect_uri: Option<String>,
+    scopes: Scopes,
+    auth_params: Vec<(String, String)>,
+    response_type: ResponseType,
+    form_post: bool,
+    algorithms: Vec<JwsAlgorithm>,
+    allow_hs256: bool,
+    trusted_audiences: Vec<String>,
+    leeway: i64,
+    clock: Arc<dyn Clock>,
+    fetch_userinfo: bool,
+    paths: RoutePaths,
+    logouts: Option<Arc<dyn LogoutRegistry>>,
+    users: Option<Arc<dyn Users>>,
+    metadata_ttl: Option<i64>,
+    skip_issuer_check: bool,
+    max_session_age: Option<i64>,
+    pub(crate) registration_issuer: Option<String>,
+}
+
+impl fmt::Debug for OidcClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OidcClientBuilder")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OidcClient {
+    /// Starts building a client of `issuer` registered as `client_id`.
+    pub fn builder(issuer: Issuer, client_id: impl Into<String>) -> OidcClientBuilder {
+        OidcClientBuilder {
+            name: "default".into(),
+            issuer,
+            client_id: ClientId::new(client_id.into()),
+            secret: None,
+            auth: None,
+            private_key: None,
+            metadata: None,
+            static_keys: None,
+            http: None,
+            redirect_uri: None,
+            post_logout_redirect_uri: None,
+            scopes: Scopes::parse("openid").unwrap_or_default(),
+            auth_params: Vec::new(),
+            response_type: ResponseType::Code,
+            form_post: false,
+            algorithms: vec![JwsAlgorithm::RS256],
+            allow_hs256: false,
+            trusted_audiences: Vec::new(),
+            leeway: sesame_core::DEFAULT_LEEWAY,
+            clock: Arc::new(SystemClock),
+            fetch_userinfo: true,
+            paths: RoutePaths::default(),
+            logouts: None,
+            users: None,
+            metadata_ttl: Some(86_400),
+            skip_issuer_check: false,
+            max_session_age: None,
+            registration_issuer: None,
+        }
+    }
+}
+
+impl OidcClientBuilder {
+    /// A name for this provider, used in `/login/{name}` routes of a multi-provider app.
+    #[must_use]
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The client secret (for `client_secret_basic`, `client_secret_post`, `client_secret_jwt`).
+    #[must_use]
+    pub fn with_client_secret(mut self, secret: impl Into<String>) -> Self {
+        self.secret = Some(ClientSecret::new(secret.into()));
+        self
+    }
+
+    /// The token endpoint authentication method. Default: `client_secret_basic`
+    /// with a secret, `none` without.
+    #[must_use]
+    pub fn with_auth_method(mut self, auth: ClientAuth) -> Self {
+        self.auth = Some(auth);
+        self
+    }
+
+    /// The private key for `private_key_jwt` (sets that method).
+    #[must_use]
+    pub fn with_private_key(mut self, key: SigningKey) -> Self {
+        self.private_key = Some(key);
+        self.auth = Some(ClientAuth::PrivateKeyJwt);
+        self
+    }
+
+    /// The redirect URI registered at the provider (absolute; its path is served by the router).
+    #[must_use]
+    pub fn with_redirect_uri(mut self, uri: RedirectUri) -> Self {
+        self.redirect_uri = Some(uri);
+        self
+    }
+
+    /// Where the provider sends the browser after RP-initiated logout (registered there).
+    #[must_use]
+    pub fn with_post_logout_redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.post_logout_redirect_uri = Some(uri.into());
+        self
+    }
+
+    /// The scopes to request; `openid` is always included.
+    ///
+    /// # Errors
+    /// When a scope has a forbidden character.
+    pub fn with_scopes(mut self, scopes: &str) -> Result<Self, BuildError> {
+        let mut parsed = Scopes::parse(scopes).map_err(|e| BuildError::Setting(e.to_string()))?;
+        if !parsed.contains("openid") {
+            parsed = Scopes::parse(&format!("openid {parsed}"))
+                .map_err(|e| BuildError::Setting(e.to_string()))?;
+        }
+        self.scopes = parsed;
+        Ok(self)
+    }
+
+    /// An extra authorization request parameter (`prompt`, `acr_values`,
+    /// `login_hint`, `ui_locales`, `resource`, `claims`, `max_age`, or a provider's own).
+    /// The protocol parameters Sesame sets itself cannot be overridden.
+    #[must_use]
+    pub fn with_auth_param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.auth_params.push((name.into(), value.into()));
+        self
+    }
+
+    /// The `response_type` (default [`ResponseType::Code`]). The implicit and
+    /// hybrid types are opt-ins; they always use `response_mode=form_post`,
+    /// and the callback refuses them when they arrive any other way.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use sesame_rp::{OidcClient, ResponseType};
+    /// let oidc = OidcClient::builder("https://op.example".parse()?, "my-client")
+    ///     .with_client_secret("secret")
+    ///     .with_redirect_uri("https://app.example/callback".parse()?)
+    ///     .with_response_type(ResponseType::CodeIdToken)
+    ///     .build()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn with_response_type(mut self, response_type: ResponseType) -> Self {
+        self.response_type = response_type;
+        self
+    }
+
+    /// Ask for `response_mode=form_post` with the code flow too (the
+    /// provider POSTs the code to the callback instead of redirecting).
+    #[must_use]
+    pub fn with_form_post(mut self) -> Self {
+        self.form_post = true;
+        self
+    }
+
+    /// The ID token signing algorithms accepted (default RS256 only). Never taken from the token.
+    #[must_use]
+    pub fn with_algorithms(mut self, algs: impl IntoIterator<Item = JwsAlgorithm>) -> Self {
+        self.algorithms = algs.into_iter().filter(|a| !a.is_symmetric()).collect();
+        self
+    }
+
+    /// Also accept HS256 ID tokens keyed by the client secret (some providers
+    /// sign with it for confidential clients). Off by default.
+    #[must_use]
+    pub fn with_hs256_id_tokens(mut self) -> Self {
+        self.allow_hs256 = true;
+        self
+    }
+
+    /// Audiences besides the client id that may appear in `aud`.
+    #[must_use]
+    pub fn with_trusted_audiences(
+        mut self,
+        auds: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        self.trusted_audiences = auds.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Clock-skew allowance in seconds (default 60, at most 300).
+    #[must_use]
+    pub fn with_leeway(mut self, seconds: i64) -> Self {
+        self.leeway = seconds;
+        self
+    }
+
+    /// The outbound HTTP client (proxy, custom CA, client certificate). Give it
+    /// timeouts and turn redirects off, as [`crate::default_http_client`] does.
+    #[must_use]
+    pub fn with_http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// Use these endpoints instead of discovery.
+    #[must_use]
+    pub fn with_metadata(mut self, metadata: ProviderMetadata) -> Self {
+        self.metadata = Some(metadata);
+        self
+    }
+
+    /// Use these keys instead of fetching the JWKS.
+    #[must_use]
+    pub fn with_static_keys(mut self, keys: KeySet) -> Self {
+        self.static_keys = Some(keys);
+        self
+    }
+
+    /// The clock (tests).
+    #[must_use]
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Whether to call the UserInfo endpoint after login (default: yes, when the provider has one).
+    #[must_use]
+    pub fn with_userinfo(mut self, fetch: bool) -> Self {
+        self.fetch_userinfo = fetch;
+        self
+    }
+
+    /// Route paths.
+    #[must_use]
+    pub fn with_paths(mut self, paths: RoutePaths) -> Self {
+        self.paths = paths;
+        self
+    }
+
+    /// Where back-channel logouts are recorded (default: in memory; use a
+    /// shared one when the app runs several instances).
+    #[must_use]
+    pub fn with_logout_registry(mut self, registry: impl LogoutRegistry) -> Self {
+        self.logouts = Some(Arc::new(registry));
+        self
+    }
+
+    /// Local user provisioning (create/update/match users from claims).
+    #[must_use]
+    pub fn with_users(mut self, users: impl Users) -> Self {
+        self.users = Some(Arc::new(users));
+        self
+    }
+
+    /// Re-discover metadata after this many seconds (default one day; `None`: never).
+    #[must_use]
+    pub fn with_metadata_ttl(mut self, ttl: Option<i64>) -> Self {
+        self.metadata_ttl = ttl;
+        self
+    }
+
+    /// Microsoft Entra ID multi-tenant ("common"/"organizations") endpoints
+    /// serve a discovery document whose `issuer` contains `{tenantid}`: accept
+    /// that document, and validate tokens against the issuer given to
+    /// `builder` (the tenant's own). Only use it for such providers.
+    #[must_use]
+    pub fn with_templated_discovery_issuer(mut self) -> Self {
+        self.skip_issuer_check = true;
+        self
+    }
+
+    /// Log the user out locally after this many seconds since login.
+    #[must_use]
+    pub fn with_max_session_age(mut self, seconds: i64) -> Self {
+        self.max_session_age = Some(seconds);
+        self
+    }
+
+    pub(crate) fn set_client_id(&mut self, client_id: &str) {
+        self.client_id = ClientId::new(client_id);
+    }
+
+    /// Builds the client, discovering the provider unless metadata was given.
+    ///
+    /// # Errors
+    /// Discovery failure, an issuer mismatch, or missing credentials.
+    #[tracing::instrument(name = "sesame_rp.build", skip_all, fields(issuer = %self.issuer))]
+    pub async fn build(self) -> Result<OidcClient, BuildError> {
+        if let Some(registered) = &self.registration_issuer
+            && registered != self.issuer.as_str()
+        {
+            return Err(BuildError::Setting(format!(
+                "the registration was made at {registered}, not at {}",
+                self.issuer
+            )));
+        }
+        let http = match &self.http {
+            Some(h) => h.clone(),
+            None => default_client().map_err(|e| BuildError::Setting(e.to_string()))?,
+        };
+        let metadata = self.provider_metadata(&http).await?;
+        let redirect_uri = self.redirect_uri.clone().ok_or(BuildError::NoRedirectUri)?;
+        let auth = self.auth_method()?;
+        let validator = self.validator()?;
+        let form_post = self.check_response_type(&metadata)?;
+        self.check_endpoints(&metadata)?;
+        let jwks_uri = metadata.jwks_uri.clone().unwrap_or_default();
+        let now = self.clock.now();
+        tracing::info!(
+            provider = %self.name,
+            issuer = %self.issuer,
+            client_id = %self.client_id,
+            auth = ?auth,
+            response_type = self.response_type.as_str(),
+            "relying party ready"
+        );
+        Ok(OidcClient {
+            inner: Arc::new(Inner {
+                name: self.name,
+                issuer: self.issuer,
+                client_id: self.client_id,
+                secret: self.secret,
+                auth,
+                private_key: self.private_key.map(Arc::new),
+                metadata: RwLock::new((Arc::new(metadata), now)),
+                metadata_ttl: if self.skip_issuer_check {
+                    None
+                } else {
+                    self.metadata_ttl
+                },
+                http,
+                jwks: JwksCache::new(jwks_uri, self.static_keys),
+                validator,
+                redirect_uri,
+                post_logout_redirect_uri: self.post_logout_redirect_uri,
+                scopes: self.scopes,
+                auth_params: self.auth_params,
+                response_type: self.response_type,
+                form_post,
+                clock: self.clock,
+                fetch_userinfo: self.fetch_userinfo,
+                paths: self.paths,
+                logouts: self
+                    .logouts
+                    .unwrap_or_else(|| Arc::new(MemoryLogoutRegistry::default())),
+                users: self.users,
+                max_session_age: self.max_session_age,
+            }),
+        })
+    }
+
+    /// The metadata given, or discovered (with the Entra template allowance).
+    async fn provider_metadata(
+        &self,
+        http: &reqwest::Client,
+    ) -> Result<ProviderMetadata, BuildError> {
+        Ok(match &self.metadata {
+            Some(m) => m.clone(),
+            None if self.skip_issuer_check => {
+                let bytes = get_bytes(http, &discovery_url(&self.issuer)).await?;
+                let mut m = ProviderMetadata::from_json(&bytes)?;
+                if !m.issuer.contains("{tenantid}") {
+                    m.validate(&self.issuer)?;
+                }
+                m.issuer = self.issuer.as_str().to_owned();
+                m
+            }
+            None => discover(http, &self.issuer).await?,
+        })
+    }
+
+    /// The authentication method, and the credentials it needs.
+    fn auth_method(&self) -> Result<ClientAuth, BuildError> {
+        let auth = self.auth.unwrap_or(if self.secret.is_some() {
+            ClientAuth::ClientSecretBasic
+        } else {
+            ClientAuth::None
+        });
+        if auth.uses_secret() && self.secret.is_none() {
+            return Err(BuildError::Credentials(
+                "this authentication method needs with_client_secret",
+            ));
+        }
+        if auth == ClientAuth::PrivateKeyJwt && self.private_key.is_none() {
+            return Err(BuildError::Credentials(
+                "private_key_jwt needs with_private_key",
+            ));
+        }
+        Ok(auth)
+    }
+
+    fn validator(&self) -> Result<IdTokenValidator, BuildError> {
+        let mut validator = IdTokenValidator::new(self.issuer.clone(), self.client_id.clone())
+            .with_algorithms(self.algorithms.clone())
+            .with_trusted_audiences(self.trusted_audiences.clone())
+            .with_leeway(self.leeway)
+            .map_err(|e| BuildError::Setting(e.to_string()))?;
+        if self.allow_hs256 {
+            let secret = self.secret.as_ref().ok_or(BuildError::Credentials(
+                "HS256 ID tokens need with_client_secret",
+            ))?;
+            let key = SigningKey::hmac(JwsAlgorithm::HS256, secret.secret().as_bytes())
+                .map_err(|e| BuildError::Setting(e.to_string()))?;
+            validator = validator.with_hmac_secret(key);
+        }
+        Ok(validator)
+    }
+
+    /// The response type is one the provider offers (and this crate
+    /// completes); returns whether `response_mode=form_post` is used.
+    fn check_response_type(&self, metadata: &ProviderMetadata) -> Result<bool, BuildError> {
+        if self.response_type == ResponseType::CodeToken {
+            return Err(BuildError::Setting(
+                "response_type=code token is not supported: it has no front-channel ID token"
+                    .into(),
+            ));
+        }
+        if let Some(supported) = &metadata.response_types_supported
+            && !supported
+                .iter()
+                .any(|t| ResponseType::parse(t) == Some(self.response_type))
+        {
+            return Err(BuildError::Setting(format!(
+                "the provider does not support response_type={}",
+                self.response_type.as_str()
+            )));
+        }
+        let form_post = self.form_post || self.response_type != ResponseType::Code;
+        if form_post
+            && let Some(modes) = &metadata.response_modes_supported
+            && !modes.iter().any(|m| m == ResponseMode::FormPost.as_str())
+        {
+            return Err(BuildError::Setting(
+                "the provider does not support response_mode=form_post".into(),
+            ));
+        }
+        Ok(form_post)
+    }
+
+    /// The endpoints a login needs are there and are URLs: the authorization
+    /// endpoint always, the token endpoint when a code is redeemed.
+    fn check_endpoints(&self, metadata: &ProviderMetadata) -> Result<(), BuildError> {
+        let check = |name: &str, value: Option<&str>| match value.map(url::Url::parse) {
+            Some(Ok(_)) => Ok(()),
+            Some(Err(e)) => Err(BuildError::Setting(format!(
+                "the provider's {name} is not a URL: {e}"
+            ))),
+            None => Err(BuildError::Setting(format!(
+                "the provider's metadata has no {name}"
+            ))),
+        };
+        check(
+            "authorization_endpoint",
+            metadata.authorization_endpoint.as_deref(),
+        )?;
+        if self.response_type.has_code() {
+            check("token_endpoint", metadata.token_endpoint.as_deref())?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,206 @@
+//! The relying party's protocol steps, independent of routes: starting a
+//! login, verifying the callback, signing the session in.
+
+mod callback;
+mod sign_in;
+mod start;
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use sesame_core::{IdTokenClaims, ValidationError};
+
+use crate::outbound::HttpError;
+use crate::provision::LoginClaims;
+
+/// Why a login did not complete. The user is not signed in, and once a fault
+/// is seen no further call is made to the provider.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoginError {
+    /// The callback's `state` is unknown here: replayed, expired, from another
+    /// browser, or forged.
+    #[error("unknown or already used login state")]
+    UnknownState,
+    /// The provider answered with an error (e.g. `access_denied`, `login_required`).
+    #[error("the provider refused the login: {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Provider {
+        /// The `error` code.
+        error: String,
+        /// `error_description`.
+        description: Option<String>,
+    },
+    /// The callback has no code.
+    #[error("the callback carries no authorization code")]
+    MissingCode,
+    /// RFC 9207: the callback's `iss` is not this provider, or is missing
+    /// although the provider advertises it (mix-up attack).
+    #[error("the callback's iss parameter is not this provider")]
+    IssuerMismatch,
+    /// The callback's `state` belongs to a login started for another provider
+    /// (mix-up attack): refused before any call to either provider.
+    #[error("this login was started for another provider")]
+    WrongProvider,
+    /// Implicit or hybrid tokens arrived other than by `form_post`.
+    #[error("front-channel tokens must arrive by form_post")]
+    NotFormPost,
+    /// An `… token` response type without `access_token`.
+    #[error("the response carries no access_token")]
+    MissingAccessToken,
+    /// The access token is not a Bearer token.
+    #[error("token_type is not Bearer")]
+    NotBearer,
+    /// Hybrid flow: the token endpoint's ID token has another `iss` or `sub`
+    /// than the front channel's.
+    #[error("the token endpoint's ID token is not about the front channel's user")]
+    IdTokenMismatch,
+    /// The token request failed.
+    #[error("token request failed: {0}")]
+    Token(HttpError),
+    /// The token response has no ID token.
+    #[error("the token response has no id_token")]
+    MissingIdToken,
+    /// The ID token is invalid.
+    #[error("invalid ID token: {0}")]
+    IdToken(#[from] ValidationError),
+    /// The UserInfo request failed.
+    #[error("userinfo request failed: {0}")]
+    UserInfo(HttpError),
+    /// UserInfo is about another user.
+    #[error("userinfo sub differs from the ID token's sub")]
+    UserInfoSubMismatch,
+    /// The application refused the user (provisioning).
+    #[error("this account may not sign in here")]
+    Refused,
+    /// The application's user store failed.
+    #[error("{0}")]
+    Users(String),
+    /// The session store failed.
+    #[error("session error: {0}")]
+    Session(String),
+    /// Key material or randomness failed.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl LoginError {
+    /// A short, stable name for this failure, for logs and metrics labels.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::UnknownState => "unknown_state",
+            Self::Provider { .. } => "provider_error",
+            Self::MissingCode => "missing_code",
+            Self::IssuerMismatch => "issuer_mismatch",
+            Self::WrongProvider => "wrong_provider",
+            Self::NotFormPost => "not_form_post",
+            Self::MissingAccessToken => "missing_access_token",
+            Self::NotBearer => "not_bearer",
+            Self::IdTokenMismatch => "id_token_mismatch",
+            Self::Token(_) => "token_request",
+            Self::MissingIdToken => "missing_id_token",
+            Self::IdToken(_) => "invalid_id_token",
+            Self::UserInfo(_) => "userinfo",
+            Self::UserInfoSubMismatch => "userinfo_sub_mismatch",
+            Self::Refused => "refused",
+            Self::Users(_) => "users",
+            Self::Session(_) => "session",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<tower_sessions::session::Error> for LoginError {
+    fn from(e: tower_sessions::session::Error) -> Self {
+        Self::Session(e.to_string())
+    }
+}
+
+/// A token endpoint answer (RFC 6749 §5.1). Its `Debug` never shows a token.
+#[derive(Deserialize)]
+pub(crate) struct TokenResponse {
+    pub(crate) access_token: String,
+    #[serde(default)]
+    pub(crate) token_type: Option<String>,
+    #[serde(default)]
+    pub(crate) expires_in: Option<Value>,
+    #[serde(default)]
+    pub(crate) refresh_token: Option<String>,
+    #[serde(default)]
+    pub(crate) id_token: Option<String>,
+}
+
+impl TokenResponse {
+    pub(crate) fn expires_in_seconds(&self) -> Option<i64> {
+        self.expires_in()
+    }
+
+    fn expires_in(&self) -> Option<i64> {
+        match &self.expires_in {
+            Some(Value::Number(n)) => n.as_i64(),
+            Some(Value::String(s)) => s.parse().ok(),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"[redacted]")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+/// Why a callback failed, and whether it was a silent (`prompt=none`)
+/// re-authentication, whose failure ends the local session.
+#[derive(Debug)]
+pub(crate) struct CallbackError {
+    pub(crate) error: LoginError,
+    pub(crate) silent: bool,
+}
+
+impl CallbackError {
+    pub(crate) fn new(error: LoginError, silent: bool) -> Self {
+        Self { error, silent }
+    }
+}
+
+/// What a verified callback yields, before the application's users and the
+/// session are touched.
+pub(crate) struct Verified {
+    pub(crate) login: LoginClaims,
+    pub(crate) sid: Option<String>,
+    pub(crate) id_token: String,
+    pub(crate) id_token_iat: i64,
+    pub(crate) access_token: String,
+    pub(crate) access_expires_at: Option<i64>,
+    pub(crate) refresh_token: Option<String>,
+    pub(crate) next: String,
+}
+
+fn param<'a>(params: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+    params
+        .get(name)
+        .and_then(Value::as_str)
+        .filter(|v| !v.is_empty())
+}
+
+fn expires_in_param(value: Option<&str>) -> Option<i64> {
+    value.and_then(|v| v.parse().ok())
+}
+
+/// The ID token's claims as a JSON map.
+pub(crate) fn claims_map(claims: &IdTokenClaims) -> Map<String, Value> {
+    match serde_json::to_value(claims) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    }
+}
