@@ -10,176 +10,21 @@ use sesame_core::{
     Scopes, SessionId, Subject, UnixTime,
 };
 
-/// An OAuth grant type a client may use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum GrantType {
-    /// `authorization_code`
-    AuthorizationCode,
-    /// `refresh_token`
-    RefreshToken,
-    /// `client_credentials`
-    ClientCredentials,
-    /// `implicit` (only for the opt-in implicit and hybrid response types)
-    Implicit,
-    /// `password` (only when enabled in the provider's configuration)
-    Password,
-}
+pub use sesame_core::{ApplicationType, GrantType, SubjectType};
 
-impl GrantType {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::AuthorizationCode => "authorization_code",
-            Self::RefreshToken => "refresh_token",
-            Self::ClientCredentials => "client_credentials",
-            Self::Implicit => "implicit",
-            Self::Password => "password",
-        }
-    }
+/// How a client authenticates at the token, introspection and revocation
+/// endpoints: [`sesame_core::ClientAuthMethod`], under its old name here.
+pub use sesame_core::ClientAuthMethod as AuthMethod;
 
-    /// Parses the wire name.
-    pub fn parse(value: &str) -> Option<Self> {
-        Some(match value {
-            "authorization_code" => Self::AuthorizationCode,
-            "refresh_token" => Self::RefreshToken,
-            "client_credentials" => Self::ClientCredentials,
-            "implicit" => Self::Implicit,
-            "password" => Self::Password,
-            _ => return None,
-        })
-    }
-}
-
-/// How a client authenticates at the token, introspection and revocation endpoints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum AuthMethod {
-    /// HTTP Basic with the client id and secret (the default).
-    #[default]
-    ClientSecretBasic,
-    /// `client_id` and `client_secret` in the form body.
-    ClientSecretPost,
-    /// A JWT signed with the client's registered public key (RFC 7523).
-    PrivateKeyJwt,
-    /// A JWT signed with HMAC (HS256/384/512) keyed by the client secret
-    /// (RFC 7523, OIDC Core §9). The provider must keep the secret itself, not
-    /// only its hash: see [`Client::client_secret_jwt_key`].
-    ClientSecretJwt,
-    /// A public client: no secret; PKCE is then mandatory.
-    None,
-}
-
-impl AuthMethod {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ClientSecretBasic => "client_secret_basic",
-            Self::ClientSecretPost => "client_secret_post",
-            Self::PrivateKeyJwt => "private_key_jwt",
-            Self::ClientSecretJwt => "client_secret_jwt",
-            Self::None => "none",
-        }
-    }
-
-    /// Parses the wire name.
-    pub fn parse(value: &str) -> Option<Self> {
-        Some(match value {
-            "client_secret_basic" => Self::ClientSecretBasic,
-            "client_secret_post" => Self::ClientSecretPost,
-            "private_key_jwt" => Self::PrivateKeyJwt,
-            "client_secret_jwt" => Self::ClientSecretJwt,
-            "none" => Self::None,
-            _ => return None,
-        })
-    }
-
-    /// Every method the provider implements.
-    pub const ALL: [AuthMethod; 5] = [
-        Self::ClientSecretBasic,
-        Self::ClientSecretPost,
-        Self::ClientSecretJwt,
-        Self::PrivateKeyJwt,
-        Self::None,
-    ];
-
-    /// Whether the method authenticates with a client secret the provider issued.
-    pub fn uses_secret(self) -> bool {
-        matches!(
-            self,
-            Self::ClientSecretBasic | Self::ClientSecretPost | Self::ClientSecretJwt
-        )
-    }
-}
-
-/// `application_type` (OIDC Dynamic Client Registration §2): which redirect
-/// URIs a client may register.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum ApplicationType {
-    /// A web application (the default): `https` redirect URIs, or `http` on a
-    /// loopback host for development.
-    #[default]
-    Web,
-    /// A native application: custom schemes (`com.example.app:/cb`), `http` on
-    /// a loopback host (RFC 8252 §7.3) or claimed `https` URLs.
-    Native,
-}
-
-impl ApplicationType {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Web => "web",
-            Self::Native => "native",
-        }
-    }
-
-    /// Parses the wire name.
-    pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "web" => Some(Self::Web),
-            "native" => Some(Self::Native),
-            _ => None,
-        }
-    }
-}
-
-/// `subject_type` (OIDC Core §8): which `sub` a client sees for a user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum SubjectType {
-    /// The user's own identifier, the same for every client (the default).
-    #[default]
-    Public,
-    /// An identifier for this client's sector only (OIDC Core §8.1), so that
-    /// clients of different sectors cannot correlate their users. Needs a
-    /// [`crate::PairwiseSalt`] in the provider's settings.
-    Pairwise,
-}
-
-impl SubjectType {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Public => "public",
-            Self::Pairwise => "pairwise",
-        }
-    }
-
-    /// Parses the wire name.
-    pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "public" => Some(Self::Public),
-            "pairwise" => Some(Self::Pairwise),
-            _ => None,
-        }
-    }
-}
+/// The grant types a client may be registered for through dynamic
+/// registration (`password` only by the operator; the device grant is not
+/// implemented).
+pub(crate) const REGISTRABLE_GRANTS: [GrantType; 4] = [
+    GrantType::AuthorizationCode,
+    GrantType::RefreshToken,
+    GrantType::ClientCredentials,
+    GrantType::Implicit,
+];
 
 /// A registered client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -608,7 +453,7 @@ mod tests {
 
     #[test]
     fn auth_methods_round_trip() {
-        for m in AuthMethod::ALL {
+        for &m in AuthMethod::ALL {
             assert_eq!(AuthMethod::parse(m.as_str()), Some(m));
             assert_eq!(serde_json::to_value(m).unwrap(), m.as_str());
         }

@@ -97,6 +97,10 @@ impl Provider {
                 })?;
                 Ok(pairwise(&sector, local, salt))
             }
+            other => Err(FlowError::Internal(format!(
+                "client {} has a subject_type this provider does not implement: {other}",
+                client.client_id.as_str()
+            ))),
         }
     }
 }

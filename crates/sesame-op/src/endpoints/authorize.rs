@@ -6,11 +6,11 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::Response;
 use serde_json::json;
-use sesame_core::ErrorCode;
+use sesame_core::{ErrorCode, ResponseMode};
 use subtle::ConstantTimeEq;
 
 use super::{error_page, page_flow_error, parse_form, parse_query, see_other};
-use crate::flow::authorize::{AuthorizeOutcome, ClientRedirect, ResponseMode, authorize};
+use crate::flow::authorize::{AuthorizeOutcome, ClientRedirect, authorize};
 use crate::flow::{FlowError, OAuthError, Params};
 use crate::pages::STYLESHEET;
 use crate::provider::Provider;
@@ -82,10 +82,6 @@ pub(crate) fn redirect_to_client(p: &Provider, r: ClientRedirect) -> Response {
         );
     };
     match r.mode {
-        ResponseMode::Query => {
-            url.query_pairs_mut().extend_pairs(r.params.iter());
-            see_other(url.as_str())
-        }
         ResponseMode::Fragment => {
             let fragment = serde_urlencoded::to_string(&r.params).unwrap_or_default();
             url.set_fragment(Some(&fragment));
@@ -113,6 +109,11 @@ pub(crate) fn redirect_to_client(p: &Provider, r: ClientRedirect) -> Response {
                 }),
                 &csp,
             )
+        }
+        // `query`, and any mode a later sesame-core adds: the plain redirect.
+        _ => {
+            url.query_pairs_mut().extend_pairs(r.params.iter());
+            see_other(url.as_str())
         }
     }
 }

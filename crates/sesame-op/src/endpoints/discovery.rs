@@ -3,11 +3,10 @@
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use sesame_core::ProviderMetadata;
+use sesame_core::{ProviderMetadata, ResponseMode, ResponseType};
 
-use crate::flow::authorize::{RESPONSE_MODES, RESPONSE_TYPES};
 use crate::flow::client_auth::{ASSERTION_ALGS, HMAC_ASSERTION_ALGS};
-use crate::model::{AuthMethod, GrantType, SubjectType};
+use crate::model::{AuthMethod, GrantType, REGISTRABLE_GRANTS, SubjectType};
 use crate::paths;
 use crate::provider::Provider;
 
@@ -46,18 +45,13 @@ impl Provider {
                 .is_enabled()
                 .then(|| iss.join(paths::REGISTER)),
             scopes_supported: strings(self.inner.scopes.scopes()),
-            response_types_supported: strings(RESPONSE_TYPES),
-            response_modes_supported: strings(RESPONSE_MODES),
+            response_types_supported: strings(ResponseType::ALL.iter().map(|t| t.as_str())),
+            response_modes_supported: strings(ResponseMode::ALL.iter().map(|m| m.as_str())),
             grant_types_supported: strings(
-                [
-                    GrantType::AuthorizationCode,
-                    GrantType::RefreshToken,
-                    GrantType::ClientCredentials,
-                    GrantType::Implicit,
-                ]
-                .into_iter()
-                .chain(s.password_grant.then_some(GrantType::Password))
-                .map(GrantType::as_str),
+                REGISTRABLE_GRANTS
+                    .into_iter()
+                    .chain(s.password_grant.then_some(GrantType::Password))
+                    .map(GrantType::as_str),
             ),
             subject_types_supported: strings(
                 [SubjectType::Public]

@@ -2,8 +2,8 @@
 
 use serde_json::Value;
 use sesame_core::{
-    ClientId, CodeChallenge, ErrorCode, Expected, IdTokenValidator, Nonce, PkceMethod, RedirectUri,
-    Scopes, UnixTime, is_valid_verifier,
+    ClientId, CodeChallenge, ErrorCode, Expected, IdTokenValidator, Nonce, PkceMethod, Prompt,
+    PromptError, RedirectUri, ResponseMode, ResponseType, Scopes, UnixTime, is_valid_verifier,
 };
 
 use super::issue::{self, IdTokenInput};
@@ -13,29 +13,8 @@ use crate::model::{Client, CodeRecord, Consent, Grant, GrantType, Interaction, P
 use crate::provider::Provider;
 use crate::secrets::token_key;
 
-/// The response types the provider implements. `code` is on for every
-/// client; the others only for clients registered with them.
-pub(crate) const RESPONSE_TYPES: [&str; 6] = [
-    "code",
-    "id_token",
-    "id_token token",
-    "code id_token",
-    "code token",
-    "code id_token token",
-];
-
-/// Response modes.
-pub(crate) const RESPONSE_MODES: [&str; 3] = ["query", "fragment", "form_post"];
-
 /// Internal parameter: the user must have authenticated at or after this time.
 pub(crate) const AUTH_AFTER: &str = "sesame_auth_after";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ResponseMode {
-    Query,
-    Fragment,
-    FormPost,
-}
 
 /// Where and how to send the browser back to the client.
 #[derive(Clone)]
@@ -98,29 +77,6 @@ impl std::fmt::Debug for AuthorizeOutcome {
     }
 }
 
-/// Normalises a space-separated response_type ("id_token code" == "code id_token").
-pub(crate) fn normalise_response_type(value: &str) -> Option<&'static str> {
-    let mut parts: Vec<&str> = value.split(' ').filter(|p| !p.is_empty()).collect();
-    parts.sort_unstable();
-    parts.dedup();
-    let has = |p: &str| parts.contains(&p);
-    if parts
-        .iter()
-        .any(|p| !matches!(*p, "code" | "id_token" | "token"))
-    {
-        return None;
-    }
-    Some(match (has("code"), has("id_token"), has("token")) {
-        (true, false, false) => "code",
-        (false, true, false) => "id_token",
-        (false, true, true) => "id_token token",
-        (true, true, false) => "code id_token",
-        (true, false, true) => "code token",
-        (true, true, true) => "code id_token token",
-        _ => return None,
-    })
-}
-
 struct Request {
     client: Client,
     redirect: ClientRedirect,
@@ -179,13 +135,8 @@ pub(crate) async fn authorize(
     };
 
     // 2. From here on, errors go back to the client.
-    let response_type = params
-        .get("response_type")
-        .and_then(normalise_response_type);
-    let default_mode = match response_type {
-        Some("code") | None => ResponseMode::Query,
-        Some(_) => ResponseMode::Fragment,
-    };
+    let response_type = params.get("response_type").and_then(ResponseType::parse);
+    let default_mode = response_type.map_or(ResponseMode::Query, ResponseType::default_mode);
     let mut redirect = ClientRedirect {
         redirect_uri,
         mode: default_mode,
@@ -204,20 +155,16 @@ pub(crate) async fn authorize(
             &format!("{name} was given more than once"),
         ));
     }
-    match params.get("response_mode") {
+    match params.get("response_mode").map(ResponseMode::parse) {
         None => {}
-        Some("query") if default_mode == ResponseMode::Query => {
-            req.redirect.mode = ResponseMode::Query
-        }
-        Some("query") => {
+        Some(Some(ResponseMode::Query)) if default_mode != ResponseMode::Query => {
             return Ok(req.error(
                 ErrorCode::InvalidRequest,
                 "response_mode=query cannot carry tokens; use fragment or form_post",
             ));
         }
-        Some("fragment") => req.redirect.mode = ResponseMode::Fragment,
-        Some("form_post") => req.redirect.mode = ResponseMode::FormPost,
-        Some(_) => return Ok(req.error(ErrorCode::InvalidRequest, "unsupported response_mode")),
+        Some(Some(mode)) => req.redirect.mode = mode,
+        Some(None) => return Ok(req.error(ErrorCode::InvalidRequest, "unsupported response_mode")),
     }
     if params.get("request").is_some() {
         return Ok(req.error(
@@ -245,16 +192,16 @@ pub(crate) async fn authorize(
         .client
         .response_types
         .iter()
-        .any(|t| normalise_response_type(t) == Some(response_type))
+        .any(|t| ResponseType::parse(t) == Some(response_type))
     {
         return Ok(req.error(
             ErrorCode::UnauthorizedClient,
             &format!("the client is not registered for response_type={response_type}"),
         ));
     }
-    let wants_code = response_type.contains("code");
-    let wants_id_token = response_type.contains("id_token");
-    let wants_token = response_type.split(' ').any(|t| t == "token");
+    let wants_code = response_type.has_code();
+    let wants_id_token = response_type.has_id_token();
+    let wants_token = response_type.has_token();
 
     // 3. Scope.
     let Ok(requested) = Scopes::parse(params.get("scope").unwrap_or("")) else {
@@ -279,24 +226,16 @@ pub(crate) async fn authorize(
         Err(FlowError::OAuth(e)) => return Ok(req.error(e.code, &e.description)),
         Err(e) => return Err(e),
     };
-    let prompt: Vec<&str> = params
-        .get("prompt")
-        .unwrap_or("")
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .collect();
-    if prompt
-        .iter()
-        .any(|v| !matches!(*v, "none" | "login" | "consent" | "select_account"))
-    {
-        return Ok(req.error(ErrorCode::InvalidRequest, "unsupported prompt value"));
-    }
-    if prompt.contains(&"none") && prompt.len() > 1 {
-        return Ok(req.error(
-            ErrorCode::InvalidRequest,
-            "prompt=none cannot be combined with other values",
-        ));
-    }
+    let prompt = match Prompt::parse_list(params.get("prompt").unwrap_or("")) {
+        Ok(p) => p,
+        Err(PromptError::NoneWithOthers) => {
+            return Ok(req.error(
+                ErrorCode::InvalidRequest,
+                "prompt=none cannot be combined with other values",
+            ));
+        }
+        Err(_) => return Ok(req.error(ErrorCode::InvalidRequest, "unsupported prompt value")),
+    };
     // Unknown scopes are ignored. offline_access (OIDC Core §11) is granted
     // only with the user's explicit consent on this request — the consent
     // page is shown even if an older consent exists — or to a first-party
@@ -304,7 +243,7 @@ pub(crate) async fn authorize(
     let offline = requested.contains(sesame_core::OFFLINE_ACCESS)
         && req.client.allows_grant(GrantType::RefreshToken)
         && wants_code
-        && !prompt.contains(&"none");
+        && !prompt.contains(&Prompt::None);
     let mut scopes = Scopes::new();
     for s in requested.iter() {
         let known = p.inner.scopes.knows(s.as_str());
@@ -405,7 +344,7 @@ pub(crate) async fn authorize(
     let needs_login = match &user {
         None => true,
         Some(u) => {
-            (prompt.contains(&"login") && auth_after.is_none_or(|t| u.auth_time < t))
+            (prompt.contains(&Prompt::Login) && auth_after.is_none_or(|t| u.auth_time < t))
                 || auth_after.is_some_and(|t| u.auth_time < t)
                 || (max_age.is_some_and(|m| now - u.auth_time > m)
                     // Coming back from the login this request asked for: done,
@@ -415,7 +354,7 @@ pub(crate) async fn authorize(
         }
     };
     if needs_login {
-        if prompt.contains(&"none") {
+        if prompt.contains(&Prompt::None) {
             return Ok(req.error(ErrorCode::LoginRequired, "the user must log in"));
         }
         let force = user.is_some();
@@ -425,7 +364,11 @@ pub(crate) async fn authorize(
             .filter(|(k, _)| k != "prompt" && k != AUTH_AFTER)
             .cloned()
             .collect();
-        let rest: Vec<&str> = prompt.iter().copied().filter(|v| *v != "login").collect();
+        let rest: Vec<&str> = prompt
+            .iter()
+            .filter(|v| **v != Prompt::Login)
+            .map(|v| v.as_str())
+            .collect();
         if !rest.is_empty() {
             back.push(("prompt".into(), rest.join(" ")));
         }
@@ -455,7 +398,7 @@ pub(crate) async fn authorize(
     // 6. Consent.
     let consented = req.client.skip_consent
         || consent_given
-        || (!prompt.contains(&"consent")
+        || (!prompt.contains(&Prompt::Consent)
             && !offline
             && p.inner
                 .store
@@ -463,7 +406,7 @@ pub(crate) async fn authorize(
                 .await?
                 .is_some_and(|c| scopes.is_subset_of(&c.scopes)));
     if !consented {
-        if prompt.contains(&"none") {
+        if prompt.contains(&Prompt::None) {
             return Ok(req.error(ErrorCode::ConsentRequired, "the user must consent"));
         }
         let interaction = sesame_core::random::token()?;
@@ -594,13 +537,10 @@ pub(crate) async fn access_denied(
             "the client or its redirect_uri is no longer registered",
         )));
     };
-    let code_only = params
-        .get("response_type")
-        .and_then(normalise_response_type)
-        == Some("code");
-    let mode = match params.get("response_mode") {
-        Some("form_post") => ResponseMode::FormPost,
-        Some("fragment") => ResponseMode::Fragment,
+    let code_only =
+        params.get("response_type").and_then(ResponseType::parse) == Some(ResponseType::Code);
+    let mode = match params.get("response_mode").and_then(ResponseMode::parse) {
+        Some(m @ (ResponseMode::FormPost | ResponseMode::Fragment)) => m,
         _ if code_only => ResponseMode::Query,
         _ => ResponseMode::Fragment,
     };
@@ -654,28 +594,5 @@ pub(crate) fn describe_scope(scope: &str) -> String {
         "phone" => "See your phone number".into(),
         "offline_access" => "Stay connected when you are not using it (refresh tokens)".into(),
         other => format!("Use the \u{201c}{other}\u{201d} permission"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn response_types_are_order_insensitive() {
-        assert_eq!(
-            normalise_response_type("token id_token"),
-            Some("id_token token")
-        );
-        assert_eq!(
-            normalise_response_type("id_token code"),
-            Some("code id_token")
-        );
-        assert_eq!(normalise_response_type("token"), None);
-        assert_eq!(normalise_response_type("code foo"), None);
-        assert_eq!(normalise_response_type(""), None);
-        for t in RESPONSE_TYPES {
-            assert_eq!(normalise_response_type(t), Some(t));
-        }
     }
 }

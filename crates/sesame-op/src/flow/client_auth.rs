@@ -12,8 +12,7 @@ use crate::model::{AuthMethod, Client};
 use crate::provider::Provider;
 use crate::secrets::{token_key, verify_secret};
 
-/// `client_assertion_type` for JWT client authentication.
-pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+use sesame_core::CLIENT_ASSERTION_TYPE_JWT_BEARER as JWT_BEARER;
 
 /// Algorithms accepted for `private_key_jwt` assertions.
 pub(crate) const ASSERTION_ALGS: [JwsAlgorithm; 7] = [

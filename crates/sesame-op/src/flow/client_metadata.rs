@@ -6,11 +6,12 @@
 //! `sector_identifier_uri`) are refused (`request_uris` is ignored).
 
 use serde_json::{Map, Value, json};
-use sesame_core::{ErrorCode, Issuer, JwkSet, JwsAlgorithm, KeySet, RedirectUri, Scopes};
+use sesame_core::{
+    ErrorCode, Issuer, JwkSet, JwsAlgorithm, KeySet, RedirectUri, ResponseType, Scopes,
+};
 use url::{Host, Url};
 
 use super::OAuthError;
-use super::authorize::normalise_response_type;
 use super::client_auth::{ASSERTION_ALGS, HMAC_ASSERTION_ALGS};
 use crate::claims::ScopeClaims;
 use crate::model::{ApplicationType, AuthMethod, Client, GrantType, SubjectType};
@@ -166,7 +167,8 @@ fn check_scheme(
         (ApplicationType::Web, _) => {
             Err("must use https (custom schemes need application_type native)")
         }
-        (ApplicationType::Native, _) => Ok(()),
+        // native: custom schemes are its own
+        _ => Ok(()),
     }
 }
 
@@ -211,7 +213,7 @@ fn flows(m: &Map<String, Value>) -> Result<(Vec<GrantType>, Vec<String>), OAuthE
         let mut list = Vec::new();
         for g in given {
             let grant = GrantType::parse(g)
-                .filter(|g| *g != GrantType::Password)
+                .filter(|g| crate::model::REGISTRABLE_GRANTS.contains(g))
                 .ok_or_else(|| bad(format!("grant_type {g} is not supported")))?;
             if !list.contains(&grant) {
                 list.push(grant);
@@ -219,11 +221,11 @@ fn flows(m: &Map<String, Value>) -> Result<(Vec<GrantType>, Vec<String>), OAuthE
         }
         grants = Some(list);
     }
-    let responses: Vec<&'static str> = match strings(m, "response_types")? {
+    let responses: Vec<ResponseType> = match strings(m, "response_types")? {
         Some(given) => {
             let mut list = Vec::new();
             for r in given {
-                let rt = normalise_response_type(r)
+                let rt = ResponseType::parse(r)
                     .ok_or_else(|| bad(format!("response_type {r} is not supported")))?;
                 if !list.contains(&rt) {
                     list.push(rt);
@@ -233,17 +235,15 @@ fn flows(m: &Map<String, Value>) -> Result<(Vec<GrantType>, Vec<String>), OAuthE
         }
         None => match &grants {
             Some(g) if !g.contains(&GrantType::AuthorizationCode) => Vec::new(),
-            _ => vec!["code"],
+            _ => vec![ResponseType::Code],
         },
     };
-    let uses_code = |rt: &str| rt.split(' ').any(|p| p == "code");
-    let uses_implicit = |rt: &str| rt.split(' ').any(|p| p == "id_token" || p == "token");
     let grants = grants.unwrap_or_else(|| {
         let mut derived = Vec::new();
-        if responses.iter().any(|r| uses_code(r)) {
+        if responses.iter().any(|r| r.has_code()) {
             derived.push(GrantType::AuthorizationCode);
         }
-        if responses.iter().any(|r| uses_implicit(r)) {
+        if responses.iter().any(|r| r.needs_implicit()) {
             derived.push(GrantType::Implicit);
         }
         derived
@@ -252,28 +252,31 @@ fn flows(m: &Map<String, Value>) -> Result<(Vec<GrantType>, Vec<String>), OAuthE
         return Err(bad("grant_types must not be empty"));
     }
     for rt in &responses {
-        if uses_code(rt) && !grants.contains(&GrantType::AuthorizationCode) {
+        if rt.has_code() && !grants.contains(&GrantType::AuthorizationCode) {
             return Err(bad(format!(
                 "response_type {rt} needs the authorization_code grant type"
             )));
         }
-        if uses_implicit(rt) && !grants.contains(&GrantType::Implicit) {
+        if rt.needs_implicit() && !grants.contains(&GrantType::Implicit) {
             return Err(bad(format!(
                 "response_type {rt} needs the implicit grant type"
             )));
         }
     }
-    if grants.contains(&GrantType::AuthorizationCode) && !responses.iter().any(|r| uses_code(r)) {
+    if grants.contains(&GrantType::AuthorizationCode) && !responses.iter().any(|r| r.has_code()) {
         return Err(bad(
             "the authorization_code grant type needs a response_type with code",
         ));
     }
-    if grants.contains(&GrantType::Implicit) && !responses.iter().any(|r| uses_implicit(r)) {
+    if grants.contains(&GrantType::Implicit) && !responses.iter().any(|r| r.needs_implicit()) {
         return Err(bad(
             "the implicit grant type needs a response_type with id_token or token",
         ));
     }
-    Ok((grants, responses.into_iter().map(str::to_owned).collect()))
+    Ok((
+        grants,
+        responses.iter().map(|r| r.as_str().to_owned()).collect(),
+    ))
 }
 
 fn jwks(m: &Map<String, Value>) -> Result<Option<JwkSet>, OAuthError> {
@@ -408,7 +411,11 @@ pub(crate) fn parse(
         Some(name) => AuthMethod::parse(name).ok_or_else(|| {
             bad(format!(
                 "token_endpoint_auth_method {name} is not supported (supported: {})",
-                AuthMethod::ALL.map(AuthMethod::as_str).join(", ")
+                AuthMethod::ALL
+                    .iter()
+                    .map(|m| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         })?,
     };

@@ -59,7 +59,7 @@ pub(crate) async fn token(
         .ok_or_else(|| err(ErrorCode::InvalidRequest, "grant_type is missing"))?;
     // `password` exists only when the provider enables it, whatever clients list.
     let grant = GrantType::parse(grant_type)
-        .filter(|g| *g != GrantType::Implicit)
+        .filter(|g| !matches!(g, GrantType::Implicit | GrantType::DeviceCode))
         .filter(|g| *g != GrantType::Password || p.inner.settings.password_grant)
         .ok_or_else(|| err(ErrorCode::UnsupportedGrantType, "unsupported grant_type"))?;
     if !client.allows_grant(grant) {
@@ -73,7 +73,7 @@ pub(crate) async fn token(
         GrantType::RefreshToken => refresh_token(p, client, form, now).await,
         GrantType::ClientCredentials => client_credentials(p, client, form, now).await,
         GrantType::Password => super::password::password(p, client, form, parts, now).await,
-        GrantType::Implicit => Err(err(
+        _ => Err(err(
             ErrorCode::UnsupportedGrantType,
             "unsupported grant_type",
         )),

@@ -1,7 +1,7 @@
 //! UserInfo (OIDC Core §5.3), introspection (RFC 7662) and revocation (RFC 7009).
 
 use serde_json::{Map, Value, json};
-use sesame_core::{ErrorCode, UnixTime, jws};
+use sesame_core::{ErrorCode, TokenTypeHint, UnixTime, jws};
 
 use super::{FlowError, OAuthError, Params, issue};
 use crate::model::Client;
@@ -115,7 +115,8 @@ pub(crate) async fn introspect(
         ))
     })?;
     let key = token_key(token);
-    let refresh_first = form.get("token_type_hint") == Some("refresh_token");
+    let refresh_first = form.get("token_type_hint").and_then(TokenTypeHint::parse)
+        == Some(TokenTypeHint::RefreshToken);
     let mut found = None;
     if !refresh_first && let Some(r) = p.inner.store.find_access_token(&key, now).await? {
         found = Some((r.grant, r.issued_at, r.expires_at, "Bearer"));
@@ -159,7 +160,7 @@ pub(crate) async fn revoke(
         ))
     })?;
     if let Some(hint) = form.get("token_type_hint")
-        && !matches!(hint, "access_token" | "refresh_token")
+        && TokenTypeHint::parse(hint).is_none()
     {
         return Err(FlowError::OAuth(OAuthError::new(
             ErrorCode::UnsupportedTokenType,

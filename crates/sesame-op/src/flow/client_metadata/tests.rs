@@ -221,7 +221,7 @@ fn token_endpoint_auth_method_must_be_supported() {
         ErrorCode::InvalidClientMetadata,
         "client_credentials",
     );
-    for method in AuthMethod::ALL {
+    for &method in AuthMethod::ALL {
         let mut v = json!({"redirect_uris": [CB], "token_endpoint_auth_method": method.as_str()});
         if method == AuthMethod::PrivateKeyJwt {
             v["jwks"] = public_jwks();
