@@ -6,7 +6,7 @@ mod endpoints;
 mod flow;
 mod keys;
 pub mod model;
-mod pages;
+pub mod pages;
 pub mod paths;
 mod provider;
 pub mod secrets;

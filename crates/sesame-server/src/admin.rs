@@ -2,14 +2,16 @@
 
 use serde::Serialize;
 use sesame_core::{
-    ClientId, ClientSecret, Clock, JwsAlgorithm, RedirectUri, SigningKey, SystemClock,
+    ClientAuthMethod, ClientId, ClientSecret, Clock, GrantType, JwsAlgorithm, RedirectUri,
+    SigningKey, SubjectType, SystemClock,
 };
 use sesame_op::model::{KeyState, StoredKey};
 use sesame_op::store::{ClientStore, KeyStore};
-use sesame_op::{AuthMethod, Client, GrantType, SubjectType, secrets};
+use sesame_op::{AuthMethod, Client, secrets};
 use sesame_op_sqlx::SqlStore;
 
-/// A client to register.
+/// A client to register. The protocol words are sesame-core's vocabulary;
+/// [`add_client`] checks how they combine.
 #[derive(Debug, Clone, Default)]
 pub struct NewClient {
     /// Display name.
@@ -21,19 +23,19 @@ pub struct NewClient {
     /// Post-logout redirect URIs.
     pub post_logout_redirect_uris: Vec<String>,
     /// Grant types (default authorization_code + refresh_token).
-    pub grant_types: Vec<String>,
+    pub grant_types: Vec<GrantType>,
     /// Authentication method (default client_secret_basic; `none` for public clients).
-    pub auth_method: Option<String>,
+    pub auth_method: Option<ClientAuthMethod>,
     /// A public client.
     pub public: bool,
-    /// ID token algorithm (default RS256).
-    pub id_token_alg: Option<String>,
+    /// ID token algorithm (default RS256); symmetric algorithms are refused.
+    pub id_token_alg: Option<JwsAlgorithm>,
     /// First-party: no consent page.
     pub skip_consent: bool,
     /// Back-channel logout URI.
     pub backchannel_logout_uri: Option<String>,
     /// `public` (default) or `pairwise` subject identifiers.
-    pub subject_type: Option<String>,
+    pub subject_type: Option<SubjectType>,
     /// RFC 8707 resources (API URIs) the client may ask access tokens for.
     pub resources: Vec<String>,
 }
@@ -47,37 +49,145 @@ pub struct Registered {
     pub client_secret: Option<String>,
 }
 
-/// A bad administrative request.
+/// A bad administrative request, or the storage behind it failing. Each
+/// message is one line that names the flag to fix.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct AdminError(pub String);
+#[non_exhaustive]
+pub enum AdminError {
+    /// A word that is not in the vocabulary this flag takes.
+    #[error("unknown {flag} {value:?} (one of: {expected})")]
+    Unknown {
+        /// The flag, e.g. `--grant-type`.
+        flag: &'static str,
+        /// What was given.
+        value: String,
+        /// The accepted spellings.
+        expected: String,
+    },
+    /// A signing algorithm the provider does not sign with.
+    #[error("unsupported {flag} {value:?} (one of: {expected})")]
+    Unsupported {
+        /// The flag, e.g. `--alg`.
+        flag: &'static str,
+        /// What was given.
+        value: String,
+        /// The accepted spellings.
+        expected: String,
+    },
+    /// Values that are each valid but do not go together, or a malformed URI.
+    #[error("{0}")]
+    Invalid(String),
+    /// The storage failed.
+    #[error(transparent)]
+    Store(#[from] sesame_op::StoreError),
+    /// The system's random source failed.
+    #[error(transparent)]
+    Random(#[from] sesame_core::random::RandomError),
+    /// A signing key could not be generated or encoded.
+    #[error(transparent)]
+    Key(#[from] sesame_core::KeyError),
+}
 
-impl From<sesame_op::StoreError> for AdminError {
-    fn from(e: sesame_op::StoreError) -> Self {
-        Self(e.to_string())
+impl AdminError {
+    fn invalid(message: impl Into<String>) -> Self {
+        Self::Invalid(message.into())
     }
+
+    /// `value` given for `flag` is not one of `expected`.
+    pub fn unknown<'a>(
+        flag: &'static str,
+        value: &str,
+        expected: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        Self::Unknown {
+            flag,
+            value: value.chars().take(64).collect(),
+            expected: expected.into_iter().collect::<Vec<_>>().join(", "),
+        }
+    }
+
+    /// `value` given for `flag` is not an algorithm the provider signs with.
+    pub fn unsupported_alg(flag: &'static str, value: &str) -> Self {
+        Self::Unsupported {
+            flag,
+            value: value.chars().take(64).collect(),
+            expected: signing_algs()
+                .map(JwsAlgorithm::as_str)
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+}
+
+/// The algorithms a provider signs with: every asymmetric one.
+pub fn signing_algs() -> impl Iterator<Item = JwsAlgorithm> {
+    JwsAlgorithm::ALL.into_iter().filter(|a| !a.is_symmetric())
+}
+
+/// `alg` if the provider can sign with it.
+///
+/// # Errors
+/// [`AdminError::Unsupported`] for a symmetric algorithm.
+pub fn signing_alg(flag: &'static str, alg: JwsAlgorithm) -> Result<JwsAlgorithm, AdminError> {
+    if alg.is_symmetric() {
+        Err(AdminError::unsupported_alg(flag, alg.as_str()))
+    } else {
+        Ok(alg)
+    }
+}
+
+/// The provider's grant type for a vocabulary word (the provider's model
+/// may not have every word of the vocabulary).
+fn grant_type(g: GrantType) -> Result<sesame_op::GrantType, AdminError> {
+    sesame_op::GrantType::parse(g.as_str()).ok_or_else(|| {
+        AdminError::unknown(
+            "--grant-type",
+            g.as_str(),
+            GrantType::ALL
+                .iter()
+                .filter(|g| sesame_op::GrantType::parse(g.as_str()).is_some())
+                .map(|g| g.as_str()),
+        )
+    })
+}
+
+fn auth_method(m: ClientAuthMethod) -> Result<AuthMethod, AdminError> {
+    AuthMethod::parse(m.as_str()).ok_or_else(|| {
+        AdminError::unknown(
+            "--auth-method",
+            m.as_str(),
+            ClientAuthMethod::ALL.iter().map(|m| m.as_str()),
+        )
+    })
+}
+
+fn subject_type(t: SubjectType) -> Result<sesame_op::SubjectType, AdminError> {
+    sesame_op::SubjectType::parse(t.as_str()).ok_or_else(|| {
+        AdminError::unknown(
+            "--subject-type",
+            t.as_str(),
+            SubjectType::ALL.iter().map(|t| t.as_str()),
+        )
+    })
 }
 
 /// Registers (or, with a fixed id, replaces) a client.
 ///
 /// # Errors
-/// Malformed redirect URIs, unknown grant types, methods or algorithms, or a storage failure.
+/// Malformed URIs, words the provider does not support, combinations that do
+/// not go together (a public client with a secret method, a public password
+/// client, a pairwise client without one sector), or a storage failure.
 pub async fn add_client(store: &SqlStore, new: &NewClient) -> Result<Registered, AdminError> {
     if new.redirect_uris.is_empty() {
-        return Err(AdminError("at least one --redirect-uri is required".into()));
+        return Err(AdminError::invalid(
+            "at least one --redirect-uri is required",
+        ));
     }
-    let parse_uris = |uris: &[String], what: &str| -> Result<Vec<RedirectUri>, AdminError> {
-        uris.iter()
-            .map(|u| RedirectUri::new(u.clone()).map_err(|e| AdminError(format!("{what}: {e}"))))
-            .collect()
-    };
     let redirect_uris = parse_uris(&new.redirect_uris, "--redirect-uri")?;
     let post_logout = parse_uris(&new.post_logout_redirect_uris, "--post-logout-redirect-uri")?;
     let client_id = match &new.client_id {
         Some(id) => id.clone(),
-        None => {
-            sesame_core::random::token().map_err(|e| AdminError(e.to_string()))?[..22].to_owned()
-        }
+        None => sesame_core::random::token()?[..22].to_owned(),
     };
     let mut client = Client::new(ClientId::new(&client_id), redirect_uris, SystemClock.now());
     client.client_name = Some(new.name.clone()).filter(|n| !n.is_empty());
@@ -87,85 +197,58 @@ pub async fn add_client(store: &SqlStore, new: &NewClient) -> Result<Registered,
         client.grant_types = new
             .grant_types
             .iter()
-            .map(|g| {
-                GrantType::parse(g).ok_or_else(|| AdminError(format!("unknown --grant-type {g:?}")))
-            })
+            .map(|g| grant_type(*g))
             .collect::<Result<_, _>>()?;
     }
-    if client.grant_types.contains(&GrantType::ClientCredentials) {
+    if client
+        .grant_types
+        .contains(&sesame_op::GrantType::ClientCredentials)
+    {
         client.allowed_scopes = client
             .allowed_scopes
             .or_else(|| sesame_core::Scopes::parse("").ok());
     }
-    let method = match (&new.auth_method, new.public) {
-        (Some(m), false) => AuthMethod::parse(m)
-            .ok_or_else(|| AdminError(format!("unknown --auth-method {m:?}")))?,
-        (Some(m), true) if m != "none" => {
-            return Err(AdminError("--public clients use --auth-method none".into()));
+    let method = match (new.auth_method, new.public) {
+        (Some(m), false) => auth_method(m)?,
+        (Some(m), true) if m != ClientAuthMethod::None => {
+            return Err(AdminError::invalid(
+                "--public clients use --auth-method none",
+            ));
         }
         (_, true) => AuthMethod::None,
         (None, false) => AuthMethod::ClientSecretBasic,
     };
     client.token_endpoint_auth_method = method;
-    if method == AuthMethod::None && client.allows_grant(GrantType::Password) {
-        return Err(AdminError(
+    if method == AuthMethod::None && client.allows_grant(sesame_op::GrantType::Password) {
+        return Err(AdminError::invalid(
             "--grant-type password needs a confidential client (not --public): \
-             the provider refuses the password grant to clients that do not authenticate"
-                .into(),
+             the provider refuses the password grant to clients that do not authenticate",
         ));
     }
-    if let Some(t) = &new.subject_type {
-        client.subject_type = SubjectType::parse(t).ok_or_else(|| {
-            AdminError(format!("unknown --subject-type {t:?} (public or pairwise)"))
-        })?;
+    if let Some(t) = new.subject_type {
+        client.subject_type = subject_type(t)?;
     }
-    if client.subject_type == SubjectType::Pairwise && client.sector_identifier().is_none() {
-        return Err(AdminError(
+    if client.subject_type == sesame_op::SubjectType::Pairwise
+        && client.sector_identifier().is_none()
+    {
+        return Err(AdminError::invalid(
             "--subject-type pairwise needs --redirect-uri values that all share one host \
-             (the sector whose users get the same pairwise sub)"
-                .into(),
+             (the sector whose users get the same pairwise sub)",
         ));
     }
-    for r in &new.resources {
-        let absolute = url::Url::parse(r).is_ok_and(|u| u.fragment().is_none()) && !r.contains('#');
-        if !absolute {
-            return Err(AdminError(format!(
-                "--resource {r:?} must be an absolute URI without a fragment"
-            )));
-        }
-        if !client.allowed_resources.contains(r) {
-            client.allowed_resources.push(r.clone());
-        }
-    }
-    if let Some(alg) = &new.id_token_alg {
-        client.id_token_signed_response_alg = JwsAlgorithm::parse(alg)
-            .filter(|a| !a.is_symmetric())
-            .ok_or_else(|| AdminError(format!("unsupported --id-token-alg {alg:?}")))?;
+    add_resources(&mut client, &new.resources)?;
+    if let Some(alg) = new.id_token_alg {
+        client.id_token_signed_response_alg = signing_alg("--id-token-alg", alg)?;
     }
     if let Some(uri) = &new.backchannel_logout_uri {
         url::Url::parse(uri).map_err(|_| {
-            AdminError(format!(
+            AdminError::invalid(format!(
                 "--backchannel-logout-uri {uri:?} is not an absolute URL"
             ))
         })?;
         client.backchannel_logout_uri = Some(uri.clone());
     }
-    let secret = if method == AuthMethod::None || method == AuthMethod::PrivateKeyJwt {
-        None
-    } else {
-        let s = ClientSecret::random().map_err(|e| AdminError(e.to_string()))?;
-        let s = if method == AuthMethod::ClientSecretJwt {
-            // Long enough to key HS512, and kept for HMAC verification.
-            let more = ClientSecret::random().map_err(|e| AdminError(e.to_string()))?;
-            let joined = ClientSecret::new(format!("{}{}", s.secret(), more.secret()));
-            client.client_secret_jwt_key = Some(joined.clone());
-            joined
-        } else {
-            s
-        };
-        client.client_secret_hash = Some(secrets::hash_generated_secret(s.secret()));
-        Some(s.secret().to_owned())
-    };
+    let secret = issue_secret(&mut client, method)?;
     store.save_client(&client).await?;
     Ok(Registered {
         client_id,
@@ -173,18 +256,55 @@ pub async fn add_client(store: &SqlStore, new: &NewClient) -> Result<Registered,
     })
 }
 
+fn parse_uris(uris: &[String], flag: &str) -> Result<Vec<RedirectUri>, AdminError> {
+    uris.iter()
+        .map(|u| {
+            RedirectUri::new(u.clone()).map_err(|e| AdminError::invalid(format!("{flag}: {e}")))
+        })
+        .collect()
+}
+
+fn add_resources(client: &mut Client, resources: &[String]) -> Result<(), AdminError> {
+    for r in resources {
+        let absolute = url::Url::parse(r).is_ok_and(|u| u.fragment().is_none()) && !r.contains('#');
+        if !absolute {
+            return Err(AdminError::invalid(format!(
+                "--resource {r:?} must be an absolute URI without a fragment"
+            )));
+        }
+        if !client.allowed_resources.contains(r) {
+            client.allowed_resources.push(r.clone());
+        }
+    }
+    Ok(())
+}
+
+/// A fresh secret for a method that uses one (stored hashed; for
+/// `client_secret_jwt` also sealed, to verify HMACs), shown once.
+fn issue_secret(client: &mut Client, method: AuthMethod) -> Result<Option<String>, AdminError> {
+    if method == AuthMethod::None || method == AuthMethod::PrivateKeyJwt {
+        return Ok(None);
+    }
+    let s = ClientSecret::random()?;
+    let s = if method == AuthMethod::ClientSecretJwt {
+        // Long enough to key HS512, and kept for HMAC verification.
+        let more = ClientSecret::random()?;
+        let joined = ClientSecret::new(format!("{}{}", s.secret(), more.secret()));
+        client.client_secret_jwt_key = Some(joined.clone());
+        joined
+    } else {
+        s
+    };
+    client.client_secret_hash = Some(secrets::hash_generated_secret(s.secret()));
+    Ok(Some(s.secret().to_owned()))
+}
+
 /// Adds a Next (or, if the algorithm has none, an Active) signing key.
 ///
 /// # Errors
-/// An unsupported algorithm or a storage failure.
-pub async fn generate_key(store: &SqlStore, alg: &str) -> Result<StoredKey, AdminError> {
-    let alg = JwsAlgorithm::parse(alg)
-        .filter(|a| !a.is_symmetric())
-        .ok_or_else(|| {
-            AdminError(format!(
-                "unsupported --alg {alg:?} (RS256, PS256, ES256, ES384, EdDSA)"
-            ))
-        })?;
+/// A symmetric algorithm, or a storage failure.
+pub async fn generate_key(store: &SqlStore, alg: JwsAlgorithm) -> Result<StoredKey, AdminError> {
+    let alg = signing_alg("--alg", alg)?;
     let keys = store.list_keys().await?;
     let state = if keys
         .iter()
@@ -194,15 +314,12 @@ pub async fn generate_key(store: &SqlStore, alg: &str) -> Result<StoredKey, Admi
     } else {
         KeyState::Active
     };
-    let key = SigningKey::generate(alg).map_err(|e| AdminError(e.to_string()))?;
+    let key = SigningKey::generate(alg)?;
     let now = SystemClock.now();
     let stored = StoredKey {
         kid: key.kid().to_owned(),
         alg,
-        private_pem: key
-            .to_pkcs8_pem()
-            .map_err(|e| AdminError(e.to_string()))?
-            .to_string(),
+        private_pem: key.to_pkcs8_pem()?.to_string(),
         state,
         created_at: now,
         state_changed_at: now,

@@ -7,13 +7,14 @@
 use std::future::Future;
 
 use axum::extract::Query;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use minijinja::Environment;
 use serde_json::{Value, json};
 use sesame_core::{Issuer, JwsAlgorithm};
+use sesame_op::pages::Page;
 use sesame_rp::{Claims, ClientAuth, OidcClient, RoutePaths};
 use tower_sessions::Session;
 
@@ -127,30 +128,9 @@ async fn home(
         "csrf_token": csrf,
         "error": q.error,
     });
-    match templates
-        .get_template("app.html")
-        .and_then(|t| t.render(minijinja::value::Serde(ctx)))
-    {
-        Ok(html) => {
-            let mut r = html.into_response();
-            let h = r.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            );
-            h.insert(
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(SHELL_CSP),
-            );
-            h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            r
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "render failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "render failed").into_response()
-        }
-    }
+    Page::new(&templates, "app.html")
+        .with_csp(SHELL_CSP)
+        .render(ctx)
 }
 
 async fn me(claims: Option<Claims>) -> Response {

@@ -46,24 +46,27 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ready: impl FnOnce(&DemoInfo),
 ) -> Result<(), ServerError> {
-    std::fs::create_dir_all(&options.data_dir)
-        .map_err(|e| ServerError(format!("cannot create {}: {e}", options.data_dir.display())))?;
+    std::fs::create_dir_all(&options.data_dir).map_err(|source| ServerError::CreateDir {
+        path: options.data_dir.clone(),
+        source,
+    })?;
     let bind = |port: u16| {
         let host = options.host.clone();
         async move {
-            tokio::net::TcpListener::bind((host.as_str(), port))
+            let listen = |source: std::io::Error| ServerError::Listen {
+                addr: format!("{host}:{port}"),
+                source,
+                hint: " (choose another with --port/--app-port)",
+            };
+            let listener = tokio::net::TcpListener::bind((host.as_str(), port))
                 .await
-                .map_err(|e| ServerError(format!("cannot listen on {host}:{port}: {e} (choose another with --port/--app-port)")))
+                .map_err(listen)?;
+            let addr = listener.local_addr().map_err(listen)?;
+            Ok::<_, ServerError>((listener, addr))
         }
     };
-    let op_listener = bind(options.port).await?;
-    let app_listener = bind(options.app_port).await?;
-    let op_addr = op_listener
-        .local_addr()
-        .map_err(|e| ServerError(e.to_string()))?;
-    let app_addr = app_listener
-        .local_addr()
-        .map_err(|e| ServerError(e.to_string()))?;
+    let (op_listener, op_addr) = bind(options.port).await?;
+    let (app_listener, app_addr) = bind(options.app_port).await?;
     let provider_url = format!("http://{}:{}", options.host, op_addr.port());
     let app_url = format!("http://{}:{}", options.host, app_addr.port());
 
@@ -78,21 +81,11 @@ pub async fn run(
     let store = Arc::clone(&built.store);
 
     // The demo user, with a fresh password each start.
-    let password =
-        sesame_core::random::token().map_err(|e| ServerError(e.to_string()))?[..16].to_owned();
-    let hash =
-        sesame_op::secrets::hash_password(&password).map_err(|e| ServerError(e.to_string()))?;
+    let password = sesame_core::random::token()?[..16].to_owned();
+    let hash = sesame_op::secrets::hash_password(&password)?;
     let username = "demo".to_owned();
-    if store
-        .find_user(&username)
-        .await
-        .map_err(|e| ServerError(e.to_string()))?
-        .is_some()
-    {
-        store
-            .set_password(&username, &hash)
-            .await
-            .map_err(|e| ServerError(e.to_string()))?;
+    if store.find_user(&username).await?.is_some() {
+        store.set_password(&username, &hash).await?;
     } else {
         store
             .add_user(
@@ -102,8 +95,7 @@ pub async fn run(
                 Some("Demo User"),
                 SystemClock.now(),
             )
-            .await
-            .map_err(|e| ServerError(e.to_string()))?;
+            .await?;
     }
     // The demo app's client, with a fresh secret each start.
     let _ = store
@@ -120,8 +112,7 @@ pub async fn run(
             ..NewClient::default()
         },
     )
-    .await
-    .map_err(|e| ServerError(e.0))?;
+    .await?;
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut op_stop = stop_rx.clone();
@@ -137,9 +128,7 @@ pub async fn run(
         public_url: app_url.clone(),
     };
     let mut app_stop = stop_rx.clone();
-    let app = crate::app::router(&app_config)
-        .await
-        .map_err(|e| ServerError(e.0))?;
+    let app = crate::app::router(&app_config).await?;
     let app_task = tokio::spawn(async move {
         axum::serve(app_listener, app)
             .with_graceful_shutdown(async move {
@@ -156,8 +145,5 @@ pub async fn run(
     shutdown.await;
     let _ = stop_tx.send(true);
     let _ = app_task.await;
-    match op_task.await {
-        Ok(r) => r,
-        Err(e) => Err(ServerError(e.to_string())),
-    }
+    op_task.await?
 }

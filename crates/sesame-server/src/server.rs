@@ -22,8 +22,63 @@ use crate::ratelimit::RateLimiter;
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ServerError(pub String);
+#[non_exhaustive]
+pub enum ServerError {
+    /// The database could not be opened.
+    #[error(transparent)]
+    Open(#[from] crate::store::OpenError),
+    /// The configured issuer is not a URL the provider can use.
+    #[error("issuer: {0}")]
+    Issuer(sesame_core::UrlError),
+    /// A template could not be read or compiled.
+    #[error(transparent)]
+    Template(#[from] crate::login::TemplateError),
+    /// The provider could not be built.
+    #[error(transparent)]
+    Provider(#[from] sesame_op::BuildError),
+    /// The storage failed.
+    #[error(transparent)]
+    Store(#[from] sesame_op::StoreError),
+    /// The pairwise subject salt could not be read or created.
+    #[error("pairwise subject salt: {0}")]
+    PairwiseSalt(sesame_op::StoreError),
+    /// A user could not be stored.
+    #[error(transparent)]
+    User(#[from] sesame_op_sqlx::UserError),
+    /// A client could not be registered (the demo's).
+    #[error(transparent)]
+    Admin(#[from] crate::admin::AdminError),
+    /// The demo app could not start.
+    #[error(transparent)]
+    App(#[from] crate::app::AppError),
+    /// The system's random source failed.
+    #[error(transparent)]
+    Random(#[from] sesame_core::random::RandomError),
+    /// A directory could not be created.
+    #[error("cannot create {}: {source}", path.display())]
+    CreateDir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// An address could not be listened on.
+    #[error("cannot listen on {addr}: {source}{hint}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+        /// What to do about it.
+        hint: &'static str,
+    },
+    /// Serving failed.
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+    /// A server task ended abnormally.
+    #[error("a server task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
 
 /// A built server: the provider, its store, and the router to serve.
 #[derive(Debug, Clone)]
@@ -111,11 +166,7 @@ async fn healthz(State(store): State<Arc<SqlStore>>) -> Response {
 /// # Errors
 /// A bad configuration, an unreachable database, or unreadable templates.
 pub async fn build(config: &Config) -> Result<Built, ServerError> {
-    let store = Arc::new(
-        crate::store::open(config)
-            .await
-            .map_err(|e| ServerError(e.0))?,
-    );
+    let store = Arc::new(crate::store::open(config).await?);
     build_with(config, store, Arc::new(SystemClock)).await
 }
 
@@ -128,17 +179,15 @@ pub async fn build_with(
     store: Arc<SqlStore>,
     clock: Arc<dyn Clock>,
 ) -> Result<Built, ServerError> {
-    let issuer =
-        Issuer::new(config.issuer.clone()).map_err(|e| ServerError(format!("issuer: {e}")))?;
-    let decoy_hash = sesame_op::secrets::hash_password("decoy password, never valid")
-        .map_err(|e| ServerError(e.to_string()))?;
+    let issuer = Issuer::new(config.issuer.clone()).map_err(ServerError::Issuer)?;
+    let decoy_hash = sesame_op::secrets::hash_password("decoy password, never valid")?;
     let login = Arc::new(LoginState {
         store: Arc::clone(&store),
         issuer: config.issuer.clone(),
         secure: config.secure_cookies(),
         session_ttl: config.login_session_ttl,
         clock: Arc::clone(&clock),
-        templates: login::templates(config.templates_dir.as_deref()).map_err(ServerError)?,
+        templates: login::templates(config.templates_dir.as_deref())?,
         by_username: RateLimiter::per_minute(config.rate_limits.login_per_username_per_minute),
         by_ip: RateLimiter::per_minute(config.rate_limits.login_per_ip_per_minute),
         trust_forwarded_for: config.trust_forwarded_for,
@@ -163,14 +212,14 @@ pub async fn build_with(
         store
             .pairwise_salt()
             .await
-            .map_err(|e| ServerError(format!("pairwise subject salt: {e}")))?,
+            .map_err(ServerError::PairwiseSalt)?,
     );
     let mut builder = Provider::builder(issuer)
         .with_store(Arc::clone(&store) as Arc<dyn sesame_op::Store>)
         .with_authenticator(ServerAuth(Arc::clone(&login)))
         .with_password_authenticator(ServerAuth(Arc::clone(&login)))
         .with_claims(UserClaims(Arc::clone(&store)))
-        .with_clock(ClockRef(clock))
+        .with_clock(clock)
         .with_settings(settings);
     if let Some(dir) = &config.templates_dir {
         for name in [
@@ -181,18 +230,17 @@ pub async fn build_with(
         ] {
             let path = dir.join(name);
             if path.exists() {
-                let source = std::fs::read_to_string(&path)
-                    .map_err(|e| ServerError(format!("{}: {e}", path.display())))?;
-                builder = builder
-                    .with_template(name, &source)
-                    .map_err(|e| ServerError(e.to_string()))?;
+                let source = std::fs::read_to_string(&path).map_err(|source| {
+                    login::TemplateError::Read {
+                        path: path.clone(),
+                        source,
+                    }
+                })?;
+                builder = builder.with_template(name, &source)?;
             }
         }
     }
-    let provider = builder
-        .build()
-        .await
-        .map_err(|e| ServerError(e.to_string()))?;
+    let provider = builder.build().await?;
     let _ = crate::metrics::handle();
     let token_limit = Arc::new(TokenLimit {
         limiter: RateLimiter::per_second(config.rate_limits.token_per_client_per_second),
@@ -215,16 +263,6 @@ pub async fn build_with(
         store,
         router,
     })
-}
-
-/// A `Clock` from a shared clock.
-#[derive(Debug, Clone)]
-struct ClockRef(Arc<dyn Clock>);
-
-impl Clock for ClockRef {
-    fn now(&self) -> sesame_core::UnixTime {
-        self.0.now()
-    }
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves; requests in
@@ -262,7 +300,7 @@ pub async fn serve(
     .await;
     sweeper.abort();
     built.store.close().await;
-    result.map_err(|e| ServerError(format!("server error: {e}")))
+    result.map_err(ServerError::Serve)
 }
 
 /// Builds from configuration and serves: the body of `sesame serve`.

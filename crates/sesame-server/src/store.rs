@@ -1,15 +1,63 @@
 //! Opening the database, with the encryption key resolved.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use sesame_op_sqlx::{EncryptionKey, SqlStore};
+use sesame_op_sqlx::{ConnectError, CryptError, EncryptionKey, SqlStore};
 
 use crate::config::{Config, redact_url};
 
 /// Why the database could not be opened.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct OpenError(pub String);
+#[non_exhaustive]
+pub enum OpenError {
+    /// Neither an encryption key nor a key file for a database that needs one.
+    #[error(
+        "set SESAME_ENCRYPTION_KEY (32 random bytes, base64: `sesame keys encryption-key` prints one) \
+         or encryption_key_file; every instance sharing the database needs the same key"
+    )]
+    NoKey,
+    /// The configured key is not a key.
+    #[error("encryption_key: {0}")]
+    BadKey(CryptError),
+    /// The key file holds no key.
+    #[error("{}: {source}", file.display())]
+    BadKeyFile {
+        /// The file.
+        file: PathBuf,
+        /// Why.
+        source: CryptError,
+    },
+    /// A key could not be generated.
+    #[error(transparent)]
+    Generate(CryptError),
+    /// A file or directory could not be read, created or written.
+    #[error("cannot {action} {}: {source}", path.display())]
+    File {
+        /// `read`, `create` or `write`.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The database could not be opened or migrated.
+    #[error("database {url}: {source}")]
+    Connect {
+        /// The URL, password redacted.
+        url: String,
+        /// Why.
+        source: ConnectError,
+    },
+}
+
+fn file_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> OpenError {
+    let path = path.to_owned();
+    move |source| OpenError::File {
+        action,
+        path,
+        source,
+    }
+}
 
 /// The file path of a `sqlite:` URL, if it names a file.
 pub fn sqlite_path(url: &str) -> Option<PathBuf> {
@@ -22,8 +70,7 @@ pub fn sqlite_path(url: &str) -> Option<PathBuf> {
 
 fn key_from(config: &Config) -> Result<EncryptionKey, OpenError> {
     if let Some(k) = &config.encryption_key {
-        return EncryptionKey::from_base64(k)
-            .map_err(|e| OpenError(format!("encryption_key: {e}")));
+        return EncryptionKey::from_base64(k).map_err(OpenError::BadKey);
     }
     let file = match (&config.encryption_key_file, sqlite_path(&config.database)) {
         (Some(f), _) => f.clone(),
@@ -34,32 +81,28 @@ fn key_from(config: &Config) -> Result<EncryptionKey, OpenError> {
         }
         (None, None) if config.database.starts_with("sqlite:") => {
             // An in-memory database: a key for this process only.
-            return EncryptionKey::generate().map_err(|e| OpenError(e.to_string()));
+            return EncryptionKey::generate().map_err(OpenError::Generate);
         }
-        (None, None) => {
-            return Err(OpenError(
-                "set SESAME_ENCRYPTION_KEY (32 random bytes, base64: `sesame keys encryption-key` prints one) \
-                 or encryption_key_file; every instance sharing the database needs the same key"
-                    .into(),
-            ));
-        }
+        (None, None) => return Err(OpenError::NoKey),
     };
     match std::fs::read_to_string(&file) {
-        Ok(text) => EncryptionKey::from_base64(&text)
-            .map_err(|e| OpenError(format!("{}: {e}", file.display()))),
+        Ok(text) => EncryptionKey::from_base64(&text).map_err(|source| OpenError::BadKeyFile {
+            file: file.clone(),
+            source,
+        }),
         Err(e)
             if e.kind() == std::io::ErrorKind::NotFound && config.encryption_key_file.is_none() =>
         {
-            let key = EncryptionKey::generate().map_err(|e| OpenError(e.to_string()))?;
+            let key = EncryptionKey::generate().map_err(OpenError::Generate)?;
             write_private(&file, &key.to_base64())?;
             tracing::info!(file = %file.display(), "created the key that encrypts signing keys at rest; back it up with the database");
             Ok(key)
         }
-        Err(e) => Err(OpenError(format!("cannot read {}: {e}", file.display()))),
+        Err(e) => Err(file_error("read", &file)(e)),
     }
 }
 
-fn write_private(path: &std::path::Path, contents: &str) -> Result<(), OpenError> {
+fn write_private(path: &Path, contents: &str) -> Result<(), OpenError> {
     use std::io::Write as _;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -68,11 +111,9 @@ fn write_private(path: &std::path::Path, contents: &str) -> Result<(), OpenError
         use std::os::unix::fs::OpenOptionsExt as _;
         options.mode(0o600);
     }
-    let mut f = options
-        .open(path)
-        .map_err(|e| OpenError(format!("cannot create {}: {e}", path.display())))?;
+    let mut f = options.open(path).map_err(file_error("create", path))?;
     f.write_all(contents.as_bytes())
-        .map_err(|e| OpenError(format!("cannot write {}: {e}", path.display())))
+        .map_err(file_error("write", path))
 }
 
 /// Opens (and migrates) the configured database.
@@ -84,13 +125,15 @@ pub async fn open(config: &Config) -> Result<SqlStore, OpenError> {
         && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
         && !dir.exists()
     {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| OpenError(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(file_error("create", dir))?;
     }
     let key = key_from(config)?;
     let store = SqlStore::connect(&config.database, key)
         .await
-        .map_err(|e| OpenError(format!("database {}: {e}", redact_url(&config.database))))?;
+        .map_err(|source| OpenError::Connect {
+            url: redact_url(&config.database),
+            source,
+        })?;
     Ok(store.with_cache_ttl(std::time::Duration::from_secs(config.cache_ttl)))
 }
 

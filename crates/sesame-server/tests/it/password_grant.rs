@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use serde_json::Value;
+use sesame_core::GrantType;
 use sesame_server::Config;
 use sesame_server::admin::{self, NewClient};
 
@@ -50,7 +51,7 @@ async fn start(dir: &TempDir, edit: impl FnOnce(&mut Config)) -> Server {
         &NewClient {
             name: "Legacy".into(),
             redirect_uris: vec!["https://legacy.example/cb".into()],
-            grant_types: vec!["password".into(), "refresh_token".into()],
+            grant_types: vec![GrantType::Password, GrantType::RefreshToken],
             ..NewClient::default()
         },
     )

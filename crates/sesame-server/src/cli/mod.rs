@@ -1,0 +1,306 @@
+//! The `sesame` command line: `serve`, `migrate`, `demo` and `app` here;
+//! `clients`, `users` and `keys` in their modules.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use sesame_op_sqlx::SqlStore;
+
+use crate::config::{Config, LogFormat, Overrides};
+
+mod clients;
+mod keys;
+mod users;
+mod words;
+
+use clients::ClientsCommand;
+use keys::KeysCommand;
+use users::UsersCommand;
+
+/// Sesame: an OpenID Provider.
+#[derive(Debug, Parser)]
+#[command(
+    name = "sesame",
+    version,
+    about = "Sesame — an OpenID Provider with a CLI, a login UI and a demo"
+)]
+pub struct Cli {
+    /// A TOML configuration file (SESAME_* environment variables and flags override it).
+    #[arg(long, global = true, env = "SESAME_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The database: sqlite://FILE (default sqlite://sesame.db) or postgres://…
+    #[arg(long, global = true)]
+    pub database: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the provider.
+    Serve {
+        /// The issuer (the public base URL).
+        #[arg(long)]
+        issuer: Option<String>,
+        /// The address to listen on.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage clients.
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Run a provider and the demo app together, with a demo user and client.
+    Demo {
+        /// Where the demo keeps its SQLite database.
+        #[arg(long, default_value = ".sesame-demo")]
+        data_dir: PathBuf,
+        /// The provider's port.
+        #[arg(long, default_value_t = 8000)]
+        port: u16,
+        /// The demo app's port.
+        #[arg(long, default_value_t = 3000)]
+        app_port: u16,
+        /// The host to listen on and advertise.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+    },
+    /// Run the demo relying-party app alone, pointed at any provider.
+    App {
+        /// The provider's issuer.
+        #[arg(long)]
+        issuer: String,
+        /// The client id registered there.
+        #[arg(long)]
+        client_id: String,
+        /// The client secret.
+        #[arg(long, env = "SESAME_APP_CLIENT_SECRET")]
+        client_secret: Option<String>,
+        /// client_secret_basic, client_secret_post or none.
+        #[arg(long)]
+        auth_method: Option<String>,
+        /// Scopes to request.
+        #[arg(long, default_value = "openid profile email")]
+        scope: String,
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1:3000")]
+        listen: String,
+        /// The app's public base URL (default http://LISTEN); the redirect URI is PUBLIC_URL/callback.
+        #[arg(long)]
+        public_url: Option<String>,
+    },
+}
+
+/// A failed command: one line for the user (exit code 1).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Failure {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The database could not be opened.
+    #[error(transparent)]
+    Open(#[from] crate::store::OpenError),
+    /// A bad administrative request.
+    #[error(transparent)]
+    Admin(#[from] crate::admin::AdminError),
+    /// The server could not start or failed.
+    #[error(transparent)]
+    Server(#[from] crate::server::ServerError),
+    /// The demo app could not start or failed.
+    #[error(transparent)]
+    App(#[from] crate::app::AppError),
+    /// The storage failed.
+    #[error(transparent)]
+    Store(#[from] sesame_op::StoreError),
+    /// A user could not be added.
+    #[error(transparent)]
+    User(#[from] sesame_op_sqlx::UserError),
+    /// Key rotation failed.
+    #[error(transparent)]
+    Keys(#[from] sesame_op::KeysError),
+    /// The system's random source failed.
+    #[error(transparent)]
+    Random(#[from] sesame_core::random::RandomError),
+    /// An encryption key could not be made.
+    #[error(transparent)]
+    Crypt(#[from] sesame_op_sqlx::CryptError),
+    /// Output could not be encoded.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// The address is taken or invalid.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The async runtime could not start.
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
+    /// No such client.
+    #[error("no client with id {0:?}")]
+    NoClient(String),
+    /// No such user.
+    #[error("no user named {0:?}")]
+    NoUser(String),
+    /// A flag's value breaks a rule.
+    #[error("{0}")]
+    Usage(&'static str),
+}
+
+async fn bind(addr: &str) -> Result<tokio::net::TcpListener, Failure> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| Failure::Listen {
+            addr: addr.to_owned(),
+            source,
+        })
+}
+
+fn init_tracing(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr);
+    let _ = match config.log_format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Human => builder.try_init(),
+    };
+}
+
+fn print_line(line: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Failure::Runtime)
+        .and_then(|runtime| runtime.block_on(execute(cli)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprint_error(&failure.to_string());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn eprint_error(message: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "error: {message}");
+}
+
+async fn open(config: &Config) -> Result<SqlStore, Failure> {
+    Ok(crate::store::open(config).await?)
+}
+
+async fn execute(cli: Cli) -> Result<(), Failure> {
+    let mut overrides = Overrides {
+        database: cli.database.clone(),
+        ..Overrides::default()
+    };
+    if let Command::Serve { issuer, listen } = &cli.command {
+        overrides.issuer.clone_from(issuer);
+        overrides.listen.clone_from(listen);
+    }
+    let needs_config = match &cli.command {
+        Command::App { .. } | Command::Demo { .. } => false,
+        Command::Keys(k) => k.needs_config(),
+        _ => true,
+    };
+    let config = if needs_config {
+        Config::load(cli.config.as_deref(), &overrides)?
+    } else {
+        Config::default()
+    };
+    init_tracing(&config);
+    match cli.command {
+        Command::Serve { .. } => {
+            let listener = bind(&config.listen).await?;
+            crate::server::run(config, listener, crate::server::shutdown_signal()).await?;
+        }
+        Command::Migrate => {
+            open(&config).await?.close().await;
+            print_line("migrations applied");
+        }
+        Command::Clients(c) => clients::run(&config, c).await?,
+        Command::Users(c) => users::run(&config, c).await?,
+        Command::Keys(c) => keys::run(&config, c).await?,
+        Command::Demo {
+            data_dir,
+            port,
+            app_port,
+            host,
+        } => {
+            let options = crate::demo::DemoOptions {
+                data_dir,
+                host,
+                port,
+                app_port,
+            };
+            crate::demo::run(options, crate::server::shutdown_signal(), |info| {
+                print_line("Sesame demo is running.");
+                print_line(&format!(
+                    "  Demo app:  {}   <- open this in a browser",
+                    info.app
+                ));
+                print_line(&format!(
+                    "  Provider:  {}   (discovery: {}{})",
+                    info.provider,
+                    info.provider,
+                    sesame_core::WELL_KNOWN_PATH
+                ));
+                print_line(&format!(
+                    "  Sign in as username: {}  password: {}",
+                    info.username, info.password
+                ));
+                print_line("Press Ctrl-C to stop.");
+            })
+            .await?;
+        }
+        Command::App {
+            issuer,
+            client_id,
+            client_secret,
+            auth_method,
+            scope,
+            listen,
+            public_url,
+        } => {
+            let listener = bind(&listen).await?;
+            let public_url = public_url.unwrap_or_else(|| format!("http://{listen}"));
+            let config = crate::app::AppConfig {
+                issuer,
+                client_id,
+                client_secret,
+                auth_method,
+                scope,
+                public_url: public_url.clone(),
+            };
+            print_line(&format!(
+                "Demo app on {public_url} (redirect URI {public_url}/callback)"
+            ));
+            crate::app::run(config, listener, crate::server::shutdown_signal()).await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,142 @@
+//! The provider's view of a login: the session cookie, logout, the password
+//! grant's check, and the user table's claims.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::extract::ConnectInfo;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use serde_json::{Map, Value, json};
+use sesame_core::{SessionId, Subject};
+use sesame_op::secrets::token_key;
+use sesame_op::{
+    Authenticator, AuthnError, ClaimsError, ClaimsSource, EndUser, LoginRequest,
+    PasswordAuthenticator, PasswordCheck, PasswordRequest,
+};
+use sesame_op_sqlx::SqlStore;
+
+use super::credentials::Credentials;
+use super::{LoginState, SESSION_COOKIE, client_ip, cookie};
+
+/// The authenticator the provider uses: the login-session cookie.
+#[derive(Debug, Clone)]
+pub struct ServerAuth(pub Arc<LoginState>);
+
+#[async_trait]
+impl Authenticator for ServerAuth {
+    async fn current_user(&self, parts: &Parts) -> Result<Option<EndUser>, AuthnError> {
+        let Some(value) = cookie(&parts.headers, SESSION_COOKIE) else {
+            return Ok(None);
+        };
+        let now = self.0.clock.now();
+        let session = self
+            .0
+            .store
+            .find_login_session(&token_key(&value), now)
+            .await
+            .map_err(|e| AuthnError(e.to_string()))?;
+        Ok(session.map(|s| EndUser {
+            subject: Subject::new(s.subject),
+            auth_time: s.auth_time,
+            session_id: SessionId::new(s.sid),
+            acr: None,
+            amr: Some(vec!["pwd".into()]),
+        }))
+    }
+
+    fn login_url(&self, request: &LoginRequest) -> String {
+        let mut q: Vec<(&str, &str)> = vec![("return_to", request.return_to.as_str())];
+        if let Some(hint) = &request.login_hint {
+            q.push(("login_hint", hint));
+        }
+        if !request.client_name.is_empty() {
+            q.push(("client", &request.client_name));
+        }
+        format!(
+            "{}/login?{}",
+            self.0.issuer,
+            serde_urlencoded::to_string(&q).unwrap_or_default()
+        )
+    }
+
+    async fn logout(&self, parts: &Parts, _user: &EndUser) -> Result<HeaderMap, AuthnError> {
+        if let Some(value) = cookie(&parts.headers, SESSION_COOKIE) {
+            self.0
+                .store
+                .delete_login_session(&token_key(&value))
+                .await
+                .map_err(|e| AuthnError(e.to_string()))?;
+        }
+        let mut h = HeaderMap::new();
+        if let Some(v) = self.0.cookie_header(SESSION_COOKIE, "", 0, "/") {
+            h.insert(header::SET_COOKIE, v);
+        }
+        Ok(h)
+    }
+}
+
+/// Claims from the user table.
+#[derive(Debug, Clone)]
+pub struct UserClaims(pub Arc<SqlStore>);
+
+#[async_trait]
+impl ClaimsSource for UserClaims {
+    async fn claims(&self, subject: &Subject) -> Result<Option<Map<String, Value>>, ClaimsError> {
+        let user = self
+            .0
+            .find_user_by_subject(subject.as_str())
+            .await
+            .map_err(|e| ClaimsError(e.to_string()))?;
+        Ok(user.map(|u| {
+            let mut m = Map::new();
+            m.insert("preferred_username".into(), json!(u.username));
+            if let Some(name) = u.name {
+                m.insert("name".into(), json!(name));
+            }
+            if let Some(email) = u.email {
+                m.insert("email".into(), json!(email));
+                // Set by an administrator of this provider.
+                m.insert("email_verified".into(), json!(true));
+            }
+            m
+        }))
+    }
+}
+
+/// The password grant checks passwords like the login form: the same rate
+/// limits (one budget for both), the same hash, the same decoy.
+#[async_trait]
+impl PasswordAuthenticator for ServerAuth {
+    async fn check_password(
+        &self,
+        parts: &Parts,
+        request: PasswordRequest<'_>,
+    ) -> Result<PasswordCheck, AuthnError> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0);
+        let ip = client_ip(&self.0, &parts.headers, peer);
+        let username = request.username.trim();
+        let checked = self
+            .0
+            .check_credentials(&ip, username, request.password.to_owned())
+            .await
+            .map_err(|e| AuthnError(e.to_string()))?;
+        Ok(match checked {
+            Credentials::Valid(user) => {
+                tracing::info!(username = %user.username, client_id = request.client_id.as_str(), "password grant");
+                PasswordCheck::Valid(Subject::new(user.subject))
+            }
+            Credentials::Invalid => {
+                tracing::info!(username = %username, client_id = request.client_id.as_str(), "failed password grant");
+                PasswordCheck::Invalid
+            }
+            Credentials::Limited(retry) => PasswordCheck::RateLimited {
+                retry_after: retry.as_secs().max(1),
+            },
+        })
+    }
+}

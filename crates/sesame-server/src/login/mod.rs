@@ -1,0 +1,153 @@
+//! The server's users as the provider sees them: the login page
+//! ([`pages`]), login sessions and claims ([`authn`]), and the password
+//! check shared by the form and the password grant ([`credentials`]).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, HeaderValue, header};
+use minijinja::Environment;
+use sesame_core::Clock;
+use sesame_op_sqlx::SqlStore;
+
+use crate::ratelimit::RateLimiter;
+
+mod authn;
+mod credentials;
+mod pages;
+
+pub use authn::{ServerAuth, UserClaims};
+pub(crate) use pages::{get_login, home, post_login};
+
+/// The provider's login cookie (distinct from the relying party's).
+pub const SESSION_COOKIE: &str = "sesame_session";
+/// The login form's CSRF cookie (double submit).
+pub const CSRF_COOKIE: &str = "sesame_csrf";
+
+/// What the login pages and the authenticator share.
+pub struct LoginState {
+    pub(crate) store: Arc<SqlStore>,
+    pub(crate) issuer: String,
+    pub(crate) secure: bool,
+    pub(crate) session_ttl: i64,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) templates: Environment<'static>,
+    pub(crate) by_username: RateLimiter,
+    pub(crate) by_ip: RateLimiter,
+    pub(crate) trust_forwarded_for: bool,
+    /// A real Argon2 hash, checked for unknown users so timing does not reveal them.
+    pub(crate) decoy_hash: String,
+    /// Argon2 checks at once: one per core. Each takes 19 MiB; unbounded, a burst
+    /// of logins held hundreds of MiB (measured: 16 at once, 325 MiB resident).
+    pub(crate) hashing: Arc<tokio::sync::Semaphore>,
+}
+
+impl std::fmt::Debug for LoginState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginState")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+impl LoginState {
+    pub(crate) fn cookie_header(
+        &self,
+        name: &str,
+        value: &str,
+        max_age: i64,
+        path: &str,
+    ) -> Option<HeaderValue> {
+        let secure = if self.secure { "; Secure" } else { "" };
+        HeaderValue::from_str(&format!(
+            "{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
+        ))
+        .ok()
+    }
+
+    /// `return_to` must lead back to this provider.
+    pub(crate) fn safe_return_to<'a>(&self, return_to: &'a str) -> &'a str {
+        let ours = return_to
+            .strip_prefix(self.issuer.as_str())
+            .is_some_and(|rest| rest.starts_with('/') && sesame_rp::is_safe_next(rest));
+        if ours || sesame_rp::is_safe_next(return_to) {
+            return_to
+        } else {
+            "/"
+        }
+    }
+}
+
+/// The client address rate limits count by: the peer, or the first
+/// `X-Forwarded-For` hop behind a trusted proxy.
+pub(crate) fn client_ip(
+    state: &LoginState,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+) -> String {
+    if state.trust_forwarded_for
+        && let Some(first) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+    {
+        return first.trim().to_owned();
+    }
+    peer.map(|p| p.ip().to_string()).unwrap_or_default()
+}
+
+/// A template that could not be read or compiled.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TemplateError {
+    /// The override file could not be read.
+    #[error("{}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The template does not compile.
+    #[error("{name}: {source}")]
+    Compile {
+        /// The template's name.
+        name: String,
+        /// Why.
+        source: minijinja::Error,
+    },
+}
+
+/// The login page templates, with overrides from a directory.
+pub(crate) fn templates(
+    dir: Option<&std::path::Path>,
+) -> Result<Environment<'static>, TemplateError> {
+    let mut env = Environment::new();
+    for (name, source) in [
+        ("login.html", include_str!("../../templates/login.html")),
+        ("home.html", include_str!("../../templates/home.html")),
+    ] {
+        let source = match dir.map(|d| d.join(name)).filter(|p| p.exists()) {
+            Some(path) => std::fs::read_to_string(&path)
+                .map_err(|source| TemplateError::Read { path, source })?,
+            None => source.to_owned(),
+        };
+        env.add_template_owned(name.to_owned(), source)
+            .map_err(|source| TemplateError::Compile {
+                name: name.to_owned(),
+                source,
+            })?;
+    }
+    Ok(env)
+}

@@ -1,0 +1,220 @@
+//! `GET /login`, `POST /login` and `GET /`: the pages a person sees.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+use sesame_op::Authenticator as _;
+use sesame_op::pages::{PAGE_CSP, Page, csp_with_form_targets};
+use sesame_op::secrets::token_key;
+use sesame_op_sqlx::LoginSession;
+use subtle::ConstantTimeEq;
+
+use super::credentials::Credentials;
+use super::{CSRF_COOKIE, LoginState, SESSION_COOKIE, ServerAuth, client_ip, cookie};
+
+#[derive(serde::Deserialize)]
+pub(crate) struct LoginQuery {
+    #[serde(default)]
+    return_to: String,
+    #[serde(default)]
+    login_hint: Option<String>,
+    #[serde(default)]
+    client: Option<String>,
+}
+
+/// The origin a login's return trip ends at (the client's redirect URI), which
+/// the login form's CSP must allow: browsers check `form-action` on every redirect.
+fn return_origin(return_to: &str) -> Option<String> {
+    let url = url::Url::parse(return_to).ok()?;
+    let redirect = url
+        .query_pairs()
+        .find(|(k, _)| k == "redirect_uri")?
+        .1
+        .into_owned();
+    let target = url::Url::parse(&redirect).ok()?;
+    let origin = match target.origin() {
+        o @ url::Origin::Tuple(..) => o.ascii_serialization(),
+        url::Origin::Opaque(_) => format!("{}:", target.scheme()),
+    };
+    (!origin.contains(['\'', ';', ' ', ','])).then_some(origin)
+}
+
+fn login_page(
+    state: &LoginState,
+    status: StatusCode,
+    return_to: &str,
+    username: &str,
+    client: Option<&str>,
+    error: Option<&str>,
+) -> Response {
+    let csrf = sesame_core::random::token().unwrap_or_default();
+    let cookie = state.cookie_header(CSRF_COOKIE, &csrf, 3600, "/login");
+    // After the login the browser goes on to /authorize and from there to the client.
+    let csp = match return_origin(return_to) {
+        Some(origin) => csp_with_form_targets(&[origin]),
+        None => PAGE_CSP.to_owned(),
+    };
+    let mut page = Page::new(&state.templates, "login.html")
+        .with_status(status)
+        .with_csp(csp);
+    if let Some(cookie) = cookie {
+        page = page.with_cookie(cookie);
+    }
+    page.render(json!({
+        "css": sesame_op::STYLESHEET,
+        "issuer": state.issuer,
+        "action": format!("{}/login", state.issuer),
+        "csrf_token": csrf,
+        "return_to": return_to,
+        "username": username,
+        "client_name": client,
+        "error": error,
+    }))
+}
+
+/// `GET /login`
+pub(crate) async fn get_login(
+    State(state): State<Arc<LoginState>>,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    let return_to = state.safe_return_to(&q.return_to).to_owned();
+    login_page(
+        &state,
+        StatusCode::OK,
+        &return_to,
+        q.login_hint.as_deref().unwrap_or(""),
+        q.client.as_deref(),
+        None,
+    )
+}
+
+fn too_many(retry: std::time::Duration) -> Response {
+    let mut r = (
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many sign-in attempts. Wait a moment and try again.",
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&retry.as_secs().max(1).to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
+}
+
+/// `POST /login`: `username`, `password`, `csrf_token`, `return_to`.
+pub(crate) async fn post_login(
+    State(state): State<Arc<LoginState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form: Map<String, Value> = url::form_urlencoded::parse(&body)
+        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+        .collect();
+    let field = |k: &str| form.get(k).and_then(Value::as_str).unwrap_or("");
+    let return_to = state.safe_return_to(field("return_to")).to_owned();
+    let username = field("username").trim().to_owned();
+    let expected = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
+    let presented = field("csrf_token");
+    if expected.is_empty() || !bool::from(expected.as_bytes().ct_eq(presented.as_bytes())) {
+        return login_page(
+            &state,
+            StatusCode::FORBIDDEN,
+            &return_to,
+            &username,
+            None,
+            Some("The form expired. Please sign in again."),
+        );
+    }
+    let ip = client_ip(&state, &headers, Some(peer));
+    let checked = state
+        .check_credentials(&ip, &username, field("password").to_owned())
+        .await;
+    let user = match checked {
+        Ok(Credentials::Valid(user)) => user,
+        Ok(Credentials::Limited(retry)) => return too_many(retry),
+        Err(e) => {
+            tracing::error!(error = %e, "user lookup failed");
+            return (StatusCode::SERVICE_UNAVAILABLE, "sign-in is unavailable").into_response();
+        }
+        Ok(Credentials::Invalid) => {
+            tracing::info!(username = %username, "failed sign-in");
+            return login_page(
+                &state,
+                StatusCode::UNAUTHORIZED,
+                &return_to,
+                &username,
+                None,
+                Some("Wrong username or password."),
+            );
+        }
+    };
+    let now = state.clock.now();
+    let Ok(value) = sesame_core::random::token() else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "randomness failed").into_response();
+    };
+    let sid = sesame_core::random::token().unwrap_or_default();
+    let session = LoginSession {
+        subject: user.subject.clone(),
+        sid,
+        auth_time: now,
+        expires_at: now + state.session_ttl,
+    };
+    if let Err(e) = state
+        .store
+        .create_login_session(&token_key(&value), &session)
+        .await
+    {
+        tracing::error!(error = %e, "could not store the login session");
+        return (StatusCode::SERVICE_UNAVAILABLE, "sign-in is unavailable").into_response();
+    }
+    // Replace any previous login session of this browser.
+    if let Some(old) = cookie(&headers, SESSION_COOKIE) {
+        let _ = state.store.delete_login_session(&token_key(&old)).await;
+    }
+    tracing::info!(username = %user.username, "signed in");
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&return_to) {
+        h.insert(header::LOCATION, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(v) = state.cookie_header(SESSION_COOKIE, &value, state.session_ttl, "/") {
+        h.append(header::SET_COOKIE, v);
+    }
+    if let Some(v) = state.cookie_header(CSRF_COOKIE, "", 0, "/login") {
+        h.append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// `GET /`: what this server is, and who is signed in.
+pub(crate) async fn home(State(state): State<Arc<LoginState>>, parts: Parts) -> Response {
+    let user = ServerAuth(Arc::clone(&state))
+        .current_user(&parts)
+        .await
+        .ok()
+        .flatten();
+    let username = match user {
+        Some(u) => state
+            .store
+            .find_user_by_subject(u.subject.as_str())
+            .await
+            .ok()
+            .flatten()
+            .map(|u| u.username),
+        None => None,
+    };
+    Page::new(&state.templates, "home.html").render(json!({
+        "css": sesame_op::STYLESHEET,
+        "issuer": state.issuer,
+        "discovery": format!("{}{}", state.issuer, sesame_core::WELL_KNOWN_PATH),
+        "end_session": format!("{}{}", state.issuer, sesame_op::paths::END_SESSION),
+        "username": username,
+    }))
+}
