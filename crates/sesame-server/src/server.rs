@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -79,6 +79,9 @@ pub enum ServerError {
     #[error("a server task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
 }
+
+/// The largest login form accepted: 64 KiB, as for every provider endpoint.
+pub const LOGIN_BODY_LIMIT: usize = 64 * 1024;
 
 /// A built server: the provider, its store, and the router to serve.
 #[derive(Debug, Clone)]
@@ -252,6 +255,8 @@ pub async fn build_with(
             Router::new()
                 .route("/", get(login::home))
                 .route("/login", get(login::get_login).post(login::post_login))
+                // The provider endpoints' body limit, for the login form too (L3).
+                .layer(DefaultBodyLimit::max(LOGIN_BODY_LIMIT))
                 .with_state(login),
         )
         .route("/healthz", get(healthz).with_state(Arc::clone(&store)))
