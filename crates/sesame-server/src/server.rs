@@ -260,7 +260,6 @@ pub async fn build_with(
                 .with_state(login),
         )
         .route("/healthz", get(healthz).with_state(Arc::clone(&store)))
-        .route("/metrics", get(crate::metrics::render))
         .layer(middleware::from_fn_with_state(token_limit, limit_token))
         .layer(middleware::from_fn(crate::metrics::track));
     Ok(Built {
@@ -318,8 +317,39 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let built = build(&config).await?;
-    tracing::info!(issuer = %config.issuer, listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "sesame is serving");
-    serve(built, listener, shutdown).await
+    let metrics = match &config.metrics_listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| ServerError::Listen {
+                    addr: addr.clone(),
+                    source,
+                    hint: " (metrics_listen)",
+                })?,
+        ),
+        None => None,
+    };
+    tracing::info!(issuer = %config.issuer, listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), metrics = ?config.metrics_listen, "sesame is serving");
+    let (stop_metrics, stopped) = tokio::sync::watch::channel(false);
+    let metrics = metrics.map(|listener| {
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, crate::metrics::router())
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.changed().await;
+                })
+                .await
+        })
+    });
+    let result = serve(built, listener, async move {
+        shutdown.await;
+        let _ = stop_metrics.send(true);
+    })
+    .await;
+    if let Some(task) = metrics {
+        task.await?.map_err(ServerError::Serve)?;
+    }
+    result
 }
 
 /// Resolves on SIGTERM or ctrl-c.

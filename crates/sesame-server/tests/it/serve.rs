@@ -8,8 +8,11 @@ use crate::support::*;
 #[tokio::test]
 async fn health_metrics_issuer_and_login_rate_limit() {
     let dir = TempDir::new();
+    let metrics_base = format!("http://127.0.0.1:{}", free_port());
+    let metrics_listen = metrics_base.trim_start_matches("http://").to_owned();
     let server = Server::spawn(&dir.db(), |c| {
-        c.rate_limits.login_per_username_per_minute = 2
+        c.rate_limits.login_per_username_per_minute = 2;
+        c.metrics_listen = Some(metrics_listen);
     })
     .await;
     let base = server.base.clone();
@@ -40,7 +43,7 @@ async fn health_metrics_issuer_and_login_rate_limit() {
     assert_eq!(d["issuer"], base);
     assert_eq!(d["token_endpoint"], format!("{base}/token"));
     let metrics = http
-        .get(format!("{base}/metrics"))
+        .get(format!("{metrics_base}/metrics"))
         .send()
         .await
         .unwrap()
@@ -117,6 +120,23 @@ async fn health_metrics_issuer_and_login_rate_limit() {
         .unwrap();
     let html = r.text().await.unwrap();
     assert!(!html.contains("evil.example"));
+    server.stop().await;
+}
+
+/// Metrics are on their own listener only when configured, never on the
+/// public one (S24); /healthz stays public.
+#[tokio::test]
+async fn metrics_are_not_on_the_public_listener() {
+    let dir = TempDir::new();
+    let server = Server::spawn(&dir.db(), |_| {}).await;
+    let r = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = reqwest::get(format!("{}/healthz", server.base))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
     server.stop().await;
 }
 
