@@ -50,6 +50,9 @@ pub struct Config {
     pub issuer: String,
     /// Address to listen on.
     pub listen: String,
+    /// Where to serve `/metrics` (Prometheus), e.g. `127.0.0.1:9100`. Off by
+    /// default: metrics are never on the public listener (S24).
+    pub metrics_listen: Option<String>,
     /// `sqlite://FILE` (default `sqlite://sesame.db`) or `postgres://…`.
     pub database: String,
     /// The key that encrypts signing keys at rest (32 bytes, base64). For
@@ -93,6 +96,7 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("issuer", &self.issuer)
             .field("listen", &self.listen)
+            .field("metrics_listen", &self.metrics_listen)
             .field("database", &redact_url(&self.database))
             .field(
                 "encryption_key",
@@ -121,6 +125,7 @@ impl Default for Config {
         Self {
             issuer: "http://127.0.0.1:8000".into(),
             listen: "127.0.0.1:8000".into(),
+            metrics_listen: None,
             database: "sqlite://sesame.db".into(),
             encryption_key: None,
             encryption_key_file: None,
@@ -140,7 +145,8 @@ impl Default for Config {
     }
 }
 
-const CONFIG_KEYS: [&str; 17] = [
+const CONFIG_KEYS: [&str; 18] = [
+    "metrics_listen",
     "cache_ttl",
     "key_publish_delay",
     "password_grant",
@@ -228,6 +234,13 @@ impl Config {
                 self.listen
             ))
         })?;
+        if let Some(m) = &self.metrics_listen {
+            m.parse::<std::net::SocketAddr>().map_err(|_| {
+                ConfigError(format!(
+                    "metrics_listen: {m:?} is not an address like 127.0.0.1:9100"
+                ))
+            })?;
+        }
         for alg in &self.signing_algs {
             match sesame_core::JwsAlgorithm::parse(alg) {
                 Some(a) if !a.is_symmetric() => {}

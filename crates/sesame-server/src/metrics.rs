@@ -50,3 +50,8 @@ pub async fn track(request: Request, next: Next) -> Response {
 pub async fn render() -> String {
     handle().map(PrometheusHandle::render).unwrap_or_default()
 }
+
+/// The router of the metrics listener: `GET /metrics` only.
+pub fn router() -> axum::Router {
+    axum::Router::new().route("/metrics", axum::routing::get(render))
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -79,6 +79,9 @@ pub enum ServerError {
     #[error("a server task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
 }
+
+/// The largest login form accepted: 64 KiB, as for every provider endpoint.
+pub const LOGIN_BODY_LIMIT: usize = 64 * 1024;
 
 /// A built server: the provider, its store, and the router to serve.
 #[derive(Debug, Clone)]
@@ -252,10 +255,11 @@ pub async fn build_with(
             Router::new()
                 .route("/", get(login::home))
                 .route("/login", get(login::get_login).post(login::post_login))
+                // The provider endpoints' body limit, for the login form too (L3).
+                .layer(DefaultBodyLimit::max(LOGIN_BODY_LIMIT))
                 .with_state(login),
         )
         .route("/healthz", get(healthz).with_state(Arc::clone(&store)))
-        .route("/metrics", get(crate::metrics::render))
         .layer(middleware::from_fn_with_state(token_limit, limit_token))
         .layer(middleware::from_fn(crate::metrics::track));
     Ok(Built {
@@ -313,8 +317,39 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
     let built = build(&config).await?;
-    tracing::info!(issuer = %config.issuer, listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "sesame is serving");
-    serve(built, listener, shutdown).await
+    let metrics = match &config.metrics_listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| ServerError::Listen {
+                    addr: addr.clone(),
+                    source,
+                    hint: " (metrics_listen)",
+                })?,
+        ),
+        None => None,
+    };
+    tracing::info!(issuer = %config.issuer, listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), metrics = ?config.metrics_listen, "sesame is serving");
+    let (stop_metrics, stopped) = tokio::sync::watch::channel(false);
+    let metrics = metrics.map(|listener| {
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, crate::metrics::router())
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.changed().await;
+                })
+                .await
+        })
+    });
+    let result = serve(built, listener, async move {
+        shutdown.await;
+        let _ = stop_metrics.send(true);
+    })
+    .await;
+    if let Some(task) = metrics {
+        task.await?.map_err(ServerError::Serve)?;
+    }
+    result
 }
 
 /// Resolves on SIGTERM or ctrl-c.

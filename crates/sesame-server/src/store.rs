@@ -116,6 +116,25 @@ fn write_private(path: &Path, contents: &str) -> Result<(), OpenError> {
         .map_err(file_error("write", path))
 }
 
+/// Creates an absent SQLite database file empty with mode 0600 (I2), as the
+/// key file is, instead of letting SQLite create it under the umask. SQLite
+/// gives its `-wal` and `-shm` files the mode of the database file, so they
+/// are 0600 too. An existing file is left as it is.
+fn create_private_database(path: &Path) -> Result<(), OpenError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(file_error("create", path)(e)),
+    }
+}
+
 /// Opens (and migrates) the configured database.
 ///
 /// # Errors
@@ -126,6 +145,9 @@ pub async fn open(config: &Config) -> Result<SqlStore, OpenError> {
         && !dir.exists()
     {
         std::fs::create_dir_all(dir).map_err(file_error("create", dir))?;
+    }
+    if let Some(path) = sqlite_path(&config.database) {
+        create_private_database(&path)?;
     }
     let key = key_from(config)?;
     let store = SqlStore::connect(&config.database, key)

@@ -51,9 +51,8 @@ impl Authenticator for ServerAuth {
         if let Some(hint) = &request.login_hint {
             q.push(("login_hint", hint));
         }
-        if !request.client_name.is_empty() {
-            q.push(("client", &request.client_name));
-        }
+        // No client name: the login page looks the client up from
+        // `return_to`'s client_id, never from text in its own URL (S16).
         format!(
             "{}/login?{}",
             self.0.issuer,

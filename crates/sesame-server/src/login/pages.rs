@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use sesame_op::Authenticator as _;
-use sesame_op::pages::{PAGE_CSP, Page, csp_with_form_targets};
+use sesame_op::pages::{PAGE_CSP, Page, csp_origin, csp_with_form_targets};
 use sesame_op::secrets::token_key;
 use sesame_op_sqlx::LoginSession;
 use subtle::ConstantTimeEq;
@@ -24,25 +24,59 @@ pub(crate) struct LoginQuery {
     return_to: String,
     #[serde(default)]
     login_hint: Option<String>,
-    #[serde(default)]
-    client: Option<String>,
 }
 
-/// The origin a login's return trip ends at (the client's redirect URI), which
-/// the login form's CSP must allow: browsers check `form-action` on every redirect.
-fn return_origin(return_to: &str) -> Option<String> {
-    let url = url::Url::parse(return_to).ok()?;
-    let redirect = url
-        .query_pairs()
-        .find(|(k, _)| k == "redirect_uri")?
-        .1
-        .into_owned();
-    let target = url::Url::parse(&redirect).ok()?;
-    let origin = match target.origin() {
-        o @ url::Origin::Tuple(..) => o.ascii_serialization(),
-        url::Origin::Opaque(_) => format!("{}:", target.scheme()),
+/// Who a login is for, as far as the store vouches for it.
+#[derive(Debug, Default)]
+struct LoginClient {
+    /// The registered name of the `client_id` in `return_to`.
+    name: Option<String>,
+    /// The origin of `return_to`'s `redirect_uri`, only when it is registered
+    /// for that client: after the login the browser goes on to /authorize and
+    /// from there to the client, and browsers check `form-action` on every
+    /// redirect.
+    origin: Option<String>,
+}
+
+/// The client of a login, from the `client_id` of `return_to` (the
+/// provider's authorize URL) looked up in the store: never text from the
+/// query (S16).
+async fn login_client(state: &LoginState, return_to: &str) -> LoginClient {
+    use sesame_op::store::ClientStore as _;
+    let Some(url) = url::Url::parse(&state.issuer)
+        .and_then(|base| base.join(return_to))
+        .ok()
+    else {
+        return LoginClient::default();
     };
-    (!origin.contains(['\'', ';', ' ', ','])).then_some(origin)
+    let param = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    let Some(client_id) = param("client_id") else {
+        return LoginClient::default();
+    };
+    let client = match state
+        .store
+        .find_client(&sesame_core::ClientId::new(&client_id))
+        .await
+    {
+        Ok(Some(c)) => c,
+        Ok(None) => return LoginClient::default(),
+        Err(e) => {
+            tracing::warn!(error = %e, "client lookup for the login page failed");
+            return LoginClient::default();
+        }
+    };
+    let origin = param("redirect_uri")
+        .filter(|r| client.redirect_uris.iter().any(|u| u.as_str() == r))
+        .map(|r| csp_origin(&r))
+        .filter(|o| !o.is_empty());
+    LoginClient {
+        name: Some(client.display_name().to_owned()),
+        origin,
+    }
 }
 
 fn login_page(
@@ -50,14 +84,13 @@ fn login_page(
     status: StatusCode,
     return_to: &str,
     username: &str,
-    client: Option<&str>,
+    client: &LoginClient,
     error: Option<&str>,
 ) -> Response {
     let csrf = sesame_core::random::token().unwrap_or_default();
     let cookie = state.cookie_header(CSRF_COOKIE, &csrf, 3600, "/login");
-    // After the login the browser goes on to /authorize and from there to the client.
-    let csp = match return_origin(return_to) {
-        Some(origin) => csp_with_form_targets(&[origin]),
+    let csp = match &client.origin {
+        Some(origin) => csp_with_form_targets(std::slice::from_ref(origin)),
         None => PAGE_CSP.to_owned(),
     };
     let mut page = Page::new(&state.templates, "login.html")
@@ -73,7 +106,7 @@ fn login_page(
         "csrf_token": csrf,
         "return_to": return_to,
         "username": username,
-        "client_name": client,
+        "client_name": client.name,
         "error": error,
     }))
 }
@@ -84,12 +117,13 @@ pub(crate) async fn get_login(
     Query(q): Query<LoginQuery>,
 ) -> Response {
     let return_to = state.safe_return_to(&q.return_to).to_owned();
+    let client = login_client(&state, &return_to).await;
     login_page(
         &state,
         StatusCode::OK,
         &return_to,
         q.login_hint.as_deref().unwrap_or(""),
-        q.client.as_deref(),
+        &client,
         None,
     )
 }
@@ -127,7 +161,10 @@ pub(crate) async fn post_login(
             StatusCode::FORBIDDEN,
             &return_to,
             &username,
-            None,
+            &LoginClient {
+                name: None,
+                ..login_client(&state, &return_to).await
+            },
             Some("The form expired. Please sign in again."),
         );
     }
@@ -149,7 +186,10 @@ pub(crate) async fn post_login(
                 StatusCode::UNAUTHORIZED,
                 &return_to,
                 &username,
-                None,
+                &LoginClient {
+                    name: None,
+                    ..login_client(&state, &return_to).await
+                },
                 Some("Wrong username or password."),
             );
         }

@@ -436,3 +436,30 @@ fn client_secret_jwt_secrets_are_sealed_and_a_wrong_key_is_refused() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("Hmac"));
 }
+
+/// The SQLite database and its WAL and shared-memory files are private to the
+/// server's user, like the key file (I2).
+#[cfg(unix)]
+#[tokio::test]
+async fn the_database_files_are_created_0600() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = TempDir::new();
+    let db = dir.db();
+    let (code, _, err) = sesame(&["--database", &db, "migrate"]);
+    assert_eq!(code, 0, "{err}");
+    let mode = |f: &str| {
+        std::fs::metadata(dir.0.join(f))
+            .ok()
+            .map(|m| m.permissions().mode() & 0o777)
+    };
+    assert_eq!(mode("sesame.db"), Some(0o600));
+    assert_eq!(mode("sesame.db.key"), Some(0o600));
+    for f in ["sesame.db-wal", "sesame.db-shm"] {
+        assert!(matches!(mode(f), None | Some(0o600)), "{f}: {:?}", mode(f));
+    }
+    // While a server holds the database open, the WAL files exist: 0600 too.
+    let (_running, _base) = Running::serve(&db, &[]).await;
+    for f in ["sesame.db-wal", "sesame.db-shm"] {
+        assert_eq!(mode(f), Some(0o600), "{f}");
+    }
+}

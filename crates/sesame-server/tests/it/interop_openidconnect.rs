@@ -67,14 +67,6 @@ impl Http {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// `sesame ARGS…` that must succeed; returns stdout.
 fn sesame_ok(args: &[&str]) -> String {
     let (code, out, err) = sesame(args);
@@ -126,21 +118,7 @@ async fn sign_in(
     let r = b.get(authorize).send().await.unwrap();
     let login = absolute(issuer, &location(&r));
     assert!(login.starts_with(&format!("{issuer}/login?")), "{login}");
-    let html = b.get(&login).send().await.unwrap().text().await.unwrap();
-    let return_to = hidden(&html, "return_to")
-        .replace("&amp;", "&")
-        .replace("&#x2f;", "/");
-    let r = b
-        .post(format!("{issuer}/login"))
-        .form(&[
-            ("username", "interop"),
-            ("password", password),
-            ("csrf_token", hidden(&html, "csrf_token").as_str()),
-            ("return_to", return_to.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = submit_login(b, &login, issuer, "interop", password).await;
     assert_eq!(r.status(), 303, "login refused");
     let back = absolute(issuer, &location(&r));
     let r = b.get(&back).send().await.unwrap();
@@ -209,39 +187,7 @@ async fn openidconnect_crate_code_flow_pkce_id_token_userinfo_refresh_revoke() {
         })
         .collect();
 
-    let port = free_port();
-    let issuer = format!("http://127.0.0.1:{port}");
-    let child = std::process::Command::new(BIN)
-        .args([
-            "--database",
-            &db,
-            "serve",
-            "--issuer",
-            &issuer,
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env_remove("SESAME_CONFIG")
-        .env("SESAME_LOG_LEVEL", "warn")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let _serve = Running {
-        child,
-        lines: Vec::new(),
-    };
-    let mut up = false;
-    for _ in 0..200 {
-        if reqwest::get(format!("{issuer}/healthz"))
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(up, "sesame serve did not start");
+    let (_serve, issuer) = Running::serve(&db, &[("SESAME_LOG_LEVEL", "warn")]).await;
 
     let http = Http::new(&issuer);
     let call = |req: HttpRequest| {

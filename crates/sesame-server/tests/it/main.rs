@@ -14,6 +14,7 @@ mod browser;
 mod cli;
 mod demo;
 mod interop_openidconnect;
+mod login_page;
 mod pairwise;
 mod password_grant;
 mod serve;

@@ -1,8 +1,6 @@
 //! The password grant in the server: configuration, the CLI, and the login
 //! form's rate limits and Argon2 check behind it.
 
-use std::time::Duration;
-
 use serde_json::Value;
 use sesame_core::GrantType;
 use sesame_server::Config;
@@ -10,28 +8,23 @@ use sesame_server::admin::{self, NewClient};
 
 use crate::support::*;
 
-struct Server {
+/// The server, with the client allowed the password grant and alice's subject.
+struct Legacy {
+    server: Server,
     base: String,
     client_id: String,
     client_secret: String,
     subject: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
 }
 
-impl Server {
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await.unwrap();
-        }
+impl Legacy {
+    async fn stop(self) {
+        self.server.stop().await;
     }
 }
 
 /// A server on `dir` with user alice and a confidential client allowed the password grant.
-async fn start(dir: &TempDir, edit: impl FnOnce(&mut Config)) -> Server {
+async fn start(dir: &TempDir, edit: impl FnOnce(&mut Config)) -> Legacy {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let mut config = Config {
@@ -58,39 +51,16 @@ async fn start(dir: &TempDir, edit: impl FnOnce(&mut Config)) -> Server {
     .await
     .unwrap();
     store.close().await;
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        sesame_server::run(config, listener, async move {
-            let _ = rx.await;
-        })
-        .await
-        .unwrap();
-    });
-    wait_healthy(&base).await;
-    Server {
+    Legacy {
+        server: Server::spawn_with(config, listener).await,
         base,
         client_id: registered.client_id,
         client_secret: registered.client_secret.unwrap(),
         subject,
-        stop: Some(tx),
-        task: Some(task),
     }
 }
 
-async fn wait_healthy(base: &str) {
-    for _ in 0..100 {
-        if reqwest::get(format!("{base}/healthz"))
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{base} did not start");
-}
-
-async fn password_grant(s: &Server, username: &str, password: &str) -> reqwest::Response {
+async fn password_grant(s: &Legacy, username: &str, password: &str) -> reqwest::Response {
     reqwest::Client::new()
         .post(format!("{}/token", s.base))
         .basic_auth(&s.client_id, Some(&s.client_secret))
@@ -221,26 +191,7 @@ async fn the_environment_turns_it_on_and_the_cli_refuses_public_password_clients
     assert_ne!(code, 0);
     assert!(err.contains("confidential"), "{err}");
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let child = std::process::Command::new(BIN)
-        .args(["--database", &db, "serve", "--issuer", &base, "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .env_remove("SESAME_CONFIG")
-        .env("SESAME_PASSWORD_GRANT", "true")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let _running = Running {
-        child,
-        lines: Vec::new(),
-    };
-    wait_healthy(&base).await;
+    let (_running, base) = Running::serve(&db, &[("SESAME_PASSWORD_GRANT", "true")]).await;
     assert!(grant_types(&base).await.contains(&"password".to_owned()));
 }
 
@@ -251,26 +202,11 @@ async fn the_environment_turns_it_on_and_the_cli_refuses_public_password_clients
 async fn nested_keys_from_the_environment_apply() {
     let dir = TempDir::new();
     let db = dir.db();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let child = std::process::Command::new(BIN)
-        .args(["--database", &db, "serve", "--issuer", &base, "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .env_remove("SESAME_CONFIG")
-        .env("SESAME_RATE_LIMITS__TOKEN_PER_CLIENT_PER_SECOND", "1")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let _running = Running {
-        child,
-        lines: Vec::new(),
-    };
-    wait_healthy(&base).await;
+    let (_running, base) = Running::serve(
+        &db,
+        &[("SESAME_RATE_LIMITS__TOKEN_PER_CLIENT_PER_SECOND", "1")],
+    )
+    .await;
     let http = reqwest::Client::new();
     let mut statuses = Vec::new();
     for _ in 0..3 {

@@ -3,50 +3,19 @@
 
 use std::time::Duration;
 
-use sesame_server::Config;
-
 use crate::support::*;
-
-async fn start(
-    dir: &TempDir,
-    edit: impl FnOnce(&mut Config),
-) -> (
-    String,
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<()>,
-) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let mut config = Config {
-        issuer: base.clone(),
-        database: dir.db(),
-        ..Config::default()
-    };
-    edit(&mut config);
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        sesame_server::run(config, listener, async move {
-            let _ = rx.await;
-        })
-        .await
-        .unwrap();
-    });
-    for _ in 0..100 {
-        if reqwest::get(format!("{base}/healthz"))
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    (base, tx, task)
-}
 
 #[tokio::test]
 async fn health_metrics_issuer_and_login_rate_limit() {
     let dir = TempDir::new();
-    let (base, stop, task) = start(&dir, |c| c.rate_limits.login_per_username_per_minute = 2).await;
+    let metrics_base = format!("http://127.0.0.1:{}", free_port());
+    let metrics_listen = metrics_base.trim_start_matches("http://").to_owned();
+    let server = Server::spawn(&dir.db(), |c| {
+        c.rate_limits.login_per_username_per_minute = 2;
+        c.metrics_listen = Some(metrics_listen);
+    })
+    .await;
+    let base = server.base.clone();
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -74,7 +43,7 @@ async fn health_metrics_issuer_and_login_rate_limit() {
     assert_eq!(d["issuer"], base);
     assert_eq!(d["token_endpoint"], format!("{base}/token"));
     let metrics = http
-        .get(format!("{base}/metrics"))
+        .get(format!("{metrics_base}/metrics"))
         .send()
         .await
         .unwrap()
@@ -151,16 +120,24 @@ async fn health_metrics_issuer_and_login_rate_limit() {
         .unwrap();
     let html = r.text().await.unwrap();
     assert!(!html.contains("evil.example"));
-    stop.send(()).unwrap();
-    task.await.unwrap();
+    server.stop().await;
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Metrics are on their own listener only when configured, never on the
+/// public one (S24); /healthz stays public.
+#[tokio::test]
+async fn metrics_are_not_on_the_public_listener() {
+    let dir = TempDir::new();
+    let server = Server::spawn(&dir.db(), |_| {}).await;
+    let r = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = reqwest::get(format!("{}/healthz", server.base))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    server.stop().await;
 }
 
 #[tokio::test]
@@ -230,27 +207,8 @@ async fn two_serve_processes_on_one_postgres_act_as_one_provider() {
         String::from_utf8_lossy(&out.stderr)
     );
     let client: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let spawn = |port: u16| {
-        let child = std::process::Command::new(BIN)
-            .args([
-                "--database",
-                &db,
-                "serve",
-                "--issuer",
-                &issuer,
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-            ])
-            .env("SESAME_ENCRYPTION_KEY", key)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        Running {
-            child,
-            lines: Vec::new(),
-        }
-    };
+    let spawn =
+        |port: u16| Running::serve_on(&db, &issuer, port, &[("SESAME_ENCRYPTION_KEY", key)]);
     let _a = spawn(pa);
     let _b = spawn(pb);
     let (a, bb) = (
@@ -258,18 +216,7 @@ async fn two_serve_processes_on_one_postgres_act_as_one_provider() {
         format!("http://127.0.0.1:{pb}"),
     );
     for url in [&a, &bb] {
-        let mut ok = false;
-        for _ in 0..100 {
-            if reqwest::get(format!("{url}/healthz"))
-                .await
-                .is_ok_and(|r| r.status() == 200)
-            {
-                ok = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        assert!(ok, "{url} did not start");
+        wait_healthy(url).await;
     }
     let browser = browser();
     let verifier = sesame_core::CodeVerifier::random().unwrap();
@@ -293,30 +240,8 @@ async fn two_serve_processes_on_one_postgres_act_as_one_provider() {
         .await
         .unwrap();
     let login = location(&r);
-    let page = browser
-        .get(&login)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = hidden(&page, "csrf_token");
-    let return_to = hidden(&page, "return_to")
-        .replace("&amp;", "&")
-        .replace("&#x2f;", "/");
     // … the form is posted to B (the load balancer picked it) …
-    let r = browser
-        .post(format!("{bb}/login"))
-        .form(&[
-            ("username", "pat"),
-            ("password", "pat-password"),
-            ("csrf_token", csrf.as_str()),
-            ("return_to", return_to.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = submit_login(&browser, &login, &bb, "pat", "pat-password").await;
     assert_eq!(r.status(), 303);
     // … the authorization completes on B (the login session lives in the database) …
     let back = location(&r).replace(&a, &bb);
@@ -387,36 +312,8 @@ async fn sigterm_during_a_token_burst_loses_nothing() {
         String::from_utf8_lossy(&out.stderr)
     );
     let client: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let child = std::process::Command::new(BIN)
-        .args([
-            "--database",
-            &db,
-            "serve",
-            "--issuer",
-            &base,
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let mut server = Running {
-        child,
-        lines: Vec::new(),
-    };
-    for _ in 0..100 {
-        if reqwest::get(format!("{base}/healthz"))
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (mut server, base) = Running::serve(&db, &[]).await;
+    let pid = server.child.id();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
         .build()

@@ -126,3 +126,198 @@ pub fn hidden(html: &str, name: &str) -> String {
         + m.len();
     html[s..s + html[s..].find('"').unwrap()].to_owned()
 }
+
+/// A free port on 127.0.0.1, for a `sesame serve` process (an in-process
+/// [`Server`] listens on port 0 instead).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until `base/healthz` answers 200; panics after ~10 s.
+pub async fn wait_healthy(base: &str) {
+    for _ in 0..200 {
+        if reqwest::get(format!("{base}/healthz"))
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{base} did not start");
+}
+
+/// `sesame_server::run` on 127.0.0.1:0 in this process, healthy once spawned.
+pub struct Server {
+    pub base: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Server {
+    /// The server on database `db`, its configuration adjusted by `edit`.
+    pub async fn spawn(db: &str, edit: impl FnOnce(&mut sesame_server::Config)) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let mut config = sesame_server::Config {
+            issuer: base.clone(),
+            database: db.to_owned(),
+            ..sesame_server::Config::default()
+        };
+        edit(&mut config);
+        Self::spawn_with(config, listener).await
+    }
+
+    /// The server with `config` on `listener` (whose address the issuer names).
+    pub async fn spawn_with(
+        config: sesame_server::Config,
+        listener: tokio::net::TcpListener,
+    ) -> Self {
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            sesame_server::run(config, listener, async move {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        wait_healthy(&base).await;
+        Self {
+            base,
+            stop: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// Shuts down gracefully and waits for `run` to return (it must succeed).
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl Running {
+    /// `sesame --database DB serve` on a free port with `env` set, healthy
+    /// once started: the process and its base URL.
+    pub async fn serve(db: &str, env: &[(&str, &str)]) -> (Self, String) {
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let running = Self::serve_on(db, &base, port, env);
+        wait_healthy(&base).await;
+        (running, base)
+    }
+
+    /// `sesame --database DB serve --issuer ISSUER --listen 127.0.0.1:PORT`,
+    /// not waited for.
+    pub fn serve_on(db: &str, issuer: &str, port: u16, env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(BIN);
+        command
+            .args(["--database", db, "serve", "--issuer", issuer, "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .env_remove("SESAME_CONFIG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        Self {
+            child: command.spawn().unwrap(),
+            lines: Vec::new(),
+        }
+    }
+}
+
+/// The login form at `login_url` filled in and posted to `post_base/login`
+/// (another instance, behind a load balancer, may answer it): the answer.
+pub async fn submit_login(
+    b: &reqwest::Client,
+    login_url: &str,
+    post_base: &str,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
+    let html = b.get(login_url).send().await.unwrap().text().await.unwrap();
+    let return_to = hidden(&html, "return_to")
+        .replace("&amp;", "&")
+        .replace("&#x2f;", "/");
+    b.post(format!("{post_base}/login"))
+        .form(&[
+            ("username", username),
+            ("password", password),
+            ("csrf_token", hidden(&html, "csrf_token").as_str()),
+            ("return_to", return_to.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A code flow with PKCE for a client that skips consent, signing in as
+/// `username`: the token response.
+pub async fn code_flow(
+    base: &str,
+    (client_id, secret): (&str, &str),
+    redirect: &str,
+    scope: &str,
+    (username, password): (&str, &str),
+) -> serde_json::Value {
+    let b = browser();
+    let verifier = sesame_core::CodeVerifier::random().unwrap();
+    let challenge = verifier.challenge(sesame_core::PkceMethod::S256);
+    let r = b
+        .get(format!("{base}/authorize"))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("redirect_uri", redirect),
+            ("scope", scope),
+            ("nonce", "n"),
+            ("code_challenge", challenge.as_str()),
+            ("code_challenge_method", "S256"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let login = absolute(base, &location(&r));
+    let r = submit_login(&b, &login, base, username, password).await;
+    let r = b.get(absolute(base, &location(&r))).send().await.unwrap();
+    let cb = url::Url::parse(&location(&r)).unwrap();
+    let code = cb
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    reqwest::Client::new()
+        .post(format!("{base}/token"))
+        .basic_auth(client_id, Some(secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", redirect),
+            ("code_verifier", verifier.secret()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
