@@ -180,7 +180,9 @@ impl SqlStore {
             .collect())
     }
 
-    /// Removes a user and their login sessions; `false` if there was none.
+    /// Removes a user, their login sessions and their grants (every code,
+    /// access and refresh token issued to them stops working); `false` if
+    /// there was none.
     ///
     /// # Errors
     /// When the storage fails.
@@ -194,6 +196,7 @@ impl SqlStore {
             &[Arg::Text(&user.subject)],
         )
         .await?;
+        self.revoke_grants_of(&user.subject).await?;
         let removed = self
             .exec(
                 "DELETE FROM sesame_users WHERE username = $1",
@@ -205,7 +208,9 @@ impl SqlStore {
         Ok(removed)
     }
 
-    /// Replaces a user's password hash and ends their login sessions; `false` if there is no such user.
+    /// Replaces a user's password hash, ends their login sessions and revokes
+    /// their grants (what the old password granted, e.g. through the password
+    /// grant, stops working); `false` if there is no such user.
     ///
     /// # Errors
     /// When the storage fails.
@@ -223,6 +228,7 @@ impl SqlStore {
             &[Arg::Text(&user.subject)],
         )
         .await?;
+        self.revoke_grants_of(&user.subject).await?;
         Ok(true)
     }
 
