@@ -381,6 +381,7 @@ impl ClientStore for SqlStore {
         if let Some(client) = self.clients.get(client_id.as_str()) {
             return Ok(Some(client));
         }
+        let seen = self.clients.generation();
         let client: Option<Client> = self
             .rows(
                 "SELECT data, client_secret_sealed FROM sesame_clients WHERE client_id = $1",
@@ -393,7 +394,8 @@ impl ClientStore for SqlStore {
             .map(|row| self.client_from_cells(row))
             .transpose()?;
         if let Some(c) = &client {
-            self.clients.put(client_id.as_str().to_owned(), c.clone());
+            self.clients
+                .put(client_id.as_str().to_owned(), c.clone(), seen);
         }
         Ok(client)
     }

@@ -129,6 +129,7 @@ impl SqlStore {
         if let Some(user) = self.users.get(subject) {
             return Ok(Some(user));
         }
+        let seen = self.users.generation();
         let sql = format!("SELECT {USER_COLUMNS} FROM sesame_users WHERE subject = $1");
         let user = self
             .rows(&sql, &[Arg::Text(subject)], &USER_COLS)
@@ -137,7 +138,7 @@ impl SqlStore {
             .next()
             .map(user_of);
         if let Some(u) = &user {
-            self.users.put(subject.to_owned(), u.clone());
+            self.users.put(subject.to_owned(), u.clone(), seen);
         }
         Ok(user)
     }
