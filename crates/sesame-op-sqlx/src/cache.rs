@@ -18,17 +18,31 @@ const MAX_ENTRIES: usize = 4096;
 
 /// Entries with a time-to-live. Cheap to consult: one uncontended lock and a
 /// hash lookup.
+///
+/// A read racing a write cannot cache the old row (S13): a reader takes
+/// [`TtlCache::generation`] before it reads the database, and [`TtlCache::put`]
+/// drops its value if a [`TtlCache::forget`] happened since.
 #[derive(Debug)]
 pub(crate) struct TtlCache<K, V> {
     ttl: Duration,
-    entries: Mutex<HashMap<K, (Instant, V)>>,
+    entries: Mutex<Entries<K, V>>,
+}
+
+#[derive(Debug)]
+struct Entries<K, V> {
+    map: HashMap<K, (Instant, V)>,
+    /// Counts `forget`s.
+    generation: u64,
 }
 
 impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
     pub(crate) fn new(ttl: Duration) -> Self {
         Self {
             ttl,
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(Entries {
+                map: HashMap::new(),
+                generation: 0,
+            }),
         }
     }
 
@@ -46,19 +60,31 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
             return None;
         }
         let entries = self.entries.lock().ok()?;
-        let (at, value) = entries.get(key)?;
+        let (at, value) = entries.map.get(key)?;
         (at.elapsed() < self.ttl).then(|| value.clone())
     }
 
-    pub(crate) fn put(&self, key: K, value: V) {
+    /// The generation to pass to [`TtlCache::put`]: take it before reading
+    /// the value from the database.
+    pub(crate) fn generation(&self) -> u64 {
+        self.entries.lock().map_or(0, |e| e.generation)
+    }
+
+    /// Caches `value`, read from the database after [`TtlCache::generation`]
+    /// returned `seen`, unless an entry was forgotten since (then the value
+    /// may predate that write, and is dropped).
+    pub(crate) fn put(&self, key: K, value: V, seen: u64) {
         if !self.enabled() {
             return;
         }
         if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= MAX_ENTRIES {
-                entries.clear();
+            if entries.generation != seen {
+                return;
             }
-            entries.insert(key, (Instant::now(), value));
+            if entries.map.len() >= MAX_ENTRIES {
+                entries.map.clear();
+            }
+            entries.map.insert(key, (Instant::now(), value));
         }
     }
 
@@ -68,7 +94,8 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         Q: Eq + Hash + ?Sized,
     {
         if let Ok(mut entries) = self.entries.lock() {
-            entries.remove(key);
+            entries.map.remove(key);
+            entries.generation = entries.generation.wrapping_add(1);
         }
     }
 }
@@ -80,15 +107,15 @@ mod tests {
     #[test]
     fn zero_ttl_keeps_nothing() {
         let c = TtlCache::<String, u32>::new(Duration::ZERO);
-        c.put("a".into(), 1);
+        c.put("a".into(), 1, c.generation());
         assert_eq!(c.get("a"), None);
     }
 
     #[test]
     fn entries_expire_and_can_be_forgotten() {
         let c = TtlCache::<String, u32>::new(Duration::from_millis(50));
-        c.put("a".into(), 1);
-        c.put("b".into(), 2);
+        c.put("a".into(), 1, c.generation());
+        c.put("b".into(), 2, c.generation());
         assert_eq!(c.get("a"), Some(1));
         c.forget("a");
         assert_eq!(c.get("a"), None);
@@ -97,12 +124,26 @@ mod tests {
     }
 
     #[test]
+    fn a_read_older_than_a_forget_is_not_cached() {
+        let c = TtlCache::<String, u32>::new(Duration::from_secs(60));
+        // A reader takes the generation, then reads the old row …
+        let seen = c.generation();
+        // … a writer saves the new row and forgets the entry …
+        c.forget("a");
+        // … and the reader's old row must not be cached.
+        c.put("a".into(), 1, seen);
+        assert_eq!(c.get("a"), None);
+        c.put("a".into(), 2, c.generation());
+        assert_eq!(c.get("a"), Some(2));
+    }
+
+    #[test]
     fn bounded() {
         let c = TtlCache::<u32, u32>::new(Duration::from_secs(60));
         for i in 0..(MAX_ENTRIES as u32 + 10) {
-            c.put(i, i);
+            c.put(i, i, c.generation());
         }
-        assert!(c.entries.lock().map(|e| e.len()).unwrap_or(0) <= MAX_ENTRIES);
+        assert!(c.entries.lock().map(|e| e.map.len()).unwrap_or(0) <= MAX_ENTRIES);
         assert_eq!(
             c.get(&(MAX_ENTRIES as u32 + 9)),
             Some(MAX_ENTRIES as u32 + 9)

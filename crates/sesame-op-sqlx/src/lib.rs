@@ -46,6 +46,7 @@
 mod cache;
 mod clients;
 mod crypt;
+mod grants;
 mod keys;
 mod secrets;
 mod store;

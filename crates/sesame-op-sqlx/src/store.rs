@@ -8,13 +8,8 @@ use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sesame_core::{ClientId, Subject, UnixTime};
-use sesame_op::model::{
-    AccessTokenRecord, Client, CodeRecord, CodeUse, Consent, Grant, Interaction,
-    RefreshTokenRecord, RefreshUse,
-};
-use sesame_op::store::{
-    ClientStore, ConsentStore, GrantStore, InteractionStore, StoreError, StoreResult,
-};
+use sesame_op::model::{Client, Consent, Interaction};
+use sesame_op::store::{ClientStore, ConsentStore, InteractionStore, StoreError, StoreResult};
 use sqlx::Row;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{
@@ -102,11 +97,11 @@ pub(crate) fn db(e: impl std::fmt::Display) -> StoreError {
     StoreError::new(e)
 }
 
-fn to_json<T: Serialize>(value: &T) -> StoreResult<String> {
+pub(crate) fn to_json<T: Serialize>(value: &T) -> StoreResult<String> {
     serde_json::to_string(value).map_err(db)
 }
 
-fn from_json<T: DeserializeOwned>(value: &str) -> StoreResult<T> {
+pub(crate) fn from_json<T: DeserializeOwned>(value: &str) -> StoreResult<T> {
     serde_json::from_str(value).map_err(|e| StoreError::new(format!("corrupt record: {e}")))
 }
 
@@ -158,10 +153,6 @@ fn is_read(sql: &str) -> bool {
     sql.trim_start()
         .get(..7)
         .is_some_and(|w| w.eq_ignore_ascii_case("SELECT "))
-}
-
-fn sid_of(grant: &Grant) -> Option<String> {
-    grant.sid.as_ref().map(|s| s.as_str().to_owned())
 }
 
 impl SqlStore {
@@ -327,7 +318,11 @@ impl SqlStore {
         })
     }
 
-    async fn one_text(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Option<String>> {
+    pub(crate) async fn one_text(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> StoreResult<Option<String>> {
         let rows = self.rows(sql, args, &[Col::Text]).await?;
         Ok(rows
             .into_iter()
@@ -336,7 +331,7 @@ impl SqlStore {
             .and_then(Cell::text))
     }
 
-    async fn texts(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<String>> {
+    pub(crate) async fn texts(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<String>> {
         let rows = self.rows(sql, args, &[Col::Text]).await?;
         Ok(rows
             .into_iter()
@@ -380,15 +375,13 @@ impl Cell {
     }
 }
 
-const NOT_REVOKED: &str =
-    "NOT EXISTS (SELECT 1 FROM sesame_revoked_grants r WHERE r.grant_id = t.grant_id)";
-
 #[async_trait]
 impl ClientStore for SqlStore {
     async fn find_client(&self, client_id: &ClientId) -> StoreResult<Option<Client>> {
         if let Some(client) = self.clients.get(client_id.as_str()) {
             return Ok(Some(client));
         }
+        let seen = self.clients.generation();
         let client: Option<Client> = self
             .rows(
                 "SELECT data, client_secret_sealed FROM sesame_clients WHERE client_id = $1",
@@ -401,7 +394,8 @@ impl ClientStore for SqlStore {
             .map(|row| self.client_from_cells(row))
             .transpose()?;
         if let Some(c) = &client {
-            self.clients.put(client_id.as_str().to_owned(), c.clone());
+            self.clients
+                .put(client_id.as_str().to_owned(), c.clone(), seen);
         }
         Ok(client)
     }
@@ -449,209 +443,6 @@ impl ClientStore for SqlStore {
         .into_iter()
         .map(|row| self.client_from_cells(row))
         .collect()
-    }
-}
-
-#[async_trait]
-impl GrantStore for SqlStore {
-    async fn save_code(&self, key: &str, code: &CodeRecord) -> StoreResult<()> {
-        let data = to_json(code)?;
-        let sid = sid_of(&code.grant);
-        self.exec(
-            "INSERT INTO sesame_codes (token_key, grant_id, client_id, sid, data, expires_at, used) VALUES ($1, $2, $3, $4, $5, $6, 0)",
-            &[
-                Arg::Text(key),
-                Arg::Text(&code.grant.grant_id),
-                Arg::Text(code.grant.client_id.as_str()),
-                Arg::OptText(sid.as_deref()),
-                Arg::Text(&data),
-                Arg::Int(code.expires_at),
-            ],
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn consume_code(&self, key: &str, now: UnixTime) -> StoreResult<Option<CodeUse>> {
-        let won = self
-            .one_text(
-                "UPDATE sesame_codes SET used = 1 WHERE token_key = $1 AND used = 0 AND expires_at > $2 \
-                 AND grant_id NOT IN (SELECT grant_id FROM sesame_revoked_grants) RETURNING data",
-                &[Arg::Text(key), Arg::Int(now)],
-            )
-            .await?;
-        if let Some(data) = won {
-            return Ok(Some(CodeUse::First(Box::new(from_json(&data)?))));
-        }
-        let rows = self
-            .rows(
-                "SELECT grant_id, used FROM sesame_codes WHERE token_key = $1",
-                &[Arg::Text(key)],
-                &[Col::Text, Col::Int],
-            )
-            .await?;
-        Ok(rows.into_iter().next().and_then(|mut r| {
-            let used = r.get(1).map(Cell::int) == Some(1);
-            let grant_id = r.swap_remove(0).text()?;
-            used.then_some(CodeUse::Replayed { grant_id })
-        }))
-    }
-
-    async fn save_access_token(&self, key: &str, token: &AccessTokenRecord) -> StoreResult<()> {
-        let data = to_json(token)?;
-        let sid = sid_of(&token.grant);
-        self.exec(
-            "INSERT INTO sesame_access_tokens (token_key, grant_id, client_id, sid, data, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
-            &[
-                Arg::Text(key),
-                Arg::Text(&token.grant.grant_id),
-                Arg::Text(token.grant.client_id.as_str()),
-                Arg::OptText(sid.as_deref()),
-                Arg::Text(&data),
-                Arg::Int(token.expires_at),
-            ],
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn find_access_token(
-        &self,
-        key: &str,
-        now: UnixTime,
-    ) -> StoreResult<Option<AccessTokenRecord>> {
-        let sql = format!(
-            "SELECT data FROM sesame_access_tokens t WHERE token_key = $1 AND expires_at > $2 AND {NOT_REVOKED}"
-        );
-        self.one_text(&sql, &[Arg::Text(key), Arg::Int(now)])
-            .await?
-            .map(|d| from_json(&d))
-            .transpose()
-    }
-
-    async fn revoke_access_token(&self, key: &str) -> StoreResult<bool> {
-        Ok(self
-            .exec(
-                "DELETE FROM sesame_access_tokens WHERE token_key = $1",
-                &[Arg::Text(key)],
-            )
-            .await?
-            > 0)
-    }
-
-    async fn save_refresh_token(&self, key: &str, token: &RefreshTokenRecord) -> StoreResult<()> {
-        let data = to_json(token)?;
-        let sid = sid_of(&token.grant);
-        self.exec(
-            "INSERT INTO sesame_refresh_tokens (token_key, grant_id, client_id, sid, data, expires_at, used) VALUES ($1, $2, $3, $4, $5, $6, 0)",
-            &[
-                Arg::Text(key),
-                Arg::Text(&token.grant.grant_id),
-                Arg::Text(token.grant.client_id.as_str()),
-                Arg::OptText(sid.as_deref()),
-                Arg::Text(&data),
-                Arg::Int(token.expires_at),
-            ],
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn use_refresh_token(&self, key: &str, now: UnixTime) -> StoreResult<Option<RefreshUse>> {
-        let sql = "UPDATE sesame_refresh_tokens SET used = 1 WHERE token_key = $1 AND used = 0 AND expires_at > $2 \
-             AND grant_id NOT IN (SELECT grant_id FROM sesame_revoked_grants) RETURNING data";
-        if let Some(data) = self.one_text(sql, &[Arg::Text(key), Arg::Int(now)]).await? {
-            return Ok(Some(RefreshUse::First(Box::new(from_json(&data)?))));
-        }
-        let rows = self
-            .rows(
-                "SELECT grant_id, used FROM sesame_refresh_tokens WHERE token_key = $1",
-                &[Arg::Text(key)],
-                &[Col::Text, Col::Int],
-            )
-            .await?;
-        Ok(rows.into_iter().next().and_then(|mut r| {
-            let used = r.get(1).map(Cell::int) == Some(1);
-            let grant_id = r.swap_remove(0).text()?;
-            used.then_some(RefreshUse::Reused { grant_id })
-        }))
-    }
-
-    async fn find_refresh_token(
-        &self,
-        key: &str,
-        now: UnixTime,
-    ) -> StoreResult<Option<RefreshTokenRecord>> {
-        let sql = format!(
-            "SELECT data FROM sesame_refresh_tokens t WHERE token_key = $1 AND used = 0 AND expires_at > $2 AND {NOT_REVOKED}"
-        );
-        self.one_text(&sql, &[Arg::Text(key), Arg::Int(now)])
-            .await?
-            .map(|d| from_json(&d))
-            .transpose()
-    }
-
-    async fn revoke_grant(&self, grant_id: &str, until: UnixTime) -> StoreResult<()> {
-        let g = [Arg::Text(grant_id)];
-        // The tombstone first: from this point nothing of the grant is usable.
-        self.exec(
-            "INSERT INTO sesame_revoked_grants (grant_id, until_at) VALUES ($1, $2) \
-             ON CONFLICT (grant_id) DO UPDATE SET until_at = CASE WHEN excluded.until_at > sesame_revoked_grants.until_at \
-             THEN excluded.until_at ELSE sesame_revoked_grants.until_at END",
-            &[Arg::Text(grant_id), Arg::Int(until)],
-        )
-        .await?;
-        self.exec("DELETE FROM sesame_access_tokens WHERE grant_id = $1", &g)
-            .await?;
-        self.exec("DELETE FROM sesame_refresh_tokens WHERE grant_id = $1", &g)
-            .await?;
-        Ok(())
-    }
-
-    async fn clients_of_session(&self, sid: &str) -> StoreResult<Vec<ClientId>> {
-        Ok(self
-            .texts(
-                "SELECT client_id FROM sesame_codes WHERE sid = $1 \
-                 UNION SELECT client_id FROM sesame_access_tokens WHERE sid = $1 \
-                 UNION SELECT client_id FROM sesame_refresh_tokens WHERE sid = $1 \
-                 ORDER BY 1",
-                &[Arg::Text(sid)],
-            )
-            .await?
-            .into_iter()
-            .map(ClientId::new)
-            .collect())
-    }
-
-    async fn remember_jti(&self, key: &str, expires_at: UnixTime) -> StoreResult<bool> {
-        let inserted = self
-            .exec(
-                "INSERT INTO sesame_jtis (token_key, expires_at) VALUES ($1, $2) ON CONFLICT (token_key) DO NOTHING",
-                &[Arg::Text(key), Arg::Int(expires_at)],
-            )
-            .await?;
-        Ok(inserted == 1)
-    }
-
-    async fn sweep(&self, now: UnixTime) -> StoreResult<u64> {
-        let mut removed = 0;
-        for (table, column) in [
-            ("sesame_codes", "expires_at"),
-            ("sesame_access_tokens", "expires_at"),
-            ("sesame_refresh_tokens", "expires_at"),
-            ("sesame_jtis", "expires_at"),
-            ("sesame_interactions", "expires_at"),
-            ("sesame_consents", "expires_at"),
-            ("sesame_revoked_grants", "until_at"),
-        ] {
-            removed += self
-                .exec(
-                    &format!("DELETE FROM {table} WHERE {column} <= $1"),
-                    &[Arg::Int(now)],
-                )
-                .await?;
-        }
-        Ok(removed)
     }
 }
 

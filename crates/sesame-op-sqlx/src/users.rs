@@ -129,6 +129,7 @@ impl SqlStore {
         if let Some(user) = self.users.get(subject) {
             return Ok(Some(user));
         }
+        let seen = self.users.generation();
         let sql = format!("SELECT {USER_COLUMNS} FROM sesame_users WHERE subject = $1");
         let user = self
             .rows(&sql, &[Arg::Text(subject)], &USER_COLS)
@@ -137,7 +138,7 @@ impl SqlStore {
             .next()
             .map(user_of);
         if let Some(u) = &user {
-            self.users.put(subject.to_owned(), u.clone());
+            self.users.put(subject.to_owned(), u.clone(), seen);
         }
         Ok(user)
     }
@@ -180,7 +181,9 @@ impl SqlStore {
             .collect())
     }
 
-    /// Removes a user and their login sessions; `false` if there was none.
+    /// Removes a user, their login sessions and their grants (every code,
+    /// access and refresh token issued to them stops working); `false` if
+    /// there was none.
     ///
     /// # Errors
     /// When the storage fails.
@@ -194,6 +197,7 @@ impl SqlStore {
             &[Arg::Text(&user.subject)],
         )
         .await?;
+        self.revoke_grants_of(&user.subject).await?;
         let removed = self
             .exec(
                 "DELETE FROM sesame_users WHERE username = $1",
@@ -205,7 +209,9 @@ impl SqlStore {
         Ok(removed)
     }
 
-    /// Replaces a user's password hash and ends their login sessions; `false` if there is no such user.
+    /// Replaces a user's password hash, ends their login sessions and revokes
+    /// their grants (what the old password granted, e.g. through the password
+    /// grant, stops working); `false` if there is no such user.
     ///
     /// # Errors
     /// When the storage fails.
@@ -223,6 +229,7 @@ impl SqlStore {
             &[Arg::Text(&user.subject)],
         )
         .await?;
+        self.revoke_grants_of(&user.subject).await?;
         Ok(true)
     }
 

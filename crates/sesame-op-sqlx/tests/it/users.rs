@@ -81,3 +81,132 @@ async fn users_and_login_sessions_on_postgres() {
     store.close().await;
     drop_schema(&base, &url).await;
 }
+
+/// Stores an access token, a refresh token and an unused code for `subject`;
+/// returns their keys.
+async fn tokens_of(store: &SqlStore, subject: &str, now: i64) -> [String; 3] {
+    use sesame_core::{ClientId, RedirectUri, Scopes, SessionId, Subject};
+    use sesame_op::model::{AccessTokenRecord, CodeRecord, Grant, RefreshTokenRecord};
+    use sesame_op::store::GrantStore;
+    let grant = Grant {
+        grant_id: format!("g-{}", sesame_core::random::token().unwrap()),
+        client_id: ClientId::new("rp"),
+        subject: Some(Subject::new(subject)),
+        scopes: Scopes::parse("openid offline_access").unwrap(),
+        auth_time: Some(now),
+        sid: Some(SessionId::new("sid-1")),
+        acr: None,
+        amr: None,
+        claims_request: None,
+        resources: Vec::new(),
+        created_at: now,
+    };
+    let keys = [0, 1, 2].map(|i| format!("t{i}-{}", sesame_core::random::token().unwrap()));
+    let (issued_at, expires_at) = (now, now + 3600);
+    let at = AccessTokenRecord {
+        grant: grant.clone(),
+        issued_at,
+        expires_at,
+    };
+    let rt = RefreshTokenRecord {
+        grant: grant.clone(),
+        issued_at,
+        expires_at,
+    };
+    store.save_access_token(&keys[0], &at).await.unwrap();
+    store.save_refresh_token(&keys[1], &rt).await.unwrap();
+    let code = CodeRecord {
+        grant,
+        redirect_uri: RedirectUri::new("https://rp.example/cb").unwrap(),
+        nonce: None,
+        pkce: None,
+        expires_at: now + 60,
+    };
+    store.save_code(&keys[2], &code).await.unwrap();
+    keys
+}
+
+/// Whether the access token, the refresh token and the code still work.
+async fn alive(store: &SqlStore, keys: &[String; 3], now: i64) -> [bool; 3] {
+    use sesame_op::model::{CodeUse, RefreshUse};
+    use sesame_op::store::GrantStore;
+    let access = store
+        .find_access_token(&keys[0], now)
+        .await
+        .unwrap()
+        .is_some();
+    let refresh = store
+        .find_refresh_token(&keys[1], now)
+        .await
+        .unwrap()
+        .is_some()
+        && matches!(
+            store.use_refresh_token(&keys[1], now).await.unwrap(),
+            Some(RefreshUse::First(_))
+        );
+    let code = matches!(
+        store.consume_code(&keys[2], now).await.unwrap(),
+        Some(CodeUse::First(_))
+    );
+    [access, refresh, code]
+}
+
+/// S11: `users passwd` and `users remove` end the user's grants, not only
+/// their login sessions; other users' tokens live on.
+async fn password_change_and_removal_revoke_grants(store: &SqlStore) {
+    let now = 1_900_000_000;
+    let mut users = Vec::new();
+    for _ in 0..3 {
+        let name = format!("u-{}", sesame_core::random::token().unwrap());
+        let user = store
+            .add_user(&name, "$argon2id$old", None, None, now)
+            .await
+            .unwrap();
+        users.push((name, user.subject));
+    }
+    let [(a, a_sub), (b, b_sub), (_, c_sub)] = &users[..] else {
+        unreachable!()
+    };
+    let (ka, kb, kc) = (
+        tokens_of(store, a_sub, now).await,
+        tokens_of(store, b_sub, now).await,
+        tokens_of(store, c_sub, now).await,
+    );
+    assert!(store.set_password(a, "$argon2id$new").await.unwrap());
+    assert_eq!(
+        alive(store, &ka, now).await,
+        [false; 3],
+        "after users passwd"
+    );
+    assert!(store.remove_user(b).await.unwrap());
+    assert_eq!(
+        alive(store, &kb, now).await,
+        [false; 3],
+        "after users remove"
+    );
+    assert_eq!(
+        alive(store, &kc, now).await,
+        [true; 3],
+        "another user's grants"
+    );
+}
+
+#[tokio::test]
+async fn password_change_and_removal_revoke_grants_on_sqlite() {
+    let (store, _dir) = sqlite_file().await;
+    password_change_and_removal_revoke_grants(&store).await;
+}
+
+#[tokio::test]
+async fn password_change_and_removal_revoke_grants_on_postgres() {
+    let Some(base) = pg_url("password_change_and_removal_revoke_grants_on_postgres") else {
+        return;
+    };
+    let url = fresh_schema(&base).await;
+    let store = SqlStore::connect(&url, EncryptionKey::generate().unwrap())
+        .await
+        .unwrap();
+    password_change_and_removal_revoke_grants(&store).await;
+    store.close().await;
+    drop_schema(&base, &url).await;
+}

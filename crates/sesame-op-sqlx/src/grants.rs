@@ -1,0 +1,292 @@
+//! Codes, access and refresh tokens, and the tombstones of revoked grants.
+
+use async_trait::async_trait;
+use sesame_core::{ClientId, UnixTime};
+use sesame_op::model::{
+    AccessTokenRecord, CodeRecord, CodeUse, Grant, RefreshTokenRecord, RefreshUse,
+};
+use sesame_op::store::{GrantStore, StoreResult};
+
+use crate::store::{Arg, Cell, Col, SqlStore, from_json, to_json};
+
+const NOT_REVOKED: &str =
+    "NOT EXISTS (SELECT 1 FROM sesame_revoked_grants r WHERE r.grant_id = t.grant_id)";
+
+fn sid_of(grant: &Grant) -> Option<String> {
+    grant.sid.as_ref().map(|s| s.as_str().to_owned())
+}
+
+/// The `subject` column: `""` for a grant without a user (`client_credentials`),
+/// so that NULL means only "written before the column existed".
+fn subject_of(grant: &Grant) -> Option<&str> {
+    Some(
+        grant
+            .subject
+            .as_ref()
+            .map_or("", sesame_core::Subject::as_str),
+    )
+}
+
+/// The tables holding a grant's codes and tokens.
+const GRANT_TABLES: [&str; 3] = [
+    "sesame_codes",
+    "sesame_access_tokens",
+    "sesame_refresh_tokens",
+];
+
+impl SqlStore {
+    /// Revokes every grant of `subject` (S11: a new password or a removed
+    /// user ends what the old password granted): each of its codes, access and
+    /// refresh tokens stops working at once. Returns how many grants.
+    pub(crate) async fn revoke_grants_of(&self, subject: &str) -> StoreResult<usize> {
+        // Grant id → the latest expiry among its rows (how long the tombstone must last).
+        let mut grants: std::collections::BTreeMap<String, UnixTime> = Default::default();
+        for table in GRANT_TABLES {
+            // Rows written before the subject column existed hold it only in `data`.
+            let rows = self
+                .rows(
+                    &format!(
+                        "SELECT grant_id, expires_at, data FROM {table} WHERE subject = $1 OR subject IS NULL"
+                    ),
+                    &[Arg::Text(subject)],
+                    &[Col::Text, Col::Int, Col::Text],
+                )
+                .await?;
+            for row in rows {
+                let mut cells = row.into_iter();
+                let (Some(grant_id), Some(expires_at), Some(data)) = (
+                    cells.next().and_then(Cell::text),
+                    cells.next().map(|c| c.int()),
+                    cells.next().and_then(Cell::text),
+                ) else {
+                    continue;
+                };
+                if !data_has_subject(&data, subject) {
+                    continue;
+                }
+                let until = grants.entry(grant_id).or_insert(expires_at);
+                *until = (*until).max(expires_at);
+            }
+        }
+        for (grant_id, until) in &grants {
+            self.revoke_grant(grant_id, *until).await?;
+        }
+        Ok(grants.len())
+    }
+}
+
+/// Whether a stored record's grant is `subject`'s.
+fn data_has_subject(data: &str, subject: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Record {
+        grant: Grant,
+    }
+    serde_json::from_str::<Record>(data)
+        .is_ok_and(|r| r.grant.subject.is_some_and(|s| s.as_str() == subject))
+}
+
+#[async_trait]
+impl GrantStore for SqlStore {
+    async fn save_code(&self, key: &str, code: &CodeRecord) -> StoreResult<()> {
+        let data = to_json(code)?;
+        let sid = sid_of(&code.grant);
+        self.exec(
+            "INSERT INTO sesame_codes (token_key, grant_id, client_id, sid, data, expires_at, used, subject) VALUES ($1, $2, $3, $4, $5, $6, 0, $7)",
+            &[
+                Arg::Text(key),
+                Arg::Text(&code.grant.grant_id),
+                Arg::Text(code.grant.client_id.as_str()),
+                Arg::OptText(sid.as_deref()),
+                Arg::Text(&data),
+                Arg::Int(code.expires_at),
+                Arg::OptText(subject_of(&code.grant)),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn consume_code(&self, key: &str, now: UnixTime) -> StoreResult<Option<CodeUse>> {
+        let won = self
+            .one_text(
+                "UPDATE sesame_codes SET used = 1 WHERE token_key = $1 AND used = 0 AND expires_at > $2 \
+                 AND grant_id NOT IN (SELECT grant_id FROM sesame_revoked_grants) RETURNING data",
+                &[Arg::Text(key), Arg::Int(now)],
+            )
+            .await?;
+        if let Some(data) = won {
+            return Ok(Some(CodeUse::First(Box::new(from_json(&data)?))));
+        }
+        let rows = self
+            .rows(
+                "SELECT grant_id, used FROM sesame_codes WHERE token_key = $1",
+                &[Arg::Text(key)],
+                &[Col::Text, Col::Int],
+            )
+            .await?;
+        Ok(rows.into_iter().next().and_then(|mut r| {
+            let used = r.get(1).map(Cell::int) == Some(1);
+            let grant_id = r.swap_remove(0).text()?;
+            used.then_some(CodeUse::Replayed { grant_id })
+        }))
+    }
+
+    async fn save_access_token(&self, key: &str, token: &AccessTokenRecord) -> StoreResult<()> {
+        let data = to_json(token)?;
+        let sid = sid_of(&token.grant);
+        self.exec(
+            "INSERT INTO sesame_access_tokens (token_key, grant_id, client_id, sid, data, expires_at, subject) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                Arg::Text(key),
+                Arg::Text(&token.grant.grant_id),
+                Arg::Text(token.grant.client_id.as_str()),
+                Arg::OptText(sid.as_deref()),
+                Arg::Text(&data),
+                Arg::Int(token.expires_at),
+                Arg::OptText(subject_of(&token.grant)),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn find_access_token(
+        &self,
+        key: &str,
+        now: UnixTime,
+    ) -> StoreResult<Option<AccessTokenRecord>> {
+        let sql = format!(
+            "SELECT data FROM sesame_access_tokens t WHERE token_key = $1 AND expires_at > $2 AND {NOT_REVOKED}"
+        );
+        self.one_text(&sql, &[Arg::Text(key), Arg::Int(now)])
+            .await?
+            .map(|d| from_json(&d))
+            .transpose()
+    }
+
+    async fn revoke_access_token(&self, key: &str) -> StoreResult<bool> {
+        Ok(self
+            .exec(
+                "DELETE FROM sesame_access_tokens WHERE token_key = $1",
+                &[Arg::Text(key)],
+            )
+            .await?
+            > 0)
+    }
+
+    async fn save_refresh_token(&self, key: &str, token: &RefreshTokenRecord) -> StoreResult<()> {
+        let data = to_json(token)?;
+        let sid = sid_of(&token.grant);
+        self.exec(
+            "INSERT INTO sesame_refresh_tokens (token_key, grant_id, client_id, sid, data, expires_at, used, subject) VALUES ($1, $2, $3, $4, $5, $6, 0, $7)",
+            &[
+                Arg::Text(key),
+                Arg::Text(&token.grant.grant_id),
+                Arg::Text(token.grant.client_id.as_str()),
+                Arg::OptText(sid.as_deref()),
+                Arg::Text(&data),
+                Arg::Int(token.expires_at),
+                Arg::OptText(subject_of(&token.grant)),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn use_refresh_token(&self, key: &str, now: UnixTime) -> StoreResult<Option<RefreshUse>> {
+        let sql = "UPDATE sesame_refresh_tokens SET used = 1 WHERE token_key = $1 AND used = 0 AND expires_at > $2 \
+             AND grant_id NOT IN (SELECT grant_id FROM sesame_revoked_grants) RETURNING data";
+        if let Some(data) = self.one_text(sql, &[Arg::Text(key), Arg::Int(now)]).await? {
+            return Ok(Some(RefreshUse::First(Box::new(from_json(&data)?))));
+        }
+        let rows = self
+            .rows(
+                "SELECT grant_id, used FROM sesame_refresh_tokens WHERE token_key = $1",
+                &[Arg::Text(key)],
+                &[Col::Text, Col::Int],
+            )
+            .await?;
+        Ok(rows.into_iter().next().and_then(|mut r| {
+            let used = r.get(1).map(Cell::int) == Some(1);
+            let grant_id = r.swap_remove(0).text()?;
+            used.then_some(RefreshUse::Reused { grant_id })
+        }))
+    }
+
+    async fn find_refresh_token(
+        &self,
+        key: &str,
+        now: UnixTime,
+    ) -> StoreResult<Option<RefreshTokenRecord>> {
+        let sql = format!(
+            "SELECT data FROM sesame_refresh_tokens t WHERE token_key = $1 AND used = 0 AND expires_at > $2 AND {NOT_REVOKED}"
+        );
+        self.one_text(&sql, &[Arg::Text(key), Arg::Int(now)])
+            .await?
+            .map(|d| from_json(&d))
+            .transpose()
+    }
+
+    async fn revoke_grant(&self, grant_id: &str, until: UnixTime) -> StoreResult<()> {
+        let g = [Arg::Text(grant_id)];
+        // The tombstone first: from this point nothing of the grant is usable.
+        self.exec(
+            "INSERT INTO sesame_revoked_grants (grant_id, until_at) VALUES ($1, $2) \
+             ON CONFLICT (grant_id) DO UPDATE SET until_at = CASE WHEN excluded.until_at > sesame_revoked_grants.until_at \
+             THEN excluded.until_at ELSE sesame_revoked_grants.until_at END",
+            &[Arg::Text(grant_id), Arg::Int(until)],
+        )
+        .await?;
+        self.exec("DELETE FROM sesame_access_tokens WHERE grant_id = $1", &g)
+            .await?;
+        self.exec("DELETE FROM sesame_refresh_tokens WHERE grant_id = $1", &g)
+            .await?;
+        Ok(())
+    }
+
+    async fn clients_of_session(&self, sid: &str) -> StoreResult<Vec<ClientId>> {
+        Ok(self
+            .texts(
+                "SELECT client_id FROM sesame_codes WHERE sid = $1 \
+                 UNION SELECT client_id FROM sesame_access_tokens WHERE sid = $1 \
+                 UNION SELECT client_id FROM sesame_refresh_tokens WHERE sid = $1 \
+                 ORDER BY 1",
+                &[Arg::Text(sid)],
+            )
+            .await?
+            .into_iter()
+            .map(ClientId::new)
+            .collect())
+    }
+
+    async fn remember_jti(&self, key: &str, expires_at: UnixTime) -> StoreResult<bool> {
+        let inserted = self
+            .exec(
+                "INSERT INTO sesame_jtis (token_key, expires_at) VALUES ($1, $2) ON CONFLICT (token_key) DO NOTHING",
+                &[Arg::Text(key), Arg::Int(expires_at)],
+            )
+            .await?;
+        Ok(inserted == 1)
+    }
+
+    async fn sweep(&self, now: UnixTime) -> StoreResult<u64> {
+        let mut removed = 0;
+        for (table, column) in [
+            ("sesame_codes", "expires_at"),
+            ("sesame_access_tokens", "expires_at"),
+            ("sesame_refresh_tokens", "expires_at"),
+            ("sesame_jtis", "expires_at"),
+            ("sesame_interactions", "expires_at"),
+            ("sesame_consents", "expires_at"),
+            ("sesame_revoked_grants", "until_at"),
+        ] {
+            removed += self
+                .exec(
+                    &format!("DELETE FROM {table} WHERE {column} <= $1"),
+                    &[Arg::Int(now)],
+                )
+                .await?;
+        }
+        Ok(removed)
+    }
+}
