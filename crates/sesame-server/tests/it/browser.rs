@@ -31,8 +31,9 @@ fn screenshots_dir() -> PathBuf {
 #[tokio::test]
 async fn demo_in_headless_chromium() {
     let (Ok(chromium), Ok(chromedriver)) = (which("chromium"), which("chromedriver")) else {
-        eprintln!(
-            "\n*** SKIPPED demo_in_headless_chromium: chromium and chromedriver are not installed (apt-get install chromium chromium-driver; .ci/run does) ***\n"
+        let _: Option<()> = crate::support::missing(
+            "demo_in_headless_chromium",
+            "chromium and chromedriver (apt-get install chromium chromium-driver; .ci/run does)",
         );
         return;
     };

@@ -142,10 +142,9 @@ async fn metrics_are_not_on_the_public_listener() {
 
 #[tokio::test]
 async fn two_serve_processes_on_one_postgres_act_as_one_provider() {
-    let Ok(base_url) = std::env::var("SESAME_TEST_DATABASE_URL") else {
-        eprintln!(
-            "\n*** SKIPPED two_serve_processes_on_one_postgres_act_as_one_provider: SESAME_TEST_DATABASE_URL is not set ***\n"
-        );
+    let Some(base_url) =
+        crate::support::pg_url("two_serve_processes_on_one_postgres_act_as_one_provider")
+    else {
         return;
     };
     // A fresh schema for this run.

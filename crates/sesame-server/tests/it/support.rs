@@ -321,3 +321,33 @@ pub async fn code_flow(
         .await
         .unwrap()
 }
+
+/// The PostgreSQL URL for a test: `SESAME_TEST_DATABASE_URL`, else a local server answering
+/// on 127.0.0.1:5432. Without either the test FAILS with instructions, so a missing database
+/// never passes as "ok"; `SESAME_TEST_SKIP_MISSING=1` skips it instead (said on stderr).
+pub fn pg_url(test: &str) -> Option<String> {
+    if let Ok(url) = std::env::var("SESAME_TEST_DATABASE_URL")
+        && !url.is_empty()
+    {
+        return Some(url);
+    }
+    let local = std::net::SocketAddr::from(([127, 0, 0, 1], 5432));
+    if std::net::TcpStream::connect_timeout(&local, std::time::Duration::from_millis(500)).is_ok() {
+        return Some("postgres://postgres@127.0.0.1:5432/test".to_owned());
+    }
+    missing(
+        test,
+        "PostgreSQL: set SESAME_TEST_DATABASE_URL=postgres://USER@HOST:PORT/DB or run one on 127.0.0.1:5432",
+    )
+}
+
+/// A part the test needs is missing: fail, or skip loudly with `SESAME_TEST_SKIP_MISSING=1`.
+pub fn missing<T>(test: &str, what: &str) -> Option<T> {
+    if std::env::var("SESAME_TEST_SKIP_MISSING").as_deref() == Ok("1") {
+        eprintln!("\n*** SKIPPED {test}: needs {what} (SESAME_TEST_SKIP_MISSING=1) ***\n");
+        return None;
+    }
+    panic!(
+        "{test} needs {what}; or set SESAME_TEST_SKIP_MISSING=1 to skip the tests whose parts are missing"
+    );
+}
