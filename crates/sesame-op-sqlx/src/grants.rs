@@ -5,7 +5,7 @@ use sesame_core::{ClientId, UnixTime};
 use sesame_op::model::{
     AccessTokenRecord, CodeRecord, CodeUse, Grant, RefreshTokenRecord, RefreshUse,
 };
-use sesame_op::store::{GrantStore, StoreResult};
+use sesame_op::store::{GrantStore, SESSION_CLIENT_RETENTION, StoreResult};
 
 use crate::store::{Arg, Cell, Col, SqlStore, from_json, to_json};
 
@@ -35,6 +35,23 @@ const GRANT_TABLES: [&str; 3] = [
 ];
 
 impl SqlStore {
+    /// Records that `grant`'s client took part in its session (S5), until
+    /// `expires_at` plus [`SESSION_CLIENT_RETENTION`].
+    async fn record_session_client(&self, grant: &Grant, expires_at: UnixTime) -> StoreResult<()> {
+        let Some(sid) = sid_of(grant) else {
+            return Ok(());
+        };
+        let until = expires_at.saturating_add(SESSION_CLIENT_RETENTION);
+        self.exec(
+            "INSERT INTO sesame_session_clients (sid, client_id, until_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (sid, client_id) DO UPDATE SET until_at = CASE WHEN excluded.until_at > sesame_session_clients.until_at \
+             THEN excluded.until_at ELSE sesame_session_clients.until_at END",
+            &[Arg::Text(&sid), Arg::Text(grant.client_id.as_str()), Arg::Int(until)],
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Revokes every grant of `subject` (S11: a new password or a removed
     /// user ends what the old password granted): each of its codes, access and
     /// refresh tokens stops working at once. Returns how many grants.
@@ -88,6 +105,8 @@ fn data_has_subject(data: &str, subject: &str) -> bool {
 #[async_trait]
 impl GrantStore for SqlStore {
     async fn save_code(&self, key: &str, code: &CodeRecord) -> StoreResult<()> {
+        self.record_session_client(&code.grant, code.expires_at)
+            .await?;
         let data = to_json(code)?;
         let sid = sid_of(&code.grant);
         self.exec(
@@ -132,6 +151,8 @@ impl GrantStore for SqlStore {
     }
 
     async fn save_access_token(&self, key: &str, token: &AccessTokenRecord) -> StoreResult<()> {
+        self.record_session_client(&token.grant, token.expires_at)
+            .await?;
         let data = to_json(token)?;
         let sid = sid_of(&token.grant);
         self.exec(
@@ -175,6 +196,8 @@ impl GrantStore for SqlStore {
     }
 
     async fn save_refresh_token(&self, key: &str, token: &RefreshTokenRecord) -> StoreResult<()> {
+        self.record_session_client(&token.grant, token.expires_at)
+            .await?;
         let data = to_json(token)?;
         let sid = sid_of(&token.grant);
         self.exec(
@@ -250,6 +273,7 @@ impl GrantStore for SqlStore {
                 "SELECT client_id FROM sesame_codes WHERE sid = $1 \
                  UNION SELECT client_id FROM sesame_access_tokens WHERE sid = $1 \
                  UNION SELECT client_id FROM sesame_refresh_tokens WHERE sid = $1 \
+                 UNION SELECT client_id FROM sesame_session_clients WHERE sid = $1 \
                  ORDER BY 1",
                 &[Arg::Text(sid)],
             )
@@ -279,6 +303,7 @@ impl GrantStore for SqlStore {
             ("sesame_interactions", "expires_at"),
             ("sesame_consents", "expires_at"),
             ("sesame_revoked_grants", "until_at"),
+            ("sesame_session_clients", "until_at"),
         ] {
             removed += self
                 .exec(

@@ -70,6 +70,7 @@ pub async fn run(store: Arc<dyn Store>) {
     concurrent_key_creation_has_one_winner(Arc::clone(&store)).await;
     interactions(&*store).await;
     sweep(&*store).await;
+    session_clients_outlive_their_tokens(&*store).await;
 }
 
 async fn clients(store: &dyn Store) {
@@ -654,5 +655,30 @@ async fn sweep(store: &dyn Store) {
     assert!(
         store.find_access_token(&live, NOW).await.unwrap().is_some(),
         "sweep keeps live records"
+    );
+}
+
+/// S5: the clients of a session are remembered after their codes and tokens
+/// are swept (back-channel logout must still reach them), until the retention ends.
+async fn session_clients_outlive_their_tokens(store: &dyn Store) {
+    let sid = id("sid");
+    let cid = id("rp");
+    store
+        .save_code(&id("code"), &code(grant(&cid, Some(&sid)), NOW + 60))
+        .await
+        .unwrap();
+    store.sweep(NOW + 3_600).await.unwrap();
+    assert_eq!(
+        store.clients_of_session(&sid).await.unwrap(),
+        vec![ClientId::new(&cid)],
+        "a client whose code was swept is still a client of the session"
+    );
+    store
+        .sweep(NOW + 61 + super::SESSION_CLIENT_RETENTION)
+        .await
+        .unwrap();
+    assert!(
+        store.clients_of_session(&sid).await.unwrap().is_empty(),
+        "forgotten after the retention"
     );
 }

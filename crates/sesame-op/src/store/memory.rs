@@ -26,6 +26,23 @@ struct Tables {
     consents: HashMap<(String, String), Consent>,
     keys: Vec<StoredKey>,
     interactions: HashMap<String, Interaction>,
+    /// (sid, client id) → until when `clients_of_session` names the client.
+    session_clients: HashMap<(String, String), UnixTime>,
+}
+
+impl Tables {
+    /// Records that `grant`'s client took part in its session until `expires_at`
+    /// plus the retention.
+    fn record_session_client(&mut self, grant: &Grant, expires_at: UnixTime) {
+        if let Some(sid) = &grant.sid {
+            let until = expires_at.saturating_add(super::SESSION_CLIENT_RETENTION);
+            let entry = self
+                .session_clients
+                .entry((sid.as_str().to_owned(), grant.client_id.as_str().to_owned()))
+                .or_insert(until);
+            *entry = (*entry).max(until);
+        }
+    }
 }
 
 /// The in-memory store.
@@ -76,9 +93,9 @@ impl ClientStore for MemoryStore {
 #[async_trait]
 impl GrantStore for MemoryStore {
     async fn save_code(&self, key: &str, code: &CodeRecord) -> StoreResult<()> {
-        self.lock()?
-            .codes
-            .insert(key.to_owned(), (code.clone(), false));
+        let mut t = self.lock()?;
+        t.record_session_client(&code.grant, code.expires_at);
+        t.codes.insert(key.to_owned(), (code.clone(), false));
         Ok(())
     }
 
@@ -104,7 +121,9 @@ impl GrantStore for MemoryStore {
     }
 
     async fn save_access_token(&self, key: &str, token: &AccessTokenRecord) -> StoreResult<()> {
-        self.lock()?.access.insert(key.to_owned(), token.clone());
+        let mut t = self.lock()?;
+        t.record_session_client(&token.grant, token.expires_at);
+        t.access.insert(key.to_owned(), token.clone());
         Ok(())
     }
 
@@ -125,9 +144,9 @@ impl GrantStore for MemoryStore {
     }
 
     async fn save_refresh_token(&self, key: &str, token: &RefreshTokenRecord) -> StoreResult<()> {
-        self.lock()?
-            .refresh
-            .insert(key.to_owned(), (token.clone(), false));
+        let mut t = self.lock()?;
+        t.record_session_client(&token.grant, token.expires_at);
+        t.refresh.insert(key.to_owned(), (token.clone(), false));
         Ok(())
     }
 
@@ -186,6 +205,12 @@ impl GrantStore for MemoryStore {
             .chain(t.codes.values().map(|(c, _)| &c.grant))
             .filter(|g| grant_of_session(g, sid))
             .map(|g| g.client_id.clone())
+            .chain(
+                t.session_clients
+                    .keys()
+                    .filter(|(s, _)| s == sid)
+                    .map(|(_, c)| ClientId::new(c)),
+            )
             .collect();
         clients.sort();
         clients.dedup();
@@ -209,7 +234,8 @@ impl GrantStore for MemoryStore {
             + t.jtis.len()
             + t.interactions.len()
             + t.revoked_grants.len()
-            + t.consents.len();
+            + t.consents.len()
+            + t.session_clients.len();
         t.codes.retain(|_, (c, _)| c.expires_at > now);
         t.access.retain(|_, r| r.expires_at > now);
         t.refresh.retain(|_, (r, _)| r.expires_at > now);
@@ -217,13 +243,15 @@ impl GrantStore for MemoryStore {
         t.interactions.retain(|_, i| i.expires_at > now);
         t.revoked_grants.retain(|_, until| *until > now);
         t.consents.retain(|_, c| c.expires_at > now);
+        t.session_clients.retain(|_, until| *until > now);
         let after = t.codes.len()
             + t.access.len()
             + t.refresh.len()
             + t.jtis.len()
             + t.interactions.len()
             + t.revoked_grants.len()
-            + t.consents.len();
+            + t.consents.len()
+            + t.session_clients.len();
         Ok((before - after) as u64)
     }
 }

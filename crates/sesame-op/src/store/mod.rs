@@ -32,6 +32,10 @@ impl StoreError {
     }
 }
 
+/// How long past a code's or token's expiry [`GrantStore::clients_of_session`]
+/// still names its client: longer than a login session lives (30 days).
+pub const SESSION_CLIENT_RETENTION: UnixTime = 30 * 86_400;
+
 /// Result of a storage call.
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -87,7 +91,10 @@ pub trait GrantStore: Send + Sync + 'static {
     /// the longest token lifetime.
     async fn revoke_grant(&self, grant_id: &str, until: UnixTime) -> StoreResult<()>;
     /// The clients that received a code or token in a provider session
-    /// (the ones to notify at logout).
+    /// (the ones to notify at logout). Saving a code or token with a `sid`
+    /// records (sid, client) for [`SESSION_CLIENT_RETENTION`] past its expiry,
+    /// so the answer outlives the codes and tokens themselves (S5: a client
+    /// whose tokens were swept is still notified).
     async fn clients_of_session(&self, sid: &str) -> StoreResult<Vec<ClientId>>;
 
     /// Records a JWT `jti` until `expires_at`; `false` if it was already recorded (a replay).
