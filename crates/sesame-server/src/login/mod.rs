@@ -1,6 +1,6 @@
 //! The server's users as the provider sees them: the login page
-//! ([`pages`]), login sessions and claims ([`authn`]), and the password
-//! check shared by the form and the password grant ([`credentials`]).
+//! (`pages`), login sessions and claims (`authn`), and the password
+//! check shared by the form and the password grant (`credentials`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
