@@ -46,7 +46,7 @@ async fn still_valid(client: &OidcClient, auth: &AuthSession) -> bool {
     let too_old = client
         .inner
         .max_session_age
-        .is_some_and(|max| now - auth.login_at > max);
+        .is_some_and(|max| now.saturating_sub(auth.login_at) > max);
     let ended = auth.issuer == client.issuer().as_str()
         && client
             .inner

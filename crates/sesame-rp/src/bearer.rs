@@ -213,7 +213,7 @@ impl BearerAuth {
             ));
         }
         match num("exp") {
-            Some(exp) if now - leeway < exp => {}
+            Some(exp) if now.saturating_sub(leeway) < exp => {}
             Some(_) => return Err(BearerError::Invalid("expired".into())),
             None => return Err(BearerError::Invalid("exp is missing".into())),
         }
@@ -257,11 +257,11 @@ impl BearerAuth {
             Err("inactive".to_owned())
         };
         let until = match (&result, exp) {
-            (Ok(_), Some(exp)) => exp.min(now + cache_ttl),
-            (Ok(_), None) => now + cache_ttl,
+            (Ok(_), Some(exp)) => exp.min(now.saturating_add(cache_ttl)),
+            (Ok(_), None) => now.saturating_add(cache_ttl),
             // A refusal is cached briefly: a revoked token stays refused, a
             // flood of forged tokens is not forwarded one by one.
-            (Err(_), _) => now + cache_ttl.min(10),
+            (Err(_), _) => now.saturating_add(cache_ttl).min(10),
         };
         if let Ok(mut cache) = self.inner.cache.lock() {
             if cache.len() >= MAX_CACHE {

@@ -154,7 +154,9 @@ async fn exchange(
         }
     }
     updated.access_token = tokens.access_token.clone();
-    updated.access_expires_at = tokens.expires_in_seconds().map(|e| now + e);
+    updated.access_expires_at = tokens
+        .expires_in_seconds()
+        .map(|e| crate::flow::expires_at(now, e));
     if let Some(rotated) = tokens.refresh_token.clone() {
         updated.refresh_token = Some(rotated);
     }
@@ -203,10 +205,12 @@ where
             };
             let client = &client;
             let now = client.now();
-            let access_stale = auth.access_expires_at.is_some_and(|e| e - now < SKEW);
+            let access_stale = auth
+                .access_expires_at
+                .is_some_and(|e| e.saturating_sub(now) < SKEW);
             let id_stale = config
                 .max_id_token_age
-                .is_some_and(|m| now - auth.id_token_iat > m);
+                .is_some_and(|m| now.saturating_sub(auth.id_token_iat) > m);
             if !(access_stale || id_stale) {
                 return inner.call(req).await;
             }
@@ -225,7 +229,8 @@ where
             }
             // No refresh token: a silent re-authentication for browser GETs, once.
             let tried: Option<UnixTime> = session.get(SILENT_KEY).await.ok().flatten();
-            if is_navigation(&req) && tried.is_none_or(|t| now - t > SILENT_INTERVAL) {
+            if is_navigation(&req) && tried.is_none_or(|t| now.saturating_sub(t) > SILENT_INTERVAL)
+            {
                 let next = req
                     .uri()
                     .path_and_query()

@@ -6,7 +6,7 @@ use sesame_core::{
 };
 use tower_sessions::Session;
 
-use super::{CallbackError, LoginError, Verified, claims_map, expires_in_param, param};
+use super::{CallbackError, LoginError, Verified, claims_map, expires_at, expires_in_param, param};
 use crate::client::OidcClient;
 use crate::metrics;
 use crate::provision::LoginClaims;
@@ -164,7 +164,7 @@ impl OidcClient {
                 id_token,
                 validated,
                 access_token: get("access_token").unwrap_or_default().to_owned(),
-                access_expires_at: expires_in_param(get("expires_in")).map(|e| now + e),
+                access_expires_at: expires_in_param(get("expires_in")).map(|e| expires_at(now, e)),
                 refresh_token: None,
             }
         };
@@ -277,7 +277,7 @@ impl OidcClient {
         {
             return Err(LoginError::IdTokenMismatch);
         }
-        let access_expires_at = tokens.expires_in_seconds().map(|e| now + e);
+        let access_expires_at = tokens.expires_in_seconds().map(|e| expires_at(now, e));
         Ok(Tokens {
             id_token,
             validated,

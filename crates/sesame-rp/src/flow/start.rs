@@ -41,7 +41,7 @@ impl OidcClient {
         let i = &self.inner;
         let response_type = i.response_type;
         let mut pending = session::pending(store).await.map_err(LoginError::Session)?;
-        pending.retain(|_, p| now - p.created_at < PENDING_TTL);
+        pending.retain(|_, p| now.saturating_sub(p.created_at) < PENDING_TTL);
         while pending.len() >= MAX_PENDING {
             let oldest = pending
                 .iter()
