@@ -69,9 +69,8 @@ async fn still_valid(client: &OidcClient, auth: &AuthSession) -> bool {
 /// session is cleared.
 pub(crate) async fn current(clients: Option<&Clients>, session: &Session) -> Option<AuthSession> {
     let auth: AuthSession = session.get(AUTH_KEY).await.ok().flatten()?;
-    let Some(clients) = clients else {
-        return Some(auth);
-    };
+    // No client: nothing to check the session against, so it does not count.
+    let clients = clients?;
     let valid = match clients.for_session(&auth) {
         Some(client) => still_valid(&client, &auth).await,
         None => {

@@ -64,6 +64,13 @@ impl OidcClient {
                 next: next.to_owned(),
                 created_at: now,
                 silent,
+                // The first `max_age` given is the one sent (as below).
+                max_age: i
+                    .auth_params
+                    .iter()
+                    .chain(extra)
+                    .find(|(k, _)| k == "max_age")
+                    .and_then(|(_, v)| v.trim().parse::<i64>().ok()),
             },
         );
         session::save_pending(store, &pending)
