@@ -181,8 +181,18 @@ impl ProviderMetadata {
         ];
         for (name, value) in endpoints {
             if let Some(value) = value {
-                let ok = Url::parse(value)
-                    .is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some());
+                // An `https` issuer's endpoints are `https` too (REVIEW S23):
+                // secrets and tokens are never sent in clear, except to a
+                // loopback address (development, tests).
+                let secure_issuer = self.issuer.starts_with("https://");
+                let ok = Url::parse(value).is_ok_and(|u| {
+                    u.host().is_some()
+                        && match u.scheme() {
+                            "https" => true,
+                            "http" => !secure_issuer || is_loopback(&u),
+                            _ => false,
+                        }
+                });
                 if !ok {
                     return Err(DiscoveryError::BadUrl(name, value.clone()));
                 }
@@ -215,9 +225,38 @@ impl ProviderMetadata {
     }
 }
 
+/// Whether `url`'s host is `localhost` or a loopback address.
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_https_issuer_may_not_advertise_http_endpoints() {
+        for member in ["token_endpoint", "jwks_uri", "userinfo_endpoint"] {
+            let mut doc = minimal();
+            doc[member] = serde_json::json!("http://op.example/x");
+            let m: ProviderMetadata = serde_json::from_value(doc).unwrap();
+            assert!(
+                matches!(m.validate(&iss()), Err(DiscoveryError::BadUrl(name, _)) if name == member),
+                "{member}"
+            );
+        }
+        // Loopback stays allowed (a local provider behind a TLS proxy, tests).
+        let mut doc = minimal();
+        doc["token_endpoint"] = serde_json::json!("http://127.0.0.1:8080/token");
+        doc["jwks_uri"] = serde_json::json!("http://localhost:8080/jwks");
+        let m: ProviderMetadata = serde_json::from_value(doc).unwrap();
+        m.validate(&iss()).unwrap();
+    }
 
     fn iss() -> Issuer {
         Issuer::new("https://op.example").unwrap()

@@ -46,7 +46,7 @@ async fn still_valid(client: &OidcClient, auth: &AuthSession) -> bool {
     let too_old = client
         .inner
         .max_session_age
-        .is_some_and(|max| now - auth.login_at > max);
+        .is_some_and(|max| now.saturating_sub(auth.login_at) > max);
     let ended = auth.issuer == client.issuer().as_str()
         && client
             .inner
@@ -69,9 +69,8 @@ async fn still_valid(client: &OidcClient, auth: &AuthSession) -> bool {
 /// session is cleared.
 pub(crate) async fn current(clients: Option<&Clients>, session: &Session) -> Option<AuthSession> {
     let auth: AuthSession = session.get(AUTH_KEY).await.ok().flatten()?;
-    let Some(clients) = clients else {
-        return Some(auth);
-    };
+    // No client: nothing to check the session against, so it does not count.
+    let clients = clients?;
     let valid = match clients.for_session(&auth) {
         Some(client) => still_valid(&client, &auth).await,
         None => {

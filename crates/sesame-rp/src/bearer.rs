@@ -24,8 +24,13 @@ use crate::outbound::HttpError;
 /// How access tokens are checked.
 #[derive(Debug, Clone)]
 enum Mode {
-    Jwt { audience: String },
-    Introspection { cache_ttl: i64 },
+    Jwt {
+        audience: String,
+    },
+    Introspection {
+        cache_ttl: i64,
+        audience: Option<String>,
+    },
 }
 
 /// The claims of a valid access token, for handlers.
@@ -141,8 +146,32 @@ impl BearerAuth {
             client,
             Mode::Introspection {
                 cache_ttl: cache_ttl.max(0),
+                audience: None,
             },
         )
+    }
+
+    /// Only accept tokens whose `aud` contains `audience` (this API's
+    /// resource identifier, RFC 8707). [`BearerAuth::jwt`] always checks its
+    /// audience; with introspection, set one whenever the provider issues
+    /// tokens for several APIs.
+    ///
+    /// ```no_run
+    /// # fn demo(oidc: sesame_rp::OidcClient) {
+    /// let auth = sesame_rp::BearerAuth::introspection(oidc, 60).with_audience("https://api.example");
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_audience(self, audience: impl Into<String>) -> Self {
+        let audience = audience.into();
+        let mode = match &self.inner.mode {
+            Mode::Jwt { .. } => Mode::Jwt { audience },
+            Mode::Introspection { cache_ttl, .. } => Mode::Introspection {
+                cache_ttl: *cache_ttl,
+                audience: Some(audience),
+            },
+        };
+        Self::new(self.inner.client.clone(), mode)
     }
 
     fn new(client: OidcClient, mode: Mode) -> Self {
@@ -163,7 +192,13 @@ impl BearerAuth {
     pub async fn check(&self, token: &str) -> Result<BearerClaims, BearerError> {
         let result = match &self.inner.mode {
             Mode::Jwt { audience } => self.check_jwt(token, audience).await,
-            Mode::Introspection { cache_ttl } => self.check_introspection(token, *cache_ttl).await,
+            Mode::Introspection {
+                cache_ttl,
+                audience,
+            } => {
+                self.check_introspection(token, *cache_ttl, audience.as_deref())
+                    .await
+            }
         };
         metrics::bearer_check(match &result {
             Ok(_) => "accepted",
@@ -202,18 +237,14 @@ impl BearerAuth {
         if claims.get("iss").and_then(Value::as_str) != Some(client.issuer().as_str()) {
             return Err(BearerError::Invalid("wrong issuer".into()));
         }
-        let aud_ok = match claims.get("aud") {
-            Some(Value::String(a)) => a == audience,
-            Some(Value::Array(a)) => a.iter().any(|v| v.as_str() == Some(audience)),
-            _ => false,
-        };
+        let aud_ok = has_audience(&claims, audience);
         if !aud_ok {
             return Err(BearerError::Invalid(
                 "the token is not for this API (aud)".into(),
             ));
         }
         match num("exp") {
-            Some(exp) if now - leeway < exp => {}
+            Some(exp) if now.saturating_sub(leeway) < exp => {}
             Some(_) => return Err(BearerError::Invalid("expired".into())),
             None => return Err(BearerError::Invalid("exp is missing".into())),
         }
@@ -231,6 +262,7 @@ impl BearerAuth {
         &self,
         token: &str,
         cache_ttl: i64,
+        audience: Option<&str>,
     ) -> Result<BearerClaims, BearerError> {
         let client = &self.inner.client;
         let now = client.now();
@@ -249,19 +281,14 @@ impl BearerAuth {
             .introspect_request(&endpoint, token)
             .await
             .map_err(|e: HttpError| BearerError::Unavailable(e.to_string()))?;
-        let active = answer.get("active").and_then(Value::as_bool) == Some(true);
         let exp = answer.get("exp").and_then(Value::as_i64);
-        let result = if active && exp.is_none_or(|e| e > now) {
-            Ok(to_claims(answer))
-        } else {
-            Err("inactive".to_owned())
-        };
+        let result = introspection_verdict(answer, now, audience);
         let until = match (&result, exp) {
-            (Ok(_), Some(exp)) => exp.min(now + cache_ttl),
-            (Ok(_), None) => now + cache_ttl,
+            (Ok(_), Some(exp)) => exp.min(now.saturating_add(cache_ttl)),
+            (Ok(_), None) => now.saturating_add(cache_ttl),
             // A refusal is cached briefly: a revoked token stays refused, a
             // flood of forged tokens is not forwarded one by one.
-            (Err(_), _) => now + cache_ttl.min(10),
+            (Err(_), _) => now.saturating_add(cache_ttl).min(10),
         };
         if let Ok(mut cache) = self.inner.cache.lock() {
             if cache.len() >= MAX_CACHE {
@@ -274,6 +301,52 @@ impl BearerAuth {
         }
         result.map_err(BearerError::Invalid)
     }
+}
+
+/// Whether `aud` (a string or an array) contains `audience`.
+fn has_audience(claims: &Map<String, Value>, audience: &str) -> bool {
+    match claims.get("aud") {
+        Some(Value::String(a)) => a == audience,
+        Some(Value::Array(a)) => a.iter().any(|v| v.as_str() == Some(audience)),
+        _ => false,
+    }
+}
+
+/// What an introspection answer means for this API (REVIEW S8): active, not
+/// expired, an access token (a refresh token is active too, but is no bearer
+/// credential), and for `audience` when one is set.
+fn introspection_verdict(
+    answer: Map<String, Value>,
+    now: UnixTime,
+    audience: Option<&str>,
+) -> Result<BearerClaims, String> {
+    let active = answer.get("active").and_then(Value::as_bool) == Some(true);
+    let exp = answer.get("exp").and_then(Value::as_i64);
+    if !active || exp.is_some_and(|e| e <= now) {
+        return Err("inactive".to_owned());
+    }
+    let access_token = answer
+        .get("token_type")
+        .and_then(Value::as_str)
+        .is_none_or(|t| {
+            [
+                "access_token",
+                "bearer",
+                "dpop",
+                "urn:ietf:params:oauth:token-type:access_token",
+            ]
+            .iter()
+            .any(|ok| t.eq_ignore_ascii_case(ok))
+        });
+    if !access_token || answer.get("token_type").is_some_and(|t| !t.is_string()) {
+        return Err("not an access token (token_type)".to_owned());
+    }
+    if let Some(audience) = audience
+        && !has_audience(&answer, audience)
+    {
+        return Err("the token is not for this API (aud)".to_owned());
+    }
+    Ok(to_claims(answer))
 }
 
 fn to_claims(claims: Map<String, Value>) -> BearerClaims {
@@ -371,5 +444,40 @@ impl<S: Send + Sync> FromRequestParts<S> for BearerClaims {
             .get::<BearerClaims>()
             .cloned()
             .ok_or(BearerError::Missing)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use serde_json::json;
+
+    use super::*;
+
+    fn answer(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn introspection_refuses_refresh_tokens_and_other_audiences() {
+        let now = 1_000;
+        let ok = answer(json!({"active": true, "exp": 2_000, "aud": ["https://a"], "sub": "u"}));
+        assert!(introspection_verdict(ok.clone(), now, None).is_ok());
+        assert!(introspection_verdict(ok.clone(), now, Some("https://a")).is_ok());
+        // A token minted for resource A is refused by the API of B.
+        assert!(introspection_verdict(ok, now, Some("https://b")).is_err());
+        // A refresh token is active, but no bearer credential.
+        let refresh = answer(json!({"active": true, "exp": 2_000, "token_type": "refresh_token"}));
+        assert!(introspection_verdict(refresh, now, None).is_err());
+        for t in ["Bearer", "access_token", "DPoP"] {
+            let a = answer(json!({"active": true, "token_type": t}));
+            assert!(introspection_verdict(a, now, None).is_ok(), "{t}");
+        }
+        let odd = answer(json!({"active": true, "token_type": 7}));
+        assert!(introspection_verdict(odd, now, None).is_err());
+        let expired = answer(json!({"active": true, "exp": now}));
+        assert!(introspection_verdict(expired, now, None).is_err());
+        let inactive = answer(json!({"active": false}));
+        assert!(introspection_verdict(inactive, now, None).is_err());
     }
 }

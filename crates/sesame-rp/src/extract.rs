@@ -85,7 +85,15 @@ async fn load(parts: &mut Parts) -> Option<AuthSession> {
     ) {
         (Some(c), _) => Some(Clients::One(c.clone())),
         (None, Some(p)) => Some(Clients::Many(p.clone())),
-        (None, None) => None,
+        (None, None) => {
+            // Without the client the back-channel logout and max-age checks
+            // cannot run: fail closed (REVIEW S18).
+            tracing::error!(
+                "sesame-rp extractor without RequireLogin and without an Extension(OidcClient) \
+                 (or Extension(OidcProviders)) layer: treated as signed out"
+            );
+            return None;
+        }
     };
     auth::current(clients.as_ref(), &session).await
 }

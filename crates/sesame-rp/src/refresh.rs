@@ -7,8 +7,10 @@
 //! and is never retried automatically, so it cannot loop. Any other request
 //! with a stale session gets 401: an expired session never performs a POST.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
@@ -38,6 +40,36 @@ const SILENT_INTERVAL: i64 = 300;
 pub struct SessionRefresh {
     clients: Clients,
     max_id_token_age: Option<i64>,
+    flights: Flights,
+}
+
+/// One refresh in flight per refresh token (REVIEW S10): concurrent requests
+/// of one stale session wait for the first exchange and share its result,
+/// instead of each sending the token (the provider's reuse detection would
+/// then revoke the whole grant).
+type Flight = Arc<tokio::sync::OnceCell<Option<AuthSession>>>;
+
+#[derive(Clone, Default)]
+struct Flights(Arc<std::sync::Mutex<HashMap<String, (Flight, UnixTime)>>>);
+
+impl std::fmt::Debug for Flights {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Flights")
+    }
+}
+
+/// How long a finished exchange is remembered for latecomers.
+const FLIGHT_TTL: i64 = 30;
+
+impl Flights {
+    fn get(&self, refresh_token: &str, now: UnixTime) -> Flight {
+        let key = sesame_core::token_hash(sesame_core::JwsAlgorithm::RS256, refresh_token);
+        let Ok(mut map) = self.0.lock() else {
+            return Flight::default();
+        };
+        map.retain(|_, (_, at)| now.saturating_sub(*at) < FLIGHT_TTL);
+        Arc::clone(&map.entry(key).or_insert_with(|| (Flight::default(), now)).0)
+    }
 }
 
 impl SessionRefresh {
@@ -46,6 +78,7 @@ impl SessionRefresh {
         Self {
             clients: Clients::One(client),
             max_id_token_age: None,
+            flights: Flights::default(),
         }
     }
 
@@ -55,6 +88,7 @@ impl SessionRefresh {
         Self {
             clients: Clients::Many(providers),
             max_id_token_age: None,
+            flights: Flights::default(),
         }
     }
 
@@ -97,8 +131,23 @@ async fn refresh(
     session: &Session,
     auth: &AuthSession,
     now: UnixTime,
+    flights: &Flights,
 ) -> Stale {
-    let outcome = exchange(client, session, auth, now).await;
+    let Some(refresh_token) = auth.refresh_token.as_deref() else {
+        return Stale::Failed;
+    };
+    let flight = flights.get(refresh_token, now);
+    let updated = flight
+        .get_or_init(|| exchange(client, auth, now))
+        .await
+        .clone();
+    let outcome = match updated {
+        Some(updated) => match session.insert(AUTH_KEY, &updated).await {
+            Ok(()) => Stale::Refreshed,
+            Err(_) => Stale::Failed,
+        },
+        None => Stale::Failed,
+    };
     match outcome {
         Stale::Refreshed => {
             tracing::debug!("tokens refreshed");
@@ -110,15 +159,9 @@ async fn refresh(
     outcome
 }
 
-async fn exchange(
-    client: &OidcClient,
-    session: &Session,
-    auth: &AuthSession,
-    now: UnixTime,
-) -> Stale {
-    let Some(refresh_token) = auth.refresh_token.clone() else {
-        return Stale::Failed;
-    };
+/// Exchanges the session's refresh token; the updated session, or `None`.
+async fn exchange(client: &OidcClient, auth: &AuthSession, now: UnixTime) -> Option<AuthSession> {
+    let refresh_token = auth.refresh_token.clone()?;
     let tokens = match client
         .token_request(&[
             ("grant_type", "refresh_token"),
@@ -129,7 +172,7 @@ async fn exchange(
         Ok(t) => t,
         Err(e) => {
             tracing::info!(error = %e, "refresh failed; ending the session");
-            return Stale::Failed;
+            return None;
         }
     };
     let mut updated = auth.clone();
@@ -145,23 +188,22 @@ async fn exchange(
             }
             Ok(_) => {
                 tracing::warn!("refreshed ID token is for another subject; ending the session");
-                return Stale::Failed;
+                return None;
             }
             Err(e) => {
                 tracing::warn!(error = %e, "refreshed ID token refused; ending the session");
-                return Stale::Failed;
+                return None;
             }
         }
     }
     updated.access_token = tokens.access_token.clone();
-    updated.access_expires_at = tokens.expires_in_seconds().map(|e| now + e);
+    updated.access_expires_at = tokens
+        .expires_in_seconds()
+        .map(|e| crate::flow::expires_at(now, e));
     if let Some(rotated) = tokens.refresh_token.clone() {
         updated.refresh_token = Some(rotated);
     }
-    match session.insert(AUTH_KEY, &updated).await {
-        Ok(()) => Stale::Refreshed,
-        Err(_) => Stale::Failed,
-    }
+    Some(updated)
 }
 
 fn is_navigation(req: &Request<Body>) -> bool {
@@ -203,15 +245,17 @@ where
             };
             let client = &client;
             let now = client.now();
-            let access_stale = auth.access_expires_at.is_some_and(|e| e - now < SKEW);
+            let access_stale = auth
+                .access_expires_at
+                .is_some_and(|e| e.saturating_sub(now) < SKEW);
             let id_stale = config
                 .max_id_token_age
-                .is_some_and(|m| now - auth.id_token_iat > m);
+                .is_some_and(|m| now.saturating_sub(auth.id_token_iat) > m);
             if !(access_stale || id_stale) {
                 return inner.call(req).await;
             }
             let outcome = if auth.refresh_token.is_some() {
-                refresh(client, &session, &auth, now).await
+                refresh(client, &session, &auth, now, &config.flights).await
             } else {
                 Stale::Fresh
             };
@@ -225,7 +269,8 @@ where
             }
             // No refresh token: a silent re-authentication for browser GETs, once.
             let tried: Option<UnixTime> = session.get(SILENT_KEY).await.ok().flatten();
-            if is_navigation(&req) && tried.is_none_or(|t| now - t > SILENT_INTERVAL) {
+            if is_navigation(&req) && tried.is_none_or(|t| now.saturating_sub(t) > SILENT_INTERVAL)
+            {
                 let next = req
                     .uri()
                     .path_and_query()

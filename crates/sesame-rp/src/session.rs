@@ -46,6 +46,9 @@ pub(crate) struct Pending {
     /// A `prompt=none` re-authentication: on error, end the session, never retry.
     #[serde(default)]
     pub(crate) silent: bool,
+    /// The `max_age` sent, checked against the ID token's `auth_time`.
+    #[serde(default)]
+    pub(crate) max_age: Option<i64>,
 }
 
 impl fmt::Debug for Pending {

@@ -6,7 +6,7 @@ use sesame_core::{
 };
 use tower_sessions::Session;
 
-use super::{CallbackError, LoginError, Verified, claims_map, expires_in_param, param};
+use super::{CallbackError, LoginError, Verified, claims_map, expires_at, expires_in_param, param};
 use crate::client::OidcClient;
 use crate::metrics;
 use crate::provision::LoginClaims;
@@ -150,7 +150,10 @@ impl OidcClient {
         self.check_response(params, response_type, via_post).await?;
         let nonce = Nonce::new(p.nonce.clone());
         let front = if response_type.has_id_token() {
-            Some(self.front_channel(params, response_type, &nonce).await?)
+            Some(
+                self.front_channel(params, response_type, &nonce, p.max_age)
+                    .await?,
+            )
         } else {
             None
         };
@@ -164,7 +167,7 @@ impl OidcClient {
                 id_token,
                 validated,
                 access_token: get("access_token").unwrap_or_default().to_owned(),
-                access_expires_at: expires_in_param(get("expires_in")).map(|e| now + e),
+                access_expires_at: expires_in_param(get("expires_in")).map(|e| expires_at(now, e)),
                 refresh_token: None,
             }
         };
@@ -202,6 +205,7 @@ impl OidcClient {
         params: &Map<String, Value>,
         response_type: ResponseType,
         nonce: &Nonce,
+        max_age: Option<i64>,
     ) -> Result<(String, ValidatedIdToken), LoginError> {
         let get = |k: &str| param(params, k);
         let id_token = get("id_token").ok_or(LoginError::MissingIdToken)?;
@@ -223,11 +227,11 @@ impl OidcClient {
         }
         let expected = Expected {
             nonce: Some(nonce),
+            max_age,
             code: code.as_ref(),
             require_c_hash: code.is_some(),
             access_token: access.as_ref(),
             require_at_hash: access.is_some(),
-            ..Expected::default()
         };
         let validated = self.validate_id_token(id_token, &expected).await?;
         tracing::debug!("front-channel ID token valid");
@@ -266,6 +270,8 @@ impl OidcClient {
         let code = AuthorizationCode::new(code);
         let expected = Expected {
             nonce: Some(nonce),
+            // OIDC Core §3.1.3.7 #13 (REVIEW S9).
+            max_age: p.max_age,
             access_token: Some(&access),
             code: Some(&code),
             ..Expected::default()
@@ -277,7 +283,7 @@ impl OidcClient {
         {
             return Err(LoginError::IdTokenMismatch);
         }
-        let access_expires_at = tokens.expires_in_seconds().map(|e| now + e);
+        let access_expires_at = tokens.expires_in_seconds().map(|e| expires_at(now, e));
         Ok(Tokens {
             id_token,
             validated,

@@ -9,7 +9,7 @@ use std::fmt;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use sesame_core::{IdTokenClaims, ValidationError};
+use sesame_core::{IdTokenClaims, UnixTime, ValidationError};
 
 use crate::outbound::HttpError;
 use crate::provision::LoginClaims;
@@ -131,17 +131,31 @@ pub(crate) struct TokenResponse {
 }
 
 impl TokenResponse {
+    /// `expires_in`, clamped to `0..=MAX_EXPIRES_IN` (REVIEW S17: a provider's
+    /// number never overflows the session's arithmetic).
     pub(crate) fn expires_in_seconds(&self) -> Option<i64> {
-        self.expires_in()
-    }
-
-    fn expires_in(&self) -> Option<i64> {
-        match &self.expires_in {
-            Some(Value::Number(n)) => n.as_i64(),
+        let raw = match &self.expires_in {
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .or_else(|| n.as_u64().map(|_| i64::MAX))
+                .or_else(|| n.as_f64().map(|f| f as i64)),
             Some(Value::String(s)) => s.parse().ok(),
             _ => None,
-        }
+        };
+        raw.map(clamp_expires_in)
     }
+}
+
+/// The longest access-token lifetime believed: one year.
+pub(crate) const MAX_EXPIRES_IN: i64 = 365 * 24 * 3600;
+
+pub(crate) fn clamp_expires_in(seconds: i64) -> i64 {
+    seconds.clamp(0, MAX_EXPIRES_IN)
+}
+
+/// When a token given `expires_in` seconds at `now` expires (saturating).
+pub(crate) fn expires_at(now: UnixTime, expires_in: i64) -> UnixTime {
+    now.saturating_add(clamp_expires_in(expires_in))
 }
 
 impl fmt::Debug for TokenResponse {
@@ -194,7 +208,9 @@ fn param<'a>(params: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
 }
 
 fn expires_in_param(value: Option<&str>) -> Option<i64> {
-    value.and_then(|v| v.parse().ok())
+    value
+        .and_then(|v| v.parse::<i64>().ok())
+        .map(clamp_expires_in)
 }
 
 /// The ID token's claims as a JSON map.
@@ -202,5 +218,50 @@ pub(crate) fn claims_map(claims: &IdTokenClaims) -> Map<String, Value> {
     match serde_json::to_value(claims) {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn response(json: serde_json::Value) -> TokenResponse {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn hostile_expires_in_is_clamped_and_never_overflows() {
+        for hostile in [
+            serde_json::json!(9_223_372_036_854_775_807_i64),
+            serde_json::json!(18_446_744_073_709_551_615_u64),
+            serde_json::json!("9223372036854775807"),
+            serde_json::json!(1e300),
+        ] {
+            let t = response(serde_json::json!({"access_token": "a", "expires_in": hostile}));
+            let e = t.expires_in_seconds().unwrap();
+            assert_eq!(e, MAX_EXPIRES_IN, "{hostile}");
+            assert_eq!(expires_at(i64::MAX - 5, e), i64::MAX);
+        }
+        let t = response(serde_json::json!({"access_token": "a", "expires_in": -5}));
+        assert_eq!(t.expires_in_seconds(), Some(0));
+        assert_eq!(
+            expires_in_param(Some("9223372036854775807")),
+            Some(MAX_EXPIRES_IN)
+        );
+        assert_eq!(expires_at(1000, 3600), 4600);
+    }
+
+    #[test]
+    fn token_response_debug_shows_no_token() {
+        let t = response(serde_json::json!({
+            "access_token": "AT-secret", "refresh_token": "RT-secret",
+            "id_token": "IDT-secret", "token_type": "Bearer", "expires_in": 60
+        }));
+        let shown = format!("{t:?}");
+        for secret in ["AT-secret", "RT-secret", "IDT-secret"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("Bearer"));
     }
 }

@@ -27,10 +27,13 @@ impl OidcClient {
         // A new login cycles the session id (fixation); re-authenticating the
         // same user keeps it (no broken forms, no lost CSRF token).
         let previous: Option<AuthSession> = session.get(AUTH_KEY).await?;
-        if previous
+        let same_user = previous
             .as_ref()
-            .is_none_or(|a| a.subject != v.login.subject || a.issuer != v.login.issuer)
-        {
+            .filter(|a| a.subject == v.login.subject && a.issuer == v.login.issuer);
+        // Only a re-authentication of the same user keeps the login time;
+        // another user's sign-in starts afresh (REVIEW S19).
+        let login_at = same_user.map_or(now, |a| a.login_at);
+        if same_user.is_none() {
             session.cycle_id().await?;
         }
         let auth = AuthSession {
@@ -43,7 +46,7 @@ impl OidcClient {
             access_token: v.access_token,
             access_expires_at: v.access_expires_at,
             refresh_token: v.refresh_token,
-            login_at: previous.map_or(now, |a| a.login_at),
+            login_at,
             id_token_iat: v.id_token_iat,
             user_id,
         };

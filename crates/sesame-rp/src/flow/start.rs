@@ -41,7 +41,7 @@ impl OidcClient {
         let i = &self.inner;
         let response_type = i.response_type;
         let mut pending = session::pending(store).await.map_err(LoginError::Session)?;
-        pending.retain(|_, p| now - p.created_at < PENDING_TTL);
+        pending.retain(|_, p| now.saturating_sub(p.created_at) < PENDING_TTL);
         while pending.len() >= MAX_PENDING {
             let oldest = pending
                 .iter()
@@ -64,6 +64,13 @@ impl OidcClient {
                 next: next.to_owned(),
                 created_at: now,
                 silent,
+                // The first `max_age` given is the one sent (as below).
+                max_age: i
+                    .auth_params
+                    .iter()
+                    .chain(extra)
+                    .find(|(k, _)| k == "max_age")
+                    .and_then(|(_, v)| v.trim().parse::<i64>().ok()),
             },
         );
         session::save_pending(store, &pending)

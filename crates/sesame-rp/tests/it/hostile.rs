@@ -787,3 +787,46 @@ async fn a_hybrid_response_in_the_query_string_is_refused() {
     assert!(!rig.signed_in().await);
     assert_eq!(rig.fake.token_calls.load(Ordering::SeqCst), 0);
 }
+
+/// REVIEW S9: a `max_age` given as an auth parameter is checked against the
+/// ID token's `auth_time`.
+#[tokio::test]
+async fn max_age_from_the_auth_params_is_checked_against_auth_time() {
+    let old = rig(
+        edit(|c, _| c["auth_time"] = json!(SystemClock.now() - 3600)),
+        |b| b.with_auth_param("max_age", "60"),
+    )
+    .await;
+    assert_ne!(old.login().await.status(), 200, "auth_time an hour ago");
+    assert!(!old.signed_in().await);
+    assert_eq!(old.fake.userinfo_calls.load(Ordering::SeqCst), 0);
+    let recent = rig(
+        edit(|c, _| c["auth_time"] = json!(SystemClock.now() - 10)),
+        |b| b.with_auth_param("max_age", "60"),
+    )
+    .await;
+    assert_eq!(recent.login().await.status(), 200);
+    assert!(recent.signed_in().await);
+}
+
+/// REVIEW S19: another user's sign-in on the same browser starts its own
+/// login time, so `max_session_age` counts from it.
+#[tokio::test]
+async fn a_different_users_sign_in_starts_a_fresh_login_time() {
+    let rig = rig(|_| {}, |b| b.with_max_session_age(1500)).await;
+    assert_eq!(rig.login().await.status(), 200);
+    rig.clock.advance(1000);
+    let clock = rig.clock.clone();
+    *rig.fake.edit.lock().unwrap() = Arc::new(move |c, _| {
+        c["sub"] = json!("bob");
+        c["iat"] = json!(clock.now());
+        c["exp"] = json!(clock.now() + 300);
+    });
+    *rig.fake.userinfo_sub.lock().unwrap() = Some("bob".into());
+    assert_eq!(rig.login().await.status(), 200);
+    rig.clock.advance(600);
+    assert!(
+        rig.signed_in().await,
+        "bob signed in 600 s ago, within max_session_age"
+    );
+}

@@ -92,3 +92,20 @@ async fn without_a_refresh_token_a_stale_session_reauthenticates_silently_once()
     let r = b.get(format!("{rp}/token")).send().await.unwrap();
     assert_eq!(r.status(), 200);
 }
+
+/// REVIEW S10: two concurrent requests on one stale session send the refresh
+/// token once; neither is signed out and the grant is not revoked.
+#[tokio::test]
+async fn concurrent_requests_on_a_stale_session_refresh_once() {
+    let op = start_op_with(|s| s.access_token_ttl = 30).await;
+    let rp = app(&op, "openid offline_access", SessionRefresh::new).await;
+    let b = browser();
+    let (r, _) = follow(&b, &format!("{rp}/token"), "rita").await;
+    assert_eq!(r.status(), 200);
+    let url = format!("{rp}/token");
+    let (one, two) = tokio::join!(b.get(&url).send(), b.get(&url).send());
+    assert_eq!(one.unwrap().status(), 200);
+    assert_eq!(two.unwrap().status(), 200);
+    let third = b.get(&url).send().await.unwrap();
+    assert_eq!(third.status(), 200, "still signed in, the grant intact");
+}
