@@ -544,6 +544,8 @@ async fn keys(store: &dyn Store) {
 async fn interactions(store: &dyn Store) {
     let key = id("ix");
     let i = Interaction {
+        kind: crate::model::InteractionKind::Consent,
+        auth_after: None,
         params: vec![
             ("client_id".into(), "c".into()),
             ("scope".into(), "openid".into()),
