@@ -361,13 +361,39 @@ impl std::fmt::Debug for StoredKey {
     }
 }
 
-/// An authorization request waiting for the user's consent.
+/// What an [`Interaction`] waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum InteractionKind {
+    /// The consent page of an authorization request.
+    #[default]
+    Consent,
+    /// The sign-out confirmation page of an end-session request.
+    Logout,
+    /// The host app's login, asked for by an authorization request: on the
+    /// way back the request is accepted only with a login at or after
+    /// [`Interaction::auth_after`].
+    Login,
+}
+
+/// A request waiting for the user (consent, sign-out confirmation, or a
+/// login the provider asked for). It lives only in the store: nothing the
+/// browser sends can set its kind or its `auth_after`.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct Interaction {
-    /// The original authorization request's parameters.
+    /// What it waits for.
+    #[serde(default)]
+    pub kind: InteractionKind,
+    /// The original request's parameters.
     pub params: Vec<(String, String)>,
-    /// The user it was shown to.
+    /// The user it was shown to (empty for a login, where nobody may be
+    /// signed in yet).
     pub subject: Subject,
+    /// The user must have authenticated at or after this time: set when
+    /// the provider sent the browser to a login (`prompt=login`, `max_age`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_after: Option<UnixTime>,
     /// The CSRF token the consent form must return.
     pub csrf: String,
     /// Expiry.
@@ -378,7 +404,9 @@ pub struct Interaction {
 impl std::fmt::Debug for Interaction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Interaction")
+            .field("kind", &self.kind)
             .field("subject", &self.subject)
+            .field("auth_after", &self.auth_after)
             .field(
                 "params",
                 &self.params.iter().map(|(k, _)| k).collect::<Vec<_>>(),

@@ -7,14 +7,14 @@ use axum::http::request::Parts;
 use axum::response::Response;
 use serde_json::json;
 use sesame_core::{ErrorCode, ResponseMode};
-use subtle::ConstantTimeEq;
 
 use super::{error_page, page_flow_error, parse_form, parse_query, see_other};
 use crate::flow::authorize::{AuthorizeOutcome, ClientRedirect, authorize};
+use crate::flow::interaction::{self, Refused};
 use crate::flow::{FlowError, OAuthError, Params};
+use crate::model::InteractionKind;
 use crate::pages::STYLESHEET;
 use crate::provider::Provider;
-use crate::secrets::token_key;
 
 pub(super) async fn get(
     State(p): State<Provider>,
@@ -36,7 +36,12 @@ async fn run(p: &Provider, params: &Params, parts: &Parts, consent_given: bool) 
         Ok(u) => u,
         Err(e) => return page_flow_error(p, FlowError::Internal(e.to_string())),
     };
-    match authorize(p, params, user, consent_given, p.now()).await {
+    let now = p.now();
+    let (params, auth_after) = match interaction::resume_authorize(p, params, now).await {
+        Ok(r) => r,
+        Err(e) => return page_flow_error(p, e),
+    };
+    match authorize(p, &params, user, consent_given, auth_after, now).await {
         Ok(outcome) => respond(p, outcome),
         Err(e) => page_flow_error(p, e),
     }
@@ -135,29 +140,25 @@ pub(super) async fn consent(State(p): State<Provider>, parts: Parts, body: Bytes
         return bad("the consent form is incomplete");
     };
     let now = p.now();
-    let interaction = match p.inner.store.take_interaction(&token_key(id), now).await {
-        Ok(Some(i)) => i,
-        Ok(None) => {
+    let interaction = match interaction::redeem(&p, id, csrf, InteractionKind::Consent, now).await {
+        Ok(Ok(i)) => i,
+        Ok(Err(Refused::Expired)) => {
             return bad(
                 "this consent request has expired or was already answered; start again from the application",
             );
         }
-        Err(e) => return page_flow_error(&p, e.into()),
+        Ok(Err(Refused::BadCsrf)) => return bad("the form's CSRF token is invalid"),
+        Ok(Err(_)) => return bad("this form does not belong here"),
+        Err(e) => return page_flow_error(&p, e),
     };
-    if !bool::from(interaction.csrf.as_bytes().ct_eq(csrf.as_bytes())) {
-        return bad("the form's CSRF token is invalid");
-    }
     let user = match p.inner.authn.current_user(&parts).await {
         Ok(Some(u)) if u.subject == interaction.subject => u,
         Ok(_) => return bad("you are no longer signed in as the user who was asked"),
         Err(e) => return page_flow_error(&p, FlowError::Internal(e.to_string())),
     };
     let params = Params(interaction.params);
-    if params.get("sesame_kind").is_some() {
-        return bad("this form does not belong here");
-    }
     if form.get("allow").is_some() && form.get("deny").is_none() {
-        match authorize(&p, &params, Some(user), true, now).await {
+        match authorize(&p, &params, Some(user), true, interaction.auth_after, now).await {
             Ok(outcome) => respond(&p, outcome),
             Err(e) => page_flow_error(&p, e),
         }

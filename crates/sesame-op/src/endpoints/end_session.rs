@@ -7,14 +7,14 @@ use axum::http::request::Parts;
 use axum::response::Response;
 use serde_json::json;
 use sesame_core::ErrorCode;
-use subtle::ConstantTimeEq;
 
 use super::{error_page, page_flow_error, parse_form, parse_query, see_other};
 use crate::flow::end_session::{AfterLogout, EndSessionOutcome, end_session, notify_backchannel};
+use crate::flow::interaction::{self, Refused};
 use crate::flow::{FlowError, OAuthError, Params};
+use crate::model::InteractionKind;
 use crate::pages::STYLESHEET;
 use crate::provider::Provider;
-use crate::secrets::token_key;
 
 pub(super) async fn get(
     State(p): State<Provider>,
@@ -43,33 +43,19 @@ pub(super) async fn post(State(p): State<Provider>, parts: Parts, body: Bytes) -
     let (Some(id), Some(csrf)) = (form.get("interaction"), form.get("csrf_token")) else {
         return bad("the sign-out form is incomplete");
     };
-    let interaction = match p
-        .inner
-        .store
-        .take_interaction(&token_key(id), p.now())
+    let interaction = match interaction::redeem(&p, id, csrf, InteractionKind::Logout, p.now())
         .await
     {
-        Ok(Some(i)) => i,
-        Ok(None) => return bad("this sign-out request has expired; start again"),
-        Err(e) => return page_flow_error(&p, e.into()),
+        Ok(Ok(i)) => i,
+        Ok(Err(Refused::Expired)) => return bad("this sign-out request has expired; start again"),
+        Ok(Err(Refused::BadCsrf)) => return bad("the form's CSRF token is invalid"),
+        Ok(Err(_)) => return bad("this form does not belong here"),
+        Err(e) => return page_flow_error(&p, e),
     };
-    if !bool::from(interaction.csrf.as_bytes().ct_eq(csrf.as_bytes())) {
-        return bad("the form's CSRF token is invalid");
-    }
-    let params = Params(interaction.params);
-    if params.get("sesame_kind") != Some("logout") {
-        return bad("this form does not belong here");
-    }
     if form.get("logout").is_none() || form.get("deny").is_some() {
         return page(&p, json!({"cancelled": true}));
     }
-    let params = Params(
-        params
-            .0
-            .into_iter()
-            .filter(|(k, _)| k != "sesame_kind")
-            .collect(),
-    );
+    let params = Params(interaction.params);
     match p.inner.authn.current_user(&parts).await {
         Ok(Some(u)) if u.subject == interaction.subject => run(&p, &params, &parts, true).await,
         Ok(_) => page(&p, json!({"done": true})),

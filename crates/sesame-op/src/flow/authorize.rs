@@ -6,15 +6,12 @@ use sesame_core::{
     PromptError, RedirectUri, ResponseMode, ResponseType, Scopes, UnixTime, is_valid_verifier,
 };
 
+use super::interaction;
 use super::issue::{self, IdTokenInput};
 use super::{FlowError, OAuthError, Params};
 use crate::authn::{EndUser, LoginRequest};
-use crate::model::{Client, CodeRecord, Consent, Grant, GrantType, Interaction, PkceChallenge};
+use crate::model::{Client, CodeRecord, Consent, Grant, GrantType, InteractionKind, PkceChallenge};
 use crate::provider::Provider;
-use crate::secrets::token_key;
-
-/// Internal parameter: the user must have authenticated at or after this time.
-pub(crate) const AUTH_AFTER: &str = "sesame_auth_after";
 
 /// Where and how to send the browser back to the client.
 #[derive(Clone)]
@@ -97,11 +94,14 @@ impl Request {
 /// Runs the authorization endpoint.
 ///
 /// `consent_given`: the user just allowed this request on the consent page.
+/// `auth_after`: from the server-side interaction this request comes back
+/// from (a login it asked for), never from the request.
 pub(crate) async fn authorize(
     p: &Provider,
     params: &Params,
     user: Option<EndUser>,
     consent_given: bool,
+    auth_after: Option<UnixTime>,
     now: UnixTime,
 ) -> Result<AuthorizeOutcome, FlowError> {
     let page = |code: ErrorCode, d: &str| Ok(AuthorizeOutcome::ErrorPage(OAuthError::new(code, d)));
@@ -338,9 +338,6 @@ pub(crate) async fn authorize(
         (Some(hint), Some(u)) => p.subject_for(&req.client, &u.subject)?.as_str() != hint,
         _ => false,
     };
-    let auth_after = params
-        .get(AUTH_AFTER)
-        .and_then(|v| v.parse::<UnixTime>().ok());
     let needs_login = match &user {
         None => true,
         Some(u) => {
@@ -361,7 +358,7 @@ pub(crate) async fn authorize(
         let mut back: Vec<(String, String)> = params
             .0
             .iter()
-            .filter(|(k, _)| k != "prompt" && k != AUTH_AFTER)
+            .filter(|(k, _)| k != "prompt")
             .cloned()
             .collect();
         let rest: Vec<&str> = prompt
@@ -372,8 +369,21 @@ pub(crate) async fn authorize(
         if !rest.is_empty() {
             back.push(("prompt".into(), rest.join(" ")));
         }
-        // Marks the return so that the login it asks for satisfies prompt=login and max_age.
-        back.push((AUTH_AFTER.into(), now.to_string()));
+        // Marks the return, server-side, so that the login it asks for
+        // satisfies prompt=login and max_age.
+        let subject = user
+            .as_ref()
+            .map_or_else(|| sesame_core::Subject::new(""), |u| u.subject.clone());
+        let started = interaction::start(
+            p,
+            InteractionKind::Login,
+            back.clone(),
+            subject,
+            Some(now),
+            now,
+        )
+        .await?;
+        back.push((interaction::LOGIN_HANDLE.into(), started.handle));
         let return_to = format!(
             "{}?{}",
             p.inner.issuer.join(crate::paths::AUTHORIZE),
@@ -409,18 +419,18 @@ pub(crate) async fn authorize(
         if prompt.contains(&Prompt::None) {
             return Ok(req.error(ErrorCode::ConsentRequired, "the user must consent"));
         }
-        let interaction = sesame_core::random::token()?;
-        let csrf = sesame_core::random::token()?;
-        let record = Interaction {
-            params: params.0.clone(),
-            subject: user.subject.clone(),
-            csrf: csrf.clone(),
-            expires_at: now + p.inner.settings.interaction_ttl,
-        };
-        p.inner
-            .store
-            .save_interaction(&token_key(&interaction), &record)
-            .await?;
+        let interaction::Started {
+            handle: interaction,
+            csrf,
+        } = interaction::start(
+            p,
+            InteractionKind::Consent,
+            params.0.clone(),
+            user.subject.clone(),
+            auth_after,
+            now,
+        )
+        .await?;
         let display = p
             .inner
             .claims

@@ -11,9 +11,8 @@ use sesame_core::{
 use super::authorize::verify_hint;
 use super::{FlowError, OAuthError, Params};
 use crate::authn::EndUser;
-use crate::model::{Client, Interaction};
+use crate::model::{Client, InteractionKind};
 use crate::provider::Provider;
-use crate::secrets::token_key;
 
 /// Where to go once logged out.
 #[derive(Debug, Clone)]
@@ -127,22 +126,18 @@ pub(crate) async fn end_session(
     if hint_matches || confirmed {
         return Ok(EndSessionOutcome::Logout(user, after));
     }
-    let interaction = random::token()?;
-    let csrf = random::token()?;
-    let mut stored = params.0.clone();
-    stored.push(("sesame_kind".into(), "logout".into()));
-    p.inner
-        .store
-        .save_interaction(
-            &token_key(&interaction),
-            &Interaction {
-                params: stored,
-                subject: user.subject.clone(),
-                csrf: csrf.clone(),
-                expires_at: now + p.inner.settings.interaction_ttl,
-            },
-        )
-        .await?;
+    let super::interaction::Started {
+        handle: interaction,
+        csrf,
+    } = super::interaction::start(
+        p,
+        InteractionKind::Logout,
+        params.0.clone(),
+        user.subject.clone(),
+        None,
+        now,
+    )
+    .await?;
     let redirect_origin = match &after {
         AfterLogout::Redirect(url) => Some(crate::pages::csp_origin(url)),
         AfterLogout::Page => None,

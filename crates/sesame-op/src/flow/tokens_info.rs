@@ -137,6 +137,9 @@ pub(crate) async fn introspect(
         && (caller.introspect_any_token || grant.client_id == caller.client_id)
         // A deleted client's tokens are no longer active (RFC 7592 §2.3).
         && let Some(client) = p.inner.store.find_client(&grant.client_id).await?
+        // A removed user's tokens are no longer active either: the same
+        // check userinfo makes (REVIEW S12).
+        && issue::released_claims(p, &grant).await?.is_some()
     {
         return active(&grant, &client, iat, exp, p, token_type);
     }

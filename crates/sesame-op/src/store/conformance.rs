@@ -596,6 +596,8 @@ async fn concurrent_key_creation_has_one_winner(store: Arc<dyn Store>) {
 async fn interactions(store: &dyn Store) {
     let key = id("ix");
     let i = Interaction {
+        kind: crate::model::InteractionKind::Consent,
+        auth_after: None,
         params: vec![
             ("client_id".into(), "c".into()),
             ("scope".into(), "openid".into()),

@@ -525,3 +525,29 @@ async fn max_age_zero_logs_in_once_and_does_not_loop() {
         location(&r)
     );
 }
+
+/// REVIEW S1/M2: the "login done at T" marker is server-side; an inbound
+/// `sesame_auth_after` must not satisfy `prompt=login` or `max_age`.
+#[tokio::test]
+async fn an_inbound_auth_after_marker_does_not_skip_a_forced_login() {
+    let h = start().await;
+    h.client("app", |c| c.skip_consent = true).await;
+    h.code("app", "mallory", &[]).await;
+    h.clock.advance(5);
+    for extra in [("prompt", "login"), ("max_age", "0")] {
+        let (_, mut params) = code_params("app");
+        params.push((extra.0.into(), extra.1.into()));
+        params.push(("sesame_auth_after".into(), "0".into()));
+        params.push(("sesame_kind".into(), "logout".into()));
+        let pairs: Vec<(&str, &str)> = params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let r = h.authorize(&pairs).await;
+        assert!(
+            location(&r).contains("/test-login"),
+            "{extra:?} with sesame_auth_after=0 must still go to the login: {}",
+            location(&r)
+        );
+    }
+}

@@ -83,10 +83,19 @@ impl Authenticator for NoLogin {
 /// Claims for every user: a name and a verified email.
 pub struct Users;
 
+/// Users removed during a test (each test uses its own names).
+pub static REMOVED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
 #[async_trait]
 impl ClaimsSource for Users {
     async fn claims(&self, subject: &Subject) -> Result<Option<Map<String, Value>>, ClaimsError> {
-        if subject.as_str() == "deleted" {
+        if subject.as_str() == "deleted"
+            || REMOVED
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|u| u == subject.as_str())
+        {
             return Ok(None);
         }
         let v = json!({

@@ -723,3 +723,52 @@ async fn refresh_tokens_stop_at_the_absolute_lifetime() {
     .await;
     assert_eq!(error(&json(r).await), "invalid_grant");
 }
+
+/// REVIEW S12: introspection answers `active: false` for the tokens of a
+/// user the claims source no longer knows, as userinfo refuses them.
+#[tokio::test]
+async fn tokens_of_a_removed_user_are_inactive_at_introspection() {
+    let h = start().await;
+    h.client("app", |c| c.skip_consent = true).await;
+    let q = h
+        .code("app", "gone-s12", &[("scope", "openid offline_access")])
+        .await;
+    let t = json(h.redeem("app", &q).await).await;
+    let v = json(
+        h.http
+            .post(h.url("/introspect"))
+            .basic_auth("app", Some(SECRET))
+            .form(&[("token", t["access_token"].as_str().unwrap())])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(v["active"], true, "before the removal");
+    crate::support::REMOVED
+        .lock()
+        .unwrap()
+        .push("gone-s12".into());
+    assert_eq!(
+        h.userinfo(t["access_token"].as_str().unwrap())
+            .await
+            .status(),
+        401
+    );
+    for name in ["access_token", "refresh_token"] {
+        let Some(token) = t[name].as_str() else {
+            continue;
+        };
+        let v = json(
+            h.http
+                .post(h.url("/introspect"))
+                .basic_auth("app", Some(SECRET))
+                .form(&[("token", token)])
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(v, serde_json::json!({"active": false}), "{name}");
+    }
+}
