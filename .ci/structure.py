@@ -186,11 +186,34 @@ def main():
             names = " <-> ".join("::".join(c) or "crate" for c in comp)
             breaches.append(f"{crate}: module cycle {names}")
     breaches += architecture_paths()
-    for b in breaches:
+    # Breaches known when the check came in (issue 11's remainder) are listed in the
+    # baseline and reported, not failed on; anything new fails. Shrink the list, never grow it.
+    baseline = set()
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "structure-baseline.txt")
+    if os.path.exists(path) and "--strict" not in sys.argv:
+        with open(path, encoding="utf-8") as f:
+            baseline = {l.strip() for l in f if l.strip() and not l.startswith("#")}
+    key = lambda b: re.sub(r"\d+", "N", b)
+    if "--write-baseline" in sys.argv:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("# Known breaches of .ci/structure.py (issue 11 remainder); numbers are N.\n")
+            f.writelines(k + "\n" for k in sorted({key(b) for b in breaches}))
+        return 0
+    known = [b for b in breaches if key(b) in baseline]
+    new = [b for b in breaches if key(b) not in baseline]
+    for b in known:
+        print(f"known: {b}")
+    for b in new:
         print(b)
-    if breaches:
-        print(f"structure: {len(breaches)} breach(es)")
+    stale = baseline - {key(b) for b in breaches}
+    for k in sorted(stale):
+        print(f"fixed (remove from the baseline): {k}")
+    if new:
+        print(f"structure: {len(new)} new breach(es), {len(known)} known")
         return 1
+    if known:
+        print(f"structure: no new breach; {len(known)} known ones remain (.ci/structure-baseline.txt)")
+        return 0
     print(f"structure: {files} files, {fns} functions, no file over {MAX_FILE} lines, "
           f"no fn over {MAX_FN}, no module cycle, flow modules free of web concerns")
     return 0

@@ -8,7 +8,7 @@ use sesame_core::{
     ProviderMetadata, RedirectUri, ResponseMode, Scopes, SigningKey, SystemClock, discovery_url,
 };
 
-use crate::client::{ClientAuth, Inner, OidcClient, ResponseType, RoutePaths, discover};
+use crate::client::{ClientAuth, Inner, OidcClient, ResponseType, RoutePaths};
 use crate::jwks::JwksCache;
 use crate::logout::{LogoutRegistry, MemoryLogoutRegistry};
 use crate::outbound::{HttpError, default_client, get_bytes};
@@ -413,7 +413,12 @@ impl OidcClientBuilder {
                 m.issuer = self.issuer.as_str().to_owned();
                 m
             }
-            None => discover(http, &self.issuer).await?,
+            None => crate::outbound::discover(http, &self.issuer)
+                .await
+                .map_err(|e| match e {
+                    crate::outbound::DiscoverError::Http(e) => BuildError::Http(e),
+                    crate::outbound::DiscoverError::Discovery(e) => BuildError::Discovery(e),
+                })?,
         })
     }
 

@@ -5,13 +5,11 @@ use std::sync::{Arc, RwLock};
 
 use sesame_core::{
     ClientId, ClientSecret, Clock, IdTokenValidator, Issuer, ProviderMetadata, RedirectUri, Scopes,
-    SigningKey, UnixTime, discovery_url,
+    SigningKey, UnixTime,
 };
 
-use crate::builder::BuildError;
 use crate::jwks::JwksCache;
 use crate::logout::LogoutRegistry;
-use crate::outbound::get_bytes;
 use crate::provision::Users;
 
 /// How the client authenticates at the provider's token endpoint: sesame-core's
@@ -171,7 +169,7 @@ impl OidcClient {
         if now - at < ttl {
             return current;
         }
-        match discover(&self.inner.http, &self.inner.issuer).await {
+        match crate::outbound::discover(&self.inner.http, &self.inner.issuer).await {
             Ok(m) => {
                 tracing::debug!(provider = %self.name(), "provider metadata refreshed");
                 let m = Arc::new(m);
@@ -186,14 +184,4 @@ impl OidcClient {
             }
         }
     }
-}
-
-pub(crate) async fn discover(
-    http: &reqwest::Client,
-    issuer: &Issuer,
-) -> Result<ProviderMetadata, BuildError> {
-    let bytes = get_bytes(http, &discovery_url(issuer)).await?;
-    let metadata = ProviderMetadata::from_json(&bytes)?;
-    metadata.validate(issuer)?;
-    Ok(metadata)
 }

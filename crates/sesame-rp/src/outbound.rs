@@ -134,3 +134,25 @@ pub(crate) async fn get_bytes(client: &reqwest::Client, url: &str) -> Result<Vec
     }
     Ok(bytes)
 }
+
+/// Why fetching a discovery document failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DiscoverError {
+    /// The request failed.
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    /// The document is unusable (e.g. its issuer differs).
+    #[error(transparent)]
+    Discovery(#[from] sesame_core::DiscoveryError),
+}
+
+/// Fetches and validates the issuer's discovery document.
+pub(crate) async fn discover(
+    http: &reqwest::Client,
+    issuer: &sesame_core::Issuer,
+) -> Result<sesame_core::ProviderMetadata, DiscoverError> {
+    let bytes = get_bytes(http, &sesame_core::discovery_url(issuer)).await?;
+    let metadata = sesame_core::ProviderMetadata::from_json(&bytes)?;
+    metadata.validate(issuer)?;
+    Ok(metadata)
+}
