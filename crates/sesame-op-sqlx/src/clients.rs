@@ -1,7 +1,12 @@
 //! Clients at rest: JSON in `data`, except the `client_secret_jwt` secret,
-//! which is sealed with the [`EncryptionKey`] in `client_secret_sealed`
-//! (bound to the client id, so a sealed secret cannot be moved to another
-//! client).
+//! which is sealed with the [`EncryptionKey`] in `client_secret_sealed`.
+//!
+//! The seal is bound to the row's key (S26): its associated data is the
+//! `client_id` column, and a row whose JSON names another client is refused,
+//! so a sealed secret cannot be moved to another client's row. Seals written
+//! before that (no `v2:` prefix) were bound to the id inside the JSON; they
+//! still open, since that id must now equal the row's key, and are re-sealed
+//! the next time the client is saved.
 //!
 //! [`EncryptionKey`]: crate::EncryptionKey
 
@@ -11,7 +16,16 @@ use sesame_op::store::{StoreError, StoreResult};
 
 use crate::store::{Arg, Cell, Col, SqlStore};
 
-fn context(client_id: &str) -> String {
+/// What marks a seal bound to the row key.
+const V2: &str = "v2:";
+
+/// The associated data of a `v2:` seal: the row's key.
+fn row_context(row_key: &str) -> String {
+    format!("sesame_clients.client_id={row_key}:client_secret_sealed")
+}
+
+/// The associated data of a seal from before `v2:` (the id in the JSON).
+fn legacy_context(client_id: &str) -> String {
     format!("sesame_clients:{client_id}:client_secret_jwt_key")
 }
 
@@ -21,43 +35,54 @@ impl SqlStore {
     pub(crate) fn client_row(&self, client: &Client) -> StoreResult<(String, Option<String>)> {
         let mut public = client.clone();
         let sealed = match public.client_secret_jwt_key.take() {
-            Some(secret) => Some(
+            Some(secret) => Some(format!(
+                "{V2}{}",
                 self.key
-                    .seal(secret.secret(), &context(client.client_id.as_str()))
-                    .map_err(StoreError::new)?,
-            ),
+                    .seal(secret.secret(), &row_context(client.client_id.as_str()))
+                    .map_err(StoreError::new)?
+            )),
             None => None,
         };
         let data = serde_json::to_string(&public).map_err(StoreError::new)?;
         Ok((data, sealed))
     }
 
-    /// A client from its row, the sealed secret opened. A secret still in the
-    /// JSON (a row not yet re-sealed) is read from there.
-    pub(crate) fn client_from_row(&self, data: &str, sealed: Option<&str>) -> StoreResult<Client> {
+    /// A client from its row (`row_key` is the `client_id` column), the
+    /// sealed secret opened. A secret still in the JSON (a row not yet
+    /// re-sealed) is read from there.
+    pub(crate) fn client_from_row(
+        &self,
+        row_key: &str,
+        data: &str,
+        sealed: Option<&str>,
+    ) -> StoreResult<Client> {
         let mut client: Client = serde_json::from_str(data)
             .map_err(|e| StoreError::new(format!("corrupt record: {e}")))?;
+        if client.client_id.as_str() != row_key {
+            return Err(StoreError::new(format!(
+                "corrupt record: the row of client {row_key} holds client {}",
+                client.client_id.as_str()
+            )));
+        }
         if let Some(sealed) = sealed {
-            let secret = self
-                .key
-                .open(sealed, &context(client.client_id.as_str()))
-                .map_err(|e| {
-                    StoreError::new(format!("client {}: {e}", client.client_id.as_str()))
-                })?;
+            let opened = match sealed.strip_prefix(V2) {
+                Some(v2) => self.key.open(v2, &row_context(row_key)),
+                None => self.key.open(sealed, &legacy_context(row_key)),
+            };
+            let secret = opened.map_err(|e| StoreError::new(format!("client {row_key}: {e}")))?;
             client.client_secret_jwt_key = Some(ClientSecret::new(secret));
         }
         Ok(client)
     }
 
-    /// A client from the cells of `SELECT data, client_secret_sealed`.
+    /// A client from the cells of `SELECT client_id, data, client_secret_sealed`.
     pub(crate) fn client_from_cells(&self, row: Vec<Cell>) -> StoreResult<Client> {
         let mut cells = row.into_iter().map(Cell::text);
-        let data = cells
-            .next()
-            .flatten()
-            .ok_or_else(|| StoreError::new("corrupt record: a client without data"))?;
+        let (Some(Some(row_key)), Some(Some(data))) = (cells.next(), cells.next()) else {
+            return Err(StoreError::new("corrupt record: a client without data"));
+        };
         let sealed = cells.next().flatten();
-        self.client_from_row(&data, sealed.as_deref())
+        self.client_from_row(&row_key, &data, sealed.as_deref())
     }
 
     /// Seals the `client_secret_jwt` secrets that rows written before
@@ -67,10 +92,10 @@ impl SqlStore {
     pub(crate) async fn seal_legacy_client_secrets(&self) -> StoreResult<u64> {
         let rows = self
             .rows(
-                "SELECT data FROM sesame_clients WHERE client_secret_sealed IS NULL \
+                "SELECT client_id, data FROM sesame_clients WHERE client_secret_sealed IS NULL \
                  AND data LIKE '%client_secret_jwt_key%'",
                 &[],
-                &[Col::Text],
+                &[Col::Text, Col::Text],
             )
             .await?;
         let mut sealed_rows = 0;
@@ -99,5 +124,67 @@ impl SqlStore {
             );
         }
         Ok(sealed_rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use sesame_core::ClientId;
+    use sesame_op::model::AuthMethod;
+
+    use super::*;
+    use crate::EncryptionKey;
+
+    fn jwt_client(id: &str) -> Client {
+        let mut c = Client::new(ClientId::new(id), Vec::new(), 1);
+        c.token_endpoint_auth_method = AuthMethod::ClientSecretJwt;
+        c.client_secret_jwt_key = Some(ClientSecret::new("shared-hmac-secret"));
+        c
+    }
+
+    /// S26: new seals are bound to the row key; a row whose JSON names
+    /// another client is refused; seals from before still open.
+    #[tokio::test]
+    async fn seals_are_bound_to_the_row_key_and_old_seals_still_open() {
+        let key = EncryptionKey::generate().unwrap();
+        let store = SqlStore::connect("sqlite::memory:", key.clone())
+            .await
+            .unwrap();
+        let client = jwt_client("a");
+        let (data, sealed) = store.client_row(&client).unwrap();
+        let sealed = sealed.unwrap();
+        assert!(sealed.starts_with("v2:aes256gcm:"), "{sealed}");
+        assert!(!data.contains("shared-hmac-secret"));
+        assert_eq!(
+            store.client_from_row("a", &data, Some(&sealed)).unwrap(),
+            client
+        );
+        // The row of client b holding a's JSON and seal: refused, not a's secret.
+        let e = store
+            .client_from_row("b", &data, Some(&sealed))
+            .unwrap_err();
+        assert!(e.to_string().contains("corrupt record"), "{e}");
+        // b's own JSON with a's seal: the seal does not open under b's key.
+        let (b_data, _) = store.client_row(&jwt_client("b")).unwrap();
+        let e = store
+            .client_from_row("b", &b_data, Some(&sealed))
+            .unwrap_err();
+        assert!(e.to_string().contains("could not be decrypted"), "{e}");
+
+        // A seal written before v2 (bound to the id in the JSON) still opens.
+        let old = key
+            .seal("shared-hmac-secret", &legacy_context("a"))
+            .unwrap();
+        assert_eq!(
+            store.client_from_row("a", &data, Some(&old)).unwrap(),
+            client
+        );
+        assert!(
+            store
+                .client_from_row("a", &data, Some(&format!("{V2}{old}")))
+                .is_err()
+        );
     }
 }

@@ -150,6 +150,17 @@ impl GrantStore for SqlStore {
         }))
     }
 
+    async fn find_code(&self, key: &str, now: UnixTime) -> StoreResult<Option<CodeRecord>> {
+        self.one_text(
+            "SELECT data FROM sesame_codes WHERE token_key = $1 AND used = 0 AND expires_at > $2 \
+             AND grant_id NOT IN (SELECT grant_id FROM sesame_revoked_grants)",
+            &[Arg::Text(key), Arg::Int(now)],
+        )
+        .await?
+        .map(|d| from_json(&d))
+        .transpose()
+    }
+
     async fn save_access_token(&self, key: &str, token: &AccessTokenRecord) -> StoreResult<()> {
         self.record_session_client(&token.grant, token.expires_at)
             .await?;

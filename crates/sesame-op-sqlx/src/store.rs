@@ -384,9 +384,9 @@ impl ClientStore for SqlStore {
         let seen = self.clients.generation();
         let client: Option<Client> = self
             .rows(
-                "SELECT data, client_secret_sealed FROM sesame_clients WHERE client_id = $1",
+                "SELECT client_id, data, client_secret_sealed FROM sesame_clients WHERE client_id = $1",
                 &[Arg::Text(client_id.as_str())],
-                &[Col::Text, Col::Text],
+                &[Col::Text, Col::Text, Col::Text],
             )
             .await?
             .into_iter()
@@ -435,9 +435,9 @@ impl ClientStore for SqlStore {
 
     async fn list_clients(&self) -> StoreResult<Vec<Client>> {
         self.rows(
-            "SELECT data, client_secret_sealed FROM sesame_clients ORDER BY client_id",
+            "SELECT client_id, data, client_secret_sealed FROM sesame_clients ORDER BY client_id",
             &[],
-            &[Col::Text, Col::Text],
+            &[Col::Text, Col::Text, Col::Text],
         )
         .await?
         .into_iter()

@@ -6,10 +6,12 @@ mod endpoints;
 mod flow;
 mod keys;
 pub mod model;
+pub(crate) mod outbound;
 pub mod pages;
 pub mod paths;
 mod provider;
 pub mod secrets;
+mod sid;
 pub mod store;
 mod subject;
 
@@ -20,7 +22,8 @@ pub use authn::{
 pub use claims::{ClaimsError, ClaimsSource, NoClaims, ScopeClaims};
 pub use keys::{KeysError, Rotation};
 pub use model::{ApplicationType, AuthMethod, Client, GrantType, SubjectType};
+pub use outbound::PublicAddresses;
 pub use pages::{STYLESHEET, page_headers};
 pub use provider::{BuildError, Provider, ProviderBuilder, Registration, Settings};
 pub use store::{MemoryStore, Store, StoreError};
-pub use subject::PairwiseSalt;
+pub use subject::{PairwiseHash, PairwiseSalt};

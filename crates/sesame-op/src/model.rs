@@ -111,6 +111,19 @@ pub struct Client {
     /// host (see [`Client::sector_identifier`]).
     #[serde(default)]
     pub subject_type: SubjectType,
+    /// The sector of a pairwise client, fixed when it was registered (S3):
+    /// [`Client::sector_identifier`] reads it before the redirect URIs, and
+    /// an RFC 7592 update may not change it. `None` for clients saved before
+    /// it existed, whose sector is still the host of their redirect URIs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pairwise_sector: Option<String>,
+    /// Accept the token endpoint URL as the `aud` of this client's
+    /// `private_key_jwt`/`client_secret_jwt` assertions (a single string),
+    /// besides the issuer. Off by default: draft-ietf-oauth-rfc7523bis has
+    /// the provider accept only its issuer identifier (S15). Only for
+    /// clients that cannot be changed yet.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub legacy_assertion_audience: bool,
     /// When the client was registered.
     pub created_at: UnixTime,
 }
@@ -149,6 +162,8 @@ impl Client {
             require_pkce: true,
             jwt_access_tokens: false,
             subject_type: SubjectType::Public,
+            pairwise_sector: None,
+            legacy_assertion_audience: false,
             created_at: now,
         }
     }
@@ -170,12 +185,21 @@ impl Client {
         self.grant_types.contains(&grant)
     }
 
-    /// The sector of pairwise subject identifiers (OIDC Core §8.1): the host
-    /// of the client's redirect URIs, when they all share one host. `None`
-    /// when there is no redirect URI, one has no host (a custom scheme), or
-    /// they name several hosts — such a client cannot have pairwise subjects
-    /// (Sesame does not fetch `sector_identifier_uri` documents).
+    /// The sector of pairwise subject identifiers (OIDC Core §8.1): the one
+    /// fixed at registration ([`Client::pairwise_sector`]), else
+    /// [`Client::redirect_host`].
     pub fn sector_identifier(&self) -> Option<String> {
+        self.pairwise_sector
+            .clone()
+            .or_else(|| self.redirect_host())
+    }
+
+    /// The host of the client's redirect URIs, when they all share one host.
+    /// `None` when there is no redirect URI, one has no host (a custom
+    /// scheme), or they name several hosts — such a client cannot have
+    /// pairwise subjects (Sesame does not fetch `sector_identifier_uri`
+    /// documents).
+    pub fn redirect_host(&self) -> Option<String> {
         let mut hosts = self.redirect_uris.iter().map(|r| {
             r.to_url()
                 .ok()

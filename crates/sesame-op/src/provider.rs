@@ -60,6 +60,13 @@ pub struct Settings {
     /// subject is public. Store it and keep it: changing it changes every
     /// pairwise `sub`.
     pub pairwise_salt: Option<PairwiseSalt>,
+    /// Let outbound requests to URLs a registrant chose (back-channel
+    /// logout) reach loopback and private addresses. Default false: they
+    /// reach only public addresses, checked at registration and, by
+    /// resolved address, at send time (S14). Tests and demos on one machine
+    /// turn it on; so does a deployment whose relying parties listen on a
+    /// private network.
+    pub allow_private_outbound: bool,
 }
 
 /// Who may register clients at the registration endpoint ([`crate::paths::REGISTER`]).
@@ -127,6 +134,7 @@ impl Default for Settings {
             registration: Registration::Disabled,
             password_grant: false,
             pairwise_salt: None,
+            allow_private_outbound: false,
         }
     }
 }
@@ -399,8 +407,18 @@ impl ProviderBuilder {
         self
     }
 
+    /// Whether outbound requests to registrant-chosen URLs may reach
+    /// loopback and private addresses ([`Settings::allow_private_outbound`]).
+    #[must_use]
+    pub fn allow_private_outbound(mut self, allow: bool) -> Self {
+        self.settings.allow_private_outbound = allow;
+        self
+    }
+
     /// The outbound HTTP client used for back-channel logout (default: 5 s
-    /// timeouts, no redirects).
+    /// timeouts, no redirects, no proxy, and unless private targets are
+    /// allowed the [`crate::PublicAddresses`] resolver — install it in your
+    /// own client too).
     #[must_use]
     pub fn with_http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
@@ -469,12 +487,18 @@ impl ProviderBuilder {
         let ring = keys::load(&*store, now).await?;
         let http = match self.http {
             Some(c) => c,
-            None => reqwest::Client::builder()
-                .connect_timeout(std::time::Duration::from_secs(5))
-                .timeout(std::time::Duration::from_secs(5))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|e| BuildError::Http(e.to_string()))?,
+            None => {
+                let mut http = reqwest::Client::builder()
+                    .connect_timeout(std::time::Duration::from_secs(5))
+                    .timeout(std::time::Duration::from_secs(5))
+                    .redirect(reqwest::redirect::Policy::none())
+                    // Direct connections: the resolver's check is what they reach.
+                    .no_proxy();
+                if !self.settings.allow_private_outbound {
+                    http = http.dns_resolver(Arc::new(crate::PublicAddresses::new()));
+                }
+                http.build().map_err(|e| BuildError::Http(e.to_string()))?
+            }
         };
         Ok(Provider {
             inner: Arc::new(Inner {

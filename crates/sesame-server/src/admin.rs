@@ -34,6 +34,9 @@ pub struct NewClient {
     pub skip_consent: bool,
     /// Back-channel logout URI.
     pub backchannel_logout_uri: Option<String>,
+    /// Accept the token endpoint URL as the audience of this client's
+    /// assertions (S15; by default only the issuer).
+    pub legacy_assertion_audience: bool,
     /// `public` (default) or `pairwise` subject identifiers.
     pub subject_type: Option<SubjectType>,
     /// RFC 8707 resources (API URIs) the client may ask access tokens for.
@@ -236,6 +239,11 @@ pub async fn add_client(store: &SqlStore, new: &NewClient) -> Result<Registered,
              (the sector whose users get the same pairwise sub)",
         ));
     }
+    if client.subject_type == sesame_op::SubjectType::Pairwise {
+        // Fixed at registration (S3).
+        client.pairwise_sector = client.redirect_host();
+    }
+    client.legacy_assertion_audience = new.legacy_assertion_audience;
     add_resources(&mut client, &new.resources)?;
     if let Some(alg) = new.id_token_alg {
         client.id_token_signed_response_alg = signing_alg("--id-token-alg", alg)?;

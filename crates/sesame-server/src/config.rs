@@ -85,6 +85,12 @@ pub struct Config {
     /// to confidential clients registered with `--grant-type password`.
     /// Off by default.
     pub password_grant: bool,
+    /// Let back-channel logout (and any later request to a URL a client
+    /// chose) reach loopback and private addresses. Off by default: only
+    /// public addresses, checked by resolved address when sending (S14).
+    /// `sesame demo` turns it on; so does a deployment whose relying parties
+    /// listen on a private network.
+    pub allow_private_outbound: bool,
     /// Seconds a server keeps clients and users' claims in memory (0: off).
     /// Changes made through the CLI, or by another instance on the same
     /// PostgreSQL database, reach a running server within this time.
@@ -140,12 +146,14 @@ impl Default for Config {
             refresh_token_ttl: 30 * 86_400,
             key_publish_delay: 360,
             password_grant: false,
+            allow_private_outbound: false,
             cache_ttl: 5,
         }
     }
 }
 
-const CONFIG_KEYS: [&str; 18] = [
+const CONFIG_KEYS: [&str; 19] = [
+    "allow_private_outbound",
     "metrics_listen",
     "cache_ttl",
     "key_publish_delay",
@@ -260,5 +268,30 @@ impl Config {
     /// Whether cookies should be `Secure` (the issuer is https).
     pub fn secure_cookies(&self) -> bool {
         self.issuer.starts_with("https://")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// S14: off unless the operator says so, in TOML or as
+    /// `SESAME_ALLOW_PRIVATE_OUTBOUND` (a key the environment filter passes).
+    #[test]
+    fn allow_private_outbound_is_off_unless_configured() {
+        assert!(!Config::default().allow_private_outbound);
+        assert!(CONFIG_KEYS.contains(&"allow_private_outbound"));
+        let dir = std::env::temp_dir().join(format!(
+            "sesame-config-{}",
+            sesame_core::random::token().unwrap()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("sesame.toml");
+        std::fs::write(&file, "allow_private_outbound = true\n").unwrap();
+        let loaded = Config::load(Some(&file), &Overrides::default()).unwrap();
+        assert!(loaded.allow_private_outbound);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -75,6 +75,9 @@ pub async fn run(
         issuer: provider_url.clone(),
         listen: op_addr.to_string(),
         database: format!("sqlite://{}", db.display()),
+        // The demo app listens on this machine: its back-channel logout URI
+        // is a loopback address (S14).
+        allow_private_outbound: true,
         ..Config::default()
     };
     let built = server::build(&config).await?;

@@ -68,7 +68,7 @@ async fn exercise(url: &str) {
     assert!(!data.contains("client_secret_jwt_key"), "{data}");
     let sealed = sealed.expect("the secret is sealed in its own column");
     assert!(
-        sealed.starts_with("aes256gcm:") && !sealed.contains(SECRET),
+        sealed.starts_with("v2:aes256gcm:") && !sealed.contains(SECRET),
         "{sealed}"
     );
     assert_eq!(

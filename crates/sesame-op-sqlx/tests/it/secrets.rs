@@ -28,7 +28,15 @@ async fn exercise(url: &str) {
         first, second,
         "every instance on the database gets one salt"
     );
-    assert_eq!(first.as_bytes().len(), 32);
+    // A new database gets a length-prefixed (v2) salt: the marker, then 32
+    // random bytes. A salt stored by an older version is read back byte for
+    // byte and stays v1, so its pairwise subjects do not change (S25).
+    assert_eq!(first.hash(), sesame_op::PairwiseHash::V2);
+    assert_eq!(first.as_bytes().len(), "sesame-pairwise-v2:".len() + 32);
+    assert_eq!(
+        sesame_op::PairwiseSalt::new(first.as_bytes().to_vec()),
+        first
+    );
     assert_eq!(a.pairwise_salt().await.unwrap(), first, "and keeps it");
 
     // Sealed at rest: the raw value is neither the bytes nor their base64.

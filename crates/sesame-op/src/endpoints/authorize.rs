@@ -59,6 +59,7 @@ fn respond(p: &Provider, outcome: AuthorizeOutcome) -> Response {
             user,
             scopes,
             redirect_origin,
+            self_registered,
         } => p.inner.templates.render(
             "consent.html",
             StatusCode::OK,
@@ -71,6 +72,8 @@ fn respond(p: &Provider, outcome: AuthorizeOutcome) -> Response {
                 "client_name": client_name,
                 "subject": user,
                 "scopes": scopes,
+                "self_registered": self_registered,
+                "redirect_origin": redirect_origin,
             }),
             &crate::pages::csp_with_form_targets(&[redirect_origin]),
         ),

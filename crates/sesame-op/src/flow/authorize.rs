@@ -38,6 +38,9 @@ pub(crate) enum AuthorizeOutcome {
         scopes: Vec<String>,
         /// The client's redirect origin (allowed as a form target by the page's CSP).
         redirect_origin: String,
+        /// The client registered itself (dynamic registration): its name was
+        /// chosen by the registrant, and the page says so.
+        self_registered: bool,
     },
 }
 
@@ -451,6 +454,7 @@ pub(crate) async fn authorize(
             user: display,
             scopes: scopes.iter().map(|s| describe_scope(s.as_str())).collect(),
             redirect_origin: crate::pages::csp_origin(req.redirect.redirect_uri.as_str()),
+            self_registered: req.client.registration_access_token_hash.is_some(),
         });
     }
     if consent_given {

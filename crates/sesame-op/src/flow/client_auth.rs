@@ -209,14 +209,11 @@ async fn check_assertion(
         .claims()
         .map_err(|_| invalid_client("malformed client_assertion"))?;
     let sub = claims.get("sub").and_then(Value::as_str);
-    let aud_ok = match claims.get("aud") {
-        Some(Value::String(a)) => a == endpoint || a == p.inner.issuer.as_str(),
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(Value::as_str)
-            .any(|a| a == endpoint || a == p.inner.issuer.as_str()),
-        _ => false,
-    };
+    let aud_ok = audience_ok(
+        claims.get("aud"),
+        p.inner.issuer.as_str(),
+        client.legacy_assertion_audience.then_some(endpoint),
+    );
     let exp = claims.get("exp").and_then(Value::as_i64);
     let jti = claims.get("jti").and_then(Value::as_str);
     if sub != Some(iss) || !aud_ok {
@@ -239,4 +236,61 @@ async fn check_assertion(
         return Err(invalid_client("client_assertion was already used"));
     }
     Ok(client)
+}
+
+/// S15, draft-ietf-oauth-rfc7523bis §4: the assertion's audience is the
+/// issuer identifier as its sole value — a string, or an array holding
+/// exactly that one string (RFC 7519 §4.1.3 makes the two the same single
+/// audience; nothing else is in the set, so no other server was also
+/// named). `legacy_endpoint`: for a client with
+/// [`Client::legacy_assertion_audience`], the URL of the endpoint called is
+/// accepted too, as that sole value.
+fn audience_ok(aud: Option<&Value>, issuer: &str, legacy_endpoint: Option<&str>) -> bool {
+    let sole = match aud {
+        Some(Value::String(a)) => a.as_str(),
+        Some(Value::Array(a)) if a.len() == 1 => match a[0].as_str() {
+            Some(a) => a,
+            None => return false,
+        },
+        _ => return false,
+    };
+    sole == issuer || legacy_endpoint == Some(sole)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::audience_ok;
+
+    #[test]
+    fn only_the_issuer_is_the_audience_unless_the_client_is_legacy() {
+        let iss = "https://op.example";
+        let endpoint = "https://op.example/token";
+        let ok =
+            |aud: Value, legacy: bool| audience_ok(Some(&aud), iss, legacy.then_some(endpoint));
+        assert!(ok(json!(iss), false));
+        assert!(
+            ok(json!([iss]), false),
+            "a one-element array is the same audience"
+        );
+        assert!(
+            !ok(json!(["https://attacker.example", iss]), false),
+            "another audience beside the issuer"
+        );
+        assert!(!ok(json!([iss, iss]), false));
+        assert!(
+            !ok(json!(endpoint), false),
+            "the endpoint only for legacy clients"
+        );
+        assert!(!ok(json!([endpoint]), false));
+        assert!(ok(json!(endpoint), true));
+        assert!(ok(json!([endpoint]), true));
+        assert!(!ok(json!([endpoint, iss]), true), "still one value");
+        assert!(!ok(json!(["https://attacker.example", endpoint]), true));
+        assert!(!ok(json!("https://op.example/"), false), "exact comparison");
+        assert!(!ok(json!(1), false));
+        assert!(!ok(json!([]), false));
+        assert!(!audience_ok(None, iss, None));
+    }
 }

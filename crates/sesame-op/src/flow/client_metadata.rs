@@ -6,9 +6,7 @@
 //! `sector_identifier_uri`) are refused (`request_uris` is ignored).
 
 use serde_json::{Map, Value, json};
-use sesame_core::{
-    ErrorCode, Issuer, JwkSet, JwsAlgorithm, KeySet, RedirectUri, ResponseType, Scopes,
-};
+use sesame_core::{ErrorCode, JwkSet, JwsAlgorithm, KeySet, RedirectUri, ResponseType, Scopes};
 use url::{Host, Url};
 
 use super::OAuthError;
@@ -307,12 +305,14 @@ fn jwks(m: &Map<String, Value>) -> Result<Option<JwkSet>, OAuthError> {
 }
 
 /// The provider POSTs logout tokens to this URI, so it is an outbound request
-/// whose target the registrant chose: `https` only, and never a loopback host
-/// — unless the provider itself runs on loopback (development), where
+/// whose target the registrant chose (S14): `https` to a public host
+/// ([`crate::outbound::check_registered`]; the address is checked again when
+/// sending) — unless the operator allows private targets
+/// ([`Settings::allow_private_outbound`]: tests, the demo), where
 /// `http://127.0.0.1…` is how a local relying party listens.
 fn backchannel_logout_uri(
     m: &Map<String, Value>,
-    issuer: &Issuer,
+    settings: &Settings,
 ) -> Result<Option<String>, OAuthError> {
     let Some(raw) = string(m, "backchannel_logout_uri")? else {
         return Ok(None);
@@ -326,15 +326,17 @@ fn backchannel_logout_uri(
             "backchannel_logout_uri must not contain user information",
         ));
     }
-    let development = Url::parse(issuer.as_str()).is_ok_and(|i| is_loopback(&i));
+    let private = settings.allow_private_outbound;
+    if let (false, Err(why)) = (private, crate::outbound::check_registered(&url)) {
+        return Err(bad(format!(
+            "backchannel_logout_uri {why}: the provider sends requests only to public hosts"
+        )));
+    }
     match url.scheme() {
-        _ if is_loopback(&url) && !development => Err(bad(
-            "backchannel_logout_uri must not be a loopback host (allowed only when the provider itself runs on loopback)",
-        )),
         "https" if url.host().is_some() => Ok(Some(raw.to_owned())),
-        "http" if is_loopback(&url) => Ok(Some(raw.to_owned())),
+        "http" if private && is_loopback(&url) => Ok(Some(raw.to_owned())),
         _ => Err(bad(
-            "backchannel_logout_uri must use https (or http on a loopback host, in development)",
+            "backchannel_logout_uri must use https (or http on a loopback host, where the provider allows private targets)",
         )),
     }
 }
@@ -359,7 +361,6 @@ fn client_name(m: &Map<String, Value>) -> Result<Option<String>, OAuthError> {
 /// RFC 7592 update). Unknown members are ignored (RFC 7591 §2).
 pub(crate) fn parse(
     m: &Map<String, Value>,
-    issuer: &Issuer,
     settings: &Settings,
     scopes: &ScopeClaims,
 ) -> Result<Metadata, OAuthError> {
@@ -461,7 +462,7 @@ pub(crate) fn parse(
         false,
         &ErrorCode::InvalidClientMetadata,
     )?;
-    let backchannel_logout_uri = backchannel_logout_uri(m, issuer)?;
+    let backchannel_logout_uri = backchannel_logout_uri(m, settings)?;
     let backchannel_logout_session_required = boolean(m, "backchannel_logout_session_required")?;
     if backchannel_logout_session_required && backchannel_logout_uri.is_none() {
         return Err(bad(

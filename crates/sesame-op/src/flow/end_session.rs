@@ -120,7 +120,10 @@ pub(crate) async fn end_session(
     };
     // The hint carries the `sub` its client knows (pairwise or public).
     let hint_matches = match (&hint_sub, &client) {
-        (Some(hint), Some(client)) => p.subject_for(client, &user.subject)?.as_str() == hint,
+        (Some(hint), Some(client)) => {
+            p.subject_for(client, &user.subject)?.as_str() == hint
+                && crate::sid::hint_is_of_session(p, params.get("id_token_hint"), client, &user)
+        }
         _ => false,
     };
     if hint_matches || confirmed {
@@ -184,14 +187,19 @@ pub(crate) async fn notify_backchannel(
             jti: random::token()?,
             events: LogoutTokenClaims::logout_events(),
             sub: Some(sub),
-            sid: Some(sid.clone()),
+            sid: Some(p.sid_for(&client_id, sid)),
         };
         let ring = p.key_ring().await;
         let key = ring.signer(client.id_token_signed_response_alg)?;
         let token = jws::sign(&key, Some("logout+jwt"), &claims)
             .map_err(|e| FlowError::Internal(e.to_string()))?;
         let http = p.inner.http.clone();
+        let allowed = crate::outbound::check_target(&uri, p.inner.settings.allow_private_outbound);
         handles.push(tokio::spawn(async move {
+            if let Err(why) = allowed {
+                tracing::error!(client_id = client_id.as_str(), why, "back-channel logout not sent: its URI {why} (allow_private_outbound is off)");
+                return false;
+            }
             for attempt in 0..3u32 {
                 let sent = http
                     .post(&uri)
@@ -201,6 +209,10 @@ pub(crate) async fn notify_backchannel(
                 match sent {
                     Ok(r) if r.status().is_success() => return true,
                     Ok(r) => tracing::warn!(client_id = client_id.as_str(), status = %r.status(), attempt, "back-channel logout refused"),
+                    Err(e) if crate::outbound::refused(&e) => {
+                        tracing::error!(client_id = client_id.as_str(), error = %e, "back-channel logout not sent (allow_private_outbound is off)");
+                        return false;
+                    }
                     Err(e) => tracing::warn!(client_id = client_id.as_str(), error = %e, attempt, "back-channel logout failed"),
                 }
                 tokio::time::sleep(Duration::from_millis(500 * 2u64.pow(attempt))).await;
@@ -210,3 +222,6 @@ pub(crate) async fn notify_backchannel(
     }
     Ok(handles)
 }
+
+#[cfg(test)]
+mod tests;

@@ -147,7 +147,7 @@ pub(crate) async fn mint_id_token(
     );
     claims.auth_time = grant.auth_time;
     claims.nonce = input.nonce.cloned();
-    claims.sid = grant.sid.clone();
+    claims.sid = grant.sid.as_ref().map(|s| p.sid_for(&client.client_id, s));
     claims.acr = grant.acr.clone();
     claims.amr = grant.amr.clone();
     claims.at_hash = input.access_token.map(|t| token_hash(alg, t.secret()));

@@ -12,7 +12,7 @@ use sesame_core::{ClientId, ClientSecret, ErrorCode, UnixTime, random};
 
 use super::client_metadata;
 use super::{FlowError, OAuthError};
-use crate::model::{AuthMethod, Client};
+use crate::model::{AuthMethod, Client, SubjectType};
 use crate::paths;
 use crate::provider::{Provider, Registration};
 use crate::secrets::{hash_generated_secret, verify_secret};
@@ -144,8 +144,7 @@ pub(crate) async fn register(
     request: &Map<String, Value>,
     now: UnixTime,
 ) -> Result<Map<String, Value>, FlowError> {
-    let metadata =
-        client_metadata::parse(request, &p.inner.issuer, &p.inner.settings, &p.inner.scopes)?;
+    let metadata = client_metadata::parse(request, &p.inner.settings, &p.inner.scopes)?;
     let client_id = ClientId::new(random::token()?);
     if p.inner.store.find_client(&client_id).await?.is_some() {
         return Err(FlowError::Internal(
@@ -154,6 +153,9 @@ pub(crate) async fn register(
     }
     let mut client = Client::new(client_id, Vec::new(), now);
     metadata.apply(&mut client);
+    if client.subject_type == SubjectType::Pairwise {
+        client.pairwise_sector = client.redirect_host();
+    }
     let secret = settle_secret(&mut client)?;
     let token = random::token()?;
     client.registration_access_token_hash = Some(hash_generated_secret(&token));
@@ -246,10 +248,10 @@ pub(crate) async fn update(
             ));
         }
     }
-    let metadata =
-        client_metadata::parse(request, &p.inner.issuer, &p.inner.settings, &p.inner.scopes)?;
-    let mut updated = client;
+    let metadata = client_metadata::parse(request, &p.inner.settings, &p.inner.scopes)?;
+    let mut updated = client.clone();
     metadata.apply(&mut updated);
+    keep_subjects(&client, &mut updated)?;
     let secret = settle_secret(&mut updated)?;
     p.inner.store.save_client(&updated).await?;
     tracing::info!(
@@ -258,6 +260,32 @@ pub(crate) async fn update(
         "client registration updated"
     );
     Ok(information(p, &updated, secret.as_ref(), token))
+}
+
+/// S3: an update keeps the `sub`s the client's users already have. The
+/// subject type is fixed at registration, and a pairwise client's sector
+/// too: redirect URIs on another host would otherwise hand the client the
+/// `sub`s of that host's sector, even for tokens it already holds.
+fn keep_subjects(before: &Client, after: &mut Client) -> Result<(), FlowError> {
+    let refuse = |d: &str| {
+        Err(FlowError::OAuth(OAuthError::new(
+            ErrorCode::InvalidClientMetadata,
+            d,
+        )))
+    };
+    if after.subject_type != before.subject_type {
+        return refuse("an update may not change subject_type");
+    }
+    if before.subject_type == SubjectType::Pairwise {
+        let sector = before.sector_identifier();
+        if after.redirect_host() != sector {
+            return refuse(
+                "an update may not move a pairwise client to another sector: its redirect_uris must stay on the host they were registered with",
+            );
+        }
+        after.pairwise_sector = sector;
+    }
+    Ok(())
 }
 
 /// RFC 7592 §2.3: deletes the client. Its tokens stop working at once

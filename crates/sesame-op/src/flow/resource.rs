@@ -11,6 +11,7 @@ use sesame_core::ErrorCode;
 
 use super::{FlowError, OAuthError, Params};
 use crate::model::{Client, Grant};
+use crate::provider::Provider;
 
 fn invalid_target(description: String) -> FlowError {
     FlowError::OAuth(OAuthError::new(ErrorCode::InvalidTarget, description))
@@ -63,4 +64,27 @@ pub(crate) fn narrowed(grant: &Grant, params: &Params) -> Result<Vec<String>, Fl
         )));
     }
     Ok(resources)
+}
+
+/// S26: the `resource` parameters of a code exchange, checked against the
+/// code before it is consumed, so that a bad one is `invalid_target` and the
+/// code still works. Only for a request naming resources, and a code of this
+/// client (any other is refused once consumed).
+pub(crate) async fn check_before_consuming(
+    p: &Provider,
+    client: &Client,
+    code_key: &str,
+    params: &Params,
+    now: sesame_core::UnixTime,
+) -> Result<(), FlowError> {
+    if params.0.iter().all(|(k, _)| k != "resource") {
+        return Ok(());
+    }
+    parameters(params)?;
+    match p.inner.store.find_code(code_key, now).await? {
+        Some(code) if code.grant.client_id == client.client_id => {
+            narrowed(&code.grant, params).map(drop)
+        }
+        _ => Ok(()),
+    }
 }

@@ -89,6 +89,7 @@ async fn authorization_code(
     let code = form
         .get("code")
         .ok_or_else(|| err(ErrorCode::InvalidRequest, "code is missing"))?;
+    super::resource::check_before_consuming(p, client, &token_key(code), form, now).await?;
     let record = match p.inner.store.consume_code(&token_key(code), now).await? {
         None => {
             return Err(err(

@@ -125,14 +125,24 @@ async fn codes_are_single_use(store: &dyn Store) {
     let key = id("code");
     let record = code(grant("c", None), NOW + 60);
     store.save_code(&key, &record).await.unwrap();
+    let peeked = store.find_code(&key, NOW).await.unwrap();
+    assert_eq!(
+        peeked.as_ref(),
+        Some(&record),
+        "find_code reads a live code"
+    );
     match store.consume_code(&key, NOW).await.unwrap() {
-        Some(CodeUse::First(r)) => assert_eq!(*r, record, "code round-trips"),
+        Some(CodeUse::First(r)) => assert_eq!(*r, record, "find_code did not consume it"),
         other => panic!("first use must return the code, got {other:?}"),
     }
     match store.consume_code(&key, NOW).await.unwrap() {
         Some(CodeUse::Replayed { grant_id }) => assert_eq!(grant_id, record.grant.grant_id),
         other => panic!("second use must be a replay, got {other:?}"),
     }
+    assert!(
+        store.find_code(&key, NOW).await.unwrap().is_none(),
+        "not once used"
+    );
     let expired = id("code");
     store
         .save_code(&expired, &code(grant("c", None), NOW - 1))

@@ -120,6 +120,18 @@ impl GrantStore for MemoryStore {
         Ok(Some(CodeUse::First(Box::new(code))))
     }
 
+    async fn find_code(&self, key: &str, now: UnixTime) -> StoreResult<Option<CodeRecord>> {
+        let t = self.lock()?;
+        Ok(t.codes
+            .get(key)
+            .filter(|(code, used)| {
+                !*used
+                    && code.expires_at > now
+                    && !t.revoked_grants.contains_key(&code.grant.grant_id)
+            })
+            .map(|(code, _)| code.clone()))
+    }
+
     async fn save_access_token(&self, key: &str, token: &AccessTokenRecord) -> StoreResult<()> {
         let mut t = self.lock()?;
         t.record_session_client(&token.grant, token.expires_at);

@@ -61,6 +61,14 @@ pub trait GrantStore: Send + Sync + 'static {
     /// Consumes a code: the first call returns it, later ones report a replay.
     /// An expired code is `None` (and so is one never issued).
     async fn consume_code(&self, key: &str, now: UnixTime) -> StoreResult<Option<CodeUse>>;
+    /// A live, unused code, read without consuming it: the token endpoint
+    /// checks the request against it first, so that a bad request does not
+    /// burn a good code (S26). The default finds nothing, and such a store's
+    /// codes are then checked only once consumed.
+    async fn find_code(&self, key: &str, now: UnixTime) -> StoreResult<Option<CodeRecord>> {
+        let _ = (key, now);
+        Ok(None)
+    }
 
     /// Stores an access token under `key`.
     async fn save_access_token(&self, key: &str, token: &AccessTokenRecord) -> StoreResult<()>;

@@ -211,3 +211,57 @@ async fn without_a_hint_the_user_confirms_with_a_csrf_protected_form() {
         .collect();
     assert!(location(&h.authorize(&pairs).await).contains("/test-login"));
 }
+
+/// The hint's `sid` is mapped back to the provider session (S2): a hint
+/// from an earlier session of the same user does not sign the current one
+/// out without asking.
+#[tokio::test]
+async fn a_hint_from_an_earlier_session_asks_before_signing_out() {
+    let h = setup(None).await;
+    let (old_hint, old) = logged_in(&h).await;
+    let r = h
+        .browser
+        .get(h.url("/end_session"))
+        .query(&[("id_token_hint", old_hint.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        200,
+        "the hint's own session ends without asking"
+    );
+    assert!(!r.text().await.unwrap().contains("name=\"interaction\""));
+
+    // A new session of the same user, then the old hint.
+    let (new_hint, new) = logged_in(&h).await;
+    assert_ne!(old.claims.sid, new.claims.sid);
+    let r = h
+        .browser
+        .get(h.url("/end_session"))
+        .query(&[
+            ("id_token_hint", old_hint.as_str()),
+            ("post_logout_redirect_uri", AFTER),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "a confirmation page, not a redirect");
+    assert!(r.text().await.unwrap().contains("name=\"interaction\""));
+    assert!(
+        h.code("app", "alice", &[]).await.contains_key("code"),
+        "still signed in"
+    );
+    // The current session's hint still signs out at once.
+    let r = h
+        .browser
+        .get(h.url("/end_session"))
+        .query(&[
+            ("id_token_hint", new_hint.as_str()),
+            ("post_logout_redirect_uri", AFTER),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&r), AFTER);
+}

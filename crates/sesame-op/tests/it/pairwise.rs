@@ -18,6 +18,7 @@ const AFTER: &str = "https://rp.example/logged-out";
 fn salted() -> Settings {
     let mut settings = Settings::default();
     settings.pairwise_salt = Some(PairwiseSalt::new(*b"a salt of at least 16 bytes"));
+    settings.allow_private_outbound = true; // logout sinks on 127.0.0.1
     settings
 }
 
@@ -319,4 +320,198 @@ async fn a_pairwise_client_never_falls_back_to_the_public_subject() {
         .build()
         .await;
     assert!(built.unwrap_err().to_string().contains("pairwise_salt"));
+}
+
+/// A back-channel listener that records every logout token it receives.
+async fn logout_sink() -> (String, Arc<Mutex<Vec<String>>>) {
+    let received: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = Arc::clone(&received);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/backchannel", listener.local_addr().unwrap());
+    let app = axum::Router::new().route(
+        "/backchannel",
+        post(move |Form(f): Form<HashMap<String, String>>| {
+            let sink = Arc::clone(&sink);
+            async move {
+                sink.lock().unwrap().push(f["logout_token"].clone());
+                "ok"
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, received)
+}
+
+/// S2: one login session, three clients (two pairwise sectors and a public
+/// client): three different `sid`s, and each client's logout token carries
+/// the `sid` of its own ID token.
+#[tokio::test]
+async fn each_client_of_one_session_gets_its_own_sid_in_id_and_logout_tokens() {
+    let (bc_url, received) = logout_sink().await;
+    let h = start_salted().await;
+    for (id, redirect, subject_type) in [
+        ("a", REDIRECT, SubjectType::Pairwise),
+        ("b", OTHER, SubjectType::Pairwise),
+        ("public", OTHER, SubjectType::Public),
+    ] {
+        let bc = format!("{bc_url}?client={id}");
+        let redirect = RedirectUri::new(redirect).unwrap();
+        h.client(id, |c| {
+            c.skip_consent = true;
+            c.subject_type = subject_type;
+            c.redirect_uris = vec![redirect];
+            c.backchannel_logout_uri = Some(bc);
+        })
+        .await;
+    }
+    let mut sids = HashMap::new();
+    for (id, redirect) in [("a", REDIRECT), ("b", OTHER), ("public", OTHER)] {
+        let t = tokens(&h, id, redirect, "alice").await;
+        let v = h
+            .validate(id, t["id_token"].as_str().unwrap(), Some("nonce-123"))
+            .await;
+        sids.insert(id, v.claims.sid.expect("an ID token with a sid"));
+    }
+    assert_ne!(sids["a"], sids["b"], "two sectors, two sids");
+    assert_ne!(sids["a"], sids["public"]);
+    assert_ne!(sids["b"], sids["public"]);
+
+    // RP-initiated logout (confirmed on the page): every client is told,
+    // each with its own sid.
+    let r = h
+        .browser
+        .get(h.url("/end_session"))
+        .query(&[("client_id", "a")])
+        .send()
+        .await
+        .unwrap();
+    let html = r.text().await.unwrap();
+    let r = h
+        .browser
+        .post(h.url("/end_session"))
+        .form(&[
+            ("interaction", hidden(&html, "interaction").as_str()),
+            ("csrf_token", hidden(&html, "csrf_token").as_str()),
+            ("logout", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    for _ in 0..200 {
+        if received.lock().unwrap().len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let tokens = received.lock().unwrap().clone();
+    assert_eq!(tokens.len(), 3, "one logout token per client");
+    let keys = h.jwks().await;
+    let mut seen = HashMap::new();
+    for token in tokens {
+        let aud = sesame_core::UnverifiedJws::parse(&token)
+            .unwrap()
+            .insecure_payload()
+            .map(|p| serde_json::from_slice::<Value>(&p).unwrap())
+            .unwrap()["aud"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let claims = IdTokenValidator::new(
+            Issuer::new(h.base.clone()).unwrap(),
+            ClientId::new(aud.clone()),
+        )
+        .with_algorithms([JwsAlgorithm::RS256])
+        .validate_logout_token(&token, &keys, h.clock.now())
+        .unwrap();
+        seen.insert(aud, claims.sid.unwrap());
+    }
+    for id in ["a", "b", "public"] {
+        assert_eq!(
+            seen[id], sids[id],
+            "{id}'s logout token carries its own sid"
+        );
+    }
+}
+
+/// S3: a registered pairwise client may not move to another sector with an
+/// RFC 7592 update (nor change its subject type), so its tokens never carry
+/// the `sub` another sector's client has for the user.
+#[tokio::test]
+async fn an_update_cannot_move_a_pairwise_client_into_another_sector() {
+    let mut settings = salted();
+    settings.registration = sesame_op::Registration::Open;
+    let h = start_with(|b| b.with_settings(settings)).await;
+    client(&h, "victim", OTHER, SubjectType::Pairwise).await;
+    let victim_sub = sub_of(&h, "victim", &tokens(&h, "victim", OTHER, "alice").await).await;
+
+    let r = h
+        .http
+        .post(h.url("/register"))
+        .json(&serde_json::json!({"redirect_uris": [REDIRECT], "subject_type": "pairwise"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let info = json(r).await;
+    let att = info["client_id"].as_str().unwrap().to_owned();
+    let secret = info["client_secret"].as_str().unwrap().to_owned();
+    let rat = info["registration_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let q = h.code(&att, "alice", &[]).await;
+    let r = h
+        .http
+        .post(h.url("/token"))
+        .basic_auth(&att, Some(&secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", q["code"].as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", q["code_verifier"].as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let access = json(r).await["access_token"].as_str().unwrap().to_owned();
+    let att_sub = json(h.userinfo(&access).await).await["sub"].clone();
+    assert_ne!(att_sub, victim_sub.as_str());
+
+    let put = |body: Value| {
+        let (h, uri, rat) = (&h, info["registration_client_uri"].as_str().unwrap(), &rat);
+        async move {
+            h.http
+                .put(uri)
+                .bearer_auth(rat)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let moved = serde_json::json!({
+        "client_id": att,
+        "redirect_uris": ["https://other.example/any"],
+        "subject_type": "pairwise",
+    });
+    let r = put(moved).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(json(r).await["error"], "invalid_client_metadata");
+    let r = put(serde_json::json!({"client_id": att, "redirect_uris": [REDIRECT]})).await;
+    assert_eq!(r.status(), 400, "pairwise → public");
+    assert_eq!(json(r).await["error"], "invalid_client_metadata");
+    // Another path on the same host is fine.
+    let r = put(serde_json::json!({
+        "client_id": att,
+        "redirect_uris": ["https://rp.example/second"],
+        "subject_type": "pairwise",
+    }))
+    .await;
+    assert_eq!(r.status(), 200);
+
+    let info = json(h.userinfo(&access).await).await;
+    assert_eq!(info["sub"], att_sub, "the old token keeps its client's sub");
+    assert_ne!(info["sub"], victim_sub.as_str());
 }

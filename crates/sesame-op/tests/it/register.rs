@@ -598,9 +598,10 @@ async fn client_secret_jwt_authentication() {
     assert!(!format!("{stored:?}").contains(&secret));
 
     let now = h.clock.now();
-    let token_url = h.url("/token");
+    // S15: the issuer is the audience (the token endpoint URL is refused below).
+    let token_url = h.base.clone();
     let claims = |jti: &str, aud: &str| json!({"iss": id, "sub": id, "aud": aud, "jti": jti, "exp": now + 60, "iat": now});
-    // Success with each HMAC algorithm (the issuer is an accepted audience too).
+    // Success with each HMAC algorithm.
     for (i, alg) in [
         JwsAlgorithm::HS256,
         JwsAlgorithm::HS384,
@@ -616,6 +617,17 @@ async fn client_secret_jwt_authentication() {
     }
     let a = hmac_assertion(JwsAlgorithm::HS256, &secret, &claims("ok-iss", &h.base));
     assert_eq!(with_assertion(&h, &a).await.status(), 200);
+    let endpoint = h.url("/token");
+    let a = hmac_assertion(
+        JwsAlgorithm::HS256,
+        &secret,
+        &claims("j-endpoint", &endpoint),
+    );
+    assert_eq!(
+        with_assertion(&h, &a).await.status(),
+        401,
+        "S15: not the endpoint URL"
+    );
 
     let refused = |assertion: String| {
         let h = &h;
@@ -701,7 +713,8 @@ async fn a_pinned_assertion_algorithm_is_enforced() {
     let id = info["client_id"].as_str().unwrap();
     let secret = info["client_secret"].as_str().unwrap();
     let now = h.clock.now();
-    let claims = |jti: &str| json!({"iss": id, "sub": id, "aud": h.url("/token"), "jti": jti, "exp": now + 60});
+    let claims =
+        |jti: &str| json!({"iss": id, "sub": id, "aud": h.base, "jti": jti, "exp": now + 60});
     let r = with_assertion(
         &h,
         &hmac_assertion(JwsAlgorithm::HS256, secret, &claims("a")),
@@ -737,8 +750,7 @@ async fn switching_to_client_secret_jwt_issues_a_new_secret() {
     assert_ne!(new, old);
     assert_eq!(updated["client_secret_expires_at"], 0);
     let now = h.clock.now();
-    let claims =
-        json!({"iss": id, "sub": id, "aud": h.url("/token"), "jti": "s1", "exp": now + 60});
+    let claims = json!({"iss": id, "sub": id, "aud": h.base, "jti": "s1", "exp": now + 60});
     let r = with_assertion(&h, &hmac_assertion(JwsAlgorithm::HS256, new, &claims)).await;
     assert_eq!(r.status(), 200);
     let mut claims = claims;
@@ -769,4 +781,45 @@ async fn switching_to_client_secret_jwt_issues_a_new_secret() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+}
+
+/// S26: a self-registered client's name is the registrant's text. The
+/// consent page escapes it and says so, with where the user will be sent.
+#[tokio::test]
+async fn the_consent_page_marks_a_registrant_supplied_client_name() {
+    let h = open().await;
+    let name = "<script>alert(1)</script>Acme Payroll (official)";
+    let info = register(
+        &h,
+        json!({"redirect_uris": [REDIRECT], "client_name": name}),
+    )
+    .await;
+    let id = info["client_id"].as_str().unwrap();
+    let (_, params) = code_params(id);
+    let pairs: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let r = h.login(h.authorize(&pairs).await, "alice").await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(!html.contains("<script>alert(1)"), "{html}");
+    assert!(html.contains("&lt;script&gt;alert(1)"), "{html}");
+    assert!(
+        html.contains("This application registered itself"),
+        "{html}"
+    );
+    assert!(html.contains("https:&#x2f;&#x2f;rp.example"), "{html}");
+
+    // An operator's client is not marked.
+    h.client("first-party", |c| c.client_name = Some("Payroll".into()))
+        .await;
+    let (_, params) = code_params("first-party");
+    let pairs: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let html = h.authorize(&pairs).await.text().await.unwrap();
+    assert!(html.contains("Payroll"), "{html}");
+    assert!(!html.contains("registered itself"), "{html}");
 }

@@ -203,3 +203,23 @@ async fn token_requests_may_only_narrow_the_granted_resources() {
         json!([API1])
     );
 }
+
+/// S26: a bad `resource` at the code exchange is refused before the code is
+/// consumed, so the client can retry with the code (no replay revocation).
+#[tokio::test]
+async fn a_bad_resource_at_the_code_exchange_does_not_burn_the_code() {
+    let h = setup().await;
+    let q = authorize_for(&h, "app", &[API1]).await;
+    for bad in [API2, "not a uri"] {
+        let r = redeem(&h, "app", &q, &[bad]).await;
+        assert_eq!(r.status(), 400);
+        assert_eq!(json(r).await["error"], "invalid_target", "{bad}");
+    }
+    let r = redeem(&h, "app", &q, &[API1]).await;
+    assert_eq!(r.status(), 200, "the code still works");
+    let t = json(r).await;
+    assert_eq!(aud(t["access_token"].as_str().unwrap()), json!([API1]));
+    // And it is single use as ever.
+    let r = redeem(&h, "app", &q, &[]).await;
+    assert_eq!(json(r).await["error"], "invalid_grant");
+}

@@ -176,7 +176,9 @@ pub async fn start_on(
         })
         .with_claims(Users)
         .with_scope("groups", ["groups"])
-        .with_clock(clock.clone());
+        .with_clock(clock.clone())
+        // Relying parties in tests listen on 127.0.0.1 (S14).
+        .allow_private_outbound(true);
     let provider = configure(builder).build().await.unwrap();
     let app = provider.router().route(
         "/test-login",

@@ -626,9 +626,10 @@ async fn private_key_jwt_client_authentication() {
         }
     };
     let token_url = h.url("/token");
-    assert_eq!(send(assertion("j1", &token_url)).await.status(), 200);
+    let issuer = h.base.clone();
+    assert_eq!(send(assertion("j1", &issuer)).await.status(), 200);
     // Replayed jti.
-    assert_eq!(send(assertion("j1", &token_url)).await.status(), 401);
+    assert_eq!(send(assertion("j1", &issuer)).await.status(), 401);
     // Wrong audience.
     assert_eq!(
         send(assertion("j2", "https://elsewhere")).await.status(),
@@ -636,8 +637,55 @@ async fn private_key_jwt_client_authentication() {
     );
     // Signed by another key.
     let other = sesame_core::SigningKey::generate(sesame_core::JwsAlgorithm::ES256).unwrap();
-    let forged = sesame_core::jws::sign(&other, Some("JWT"), &serde_json::json!({"iss": "pkj", "sub": "pkj", "aud": token_url, "jti": "j3", "exp": now + 60})).unwrap();
+    let forged = sesame_core::jws::sign(&other, Some("JWT"), &serde_json::json!({"iss": "pkj", "sub": "pkj", "aud": issuer, "jti": "j3", "exp": now + 60})).unwrap();
     assert_eq!(send(forged).await.status(), 401);
+
+    // S15 (draft-ietf-oauth-rfc7523bis): the issuer must be the sole
+    // audience; the token endpoint URL only for a legacy client.
+    let with_aud = |jti: &str, aud: serde_json::Value| {
+        sesame_core::jws::sign(&key, Some("JWT"), &serde_json::json!({"iss": "pkj", "sub": "pkj", "aud": aud, "jti": jti, "exp": now + 60, "iat": now})).unwrap()
+    };
+    assert_eq!(
+        send(with_aud("j4", serde_json::json!([issuer])))
+            .await
+            .status(),
+        200
+    );
+    let injected = with_aud(
+        "j5",
+        serde_json::json!(["https://attacker.example", issuer]),
+    );
+    let r = send(injected).await;
+    assert_eq!(r.status(), 401, "another audience beside the issuer");
+    assert_eq!(json(r).await["error"], "invalid_client");
+    assert_eq!(
+        send(assertion("j6", &token_url)).await.status(),
+        401,
+        "the endpoint URL by default"
+    );
+    let mut legacy = h
+        .store
+        .find_client(&sesame_core::ClientId::new("pkj"))
+        .await
+        .unwrap()
+        .unwrap();
+    legacy.legacy_assertion_audience = true;
+    h.store.save_client(&legacy).await.unwrap();
+    assert_eq!(
+        send(assertion("j7", &token_url)).await.status(),
+        200,
+        "with the legacy switch"
+    );
+    assert_eq!(send(assertion("j8", &issuer)).await.status(), 200);
+    let both = with_aud(
+        "j9",
+        serde_json::json!(["https://attacker.example", token_url]),
+    );
+    assert_eq!(
+        send(both).await.status(),
+        401,
+        "never beside another audience"
+    );
 }
 
 #[tokio::test]

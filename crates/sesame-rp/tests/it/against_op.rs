@@ -397,6 +397,10 @@ async fn client_secret_jwt_authenticates_at_the_token_endpoint() {
     let register = |c: &mut sesame_op::Client| {
         c.token_endpoint_auth_method = sesame_op::AuthMethod::ClientSecretJwt;
         c.client_secret_jwt_key = Some(sesame_core::ClientSecret::new(SECRET));
+        // sesame-rp's assertions name the endpoint they are sent to (what
+        // Entra ID and Okta require); sesame-op takes that only from a
+        // client with the legacy switch (S15, draft-ietf-oauth-rfc7523bis).
+        c.legacy_assertion_audience = true;
     };
     let ok = jwt_login(register, |b| {
         b.with_auth_method(ClientAuth::ClientSecretJwt)
@@ -427,6 +431,7 @@ async fn private_key_jwt_authenticates_at_the_token_endpoint() {
             c.token_endpoint_auth_method = sesame_op::AuthMethod::PrivateKeyJwt;
             c.jwks = Some(jwks);
             c.client_secret_hash = None;
+            c.legacy_assertion_audience = true; // see above (S15)
         };
         let ok = jwt_login(register.clone(), |b| b.with_private_key(key)).await;
         assert_eq!(ok, (200, true), "{alg:?}");

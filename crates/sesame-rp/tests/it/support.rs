@@ -113,6 +113,8 @@ pub async fn start_op_with(edit: impl FnOnce(&mut sesame_op::Settings)) -> Op {
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let sessions = Sessions::default();
     let mut settings = sesame_op::Settings::default();
+    // The relying parties of these tests listen on 127.0.0.1 (S14).
+    settings.allow_private_outbound = true;
     edit(&mut settings);
     let provider = Provider::builder(Issuer::new(base.clone()).unwrap())
         .with_settings(settings)

@@ -68,6 +68,11 @@ pub(super) struct ClientAdd {
     /// public (default) or pairwise: a `sub` per sector (the one host of the redirect URIs).
     #[arg(long, value_parser = words::parser::<SubjectType>())]
     subject_type: Option<Word<SubjectType>>,
+    /// Accept the token endpoint URL as the `aud` of this client's
+    /// private_key_jwt/client_secret_jwt assertions, besides the issuer (for
+    /// clients that cannot send the issuer yet; draft-ietf-oauth-rfc7523bis).
+    #[arg(long)]
+    legacy_assertion_audience: bool,
     /// An RFC 8707 resource (an API's absolute URI) the client may ask access tokens for (repeat).
     #[arg(long = "resource")]
     resources: Vec<String>,
@@ -103,6 +108,7 @@ impl ClientAdd {
                 .map(|w| w.get("--subject-type"))
                 .transpose()?,
             resources: self.resources,
+            legacy_assertion_audience: self.legacy_assertion_audience,
         })
     }
 }
@@ -179,6 +185,7 @@ fn client_json(c: &sesame_op::Client) -> serde_json::Value {
         "backchannel_logout_uri": c.backchannel_logout_uri,
         "subject_type": c.subject_type.as_str(),
         "allowed_resources": c.allowed_resources,
+        "legacy_assertion_audience": c.legacy_assertion_audience,
         "created_at": c.created_at,
     })
 }

@@ -198,7 +198,12 @@ pub(crate) async fn post_login(
     let Ok(value) = sesame_core::random::token() else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "randomness failed").into_response();
     };
-    let sid = sesame_core::random::token().unwrap_or_default();
+    // The provider session id: never empty (an empty one would be shared by
+    // every session whose randomness failed). Clients see only a per-client
+    // value derived from it (S2).
+    let Ok(sid) = sesame_core::random::token() else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "randomness failed").into_response();
+    };
     let session = LoginSession {
         subject: user.subject.clone(),
         sid,

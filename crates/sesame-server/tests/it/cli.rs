@@ -463,3 +463,41 @@ async fn the_database_files_are_created_0600() {
         assert_eq!(mode(f), Some(0o600), "{f}");
     }
 }
+
+/// S15: `clients add --legacy-assertion-audience` is the per-client switch
+/// for assertions whose `aud` is the token endpoint URL; off by default.
+#[test]
+fn the_legacy_assertion_audience_switch_is_per_client() {
+    let dir = TempDir::new();
+    let db = dir.db();
+    let add = |name: &str, extra: &[&str]| {
+        let mut args = vec![
+            "--database",
+            db.as_str(),
+            "clients",
+            "add",
+            "--name",
+            name,
+            "--redirect-uri",
+            "https://rp.example/cb",
+            "--auth-method",
+            "private_key_jwt",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let (code, out, err) = sesame(&args);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        v["client_id"].as_str().unwrap().to_owned()
+    };
+    let show = |id: &str| {
+        let (code, out, err) =
+            sesame(&["--database", db.as_str(), "clients", "show", id, "--json"]);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<serde_json::Value>(out.trim()).unwrap()
+    };
+    let default = add("Default", &[]);
+    let legacy = add("Legacy", &["--legacy-assertion-audience"]);
+    assert_eq!(show(&default)["legacy_assertion_audience"], false);
+    assert_eq!(show(&legacy)["legacy_assertion_audience"], true);
+}

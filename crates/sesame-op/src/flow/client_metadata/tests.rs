@@ -5,15 +5,11 @@ use super::*;
 
 const CB: &str = "https://rp.example/cb";
 
-fn issuer() -> Issuer {
-    Issuer::new("https://op.example").unwrap()
-}
-
 fn check(v: Value) -> Result<Metadata, OAuthError> {
     let Value::Object(m) = v else {
         panic!("not an object")
     };
-    parse(&m, &issuer(), &Settings::default(), &ScopeClaims::default())
+    parse(&m, &Settings::default(), &ScopeClaims::default())
 }
 
 /// The request is refused with `code`, and the description mentions `needle`.
@@ -318,7 +314,7 @@ fn response_signing_algs_come_from_the_provider_settings() {
     let Value::Object(req) = json!({"redirect_uris": [CB]}) else {
         unreachable!()
     };
-    let m = parse(&req, &issuer(), &settings, &ScopeClaims::default()).unwrap();
+    let m = parse(&req, &settings, &ScopeClaims::default()).unwrap();
     assert_eq!(m.id_token_signed_response_alg, JwsAlgorithm::ES256);
 }
 
@@ -336,15 +332,22 @@ fn logout_uris_are_checked() {
         ErrorCode::InvalidClientMetadata,
         "post_logout_redirect_uris",
     );
-    // Loopback targets only for a provider that itself runs on loopback:
-    // otherwise a registrant could make the provider POST to its own host.
+    // Loopback and private targets only where the operator allows them
+    // (S14): otherwise a registrant could make the provider POST inside.
     let Value::Object(local) =
         json!({"redirect_uris": [CB], "backchannel_logout_uri": "http://127.0.0.1:9000/bc"})
     else {
         unreachable!()
     };
-    let dev = Issuer::new("http://127.0.0.1:8000").unwrap();
-    assert!(parse(&local, &dev, &Settings::default(), &ScopeClaims::default()).is_ok());
+    let private = Settings {
+        allow_private_outbound: true,
+        ..Settings::default()
+    };
+    assert!(parse(&local, &private, &ScopeClaims::default()).is_ok());
+    assert!(
+        parse(&local, &Settings::default(), &ScopeClaims::default()).is_err(),
+        "not without the switch"
+    );
     for bad in [
         "http://127.0.0.1:9000/bc",
         "https://localhost/bc",
@@ -354,6 +357,15 @@ fn logout_uris_are_checked() {
         "ftp://rp.example/bc",
         "/bc",
         "https://u:p@rp.example/bc",
+        // S14, REVIEW.md: literals and names that pass a name-only loopback check.
+        "https://0.0.0.0/",
+        "https://[::ffff:127.0.0.1]/",
+        "https://localhost./",
+        "https://10.0.0.1/bc",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[fc00::1]/bc",
+        "https://100.64.0.1/bc",
+        "https://rp.example./bc",
     ] {
         refused(
             json!({"redirect_uris": [CB], "backchannel_logout_uri": bad}),
@@ -462,13 +474,7 @@ fn metadata_round_trips_through_the_response() {
     first.clone().apply(&mut client);
     let echoed = to_json(&client);
     assert_eq!(echoed["subject_type"], "public");
-    let again = parse(
-        &echoed,
-        &issuer(),
-        &Settings::default(),
-        &ScopeClaims::default(),
-    )
-    .unwrap();
+    let again = parse(&echoed, &Settings::default(), &ScopeClaims::default()).unwrap();
     assert_eq!(again, first);
 }
 
@@ -483,7 +489,7 @@ fn check_pairwise(v: Value) -> Result<Metadata, OAuthError> {
     let Value::Object(m) = v else {
         panic!("not an object")
     };
-    parse(&m, &issuer(), &pairwise_settings(), &ScopeClaims::default())
+    parse(&m, &pairwise_settings(), &ScopeClaims::default())
 }
 
 #[test]
