@@ -94,6 +94,12 @@ async fn a_private_key_jwt_client_registers_its_keys() {
     .unwrap();
     assert_eq!(registration.auth_method(), Some(ClientAuth::PrivateKeyJwt));
     assert!(registration.client_secret.is_none());
+    // sesame-rp's assertions name the endpoint they are sent to; sesame-op
+    // takes that only from a client with the operator's legacy switch (S15).
+    let id = sesame_core::ClientId::new(registration.client_id.clone());
+    let mut stored = op.store.find_client(&id).await.unwrap().unwrap();
+    stored.legacy_assertion_audience = true;
+    op.store.save_client(&stored).await.unwrap();
     let oidc = OidcClient::builder(issuer(&op), registration.client_id.clone())
         .with_registration(&registration)
         .with_private_key(key)
