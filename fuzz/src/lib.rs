@@ -54,6 +54,16 @@ pub fn validator() -> &'static IdTokenValidator {
     })
 }
 
+/// The token a target checks: `rest` as a raw token when bit 0 of `mode` is
+/// clear, otherwise `rest` as a payload signed with [`hmac_key`] under `typ`.
+pub fn token_from(mode: u8, rest: &[u8], typ: Option<&str>) -> Option<String> {
+    if mode & 1 == 0 {
+        std::str::from_utf8(rest).ok().map(str::to_owned)
+    } else {
+        sesame_core::jws::sign_bytes(hmac_key(), typ, rest).ok()
+    }
+}
+
 /// The fixed "now".
 pub fn now() -> UnixTime {
     NOW
