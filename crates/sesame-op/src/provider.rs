@@ -39,6 +39,12 @@ pub struct Settings {
     pub signing_algs: Vec<JwsAlgorithm>,
     /// Accept PKCE `plain`. Default false (S256 only).
     pub allow_plain_pkce: bool,
+    /// Require PKCE on every authorization code request, as OAuth 2.1 does.
+    /// Default false: the RFC 9700 §2.1.1 policy, under which public clients
+    /// must send PKCE and a confidential client may instead send a `nonce`
+    /// (the ID token then binds the code to the browser that asked for it).
+    /// Per client: [`Client::require_pkce`](crate::Client::require_pkce).
+    pub require_pkce: bool,
     /// How often keys are reloaded from the store (multi-instance rotation). Default 60 s.
     pub key_reload_interval: i64,
     /// How long retired keys stay published. Default 7 days.
@@ -128,6 +134,7 @@ impl Default for Settings {
                 JwsAlgorithm::EdDSA,
             ],
             allow_plain_pkce: false,
+            require_pkce: false,
             key_reload_interval: 60,
             retired_key_retention: 7 * 86_400,
             claims_in_id_token: true,

@@ -91,6 +91,12 @@ pub struct Config {
     /// `sesame demo` turns it on; so does a deployment whose relying parties
     /// listen on a private network.
     pub allow_private_outbound: bool,
+    /// Require PKCE on every authorization code request (OAuth 2.1). Off by
+    /// default: the RFC 9700 §2.1.1 policy, under which public clients must
+    /// send PKCE (S256) and a confidential client may send a `nonce` instead,
+    /// as mozilla-django-oidc and pyoidc do on their defaults. Per client:
+    /// `sesame clients add --require-pkce`.
+    pub require_pkce: bool,
     /// Seconds a server keeps clients and users' claims in memory (0: off).
     /// Changes made through the CLI, or by another instance on the same
     /// PostgreSQL database, reach a running server within this time.
@@ -147,13 +153,15 @@ impl Default for Config {
             key_publish_delay: 360,
             password_grant: false,
             allow_private_outbound: false,
+            require_pkce: false,
             cache_ttl: 5,
         }
     }
 }
 
-const CONFIG_KEYS: [&str; 19] = [
+const CONFIG_KEYS: [&str; 20] = [
     "allow_private_outbound",
+    "require_pkce",
     "metrics_listen",
     "cache_ttl",
     "key_publish_delay",
@@ -292,6 +300,24 @@ mod tests {
         std::fs::write(&file, "allow_private_outbound = true\n").unwrap();
         let loaded = Config::load(Some(&file), &Overrides::default()).unwrap();
         assert!(loaded.allow_private_outbound);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The RFC 9700 policy unless the operator asks for PKCE always, in TOML
+    /// or as `SESAME_REQUIRE_PKCE`.
+    #[test]
+    fn require_pkce_is_off_unless_configured() {
+        assert!(!Config::default().require_pkce);
+        assert!(CONFIG_KEYS.contains(&"require_pkce"));
+        let dir = std::env::temp_dir().join(format!(
+            "sesame-config-{}",
+            sesame_core::random::token().unwrap()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("sesame.toml");
+        std::fs::write(&file, "require_pkce = true\n").unwrap();
+        let loaded = Config::load(Some(&file), &Overrides::default()).unwrap();
+        assert!(loaded.require_pkce);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -209,6 +209,7 @@ pub async fn build_with(
     settings.refresh_token_ttl = config.refresh_token_ttl;
     settings.key_publish_delay = config.key_publish_delay;
     settings.password_grant = config.password_grant;
+    settings.require_pkce = config.require_pkce;
     settings.allow_private_outbound = config.allow_private_outbound;
     // Pairwise subjects: one salt for every instance on this database, kept in
     // it (sealed with the encryption key) so that backups and new instances agree.

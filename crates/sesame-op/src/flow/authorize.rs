@@ -300,11 +300,11 @@ pub(crate) async fn authorize(
             })
         }
     };
-    if wants_code && pkce.is_none() && (req.client.is_public() || req.client.require_pkce) {
-        return Ok(req.error(
-            ErrorCode::InvalidRequest,
-            "PKCE is required: send code_challenge with code_challenge_method=S256",
-        ));
+    if wants_code
+        && pkce.is_none()
+        && let Some(why) = pkce_required(p, &req.client, nonce.is_some())
+    {
+        return Ok(req.error(ErrorCode::InvalidRequest, why));
     }
     let max_age = match params.get("max_age").map(str::parse::<i64>) {
         None => None,
@@ -608,5 +608,29 @@ pub(crate) fn describe_scope(scope: &str) -> String {
         "phone" => "See your phone number".into(),
         "offline_access" => "Stay connected when you are not using it (refresh tokens)".into(),
         other => format!("Use the \u{201c}{other}\u{201d} permission"),
+    }
+}
+
+/// Why a code request without PKCE is refused, or `None` when it may go on
+/// (RFC 9700 §2.1.1): public clients always need PKCE, and so does every
+/// client when the provider or the client requires it; a confidential
+/// client may instead send a `nonce`, which the ID token carries back and
+/// the client checks (OIDC Core §3.1.3.7), so an injected code fails there.
+/// A request with neither defence is refused. A code issued without a
+/// challenge refuses a `code_verifier` at the token endpoint (downgrade).
+fn pkce_required(p: &Provider, client: &Client, has_nonce: bool) -> Option<&'static str> {
+    if client.is_public() {
+        Some(
+            "PKCE is required for public clients: send code_challenge with code_challenge_method=S256",
+        )
+    } else if p.inner.settings.require_pkce || client.require_pkce {
+        Some("PKCE is required: send code_challenge with code_challenge_method=S256")
+    } else if !has_nonce {
+        Some(
+            "send PKCE (code_challenge with code_challenge_method=S256) or a nonce: \
+             a code request needs one of them against code injection",
+        )
+    } else {
+        None
     }
 }

@@ -551,3 +551,105 @@ async fn an_inbound_auth_after_marker_does_not_skip_a_forced_login() {
         );
     }
 }
+
+/// Reaches the login page (303 to the host's login), or the error code of the redirect back.
+async fn outcome(h: &Harness, params: &[(&str, &str)]) -> Result<(), (String, String)> {
+    let r = h.authorize(params).await;
+    let to = location_opt(&r).unwrap_or_default();
+    if to.contains("/test-login") {
+        return Ok(());
+    }
+    let q = redirect_params(&r);
+    Err((
+        q.get("error").cloned().unwrap_or_default(),
+        q.get("error_description").cloned().unwrap_or_default(),
+    ))
+}
+
+#[tokio::test]
+async fn pkce_policy_is_rfc_9700_pkce_or_a_nonce_and_stricter_by_switch() {
+    let h = start().await;
+    h.client("app", |_| {}).await;
+    h.client("public", |c| {
+        c.token_endpoint_auth_method = sesame_op::AuthMethod::None
+    })
+    .await;
+    h.client("strict", |c| c.require_pkce = true).await;
+    let request = |client: &'static str, nonce: bool| {
+        let mut v = vec![
+            ("client_id", client),
+            ("redirect_uri", REDIRECT),
+            ("state", "s"),
+            ("response_type", "code"),
+            ("scope", "openid"),
+        ];
+        if nonce {
+            v.push(("nonce", "n-1"));
+        }
+        v
+    };
+    // A confidential client may send a nonce instead of PKCE (mozilla-django-oidc's default).
+    outcome(&h, &request("app", true)).await.unwrap();
+    // Neither defence: refused, and the message says what to send.
+    let (code, why) = outcome(&h, &request("app", false)).await.unwrap_err();
+    assert_eq!(code, "invalid_request");
+    assert!(why.contains("PKCE") && why.contains("nonce"), "{why}");
+    // Public clients, and clients registered with require_pkce, need PKCE even with a nonce.
+    for client in ["public", "strict"] {
+        let (code, why) = outcome(&h, &request(client, true)).await.unwrap_err();
+        assert_eq!(code, "invalid_request", "{client}");
+        assert!(why.contains("PKCE is required"), "{client}: {why}");
+    }
+
+    // The code of a nonce-only request redeems without a verifier, and
+    // refuses one (a verifier for a code issued without a challenge).
+    for (verifier, status) in [(None, 200), (Some("x".repeat(43)), 400)] {
+        let (_, params) = code_params("app");
+        let pairs: Vec<(&str, &str)> = params
+            .iter()
+            .filter(|(k, _)| !k.starts_with("code_challenge"))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let mut r = h.authorize(&pairs).await;
+        if location_opt(&r).is_some_and(|l| l.contains("/test-login")) {
+            r = h.login(r, "alice").await;
+        }
+        if r.status() == 200 {
+            r = h.consent(r, true).await;
+        }
+        let q = redirect_params(&r);
+        assert!(q.contains_key("code"), "{q:?}");
+        let mut form = vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", q["code"].clone()),
+            ("redirect_uri", REDIRECT.to_owned()),
+        ];
+        if let Some(v) = &verifier {
+            form.push(("code_verifier", v.clone()));
+        }
+        let r = h
+            .http
+            .post(h.url("/token"))
+            .basic_auth("app", Some(SECRET))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "verifier {verifier:?}");
+        if status == 400 {
+            assert_eq!(json(r).await["error"], "invalid_grant");
+        }
+    }
+
+    // A provider that requires PKCE (OAuth 2.1) refuses the nonce-only request too.
+    let strict = start_with(|b| {
+        let mut s = sesame_op::Settings::default();
+        s.require_pkce = true;
+        b.with_settings(s)
+    })
+    .await;
+    strict.client("app", |_| {}).await;
+    let (code, why) = outcome(&strict, &request("app", true)).await.unwrap_err();
+    assert_eq!(code, "invalid_request");
+    assert!(why.contains("PKCE is required"), "{why}");
+}
