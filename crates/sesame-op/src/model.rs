@@ -252,6 +252,11 @@ pub struct Grant {
     /// The `claims` request parameter (OIDC Core §5.5), if any.
     #[serde(default)]
     pub claims_request: Option<Value>,
+    /// Claims released one by one because the `claims` request parameter
+    /// asked for them and the user consented (OIDC Core §5.5), on top of
+    /// what [`Grant::scopes`] release.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<String>,
     /// RFC 8707 resource indicators.
     #[serde(default)]
     pub resources: Vec<String>,
@@ -333,6 +338,10 @@ pub struct Consent {
     pub client_id: ClientId,
     /// The scopes consented to.
     pub scopes: Scopes,
+    /// Claims consented to one by one (asked for with the `claims`
+    /// request parameter, beyond what the scopes release).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<String>,
     /// When the consent lapses.
     pub expires_at: UnixTime,
 }

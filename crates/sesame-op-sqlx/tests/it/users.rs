@@ -135,6 +135,7 @@ async fn tokens_of(store: &SqlStore, subject: &str, now: i64) -> [String; 3] {
         acr: None,
         amr: None,
         claims_request: None,
+        claims: Vec::new(),
         resources: Vec::new(),
         created_at: now,
     };

@@ -408,7 +408,12 @@ pub(crate) async fn authorize(
         ));
     };
 
-    // 6. Consent.
+    // 6. Consent: to the scopes, and to each claim the claims parameter
+    // asks for beyond them.
+    let asked_claims = p
+        .inner
+        .scopes
+        .asked_individually(claims_request.as_ref(), &scopes);
     let consented = req.client.skip_consent
         || consent_given
         || (!prompt.contains(&Prompt::Consent)
@@ -417,7 +422,10 @@ pub(crate) async fn authorize(
                 .store
                 .find_consent(&user.subject, &req.client.client_id, now)
                 .await?
-                .is_some_and(|c| scopes.is_subset_of(&c.scopes)));
+                .is_some_and(|c| {
+                    scopes.is_subset_of(&c.scopes)
+                        && asked_claims.iter().all(|a| c.claims.contains(a))
+                }));
     if !consented {
         if prompt.contains(&Prompt::None) {
             return Ok(req.error(ErrorCode::ConsentRequired, "the user must consent"));
@@ -452,7 +460,11 @@ pub(crate) async fn authorize(
             csrf,
             client_name: req.client.display_name().to_owned(),
             user: display,
-            scopes: scopes.iter().map(|s| describe_scope(s.as_str())).collect(),
+            scopes: scopes
+                .iter()
+                .map(|s| describe_scope(s.as_str()))
+                .chain(asked_claims.iter().map(|c| describe_claim(c)))
+                .collect(),
             redirect_origin: crate::pages::csp_origin(req.redirect.redirect_uri.as_str()),
             self_registered: req.client.registration_access_token_hash.is_some(),
         });
@@ -464,6 +476,7 @@ pub(crate) async fn authorize(
                 subject: user.subject.clone(),
                 client_id: req.client.client_id.clone(),
                 scopes: scopes.clone(),
+                claims: asked_claims.clone(),
                 expires_at: now + p.inner.settings.consent_ttl,
             })
             .await?;
@@ -480,6 +493,7 @@ pub(crate) async fn authorize(
         acr: user.acr.clone(),
         amr: user.amr.clone(),
         claims_request,
+        claims: asked_claims,
         resources,
         created_at: now,
     };
@@ -609,6 +623,25 @@ pub(crate) fn describe_scope(scope: &str) -> String {
         "offline_access" => "Stay connected when you are not using it (refresh tokens)".into(),
         other => format!("Use the \u{201c}{other}\u{201d} permission"),
     }
+}
+
+/// The consent page's line for a claim asked for by name.
+pub(crate) fn describe_claim(claim: &str) -> String {
+    let what = match claim {
+        "name" => "your name",
+        "given_name" => "your given name",
+        "family_name" => "your family name",
+        "preferred_username" => "your username",
+        "email" => "your email address",
+        "email_verified" => "whether your email address is verified",
+        "phone_number" => "your phone number",
+        "address" => "your postal address",
+        "groups" => "the groups you belong to",
+        "picture" => "your picture",
+        "locale" => "your language",
+        other => return format!("See your {other}"),
+    };
+    format!("See {what}")
 }
 
 /// Why a code request without PKCE is refused, or `None` when it may go on

@@ -653,3 +653,82 @@ async fn pkce_policy_is_rfc_9700_pkce_or_a_nonce_and_stricter_by_switch() {
     assert_eq!(code, "invalid_request");
     assert!(why.contains("PKCE is required"), "{why}");
 }
+
+/// OIDC Core §5.5: a claim asked for by name with the `claims` parameter is
+/// shown on the consent page and, once consented, released to userinfo and
+/// the ID token even though no granted scope releases it; a claim the
+/// provider does not know is ignored; a remembered consent covers the
+/// claims it listed, and a new claim asks again.
+#[tokio::test]
+async fn the_claims_parameter_releases_consented_claims_one_by_one() {
+    let h = start().await;
+    h.client("app", |_| {}).await;
+    let claims = r#"{"userinfo":{"name":{"essential":true},"favourite_colour":null},"id_token":{"email":null}}"#;
+    let (verifier, params) = code_params("app");
+    let mut pairs: Vec<(&str, &str)> = params
+        .iter()
+        .filter(|(k, _)| k != "scope")
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    pairs.push(("scope", "openid"));
+    pairs.push(("claims", claims));
+    let r = h.authorize(&pairs).await;
+    let r = h.login(r, "cleo").await;
+    assert_eq!(r.status(), 200, "the consent page");
+    let html = r.text().await.unwrap();
+    assert!(html.contains("See your name"), "{html}");
+    assert!(html.contains("See your email address"), "{html}");
+    assert!(
+        !html.contains("favourite_colour"),
+        "unknown claims are ignored"
+    );
+    let interaction = hidden(&html, "interaction");
+    let csrf = hidden(&html, "csrf_token");
+    let r = h
+        .browser
+        .post(h.url("/consent"))
+        .form(&[
+            ("interaction", interaction.as_str()),
+            ("csrf_token", csrf.as_str()),
+            ("allow", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let mut q = redirect_params(&r);
+    q.insert("code_verifier".into(), verifier);
+    let tokens = json(h.redeem("app", &q).await).await;
+    let info = json(h.userinfo(tokens["access_token"].as_str().unwrap()).await).await;
+    assert_eq!(info["name"], "User cleo", "{info}");
+    assert_eq!(info["email"], "cleo@example.com", "{info}");
+    assert!(info.get("groups").is_none() && info.get("favourite_colour").is_none());
+    let id = h
+        .validate(
+            "app",
+            tokens["id_token"].as_str().unwrap(),
+            Some("nonce-123"),
+        )
+        .await;
+    assert_eq!(id.claims.profile.email.as_deref(), Some("cleo@example.com"));
+
+    // The same request again: the consent covers it, straight back to the client.
+    let (_, params) = code_params("app");
+    let mut again: Vec<(&str, &str)> = params
+        .iter()
+        .filter(|(k, _)| k != "scope")
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    again.push(("scope", "openid"));
+    again.push(("claims", claims));
+    let r = h.authorize(&again).await;
+    assert!(
+        redirect_params(&r).contains_key("code"),
+        "no second consent page"
+    );
+    // A claim not consented to yet: the consent page again.
+    again.retain(|(k, _)| *k != "claims");
+    again.push(("claims", r#"{"userinfo":{"groups":null}}"#));
+    let r = h.authorize(&again).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("the groups you belong to"));
+}
