@@ -130,6 +130,15 @@ pub struct Client {
     /// clients that cannot be changed yet.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub legacy_assertion_audience: bool,
+    /// `request_uris` (OIDC Core §6.2): the only URIs a `request_uri` may
+    /// name, compared without their fragment.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub request_uris: Vec<String>,
+    /// `request_object_signing_alg`: when set, the only algorithm accepted
+    /// for this client's request objects; `"none"` allows unsigned ones
+    /// (which are otherwise refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_object_signing_alg: Option<String>,
     /// When the client was registered.
     pub created_at: UnixTime,
 }
@@ -167,6 +176,8 @@ impl Client {
             subject_type: SubjectType::Public,
             pairwise_sector: None,
             legacy_assertion_audience: false,
+            request_uris: Vec::new(),
+            request_object_signing_alg: None,
             created_at: now,
         }
     }

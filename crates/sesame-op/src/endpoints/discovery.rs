@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use sesame_core::{ProviderMetadata, ResponseMode, ResponseType};
 
 use crate::flow::client_auth::{ASSERTION_ALGS, HMAC_ASSERTION_ALGS};
+use crate::flow::request_object::{self, REQUEST_OBJECT_ALGS};
 use crate::model::{AuthMethod, GrantType, REGISTRABLE_GRANTS, SubjectType};
 use crate::paths;
 use crate::provider::Provider;
@@ -88,8 +89,15 @@ impl Provider {
                 .chain(self.inner.scopes.claim_names()),
             ),
             claims_parameter_supported: Some(true),
-            request_parameter_supported: Some(false),
-            request_uri_parameter_supported: Some(false),
+            request_parameter_supported: Some(true),
+            request_uri_parameter_supported: Some(true),
+            require_request_uri_registration: Some(true),
+            request_object_signing_alg_values_supported: strings(
+                REQUEST_OBJECT_ALGS
+                    .iter()
+                    .map(|a| a.as_str())
+                    .chain([request_object::NONE]),
+            ),
             prompt_values_supported: strings(["none", "login", "consent", "select_account"]),
             backchannel_logout_supported: Some(true),
             backchannel_logout_session_supported: Some(true),

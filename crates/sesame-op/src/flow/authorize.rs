@@ -122,6 +122,25 @@ pub(crate) async fn authorize(
     let Some(client) = p.inner.store.find_client(&ClientId::new(client_id)).await? else {
         return page(ErrorCode::InvalidClient, "unknown client_id");
     };
+    // A request object: its parameters, checked, win over the query's.
+    let resolved;
+    let params = if params.get("request").is_some() || params.get("request_uri").is_some() {
+        match super::request_object::resolve(p, &client, params, now).await {
+            Ok(merged) => {
+                resolved = merged;
+                &resolved
+            }
+            Err(e) => return Ok(request_object_error(params, &client, p, e)),
+        }
+    } else {
+        params
+    };
+    if params.get("client_id") != Some(client.client_id.as_str()) {
+        return page(
+            ErrorCode::InvalidRequest,
+            "client_id differs between the query and the request object",
+        );
+    }
     let Some(redirect_uri) = params.get("redirect_uri") else {
         return page(ErrorCode::InvalidRequest, "redirect_uri is missing");
     };
@@ -168,18 +187,6 @@ pub(crate) async fn authorize(
         }
         Some(Some(mode)) => req.redirect.mode = mode,
         Some(None) => return Ok(req.error(ErrorCode::InvalidRequest, "unsupported response_mode")),
-    }
-    if params.get("request").is_some() {
-        return Ok(req.error(
-            ErrorCode::RequestNotSupported,
-            "request objects are not supported",
-        ));
-    }
-    if params.get("request_uri").is_some() {
-        return Ok(req.error(
-            ErrorCode::RequestUriNotSupported,
-            "request_uri is not supported",
-        ));
     }
     let Some(response_type) = response_type else {
         return Ok(if params.get("response_type").is_none() {
@@ -623,6 +630,43 @@ pub(crate) fn describe_scope(scope: &str) -> String {
         "offline_access" => "Stay connected when you are not using it (refresh tokens)".into(),
         other => format!("Use the \u{201c}{other}\u{201d} permission"),
     }
+}
+
+/// A request object that failed: back to the client when the query's
+/// `redirect_uri` is registered (with the query's `state`), else a page.
+fn request_object_error(
+    params: &Params,
+    client: &Client,
+    p: &Provider,
+    e: OAuthError,
+) -> AuthorizeOutcome {
+    let registered = params
+        .get("redirect_uri")
+        .and_then(|r| client.redirect_uris.iter().find(|u| u.as_str() == r))
+        .cloned();
+    let Some(redirect_uri) = registered else {
+        return AuthorizeOutcome::ErrorPage(e);
+    };
+    let mode = params
+        .get("response_type")
+        .and_then(ResponseType::parse)
+        .map_or(ResponseMode::Query, ResponseType::default_mode);
+    let mut redirect = ClientRedirect {
+        redirect_uri,
+        mode,
+        params: Vec::new(),
+    };
+    if let Some(state) = params.get("state") {
+        redirect.params.push(("state".into(), state.into()));
+    }
+    redirect
+        .params
+        .push(("iss".into(), p.inner.issuer.as_str().into()));
+    Request {
+        client: client.clone(),
+        redirect,
+    }
+    .error(e.code, &e.description)
 }
 
 /// The consent page's line for a claim asked for by name.

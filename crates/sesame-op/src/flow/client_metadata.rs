@@ -3,7 +3,9 @@
 //!
 //! The checks only read the request and the provider's settings: nothing here
 //! makes an outbound call, so members that would need one (`jwks_uri`,
-//! `sector_identifier_uri`) are refused (`request_uris` is ignored).
+//! `sector_identifier_uri`) are refused. `request_uris` are checked like
+//! every registrant-chosen URL (public hosts, https) and fetched only when
+//! an authorization request names one.
 
 use serde_json::{Map, Value, json};
 use sesame_core::{ErrorCode, JwkSet, JwsAlgorithm, RedirectUri, ResponseType, Scopes};
@@ -20,8 +22,6 @@ const MAX_CLIENT_NAME: usize = 200;
 
 /// Members Sesame understands but does not support, and refuses rather than
 /// ignore, so that a client does not believe it got what it asked for.
-/// (`request_uris` and the request-object members are ignored instead: the
-/// authorization endpoint answers `request_uri_not_supported` on use.)
 const REFUSED: [(&str, &str); 6] = [
     (
         "jwks_uri",
@@ -67,6 +67,8 @@ pub(crate) struct Metadata {
     pub(crate) client_name: Option<String>,
     pub(crate) scope: Option<Scopes>,
     pub(crate) subject_type: SubjectType,
+    pub(crate) request_uris: Vec<String>,
+    pub(crate) request_object_signing_alg: Option<String>,
 }
 
 impl Metadata {
@@ -90,6 +92,8 @@ impl Metadata {
         client.client_name = self.client_name;
         client.allowed_scopes = self.scope;
         client.subject_type = self.subject_type;
+        client.request_uris = self.request_uris;
+        client.request_object_signing_alg = self.request_object_signing_alg;
     }
 }
 
@@ -297,28 +301,74 @@ fn backchannel_logout_uri(
     let Some(raw) = string(m, "backchannel_logout_uri")? else {
         return Ok(None);
     };
-    let url = Url::parse(raw).map_err(|_| bad("backchannel_logout_uri must be an absolute URL"))?;
-    if url.fragment().is_some() || raw.contains('#') {
-        return Err(bad("backchannel_logout_uri must not contain a fragment"));
+    outbound_url("backchannel_logout_uri", raw, settings, false).map(Some)
+}
+
+/// A URL the provider will send requests to, chosen by the registrant
+/// (S14): absolute, no user information, `https` to a public host — or
+/// `http` on a loopback host where the operator allows private targets.
+/// `fragment`: whether a fragment may follow (a `request_uri`'s hash).
+fn outbound_url(
+    member: &str,
+    raw: &str,
+    settings: &Settings,
+    fragment: bool,
+) -> Result<String, OAuthError> {
+    let url = Url::parse(raw).map_err(|_| bad(format!("{member} must be an absolute URL")))?;
+    if !fragment && (url.fragment().is_some() || raw.contains('#')) {
+        return Err(bad(format!("{member} must not contain a fragment")));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad(
-            "backchannel_logout_uri must not contain user information",
-        ));
+        return Err(bad(format!("{member} must not contain user information")));
     }
     let private = settings.allow_private_outbound;
     if let (false, Err(why)) = (private, crate::outbound::check_registered(&url)) {
         return Err(bad(format!(
-            "backchannel_logout_uri {why}: the provider sends requests only to public hosts"
+            "{member} {why}: the provider sends requests only to public hosts"
         )));
     }
     match url.scheme() {
-        "https" if url.host().is_some() => Ok(Some(raw.to_owned())),
-        "http" if private && is_loopback(&url) => Ok(Some(raw.to_owned())),
-        _ => Err(bad(
-            "backchannel_logout_uri must use https (or http on a loopback host, where the provider allows private targets)",
-        )),
+        "https" if url.host().is_some() => Ok(raw.to_owned()),
+        "http" if private && is_loopback(&url) => Ok(raw.to_owned()),
+        _ => Err(bad(format!(
+            "{member} must use https (or http on a loopback host, where the provider allows private targets)"
+        ))),
     }
+}
+
+/// `request_uris` and `request_object_signing_alg` (OIDC Registration §2).
+fn request_objects(
+    m: &Map<String, Value>,
+    settings: &Settings,
+) -> Result<(Vec<String>, Option<String>), OAuthError> {
+    let mut list = Vec::new();
+    for raw in strings(m, "request_uris")?.unwrap_or_default() {
+        if raw.len() > 512 {
+            return Err(bad("request_uris must each be at most 512 characters"));
+        }
+        let uri = outbound_url("request_uris", raw, settings, true)?;
+        if !list.contains(&uri) {
+            list.push(uri);
+        }
+    }
+    if list.len() > 20 {
+        return Err(bad("at most 20 request_uris"));
+    }
+    let alg = match string(m, "request_object_signing_alg")? {
+        None => None,
+        Some(super::request_object::NONE) => Some(super::request_object::NONE.to_owned()),
+        Some(name) => {
+            let ok = JwsAlgorithm::parse(name)
+                .is_some_and(|a| super::request_object::REQUEST_OBJECT_ALGS.contains(&a));
+            if !ok {
+                return Err(bad(format!(
+                    "request_object_signing_alg {name} is not supported"
+                )));
+            }
+            Some(name.to_owned())
+        }
+    };
+    Ok((list, alg))
 }
 
 fn client_name(m: &Map<String, Value>) -> Result<Option<String>, OAuthError> {
@@ -443,6 +493,7 @@ pub(crate) fn parse(
         &ErrorCode::InvalidClientMetadata,
     )?;
     let backchannel_logout_uri = backchannel_logout_uri(m, settings)?;
+    let (request_uris, request_object_signing_alg) = request_objects(m, settings)?;
     let backchannel_logout_session_required = boolean(m, "backchannel_logout_session_required")?;
     if backchannel_logout_session_required && backchannel_logout_uri.is_none() {
         return Err(bad(
@@ -482,6 +533,8 @@ pub(crate) fn parse(
         client_name: client_name(m)?,
         scope,
         subject_type,
+        request_uris,
+        request_object_signing_alg,
     })
 }
 
@@ -556,6 +609,12 @@ pub(crate) fn to_json(client: &Client) -> Map<String, Value> {
         put("scope", json!(scope.to_string()));
     }
     put("subject_type", json!(client.subject_type.as_str()));
+    if !client.request_uris.is_empty() {
+        put("request_uris", json!(client.request_uris));
+    }
+    if let Some(alg) = &client.request_object_signing_alg {
+        put("request_object_signing_alg", json!(alg));
+    }
     out
 }
 

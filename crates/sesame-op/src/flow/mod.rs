@@ -10,6 +10,7 @@ pub(crate) mod interaction;
 pub(crate) mod issue;
 pub(crate) mod password;
 pub(crate) mod register;
+pub(crate) mod request_object;
 pub(crate) mod resource;
 pub(crate) mod token;
 pub(crate) mod tokens_info;

@@ -222,7 +222,7 @@ async fn request_errors_redirect_with_the_spec_codes() {
                 ("code_challenge_method", "S256"),
                 ("request", "eyJ.x.y"),
             ]),
-            ErrorCode::RequestNotSupported,
+            ErrorCode::InvalidRequestObject,
         ),
         (
             with(&[

@@ -16,5 +16,6 @@ mod logout;
 mod pairwise;
 mod password;
 mod register;
+mod request_object;
 mod resource;
 mod token;
