@@ -172,8 +172,8 @@ run_oidc_provider_peer() {
 
 # ---------------------------------------------------------------- sesame serve <- openid-client, Authlib
 run_sesame_serve_peers() {
-  local port cb_port issuer db password
-  read -r port cb_port <<<"$(free_ports 2)"
+  local port cb_port django_port issuer db password
+  read -r port cb_port django_port <<<"$(free_ports 3)"
   issuer="http://127.0.0.1:$port"
   db="sqlite://$WORK/sesame.db"
   password="interop-$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
@@ -181,13 +181,15 @@ run_sesame_serve_peers() {
     --email interop@example.com --name "Interop User" >/dev/null
 
   # One client per peer and authentication method, all third-party (consent page shown).
+  # add_client NAME METHOD [REDIRECT_URI POST_LOGOUT_REDIRECT_URI]: prints its JSON.
   add_client() {
     SESAME_LOG_LEVEL=warn "$SESAME_BIN" --database "$db" clients add --name "$1" \
-      --redirect-uri "http://127.0.0.1:$cb_port/cb" \
-      --post-logout-redirect-uri "http://127.0.0.1:$cb_port/bye" \
+      --redirect-uri "${3:-http://127.0.0.1:$cb_port/cb}" \
+      --post-logout-redirect-uri "${4:-http://127.0.0.1:$cb_port/bye}" \
       --grant-type authorization_code --grant-type refresh_token \
       --auth-method "$2" --json
   }
+  field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
   log "sesame serve on $issuer"
   SESAME_LOG_LEVEL="${SESAME_LOG_LEVEL:-warn}" "$SESAME_BIN" --database "$db" serve --issuer "$issuer" \
     --listen "127.0.0.1:$port" >"$WORK/serve.log" 2>&1 &
@@ -211,22 +213,30 @@ run_sesame_serve_peers() {
   local method json id secret
   for method in client_secret_basic client_secret_post; do
     json="$(add_client "openid-client ($method)" "$method")"
-    id="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])' <<<"$json")"
-    secret="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])' <<<"$json")"
+    id="$(field client_id <<<"$json")"
+    secret="$(field client_secret <<<"$json")"
     run_peer "openid-client ($method)" node "$INTEROP/rp-openid-client.mjs" \
-      --issuer "$issuer" --client-id "$id" --client-secret "$secret" --auth-method "$method" \
+      --issuer "$issuer" --client-id="$id" --client-secret="$secret" --auth-method "$method" \
       --redirect-uri "http://127.0.0.1:$cb_port/cb" --post-logout-redirect-uri "http://127.0.0.1:$cb_port/bye" \
       --username interop --password "$password"
   done
   for method in client_secret_basic client_secret_post; do
     json="$(add_client "Authlib ($method)" "$method")"
-    id="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])' <<<"$json")"
-    secret="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])' <<<"$json")"
+    id="$(field client_id <<<"$json")"
+    secret="$(field client_secret <<<"$json")"
     run_peer "authlib ($method)" "$PY" "$INTEROP/rp_authlib.py" \
-      --issuer "$issuer" --client-id "$id" --client-secret "$secret" --auth-method "$method" \
+      --issuer "$issuer" --client-id="$id" --client-secret="$secret" --auth-method "$method" \
       --redirect-uri "http://127.0.0.1:$cb_port/cb" --post-logout-redirect-uri "http://127.0.0.1:$cb_port/bye" \
       --username interop --password "$password"
   done
+  # mozilla-django-oidc in interop/django_rp/: a client_secret_post client (its default) and a basic one.
+  local django="http://127.0.0.1:$django_port" post_json basic_json
+  post_json="$(add_client "mozilla-django-oidc (client_secret_post)" client_secret_post "$django/oidc/callback/" "$django/bye/")"
+  basic_json="$(add_client "mozilla-django-oidc (client_secret_basic)" client_secret_basic "$django/oidc/callback/" "$django/bye/")"
+  (cd "$INTEROP" && run_peer "mozilla-django-oidc" "$PY" rp_django.py --issuer "$issuer" --port "$django_port" \
+    --post-client-id="$(field client_id <<<"$post_json")" --post-client-secret="$(field client_secret <<<"$post_json")" \
+    --basic-client-id="$(field client_id <<<"$basic_json")" --basic-client-secret="$(field client_secret <<<"$basic_json")" \
+    --username interop --password "$password" --email interop@example.com)
   if grep -qiE 'panic|ERROR' "$WORK/serve.log"; then
     echo "---- sesame serve log (errors) ----" >&2
     grep -iE 'panic|ERROR' "$WORK/serve.log" | tail -n 40 >&2
