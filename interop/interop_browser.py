@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html.parser
 import re
+import sys
 import traceback
 from urllib.parse import urljoin, urlparse
 
@@ -140,6 +141,14 @@ class Steps:
             print(f"FAIL {self.peer}: {flow}: {first}", flush=True)
             traceback.print_exc()
             return None
+
+
+    def exit_code(self, trace: list[str]) -> int:
+        """1 (with the request trace on stderr) if a flow failed, else 0."""
+        if self.failed:
+            print("--- requests ---\n" + "\n".join(trace), file=sys.stderr)
+            return 1
+        return 0
 
 
 def check(cond, message):

@@ -157,10 +157,7 @@ def main() -> int:
     steps.run(f"refresh with rotation ({method})", refresh)
     steps.run(f"revocation + introspection ({method})", revocation)
     steps.run(f"RP-initiated logout ({method})", logout)
-    if steps.failed:
-        print("--- requests ---\n" + "\n".join(b.trace), file=sys.stderr)
-        return 1
-    return 0
+    return steps.exit_code(b.trace)
 
 
 if __name__ == "__main__":

@@ -186,10 +186,7 @@ def main() -> int:
          session_refresh)
     server.shutdown()
     server.server_close()
-    if steps.failed:
-        print("\n".join(traces), file=sys.stderr)
-        return 1
-    return 0
+    return steps.exit_code(traces)
 
 
 if __name__ == "__main__":

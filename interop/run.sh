@@ -7,7 +7,11 @@
 #   (login + RP-initiated logout, client_secret_basic and client_secret_post);
 # - panva's openid-client (npm) and Authlib (PyPI) as relying parties of the
 #   real `sesame serve` (discovery, code + PKCE, ID token, userinfo, refresh,
-#   revocation, logout), each with client_secret_basic and client_secret_post.
+#   revocation, logout), each with client_secret_basic and client_secret_post;
+# - pyoidc (`oic`, PyPI) as its relying party the way django-oidc uses it
+#   (discovery, code flow without PKCE, ID token, userinfo, logout);
+# - mozilla-django-oidc (PyPI) in a small Django site, interop/django_rp/
+#   (default settings, PKCE, basic auth, provider logout, SessionRefresh).
 # (The openidconnect crate runs under `cargo test`: crates/sesame-server/tests/it/interop_openidconnect.rs.)
 #
 # Needs node (>= 20) with npm, and python3 with venv. Installs the pinned
@@ -177,8 +181,13 @@ run_sesame_serve_peers() {
   issuer="http://127.0.0.1:$port"
   db="sqlite://$WORK/sesame.db"
   password="interop-$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
-  SESAME_LOG_LEVEL=warn "$SESAME_BIN" --database "$db" users add --username interop --password "$password" \
-    --email interop@example.com --name "Interop User" >/dev/null
+  # A user per group of peers: Sesame allows 10 logins per username and minute
+  # (rate_limits.login_per_username_per_minute), and the Django site alone signs in 6 times.
+  local user
+  for user in interop pyoidc django; do
+    SESAME_LOG_LEVEL=warn "$SESAME_BIN" --database "$db" users add --username "$user" --password "$password" \
+      --email "$user@example.com" --name "Interop User ($user)" >/dev/null
+  done
 
   # One client per peer and authentication method, all third-party (consent page shown).
   # add_client NAME METHOD [REDIRECT_URI POST_LOGOUT_REDIRECT_URI]: prints its JSON.
@@ -229,6 +238,14 @@ run_sesame_serve_peers() {
       --redirect-uri "http://127.0.0.1:$cb_port/cb" --post-logout-redirect-uri "http://127.0.0.1:$cb_port/bye" \
       --username interop --password "$password"
   done
+  for method in client_secret_basic client_secret_post; do
+    json="$(add_client "pyoidc ($method)" "$method")"
+    run_peer "pyoidc ($method)" "$PY" "$INTEROP/rp_pyoidc.py" \
+      --issuer "$issuer" --client-id="$(field client_id <<<"$json")" --client-secret="$(field client_secret <<<"$json")" \
+      --auth-method "$method" \
+      --redirect-uri "http://127.0.0.1:$cb_port/cb" --post-logout-redirect-uri "http://127.0.0.1:$cb_port/bye" \
+      --username pyoidc --password "$password"
+  done
   # mozilla-django-oidc in interop/django_rp/: a client_secret_post client (its default) and a basic one.
   local django="http://127.0.0.1:$django_port" post_json basic_json
   post_json="$(add_client "mozilla-django-oidc (client_secret_post)" client_secret_post "$django/oidc/callback/" "$django/bye/")"
@@ -236,7 +253,7 @@ run_sesame_serve_peers() {
   (cd "$INTEROP" && run_peer "mozilla-django-oidc" "$PY" rp_django.py --issuer "$issuer" --port "$django_port" \
     --post-client-id="$(field client_id <<<"$post_json")" --post-client-secret="$(field client_secret <<<"$post_json")" \
     --basic-client-id="$(field client_id <<<"$basic_json")" --basic-client-secret="$(field client_secret <<<"$basic_json")" \
-    --username interop --password "$password" --email interop@example.com)
+    --username django --password "$password" --email django@example.com)
   if grep -qiE 'panic|ERROR' "$WORK/serve.log"; then
     echo "---- sesame serve log (errors) ----" >&2
     grep -iE 'panic|ERROR' "$WORK/serve.log" | tail -n 40 >&2
