@@ -19,6 +19,21 @@ pub enum LogFormat {
     Json,
 }
 
+/// Who may register clients at `/register` (RFC 7591/7592).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RegistrationMode {
+    /// No registration endpoint (the default): clients come from `sesame clients add`.
+    #[default]
+    Off,
+    /// Anyone may register a client (OIDC Dynamic Registration's open mode);
+    /// such clients are always third-party (their users see the consent page).
+    Open,
+    /// A registration request needs an initial access token issued by
+    /// `sesame clients initial-access-token`.
+    Token,
+}
+
 /// Rate limits (token buckets, per process).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -29,6 +44,8 @@ pub struct RateLimits {
     pub login_per_ip_per_minute: u32,
     /// Token requests per second for one client (or one IP, for requests without Basic credentials).
     pub token_per_client_per_second: u32,
+    /// Requests to the registration endpoints per minute from one IP address.
+    pub register_per_ip_per_minute: u32,
 }
 
 impl Default for RateLimits {
@@ -37,6 +54,7 @@ impl Default for RateLimits {
             login_per_username_per_minute: 10,
             login_per_ip_per_minute: 60,
             token_per_client_per_second: 200,
+            register_per_ip_per_minute: 20,
         }
     }
 }
@@ -97,6 +115,9 @@ pub struct Config {
     /// as mozilla-django-oidc and pyoidc do on their defaults. Per client:
     /// `sesame clients add --require-pkce`.
     pub require_pkce: bool,
+    /// Dynamic client registration: `off` (default), `open`, or `token`
+    /// (initial access tokens from `sesame clients initial-access-token`).
+    pub registration: RegistrationMode,
     /// Seconds a server keeps clients and users' claims in memory (0: off).
     /// Changes made through the CLI, or by another instance on the same
     /// PostgreSQL database, reach a running server within this time.
@@ -154,13 +175,15 @@ impl Default for Config {
             password_grant: false,
             allow_private_outbound: false,
             require_pkce: false,
+            registration: RegistrationMode::Off,
             cache_ttl: 5,
         }
     }
 }
 
-const CONFIG_KEYS: [&str; 20] = [
+const CONFIG_KEYS: [&str; 21] = [
     "allow_private_outbound",
+    "registration",
     "require_pkce",
     "metrics_listen",
     "cache_ttl",
@@ -300,6 +323,27 @@ mod tests {
         std::fs::write(&file, "allow_private_outbound = true\n").unwrap();
         let loaded = Config::load(Some(&file), &Overrides::default()).unwrap();
         assert!(loaded.allow_private_outbound);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Off unless configured; `SESAME_REGISTRATION` reaches it; a word
+    /// outside off/open/token is refused with the key's name.
+    #[test]
+    fn registration_is_off_unless_configured() {
+        assert_eq!(Config::default().registration, RegistrationMode::Off);
+        assert!(CONFIG_KEYS.contains(&"registration"));
+        let dir = std::env::temp_dir().join(format!(
+            "sesame-config-{}",
+            sesame_core::random::token().unwrap()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("sesame.toml");
+        std::fs::write(&file, "registration = \"token\"\n").unwrap();
+        let loaded = Config::load(Some(&file), &Overrides::default()).unwrap();
+        assert_eq!(loaded.registration, RegistrationMode::Token);
+        std::fs::write(&file, "registration = \"maybe\"\n").unwrap();
+        let err = Config::load(Some(&file), &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("registration"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -32,6 +32,18 @@ pub(super) enum ClientsCommand {
     /// Change a registered client: each flag given replaces the stored value
     /// (repeatable flags replace the whole list).
     Update(Box<ClientChange>),
+    /// Issue an initial access token for dynamic registration
+    /// (`registration = "token"`); printed once, stored hashed.
+    ///
+    /// Example: sesame clients initial-access-token --ttl 3600 --json
+    InitialAccessToken {
+        /// How long the token is accepted, in seconds (default one day).
+        #[arg(long, default_value_t = 86_400)]
+        ttl: i64,
+        /// Print {"token": …, "expires_at": …}.
+        #[arg(long)]
+        json: bool,
+    },
     /// List clients.
     List {
         /// JSON output.
@@ -251,6 +263,26 @@ pub(super) async fn run(config: &Config, command: ClientsCommand) -> Result<(), 
             let (client_id, update) = change.update()?;
             admin::update_client(&store, &client_id, &update).await?;
             print_line(&format!("updated client {client_id}"));
+        }
+        ClientsCommand::InitialAccessToken { ttl, json } => {
+            if ttl <= 0 {
+                return Err(admin::AdminError::Invalid(
+                    "--ttl must be a positive number of seconds".into(),
+                )
+                .into());
+            }
+            let now = sesame_core::Clock::now(&sesame_core::SystemClock);
+            let token = store.issue_initial_access_token(ttl, now).await?;
+            if json {
+                print_line(&serde_json::to_string(
+                    &json!({"token": token, "expires_at": now.saturating_add(ttl)}),
+                )?);
+            } else {
+                print_line(&format!("initial access token: {token}   (shown once)"));
+                if config.registration != crate::config::RegistrationMode::Token {
+                    print_line("note: the server accepts it only with registration = \"token\"");
+                }
+            }
         }
         ClientsCommand::List { json } => {
             let clients = store.list_clients().await?;

@@ -17,4 +17,5 @@ mod interop_openidconnect;
 mod login_page;
 mod pairwise;
 mod password_grant;
+mod registration;
 mod serve;
