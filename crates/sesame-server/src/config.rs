@@ -34,6 +34,14 @@ pub enum RegistrationMode {
     Token,
 }
 
+/// A scope the server adds: the claims it releases.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScopeConfig {
+    /// The claims (standard or custom, `sesame users add --claim`) it releases.
+    pub claims: Vec<String>,
+}
+
 /// Rate limits (token buckets, per process).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -118,6 +126,9 @@ pub struct Config {
     /// Dynamic client registration: `off` (default), `open`, or `token`
     /// (initial access tokens from `sesame clients initial-access-token`).
     pub registration: RegistrationMode,
+    /// Scopes beyond the standard ones and `groups`, each with the claims it
+    /// releases: `[scopes.department] claims = ["department"]`.
+    pub scopes: std::collections::BTreeMap<String, ScopeConfig>,
     /// Seconds a server keeps clients and users' claims in memory (0: off).
     /// Changes made through the CLI, or by another instance on the same
     /// PostgreSQL database, reach a running server within this time.
@@ -176,13 +187,15 @@ impl Default for Config {
             allow_private_outbound: false,
             require_pkce: false,
             registration: RegistrationMode::Off,
+            scopes: std::collections::BTreeMap::new(),
             cache_ttl: 5,
         }
     }
 }
 
-const CONFIG_KEYS: [&str; 21] = [
+const CONFIG_KEYS: [&str; 22] = [
     "allow_private_outbound",
+    "scopes",
     "registration",
     "require_pkce",
     "metrics_listen",
@@ -288,6 +301,27 @@ impl Config {
                         "signing_algs: unsupported algorithm {alg:?}"
                     )));
                 }
+            }
+        }
+        for (name, scope) in &self.scopes {
+            let token = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\');
+            if !token {
+                return Err(ConfigError(format!(
+                    "scopes: {name:?} is not a scope name (printable ASCII, no spaces, quotes or backslashes)"
+                )));
+            }
+            if name == sesame_core::OPENID || name == sesame_core::OFFLINE_ACCESS {
+                return Err(ConfigError(format!(
+                    "scopes: {name} is defined by the protocol and cannot be changed"
+                )));
+            }
+            if scope.claims.iter().any(|c| c == "sub") {
+                return Err(ConfigError(format!(
+                    "scopes.{name}: sub is always released and cannot be listed"
+                )));
             }
         }
         if self.signing_algs.is_empty() {

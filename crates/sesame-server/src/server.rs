@@ -246,7 +246,11 @@ pub async fn build_with(
         .with_claims(UserClaims(Arc::clone(&store)))
         .with_clock(clock)
         .with_initial_access_tokens(Arc::clone(&store) as _)
+        .with_scope("groups", ["groups"])
         .with_settings(settings);
+    for (name, scope) in &config.scopes {
+        builder = builder.with_scope(name, scope.claims.iter().cloned());
+    }
     if let Some(dir) = &config.templates_dir {
         for name in [
             "consent.html",

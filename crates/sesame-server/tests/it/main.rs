@@ -11,6 +11,7 @@
 mod support;
 
 mod browser;
+mod claims;
 mod cli;
 mod demo;
 mod interop_openidconnect;
