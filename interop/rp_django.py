@@ -11,12 +11,16 @@ requests.Session that clicks through Sesame's login and consent pages:
 - logout at Sesame through OIDC_OP_LOGOUT_URL_METHOD (POST logout, end_session
   with id_token_hint), after which Sesame asks for the password again;
 - the SessionRefresh middleware: once OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS has
-  passed, a page view goes to Sesame with prompt=none and back, without a form.
+  passed, a page view goes to Sesame with prompt=none and back, without a form;
+- the role setup of OneLogin's tutorial: scope `groups`, a custom backend that
+  maps the `groups` claim to Django groups; /staff/ admits the user in the
+  `staff` group (--username) and refuses one who is not (--member-username).
 
     python rp_django.py --issuer http://127.0.0.1:4200 --port 4298 \\
         --post-client-id ID --post-client-secret S \\
         --basic-client-id ID --basic-client-secret S \\
-        --username alice --password '…' --email alice@example.com
+        --username alice --password '…' --email alice@example.com \\
+        --member-username bob --member-email bob@example.com
 
 Both clients are registered with the redirect URI http://127.0.0.1:PORT/oidc/callback/
 and the post-logout redirect URI http://127.0.0.1:PORT/bye/.
@@ -52,7 +56,7 @@ class QuietHandler(WSGIRequestHandler):
 def main() -> int:
     ap = argparse.ArgumentParser()
     for name in ("issuer", "port", "post-client-id", "post-client-secret", "basic-client-id",
-                 "basic-client-secret", "username", "password", "email"):
+                 "basic-client-secret", "username", "password", "email", "member-username", "member-email"):
         ap.add_argument(f"--{name}", required=True)
     a = ap.parse_args()
     issuer = a.issuer.rstrip("/")
@@ -103,20 +107,19 @@ def main() -> int:
 
         steps.run(name, run)
 
-    def sign_in(b: Browser, expect_form: bool = True) -> dict:
+    def sign_in(b: Browser, username: str = a.username, email: str = a.email) -> dict:
         """The protected page → Sesame (login, consent) → callback → the page
         shows the user. Returns the authorization request's parameters."""
         r, at_op = b.get(f"{rp}/", stop_at=md["authorization_endpoint"])
         check(at_op, f"the protected page did not send to Sesame: {r.status_code} at {r.url}")
         params = {k: v[0] for k, v in parse_qs(urlparse(at_op).query).items()}
         r, back = b.get(at_op, stop_at=callback)
-        if expect_form:
-            r, back = b.sign_in(r, back, a.username, a.password, stop_at=callback)
+        r, back = b.sign_in(r, back, username, a.password, stop_at=callback)
         check(back, f"Sesame did not return to the callback: {r.status_code} at {r.url}")
         check(parse_qs(urlparse(back).query).get("iss") == [issuer], f"no iss in the response (RFC 9207): {back}")
         r, _ = b.get(back)
         check(r.status_code == 200 and urlparse(r.url).path == "/", f"after the callback: {r.status_code} at {r.url}")
-        check(a.email in r.text, f"the protected page does not show {a.email}: {r.text[:300]}")
+        check(email in r.text, f"the protected page does not show {email}: {r.text[:300]}")
         return params
 
     def logout_form(b: Browser, stop_at: str):
@@ -170,6 +173,19 @@ def main() -> int:
         check(not any(urlparse(t.split()[1]).path == "/login" for t in renewal), "the renewal showed Sesame's login")
         check(not forms(r) or all("password" not in f["fields"] for f in forms(r)), "a form after the renewal")
 
+    def groups(b: Browser):
+        params = sign_in(b)
+        check(params["scope"] == "openid email groups", f"scope {params['scope']}")
+        r, _ = b.get(f"{rp}/staff/")
+        check(r.status_code == 200 and "Groups: interop,staff" in r.text, f"staff page: {r.status_code} {r.text[:200]}")
+        member = Browser()
+        try:
+            sign_in(member, a.member_username, a.member_email)
+            r, _ = member.get(f"{rp}/staff/")
+            check(r.status_code == 403, f"a user without the staff group got {r.status_code} at /staff/")
+        finally:
+            b.trace += member.trace
+
     basic_client = {"OIDC_RP_CLIENT_ID": a.basic_client_id, "OIDC_RP_CLIENT_SECRET": a.basic_client_secret}
     case("default settings: sign-in, protected page shows the user (client_secret_post, nonce, no PKCE)", {},
          default_settings)
@@ -184,6 +200,9 @@ def main() -> int:
          {"MIDDLEWARE": [*settings.MIDDLEWARE, "mozilla_django_oidc.middleware.SessionRefresh"],
           "OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS": 1},
          session_refresh)
+    case("OneLogin tutorial roles: the groups claim mapped to Django groups by a custom backend",
+         {"AUTHENTICATION_BACKENDS": ["django_rp.backends.GroupsBackend"], "OIDC_RP_SCOPES": "openid email groups"},
+         groups)
     server.shutdown()
     server.server_close()
     return steps.exit_code(traces)

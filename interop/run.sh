@@ -211,11 +211,12 @@ run_sesame_serve_peers() {
   db="sqlite://$WORK/sesame.db"
   password="interop-$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
   # A user per group of peers: Sesame allows 10 logins per username and minute
-  # (rate_limits.login_per_username_per_minute), and the Django site alone signs in 6 times.
+  # (rate_limits.login_per_username_per_minute), and the Django site alone signs in 7 times.
   local user
-  for user in interop pyoidc django; do
+  for user in interop pyoidc django django-member; do
     SESAME_LOG_LEVEL=warn "$SESAME_BIN" --database "$db" users add --username "$user" --password "$password" \
-      --email "$user@example.com" --name "Interop User ($user)" >/dev/null
+      --email "$user@example.com" --name "Interop User ($user)" --group interop \
+      $([ "$user" = django ] && echo --group staff) >/dev/null
   done
 
   # One client per peer and authentication method, all third-party (consent page shown).
@@ -264,7 +265,8 @@ run_sesame_serve_peers() {
   run_peer "mozilla-django-oidc" "$PY" "$INTEROP/rp_django.py" --issuer "$issuer" --port "$django_port" \
     --post-client-id="$(field client_id <<<"$post_json")" --post-client-secret="$(field client_secret <<<"$post_json")" \
     --basic-client-id="$(field client_id <<<"$basic_json")" --basic-client-secret="$(field client_secret <<<"$basic_json")" \
-    --username django --password "$password" --email django@example.com
+    --username django --password "$password" --email django@example.com \
+    --member-username django-member --member-email django-member@example.com
   serve_log_errors "$WORK/serve.log"
 }
 
