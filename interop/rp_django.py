@@ -60,11 +60,17 @@ def main() -> int:
         ap.add_argument(f"--{name}", required=True)
     a = ap.parse_args()
     issuer = a.issuer.rstrip("/")
+    r = requests.get(f"{issuer}/.well-known/openid-configuration", timeout=10)
+    r.raise_for_status()
+    md = r.json()
+    with tempfile.TemporaryDirectory(prefix="django-rp-") as work:
+        return run_site(a, issuer, md, work)
+
+
+def run_site(a, issuer: str, md: dict, work: str) -> int:
+    """Starts the Django site (its database in `work`) and runs the cases against it."""
     rp = f"http://127.0.0.1:{int(a.port)}"
     callback = f"{rp}/oidc/callback/"
-    md = requests.get(f"{issuer}/.well-known/openid-configuration", timeout=10).json()
-
-    work = tempfile.mkdtemp(prefix="django-rp-")
     os.environ.update(
         DJANGO_SETTINGS_MODULE="django_rp.settings",
         DJANGO_RP_SECRET_KEY=secrets.token_urlsafe(32),
