@@ -9,9 +9,12 @@
 #   real `sesame serve` (discovery, code + PKCE, ID token, userinfo, refresh,
 #   revocation, logout), each with client_secret_basic and client_secret_post;
 # - pyoidc (`oic`, PyPI) as its relying party the way django-oidc uses it
-#   (discovery, code flow without PKCE, ID token, userinfo, logout);
+#   (discovery, code flow without PKCE, ID token, userinfo, logout), with
+#   clients from `clients add` and, at a second `sesame serve` with
+#   registration = "open", with a client it registers itself;
 # - mozilla-django-oidc (PyPI) in a small Django site, interop/django_rp/
-#   (default settings, PKCE, basic auth, provider logout, SessionRefresh).
+#   (default settings, PKCE, basic auth, provider logout, SessionRefresh,
+#   groups mapped to roles).
 # (The openidconnect crate runs under `cargo test`: crates/sesame-server/tests/it/interop_openidconnect.rs.)
 #
 # Needs node (>= 20) with npm, and python3 with venv. Installs the pinned
