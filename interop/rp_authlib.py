@@ -20,96 +20,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import html.parser
 import sys
-import traceback
 import warnings
 from importlib.metadata import version
-from urllib.parse import parse_qs, urljoin, urlparse
+from urllib.parse import parse_qs, urlparse
 
 import requests
 from authlib.common.security import generate_token
 from authlib.integrations.base_client.sync_openid import OpenIDMixin
 from authlib.integrations.requests_client import OAuth2Session
 
+from interop_browser import Browser, Steps, check
+
 warnings.simplefilter("default")
-
-
-class Forms(html.parser.HTMLParser):
-    """The POST forms of a page: action, hidden/text fields, submit buttons."""
-
-    def __init__(self, base: str):
-        super().__init__(convert_charrefs=True)
-        self.base = base
-        self.forms: list[dict] = []
-        self._cur: dict | None = None
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "form":
-            self._cur = {
-                "action": urljoin(self.base, a.get("action") or self.base),
-                "method": (a.get("method") or "get").lower(),
-                "fields": {},
-                "buttons": {},
-            }
-            self.forms.append(self._cur)
-        elif tag in ("input", "button") and self._cur is not None and a.get("name"):
-            kind = (a.get("type") or ("submit" if tag == "button" else "text")).lower()
-            if kind == "submit":
-                self._cur["buttons"][a["name"]] = a.get("value") or ""
-            else:
-                self._cur["fields"].setdefault(a["name"], a.get("value") or "")
-
-    def handle_endtag(self, tag):
-        if tag == "form":
-            self._cur = None
-
-
-def forms(resp: requests.Response) -> list[dict]:
-    p = Forms(resp.url)
-    p.feed(resp.text)
-    return [f for f in p.forms if f["method"] == "post"]
-
-
-class Browser:
-    """requests.Session without automatic redirects, stopping at a URL prefix."""
-
-    def __init__(self):
-        self.s = requests.Session()
-        self.trace: list[str] = []
-
-    def _log(self, r: requests.Response):
-        loc = r.headers.get("location")
-        self.trace.append(f"{r.request.method} {r.url} -> {r.status_code}{' ' + loc if loc else ''}")
-
-    def follow(self, r: requests.Response, stop_at: str | None):
-        """Follows redirects of `r`; returns (response, stopped_at_location or None)."""
-        self._log(r)
-        for _ in range(15):
-            loc = r.headers.get("location")
-            if not (300 <= r.status_code < 400 and loc):
-                return r, None
-            loc = urljoin(r.url, loc)
-            if stop_at and loc.startswith(stop_at):
-                return r, loc
-            r = self.s.get(loc, allow_redirects=False, timeout=10)
-            self._log(r)
-        raise RuntimeError(f"too many redirects at {r.url}")
-
-    def get(self, url: str, stop_at: str | None = None):
-        return self.follow(self.s.get(url, allow_redirects=False, timeout=10), stop_at)
-
-    def submit(self, page: requests.Response, pick, values=None, button=None, stop_at=None):
-        candidates = [f for f in forms(page) if pick(f)]
-        if not candidates:
-            raise AssertionError(f"no matching form on {page.url} ({page.status_code}):\n{page.text[:800]}")
-        f = candidates[0]
-        data = dict(f["fields"])
-        data.update(values or {})
-        if button:
-            data[button] = f["buttons"][button]
-        return self.follow(self.s.post(f["action"], data=data, allow_redirects=False, timeout=10), stop_at)
 
 
 class SesameOpenID(OpenIDMixin):
@@ -128,32 +51,6 @@ class SesameOpenID(OpenIDMixin):
 
     def get(self, url, **kwargs):
         return self.session.get(url, **kwargs)
-
-
-class Steps:
-    def __init__(self, peer: str):
-        self.peer = peer
-        self.failed = False
-
-    def run(self, flow: str, fn):
-        if self.failed:
-            print(f"FAIL {self.peer}: {flow} (not run: an earlier step failed)", flush=True)
-            return None
-        try:
-            out = fn()
-            print(f"PASS {self.peer}: {flow}", flush=True)
-            return out
-        except Exception as e:  # noqa: BLE001 - every failure is reported
-            self.failed = True
-            first = str(e).splitlines()[0] if str(e) else type(e).__name__
-            print(f"FAIL {self.peer}: {flow}: {first}", flush=True)
-            traceback.print_exc()
-            return None
-
-
-def check(cond, message):
-    if not cond:
-        raise AssertionError(message)
 
 
 def main() -> int:
@@ -194,16 +91,7 @@ def main() -> int:
             md["authorization_endpoint"], code_verifier=verifier, nonce=nonce, prompt="consent"
         )
         r, stopped = b.get(url, stop_at=a.redirect_uri)
-        check(stopped is None and urlparse(r.url).path == "/login", f"expected the login page, got {r.status_code} {r.url}")
-        r, stopped = b.submit(
-            r,
-            lambda f: {"username", "password", "csrf_token"} <= f["fields"].keys(),
-            {"username": a.username, "password": a.password},
-            stop_at=a.redirect_uri,
-        )
-        if stopped is None:
-            check(r.status_code == 200, f"expected the consent page, got {r.status_code} at {r.url}")
-            r, stopped = b.submit(r, lambda f: "interaction" in f["fields"], button="allow", stop_at=a.redirect_uri)
+        r, stopped = b.sign_in(r, stopped, a.username, a.password, stop_at=a.redirect_uri)
         check(stopped, f"the flow did not reach the redirect_uri: {r.status_code} at {r.url}")
         check(parse_qs(urlparse(stopped).query).get("iss") == [issuer], f"no iss in the response (RFC 9207): {stopped}")
         token = sess.fetch_token(
@@ -269,10 +157,7 @@ def main() -> int:
     steps.run(f"refresh with rotation ({method})", refresh)
     steps.run(f"revocation + introspection ({method})", revocation)
     steps.run(f"RP-initiated logout ({method})", logout)
-    if steps.failed:
-        print("--- requests ---\n" + "\n".join(b.trace), file=sys.stderr)
-        return 1
-    return 0
+    return steps.exit_code(b.trace)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,14 @@
 #   (login + RP-initiated logout, client_secret_basic and client_secret_post);
 # - panva's openid-client (npm) and Authlib (PyPI) as relying parties of the
 #   real `sesame serve` (discovery, code + PKCE, ID token, userinfo, refresh,
-#   revocation, logout), each with client_secret_basic and client_secret_post.
+#   revocation, logout), each with client_secret_basic and client_secret_post;
+# - pyoidc (`oic`, PyPI) as its relying party the way django-oidc uses it
+#   (discovery, code flow without PKCE, ID token, userinfo, logout), with
+#   clients from `clients add` and, at a second `sesame serve` with
+#   registration = "open", with a client it registers itself;
+# - mozilla-django-oidc (PyPI) in a small Django site, interop/django_rp/
+#   (default settings, PKCE, basic auth, provider logout, SessionRefresh,
+#   groups mapped to roles).
 # (The openidconnect crate runs under `cargo test`: crates/sesame-server/tests/it/interop_openidconnect.rs.)
 #
 # Needs node (>= 20) with npm, and python3 with venv. Installs the pinned
@@ -170,71 +177,123 @@ run_oidc_provider_peer() {
   done
 }
 
-# ---------------------------------------------------------------- sesame serve <- openid-client, Authlib
+# start_serve DB PORT LOG: `sesame serve` as http://127.0.0.1:PORT (the caller's SESAME_*
+# variables reach it), waits for /healthz; on failure prints a FAIL line and returns 1.
+start_serve() {
+  local db="$1" port="$2" logfile="$3" issuer="http://127.0.0.1:$2" pid i
+  log "sesame serve on $issuer${SESAME_REGISTRATION:+ (registration = $SESAME_REGISTRATION)}"
+  SESAME_LOG_LEVEL="${SESAME_LOG_LEVEL:-warn}" "$SESAME_BIN" --database "$db" serve --issuer "$issuer" \
+    --listen "127.0.0.1:$port" >"$logfile" 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  for ((i = 0; i < 300; i++)); do
+    if python3 -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('$issuer/healthz', timeout=1).status == 200 else 1)" 2>/dev/null; then
+      return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  cat "$logfile" >&2
+  echo "FAIL sesame serve: did not start" | tee -a "$RESULTS"
+  return 1
+}
+
+# serve_log_errors LOG: shows the panics and errors a `sesame serve` logged.
+serve_log_errors() {
+  if grep -qiE 'panic|ERROR' "$1"; then
+    echo "---- sesame serve log (errors): $1 ----" >&2
+    grep -iE 'panic|ERROR' "$1" | tail -n 40 >&2
+  fi
+}
+
+# ---------------------------------------------------------------- sesame serve <- openid-client, Authlib, pyoidc, mozilla-django-oidc
 run_sesame_serve_peers() {
-  local port cb_port issuer db password
-  read -r port cb_port <<<"$(free_ports 2)"
+  local port cb_port django_port issuer db password
+  read -r port cb_port django_port <<<"$(free_ports 3)"
   issuer="http://127.0.0.1:$port"
   db="sqlite://$WORK/sesame.db"
   password="interop-$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
-  SESAME_LOG_LEVEL=warn "$SESAME_BIN" --database "$db" users add --username interop --password "$password" \
-    --email interop@example.com --name "Interop User" >/dev/null
+  # A user per group of peers: Sesame allows 10 logins per username and minute
+  # (rate_limits.login_per_username_per_minute), and the Django site alone signs in 7 times.
+  local user
+  for user in interop pyoidc django django-member; do
+    SESAME_LOG_LEVEL=warn "$SESAME_BIN" --database "$db" users add --username "$user" --password "$password" \
+      --email "$user@example.com" --name "Interop User ($user)" --group interop \
+      $([ "$user" = django ] && echo --group staff) >/dev/null
+  done
 
   # One client per peer and authentication method, all third-party (consent page shown).
+  # add_client NAME METHOD [REDIRECT_URI POST_LOGOUT_REDIRECT_URI]: prints its JSON.
   add_client() {
     SESAME_LOG_LEVEL=warn "$SESAME_BIN" --database "$db" clients add --name "$1" \
-      --redirect-uri "http://127.0.0.1:$cb_port/cb" \
-      --post-logout-redirect-uri "http://127.0.0.1:$cb_port/bye" \
+      --redirect-uri "${3:-http://127.0.0.1:$cb_port/cb}" \
+      --post-logout-redirect-uri "${4:-http://127.0.0.1:$cb_port/bye}" \
       --grant-type authorization_code --grant-type refresh_token \
       --auth-method "$2" --json
   }
-  log "sesame serve on $issuer"
-  SESAME_LOG_LEVEL="${SESAME_LOG_LEVEL:-warn}" "$SESAME_BIN" --database "$db" serve --issuer "$issuer" \
-    --listen "127.0.0.1:$port" >"$WORK/serve.log" 2>&1 &
-  local serve_pid=$!
-  PIDS+=("$serve_pid")
-  local i up=0
-  for ((i = 0; i < 300; i++)); do
-    if python3 -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('$issuer/healthz', timeout=1).status == 200 else 1)" 2>/dev/null; then
-      up=1
-      break
-    fi
-    kill -0 "$serve_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if [ "$up" -ne 1 ]; then
-    cat "$WORK/serve.log" >&2
-    echo "FAIL sesame serve: did not start" | tee -a "$RESULTS"
-    return 0
-  fi
+  field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+  start_serve "$db" "$port" "$WORK/serve.log" || return 0
 
   local method json id secret
   for method in client_secret_basic client_secret_post; do
     json="$(add_client "openid-client ($method)" "$method")"
-    id="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])' <<<"$json")"
-    secret="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])' <<<"$json")"
+    id="$(field client_id <<<"$json")"
+    secret="$(field client_secret <<<"$json")"
     run_peer "openid-client ($method)" node "$INTEROP/rp-openid-client.mjs" \
-      --issuer "$issuer" --client-id "$id" --client-secret "$secret" --auth-method "$method" \
+      --issuer "$issuer" --client-id="$id" --client-secret="$secret" --auth-method "$method" \
       --redirect-uri "http://127.0.0.1:$cb_port/cb" --post-logout-redirect-uri "http://127.0.0.1:$cb_port/bye" \
       --username interop --password "$password"
   done
   for method in client_secret_basic client_secret_post; do
     json="$(add_client "Authlib ($method)" "$method")"
-    id="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_id"])' <<<"$json")"
-    secret="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["client_secret"])' <<<"$json")"
+    id="$(field client_id <<<"$json")"
+    secret="$(field client_secret <<<"$json")"
     run_peer "authlib ($method)" "$PY" "$INTEROP/rp_authlib.py" \
-      --issuer "$issuer" --client-id "$id" --client-secret "$secret" --auth-method "$method" \
+      --issuer "$issuer" --client-id="$id" --client-secret="$secret" --auth-method "$method" \
       --redirect-uri "http://127.0.0.1:$cb_port/cb" --post-logout-redirect-uri "http://127.0.0.1:$cb_port/bye" \
       --username interop --password "$password"
   done
-  if grep -qiE 'panic|ERROR' "$WORK/serve.log"; then
-    echo "---- sesame serve log (errors) ----" >&2
-    grep -iE 'panic|ERROR' "$WORK/serve.log" | tail -n 40 >&2
-  fi
+  for method in client_secret_basic client_secret_post; do
+    json="$(add_client "pyoidc ($method)" "$method")"
+    run_peer "pyoidc ($method)" "$PY" "$INTEROP/rp_pyoidc.py" \
+      --issuer "$issuer" --client-id="$(field client_id <<<"$json")" --client-secret="$(field client_secret <<<"$json")" \
+      --auth-method "$method" \
+      --redirect-uri "http://127.0.0.1:$cb_port/cb" --post-logout-redirect-uri "http://127.0.0.1:$cb_port/bye" \
+      --username pyoidc --password "$password"
+  done
+  # mozilla-django-oidc in interop/django_rp/: a client_secret_post client (its default) and a basic one.
+  local django="http://127.0.0.1:$django_port" post_json basic_json
+  post_json="$(add_client "mozilla-django-oidc (client_secret_post)" client_secret_post "$django/oidc/callback/" "$django/bye/")"
+  basic_json="$(add_client "mozilla-django-oidc (client_secret_basic)" client_secret_basic "$django/oidc/callback/" "$django/bye/")"
+  run_peer "mozilla-django-oidc" "$PY" "$INTEROP/rp_django.py" --issuer "$issuer" --port "$django_port" \
+    --post-client-id="$(field client_id <<<"$post_json")" --post-client-secret="$(field client_secret <<<"$post_json")" \
+    --basic-client-id="$(field client_id <<<"$basic_json")" --basic-client-secret="$(field client_secret <<<"$basic_json")" \
+    --username django --password "$password" --email django@example.com \
+    --member-username django-member --member-email django-member@example.com
+  serve_log_errors "$WORK/serve.log"
+}
+
+# ---------------------------------------------------------------- sesame serve (registration = open) <- pyoidc
+# pyoidc registers its own client (RFC 7591, Client.register) as django-oidc does,
+# at a second `sesame serve` whose registration endpoint is open.
+run_registration_peers() {
+  local port cb_port db password
+  read -r port cb_port <<<"$(free_ports 2)"
+  db="sqlite://$WORK/sesame-registration.db"
+  password="interop-$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
+  SESAME_LOG_LEVEL=warn "$SESAME_BIN" --database "$db" users add --username pyoidc --password "$password" \
+    --email pyoidc@example.com --name "Interop User (pyoidc)" >/dev/null
+  SESAME_REGISTRATION=open start_serve "$db" "$port" "$WORK/serve-registration.log" || return 0
+  run_peer "pyoidc (registration)" "$PY" "$INTEROP/rp_pyoidc.py" --issuer "http://127.0.0.1:$port" --register \
+    --auth-method client_secret_basic \
+    --redirect-uri "http://127.0.0.1:$cb_port/cb" --post-logout-redirect-uri "http://127.0.0.1:$cb_port/bye" \
+    --username pyoidc --password "$password"
+  serve_log_errors "$WORK/serve-registration.log"
 }
 
 run_oidc_provider_peer
 run_sesame_serve_peers
+run_registration_peers
 
 PASSED="$(grep -c '^PASS ' "$RESULTS" || true)"
 FAILED="$(grep -c '^FAIL ' "$RESULTS" || true)"
