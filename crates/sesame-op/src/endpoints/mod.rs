@@ -176,7 +176,19 @@ pub(crate) fn bearer_error(p: &Provider, e: Option<&OAuthError>) -> Response {
             )
         }
     };
-    let mut r = status.into_response();
+    // With an error code, the body says it too (as JSON), for clients that
+    // read the body and not the challenge (pyoidc at /register).
+    let mut r = match e {
+        None => status.into_response(),
+        Some(e) => (
+            status,
+            axum::Json(serde_json::json!({
+                "error": e.code.as_str(),
+                "error_description": sesame_core::sanitize_description(&e.description),
+            })),
+        )
+            .into_response(),
+    };
     if let Ok(v) = HeaderValue::from_str(&challenge) {
         r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }

@@ -81,6 +81,8 @@ async fn token_mode_takes_initial_access_tokens_from_the_cli_until_they_expire()
     assert_eq!(r.status(), 401);
     let challenge = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
     assert!(challenge.contains("invalid_token"), "{challenge}");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_token", "and in the body");
     // With an issued one: a client, which then reads itself (RFC 7592).
     let r = register(&base, Some(&token), &metadata()).await;
     assert_eq!(r.status(), 201);
