@@ -41,6 +41,55 @@ impl Default for RateLimits {
     }
 }
 
+/// The HTTP listener's timeouts and limits (`[http]`). The defaults are
+/// meant to be safe with no proxy in front.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Http {
+    /// Seconds a client has to send a request's head (the request line and
+    /// headers), counted from the connection's start or, on a keep-alive
+    /// connection, from the end of the previous response.
+    pub header_timeout_seconds: u64,
+    /// Seconds a client has to send a whole request body.
+    pub body_timeout_seconds: u64,
+    /// Seconds a connection with no request in progress is kept open.
+    pub idle_timeout_seconds: u64,
+    /// Connections served at once; more wait to be accepted. Never more
+    /// than the open-file limit allows (the value in force is logged at start).
+    pub max_connections: usize,
+    /// Seconds requests in flight get to finish after SIGTERM; the
+    /// connections left are then closed.
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Self {
+            header_timeout_seconds: 10,
+            body_timeout_seconds: 30,
+            idle_timeout_seconds: 60,
+            max_connections: 10_000,
+            shutdown_grace_seconds: 30,
+        }
+    }
+}
+
+impl Http {
+    fn check(&self) -> Result<(), ConfigError> {
+        for (key, value) in [
+            ("header_timeout_seconds", self.header_timeout_seconds),
+            ("body_timeout_seconds", self.body_timeout_seconds),
+            ("idle_timeout_seconds", self.idle_timeout_seconds),
+            ("max_connections", self.max_connections as u64),
+        ] {
+            if value == 0 {
+                return Err(ConfigError(format!("http.{key} must be at least 1")));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The server's configuration.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -95,6 +144,8 @@ pub struct Config {
     /// Changes made through the CLI, or by another instance on the same
     /// PostgreSQL database, reach a running server within this time.
     pub cache_ttl: u64,
+    /// The HTTP listener's timeouts and limits.
+    pub http: Http,
 }
 
 impl fmt::Debug for Config {
@@ -148,11 +199,12 @@ impl Default for Config {
             password_grant: false,
             allow_private_outbound: false,
             cache_ttl: 5,
+            http: Http::default(),
         }
     }
 }
 
-const CONFIG_KEYS: [&str; 19] = [
+const CONFIG_KEYS: [&str; 20] = [
     "allow_private_outbound",
     "metrics_listen",
     "cache_ttl",
@@ -172,6 +224,7 @@ const CONFIG_KEYS: [&str; 19] = [
     "trust_forwarded_for",
     "access_token_ttl",
     "refresh_token_ttl",
+    "http",
 ];
 
 /// Flags that override the file and the environment.
@@ -262,7 +315,7 @@ impl Config {
         if self.signing_algs.is_empty() {
             return Err(ConfigError("signing_algs must not be empty".into()));
         }
-        Ok(())
+        self.http.check()
     }
 
     /// Whether cookies should be `Secure` (the issuer is https).
