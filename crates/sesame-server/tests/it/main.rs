@@ -12,6 +12,7 @@ mod support;
 
 mod browser;
 mod cli;
+mod connections;
 mod demo;
 mod interop_openidconnect;
 mod login_page;
