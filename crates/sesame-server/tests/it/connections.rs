@@ -84,12 +84,31 @@ impl Drop for Killed {
     }
 }
 
-/// Opens `n` connections to `addr` that never send anything.
+/// Opens up to `n` connections to `addr` that never send anything, 50 at a
+/// time so that the server can accept them as they come (a burst overflows
+/// the kernel's accept queue, and those connections exist only on the client
+/// side): the ones that connected within 2 s.
 async fn hold(addr: &str, n: usize) -> Vec<TcpStream> {
     let mut held = Vec::with_capacity(n);
-    for _ in 0..n {
-        held.push(TcpStream::connect(addr).await.unwrap());
+    let mut left = n;
+    while left > 0 {
+        let batch = left.min(50);
+        left -= batch;
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..batch {
+            let addr = addr.to_owned();
+            tasks.spawn(async move {
+                tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(addr)).await
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            if let Ok(Ok(s)) = done.unwrap() {
+                held.push(s);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    eprintln!("held {} of {n} connections", held.len());
     held
 }
 
@@ -159,6 +178,7 @@ async fn idle_connections_are_closed_by_the_idle_timeout() {
     let answer = get_healthz(&mut keep_alive).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     let mut held = hold(&addr, n).await;
+    assert_eq!(held.len(), n);
     let start = Instant::now();
     let mut last = Duration::ZERO;
     for s in held.iter_mut().chain(std::iter::once(&mut keep_alive)) {
@@ -204,7 +224,8 @@ async fn a_full_server_makes_room_by_closing_idle_connections() {
     )
     .await;
     let _child = Killed(child);
-    let _held = hold(&addr(&base), 200).await;
+    let held = hold(&addr(&base), 200).await;
+    assert!(held.len() > 50, "{} held", held.len());
     tokio::time::sleep(Duration::from_millis(300)).await;
     let text = reqwest::get(format!("http://{metrics}/metrics"))
         .await
@@ -250,7 +271,8 @@ async fn at_an_fd_limit_of_1024_healthz_answers_with_1100_idle_sockets_held() {
     )
     .await;
     let _child = Killed(child);
-    let _held = hold(&addr(&base), 1100).await;
+    let held = hold(&addr(&base), 1100).await;
+    assert!(held.len() > 896, "{} held", held.len());
     tokio::time::sleep(Duration::from_millis(200)).await;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -268,6 +290,10 @@ async fn at_an_fd_limit_of_1024_healthz_answers_with_1100_idle_sockets_held() {
         .unwrap_or_else(|| panic!("the effective limit is logged: {logged}"));
     eprintln!("{line}");
     assert!(line.contains("max_connections=896"), "{line}");
+    assert!(
+        logged.contains("connection limit reached"),
+        "the server was full: {logged}"
+    );
 }
 
 /// M4: SIGTERM with a half-sent request held exits within the grace period
