@@ -347,4 +347,42 @@ mod tests {
         assert!(loaded.allow_private_outbound);
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    /// `[http]`: defaults, a TOML section, and 0 refused.
+    #[test]
+    fn http_section_loads_and_refuses_zero() {
+        let d = Config::default().http;
+        assert_eq!(
+            (
+                d.header_timeout_seconds,
+                d.body_timeout_seconds,
+                d.idle_timeout_seconds,
+                d.max_connections,
+                d.shutdown_grace_seconds
+            ),
+            (10, 30, 60, 10_000, 30)
+        );
+        assert!(CONFIG_KEYS.contains(&"http"));
+        let dir = std::env::temp_dir().join(format!(
+            "sesame-config-{}",
+            sesame_core::random::token().unwrap()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("sesame.toml");
+        std::fs::write(
+            &file,
+            "[http]\nheader_timeout_seconds = 3\nmax_connections = 50\n",
+        )
+        .unwrap();
+        let loaded = Config::load(Some(&file), &Overrides::default()).unwrap();
+        assert_eq!(loaded.http.header_timeout_seconds, 3);
+        assert_eq!(loaded.http.max_connections, 50);
+        assert_eq!(loaded.http.shutdown_grace_seconds, 30);
+        std::fs::write(&file, "[http]\nidle_timeout_seconds = 0\n").unwrap();
+        let e = Config::load(Some(&file), &Overrides::default()).unwrap_err();
+        assert!(e.0.contains("http.idle_timeout_seconds"), "{e}");
+        std::fs::write(&file, "[http]\nidle_timeout = 5\n").unwrap();
+        assert!(Config::load(Some(&file), &Overrides::default()).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

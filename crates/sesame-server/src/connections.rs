@@ -447,3 +447,29 @@ impl HttpBody for DeadlineBody {
         self.body.size_hint()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cap_stays_under_the_open_file_limit() {
+        assert_eq!(effective_max_connections(10_000, Some(1024)), 896);
+        assert_eq!(effective_max_connections(50, Some(1024)), 50);
+        assert_eq!(effective_max_connections(10_000, Some(1_048_576)), 10_000);
+        assert_eq!(effective_max_connections(10_000, None), 10_000);
+        assert_eq!(effective_max_connections(10_000, Some(100)), 1);
+    }
+
+    #[test]
+    fn running_out_of_descriptors_is_recognised() {
+        for errno in [libc::EMFILE, libc::ENFILE] {
+            assert!(out_of_descriptors(&std::io::Error::from_raw_os_error(
+                errno
+            )));
+        }
+        assert!(!out_of_descriptors(&std::io::Error::from_raw_os_error(
+            libc::ECONNABORTED
+        )));
+    }
+}
