@@ -62,6 +62,8 @@ pub struct Limits {
     pub max_connections: usize,
     /// On shutdown, requests in flight get this long to finish.
     pub shutdown_grace: Duration,
+    /// The `listener` label of the connection metrics (`public`, `metrics`).
+    pub listener: &'static str,
 }
 
 /// Raises the soft open-file limit (`RLIMIT_NOFILE`) to the hard limit, and
@@ -215,7 +217,7 @@ pub async fn serve(
                         Ok(p) => break p,
                         Err(_) => break 'accept,
                     },
-                    () = tokio::time::sleep(SHED_AFTER / 5) => {}
+                    () = tokio::time::sleep(SHED_AFTER / 2) => {}
                     () = &mut shutdown => break 'accept,
                 }
             }
@@ -246,7 +248,7 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let (builder, router) = (Arc::clone(&builder), router.clone());
         let (stopping, shedding) = (stopping.clone(), shedding.clone());
-        let open = Open::new(permit);
+        let open = Open::new(permit, limits.listener);
         connections.spawn(async move {
             connection(&builder, stream, peer, router, limits, stopping, shedding).await;
             drop(open);
@@ -275,18 +277,22 @@ pub async fn serve(
 /// A connection slot, counted in the `sesame_http_connections` gauge.
 struct Open {
     _permit: tokio::sync::OwnedSemaphorePermit,
+    listener: &'static str,
 }
 
 impl Open {
-    fn new(permit: tokio::sync::OwnedSemaphorePermit) -> Self {
-        metrics::gauge!("sesame_http_connections").increment(1.0);
-        Self { _permit: permit }
+    fn new(permit: tokio::sync::OwnedSemaphorePermit, listener: &'static str) -> Self {
+        metrics::gauge!("sesame_http_connections", "listener" => listener).increment(1.0);
+        Self {
+            _permit: permit,
+            listener,
+        }
     }
 }
 
 impl Drop for Open {
     fn drop(&mut self) {
-        metrics::gauge!("sesame_http_connections").decrement(1.0);
+        metrics::gauge!("sesame_http_connections", "listener" => self.listener).decrement(1.0);
     }
 }
 
@@ -352,7 +358,7 @@ async fn connection(
                 }
                 if activity.idle_for().is_some_and(|d| d >= SHED_AFTER) {
                     tracing::debug!(%peer, "closing an idle connection to make room");
-                    metrics::counter!("sesame_http_connections_shed_total").increment(1);
+                    metrics::counter!("sesame_http_connections_shed_total", "listener" => limits.listener).increment(1);
                     return;
                 }
             }

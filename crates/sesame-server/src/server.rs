@@ -323,17 +323,25 @@ pub async fn serve(
         fd_limit,
         "connection limit"
     );
-    let limits = Limits {
-        header_timeout: Duration::from_secs(built.http.header_timeout_seconds),
-        idle_timeout: Duration::from_secs(built.http.idle_timeout_seconds),
-        max_connections,
-        shutdown_grace: Duration::from_secs(built.http.shutdown_grace_seconds),
-    };
+    let limits = limits(&built.http, max_connections, "public");
     connections::serve(listener, built.router, limits, shutdown).await;
     sweeper.abort();
     built.store.close().await;
     Ok(())
 }
+
+fn limits(http: &crate::config::Http, max_connections: usize, listener: &'static str) -> Limits {
+    Limits {
+        header_timeout: Duration::from_secs(http.header_timeout_seconds),
+        idle_timeout: Duration::from_secs(http.idle_timeout_seconds),
+        max_connections,
+        shutdown_grace: Duration::from_secs(http.shutdown_grace_seconds),
+        listener,
+    }
+}
+
+/// Connections the metrics listener serves at once (a scraper or two).
+const METRICS_CONNECTIONS: usize = 16;
 
 /// Builds from configuration and serves: the body of `sesame serve`.
 ///
@@ -359,15 +367,18 @@ pub async fn run(
     };
     tracing::info!(issuer = %config.issuer, listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), metrics = ?config.metrics_listen, "sesame is serving");
     let (stop_metrics, stopped) = tokio::sync::watch::channel(false);
+    // The metrics listener has the same timeouts, and a small cap of its own.
+    let metrics_limits = limits(&config.http, METRICS_CONNECTIONS, "metrics");
     let metrics = metrics.map(|listener| {
         let mut stopped = stopped.clone();
-        tokio::spawn(async move {
-            axum::serve(listener, crate::metrics::router())
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.changed().await;
-                })
-                .await
-        })
+        tokio::spawn(connections::serve(
+            listener,
+            crate::metrics::router(),
+            metrics_limits,
+            async move {
+                let _ = stopped.changed().await;
+            },
+        ))
     });
     let result = serve(built, listener, async move {
         shutdown.await;
@@ -375,7 +386,7 @@ pub async fn run(
     })
     .await;
     if let Some(task) = metrics {
-        task.await?.map_err(ServerError::Serve)?;
+        task.await?;
     }
     result
 }

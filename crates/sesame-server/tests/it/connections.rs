@@ -233,7 +233,7 @@ async fn a_full_server_makes_room_by_closing_idle_connections() {
         .text()
         .await
         .unwrap();
-    let open = gauge(&text, "sesame_http_connections").unwrap();
+    let open = gauge(&text, "sesame_http_connections{listener=\"public\"}").unwrap();
     assert!(open <= 50.0, "{open} connections open, max_connections 50");
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(15))
