@@ -11,8 +11,9 @@
 //!   connections that have been idle for [`SHED_AFTER`] are closed to make room,
 //!   as nginx reuses idle keep-alive connections, so that one client holding
 //!   sockets cannot shut everybody else out until its sockets time out.
-//! - An accept error is logged; running out of file descriptors backs off
-//!   (100 ms, doubling to 1 s) instead of spinning.
+//! - An accept error is logged; running out of file descriptors (or any error
+//!   that is not about the one connection) backs off (100 ms, doubling to
+//!   1 s) instead of spinning, and asks idle connections to close.
 //! - On shutdown the listener is closed, idle connections are closed at once,
 //!   requests in flight get `shutdown_grace` to finish, and whatever is left
 //!   is then dropped.
@@ -229,16 +230,21 @@ pub async fn serve(
                     a
                 }
                 Err(e) => {
+                    if one_connection(&e) {
+                        // That client went away before it was accepted.
+                        tracing::debug!(error = %e, "accept failed");
+                        continue;
+                    }
+                    backoff = (backoff * 2).clamp(Duration::from_millis(100), Duration::from_secs(1));
                     if out_of_descriptors(&e) {
-                        backoff = (backoff * 2).clamp(Duration::from_millis(100), Duration::from_secs(1));
                         tracing::error!(error = %e, open = connections.len(), pause_ms = backoff.as_millis(), "accept failed: out of file descriptors");
                         shed.send_modify(|n| *n += 1);
-                        tokio::select! {
-                            () = tokio::time::sleep(backoff) => {}
-                            () = &mut shutdown => break 'accept,
-                        }
                     } else {
-                        tracing::debug!(error = %e, "accept failed");
+                        tracing::error!(error = %e, pause_ms = backoff.as_millis(), "accept failed");
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        () = &mut shutdown => break 'accept,
                     }
                     continue;
                 }
@@ -294,6 +300,18 @@ impl Drop for Open {
     fn drop(&mut self) {
         metrics::gauge!("sesame_http_connections", "listener" => self.listener).decrement(1.0);
     }
+}
+
+/// An accept error about one connection only (Linux reports some of the new
+/// socket's errors at accept): retry at once.
+fn one_connection(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::ConnectionReset
+            | std::io::ErrorKind::Interrupted
+            | std::io::ErrorKind::WouldBlock
+    ) || matches!(e.raw_os_error(), Some(libc::EPROTO | libc::EPERM))
 }
 
 fn out_of_descriptors(e: &std::io::Error) -> bool {
@@ -476,6 +494,12 @@ mod tests {
         }
         assert!(!out_of_descriptors(&std::io::Error::from_raw_os_error(
             libc::ECONNABORTED
+        )));
+        assert!(one_connection(&std::io::Error::from_raw_os_error(
+            libc::ECONNABORTED
+        )));
+        assert!(!one_connection(&std::io::Error::from_raw_os_error(
+            libc::EMFILE
         )));
     }
 }
