@@ -13,7 +13,8 @@
 //!   sockets cannot shut everybody else out until its sockets time out.
 //! - An accept error is logged; running out of file descriptors (or any error
 //!   that is not about the one connection) backs off (100 ms, doubling to
-//!   1 s) instead of spinning, and asks idle connections to close.
+//!   1 s) instead of spinning; out of descriptors, it also asks idle
+//!   connections to close.
 //! - On shutdown the listener is closed, idle connections are closed at once,
 //!   requests in flight get `shutdown_grace` to finish, and whatever is left
 //!   is then dropped.
