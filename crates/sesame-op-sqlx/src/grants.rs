@@ -315,6 +315,7 @@ impl GrantStore for SqlStore {
             ("sesame_consents", "expires_at"),
             ("sesame_revoked_grants", "until_at"),
             ("sesame_session_clients", "until_at"),
+            ("sesame_initial_access_tokens", "expires_at"),
         ] {
             removed += self
                 .exec(

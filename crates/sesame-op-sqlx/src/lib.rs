@@ -48,6 +48,7 @@ mod clients;
 mod crypt;
 mod grants;
 mod keys;
+mod registration;
 mod secrets;
 mod store;
 mod users;

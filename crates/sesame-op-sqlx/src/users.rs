@@ -17,8 +17,24 @@ pub struct User {
     pub email: Option<String>,
     /// `name`
     pub name: Option<String>,
+    /// The groups the user belongs to (released as `groups` under the
+    /// `groups` scope), in the order they were given.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// Custom claims (released by the scopes the server configures for them).
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    pub claims: serde_json::Map<String, serde_json::Value>,
     /// When the account was created.
     pub created_at: UnixTime,
+}
+
+/// The `attributes` column.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Attributes {
+    #[serde(default)]
+    groups: Vec<String>,
+    #[serde(default)]
+    claims: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A browser's login at the provider.
@@ -46,16 +62,28 @@ pub enum UserError {
     Store(#[from] StoreError),
 }
 
-const USER_COLUMNS: &str = "username, subject, email, name, created_at";
-const USER_COLS: [Col; 5] = [Col::Text, Col::Text, Col::Text, Col::Text, Col::Int];
+const USER_COLUMNS: &str = "username, subject, email, name, created_at, attributes";
+const USER_COLS: [Col; 6] = [
+    Col::Text,
+    Col::Text,
+    Col::Text,
+    Col::Text,
+    Col::Int,
+    Col::Text,
+];
 
 fn user_of(row: Vec<crate::store::Cell>) -> User {
     let text = |i: usize| row.get(i).cloned().and_then(crate::store::Cell::text);
+    let attributes: Attributes = text(5)
+        .and_then(|a| serde_json::from_str(&a).ok())
+        .unwrap_or_default();
     User {
         username: text(0).unwrap_or_default(),
         subject: text(1).unwrap_or_default(),
         email: text(2),
         name: text(3),
+        groups: attributes.groups,
+        claims: attributes.claims,
         created_at: row.get(4).map(crate::store::Cell::int).unwrap_or_default(),
     }
 }
@@ -95,6 +123,8 @@ impl SqlStore {
                 subject,
                 email: email.map(str::to_owned),
                 name: name.map(str::to_owned),
+                groups: Vec::new(),
+                claims: serde_json::Map::new(),
                 created_at: now,
             }),
             Err(e) if self.find_user(username).await.ok().flatten().is_some() => {
@@ -103,6 +133,36 @@ impl SqlStore {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Sets a user's groups and custom claims (replacing both); `false`
+    /// when there is no such user. Their next tokens and userinfo answers
+    /// carry the new values (within the cache TTL on other instances).
+    ///
+    /// # Errors
+    /// When the storage fails.
+    pub async fn set_user_attributes(
+        &self,
+        username: &str,
+        groups: &[String],
+        claims: &serde_json::Map<String, serde_json::Value>,
+    ) -> StoreResult<bool> {
+        let Some(user) = self.find_user(username).await? else {
+            return Ok(false);
+        };
+        let attributes = serde_json::to_string(&Attributes {
+            groups: groups.to_vec(),
+            claims: claims.clone(),
+        })
+        .map_err(StoreError::new)?;
+        let changed = self
+            .exec(
+                "UPDATE sesame_users SET attributes = $1 WHERE username = $2",
+                &[Arg::Text(&attributes), Arg::Text(username)],
+            )
+            .await?;
+        self.users.forget(user.subject.as_str());
+        Ok(changed == 1)
     }
 
     /// The user with this username.
@@ -159,7 +219,7 @@ impl SqlStore {
             .next();
         Ok(row.map(|r| {
             let hash = r
-                .get(5)
+                .get(USER_COLS.len())
                 .cloned()
                 .and_then(crate::store::Cell::text)
                 .unwrap_or_default();

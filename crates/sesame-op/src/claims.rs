@@ -103,6 +103,37 @@ impl ScopeClaims {
         names
     }
 
+    /// The claims a `claims` request parameter (OIDC Core §5.5) names in its
+    /// `id_token` and `userinfo` members that the provider knows (some
+    /// scope can release them) and that `scopes` do not release already:
+    /// what the user must consent to one by one. Bounded by the known
+    /// claims, whatever the request's size.
+    pub fn asked_individually(&self, request: Option<&Value>, scopes: &Scopes) -> Vec<String> {
+        let Some(request) = request else {
+            return Vec::new();
+        };
+        let known = self.claim_names();
+        let released: Vec<&str> = scopes
+            .iter()
+            .filter_map(|s| self.map.get(s.as_str()))
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        let mut out: Vec<String> = Vec::new();
+        for member in ["id_token", "userinfo"] {
+            let Some(asked) = request.get(member).and_then(Value::as_object) else {
+                continue;
+            };
+            for name in known.iter().filter(|k| asked.contains_key(**k)) {
+                if *name != "sub" && !released.contains(name) && !out.iter().any(|o| o == name) {
+                    out.push((*name).to_owned());
+                }
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
     /// `claims` filtered to what the granted (and consented) `scopes` release.
     /// The `claims` request parameter can choose where a released claim goes
     /// (ID token or UserInfo), never widen what is released.

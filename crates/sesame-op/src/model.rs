@@ -100,8 +100,14 @@ pub struct Client {
     /// `invalid_target`. The access token's audience is then the resources.
     #[serde(default)]
     pub allowed_resources: Vec<String>,
-    /// Whether PKCE is required. Always true for public clients; true by default for others.
-    #[serde(default = "yes")]
+    /// Require PKCE from this client even on a request that carries a
+    /// `nonce`. Public clients always need PKCE; for a confidential client
+    /// the default (false) is RFC 9700 §2.1.1: PKCE, or a `nonce` on the
+    /// OpenID request (the injection defence of OIDC Core), and a request
+    /// with neither is refused. Stored as `require_pkce_always`: clients
+    /// saved before the policy existed carry `require_pkce: true` for every
+    /// client, which was a default and not a choice, so it is not read.
+    #[serde(default, rename = "require_pkce_always")]
     pub require_pkce: bool,
     /// Issue RFC 9068 JWT access tokens instead of opaque ones.
     #[serde(default)]
@@ -128,13 +134,10 @@ pub struct Client {
     pub created_at: UnixTime,
 }
 
-fn yes() -> bool {
-    true
-}
-
 impl Client {
     /// A confidential client for the authorization code flow, with the defaults
-    /// Sesame recommends: `client_secret_basic`, RS256 ID tokens, PKCE required,
+    /// Sesame recommends: `client_secret_basic`, RS256 ID tokens, PKCE or a
+    /// nonce (RFC 9700 §2.1.1; [`Client::require_pkce`] for PKCE always),
     /// `authorization_code` and `refresh_token` grants.
     pub fn new(client_id: ClientId, redirect_uris: Vec<RedirectUri>, now: UnixTime) -> Self {
         Self {
@@ -159,7 +162,7 @@ impl Client {
             skip_consent: false,
             introspect_any_token: false,
             allowed_resources: Vec::new(),
-            require_pkce: true,
+            require_pkce: false,
             jwt_access_tokens: false,
             subject_type: SubjectType::Public,
             pairwise_sector: None,
@@ -249,6 +252,11 @@ pub struct Grant {
     /// The `claims` request parameter (OIDC Core §5.5), if any.
     #[serde(default)]
     pub claims_request: Option<Value>,
+    /// Claims released one by one because the `claims` request parameter
+    /// asked for them and the user consented (OIDC Core §5.5), on top of
+    /// what [`Grant::scopes`] release.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<String>,
     /// RFC 8707 resource indicators.
     #[serde(default)]
     pub resources: Vec<String>,
@@ -330,6 +338,10 @@ pub struct Consent {
     pub client_id: ClientId,
     /// The scopes consented to.
     pub scopes: Scopes,
+    /// Claims consented to one by one (asked for with the `claims`
+    /// request parameter, beyond what the scopes release).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<String>,
     /// When the consent lapses.
     pub expires_at: UnixTime,
 }
@@ -438,6 +450,31 @@ impl std::fmt::Debug for Interaction {
             .field("expires_at", &self.expires_at)
             .finish_non_exhaustive()
     }
+}
+
+/// A client's `jwks` (its public keys, for `private_key_jwt` and signed
+/// request objects), as registration and the CLI take it: a JWK Set of
+/// public keys with at least one usable signature verification key. Private
+/// members are refused rather than dropped: they mean the client just
+/// published its private key.
+///
+/// # Errors
+/// The reason, one sentence, for an error description or a CLI message.
+pub fn public_jwks(value: &Value) -> Result<JwkSet, &'static str> {
+    const SHAPE: &str = "jwks must be a JWK Set: {\"keys\": [...]}";
+    const PRIVATE: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "k"];
+    let keys = value.get("keys").and_then(Value::as_array).ok_or(SHAPE)?;
+    if keys
+        .iter()
+        .any(|k| PRIVATE.iter().any(|p| k.get(p).is_some()))
+    {
+        return Err("jwks must hold public keys only (a private or symmetric key was sent)");
+    }
+    let set: JwkSet = serde_json::from_value(value.clone()).map_err(|_| SHAPE)?;
+    if sesame_core::KeySet::from_jwks(&set).is_empty() {
+        return Err("jwks holds no usable signature verification key");
+    }
+    Ok(set)
 }
 
 #[cfg(test)]

@@ -39,6 +39,12 @@ pub struct Settings {
     pub signing_algs: Vec<JwsAlgorithm>,
     /// Accept PKCE `plain`. Default false (S256 only).
     pub allow_plain_pkce: bool,
+    /// Require PKCE on every authorization code request, as OAuth 2.1 does.
+    /// Default false: the RFC 9700 §2.1.1 policy, under which public clients
+    /// must send PKCE and a confidential client may instead send a `nonce`
+    /// (the ID token then binds the code to the browser that asked for it).
+    /// Per client: [`Client::require_pkce`](crate::Client::require_pkce).
+    pub require_pkce: bool,
     /// How often keys are reloaded from the store (multi-instance rotation). Default 60 s.
     pub key_reload_interval: i64,
     /// How long retired keys stay published. Default 7 days.
@@ -102,6 +108,11 @@ pub enum Registration {
     /// (cheap to check), or [`crate::secrets::hash_password`] of a
     /// human-chosen one (each attempt then costs an Argon2 verification).
     InitialAccessToken(Vec<String>),
+    /// A registration request must carry an initial access token that the
+    /// builder's [`InitialAccessTokens`](crate::store::InitialAccessTokens)
+    /// accepts ([`ProviderBuilder::with_initial_access_tokens`]): tokens
+    /// issued while the provider runs, each with its own expiry.
+    Issued,
 }
 
 impl Registration {
@@ -128,6 +139,7 @@ impl Default for Settings {
                 JwsAlgorithm::EdDSA,
             ],
             allow_plain_pkce: false,
+            require_pkce: false,
             key_reload_interval: 60,
             retired_key_retention: 7 * 86_400,
             claims_in_id_token: true,
@@ -144,6 +156,7 @@ pub(crate) struct Inner {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) authn: Arc<dyn Authenticator>,
     pub(crate) passwords: Option<Arc<dyn PasswordAuthenticator>>,
+    pub(crate) initial_access_tokens: Option<Arc<dyn crate::store::InitialAccessTokens>>,
     pub(crate) claims: Arc<dyn ClaimsSource>,
     pub(crate) scopes: ScopeClaims,
     pub(crate) clock: Arc<dyn Clock>,
@@ -192,6 +205,7 @@ pub struct ProviderBuilder {
     store: Option<Arc<dyn Store>>,
     authn: Option<Arc<dyn Authenticator>>,
     passwords: Option<Arc<dyn PasswordAuthenticator>>,
+    initial_access_tokens: Option<Arc<dyn crate::store::InitialAccessTokens>>,
     claims: Arc<dyn ClaimsSource>,
     scopes: ScopeClaims,
     clock: Arc<dyn Clock>,
@@ -241,6 +255,7 @@ impl Provider {
             store: None,
             authn: None,
             passwords: None,
+            initial_access_tokens: None,
             claims: Arc::new(NoClaims),
             scopes: ScopeClaims::default(),
             clock: Arc::new(SystemClock),
@@ -375,6 +390,16 @@ impl ProviderBuilder {
         self
     }
 
+    /// Where [`Registration::Issued`] checks initial access tokens.
+    #[must_use]
+    pub fn with_initial_access_tokens(
+        mut self,
+        tokens: Arc<dyn crate::store::InitialAccessTokens>,
+    ) -> Self {
+        self.initial_access_tokens = Some(tokens);
+        self
+    }
+
     /// Where user claims come from (default: none beyond `sub`).
     #[must_use]
     pub fn with_claims(mut self, claims: impl ClaimsSource) -> Self {
@@ -465,6 +490,13 @@ impl ProviderBuilder {
                 ));
             }
         }
+        if self.settings.registration == Registration::Issued
+            && self.initial_access_tokens.is_none()
+        {
+            return Err(BuildError::Setting(
+                "Registration::Issued needs with_initial_access_tokens".into(),
+            ));
+        }
         if self.settings.password_grant && self.passwords.is_none() {
             return Err(BuildError::Setting(
                 "password_grant needs a password authenticator (with_password_authenticator)"
@@ -506,6 +538,7 @@ impl ProviderBuilder {
                 store,
                 authn,
                 passwords: self.passwords,
+                initial_access_tokens: self.initial_access_tokens,
                 claims: self.claims,
                 scopes: self.scopes,
                 clock: self.clock,

@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 use sesame_core::{
-    ClientAuthMethod, ClientId, ClientSecret, Clock, GrantType, JwsAlgorithm, RedirectUri,
-    SigningKey, SubjectType, SystemClock,
+    ClientAuthMethod, ClientId, ClientSecret, Clock, GrantType, JwkSet, JwsAlgorithm, RedirectUri,
+    ResponseType, SigningKey, SubjectType, SystemClock,
 };
 use sesame_op::model::{KeyState, StoredKey};
 use sesame_op::store::{ClientStore, KeyStore};
@@ -41,6 +41,38 @@ pub struct NewClient {
     pub subject_type: Option<SubjectType>,
     /// RFC 8707 resources (API URIs) the client may ask access tokens for.
     pub resources: Vec<String>,
+    /// Response types (default `code`); implicit and hybrid ones need the
+    /// `implicit` grant type.
+    pub response_types: Vec<ResponseType>,
+    /// Require PKCE even on requests that carry a nonce (default: RFC 9700).
+    pub require_pkce: bool,
+    /// The client's public keys (`private_key_jwt`), a JWK Set document.
+    pub jwks: Option<serde_json::Value>,
+    /// Sign userinfo responses with this algorithm.
+    pub userinfo_signed_alg: Option<JwsAlgorithm>,
+}
+
+/// Changes to a registered client: each `Some` replaces the stored value.
+#[derive(Debug, Clone, Default)]
+pub struct ClientUpdate {
+    /// Display name.
+    pub name: Option<String>,
+    /// Redirect URIs (all of them).
+    pub redirect_uris: Option<Vec<String>>,
+    /// Grant types (all of them).
+    pub grant_types: Option<Vec<GrantType>>,
+    /// Response types (all of them).
+    pub response_types: Option<Vec<ResponseType>>,
+    /// Require PKCE always.
+    pub require_pkce: Option<bool>,
+    /// The client's public keys.
+    pub jwks: Option<serde_json::Value>,
+    /// The ID token's algorithm.
+    pub id_token_alg: Option<JwsAlgorithm>,
+    /// The userinfo signing algorithm (`Some(None)`: plain JSON again).
+    pub userinfo_signed_alg: Option<Option<JwsAlgorithm>>,
+    /// First-party: no consent page.
+    pub skip_consent: Option<bool>,
 }
 
 /// The result of registering a client: the secret is shown once.
@@ -196,21 +228,12 @@ pub async fn add_client(store: &SqlStore, new: &NewClient) -> Result<Registered,
     client.client_name = Some(new.name.clone()).filter(|n| !n.is_empty());
     client.post_logout_redirect_uris = post_logout;
     client.skip_consent = new.skip_consent;
-    if !new.grant_types.is_empty() {
-        client.grant_types = new
-            .grant_types
-            .iter()
-            .map(|g| grant_type(*g))
-            .collect::<Result<_, _>>()?;
-    }
-    if client
-        .grant_types
-        .contains(&sesame_op::GrantType::ClientCredentials)
-    {
-        client.allowed_scopes = client
-            .allowed_scopes
-            .or_else(|| sesame_core::Scopes::parse("").ok());
-    }
+    set_flows(
+        &mut client,
+        Some(&new.grant_types).filter(|g| !g.is_empty()),
+        Some(&new.response_types).filter(|r| !r.is_empty()),
+    )?;
+    client.require_pkce = new.require_pkce;
     let method = match (new.auth_method, new.public) {
         (Some(m), false) => auth_method(m)?,
         (Some(m), true) if m != ClientAuthMethod::None => {
@@ -248,6 +271,13 @@ pub async fn add_client(store: &SqlStore, new: &NewClient) -> Result<Registered,
     if let Some(alg) = new.id_token_alg {
         client.id_token_signed_response_alg = signing_alg("--id-token-alg", alg)?;
     }
+    if let Some(alg) = new.userinfo_signed_alg {
+        client.userinfo_signed_response_alg = Some(signing_alg("--userinfo-signed-alg", alg)?);
+    }
+    if let Some(jwks) = &new.jwks {
+        client.jwks = Some(client_jwks(jwks)?);
+    }
+    check_keys(&client)?;
     if let Some(uri) = &new.backchannel_logout_uri {
         url::Url::parse(uri).map_err(|_| {
             AdminError::invalid(format!(
@@ -262,6 +292,168 @@ pub async fn add_client(store: &SqlStore, new: &NewClient) -> Result<Registered,
         client_id,
         client_secret: secret,
     })
+}
+
+/// Changes a registered client; the same rules as [`add_client`] hold
+/// for the result.
+///
+/// # Errors
+/// No such client, a bad value, a combination that does not go together,
+/// or a storage failure.
+pub async fn update_client(
+    store: &SqlStore,
+    client_id: &str,
+    update: &ClientUpdate,
+) -> Result<(), AdminError> {
+    let mut client = store
+        .find_client(&ClientId::new(client_id))
+        .await?
+        .ok_or_else(|| AdminError::invalid(format!("no client {client_id:?}")))?;
+    if let Some(name) = &update.name {
+        client.client_name = Some(name.clone()).filter(|n| !n.is_empty());
+    }
+    if let Some(uris) = &update.redirect_uris {
+        if uris.is_empty() {
+            return Err(AdminError::invalid(
+                "at least one --redirect-uri is required",
+            ));
+        }
+        client.redirect_uris = parse_uris(uris, "--redirect-uri")?;
+        if client.subject_type == sesame_op::SubjectType::Pairwise
+            && client.sector_identifier() != client.redirect_host()
+        {
+            return Err(AdminError::invalid(
+                "a pairwise client's --redirect-uri values must stay on its sector's host \
+                 (the sector was fixed when it was registered)",
+            ));
+        }
+    }
+    set_flows(
+        &mut client,
+        update.grant_types.as_ref(),
+        update.response_types.as_ref(),
+    )?;
+    if let Some(v) = update.require_pkce {
+        client.require_pkce = v;
+    }
+    if let Some(jwks) = &update.jwks {
+        client.jwks = Some(client_jwks(jwks)?);
+    }
+    if let Some(alg) = update.id_token_alg {
+        client.id_token_signed_response_alg = signing_alg("--id-token-alg", alg)?;
+    }
+    if let Some(alg) = update.userinfo_signed_alg {
+        client.userinfo_signed_response_alg = alg
+            .map(|a| signing_alg("--userinfo-signed-alg", a))
+            .transpose()?;
+    }
+    if let Some(v) = update.skip_consent {
+        client.skip_consent = v;
+    }
+    if client.is_public() && client.allows_grant(sesame_op::GrantType::Password) {
+        return Err(AdminError::invalid(
+            "--grant-type password needs a confidential client",
+        ));
+    }
+    check_keys(&client)?;
+    store.save_client(&client).await?;
+    Ok(())
+}
+
+/// Sets the grant and response types (each `None` keeps the stored list)
+/// and checks that they go together as OIDC Dynamic Registration §2 says:
+/// a response type with `code` needs the `authorization_code` grant, one
+/// with `id_token` or `token` but no code needs `implicit`, hybrid ones
+/// need both, and each grant needs a response type that uses it.
+fn set_flows(
+    client: &mut Client,
+    grants: Option<&Vec<GrantType>>,
+    responses: Option<&Vec<ResponseType>>,
+) -> Result<(), AdminError> {
+    use sesame_op::GrantType as G;
+    if let Some(grants) = grants {
+        let mut list = Vec::new();
+        for g in grants {
+            let g = grant_type(*g)?;
+            if !list.contains(&g) {
+                list.push(g);
+            }
+        }
+        client.grant_types = list;
+        if responses.is_none() {
+            // New grants, the response types kept: drop those the grants no
+            // longer allow (a client_credentials-only client has none).
+            let (code, implicit) = (
+                client.allows_grant(G::AuthorizationCode),
+                client.allows_grant(G::Implicit),
+            );
+            client.response_types.retain(|r| {
+                ResponseType::parse(r)
+                    .is_some_and(|r| (!r.has_code() || code) && (!r.needs_implicit() || implicit))
+            });
+        }
+    }
+    if let Some(responses) = responses {
+        let mut list: Vec<String> = Vec::new();
+        for r in responses {
+            if !list.iter().any(|s| s == r.as_str()) {
+                list.push(r.as_str().to_owned());
+            }
+        }
+        client.response_types = list;
+    }
+    let responses: Vec<ResponseType> = client
+        .response_types
+        .iter()
+        .filter_map(|r| ResponseType::parse(r))
+        .collect();
+    for rt in &responses {
+        if rt.has_code() && !client.allows_grant(G::AuthorizationCode) {
+            return Err(AdminError::invalid(format!(
+                "--response-type {:?} needs --grant-type authorization_code",
+                rt.as_str()
+            )));
+        }
+        if rt.needs_implicit() && !client.allows_grant(G::Implicit) {
+            return Err(AdminError::invalid(format!(
+                "--response-type {:?} needs --grant-type implicit (and, for a hybrid type, \
+                 authorization_code too)",
+                rt.as_str()
+            )));
+        }
+    }
+    if client.allows_grant(G::AuthorizationCode) && !responses.iter().any(|r| r.has_code()) {
+        return Err(AdminError::invalid(
+            "--grant-type authorization_code needs a --response-type with code",
+        ));
+    }
+    if client.allows_grant(G::Implicit) && !responses.iter().any(|r| r.needs_implicit()) {
+        return Err(AdminError::invalid(
+            "--grant-type implicit needs a --response-type with id_token or token \
+             (e.g. --response-type \"id_token token\")",
+        ));
+    }
+    if client.allows_grant(G::ClientCredentials) {
+        client.allowed_scopes = client
+            .allowed_scopes
+            .take()
+            .or_else(|| sesame_core::Scopes::parse("").ok());
+    }
+    Ok(())
+}
+
+fn client_jwks(value: &serde_json::Value) -> Result<JwkSet, AdminError> {
+    sesame_op::model::public_jwks(value).map_err(|e| AdminError::invalid(format!("--jwks: {e}")))
+}
+
+/// A `private_key_jwt` client needs its public keys.
+fn check_keys(client: &Client) -> Result<(), AdminError> {
+    if client.token_endpoint_auth_method == AuthMethod::PrivateKeyJwt && client.jwks.is_none() {
+        return Err(AdminError::invalid(
+            "--auth-method private_key_jwt needs --jwks FILE (the client's public JWK Set)",
+        ));
+    }
+    Ok(())
 }
 
 fn parse_uris(uris: &[String], flag: &str) -> Result<Vec<RedirectUri>, AdminError> {

@@ -19,6 +19,29 @@ pub enum LogFormat {
     Json,
 }
 
+/// Who may register clients at `/register` (RFC 7591/7592).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RegistrationMode {
+    /// No registration endpoint (the default): clients come from `sesame clients add`.
+    #[default]
+    Off,
+    /// Anyone may register a client (OIDC Dynamic Registration's open mode);
+    /// such clients are always third-party (their users see the consent page).
+    Open,
+    /// A registration request needs an initial access token issued by
+    /// `sesame clients initial-access-token`.
+    Token,
+}
+
+/// A scope the server adds: the claims it releases.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScopeConfig {
+    /// The claims (standard or custom, `sesame users add --claim`) it releases.
+    pub claims: Vec<String>,
+}
+
 /// Rate limits (token buckets, per process).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -29,6 +52,8 @@ pub struct RateLimits {
     pub login_per_ip_per_minute: u32,
     /// Token requests per second for one client (or one IP, for requests without Basic credentials).
     pub token_per_client_per_second: u32,
+    /// Requests to the registration endpoints per minute from one IP address.
+    pub register_per_ip_per_minute: u32,
 }
 
 impl Default for RateLimits {
@@ -37,6 +62,7 @@ impl Default for RateLimits {
             login_per_username_per_minute: 10,
             login_per_ip_per_minute: 60,
             token_per_client_per_second: 200,
+            register_per_ip_per_minute: 20,
         }
     }
 }
@@ -140,6 +166,18 @@ pub struct Config {
     /// `sesame demo` turns it on; so does a deployment whose relying parties
     /// listen on a private network.
     pub allow_private_outbound: bool,
+    /// Require PKCE on every authorization code request (OAuth 2.1). Off by
+    /// default: the RFC 9700 §2.1.1 policy, under which public clients must
+    /// send PKCE (S256) and a confidential client may send a `nonce` instead,
+    /// as mozilla-django-oidc and pyoidc do on their defaults. Per client:
+    /// `sesame clients add --require-pkce`.
+    pub require_pkce: bool,
+    /// Dynamic client registration: `off` (default), `open`, or `token`
+    /// (initial access tokens from `sesame clients initial-access-token`).
+    pub registration: RegistrationMode,
+    /// Scopes beyond the standard ones and `groups`, each with the claims it
+    /// releases: `[scopes.department] claims = ["department"]`.
+    pub scopes: std::collections::BTreeMap<String, ScopeConfig>,
     /// Seconds a server keeps clients and users' claims in memory (0: off).
     /// Changes made through the CLI, or by another instance on the same
     /// PostgreSQL database, reach a running server within this time.
@@ -198,14 +236,20 @@ impl Default for Config {
             key_publish_delay: 360,
             password_grant: false,
             allow_private_outbound: false,
+            require_pkce: false,
+            registration: RegistrationMode::Off,
+            scopes: std::collections::BTreeMap::new(),
             cache_ttl: 5,
             http: Http::default(),
         }
     }
 }
 
-const CONFIG_KEYS: [&str; 20] = [
+const CONFIG_KEYS: [&str; 23] = [
     "allow_private_outbound",
+    "scopes",
+    "registration",
+    "require_pkce",
     "metrics_listen",
     "cache_ttl",
     "key_publish_delay",
@@ -312,6 +356,27 @@ impl Config {
                 }
             }
         }
+        for (name, scope) in &self.scopes {
+            let token = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\');
+            if !token {
+                return Err(ConfigError(format!(
+                    "scopes: {name:?} is not a scope name (printable ASCII, no spaces, quotes or backslashes)"
+                )));
+            }
+            if name == sesame_core::OPENID || name == sesame_core::OFFLINE_ACCESS {
+                return Err(ConfigError(format!(
+                    "scopes: {name} is defined by the protocol and cannot be changed"
+                )));
+            }
+            if scope.claims.iter().any(|c| c == "sub") {
+                return Err(ConfigError(format!(
+                    "scopes.{name}: sub is always released and cannot be listed"
+                )));
+            }
+        }
         if self.signing_algs.is_empty() {
             return Err(ConfigError("signing_algs must not be empty".into()));
         }
@@ -345,6 +410,45 @@ mod tests {
         std::fs::write(&file, "allow_private_outbound = true\n").unwrap();
         let loaded = Config::load(Some(&file), &Overrides::default()).unwrap();
         assert!(loaded.allow_private_outbound);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Off unless configured; `SESAME_REGISTRATION` reaches it; a word
+    /// outside off/open/token is refused with the key's name.
+    #[test]
+    fn registration_is_off_unless_configured() {
+        assert_eq!(Config::default().registration, RegistrationMode::Off);
+        assert!(CONFIG_KEYS.contains(&"registration"));
+        let dir = std::env::temp_dir().join(format!(
+            "sesame-config-{}",
+            sesame_core::random::token().unwrap()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("sesame.toml");
+        std::fs::write(&file, "registration = \"token\"\n").unwrap();
+        let loaded = Config::load(Some(&file), &Overrides::default()).unwrap();
+        assert_eq!(loaded.registration, RegistrationMode::Token);
+        std::fs::write(&file, "registration = \"maybe\"\n").unwrap();
+        let err = Config::load(Some(&file), &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("registration"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The RFC 9700 policy unless the operator asks for PKCE always, in TOML
+    /// or as `SESAME_REQUIRE_PKCE`.
+    #[test]
+    fn require_pkce_is_off_unless_configured() {
+        assert!(!Config::default().require_pkce);
+        assert!(CONFIG_KEYS.contains(&"require_pkce"));
+        let dir = std::env::temp_dir().join(format!(
+            "sesame-config-{}",
+            sesame_core::random::token().unwrap()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("sesame.toml");
+        std::fs::write(&file, "require_pkce = true\n").unwrap();
+        let loaded = Config::load(Some(&file), &Overrides::default()).unwrap();
+        assert!(loaded.require_pkce);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -16,7 +16,7 @@ use sesame_core::{Clock, Issuer, JwsAlgorithm, SystemClock};
 use sesame_op::{Provider, Settings};
 use sesame_op_sqlx::SqlStore;
 
-use crate::config::Config;
+use crate::config::{Config, RegistrationMode};
 use crate::connections::{self, BodyRules, Limits};
 use crate::login::{self, LoginState, ServerAuth, UserClaims};
 use crate::ratelimit::RateLimiter;
@@ -104,7 +104,27 @@ pub struct Built {
 
 struct TokenLimit {
     limiter: RateLimiter,
+    registrations: RateLimiter,
     trust_forwarded_for: bool,
+}
+
+/// The address a request came from, for rate limits.
+fn client_ip(request: &Request, trust_forwarded_for: bool) -> String {
+    let forwarded = trust_forwarded_for
+        .then(|| {
+            request
+                .headers()
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+        })
+        .flatten()
+        .and_then(|v| v.split(',').next())
+        .map(|v| v.trim().to_owned());
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    forwarded.or(peer).unwrap_or_default()
 }
 
 async fn limit_token(
@@ -112,7 +132,8 @@ async fn limit_token(
     request: Request,
     next: Next,
 ) -> Response {
-    if request.uri().path() == sesame_op::paths::TOKEN {
+    let path = request.uri().path();
+    let checked = if path == sesame_op::paths::TOKEN {
         let basic_client = request
             .headers()
             .get(header::AUTHORIZATION)
@@ -125,35 +146,29 @@ async fn limit_token(
             })
             .and_then(|b| String::from_utf8(b).ok())
             .and_then(|s| s.split_once(':').map(|(id, _)| format!("client:{id}")));
-        let key = basic_client.unwrap_or_else(|| {
-            let forwarded = limit
-                .trust_forwarded_for
-                .then(|| {
-                    request
-                        .headers()
-                        .get("x-forwarded-for")
-                        .and_then(|v| v.to_str().ok())
-                })
-                .flatten()
-                .and_then(|v| v.split(',').next())
-                .map(|v| v.trim().to_owned());
-            let peer = request
-                .extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_string());
-            format!("ip:{}", forwarded.or(peer).unwrap_or_default())
-        });
-        if let Err(retry) = limit.limiter.check(&key) {
-            let mut r = (
-                StatusCode::TOO_MANY_REQUESTS,
-                axum::Json(serde_json::json!({"error": "temporarily_unavailable", "error_description": "rate limit exceeded"})),
-            )
-                .into_response();
-            if let Ok(v) = HeaderValue::from_str(&retry.as_secs().max(1).to_string()) {
-                r.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            return r;
+        let key = basic_client
+            .unwrap_or_else(|| format!("ip:{}", client_ip(&request, limit.trust_forwarded_for)));
+        limit.limiter.check(&key)
+    } else if path == sesame_op::paths::REGISTER
+        || path.starts_with(&format!("{}/", sesame_op::paths::REGISTER))
+    {
+        // Registration (open or by token) and RFC 7592 management, per address.
+        limit
+            .registrations
+            .check(&client_ip(&request, limit.trust_forwarded_for))
+    } else {
+        Ok(())
+    };
+    if let Err(retry) = checked {
+        let mut r = (
+            StatusCode::TOO_MANY_REQUESTS,
+            axum::Json(serde_json::json!({"error": "temporarily_unavailable", "error_description": "rate limit exceeded"})),
+        )
+            .into_response();
+        if let Ok(v) = HeaderValue::from_str(&retry.as_secs().max(1).to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
         }
+        return r;
     }
     next.run(request).await
 }
@@ -217,6 +232,12 @@ pub async fn build_with(
     settings.refresh_token_ttl = config.refresh_token_ttl;
     settings.key_publish_delay = config.key_publish_delay;
     settings.password_grant = config.password_grant;
+    settings.require_pkce = config.require_pkce;
+    settings.registration = match config.registration {
+        RegistrationMode::Off => sesame_op::Registration::Disabled,
+        RegistrationMode::Open => sesame_op::Registration::Open,
+        RegistrationMode::Token => sesame_op::Registration::Issued,
+    };
     settings.allow_private_outbound = config.allow_private_outbound;
     // Pairwise subjects: one salt for every instance on this database, kept in
     // it (sealed with the encryption key) so that backups and new instances agree.
@@ -232,7 +253,12 @@ pub async fn build_with(
         .with_password_authenticator(ServerAuth(Arc::clone(&login)))
         .with_claims(UserClaims(Arc::clone(&store)))
         .with_clock(clock)
+        .with_initial_access_tokens(Arc::clone(&store) as _)
+        .with_scope("groups", ["groups"])
         .with_settings(settings);
+    for (name, scope) in &config.scopes {
+        builder = builder.with_scope(name, scope.claims.iter().cloned());
+    }
     if let Some(dir) = &config.templates_dir {
         for name in [
             "consent.html",
@@ -256,6 +282,7 @@ pub async fn build_with(
     let _ = crate::metrics::handle();
     let token_limit = Arc::new(TokenLimit {
         limiter: RateLimiter::per_second(config.rate_limits.token_per_client_per_second),
+        registrations: RateLimiter::per_minute(config.rate_limits.register_per_ip_per_minute),
         trust_forwarded_for: config.trust_forwarded_for,
     });
     let router = provider

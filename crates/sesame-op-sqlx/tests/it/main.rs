@@ -16,6 +16,7 @@ mod checkpoint;
 mod client_secrets;
 mod conformance;
 mod keys;
+mod registration;
 mod secrets;
 mod shared;
 mod users;

@@ -31,6 +31,43 @@ async fn exercise(store: &SqlStore) {
     let (u, hash) = store.user_credentials(&name).await.unwrap().unwrap();
     assert_eq!((u, hash.as_str()), (user.clone(), "$argon2id$fake"));
     assert!(store.list_users().await.unwrap().contains(&user));
+    // Groups and custom claims: set, read back by name, subject and credentials.
+    let claims: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_value(serde_json::json!({"department": "Sales", "level": 3})).unwrap();
+    let groups = vec!["admins".to_owned(), "staff".to_owned()];
+    assert!(
+        store
+            .set_user_attributes(&name, &groups, &claims)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_user_attributes("nobody-here", &groups, &claims)
+            .await
+            .unwrap()
+    );
+    let with = store.find_user(&name).await.unwrap().unwrap();
+    assert_eq!((&with.groups, &with.claims), (&groups, &claims));
+    assert_eq!(
+        store
+            .find_user_by_subject(&user.subject)
+            .await
+            .unwrap()
+            .unwrap(),
+        with
+    );
+    assert_eq!(
+        store.user_credentials(&name).await.unwrap().unwrap().0,
+        with
+    );
+    assert!(
+        store
+            .set_user_attributes(&name, &[], &serde_json::Map::new())
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.find_user(&name).await.unwrap().unwrap(), user);
 
     let session = LoginSession {
         subject: user.subject.clone(),
@@ -98,6 +135,7 @@ async fn tokens_of(store: &SqlStore, subject: &str, now: i64) -> [String; 3] {
         acr: None,
         amr: None,
         claims_request: None,
+        claims: Vec::new(),
         resources: Vec::new(),
         created_at: now,
     };

@@ -65,7 +65,7 @@ fn answer(status: StatusCode, body: Map<String, Value>) -> Response {
 
 pub(super) async fn register(State(p): State<Provider>, parts: Parts, body: Bytes) -> Response {
     let token = bearer(&parts.headers);
-    if let Err(e) = register_flow::authorize_registration(&p, token.as_deref()) {
+    if let Err(e) = register_flow::authorize_registration(&p, token.as_deref()).await {
         return failure(&p, e, token.is_some());
     }
     let request = match json_object(&parts.headers, &body) {

@@ -300,11 +300,11 @@ pub(crate) async fn authorize(
             })
         }
     };
-    if wants_code && pkce.is_none() && (req.client.is_public() || req.client.require_pkce) {
-        return Ok(req.error(
-            ErrorCode::InvalidRequest,
-            "PKCE is required: send code_challenge with code_challenge_method=S256",
-        ));
+    if wants_code
+        && pkce.is_none()
+        && let Some(why) = pkce_required(p, &req.client, nonce.is_some())
+    {
+        return Ok(req.error(ErrorCode::InvalidRequest, why));
     }
     let max_age = match params.get("max_age").map(str::parse::<i64>) {
         None => None,
@@ -408,7 +408,12 @@ pub(crate) async fn authorize(
         ));
     };
 
-    // 6. Consent.
+    // 6. Consent: to the scopes, and to each claim the claims parameter
+    // asks for beyond them.
+    let asked_claims = p
+        .inner
+        .scopes
+        .asked_individually(claims_request.as_ref(), &scopes);
     let consented = req.client.skip_consent
         || consent_given
         || (!prompt.contains(&Prompt::Consent)
@@ -417,7 +422,10 @@ pub(crate) async fn authorize(
                 .store
                 .find_consent(&user.subject, &req.client.client_id, now)
                 .await?
-                .is_some_and(|c| scopes.is_subset_of(&c.scopes)));
+                .is_some_and(|c| {
+                    scopes.is_subset_of(&c.scopes)
+                        && asked_claims.iter().all(|a| c.claims.contains(a))
+                }));
     if !consented {
         if prompt.contains(&Prompt::None) {
             return Ok(req.error(ErrorCode::ConsentRequired, "the user must consent"));
@@ -452,7 +460,11 @@ pub(crate) async fn authorize(
             csrf,
             client_name: req.client.display_name().to_owned(),
             user: display,
-            scopes: scopes.iter().map(|s| describe_scope(s.as_str())).collect(),
+            scopes: scopes
+                .iter()
+                .map(|s| describe_scope(s.as_str()))
+                .chain(asked_claims.iter().map(|c| describe_claim(c)))
+                .collect(),
             redirect_origin: crate::pages::csp_origin(req.redirect.redirect_uri.as_str()),
             self_registered: req.client.registration_access_token_hash.is_some(),
         });
@@ -464,6 +476,7 @@ pub(crate) async fn authorize(
                 subject: user.subject.clone(),
                 client_id: req.client.client_id.clone(),
                 scopes: scopes.clone(),
+                claims: asked_claims.clone(),
                 expires_at: now + p.inner.settings.consent_ttl,
             })
             .await?;
@@ -480,6 +493,7 @@ pub(crate) async fn authorize(
         acr: user.acr.clone(),
         amr: user.amr.clone(),
         claims_request,
+        claims: asked_claims,
         resources,
         created_at: now,
     };
@@ -608,5 +622,48 @@ pub(crate) fn describe_scope(scope: &str) -> String {
         "phone" => "See your phone number".into(),
         "offline_access" => "Stay connected when you are not using it (refresh tokens)".into(),
         other => format!("Use the \u{201c}{other}\u{201d} permission"),
+    }
+}
+
+/// The consent page's line for a claim asked for by name.
+pub(crate) fn describe_claim(claim: &str) -> String {
+    let what = match claim {
+        "name" => "your name",
+        "given_name" => "your given name",
+        "family_name" => "your family name",
+        "preferred_username" => "your username",
+        "email" => "your email address",
+        "email_verified" => "whether your email address is verified",
+        "phone_number" => "your phone number",
+        "address" => "your postal address",
+        "groups" => "the groups you belong to",
+        "picture" => "your picture",
+        "locale" => "your language",
+        other => return format!("See your {other}"),
+    };
+    format!("See {what}")
+}
+
+/// Why a code request without PKCE is refused, or `None` when it may go on
+/// (RFC 9700 §2.1.1): public clients always need PKCE, and so does every
+/// client when the provider or the client requires it; a confidential
+/// client may instead send a `nonce`, which the ID token carries back and
+/// the client checks (OIDC Core §3.1.3.7), so an injected code fails there.
+/// A request with neither defence is refused. A code issued without a
+/// challenge refuses a `code_verifier` at the token endpoint (downgrade).
+fn pkce_required(p: &Provider, client: &Client, has_nonce: bool) -> Option<&'static str> {
+    if client.is_public() {
+        Some(
+            "PKCE is required for public clients: send code_challenge with code_challenge_method=S256",
+        )
+    } else if p.inner.settings.require_pkce || client.require_pkce {
+        Some("PKCE is required: send code_challenge with code_challenge_method=S256")
+    } else if !has_nonce {
+        Some(
+            "send PKCE (code_challenge with code_challenge_method=S256) or a nonce: \
+             a code request needs one of them against code injection",
+        )
+    } else {
+        None
     }
 }

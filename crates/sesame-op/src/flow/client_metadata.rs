@@ -6,7 +6,7 @@
 //! `sector_identifier_uri`) are refused (`request_uris` is ignored).
 
 use serde_json::{Map, Value, json};
-use sesame_core::{ErrorCode, JwkSet, JwsAlgorithm, KeySet, RedirectUri, ResponseType, Scopes};
+use sesame_core::{ErrorCode, JwkSet, JwsAlgorithm, RedirectUri, ResponseType, Scopes};
 use url::{Host, Url};
 
 use super::OAuthError;
@@ -281,27 +281,7 @@ fn jwks(m: &Map<String, Value>) -> Result<Option<JwkSet>, OAuthError> {
     let Some(value) = member(m, "jwks") else {
         return Ok(None);
     };
-    let keys = value
-        .get("keys")
-        .and_then(Value::as_array)
-        .ok_or_else(|| bad("jwks must be a JWK Set: {\"keys\": [...]}"))?;
-    // Private members mean the client just published its private key: refuse
-    // rather than silently drop them.
-    const PRIVATE: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "k"];
-    if keys
-        .iter()
-        .any(|k| PRIVATE.iter().any(|p| k.get(p).is_some()))
-    {
-        return Err(bad(
-            "jwks must hold public keys only (a private or symmetric key was sent)",
-        ));
-    }
-    let set: JwkSet = serde_json::from_value(value.clone())
-        .map_err(|_| bad("jwks must be a JWK Set: {\"keys\": [...]}"))?;
-    if KeySet::from_jwks(&set).is_empty() {
-        return Err(bad("jwks holds no usable signature verification key"));
-    }
-    Ok(Some(set))
+    crate::model::public_jwks(value).map(Some).map_err(bad)
 }
 
 /// The provider POSTs logout tokens to this URI, so it is an outbound request

@@ -114,7 +114,16 @@ pub(crate) async fn released_claims(
         .claims(subject)
         .await
         .map_err(|e| FlowError::Internal(e.to_string()))?;
-    Ok(all.map(|all| p.inner.scopes.release(&all, &grant.scopes)))
+    Ok(all.map(|all| {
+        let mut out = p.inner.scopes.release(&all, &grant.scopes);
+        // Claims the user consented to one by one (the claims parameter).
+        for name in grant.claims.iter().filter(|n| n.as_str() != "sub") {
+            if let Some(v) = all.get(name) {
+                out.insert(name.clone(), v.clone());
+            }
+        }
+        out
+    }))
 }
 
 pub(crate) struct IdTokenInput<'a> {

@@ -111,6 +111,7 @@ pub(crate) async fn password(
         acr: None,
         amr: Some(vec!["pwd".to_owned()]),
         claims_request: None,
+        claims: Vec::new(),
         resources,
         created_at: now,
     };

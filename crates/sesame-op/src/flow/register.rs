@@ -36,9 +36,29 @@ fn invalid_request(description: &str) -> FlowError {
 
 /// Checks the initial access token of a registration request (RFC 7591 §3)
 /// against the provider's [`Registration`] setting.
-pub(crate) fn authorize_registration(p: &Provider, token: Option<&str>) -> Result<(), FlowError> {
+pub(crate) async fn authorize_registration(
+    p: &Provider,
+    token: Option<&str>,
+) -> Result<(), FlowError> {
     match &p.inner.settings.registration {
         Registration::Open => Ok(()),
+        Registration::Issued => {
+            let Some(token) = token else {
+                return Err(invalid_token("an initial access token is required"));
+            };
+            let accepted = match &p.inner.initial_access_tokens {
+                Some(tokens) => tokens.accepts(token, p.now()).await?,
+                None => false,
+            };
+            if accepted {
+                Ok(())
+            } else {
+                tracing::info!("registration refused: unknown or expired initial access token");
+                Err(invalid_token(
+                    "the initial access token is invalid or expired",
+                ))
+            }
+        }
         Registration::InitialAccessToken(hashes) => {
             let Some(token) = token else {
                 return Err(invalid_token("an initial access token is required"));

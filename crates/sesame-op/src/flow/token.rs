@@ -357,6 +357,7 @@ async fn client_credentials(
         acr: None,
         amr: None,
         claims_request: None,
+        claims: Vec::new(),
         resources,
         created_at: now,
     };

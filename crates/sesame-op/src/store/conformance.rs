@@ -40,6 +40,7 @@ fn grant(client: &str, sid: Option<&str>) -> Grant {
         acr: None,
         amr: Some(vec!["pwd".into()]),
         claims_request: Some(serde_json::json!({"userinfo": {"email": null}})),
+        claims: vec!["name".into()],
         resources: vec!["https://api.example".into()],
         created_at: NOW - 5,
     }
@@ -475,6 +476,7 @@ async fn consents(store: &dyn Store) {
         subject: subject.clone(),
         client_id: client.clone(),
         scopes: Scopes::parse("openid email").unwrap(),
+        claims: vec!["name".into()],
         expires_at: NOW + 60,
     };
     assert!(

@@ -39,6 +39,17 @@ pub const SESSION_CLIENT_RETENTION: UnixTime = 30 * 86_400;
 /// Result of a storage call.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Initial access tokens issued while the provider runs (RFC 7591 §3), for
+/// [`Registration::Issued`](crate::Registration::Issued): an operator's tool
+/// issues them (`sesame clients initial-access-token`), the registration
+/// endpoint asks here. Stores keep only [`crate::secrets::token_key`] of each.
+#[async_trait]
+pub trait InitialAccessTokens: Send + Sync + 'static {
+    /// Whether `token` is an issued initial access token that has not expired
+    /// at `now`.
+    async fn accepts(&self, token: &str, now: UnixTime) -> StoreResult<bool>;
+}
+
 /// Registered clients.
 #[async_trait]
 pub trait ClientStore: Send + Sync + 'static {

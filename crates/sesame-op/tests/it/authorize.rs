@@ -551,3 +551,184 @@ async fn an_inbound_auth_after_marker_does_not_skip_a_forced_login() {
         );
     }
 }
+
+/// Reaches the login page (303 to the host's login), or the error code of the redirect back.
+async fn outcome(h: &Harness, params: &[(&str, &str)]) -> Result<(), (String, String)> {
+    let r = h.authorize(params).await;
+    let to = location_opt(&r).unwrap_or_default();
+    if to.contains("/test-login") {
+        return Ok(());
+    }
+    let q = redirect_params(&r);
+    Err((
+        q.get("error").cloned().unwrap_or_default(),
+        q.get("error_description").cloned().unwrap_or_default(),
+    ))
+}
+
+#[tokio::test]
+async fn pkce_policy_is_rfc_9700_pkce_or_a_nonce_and_stricter_by_switch() {
+    let h = start().await;
+    h.client("app", |_| {}).await;
+    h.client("public", |c| {
+        c.token_endpoint_auth_method = sesame_op::AuthMethod::None
+    })
+    .await;
+    h.client("strict", |c| c.require_pkce = true).await;
+    let request = |client: &'static str, nonce: bool| {
+        let mut v = vec![
+            ("client_id", client),
+            ("redirect_uri", REDIRECT),
+            ("state", "s"),
+            ("response_type", "code"),
+            ("scope", "openid"),
+        ];
+        if nonce {
+            v.push(("nonce", "n-1"));
+        }
+        v
+    };
+    // A confidential client may send a nonce instead of PKCE (mozilla-django-oidc's default).
+    outcome(&h, &request("app", true)).await.unwrap();
+    // Neither defence: refused, and the message says what to send.
+    let (code, why) = outcome(&h, &request("app", false)).await.unwrap_err();
+    assert_eq!(code, "invalid_request");
+    assert!(why.contains("PKCE") && why.contains("nonce"), "{why}");
+    // Public clients, and clients registered with require_pkce, need PKCE even with a nonce.
+    for client in ["public", "strict"] {
+        let (code, why) = outcome(&h, &request(client, true)).await.unwrap_err();
+        assert_eq!(code, "invalid_request", "{client}");
+        assert!(why.contains("PKCE is required"), "{client}: {why}");
+    }
+
+    // The code of a nonce-only request redeems without a verifier, and
+    // refuses one (a verifier for a code issued without a challenge).
+    for (verifier, status) in [(None, 200), (Some("x".repeat(43)), 400)] {
+        let (_, params) = code_params("app");
+        let pairs: Vec<(&str, &str)> = params
+            .iter()
+            .filter(|(k, _)| !k.starts_with("code_challenge"))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let mut r = h.authorize(&pairs).await;
+        if location_opt(&r).is_some_and(|l| l.contains("/test-login")) {
+            r = h.login(r, "alice").await;
+        }
+        if r.status() == 200 {
+            r = h.consent(r, true).await;
+        }
+        let q = redirect_params(&r);
+        assert!(q.contains_key("code"), "{q:?}");
+        let mut form = vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", q["code"].clone()),
+            ("redirect_uri", REDIRECT.to_owned()),
+        ];
+        if let Some(v) = &verifier {
+            form.push(("code_verifier", v.clone()));
+        }
+        let r = h
+            .http
+            .post(h.url("/token"))
+            .basic_auth("app", Some(SECRET))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "verifier {verifier:?}");
+        if status == 400 {
+            assert_eq!(json(r).await["error"], "invalid_grant");
+        }
+    }
+
+    // A provider that requires PKCE (OAuth 2.1) refuses the nonce-only request too.
+    let strict = start_with(|b| {
+        let mut s = sesame_op::Settings::default();
+        s.require_pkce = true;
+        b.with_settings(s)
+    })
+    .await;
+    strict.client("app", |_| {}).await;
+    let (code, why) = outcome(&strict, &request("app", true)).await.unwrap_err();
+    assert_eq!(code, "invalid_request");
+    assert!(why.contains("PKCE is required"), "{why}");
+}
+
+/// OIDC Core §5.5: a claim asked for by name with the `claims` parameter is
+/// shown on the consent page and, once consented, released to userinfo and
+/// the ID token even though no granted scope releases it; a claim the
+/// provider does not know is ignored; a remembered consent covers the
+/// claims it listed, and a new claim asks again.
+#[tokio::test]
+async fn the_claims_parameter_releases_consented_claims_one_by_one() {
+    let h = start().await;
+    h.client("app", |_| {}).await;
+    let claims = r#"{"userinfo":{"name":{"essential":true},"favourite_colour":null},"id_token":{"email":null}}"#;
+    let (verifier, params) = code_params("app");
+    let mut pairs: Vec<(&str, &str)> = params
+        .iter()
+        .filter(|(k, _)| k != "scope")
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    pairs.push(("scope", "openid"));
+    pairs.push(("claims", claims));
+    let r = h.authorize(&pairs).await;
+    let r = h.login(r, "cleo").await;
+    assert_eq!(r.status(), 200, "the consent page");
+    let html = r.text().await.unwrap();
+    assert!(html.contains("See your name"), "{html}");
+    assert!(html.contains("See your email address"), "{html}");
+    assert!(
+        !html.contains("favourite_colour"),
+        "unknown claims are ignored"
+    );
+    let interaction = hidden(&html, "interaction");
+    let csrf = hidden(&html, "csrf_token");
+    let r = h
+        .browser
+        .post(h.url("/consent"))
+        .form(&[
+            ("interaction", interaction.as_str()),
+            ("csrf_token", csrf.as_str()),
+            ("allow", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let mut q = redirect_params(&r);
+    q.insert("code_verifier".into(), verifier);
+    let tokens = json(h.redeem("app", &q).await).await;
+    let info = json(h.userinfo(tokens["access_token"].as_str().unwrap()).await).await;
+    assert_eq!(info["name"], "User cleo", "{info}");
+    assert_eq!(info["email"], "cleo@example.com", "{info}");
+    assert!(info.get("groups").is_none() && info.get("favourite_colour").is_none());
+    let id = h
+        .validate(
+            "app",
+            tokens["id_token"].as_str().unwrap(),
+            Some("nonce-123"),
+        )
+        .await;
+    assert_eq!(id.claims.profile.email.as_deref(), Some("cleo@example.com"));
+
+    // The same request again: the consent covers it, straight back to the client.
+    let (_, params) = code_params("app");
+    let mut again: Vec<(&str, &str)> = params
+        .iter()
+        .filter(|(k, _)| k != "scope")
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    again.push(("scope", "openid"));
+    again.push(("claims", claims));
+    let r = h.authorize(&again).await;
+    assert!(
+        redirect_params(&r).contains_key("code"),
+        "no second consent page"
+    );
+    // A claim not consented to yet: the consent page again.
+    again.retain(|(k, _)| *k != "claims");
+    again.push(("claims", r#"{"userinfo":{"groups":null}}"#));
+    let r = h.authorize(&again).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("the groups you belong to"));
+}

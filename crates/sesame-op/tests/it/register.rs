@@ -150,8 +150,9 @@ async fn a_registered_client_completes_a_code_flow() {
         stored.client_secret_hash.as_deref().unwrap()
     ));
     assert!(stored.client_secret_jwt_key.is_none());
-    // A registrant cannot make itself first-party.
-    assert!(!stored.skip_consent && stored.require_pkce);
+    // A registrant cannot make itself first-party; PKCE follows the
+    // RFC 9700 policy (PKCE, or a nonce for this confidential client).
+    assert!(!stored.skip_consent && !stored.require_pkce);
 
     // The full flow: login, consent (shown: a registered client is third-party), token.
     let q = h

@@ -723,20 +723,29 @@ async fn resource_indicators_must_be_registered() {
     }
 }
 
+/// A first-party client (no consent page) gets the claims it asks for by
+/// name, as it gets its scopes; claims the provider does not know are not
+/// invented. Third-party clients: authorize.rs, where each claim is consented.
 #[tokio::test]
-async fn the_claims_parameter_cannot_release_claims_outside_the_granted_scopes() {
+async fn the_claims_parameter_releases_known_claims_to_a_first_party_client() {
     let h = start().await;
     h.client("app", |c| c.skip_consent = true).await;
     let q = h
-        .code("app", "alice", &[("scope", "openid"), ("claims", r#"{"userinfo":{"email":null,"name":null,"groups":null},"id_token":{"email":null}}"#)])
+        .code("app", "alice", &[("scope", "openid"), ("claims", r#"{"userinfo":{"email":null,"name":null,"groups":null,"shoe_size":null},"id_token":{"email":null}}"#)])
         .await;
     let t = json(h.redeem("app", &q).await).await;
     let info = json(h.userinfo(t["access_token"].as_str().unwrap()).await).await;
-    assert_eq!(info, serde_json::json!({"sub": "alice"}));
+    assert_eq!(
+        info,
+        serde_json::json!({"sub": "alice", "email": "alice@example.com", "name": "User alice", "groups": ["staff"]})
+    );
     let id = h
         .validate("app", t["id_token"].as_str().unwrap(), Some("nonce-123"))
         .await;
-    assert!(id.claims.profile.email.is_none() && !id.claims.extra.contains_key("groups"));
+    assert_eq!(
+        id.claims.profile.email.as_deref(),
+        Some("alice@example.com")
+    );
 }
 
 #[tokio::test]

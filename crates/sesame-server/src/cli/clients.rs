@@ -2,18 +2,48 @@
 
 use clap::{Args, Subcommand};
 use serde_json::json;
-use sesame_core::{ClientAuthMethod, ClientId, GrantType, JwsAlgorithm, SubjectType};
+use sesame_core::{ClientAuthMethod, ClientId, GrantType, JwsAlgorithm, ResponseType, SubjectType};
 use sesame_op::store::ClientStore;
 
 use super::words::{self, Word};
 use super::{Failure, open, print_line};
-use crate::admin::{self, NewClient};
+use crate::admin::{self, ClientUpdate, NewClient};
 use crate::config::Config;
 
 #[derive(Debug, Subcommand)]
 pub(super) enum ClientsCommand {
     /// Register a client; the secret is printed once and stored hashed.
+    ///
+    /// PKCE: public clients must send it (S256). A confidential client may
+    /// send a nonce instead (RFC 9700 §2.1.1; mozilla-django-oidc and pyoidc
+    /// do on their defaults); --require-pkce asks for PKCE always.
+    ///
+    /// Examples:
+    ///   sesame clients add --name Wiki --redirect-uri https://wiki.example/oidc/callback/
+    ///   sesame clients add --name SPA --public --redirect-uri https://spa.example/cb
+    ///   sesame clients add --name Legacy --redirect-uri https://legacy.example/cb \
+    ///     --grant-type implicit --response-type "id_token token" --response-type id_token
+    ///   sesame clients add --name Hybrid --redirect-uri https://h.example/cb \
+    ///     --grant-type authorization_code --grant-type implicit --response-type "code id_token"
+    ///   sesame clients add --name Api --redirect-uri https://api.example/cb \
+    ///     --auth-method private_key_jwt --jwks client-jwks.json
+    #[command(verbatim_doc_comment)]
     Add(Box<ClientAdd>),
+    /// Change a registered client: each flag given replaces the stored value
+    /// (repeatable flags replace the whole list).
+    Update(Box<ClientChange>),
+    /// Issue an initial access token for dynamic registration
+    /// (`registration = "token"`); printed once, stored hashed.
+    ///
+    /// Example: sesame clients initial-access-token --ttl 3600 --json
+    InitialAccessToken {
+        /// How long the token is accepted, in seconds (default one day).
+        #[arg(long, default_value_t = 86_400)]
+        ttl: i64,
+        /// Print {"token": …, "expires_at": …}.
+        #[arg(long)]
+        json: bool,
+    },
     /// List clients.
     List {
         /// JSON output.
@@ -76,12 +106,103 @@ pub(super) struct ClientAdd {
     /// An RFC 8707 resource (an API's absolute URI) the client may ask access tokens for (repeat).
     #[arg(long = "resource")]
     resources: Vec<String>,
+    /// A response type (repeat for several; default code). Implicit ones
+    /// (id_token, "id_token token") need --grant-type implicit; hybrid ones
+    /// ("code id_token", "code token", "code id_token token") need
+    /// authorization_code and implicit.
+    #[arg(long = "response-type", value_parser = words::parser::<ResponseType>())]
+    response_types: Vec<Word<ResponseType>>,
+    /// Require PKCE (S256) on every code request, even with a nonce.
+    #[arg(long)]
+    require_pkce: bool,
+    /// A file with the client's public JWK Set, for --auth-method private_key_jwt.
+    #[arg(long, value_name = "FILE")]
+    jwks: Option<std::path::PathBuf>,
+    /// Sign userinfo responses (a JWT) with this algorithm.
+    #[arg(long, value_parser = words::parser::<JwsAlgorithm>())]
+    userinfo_signed_alg: Option<Word<JwsAlgorithm>>,
     /// A fixed client id (default: random).
     #[arg(long)]
     client_id: Option<String>,
     /// Print {"client_id": …, "client_secret": …}.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct ClientChange {
+    /// The client id.
+    client_id: String,
+    /// Display name.
+    #[arg(long)]
+    name: Option<String>,
+    /// The redirect URIs (repeat; replaces them all).
+    #[arg(long = "redirect-uri")]
+    redirect_uris: Vec<String>,
+    /// The grant types (repeat; replaces them all).
+    #[arg(long = "grant-type", value_parser = words::parser::<GrantType>())]
+    grant_types: Vec<Word<GrantType>>,
+    /// The response types (repeat; replaces them all).
+    #[arg(long = "response-type", value_parser = words::parser::<ResponseType>())]
+    response_types: Vec<Word<ResponseType>>,
+    /// Require PKCE always (true) or follow RFC 9700 (false).
+    #[arg(long, value_name = "BOOL")]
+    require_pkce: Option<bool>,
+    /// A file with the client's public JWK Set.
+    #[arg(long, value_name = "FILE")]
+    jwks: Option<std::path::PathBuf>,
+    /// The ID token's signing algorithm.
+    #[arg(long, value_parser = words::parser::<JwsAlgorithm>())]
+    id_token_alg: Option<Word<JwsAlgorithm>>,
+    /// Sign userinfo responses with this algorithm.
+    #[arg(long, value_parser = words::parser::<JwsAlgorithm>(), conflicts_with = "plain_userinfo")]
+    userinfo_signed_alg: Option<Word<JwsAlgorithm>>,
+    /// Answer userinfo as plain JSON again.
+    #[arg(long)]
+    plain_userinfo: bool,
+    /// First-party (true: no consent page) or third-party (false).
+    #[arg(long, value_name = "BOOL")]
+    skip_consent: Option<bool>,
+}
+
+/// The JWK Set in `path`, as JSON.
+fn read_jwks(path: Option<&std::path::Path>) -> Result<Option<serde_json::Value>, Failure> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| admin::AdminError::Invalid(format!("--jwks {}: {e}", path.display())))?;
+    let value = serde_json::from_str(&text).map_err(|e| {
+        admin::AdminError::Invalid(format!("--jwks {}: not JSON: {e}", path.display()))
+    })?;
+    Ok(Some(value))
+}
+
+impl ClientChange {
+    fn update(self) -> Result<(String, ClientUpdate), Failure> {
+        let userinfo_signed_alg = match (self.userinfo_signed_alg, self.plain_userinfo) {
+            (Some(w), _) => Some(Some(w.get("--userinfo-signed-alg")?)),
+            (None, true) => Some(None),
+            (None, false) => None,
+        };
+        let update = ClientUpdate {
+            name: self.name,
+            redirect_uris: Some(self.redirect_uris).filter(|v| !v.is_empty()),
+            grant_types: Some(words::all(self.grant_types, "--grant-type")?)
+                .filter(|v| !v.is_empty()),
+            response_types: Some(words::all(self.response_types, "--response-type")?)
+                .filter(|v| !v.is_empty()),
+            require_pkce: self.require_pkce,
+            jwks: read_jwks(self.jwks.as_deref())?,
+            id_token_alg: self
+                .id_token_alg
+                .map(|w| w.get("--id-token-alg"))
+                .transpose()?,
+            userinfo_signed_alg,
+            skip_consent: self.skip_consent,
+        };
+        Ok((self.client_id, update))
+    }
 }
 
 impl ClientAdd {
@@ -109,6 +230,13 @@ impl ClientAdd {
                 .transpose()?,
             resources: self.resources,
             legacy_assertion_audience: self.legacy_assertion_audience,
+            response_types: words::all(self.response_types, "--response-type")?,
+            require_pkce: self.require_pkce,
+            jwks: read_jwks(self.jwks.as_deref())?,
+            userinfo_signed_alg: self
+                .userinfo_signed_alg
+                .map(|w| w.get("--userinfo-signed-alg"))
+                .transpose()?,
         })
     }
 }
@@ -128,6 +256,31 @@ pub(super) async fn run(config: &Config, command: ClientsCommand) -> Result<(), 
                         print_line(&format!("client_secret: {s}   (shown once; store it now)"));
                     }
                     None => print_line("client_secret: none (public client)"),
+                }
+            }
+        }
+        ClientsCommand::Update(change) => {
+            let (client_id, update) = change.update()?;
+            admin::update_client(&store, &client_id, &update).await?;
+            print_line(&format!("updated client {client_id}"));
+        }
+        ClientsCommand::InitialAccessToken { ttl, json } => {
+            if ttl <= 0 {
+                return Err(admin::AdminError::Invalid(
+                    "--ttl must be a positive number of seconds".into(),
+                )
+                .into());
+            }
+            let now = sesame_core::Clock::now(&sesame_core::SystemClock);
+            let token = store.issue_initial_access_token(ttl, now).await?;
+            if json {
+                print_line(&serde_json::to_string(
+                    &json!({"token": token, "expires_at": now.saturating_add(ttl)}),
+                )?);
+            } else {
+                print_line(&format!("initial access token: {token}   (shown once)"));
+                if config.registration != crate::config::RegistrationMode::Token {
+                    print_line("note: the server accepts it only with registration = \"token\"");
                 }
             }
         }
@@ -179,6 +332,10 @@ fn client_json(c: &sesame_op::Client) -> serde_json::Value {
         "redirect_uris": c.redirect_uris,
         "post_logout_redirect_uris": c.post_logout_redirect_uris,
         "grant_types": c.grant_types,
+        "response_types": c.response_types,
+        "require_pkce": c.require_pkce,
+        "jwks": c.jwks,
+        "userinfo_signed_response_alg": c.userinfo_signed_response_alg,
         "token_endpoint_auth_method": c.token_endpoint_auth_method.as_str(),
         "id_token_signed_response_alg": c.id_token_signed_response_alg,
         "skip_consent": c.skip_consent,

@@ -22,6 +22,35 @@ pub(super) enum UsersCommand {
         /// Full name.
         #[arg(long)]
         name: Option<String>,
+        /// A group (repeat for several), released as the `groups` claim under the `groups` scope.
+        #[arg(long = "group")]
+        groups: Vec<String>,
+        /// A custom claim NAME=VALUE (repeat); VALUE is JSON when it parses
+        /// (3, true, ["a","b"], {"k":1}), else a string. Released by the
+        /// scopes configured for it (`[scopes.NAME] claims = ["NAME"]`).
+        #[arg(long = "claim", value_name = "NAME=VALUE")]
+        claims: Vec<String>,
+    },
+    /// Change a user's groups and custom claims.
+    ///
+    /// Example: sesame users update --username alice --group admins --group staff --claim department=Sales
+    #[command(verbatim_doc_comment)]
+    Update {
+        /// The login name.
+        #[arg(long)]
+        username: String,
+        /// The groups (repeat; replaces them all).
+        #[arg(long = "group", conflicts_with = "no_groups")]
+        groups: Vec<String>,
+        /// Remove every group.
+        #[arg(long)]
+        no_groups: bool,
+        /// Add or replace a custom claim NAME=VALUE (repeat).
+        #[arg(long = "claim", value_name = "NAME=VALUE")]
+        claims: Vec<String>,
+        /// Remove a custom claim (repeat).
+        #[arg(long = "remove-claim", value_name = "NAME")]
+        remove_claims: Vec<String>,
     },
     /// List users.
     List {
@@ -52,6 +81,87 @@ pub(super) enum UsersCommand {
     },
 }
 
+/// Claims a custom claim may not be: the ones the protocol sets, and the
+/// ones with their own flag.
+const RESERVED_CLAIMS: [&str; 22] = [
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "auth_time",
+    "nonce",
+    "acr",
+    "amr",
+    "azp",
+    "sid",
+    "at_hash",
+    "c_hash",
+    "s_hash",
+    "cnf",
+    "groups",
+    "email",
+    "email_verified",
+    "name",
+    "preferred_username",
+];
+
+/// `NAME=VALUE` pairs as claims: JSON values where they parse, strings otherwise.
+fn parse_claims(
+    pairs: &[String],
+    into: &mut serde_json::Map<String, serde_json::Value>,
+) -> Result<(), Failure> {
+    for pair in pairs {
+        let Some((name, value)) = pair.split_once('=') else {
+            return Err(crate::admin::AdminError::Invalid(format!(
+                "--claim {pair:?}: expected NAME=VALUE"
+            ))
+            .into());
+        };
+        let name = name.trim();
+        let valid = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.:".contains(c));
+        if !valid {
+            return Err(crate::admin::AdminError::Invalid(format!(
+                "--claim {name:?}: a claim name is 1-64 letters, digits and _-.:"
+            ))
+            .into());
+        }
+        if RESERVED_CLAIMS.contains(&name) {
+            return Err(crate::admin::AdminError::Invalid(format!(
+                "--claim {name:?} is set by the provider or by its own flag (--group, --email, --name)"
+            ))
+            .into());
+        }
+        let value = serde_json::from_str(value)
+            .unwrap_or_else(|_| serde_json::Value::String(value.to_owned()));
+        into.insert(name.to_owned(), value);
+    }
+    Ok(())
+}
+
+fn check_groups(groups: &[String]) -> Result<Vec<String>, Failure> {
+    let mut out: Vec<String> = Vec::new();
+    for g in groups {
+        let g = g.trim();
+        if g.is_empty() || g.len() > 128 {
+            return Err(crate::admin::AdminError::Invalid(
+                "--group: a group name is 1-128 characters".into(),
+            )
+            .into());
+        }
+        if !out.iter().any(|o| o == g) {
+            out.push(g.to_owned());
+        }
+    }
+    Ok(out)
+}
+
 fn check_password(password: &str) -> Result<(), Failure> {
     if password.len() < 8 {
         return Err(Failure::Usage("--password must have at least 8 characters"));
@@ -67,7 +177,12 @@ pub(super) async fn run(config: &Config, command: UsersCommand) -> Result<(), Fa
             password,
             email,
             name,
+            groups,
+            claims,
         } => {
+            let groups = check_groups(&groups)?;
+            let mut custom = serde_json::Map::new();
+            parse_claims(&claims, &mut custom)?;
             if username.trim().is_empty() || username.chars().any(char::is_whitespace) {
                 return Err(Failure::Usage(
                     "--username must be non-empty and without spaces",
@@ -84,10 +199,43 @@ pub(super) async fn run(config: &Config, command: UsersCommand) -> Result<(), Fa
                     SystemClock.now(),
                 )
                 .await?;
+            if !groups.is_empty() || !custom.is_empty() {
+                store
+                    .set_user_attributes(&username, &groups, &custom)
+                    .await?;
+            }
             print_line(&format!(
                 "added user {} (sub {})",
                 user.username, user.subject
             ));
+        }
+        UsersCommand::Update {
+            username,
+            groups,
+            no_groups,
+            claims,
+            remove_claims,
+        } => {
+            let user = store
+                .find_user(&username)
+                .await?
+                .ok_or_else(|| Failure::NoUser(username.clone()))?;
+            let groups = if no_groups {
+                Vec::new()
+            } else if groups.is_empty() {
+                user.groups
+            } else {
+                check_groups(&groups)?
+            };
+            let mut custom = user.claims;
+            parse_claims(&claims, &mut custom)?;
+            for name in &remove_claims {
+                custom.remove(name);
+            }
+            store
+                .set_user_attributes(&username, &groups, &custom)
+                .await?;
+            print_line(&format!("updated user {username}"));
         }
         UsersCommand::List { json } => {
             let users = store.list_users().await?;

@@ -13,7 +13,7 @@ use std::ffi::OsStr;
 use std::marker::PhantomData;
 
 use clap::builder::{PossibleValue, TypedValueParser};
-use sesame_core::{ClientAuthMethod, GrantType, JwsAlgorithm, SubjectType};
+use sesame_core::{ClientAuthMethod, GrantType, JwsAlgorithm, ResponseType, SubjectType};
 
 use crate::admin::{self, AdminError};
 
@@ -42,7 +42,7 @@ macro_rules! wire_vocab {
     )+};
 }
 
-wire_vocab!(GrantType, ClientAuthMethod, SubjectType);
+wire_vocab!(GrantType, ClientAuthMethod, SubjectType, ResponseType);
 
 impl Vocab for JwsAlgorithm {
     fn words() -> Vec<&'static str> {

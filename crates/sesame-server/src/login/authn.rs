@@ -89,7 +89,12 @@ impl ClaimsSource for UserClaims {
             .await
             .map_err(|e| ClaimsError(e.to_string()))?;
         Ok(user.map(|u| {
-            let mut m = Map::new();
+            // Custom claims first: the standard ones below cannot be
+            // overridden by them (the CLI refuses those names too).
+            let mut m = u.claims;
+            if !u.groups.is_empty() {
+                m.insert("groups".into(), json!(u.groups));
+            }
             m.insert("preferred_username".into(), json!(u.username));
             if let Some(name) = u.name {
                 m.insert("name".into(), json!(name));

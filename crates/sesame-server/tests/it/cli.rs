@@ -470,6 +470,9 @@ async fn the_database_files_are_created_0600() {
 fn the_legacy_assertion_audience_switch_is_per_client() {
     let dir = TempDir::new();
     let db = dir.db();
+    let jwks = dir.0.join("client-jwks.json");
+    std::fs::write(&jwks, PUBLIC_JWKS).unwrap();
+    let jwks = jwks.to_str().unwrap().to_owned();
     let add = |name: &str, extra: &[&str]| {
         let mut args = vec![
             "--database",
@@ -482,6 +485,8 @@ fn the_legacy_assertion_audience_switch_is_per_client() {
             "https://rp.example/cb",
             "--auth-method",
             "private_key_jwt",
+            "--jwks",
+            jwks.as_str(),
             "--json",
         ];
         args.extend_from_slice(extra);
@@ -500,4 +505,182 @@ fn the_legacy_assertion_audience_switch_is_per_client() {
     let legacy = add("Legacy", &["--legacy-assertion-audience"]);
     assert_eq!(show(&default)["legacy_assertion_audience"], false);
     assert_eq!(show(&legacy)["legacy_assertion_audience"], true);
+}
+
+/// RFC 7517 A.1's P-256 public key.
+const PUBLIC_JWKS: &str = r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"1",
+"x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"}]}"#;
+
+/// Issue 13: response types, the PKCE switch, a private_key_jwt client's
+/// keys and a signed userinfo from the CLI, and `clients update` for each;
+/// combinations the spec forbids are one clear line.
+#[test]
+fn clients_add_and_update_take_response_types_pkce_and_keys() {
+    let dir = TempDir::new();
+    let db = dir.db();
+    let file = |name: &str, text: &str| {
+        let path = dir.0.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let jwks = file("jwks.json", PUBLIC_JWKS);
+    let private = file(
+        "private.json",
+        r#"{"keys":[{"kty":"EC","crv":"P-256","x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM","d":"870MB6gfuTJ4HtUnUvYMyJpr5eUZNP4Bk43bVdj3eAE"}]}"#,
+    );
+    let run = |args: &[&str]| {
+        let mut all = vec!["--database", db.as_str()];
+        all.extend_from_slice(args);
+        sesame(&all)
+    };
+    let add = |extra: &[&str]| {
+        let mut args = vec![
+            "clients",
+            "add",
+            "--name",
+            "X",
+            "--redirect-uri",
+            "https://rp.example/cb",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let show = |id: &str| {
+        let (code, out, err) = run(&["clients", "show", id, "--json"]);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<serde_json::Value>(out.trim()).unwrap()
+    };
+    let id_of = |(code, out, err): (i32, String, String)| {
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        v["client_id"].as_str().unwrap().to_owned()
+    };
+
+    // The default: code, RFC 9700's PKCE policy.
+    let plain = id_of(add(&[]));
+    let v = show(&plain);
+    assert_eq!(v["response_types"], serde_json::json!(["code"]));
+    assert_eq!(v["require_pkce"], false);
+    // Implicit and hybrid, each with the grants the spec needs.
+    let implicit = id_of(add(&[
+        "--grant-type",
+        "implicit",
+        "--response-type",
+        "id_token token",
+        "--response-type",
+        "id_token",
+    ]));
+    assert_eq!(
+        show(&implicit)["response_types"],
+        serde_json::json!(["id_token token", "id_token"])
+    );
+    let hybrid = id_of(add(&[
+        "--grant-type",
+        "authorization_code",
+        "--grant-type",
+        "implicit",
+        "--response-type",
+        "code id_token",
+        "--response-type",
+        "code",
+        "--require-pkce",
+        "--userinfo-signed-alg",
+        "ES256",
+    ]));
+    let v = show(&hybrid);
+    assert_eq!(
+        v["response_types"],
+        serde_json::json!(["code id_token", "code"])
+    );
+    assert_eq!(v["require_pkce"], true);
+    assert_eq!(v["userinfo_signed_response_alg"], "ES256");
+    let pkjwt = id_of(add(&["--auth-method", "private_key_jwt", "--jwks", &jwks]));
+    assert_eq!(show(&pkjwt)["jwks"]["keys"][0]["kid"], "1");
+
+    // Refusals: one line naming the flag.
+    let refused: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--response-type", "id_token"], "--grant-type implicit"),
+        (
+            vec![
+                "--grant-type",
+                "implicit",
+                "--response-type",
+                "code id_token",
+            ],
+            "--grant-type authorization_code",
+        ),
+        (
+            vec!["--grant-type", "implicit"],
+            "--response-type with id_token",
+        ),
+        (vec!["--response-type", "token"], "--response-type"),
+        (vec!["--auth-method", "private_key_jwt"], "--jwks FILE"),
+        (
+            vec!["--auth-method", "private_key_jwt", "--jwks", &private],
+            "public keys only",
+        ),
+        (
+            vec!["--userinfo-signed-alg", "HS256"],
+            "--userinfo-signed-alg",
+        ),
+    ];
+    for (extra, want) in refused {
+        let (code, out, err) = add(&extra);
+        assert_eq!(code, 1, "{extra:?}: {out}");
+        assert!(err.contains(want), "{extra:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+
+    // clients update changes each, with the same rules.
+    let (code, _, err) = run(&[
+        "clients",
+        "update",
+        &plain,
+        "--grant-type",
+        "authorization_code",
+        "--grant-type",
+        "implicit",
+        "--response-type",
+        "code id_token token",
+        "--require-pkce",
+        "true",
+        "--userinfo-signed-alg",
+        "RS256",
+        "--id-token-alg",
+        "ES256",
+        "--jwks",
+        &jwks,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v = show(&plain);
+    assert_eq!(
+        v["response_types"],
+        serde_json::json!(["code id_token token"])
+    );
+    assert_eq!(v["require_pkce"], true);
+    assert_eq!(v["id_token_signed_response_alg"], "ES256");
+    assert_eq!(v["userinfo_signed_response_alg"], "RS256");
+    assert_eq!(v["jwks"]["keys"][0]["kid"], "1");
+    let (code, _, err) = run(&[
+        "clients",
+        "update",
+        &plain,
+        "--plain-userinfo",
+        "--require-pkce",
+        "false",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v = show(&plain);
+    assert!(v["userinfo_signed_response_alg"].is_null());
+    assert_eq!(v["require_pkce"], false);
+    let (code, _, err) = run(&["clients", "update", &plain, "--response-type", "id_token"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("--grant-type authorization_code needs"),
+        "{err}"
+    );
+    let (code, _, err) = run(&["clients", "update", "nobody", "--name", "Y"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("nobody"), "{err}");
 }

@@ -11,6 +11,7 @@
 mod support;
 
 mod browser;
+mod claims;
 mod cli;
 mod connections;
 mod demo;
@@ -18,4 +19,5 @@ mod interop_openidconnect;
 mod login_page;
 mod pairwise;
 mod password_grant;
+mod registration;
 mod serve;

@@ -87,6 +87,7 @@ async fn logout(allow_private: bool, http: Option<reqwest::Client>, uris: &[Stri
             acr: None,
             amr: None,
             claims_request: None,
+            claims: Vec::new(),
             resources: Vec::new(),
             created_at: now,
         };
