@@ -67,6 +67,55 @@ impl Default for RateLimits {
     }
 }
 
+/// The HTTP listener's timeouts and limits (`[http]`). The defaults are
+/// meant to be safe with no proxy in front.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Http {
+    /// Seconds a client has to send a request's head (the request line and
+    /// headers), counted from the connection's start or, on a keep-alive
+    /// connection, from the end of the previous response.
+    pub header_timeout_seconds: u64,
+    /// Seconds a client has to send a whole request body.
+    pub body_timeout_seconds: u64,
+    /// Seconds a connection with no request in progress is kept open.
+    pub idle_timeout_seconds: u64,
+    /// Connections served at once; more wait to be accepted. Never more
+    /// than the open-file limit allows (the value in force is logged at start).
+    pub max_connections: usize,
+    /// Seconds requests in flight get to finish after SIGTERM; the
+    /// connections left are then closed.
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Self {
+            header_timeout_seconds: 10,
+            body_timeout_seconds: 30,
+            idle_timeout_seconds: 60,
+            max_connections: 10_000,
+            shutdown_grace_seconds: 30,
+        }
+    }
+}
+
+impl Http {
+    fn check(&self) -> Result<(), ConfigError> {
+        for (key, value) in [
+            ("header_timeout_seconds", self.header_timeout_seconds),
+            ("body_timeout_seconds", self.body_timeout_seconds),
+            ("idle_timeout_seconds", self.idle_timeout_seconds),
+            ("max_connections", self.max_connections as u64),
+        ] {
+            if value == 0 {
+                return Err(ConfigError(format!("http.{key} must be at least 1")));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The server's configuration.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -133,6 +182,8 @@ pub struct Config {
     /// Changes made through the CLI, or by another instance on the same
     /// PostgreSQL database, reach a running server within this time.
     pub cache_ttl: u64,
+    /// The HTTP listener's timeouts and limits.
+    pub http: Http,
 }
 
 impl fmt::Debug for Config {
@@ -189,11 +240,12 @@ impl Default for Config {
             registration: RegistrationMode::Off,
             scopes: std::collections::BTreeMap::new(),
             cache_ttl: 5,
+            http: Http::default(),
         }
     }
 }
 
-const CONFIG_KEYS: [&str; 22] = [
+const CONFIG_KEYS: [&str; 23] = [
     "allow_private_outbound",
     "scopes",
     "registration",
@@ -216,6 +268,7 @@ const CONFIG_KEYS: [&str; 22] = [
     "trust_forwarded_for",
     "access_token_ttl",
     "refresh_token_ttl",
+    "http",
 ];
 
 /// Flags that override the file and the environment.
@@ -327,7 +380,7 @@ impl Config {
         if self.signing_algs.is_empty() {
             return Err(ConfigError("signing_algs must not be empty".into()));
         }
-        Ok(())
+        self.http.check()
     }
 
     /// Whether cookies should be `Secure` (the issuer is https).
@@ -396,6 +449,44 @@ mod tests {
         std::fs::write(&file, "require_pkce = true\n").unwrap();
         let loaded = Config::load(Some(&file), &Overrides::default()).unwrap();
         assert!(loaded.require_pkce);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// `[http]`: defaults, a TOML section, and 0 refused.
+    #[test]
+    fn http_section_loads_and_refuses_zero() {
+        let d = Config::default().http;
+        assert_eq!(
+            (
+                d.header_timeout_seconds,
+                d.body_timeout_seconds,
+                d.idle_timeout_seconds,
+                d.max_connections,
+                d.shutdown_grace_seconds
+            ),
+            (10, 30, 60, 10_000, 30)
+        );
+        assert!(CONFIG_KEYS.contains(&"http"));
+        let dir = std::env::temp_dir().join(format!(
+            "sesame-config-{}",
+            sesame_core::random::token().unwrap()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("sesame.toml");
+        std::fs::write(
+            &file,
+            "[http]\nheader_timeout_seconds = 3\nmax_connections = 50\n",
+        )
+        .unwrap();
+        let loaded = Config::load(Some(&file), &Overrides::default()).unwrap();
+        assert_eq!(loaded.http.header_timeout_seconds, 3);
+        assert_eq!(loaded.http.max_connections, 50);
+        assert_eq!(loaded.http.shutdown_grace_seconds, 30);
+        std::fs::write(&file, "[http]\nidle_timeout_seconds = 0\n").unwrap();
+        let e = Config::load(Some(&file), &Overrides::default()).unwrap_err();
+        assert!(e.0.contains("http.idle_timeout_seconds"), "{e}");
+        std::fs::write(&file, "[http]\nidle_timeout = 5\n").unwrap();
+        assert!(Config::load(Some(&file), &Overrides::default()).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

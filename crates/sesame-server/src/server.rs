@@ -17,6 +17,7 @@ use sesame_op::{Provider, Settings};
 use sesame_op_sqlx::SqlStore;
 
 use crate::config::{Config, RegistrationMode};
+use crate::connections::{self, BodyRules, Limits};
 use crate::login::{self, LoginState, ServerAuth, UserClaims};
 use crate::ratelimit::RateLimiter;
 
@@ -80,8 +81,13 @@ pub enum ServerError {
     Task(#[from] tokio::task::JoinError),
 }
 
-/// The largest login form accepted: 64 KiB, as for every provider endpoint.
-pub const LOGIN_BODY_LIMIT: usize = 64 * 1024;
+/// The largest body of the login and consent forms: 8 KiB, ample for a
+/// username, a password and the hidden fields (L3).
+pub const LOGIN_BODY_LIMIT: usize = 8 * 1024;
+
+/// The largest request body on every other route: 64 KiB, the provider
+/// endpoints' own limit.
+pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// A built server: the provider, its store, and the router to serve.
 #[derive(Debug, Clone)]
@@ -92,6 +98,8 @@ pub struct Built {
     pub store: Arc<SqlStore>,
     /// Everything to serve.
     pub router: Router,
+    /// The listener's timeouts and limits.
+    pub http: crate::config::Http,
 }
 
 struct TokenLimit {
@@ -283,25 +291,36 @@ pub async fn build_with(
             Router::new()
                 .route("/", get(login::home))
                 .route("/login", get(login::get_login).post(login::post_login))
-                // The provider endpoints' body limit, for the login form too (L3).
+                // The form limit for the extractor too (L3).
                 .layer(DefaultBodyLimit::max(LOGIN_BODY_LIMIT))
                 .with_state(login),
         )
         .route("/healthz", get(healthz).with_state(Arc::clone(&store)))
         .layer(middleware::from_fn_with_state(token_limit, limit_token))
-        .layer(middleware::from_fn(crate::metrics::track));
+        .layer(middleware::from_fn(crate::metrics::track))
+        .layer(middleware::from_fn_with_state(
+            BodyRules {
+                form_limit: LOGIN_BODY_LIMIT,
+                limit: BODY_LIMIT,
+                timeout: Duration::from_secs(config.http.body_timeout_seconds),
+            },
+            connections::limit_body,
+        ));
     Ok(Built {
         provider,
         store,
         router,
+        http: config.http.clone(),
     })
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves; requests in
-/// flight then finish before this returns. Sweeps expired rows every 5 minutes.
+/// Serves `router` on `listener` until `shutdown` resolves, with the
+/// timeouts and limits of `[http]` (see [`crate::connections`]); requests in
+/// flight then get `shutdown_grace_seconds` to finish before this returns.
+/// Raises the soft open-file limit first. Sweeps expired rows every 5 minutes.
 ///
 /// # Errors
-/// When the listener fails.
+/// None today: accept errors are logged and retried.
 pub async fn serve(
     built: Built,
     listener: tokio::net::TcpListener,
@@ -322,18 +341,34 @@ pub async fn serve(
             let _ = store.sweep_login_sessions(now).await;
         }
     });
-    let result = axum::serve(
-        listener,
-        built
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    let fd_limit = connections::raise_fd_limit();
+    let max_connections =
+        connections::effective_max_connections(built.http.max_connections, fd_limit);
+    tracing::info!(
+        max_connections,
+        configured = built.http.max_connections,
+        fd_limit,
+        "connection limit"
+    );
+    let limits = limits(&built.http, max_connections, "public");
+    connections::serve(listener, built.router, limits, shutdown).await;
     sweeper.abort();
     built.store.close().await;
-    result.map_err(ServerError::Serve)
+    Ok(())
 }
+
+fn limits(http: &crate::config::Http, max_connections: usize, listener: &'static str) -> Limits {
+    Limits {
+        header_timeout: Duration::from_secs(http.header_timeout_seconds),
+        idle_timeout: Duration::from_secs(http.idle_timeout_seconds),
+        max_connections,
+        shutdown_grace: Duration::from_secs(http.shutdown_grace_seconds),
+        listener,
+    }
+}
+
+/// Connections the metrics listener serves at once (a scraper or two).
+const METRICS_CONNECTIONS: usize = 16;
 
 /// Builds from configuration and serves: the body of `sesame serve`.
 ///
@@ -359,15 +394,18 @@ pub async fn run(
     };
     tracing::info!(issuer = %config.issuer, listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), metrics = ?config.metrics_listen, "sesame is serving");
     let (stop_metrics, stopped) = tokio::sync::watch::channel(false);
+    // The metrics listener has the same timeouts, and a small cap of its own.
+    let metrics_limits = limits(&config.http, METRICS_CONNECTIONS, "metrics");
     let metrics = metrics.map(|listener| {
         let mut stopped = stopped.clone();
-        tokio::spawn(async move {
-            axum::serve(listener, crate::metrics::router())
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.changed().await;
-                })
-                .await
-        })
+        tokio::spawn(connections::serve(
+            listener,
+            crate::metrics::router(),
+            metrics_limits,
+            async move {
+                let _ = stopped.changed().await;
+            },
+        ))
     });
     let result = serve(built, listener, async move {
         shutdown.await;
@@ -375,7 +413,7 @@ pub async fn run(
     })
     .await;
     if let Some(task) = metrics {
-        task.await?.map_err(ServerError::Serve)?;
+        task.await?;
     }
     result
 }

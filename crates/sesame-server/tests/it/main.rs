@@ -13,6 +13,7 @@ mod support;
 mod browser;
 mod claims;
 mod cli;
+mod connections;
 mod demo;
 mod interop_openidconnect;
 mod login_page;
