@@ -50,6 +50,10 @@ pub struct NewClient {
     pub jwks: Option<serde_json::Value>,
     /// Sign userinfo responses with this algorithm.
     pub userinfo_signed_alg: Option<JwsAlgorithm>,
+    /// URLs the client's `request_uri` may name (request objects by reference).
+    pub request_uris: Vec<String>,
+    /// The only algorithm accepted for its request objects (`none`: unsigned allowed).
+    pub request_object_alg: Option<String>,
 }
 
 /// Changes to a registered client: each `Some` replaces the stored value.
@@ -73,6 +77,10 @@ pub struct ClientUpdate {
     pub userinfo_signed_alg: Option<Option<JwsAlgorithm>>,
     /// First-party: no consent page.
     pub skip_consent: Option<bool>,
+    /// `request_uris` (all of them).
+    pub request_uris: Option<Vec<String>>,
+    /// `request_object_signing_alg` (`Some(None)`: any supported one).
+    pub request_object_alg: Option<Option<String>>,
 }
 
 /// The result of registering a client: the secret is shown once.
@@ -277,6 +285,12 @@ pub async fn add_client(store: &SqlStore, new: &NewClient) -> Result<Registered,
     if let Some(jwks) = &new.jwks {
         client.jwks = Some(client_jwks(jwks)?);
     }
+    client.request_uris = request_uris(&new.request_uris)?;
+    client.request_object_signing_alg = new
+        .request_object_alg
+        .as_deref()
+        .map(request_object_alg)
+        .transpose()?;
     check_keys(&client)?;
     if let Some(uri) = &new.backchannel_logout_uri {
         url::Url::parse(uri).map_err(|_| {
@@ -349,6 +363,12 @@ pub async fn update_client(
     }
     if let Some(v) = update.skip_consent {
         client.skip_consent = v;
+    }
+    if let Some(uris) = &update.request_uris {
+        client.request_uris = request_uris(uris)?;
+    }
+    if let Some(alg) = &update.request_object_alg {
+        client.request_object_signing_alg = alg.as_deref().map(request_object_alg).transpose()?;
     }
     if client.is_public() && client.allows_grant(sesame_op::GrantType::Password) {
         return Err(AdminError::invalid(
@@ -440,6 +460,38 @@ fn set_flows(
             .or_else(|| sesame_core::Scopes::parse("").ok());
     }
     Ok(())
+}
+
+/// `--request-uri` values: absolute http(s) URLs, at most 512 characters.
+fn request_uris(uris: &[String]) -> Result<Vec<String>, AdminError> {
+    let mut out: Vec<String> = Vec::new();
+    for u in uris {
+        let ok = u.len() <= 512
+            && url::Url::parse(u)
+                .is_ok_and(|p| matches!(p.scheme(), "https" | "http") && p.host().is_some());
+        if !ok {
+            return Err(AdminError::invalid(format!(
+                "--request-uri {u:?} must be an absolute http(s) URL of at most 512 characters"
+            )));
+        }
+        if !out.contains(u) {
+            out.push(u.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// `--request-object-alg`: `none` or an algorithm request objects may use.
+fn request_object_alg(alg: &str) -> Result<String, AdminError> {
+    if alg == "none" || JwsAlgorithm::parse(alg).is_some_and(|a| !a.is_symmetric()) {
+        Ok(alg.to_owned())
+    } else {
+        Err(AdminError::unknown(
+            "--request-object-alg",
+            alg,
+            std::iter::once("none").chain(signing_algs().map(JwsAlgorithm::as_str)),
+        ))
+    }
 }
 
 fn client_jwks(value: &serde_json::Value) -> Result<JwkSet, AdminError> {

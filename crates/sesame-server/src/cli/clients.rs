@@ -121,6 +121,12 @@ pub(super) struct ClientAdd {
     /// Sign userinfo responses (a JWT) with this algorithm.
     #[arg(long, value_parser = words::parser::<JwsAlgorithm>())]
     userinfo_signed_alg: Option<Word<JwsAlgorithm>>,
+    /// A URL the client's request_uri may name (repeat; request objects by reference).
+    #[arg(long = "request-uri")]
+    request_uris: Vec<String>,
+    /// The only algorithm accepted for its request objects; `none` allows unsigned ones.
+    #[arg(long, value_name = "ALG")]
+    request_object_alg: Option<String>,
     /// A fixed client id (default: random).
     #[arg(long)]
     client_id: Option<String>,
@@ -163,6 +169,12 @@ pub(super) struct ClientChange {
     /// First-party (true: no consent page) or third-party (false).
     #[arg(long, value_name = "BOOL")]
     skip_consent: Option<bool>,
+    /// The URLs its request_uri may name (repeat; replaces them all).
+    #[arg(long = "request-uri")]
+    request_uris: Vec<String>,
+    /// The only algorithm accepted for its request objects (`none`: unsigned; `any`: any supported).
+    #[arg(long, value_name = "ALG")]
+    request_object_alg: Option<String>,
 }
 
 /// The JWK Set in `path`, as JSON.
@@ -200,6 +212,10 @@ impl ClientChange {
                 .transpose()?,
             userinfo_signed_alg,
             skip_consent: self.skip_consent,
+            request_uris: Some(self.request_uris).filter(|v| !v.is_empty()),
+            request_object_alg: self
+                .request_object_alg
+                .map(|a| Some(a).filter(|a| a != "any")),
         };
         Ok((self.client_id, update))
     }
@@ -237,6 +253,8 @@ impl ClientAdd {
                 .userinfo_signed_alg
                 .map(|w| w.get("--userinfo-signed-alg"))
                 .transpose()?,
+            request_uris: self.request_uris,
+            request_object_alg: self.request_object_alg,
         })
     }
 }
@@ -336,6 +354,8 @@ fn client_json(c: &sesame_op::Client) -> serde_json::Value {
         "require_pkce": c.require_pkce,
         "jwks": c.jwks,
         "userinfo_signed_response_alg": c.userinfo_signed_response_alg,
+        "request_uris": c.request_uris,
+        "request_object_signing_alg": c.request_object_signing_alg,
         "token_endpoint_auth_method": c.token_endpoint_auth_method.as_str(),
         "id_token_signed_response_alg": c.id_token_signed_response_alg,
         "skip_consent": c.skip_consent,

@@ -595,8 +595,26 @@ fn clients_add_and_update_take_response_types_pkce_and_keys() {
     );
     assert_eq!(v["require_pkce"], true);
     assert_eq!(v["userinfo_signed_response_alg"], "ES256");
-    let pkjwt = id_of(add(&["--auth-method", "private_key_jwt", "--jwks", &jwks]));
-    assert_eq!(show(&pkjwt)["jwks"]["keys"][0]["kid"], "1");
+    let pkjwt = id_of(add(&[
+        "--auth-method",
+        "private_key_jwt",
+        "--jwks",
+        &jwks,
+        "--request-uri",
+        "https://rp.example/ro.jwt",
+        "--request-object-alg",
+        "ES256",
+    ]));
+    let v = show(&pkjwt);
+    assert_eq!(v["jwks"]["keys"][0]["kid"], "1");
+    assert_eq!(
+        v["request_uris"],
+        serde_json::json!(["https://rp.example/ro.jwt"])
+    );
+    assert_eq!(v["request_object_signing_alg"], "ES256");
+    let (code, _, err) = run(&["clients", "update", &pkjwt, "--request-object-alg", "any"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(show(&pkjwt)["request_object_signing_alg"].is_null());
 
     // Refusals: one line naming the flag.
     let refused: Vec<(Vec<&str>, &str)> = vec![
@@ -620,6 +638,11 @@ fn clients_add_and_update_take_response_types_pkce_and_keys() {
             vec!["--auth-method", "private_key_jwt", "--jwks", &private],
             "public keys only",
         ),
+        (
+            vec!["--request-object-alg", "HS256"],
+            "--request-object-alg",
+        ),
+        (vec!["--request-uri", "ftp://rp.example/r"], "--request-uri"),
         (
             vec!["--userinfo-signed-alg", "HS256"],
             "--userinfo-signed-alg",
