@@ -343,6 +343,17 @@ fn request_objects(
 ) -> Result<(Vec<String>, Option<String>), OAuthError> {
     let mut list = Vec::new();
     for raw in strings(m, "request_uris")?.unwrap_or_default() {
+        // RFC 7591 §3.2.1 lets the server replace what it cannot use, and the
+        // response shows what was registered: a value that is not an
+        // absolute URL at all is dropped (pyoidc, seeing
+        // require_request_uri_registration, sends a relative path on its
+        // defaults). A URL that breaks the outbound rules is refused.
+        if Url::parse(raw).is_err() {
+            tracing::info!(
+                "registration: dropped a request_uris value that is not an absolute URL"
+            );
+            continue;
+        }
         if raw.len() > 512 {
             return Err(bad("request_uris must each be at most 512 characters"));
         }
