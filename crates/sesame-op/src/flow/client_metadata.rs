@@ -288,100 +288,6 @@ fn jwks(m: &Map<String, Value>) -> Result<Option<JwkSet>, OAuthError> {
     crate::model::public_jwks(value).map(Some).map_err(bad)
 }
 
-/// The provider POSTs logout tokens to this URI, so it is an outbound request
-/// whose target the registrant chose (S14): `https` to a public host
-/// ([`crate::outbound::check_registered`]; the address is checked again when
-/// sending) — unless the operator allows private targets
-/// ([`Settings::allow_private_outbound`]: tests, the demo), where
-/// `http://127.0.0.1…` is how a local relying party listens.
-fn backchannel_logout_uri(
-    m: &Map<String, Value>,
-    settings: &Settings,
-) -> Result<Option<String>, OAuthError> {
-    let Some(raw) = string(m, "backchannel_logout_uri")? else {
-        return Ok(None);
-    };
-    outbound_url("backchannel_logout_uri", raw, settings, false).map(Some)
-}
-
-/// A URL the provider will send requests to, chosen by the registrant
-/// (S14): absolute, no user information, `https` to a public host — or
-/// `http` on a loopback host where the operator allows private targets.
-/// `fragment`: whether a fragment may follow (a `request_uri`'s hash).
-fn outbound_url(
-    member: &str,
-    raw: &str,
-    settings: &Settings,
-    fragment: bool,
-) -> Result<String, OAuthError> {
-    let url = Url::parse(raw).map_err(|_| bad(format!("{member} must be an absolute URL")))?;
-    if !fragment && (url.fragment().is_some() || raw.contains('#')) {
-        return Err(bad(format!("{member} must not contain a fragment")));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad(format!("{member} must not contain user information")));
-    }
-    let private = settings.allow_private_outbound;
-    if let (false, Err(why)) = (private, crate::outbound::check_registered(&url)) {
-        return Err(bad(format!(
-            "{member} {why}: the provider sends requests only to public hosts"
-        )));
-    }
-    match url.scheme() {
-        "https" if url.host().is_some() => Ok(raw.to_owned()),
-        "http" if private && is_loopback(&url) => Ok(raw.to_owned()),
-        _ => Err(bad(format!(
-            "{member} must use https (or http on a loopback host, where the provider allows private targets)"
-        ))),
-    }
-}
-
-/// `request_uris` and `request_object_signing_alg` (OIDC Registration §2).
-fn request_objects(
-    m: &Map<String, Value>,
-    settings: &Settings,
-) -> Result<(Vec<String>, Option<String>), OAuthError> {
-    let mut list = Vec::new();
-    for raw in strings(m, "request_uris")?.unwrap_or_default() {
-        // RFC 7591 §3.2.1 lets the server replace what it cannot use, and the
-        // response shows what was registered: a value that is not an
-        // absolute URL at all is dropped (pyoidc, seeing
-        // require_request_uri_registration, sends a relative path on its
-        // defaults). A URL that breaks the outbound rules is refused.
-        if Url::parse(raw).is_err() {
-            tracing::info!(
-                "registration: dropped a request_uris value that is not an absolute URL"
-            );
-            continue;
-        }
-        if raw.len() > 512 {
-            return Err(bad("request_uris must each be at most 512 characters"));
-        }
-        let uri = outbound_url("request_uris", raw, settings, true)?;
-        if !list.contains(&uri) {
-            list.push(uri);
-        }
-    }
-    if list.len() > 20 {
-        return Err(bad("at most 20 request_uris"));
-    }
-    let alg = match string(m, "request_object_signing_alg")? {
-        None => None,
-        Some(super::request_object::NONE) => Some(super::request_object::NONE.to_owned()),
-        Some(name) => {
-            let ok = JwsAlgorithm::parse(name)
-                .is_some_and(|a| super::request_object::REQUEST_OBJECT_ALGS.contains(&a));
-            if !ok {
-                return Err(bad(format!(
-                    "request_object_signing_alg {name} is not supported"
-                )));
-            }
-            Some(name.to_owned())
-        }
-    };
-    Ok((list, alg))
-}
-
 fn client_name(m: &Map<String, Value>) -> Result<Option<String>, OAuthError> {
     let Some(name) = string(m, "client_name")? else {
         return Ok(None);
@@ -503,8 +409,8 @@ pub(crate) fn parse(
         false,
         &ErrorCode::InvalidClientMetadata,
     )?;
-    let backchannel_logout_uri = backchannel_logout_uri(m, settings)?;
-    let (request_uris, request_object_signing_alg) = request_objects(m, settings)?;
+    let backchannel_logout_uri = outbound_urls::backchannel_logout_uri(m, settings)?;
+    let (request_uris, request_object_signing_alg) = outbound_urls::request_objects(m, settings)?;
     let backchannel_logout_session_required = boolean(m, "backchannel_logout_session_required")?;
     if backchannel_logout_session_required && backchannel_logout_uri.is_none() {
         return Err(bad(
@@ -629,5 +535,6 @@ pub(crate) fn to_json(client: &Client) -> Map<String, Value> {
     out
 }
 
+mod outbound_urls;
 #[cfg(test)]
 mod tests;
