@@ -139,6 +139,11 @@ pub struct Client {
     /// (which are otherwise refused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_object_signing_alg: Option<String>,
+    /// `sector_identifier_uri` (OIDC Registration §2): its host is the
+    /// pairwise sector (fixed in [`Client::pairwise_sector`]) and its
+    /// document listed every redirect URI when it was registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sector_identifier_uri: Option<String>,
     /// When the client was registered.
     pub created_at: UnixTime,
 }
@@ -178,6 +183,7 @@ impl Client {
             legacy_assertion_audience: false,
             request_uris: Vec::new(),
             request_object_signing_alg: None,
+            sector_identifier_uri: None,
             created_at: now,
         }
     }

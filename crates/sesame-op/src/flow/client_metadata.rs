@@ -2,10 +2,11 @@
 //! OIDC Dynamic Client Registration 1.0 §2), and written back as JSON.
 //!
 //! The checks only read the request and the provider's settings: nothing here
-//! makes an outbound call, so members that would need one (`jwks_uri`,
-//! `sector_identifier_uri`) are refused. `request_uris` are checked like
-//! every registrant-chosen URL (public hosts, https) and fetched only when
-//! an authorization request names one.
+//! makes an outbound call: `jwks_uri` is refused; `request_uris` and
+//! `sector_identifier_uri` are checked like every registrant-chosen URL
+//! (public hosts, https). The registration flow fetches the sector
+//! document ([`crate::flow::register`]); a `request_uri` is fetched only
+//! when an authorization request names one.
 
 use serde_json::{Map, Value, json};
 use sesame_core::{ErrorCode, JwkSet, JwsAlgorithm, RedirectUri, ResponseType, Scopes};
@@ -22,14 +23,10 @@ const MAX_CLIENT_NAME: usize = 200;
 
 /// Members Sesame understands but does not support, and refuses rather than
 /// ignore, so that a client does not believe it got what it asked for.
-const REFUSED: [(&str, &str); 6] = [
+const REFUSED: [(&str, &str); 5] = [
     (
         "jwks_uri",
         "fetching it would be an outbound request driven by an unauthenticated client; send the keys inline as jwks",
-    ),
-    (
-        "sector_identifier_uri",
-        "fetching it would be an outbound request driven by an unauthenticated client; a pairwise client's sector is the one host all its redirect_uris share",
     ),
     (
         "id_token_encrypted_response_alg",
@@ -69,6 +66,8 @@ pub(crate) struct Metadata {
     pub(crate) subject_type: SubjectType,
     pub(crate) request_uris: Vec<String>,
     pub(crate) request_object_signing_alg: Option<String>,
+    /// Checked for its form; its document is fetched by the registration flow.
+    pub(crate) sector_identifier_uri: Option<String>,
 }
 
 impl Metadata {
@@ -94,6 +93,7 @@ impl Metadata {
         client.subject_type = self.subject_type;
         client.request_uris = self.request_uris;
         client.request_object_signing_alg = self.request_object_signing_alg;
+        client.sector_identifier_uri = self.sector_identifier_uri;
     }
 }
 
@@ -344,12 +344,16 @@ pub(crate) fn parse(
     {
         return Err(bad_redirect("redirect_uris is required"));
     }
-    if subject_type == SubjectType::Pairwise {
+    let sector_identifier_uri = match string(m, "sector_identifier_uri")? {
+        None => None,
+        Some(raw) => Some(outbound_urls::sector_identifier_uri(raw, settings)?),
+    };
+    if subject_type == SubjectType::Pairwise && sector_identifier_uri.is_none() {
         let mut probe = Client::new(sesame_core::ClientId::new(""), redirect_uris.clone(), 0);
         probe.subject_type = subject_type;
         if probe.sector_identifier().is_none() {
             return Err(bad(
-                "subject_type pairwise needs redirect_uris that all share one host (the sector identifier); sector_identifier_uri is not supported",
+                "subject_type pairwise needs redirect_uris that all share one host, or a sector_identifier_uri listing them",
             ));
         }
     }
@@ -452,6 +456,7 @@ pub(crate) fn parse(
         subject_type,
         request_uris,
         request_object_signing_alg,
+        sector_identifier_uri,
     })
 }
 
@@ -531,6 +536,9 @@ pub(crate) fn to_json(client: &Client) -> Map<String, Value> {
     }
     if let Some(alg) = &client.request_object_signing_alg {
         put("request_object_signing_alg", json!(alg));
+    }
+    if let Some(uri) = &client.sector_identifier_uri {
+        put("sector_identifier_uri", json!(uri));
     }
     out
 }

@@ -95,42 +95,20 @@ async fn fetch(p: &Provider, client: &Client, uri: &str) -> Result<String, OAuth
             "request_uri is not one of the client's registered request_uris",
         ));
     }
-    crate::outbound::check_target(uri, p.inner.settings.allow_private_outbound)
-        .map_err(|why| bad_uri(format!("request_uri {why}")))?;
-    let fetched = async {
-        let mut response = p
-            .inner
-            .http
-            .get(without_fragment(uri))
-            .header("accept", "application/oauth-authz-req+jwt, application/jwt")
-            .send()
-            .await
-            .map_err(|e| {
-                tracing::info!(client_id = %client.client_id.as_str(), error = %e, "request_uri fetch failed");
-                bad_uri("request_uri could not be fetched")
-            })?;
-        if !response.status().is_success() {
-            return Err(bad_uri(format!(
-                "request_uri answered HTTP {}",
-                response.status().as_u16()
-            )));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|_| bad_uri("request_uri could not be read"))?
-        {
-            if body.len() + chunk.len() > MAX_OBJECT {
-                return Err(bad_uri("request_uri holds more than 64 KiB"));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        String::from_utf8(body).map_err(|_| bad_uri("request_uri holds no JWT"))
-    };
-    tokio::time::timeout(FETCH_TIMEOUT, fetched)
-        .await
-        .map_err(|_| bad_uri("request_uri did not answer within 5 seconds"))?
+    let body = crate::outbound::fetch_limited(
+        &p.inner.http,
+        uri,
+        p.inner.settings.allow_private_outbound,
+        "application/oauth-authz-req+jwt, application/jwt",
+        MAX_OBJECT,
+        FETCH_TIMEOUT,
+    )
+    .await
+    .map_err(|e| {
+        tracing::info!(client_id = %client.client_id.as_str(), error = %e, "request_uri refused");
+        bad_uri(format!("request_uri {e}"))
+    })?;
+    String::from_utf8(body).map_err(|_| bad_uri("request_uri holds no JWT"))
 }
 
 /// The object's claims, its signature checked against the client's keys.

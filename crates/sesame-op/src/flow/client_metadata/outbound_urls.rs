@@ -103,3 +103,14 @@ pub(super) fn request_objects(
     };
     Ok((list, alg))
 }
+
+/// `sector_identifier_uri` (OIDC Registration §2): an https URL to a public
+/// host; its host is the pairwise sector, and its document must list every
+/// redirect URI (fetched by the registration flow).
+pub(super) fn sector_identifier_uri(raw: &str, settings: &Settings) -> Result<String, OAuthError> {
+    let uri = outbound_url("sector_identifier_uri", raw, settings, false)?;
+    if raw.len() > 2048 {
+        return Err(bad("sector_identifier_uri is longer than 2048 characters"));
+    }
+    Ok(uri)
+}

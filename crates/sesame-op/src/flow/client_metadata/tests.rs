@@ -419,7 +419,7 @@ fn client_name_and_scope() {
 #[test]
 fn unsupported_features_are_refused_not_ignored() {
     for (name, value) in [
-        ("sector_identifier_uri", json!("https://rp.example/s.json")),
+        ("jwks_uri", json!("https://rp.example/jwks.json")),
         ("id_token_encrypted_response_alg", json!("RSA-OAEP")),
         ("userinfo_encrypted_response_enc", json!("A128GCM")),
     ] {
@@ -520,8 +520,18 @@ fn pairwise_clients_need_one_redirect_host() {
         assert_eq!(e.code, ErrorCode::InvalidClientMetadata);
         assert!(e.description.contains("one host"), "{}", e.description);
     }
-    let e = check_pairwise(json!({"redirect_uris": [CB], "subject_type": "pairwise",
+    // A sector_identifier_uri (its document is fetched by the registration
+    // flow) lets redirect URIs span hosts; it must be an https URL.
+    let m = check_pairwise(json!({"redirect_uris": [CB, "https://other.example/cb"],
+                                  "subject_type": "pairwise",
                                   "sector_identifier_uri": "https://rp.example/s.json"}))
+    .unwrap();
+    assert_eq!(
+        m.sector_identifier_uri.as_deref(),
+        Some("https://rp.example/s.json")
+    );
+    let e = check_pairwise(json!({"redirect_uris": [CB], "subject_type": "pairwise",
+                                  "sector_identifier_uri": "ftp://rp.example/s.json"}))
     .unwrap_err();
     assert!(
         e.description.contains("sector_identifier_uri"),
