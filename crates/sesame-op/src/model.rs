@@ -75,9 +75,14 @@ pub struct Client {
     /// `userinfo_signed_response_alg`: when set, userinfo answers with a signed JWT.
     #[serde(default)]
     pub userinfo_signed_response_alg: Option<JwsAlgorithm>,
-    /// The client's public keys, for `private_key_jwt`.
+    /// The client's public keys, for `private_key_jwt` and request objects.
     #[serde(default)]
     pub jwks: Option<JwkSet>,
+    /// Where the client publishes its public keys instead (fetched through
+    /// the outbound guard, cached five minutes, fetched again for an unknown
+    /// `kid` at most once a minute). Never both `jwks` and `jwks_uri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
     /// `backchannel_logout_uri`
     #[serde(default)]
     pub backchannel_logout_uri: Option<String>,
@@ -170,6 +175,7 @@ impl Client {
             id_token_signed_response_alg: JwsAlgorithm::RS256,
             userinfo_signed_response_alg: None,
             jwks: None,
+            jwks_uri: None,
             backchannel_logout_uri: None,
             backchannel_logout_session_required: false,
             allowed_scopes: None,

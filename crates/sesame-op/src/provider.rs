@@ -163,6 +163,7 @@ pub(crate) struct Inner {
     pub(crate) keys: Keys,
     pub(crate) settings: Settings,
     pub(crate) http: reqwest::Client,
+    pub(crate) client_keys: crate::client_keys::ClientKeys,
     pub(crate) templates: Templates,
 }
 
@@ -278,6 +279,23 @@ impl Provider {
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
+    }
+
+    /// The keys of `client` for a signature naming `kid` (inline `jwks`, or
+    /// its `jwks_uri`, cached; see [`crate::client_keys`]).
+    pub(crate) async fn client_keys(
+        &self,
+        client: &crate::model::Client,
+        kid: Option<&str>,
+    ) -> Result<sesame_core::KeySet, String> {
+        crate::client_keys::keys_for(
+            &self.inner.client_keys,
+            &self.inner.http,
+            self.inner.settings.allow_private_outbound,
+            client,
+            kid,
+        )
+        .await
     }
 
     pub(crate) fn now(&self) -> UnixTime {
@@ -545,6 +563,7 @@ impl ProviderBuilder {
                 keys: Keys::new(ring, self.settings.key_reload_interval),
                 settings: self.settings,
                 http,
+                client_keys: crate::client_keys::ClientKeys::default(),
                 templates: self.templates,
             }),
         })

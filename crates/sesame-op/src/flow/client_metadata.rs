@@ -2,9 +2,9 @@
 //! OIDC Dynamic Client Registration 1.0 §2), and written back as JSON.
 //!
 //! The checks only read the request and the provider's settings: nothing here
-//! makes an outbound call: `jwks_uri` is refused; `request_uris` and
+//! makes an outbound call: `jwks_uri`, `request_uris` and
 //! `sector_identifier_uri` are checked like every registrant-chosen URL
-//! (public hosts, https). The registration flow fetches the sector
+//! (public hosts, https); `jwks_uri` is fetched when a signature needs it. The registration flow fetches the sector
 //! document ([`crate::flow::register`]); a `request_uri` is fetched only
 //! when an authorization request names one.
 
@@ -23,11 +23,7 @@ const MAX_CLIENT_NAME: usize = 200;
 
 /// Members Sesame understands but does not support, and refuses rather than
 /// ignore, so that a client does not believe it got what it asked for.
-const REFUSED: [(&str, &str); 5] = [
-    (
-        "jwks_uri",
-        "fetching it would be an outbound request driven by an unauthenticated client; send the keys inline as jwks",
-    ),
+const REFUSED: [(&str, &str); 4] = [
     (
         "id_token_encrypted_response_alg",
         "ID tokens are signed, not encrypted",
@@ -58,6 +54,7 @@ pub(crate) struct Metadata {
     pub(crate) id_token_signed_response_alg: JwsAlgorithm,
     pub(crate) userinfo_signed_response_alg: Option<JwsAlgorithm>,
     pub(crate) jwks: Option<JwkSet>,
+    pub(crate) jwks_uri: Option<String>,
     pub(crate) post_logout_redirect_uris: Vec<RedirectUri>,
     pub(crate) backchannel_logout_uri: Option<String>,
     pub(crate) backchannel_logout_session_required: bool,
@@ -85,6 +82,7 @@ impl Metadata {
         client.id_token_signed_response_alg = self.id_token_signed_response_alg;
         client.userinfo_signed_response_alg = self.userinfo_signed_response_alg;
         client.jwks = self.jwks;
+        client.jwks_uri = self.jwks_uri;
         client.post_logout_redirect_uris = self.post_logout_redirect_uris;
         client.backchannel_logout_uri = self.backchannel_logout_uri;
         client.backchannel_logout_session_required = self.backchannel_logout_session_required;
@@ -386,9 +384,19 @@ pub(crate) fn parse(
     let token_endpoint_auth_signing_alg =
         alg(m, "token_endpoint_auth_signing_alg", assertion_algs)?;
     let jwks = jwks(m)?;
-    if token_endpoint_auth_method == AuthMethod::PrivateKeyJwt && jwks.is_none() {
+    let jwks_uri = match string(m, "jwks_uri")? {
+        None => None,
+        Some(raw) => Some(outbound_urls::jwks_uri(raw, settings)?),
+    };
+    if jwks.is_some() && jwks_uri.is_some() {
+        return Err(bad("send jwks or jwks_uri, not both (RFC 7591 §2)"));
+    }
+    if token_endpoint_auth_method == AuthMethod::PrivateKeyJwt
+        && jwks.is_none()
+        && jwks_uri.is_none()
+    {
         return Err(bad(
-            "private_key_jwt needs the client's public keys in jwks",
+            "private_key_jwt needs the client's public keys in jwks or at jwks_uri",
         ));
     }
 
@@ -448,6 +456,7 @@ pub(crate) fn parse(
         id_token_signed_response_alg,
         userinfo_signed_response_alg,
         jwks,
+        jwks_uri,
         post_logout_redirect_uris,
         backchannel_logout_uri,
         backchannel_logout_session_required,
@@ -504,6 +513,9 @@ pub(crate) fn to_json(client: &Client) -> Map<String, Value> {
     }
     if let Some(jwks) = &client.jwks {
         put("jwks", json!(jwks));
+    }
+    if let Some(uri) = &client.jwks_uri {
+        put("jwks_uri", json!(uri));
     }
     if !client.post_logout_redirect_uris.is_empty() {
         put(

@@ -15,7 +15,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
-use sesame_core::{ErrorCode, JwsAlgorithm, KeySet, UnixTime, UnverifiedJws};
+use sesame_core::{ErrorCode, JwsAlgorithm, UnixTime, UnverifiedJws};
 
 use super::{OAuthError, Params};
 use crate::model::Client;
@@ -75,7 +75,7 @@ pub(crate) async fn resolve(
     if jwt.len() > MAX_OBJECT {
         return Err(bad_object("the request object is too large"));
     }
-    let claims = verify(client, jwt.trim())?;
+    let claims = verify(p, client, jwt.trim()).await?;
     check_claims(p, client, &claims, now)?;
     Ok(merge(params, &claims))
 }
@@ -112,7 +112,11 @@ async fn fetch(p: &Provider, client: &Client, uri: &str) -> Result<String, OAuth
 }
 
 /// The object's claims, its signature checked against the client's keys.
-fn verify(client: &Client, jwt: &str) -> Result<Map<String, Value>, OAuthError> {
+async fn verify(
+    p: &Provider,
+    client: &Client,
+    jwt: &str,
+) -> Result<Map<String, Value>, OAuthError> {
     let registered = client.request_object_signing_alg.as_deref();
     if let Some(claims) = unsigned(jwt)? {
         if registered == Some(NONE) {
@@ -130,14 +134,13 @@ fn verify(client: &Client, jwt: &str) -> Result<Map<String, Value>, OAuthError> 
             "the request object is not signed with the registered request_object_signing_alg",
         ));
     }
-    let keys = client
-        .jwks
-        .as_ref()
-        .map(KeySet::from_jwks)
-        .unwrap_or_default();
+    let keys = p
+        .client_keys(client, jws.header().kid.as_deref())
+        .await
+        .map_err(|e| bad_object(format!("{e}: no key to verify the request object with")))?;
     if keys.is_empty() {
         return Err(bad_object(
-            "the client has no registered keys (jwks) to verify request objects with",
+            "the client has no registered keys (jwks or jwks_uri) to verify request objects with",
         ));
     }
     let verified = jws

@@ -10,6 +10,7 @@
 mod support;
 
 mod authorize;
+mod client_keys;
 mod conformance;
 mod discovery;
 mod logout;

@@ -116,8 +116,11 @@ pub(super) struct ClientAdd {
     #[arg(long)]
     require_pkce: bool,
     /// A file with the client's public JWK Set, for --auth-method private_key_jwt.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "jwks_uri")]
     jwks: Option<std::path::PathBuf>,
+    /// Where the client publishes its public keys instead (fetched when needed, cached).
+    #[arg(long, value_name = "URL")]
+    jwks_uri: Option<String>,
     /// Sign userinfo responses (a JWT) with this algorithm.
     #[arg(long, value_parser = words::parser::<JwsAlgorithm>())]
     userinfo_signed_alg: Option<Word<JwsAlgorithm>>,
@@ -154,9 +157,12 @@ pub(super) struct ClientChange {
     /// Require PKCE always (true) or follow RFC 9700 (false).
     #[arg(long, value_name = "BOOL")]
     require_pkce: Option<bool>,
-    /// A file with the client's public JWK Set.
-    #[arg(long, value_name = "FILE")]
+    /// A file with the client's public JWK Set (replaces a jwks_uri).
+    #[arg(long, value_name = "FILE", conflicts_with = "jwks_uri")]
     jwks: Option<std::path::PathBuf>,
+    /// Where the client publishes its public keys (replaces inline keys).
+    #[arg(long, value_name = "URL")]
+    jwks_uri: Option<String>,
     /// The ID token's signing algorithm.
     #[arg(long, value_parser = words::parser::<JwsAlgorithm>())]
     id_token_alg: Option<Word<JwsAlgorithm>>,
@@ -206,6 +212,7 @@ impl ClientChange {
                 .filter(|v| !v.is_empty()),
             require_pkce: self.require_pkce,
             jwks: read_jwks(self.jwks.as_deref())?,
+            jwks_uri: self.jwks_uri,
             id_token_alg: self
                 .id_token_alg
                 .map(|w| w.get("--id-token-alg"))
@@ -249,6 +256,7 @@ impl ClientAdd {
             response_types: words::all(self.response_types, "--response-type")?,
             require_pkce: self.require_pkce,
             jwks: read_jwks(self.jwks.as_deref())?,
+            jwks_uri: self.jwks_uri,
             userinfo_signed_alg: self
                 .userinfo_signed_alg
                 .map(|w| w.get("--userinfo-signed-alg"))
@@ -353,6 +361,7 @@ fn client_json(c: &sesame_op::Client) -> serde_json::Value {
         "response_types": c.response_types,
         "require_pkce": c.require_pkce,
         "jwks": c.jwks,
+        "jwks_uri": c.jwks_uri,
         "userinfo_signed_response_alg": c.userinfo_signed_response_alg,
         "request_uris": c.request_uris,
         "request_object_signing_alg": c.request_object_signing_alg,

@@ -1,5 +1,6 @@
-//! Registered URLs the provider sends requests to: `backchannel_logout_uri`
-//! and `request_uris`, checked against the outbound rules (S14).
+//! Registered URLs the provider sends requests to: `backchannel_logout_uri`,
+//! `request_uris`, `sector_identifier_uri` and `jwks_uri`, checked against
+//! the outbound rules (S14).
 
 use serde_json::{Map, Value};
 use sesame_core::JwsAlgorithm;
@@ -113,4 +114,13 @@ pub(super) fn sector_identifier_uri(raw: &str, settings: &Settings) -> Result<St
         return Err(bad("sector_identifier_uri is longer than 2048 characters"));
     }
     Ok(uri)
+}
+
+/// `jwks_uri`: an https URL to a public host (fetched when a signature of
+/// the client needs its keys).
+pub(super) fn jwks_uri(raw: &str, settings: &Settings) -> Result<String, OAuthError> {
+    if raw.len() > 2048 {
+        return Err(bad("jwks_uri is longer than 2048 characters"));
+    }
+    outbound_url("jwks_uri", raw, settings, false)
 }
