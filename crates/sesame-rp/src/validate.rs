@@ -9,27 +9,35 @@ use crate::client::OidcClient;
 use crate::flow::LoginError;
 use crate::outbound::HttpError;
 
-/// Whether a check failed only because the token's `kid` is not in the set.
+/// The `kid` a check failed on, when it failed only because that `kid` is
+/// not in the set.
 pub(crate) trait UnknownKid {
-    fn is_unknown_kid(&self) -> bool;
+    fn unknown_kid(&self) -> Option<&str>;
 }
 
 impl UnknownKid for JwsError {
-    fn is_unknown_kid(&self) -> bool {
-        matches!(self, JwsError::UnknownKid(_))
+    fn unknown_kid(&self) -> Option<&str> {
+        match self {
+            JwsError::UnknownKid(kid) => Some(kid),
+            _ => None,
+        }
     }
 }
 
 impl UnknownKid for ValidationError {
-    fn is_unknown_kid(&self) -> bool {
-        matches!(self, ValidationError::Jws(JwsError::UnknownKid(_)))
+    fn unknown_kid(&self) -> Option<&str> {
+        match self {
+            ValidationError::Jws(e) => e.unknown_kid(),
+            _ => None,
+        }
     }
 }
 
 impl OidcClient {
     /// Runs `check` with the provider's keys; when it fails on an unknown
-    /// `kid`, refetches the JWKS (rate-limited by the cache) and runs it once
-    /// more. `Err` only when the keys cannot be had at all.
+    /// `kid`, refetches the JWKS (at once the first time, shared by
+    /// concurrent misses, rate-limited after a fruitless refetch) and runs it
+    /// once more. `Err` only when the keys cannot be had at all.
     pub(crate) async fn with_jwks<T, E: UnknownKid>(
         &self,
         now: UnixTime,
@@ -37,8 +45,13 @@ impl OidcClient {
     ) -> Result<Result<T, E>, HttpError> {
         let keys = self.inner.jwks.keys(&self.inner.http, now).await?;
         match check(&keys) {
-            Err(e) if e.is_unknown_kid() => {
-                match self.inner.jwks.refresh(&self.inner.http, now).await {
+            Err(e) if e.unknown_kid().is_some() => {
+                let fresh = self
+                    .inner
+                    .jwks
+                    .refresh_for_kid(&self.inner.http, now, &keys, e.unknown_kid())
+                    .await;
+                match fresh {
                     Some(fresh) => Ok(check(&fresh)),
                     None => Ok(Err(e)),
                 }
