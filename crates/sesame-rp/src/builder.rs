@@ -379,6 +379,7 @@ impl OidcClientBuilder {
                 http,
                 jwks: JwksCache::new(jwks_uri, self.static_keys),
                 validator,
+                id_token_algs: RwLock::new(Vec::new()),
                 redirect_uri,
                 post_logout_redirect_uri: self.post_logout_redirect_uri,
                 scopes: self.scopes,

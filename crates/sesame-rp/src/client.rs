@@ -4,8 +4,8 @@ use std::fmt;
 use std::sync::{Arc, RwLock};
 
 use sesame_core::{
-    ClientId, ClientSecret, Clock, IdTokenValidator, Issuer, ProviderMetadata, RedirectUri, Scopes,
-    SigningKey, UnixTime,
+    ClientId, ClientSecret, Clock, IdTokenValidator, Issuer, JwsAlgorithm, ProviderMetadata,
+    RedirectUri, Scopes, SigningKey, UnixTime,
 };
 
 use crate::jwks::JwksCache;
@@ -73,6 +73,9 @@ pub(crate) struct Inner {
     pub(crate) http: reqwest::Client,
     pub(crate) jwks: JwksCache,
     pub(crate) validator: IdTokenValidator,
+    /// The algorithms this client's ID tokens have been signed with (a subset
+    /// of the validator's allowlist): logout tokens are pinned to them.
+    pub(crate) id_token_algs: RwLock<Vec<JwsAlgorithm>>,
     pub(crate) redirect_uri: RedirectUri,
     pub(crate) post_logout_redirect_uri: Option<String>,
     pub(crate) scopes: Scopes,

@@ -2,7 +2,8 @@
 //! tokens and (from `bearer`) JWT access tokens, through one JWKS-retry helper.
 
 use sesame_core::{
-    Expected, JwsError, KeySet, LogoutTokenClaims, UnixTime, ValidatedIdToken, ValidationError,
+    Expected, JwsAlgorithm, JwsError, KeySet, LogoutTokenClaims, UnixTime, UnverifiedJws,
+    ValidatedIdToken, ValidationError,
 };
 
 use crate::client::OidcClient;
@@ -73,17 +74,51 @@ impl OidcClient {
     ) -> Result<ValidatedIdToken, LoginError> {
         let now = self.now();
         let validator = &self.inner.validator;
-        Ok(self
+        let validated = self
             .with_jwks(now, |keys| validator.validate(token, keys, now, expected))
             .await
-            .map_err(|e| LoginError::Internal(format!("fetching the provider's keys: {e}")))??)
+            .map_err(|e| LoginError::Internal(format!("fetching the provider's keys: {e}")))??;
+        self.saw_id_token_alg(validated.header.alg);
+        Ok(validated)
     }
 
-    /// Validates a back-channel logout token (signature via the JWKS cache).
+    /// Records the algorithm of a valid ID token of this client.
+    fn saw_id_token_alg(&self, alg: JwsAlgorithm) {
+        let mut algs = match self.inner.id_token_algs.write() {
+            Ok(a) => a,
+            Err(p) => p.into_inner(),
+        };
+        if !algs.contains(&alg) {
+            algs.push(alg);
+        }
+    }
+
+    /// Whether a logout token signed with `alg` may be checked further: once
+    /// ID tokens of this client have been seen, only their algorithms (the
+    /// provider signs logout tokens as it signs ID tokens; a logout token
+    /// under another algorithm of the allowlist is refused); before, the
+    /// allowlist alone.
+    fn is_id_token_alg(&self, alg: JwsAlgorithm) -> bool {
+        let algs = match self.inner.id_token_algs.read() {
+            Ok(a) => a,
+            Err(p) => p.into_inner(),
+        };
+        algs.is_empty() || algs.contains(&alg)
+    }
+
+    /// Validates a back-channel logout token (signature via the JWKS cache),
+    /// signed with an algorithm of this client's ID tokens.
     pub(crate) async fn validate_logout_token(
         &self,
         token: &str,
     ) -> Result<LogoutTokenClaims, LoginError> {
+        let alg = UnverifiedJws::parse(token)
+            .map_err(ValidationError::Jws)?
+            .header()
+            .alg;
+        if !self.is_id_token_alg(alg) {
+            return Err(ValidationError::Jws(JwsError::AlgorithmNotAllowed(alg)).into());
+        }
         let now = self.now();
         let validator = &self.inner.validator;
         Ok(self

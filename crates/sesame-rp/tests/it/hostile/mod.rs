@@ -19,6 +19,7 @@ use sesame_rp::{OidcClient, ResponseType};
 use crate::support::*;
 
 mod keys;
+mod logout;
 
 type Edit = Arc<dyn Fn(&mut Value, &mut Value) + Send + Sync>;
 
