@@ -285,6 +285,28 @@ impl OidcClientBuilder {
         self
     }
 
+    /// Sends a failed sign-in to `path` with `?error=CODE` (`invalid_request`,
+    /// `invalid_token`, `access_denied` or the provider's code, `provider_error`,
+    /// `server_error`) instead of answering with the failure page (4xx for a
+    /// bad or forged response). The same as `RoutePaths::login_failed`; set it
+    /// after `with_paths`.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let oidc = sesame_rp::OidcClient::builder("https://op.example".parse()?, "app")
+    ///     .with_client_secret("secret")
+    ///     .with_redirect_uri("https://app.example/callback".parse()?)
+    ///     .with_login_failed_redirect("/") // the home page shows ?error=
+    ///     .build()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn with_login_failed_redirect(mut self, path: impl Into<String>) -> Self {
+        self.paths.login_failed = Some(path.into());
+        self
+    }
+
     /// Where back-channel logouts are recorded (default: in memory; use a
     /// shared one when the app runs several instances).
     #[must_use]

@@ -44,7 +44,10 @@ pub struct RoutePaths {
     pub backchannel_logout: String,
     /// Where to land after logout when the provider has no end-session endpoint. Default `/`.
     pub after_logout: String,
-    /// Where to go after a failed login (the error is in the query). Default: a plain error answer.
+    /// Where to redirect (303) after a failed login, with `?error=CODE`
+    /// (see `OidcClientBuilder::with_login_failed_redirect`). Default: none, a
+    /// failure page of its own (4xx for a bad or forged response, with links to
+    /// `login` and `after_logout`).
     pub login_failed: Option<String>,
 }
 

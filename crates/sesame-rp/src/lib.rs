@@ -14,6 +14,7 @@ mod logout;
 mod metrics;
 mod next;
 pub mod outbound;
+mod page;
 mod providers;
 mod provision;
 mod refresh;

@@ -18,6 +18,7 @@ use sesame_rp::{OidcClient, ResponseType};
 
 use crate::support::*;
 
+mod failure;
 mod keys;
 mod logout;
 
@@ -517,7 +518,7 @@ async fn a_mixed_up_iss_parameter_stops_before_the_token_request() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 401);
+    assert_eq!(r.status(), 400);
     assert_eq!(
         rig.fake.token_calls.load(Ordering::SeqCst),
         0,
@@ -536,7 +537,7 @@ async fn an_advertised_iss_parameter_that_is_missing_is_refused() {
     )
     .await;
     let r = rig.login().await;
-    assert_eq!(r.status(), 401);
+    assert_eq!(r.status(), 400);
     assert!(!rig.signed_in().await);
     assert_eq!(rig.fake.token_calls.load(Ordering::SeqCst), 0);
     // Not advertised and not sent: accepted (most providers today).
@@ -613,7 +614,7 @@ async fn mix_up_a_state_for_one_provider_at_another_callback_calls_neither() {
     );
     assert_ne!(forged, callback);
     let r = browser.get(&forged).send().await.unwrap();
-    assert_eq!(r.status(), 401);
+    assert_eq!(r.status(), 400);
     assert_eq!(a.token_calls.load(Ordering::SeqCst), 0);
     assert_eq!(b.token_calls.load(Ordering::SeqCst), 0);
     // The honest path still works.
