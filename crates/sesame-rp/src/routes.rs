@@ -12,6 +12,7 @@ use tower_sessions::Session;
 
 use crate::auth::Clients;
 use crate::client::{OidcClient, RoutePaths};
+use crate::end_session;
 use crate::flow::{CallbackError, LoginError};
 use crate::next::is_safe_next;
 use crate::page::{escape_html, html_page};
@@ -262,23 +263,19 @@ pub(crate) async fn logout_with(
         return see_other(&paths.after_logout);
     };
     tracing::info!(provider = %client.name(), subject = %auth.subject, "logged out");
-    let metadata = client.metadata();
-    match metadata.end_session_endpoint.as_deref() {
-        Some(endpoint) if auth.issuer == client.issuer().as_str() => {
-            let Ok(mut url) = url::Url::parse(endpoint) else {
-                return see_other(&paths.after_logout);
-            };
-            {
-                let mut q = url.query_pairs_mut();
-                q.append_pair("id_token_hint", &auth.id_token);
-                q.append_pair("client_id", client.client_id().as_str());
-                if let Some(after) = &client.inner.post_logout_redirect_uri {
-                    q.append_pair("post_logout_redirect_uri", after);
-                }
+    let Ok(state) = sesame_core::random::token() else {
+        tracing::error!("no randomness for the logout state; logged out locally only");
+        return see_other(&paths.after_logout);
+    };
+    match end_session::end_session_url(&client, &auth, &state) {
+        Some(url) => {
+            // Kept in the fresh session (the old one is gone) for LogoutReturn.
+            if let Err(e) = end_session::remember(session, &client, &state).await {
+                tracing::warn!(error = %e, "could not keep the logout state");
             }
-            see_other(url.as_str())
+            see_other(&url)
         }
-        _ => see_other(&paths.after_logout),
+        None => see_other(&paths.after_logout),
     }
 }
 

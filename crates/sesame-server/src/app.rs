@@ -1,8 +1,9 @@
 //! `sesame app`: the demo relying-party app, pointed at any provider.
 //!
 //! Routes: `/` (HTML: a login button, or the user's claims and a logout
-//! button), `/login`, `/callback` (a failed sign-in answers sesame-rp's
-//! failure page: 4xx for a bad or forged response), `/logout` (POST),
+//! button; "You have been signed out" only when the provider returns the
+//! logout's `state`), `/login`, `/callback` (a failed sign-in answers
+//! sesame-rp's failure page: 4xx for a bad or forged response), `/logout` (POST),
 //! `/backchannel-logout` (POST), `/me` (JSON of the session's claims, 401
 //! when not logged in).
 
@@ -16,7 +17,7 @@ use minijinja::Environment;
 use serde_json::{Value, json};
 use sesame_core::{Issuer, JwsAlgorithm};
 use sesame_op::pages::Page;
-use sesame_rp::{Claims, ClientAuth, OidcClient};
+use sesame_rp::{Claims, ClientAuth, LogoutReturn, OidcClient};
 use tower_sessions::Session;
 
 /// Settings of the demo app.
@@ -96,6 +97,7 @@ async fn home(
     session: Session,
     Extension(oidc): Extension<OidcClient>,
     Extension(templates): Extension<std::sync::Arc<Environment<'static>>>,
+    logout: LogoutReturn,
 ) -> Response {
     let csrf = sesame_rp::csrf_token(&session).await.unwrap_or_default();
     let rows: Option<Vec<(String, String)>> = claims.as_ref().map(|c| {
@@ -118,6 +120,8 @@ async fn home(
         "claims": rows,
         "display_name": claims.as_ref().map(|c| c.display_name().to_owned()),
         "csrf_token": csrf,
+        // Only the provider's return with this browser's logout state says so.
+        "logged_out": claims.is_none() && logout == LogoutReturn::LoggedOut,
     });
     Page::new(&templates, "app.html")
         .with_csp(SHELL_CSP)

@@ -102,9 +102,16 @@ async fn logout_is_post_with_csrf_and_goes_through_the_provider() {
     let to = r.headers()["location"].to_str().unwrap().to_owned();
     assert!(to.starts_with(&format!("{}/end_session?", op.base)), "{to}");
     assert!(to.contains("id_token_hint="));
-    // The provider verifies the hint and sends the browser back.
+    // The provider verifies the hint and sends the browser back with the state.
+    let state = url::Url::parse(&to)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
     let (_r, seen) = follow(&b, &to, "bob").await;
-    assert_eq!(seen.last().unwrap(), &format!("{rp}/"));
+    assert_eq!(seen.last().unwrap(), &format!("{rp}/?state={state}"));
     assert_eq!(
         b.get(format!("{rp}/me")).send().await.unwrap().status(),
         401

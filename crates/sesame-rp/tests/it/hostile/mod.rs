@@ -49,9 +49,22 @@ struct Fake {
     advertise_iss: AtomicBool,
     /// Send `iss` in the authorization response.
     send_iss: AtomicBool,
+    /// What the end-session endpoint sends back as `state`.
+    logout_state: Mutex<LogoutState>,
     token_calls: AtomicUsize,
     userinfo_calls: AtomicUsize,
     jwks_calls: AtomicUsize,
+}
+
+/// The `state` the end-session endpoint returns to the post-logout redirect URI.
+#[derive(Clone, Copy)]
+enum LogoutState {
+    /// The RP's own.
+    Echo,
+    /// Another one.
+    Other,
+    /// None.
+    Omit,
 }
 
 type S = Arc<Fake>;
@@ -83,6 +96,7 @@ async fn discovery(State(f): State<S>) -> Json<Value> {
         "token_endpoint": format!("{}/token", f.base),
         "userinfo_endpoint": format!("{}/userinfo", f.base),
         "jwks_uri": format!("{}/jwks", f.base),
+        "end_session_endpoint": format!("{}/end_session", f.base),
         "response_types_supported": ["code", "code id_token", "id_token", "id_token token"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"]
@@ -220,6 +234,28 @@ async fn userinfo(State(f): State<S>) -> Json<Value> {
     Json(json!({"sub": sub, "email": "victim@example.com"}))
 }
 
+#[derive(serde::Deserialize)]
+struct EndSessionQ {
+    post_logout_redirect_uri: String,
+    state: Option<String>,
+}
+
+/// Ends "the provider's session" and sends the browser back with the state
+/// the fault asks for.
+async fn end_session(State(f): State<S>, Query(q): Query<EndSessionQ>) -> Response {
+    let mode = *f.logout_state.lock().unwrap();
+    let state = match (mode, q.state) {
+        (LogoutState::Echo, Some(s)) => Some(s),
+        (LogoutState::Other, _) => Some("a-state-the-rp-never-sent".to_owned()),
+        _ => None,
+    };
+    let mut to = url::Url::parse(&q.post_logout_redirect_uri).unwrap();
+    if let Some(s) = state {
+        to.query_pairs_mut().append_pair("state", &s);
+    }
+    Redirect::to(to.as_str()).into_response()
+}
+
 struct Rig {
     fake: Arc<Fake>,
     rp: String,
@@ -249,6 +285,7 @@ async fn fake_op() -> Arc<Fake> {
         nonce: Mutex::new(String::new()),
         advertise_iss: AtomicBool::new(false),
         send_iss: AtomicBool::new(true),
+        logout_state: Mutex::new(LogoutState::Echo),
         token_calls: AtomicUsize::new(0),
         userinfo_calls: AtomicUsize::new(0),
         jwks_calls: AtomicUsize::new(0),
@@ -259,6 +296,7 @@ async fn fake_op() -> Arc<Fake> {
         .route("/authorize", get(authorize))
         .route("/token", post(token))
         .route("/userinfo", get(userinfo))
+        .route("/end_session", get(end_session))
         .with_state(Arc::clone(&fake));
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     fake
@@ -276,6 +314,7 @@ async fn rig(
         .with_clock(clock.clone())
         .with_client_secret(SECRET)
         .with_redirect_uri(format!("{rp}/callback").parse().unwrap())
+        .with_post_logout_redirect_uri(format!("{rp}/logged-out"))
         .with_algorithms([JwsAlgorithm::RS256, JwsAlgorithm::ES256]);
     let oidc = client(builder).build().await.unwrap();
     rp_app(oidc, listener).await;
