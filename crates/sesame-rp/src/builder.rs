@@ -211,6 +211,8 @@ impl OidcClientBuilder {
     }
 
     /// The ID token signing algorithms accepted (default RS256 only). Never taken from the token.
+    /// Back-channel logout tokens are held to the algorithms the provider's ID tokens
+    /// have actually come with (this list until one has been seen).
     #[must_use]
     pub fn with_algorithms(mut self, algs: impl IntoIterator<Item = JwsAlgorithm>) -> Self {
         self.algorithms = algs.into_iter().filter(|a| !a.is_symmetric()).collect();
