@@ -113,7 +113,7 @@ impl<S: Send + Sync> FromRequestParts<S> for LogoutReturn {
         let Some(session) = parts.extensions.get::<Session>().cloned() else {
             return Ok(unconfirmed_if(presented.is_some()));
         };
-        let pending: Option<PendingLogout> = match session.remove(LOGOUT_KEY).await {
+        let pending: Option<PendingLogout> = match session.get(LOGOUT_KEY).await {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!(error = %e, "could not read the pending logout");
@@ -123,6 +123,12 @@ impl<S: Send + Sync> FromRequestParts<S> for LogoutReturn {
         let Some(pending) = pending else {
             return Ok(unconfirmed_if(presented.is_some()));
         };
+        // Spent by this visit, whatever it carries (removing marks the session
+        // modified, so only when there is something to remove).
+        if let Err(e) = session.remove_value(LOGOUT_KEY).await {
+            tracing::error!(error = %e, "could not spend the pending logout");
+            return Ok(Self::Unconfirmed);
+        }
         let client = match (
             parts.extensions.get::<OidcClient>(),
             parts.extensions.get::<OidcProviders>(),
