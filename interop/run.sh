@@ -16,7 +16,9 @@
 #   registration = "open", with a client it registers itself;
 # - mozilla-django-oidc (PyPI) in a small Django site, interop/django_rp/
 #   (default settings, PKCE, basic auth, provider logout, SessionRefresh,
-#   groups mapped to roles).
+#   groups mapped to roles);
+# - dbd-django-oidc-client (PyPI) in a small Django site, interop/django_rp2/
+#   (its defaults: PKCE, basic auth, RP-initiated logout; its claims hook).
 # (The openidconnect crate runs under `cargo test`: crates/sesame-server/tests/it/interop_openidconnect.rs.)
 #
 # Needs node (>= 20) with npm, and python3 with venv. Installs the pinned
@@ -249,17 +251,17 @@ serve_log_errors() {
   fi
 }
 
-# ---------------------------------------------------------------- sesame serve <- openid-client, Authlib, pyoidc, mozilla-django-oidc
+# ---------------------------------------------------------------- sesame serve <- openid-client, Authlib, pyoidc, mozilla-django-oidc, dbd-django-oidc-client
 run_sesame_serve_peers() {
-  local port cb_port django_port issuer db password
-  read -r port cb_port django_port <<<"$(free_ports 3)"
+  local port cb_port django_port dbd_port issuer db password
+  read -r port cb_port django_port dbd_port <<<"$(free_ports 4)"
   issuer="http://127.0.0.1:$port"
   db="sqlite://$WORK/sesame.db"
   password="interop-$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
   # A user per group of peers: Sesame allows 10 logins per username and minute
   # (rate_limits.login_per_username_per_minute), and the Django site alone signs in 7 times.
   local user
-  for user in interop pyoidc django django-member; do
+  for user in interop pyoidc django django-member dbd; do
     SESAME_LOG_LEVEL=warn "$SESAME_BIN" --database "$db" users add --username "$user" --password "$password" \
       --email "$user@example.com" --name "Interop User ($user)" --group interop \
       $([ "$user" = django ] && echo --group staff) >/dev/null
@@ -313,6 +315,13 @@ run_sesame_serve_peers() {
     --basic-client-id="$(field client_id <<<"$basic_json")" --basic-client-secret="$(field client_secret <<<"$basic_json")" \
     --username django --password "$password" --email django@example.com \
     --member-username django-member --member-email django-member@example.com
+  # dbd-django-oidc-client in interop/django_rp2/: client_secret_basic (Authlib's default),
+  # its default logout returns to the site's "/".
+  local dbd="http://127.0.0.1:$dbd_port" dbd_json
+  dbd_json="$(add_client "dbd-django-oidc-client (client_secret_basic)" client_secret_basic "$dbd/auth/callback/" "$dbd/")"
+  run_peer "dbd-django-oidc-client" "$PY" "$INTEROP/rp_dbd_django.py" --issuer "$issuer" --port "$dbd_port" \
+    --client-id="$(field client_id <<<"$dbd_json")" --client-secret="$(field client_secret <<<"$dbd_json")" \
+    --username dbd --password "$password" --email dbd@example.com --name "Interop User (dbd)"
   serve_log_errors "$WORK/serve.log"
 }
 
