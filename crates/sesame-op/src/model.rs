@@ -149,6 +149,10 @@ pub struct Client {
     /// document listed every redirect URI when it was registered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sector_identifier_uri: Option<String>,
+    /// `require_pushed_authorization_requests` (RFC 9126 §6): this client's
+    /// authorization requests are accepted only when pushed first.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_par: bool,
     /// When the client was registered.
     pub created_at: UnixTime,
 }
@@ -190,6 +194,7 @@ impl Client {
             request_uris: Vec::new(),
             request_object_signing_alg: None,
             sector_identifier_uri: None,
+            require_par: false,
             created_at: now,
         }
     }
@@ -434,6 +439,9 @@ pub enum InteractionKind {
     /// way back the request is accepted only with a login at or after
     /// [`Interaction::auth_after`].
     Login,
+    /// A pushed authorization request (RFC 9126), waiting for the
+    /// authorization request that names it; its subject is empty.
+    Pushed,
 }
 
 /// A request waiting for the user (consent, sign-out confirmation, or a

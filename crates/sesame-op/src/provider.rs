@@ -45,6 +45,10 @@ pub struct Settings {
     /// (the ID token then binds the code to the browser that asked for it).
     /// Per client: [`Client::require_pkce`](crate::Client::require_pkce).
     pub require_pkce: bool,
+    /// Accept authorization requests only when pushed first (RFC 9126 §5,
+    /// `require_pushed_authorization_requests`). Default false; per client:
+    /// [`Client::require_par`](crate::Client::require_par).
+    pub require_par: bool,
     /// How often keys are reloaded from the store (multi-instance rotation). Default 60 s.
     pub key_reload_interval: i64,
     /// How long retired keys stay published. Default 7 days.
@@ -140,6 +144,7 @@ impl Default for Settings {
             ],
             allow_plain_pkce: false,
             require_pkce: false,
+            require_par: false,
             key_reload_interval: 60,
             retired_key_retention: 7 * 86_400,
             claims_in_id_token: true,

@@ -52,6 +52,8 @@ pub struct NewClient {
     pub response_types: Vec<ResponseType>,
     /// Require PKCE even on requests that carry a nonce (default: RFC 9700).
     pub require_pkce: bool,
+    /// Accept its authorization requests only when pushed first (RFC 9126).
+    pub require_par: bool,
     /// The client's public keys (`private_key_jwt`), a JWK Set document.
     pub jwks: Option<serde_json::Value>,
     /// Where the client publishes its public keys instead of `jwks`.
@@ -77,6 +79,8 @@ pub struct ClientUpdate {
     pub response_types: Option<Vec<ResponseType>>,
     /// Require PKCE always.
     pub require_pkce: Option<bool>,
+    /// Require pushed authorization requests.
+    pub require_par: Option<bool>,
     /// The client's public keys (replaces a `jwks_uri`).
     pub jwks: Option<serde_json::Value>,
     /// Where the client publishes its keys (replaces inline `jwks`).
@@ -252,6 +256,7 @@ pub async fn add_client(store: &SqlStore, new: &NewClient) -> Result<Registered,
         Some(&new.response_types).filter(|r| !r.is_empty()),
     )?;
     client.require_pkce = new.require_pkce;
+    client.require_par = new.require_par;
     let method = match (new.auth_method, new.public) {
         (Some(m), false) => auth_method(m)?,
         (Some(m), true) if m != ClientAuthMethod::None => {
@@ -365,6 +370,9 @@ pub async fn update_client(
     )?;
     if let Some(v) = update.require_pkce {
         client.require_pkce = v;
+    }
+    if let Some(v) = update.require_par {
+        client.require_par = v;
     }
     if update.jwks.is_some() && update.jwks_uri.is_some() {
         return Err(AdminError::invalid("give --jwks or --jwks-uri, not both"));

@@ -15,6 +15,7 @@ mod conformance;
 mod discovery;
 mod logout;
 mod pairwise;
+mod par;
 mod password;
 mod register;
 mod request_object;

@@ -115,6 +115,9 @@ pub(super) struct ClientAdd {
     /// Require PKCE (S256) on every code request, even with a nonce.
     #[arg(long)]
     require_pkce: bool,
+    /// Accept its authorization requests only when pushed first to /par (RFC 9126).
+    #[arg(long)]
+    require_par: bool,
     /// A file with the client's public JWK Set, for --auth-method private_key_jwt.
     #[arg(long, value_name = "FILE", conflicts_with = "jwks_uri")]
     jwks: Option<std::path::PathBuf>,
@@ -157,6 +160,9 @@ pub(super) struct ClientChange {
     /// Require PKCE always (true) or follow RFC 9700 (false).
     #[arg(long, value_name = "BOOL")]
     require_pkce: Option<bool>,
+    /// Require pushed authorization requests (true) or not (false).
+    #[arg(long, value_name = "BOOL")]
+    require_par: Option<bool>,
     /// A file with the client's public JWK Set (replaces a jwks_uri).
     #[arg(long, value_name = "FILE", conflicts_with = "jwks_uri")]
     jwks: Option<std::path::PathBuf>,
@@ -211,6 +217,7 @@ impl ClientChange {
             response_types: Some(words::all(self.response_types, "--response-type")?)
                 .filter(|v| !v.is_empty()),
             require_pkce: self.require_pkce,
+            require_par: self.require_par,
             jwks: read_jwks(self.jwks.as_deref())?,
             jwks_uri: self.jwks_uri,
             id_token_alg: self
@@ -255,6 +262,7 @@ impl ClientAdd {
             legacy_assertion_audience: self.legacy_assertion_audience,
             response_types: words::all(self.response_types, "--response-type")?,
             require_pkce: self.require_pkce,
+            require_par: self.require_par,
             jwks: read_jwks(self.jwks.as_deref())?,
             jwks_uri: self.jwks_uri,
             userinfo_signed_alg: self
@@ -360,6 +368,7 @@ fn client_json(c: &sesame_op::Client) -> serde_json::Value {
         "grant_types": c.grant_types,
         "response_types": c.response_types,
         "require_pkce": c.require_pkce,
+        "require_par": c.require_par,
         "jwks": c.jwks,
         "jwks_uri": c.jwks_uri,
         "userinfo_signed_response_alg": c.userinfo_signed_response_alg,
