@@ -49,6 +49,10 @@ pub enum ErrorCode {
     InvalidRequestUri,
     /// `invalid_request_object` (OIDC)
     InvalidRequestObject,
+    /// `invalid_dpop_proof` (RFC 9449)
+    InvalidDpopProof,
+    /// `use_dpop_nonce` (RFC 9449)
+    UseDpopNonce,
     /// `request_not_supported` (OIDC)
     RequestNotSupported,
     /// `request_uri_not_supported` (OIDC)
@@ -89,6 +93,8 @@ impl ErrorCode {
             Self::ConsentRequired => "consent_required",
             Self::InvalidRequestUri => "invalid_request_uri",
             Self::InvalidRequestObject => "invalid_request_object",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
             Self::RegistrationNotSupported => "registration_not_supported",
@@ -121,6 +127,8 @@ impl ErrorCode {
             "consent_required" => Self::ConsentRequired,
             "invalid_request_uri" => Self::InvalidRequestUri,
             "invalid_request_object" => Self::InvalidRequestObject,
+            "invalid_dpop_proof" => Self::InvalidDpopProof,
+            "use_dpop_nonce" => Self::UseDpopNonce,
             "request_not_supported" => Self::RequestNotSupported,
             "request_uri_not_supported" => Self::RequestUriNotSupported,
             "registration_not_supported" => Self::RegistrationNotSupported,
@@ -266,6 +274,8 @@ mod tests {
             ErrorCode::ConsentRequired,
             ErrorCode::InvalidRequestUri,
             ErrorCode::InvalidRequestObject,
+            ErrorCode::InvalidDpopProof,
+            ErrorCode::UseDpopNonce,
             ErrorCode::RequestNotSupported,
             ErrorCode::RequestUriNotSupported,
             ErrorCode::RegistrationNotSupported,

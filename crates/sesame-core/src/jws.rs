@@ -272,6 +272,36 @@ pub fn sign<T: Serialize + ?Sized>(
     sign_bytes(key, typ, &payload)
 }
 
+/// Signs `payload` under a header of the caller's (for headers with more
+/// than `alg`, `kid` and `typ`, such as a DPoP proof's `jwk`). The header's
+/// `alg` is set to the key's.
+///
+/// # Errors
+/// [`JwsError::Payload`] for a header that is not a JSON object or a
+/// payload that does not serialise, [`JwsError::Signing`] when the crypto
+/// library fails.
+pub fn sign_with_header<T: Serialize + ?Sized>(
+    key: &SigningKey,
+    header: &serde_json::Value,
+    payload: &T,
+) -> Result<String, JwsError> {
+    let mut header = header.clone();
+    let Some(members) = header.as_object_mut() else {
+        return Err(JwsError::Payload("the header must be a JSON object".into()));
+    };
+    members.insert("alg".into(), serde_json::Value::from(key.alg().as_str()));
+    let header = serde_json::to_vec(&header).map_err(|e| JwsError::Payload(e.to_string()))?;
+    let payload = serde_json::to_vec(payload).map_err(|e| JwsError::Payload(e.to_string()))?;
+    let mut token = String::with_capacity((header.len() + payload.len()) * 4 / 3 + 400);
+    URL_SAFE_NO_PAD.encode_string(&header, &mut token);
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
+    let signature = key.sign(token.as_bytes()).map_err(|_| JwsError::Signing)?;
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(signature, &mut token);
+    Ok(token)
+}
+
 /// Signs raw payload bytes; see [`sign`].
 ///
 /// # Errors

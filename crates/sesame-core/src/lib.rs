@@ -74,6 +74,7 @@ mod alg;
 mod claims;
 mod clock;
 mod discovery;
+pub mod dpop;
 mod error;
 mod hash;
 mod jwk;

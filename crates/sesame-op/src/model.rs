@@ -151,6 +151,10 @@ pub struct Client {
     /// document listed every redirect URI when it was registered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sector_identifier_uri: Option<String>,
+    /// `dpop_bound_access_tokens` (RFC 9449 §5.2): this client's token
+    /// requests must carry a DPoP proof.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dpop_bound_access_tokens: bool,
     /// `require_pushed_authorization_requests` (RFC 9126 §6): this client's
     /// authorization requests are accepted only when pushed first.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -197,6 +201,7 @@ impl Client {
             request_object_signing_alg: None,
             sector_identifier_uri: None,
             require_par: false,
+            dpop_bound_access_tokens: false,
             created_at: now,
         }
     }
@@ -287,6 +292,10 @@ pub struct Grant {
     /// what [`Grant::scopes`] release.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub claims: Vec<String>,
+    /// The RFC 7638 thumbprint of the DPoP key (RFC 9449) the tokens minted
+    /// from this grant are bound to (`cnf.jkt`); `None`: bearer tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jkt: Option<String>,
     /// RFC 8707 resource indicators.
     #[serde(default)]
     pub resources: Vec<String>,

@@ -54,6 +54,8 @@ pub struct NewClient {
     pub require_pkce: bool,
     /// Accept its authorization requests only when pushed first (RFC 9126).
     pub require_par: bool,
+    /// Its token requests must carry a DPoP proof (RFC 9449).
+    pub dpop: bool,
     /// The client's public keys (`private_key_jwt`), a JWK Set document.
     pub jwks: Option<serde_json::Value>,
     /// Where the client publishes its public keys instead of `jwks`.
@@ -81,6 +83,8 @@ pub struct ClientUpdate {
     pub require_pkce: Option<bool>,
     /// Require pushed authorization requests.
     pub require_par: Option<bool>,
+    /// Require DPoP-bound tokens.
+    pub dpop: Option<bool>,
     /// The client's public keys (replaces a `jwks_uri`).
     pub jwks: Option<serde_json::Value>,
     /// Where the client publishes its keys (replaces inline `jwks`).
@@ -257,6 +261,7 @@ pub async fn add_client(store: &SqlStore, new: &NewClient) -> Result<Registered,
     )?;
     client.require_pkce = new.require_pkce;
     client.require_par = new.require_par;
+    client.dpop_bound_access_tokens = new.dpop;
     let method = match (new.auth_method, new.public) {
         (Some(m), false) => auth_method(m)?,
         (Some(m), true) if m != ClientAuthMethod::None => {
@@ -373,6 +378,9 @@ pub async fn update_client(
     }
     if let Some(v) = update.require_par {
         client.require_par = v;
+    }
+    if let Some(v) = update.dpop {
+        client.dpop_bound_access_tokens = v;
     }
     if update.jwks.is_some() && update.jwks_uri.is_some() {
         return Err(AdminError::invalid("give --jwks or --jwks-uri, not both"));

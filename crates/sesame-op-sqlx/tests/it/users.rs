@@ -136,6 +136,7 @@ async fn tokens_of(store: &SqlStore, subject: &str, now: i64) -> [String; 3] {
         amr: None,
         claims_request: None,
         claims: Vec::new(),
+        jkt: None,
         resources: Vec::new(),
         created_at: now,
     };

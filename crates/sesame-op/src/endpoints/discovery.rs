@@ -103,6 +103,17 @@ impl Provider {
             backchannel_logout_session_supported: Some(true),
             authorization_response_iss_parameter_supported: Some(true),
             pushed_authorization_request_endpoint: Some(iss.join(paths::PAR)),
+            extra: [(
+                "dpop_signing_alg_values_supported".to_owned(),
+                serde_json::json!(
+                    sesame_core::dpop::DPOP_ALGS
+                        .iter()
+                        .map(|a| a.as_str())
+                        .collect::<Vec<_>>()
+                ),
+            )]
+            .into_iter()
+            .collect(),
             require_pushed_authorization_requests: Some(s.require_par),
             ..ProviderMetadata::default()
         }

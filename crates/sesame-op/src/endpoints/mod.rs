@@ -251,3 +251,49 @@ pub(crate) fn see_other(location: &str) -> Response {
         Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "bad redirect").into_response(),
     }
 }
+
+/// The request's DPoP proof (RFC 9449 §4), verified for this endpoint's
+/// method and URL (and `access_token`'s hash, at a resource), its `jti`
+/// remembered so that it works once: the key's thumbprint, or `None` when
+/// the request has no `DPoP` header.
+pub(crate) async fn dpop_proof(
+    p: &Provider,
+    parts: &axum::http::request::Parts,
+    path: &str,
+    access_token: Option<&str>,
+) -> Result<Option<String>, crate::flow::FlowError> {
+    let bad =
+        |d: String| crate::flow::FlowError::OAuth(OAuthError::new(ErrorCode::InvalidDpopProof, d));
+    let mut proofs = parts.headers.get_all("dpop").iter();
+    let Some(proof) = proofs.next() else {
+        return Ok(None);
+    };
+    if proofs.next().is_some() {
+        return Err(bad("send one DPoP header".into()));
+    }
+    let proof = proof
+        .to_str()
+        .map_err(|_| bad("the DPoP header is not text".into()))?;
+    let now = p.now();
+    let url = p.inner.issuer.join(path);
+    let mut check = sesame_core::dpop::DpopCheck::new(parts.method.as_str(), &url, now);
+    if let Some(token) = access_token {
+        check = check.with_access_token(token);
+    }
+    let verified =
+        sesame_core::dpop::verify_proof(proof, &check).map_err(|e| bad(e.to_string()))?;
+    let key = format!(
+        "dpop:{}",
+        crate::secrets::token_key(&format!("{}:{}", verified.jkt, verified.jti))
+    );
+    // Kept past the oldest iat accepted, so a replay within the window is seen.
+    let fresh = p
+        .inner
+        .store
+        .remember_jti(&key, now + check.max_age + check.leeway)
+        .await?;
+    if !fresh {
+        return Err(bad("the DPoP proof was already used (jti)".into()));
+    }
+    Ok(Some(verified.jkt))
+}

@@ -36,7 +36,11 @@ pub(super) async fn token(State(p): State<Provider>, parts: Parts, body: Bytes) 
         Ok(v) => v,
         Err(r) => return r,
     };
-    match token_flow::token(&p, &client, &form, &parts, p.now()).await {
+    let dpop = match super::dpop_proof(&p, &parts, paths::TOKEN, None).await {
+        Ok(d) => d,
+        Err(e) => return flow_error(e, p.inner.issuer.as_str()),
+    };
+    match token_flow::token(&p, &client, &form, &parts, dpop.as_deref(), p.now()).await {
         Ok(tokens) => {
             let mut r = axum::Json(tokens).into_response();
             no_store(r.headers_mut());

@@ -8,13 +8,14 @@ use axum::response::{IntoResponse, Response};
 use sesame_core::ErrorCode;
 
 use super::{bearer_error, no_store, parse_form, parse_query};
-use crate::flow::tokens_info::{UserInfo, userinfo as userinfo_flow};
+use crate::flow::tokens_info::{Presented, UserInfo, userinfo as userinfo_flow};
 use crate::flow::{FlowError, OAuthError};
 use crate::provider::Provider;
 
-/// The access token from the Authorization header or a form body — never
-/// the query string; more than one place is an error (RFC 6750 §2).
-fn extract(parts: &Parts, body: &Bytes) -> Result<Option<String>, OAuthError> {
+/// The access token from the Authorization header (`Bearer`, or `DPoP`:
+/// then `true`) or a form body — never the query string; more than one
+/// place is an error (RFC 6750 §2).
+fn extract(parts: &Parts, body: &Bytes) -> Result<Option<(String, bool)>, OAuthError> {
     let invalid = |d: &str| OAuthError::new(ErrorCode::InvalidRequest, d);
     if parse_query(parts.uri.query()).get("access_token").is_some() {
         return Err(invalid(
@@ -31,16 +32,25 @@ fn extract(parts: &Parts, body: &Bytes) -> Result<Option<String>, OAuthError> {
                 Some((scheme, token))
                     if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
                 {
-                    Some(token.trim().to_owned())
+                    Some((token.trim().to_owned(), false))
                 }
-                _ => return Err(invalid("the Authorization header must be a Bearer token")),
+                Some((scheme, token))
+                    if scheme.eq_ignore_ascii_case("dpop") && !token.trim().is_empty() =>
+                {
+                    Some((token.trim().to_owned(), true))
+                }
+                _ => {
+                    return Err(invalid(
+                        "the Authorization header must be a Bearer or DPoP token",
+                    ));
+                }
             }
         }
     };
     let in_body = if parts.method == Method::POST && !body.is_empty() {
         parse_form(&parts.headers, body)?
             .get("access_token")
-            .map(str::to_owned)
+            .map(|t| (t.to_owned(), false))
     } else {
         None
     };
@@ -51,12 +61,43 @@ fn extract(parts: &Parts, body: &Bytes) -> Result<Option<String>, OAuthError> {
 }
 
 pub(super) async fn userinfo(State(p): State<Provider>, parts: Parts, body: Bytes) -> Response {
-    let token = match extract(&parts, &body) {
+    let (token, dpop_scheme) = match extract(&parts, &body) {
         Ok(Some(t)) => t,
         Ok(None) => return bearer_error(&p, None),
         Err(e) => return bearer_error(&p, Some(&e)),
     };
-    match userinfo_flow(&p, &token, p.now()).await {
+    let proof_jkt = if dpop_scheme {
+        match super::dpop_proof(&p, &parts, crate::paths::USERINFO, Some(&token)).await {
+            Ok(Some(jkt)) => Some(jkt),
+            Ok(None) => {
+                return dpop_error(
+                    &p,
+                    &OAuthError::new(
+                        ErrorCode::InvalidDpopProof,
+                        "the DPoP scheme needs a DPoP proof",
+                    ),
+                );
+            }
+            Err(FlowError::OAuth(e)) => return dpop_error(&p, &e),
+            Err(_) => {
+                return bearer_error(
+                    &p,
+                    Some(&OAuthError::new(
+                        ErrorCode::ServerError,
+                        "the server failed",
+                    )),
+                );
+            }
+        }
+    } else {
+        None
+    };
+    let presented = Presented {
+        dpop_scheme,
+        proof_jkt: proof_jkt.as_deref(),
+    };
+    match userinfo_flow(&p, &token, presented, p.now()).await {
+        Err(FlowError::OAuth(e)) if dpop_scheme => dpop_error(&p, &e),
         Ok(UserInfo::Json(claims)) => {
             let mut r = axum::Json(claims).into_response();
             no_store(r.headers_mut());
@@ -90,4 +131,24 @@ pub(super) async fn userinfo(State(p): State<Provider>, parts: Parts, body: Byte
             )
         }
     }
+}
+
+/// A refusal of a DPoP request: 401 with a `DPoP` challenge (RFC 9449 §7.1).
+fn dpop_error(p: &Provider, e: &OAuthError) -> Response {
+    let mut r = bearer_error(p, Some(e));
+    let description = sesame_core::sanitize_description(&e.description);
+    let challenge = format!(
+        "DPoP algs=\"{}\", error=\"{}\", error_description=\"{description}\"",
+        sesame_core::dpop::DPOP_ALGS
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        e.code
+    );
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    *r.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
+    r
 }

@@ -531,6 +531,7 @@ pub(crate) async fn authorize(
         amr: user.amr.clone(),
         claims_request,
         claims: asked_claims,
+        jkt: None,
         resources,
         created_at: now,
     };

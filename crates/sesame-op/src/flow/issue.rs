@@ -67,6 +67,9 @@ pub(crate) async fn mint_access_token(
         if let (Some(auth_time), Some(obj)) = (grant.auth_time, claims.as_object_mut()) {
             obj.insert("auth_time".into(), json!(auth_time));
         }
+        if let (Some(jkt), Some(obj)) = (&grant.jkt, claims.as_object_mut()) {
+            obj.insert("cnf".into(), json!({"jkt": jkt}));
+        }
         AccessToken::new(
             jws::sign(&key, Some("at+jwt"), &claims)
                 .map_err(|e| FlowError::Internal(e.to_string()))?,

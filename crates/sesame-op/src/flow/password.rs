@@ -47,6 +47,7 @@ pub(crate) async fn password(
     client: &Client,
     form: &Params,
     parts: &Parts,
+    dpop: Option<&str>,
     now: UnixTime,
 ) -> Result<TokenResponse, FlowError> {
     // Without client authentication anyone who knows a client_id could test
@@ -112,6 +113,7 @@ pub(crate) async fn password(
         amr: Some(vec!["pwd".to_owned()]),
         claims_request: None,
         claims: Vec::new(),
+        jkt: None,
         resources,
         created_at: now,
     };
@@ -122,7 +124,8 @@ pub(crate) async fn password(
             "the username or password is wrong",
         ));
     }
-    let (access, ttl) = issue::mint_access_token(p, client, &grant, now).await?;
+    let (access, ttl) =
+        issue::mint_access_token(p, client, &super::token::bound(&grant, dpop), now).await?;
     let id_token = if grant.scopes.contains(sesame_core::OPENID) {
         let input = IdTokenInput {
             nonce: None,
@@ -134,7 +137,10 @@ pub(crate) async fn password(
         None
     };
     let refresh = if grant.scopes.contains(sesame_core::OFFLINE_ACCESS) {
-        Some(issue::mint_refresh_token(p, &grant, now).await?)
+        Some(
+            issue::mint_refresh_token(p, &super::token::refresh_binding(client, &grant, dpop), now)
+                .await?,
+        )
     } else {
         None
     };

@@ -41,13 +41,23 @@ pub(super) fn err(code: ErrorCode, description: &str) -> FlowError {
 /// Runs the token endpoint for an authenticated `client`. `parts`: the
 /// request's head, handed to the [`crate::PasswordAuthenticator`] (client
 /// address for its rate limits).
+///
+/// `dpop`: the thumbprint of the key of a verified DPoP proof (RFC 9449)
+/// sent with the request; the tokens minted are then bound to it.
 pub(crate) async fn token(
     p: &Provider,
     client: &Client,
     form: &Params,
     parts: &Parts,
+    dpop: Option<&str>,
     now: UnixTime,
 ) -> Result<TokenResponse, FlowError> {
+    if dpop.is_none() && client.dpop_bound_access_tokens {
+        return Err(err(
+            ErrorCode::InvalidDpopProof,
+            "this client's tokens must be DPoP-bound: send a DPoP proof (RFC 9449)",
+        ));
+    }
     if let Some(name) = form.duplicate() {
         return Err(err(
             ErrorCode::InvalidRequest,
@@ -68,15 +78,37 @@ pub(crate) async fn token(
             &format!("the client may not use {grant_type}"),
         ));
     }
-    match grant {
-        GrantType::AuthorizationCode => authorization_code(p, client, form, now).await,
-        GrantType::RefreshToken => refresh_token(p, client, form, now).await,
-        GrantType::ClientCredentials => client_credentials(p, client, form, now).await,
-        GrantType::Password => super::password::password(p, client, form, parts, now).await,
+    let mut answer = match grant {
+        GrantType::AuthorizationCode => authorization_code(p, client, form, dpop, now).await,
+        GrantType::RefreshToken => refresh_token(p, client, form, dpop, now).await,
+        GrantType::ClientCredentials => client_credentials(p, client, form, dpop, now).await,
+        GrantType::Password => super::password::password(p, client, form, parts, dpop, now).await,
         _ => Err(err(
             ErrorCode::UnsupportedGrantType,
             "unsupported grant_type",
         )),
+    }?;
+    if dpop.is_some() {
+        answer.token_type = "DPoP";
+    }
+    Ok(answer)
+}
+
+/// `grant` with its tokens bound to the DPoP key `dpop` (or bearer).
+pub(super) fn bound(grant: &Grant, dpop: Option<&str>) -> Grant {
+    Grant {
+        jkt: dpop.map(str::to_owned),
+        ..grant.clone()
+    }
+}
+
+/// The grant refresh tokens carry: bound to the DPoP key for public
+/// clients (RFC 9449 §5), whose refresh tokens are otherwise bearer secrets.
+pub(super) fn refresh_binding(client: &Client, grant: &Grant, dpop: Option<&str>) -> Grant {
+    if client.is_public() {
+        bound(grant, dpop)
+    } else {
+        bound(grant, None)
     }
 }
 
@@ -84,6 +116,7 @@ async fn authorization_code(
     p: &Provider,
     client: &Client,
     form: &Params,
+    dpop: Option<&str>,
     now: UnixTime,
 ) -> Result<TokenResponse, FlowError> {
     let code = form
@@ -160,6 +193,7 @@ async fn authorization_code(
     // the refresh token keeps them all.
     let for_token = Grant {
         resources: super::resource::narrowed(&grant, form)?,
+        jkt: dpop.map(str::to_owned),
         ..grant.clone()
     };
     let (access, ttl) = issue::mint_access_token(p, client, &for_token, now).await?;
@@ -176,7 +210,7 @@ async fn authorization_code(
     let refresh = if grant.scopes.contains(sesame_core::OFFLINE_ACCESS)
         && client.allows_grant(GrantType::RefreshToken)
     {
-        Some(issue::mint_refresh_token(p, &grant, now).await?)
+        Some(issue::mint_refresh_token(p, &refresh_binding(client, &grant, dpop), now).await?)
     } else {
         None
     };
@@ -194,6 +228,7 @@ async fn refresh_token(
     p: &Provider,
     client: &Client,
     form: &Params,
+    dpop: Option<&str>,
     now: UnixTime,
 ) -> Result<TokenResponse, FlowError> {
     let presented = form
@@ -203,6 +238,16 @@ async fn refresh_token(
     // Check client and scope before the token is spent, so that a bad request
     // does not burn a good token.
     if let Some(live) = p.inner.store.find_refresh_token(&key, now).await? {
+        // A bound refresh token needs a proof with its key; checked before
+        // it is used, so a wrong proof does not spend it.
+        if let Some(jkt) = &live.grant.jkt
+            && dpop != Some(jkt.as_str())
+        {
+            return Err(err(
+                ErrorCode::InvalidDpopProof,
+                "the refresh token is bound to a DPoP key: send a proof made with it",
+            ));
+        }
         if live.grant.client_id != client.client_id {
             p.inner
                 .store
@@ -294,6 +339,7 @@ async fn refresh_token(
     let narrowed = Grant {
         scopes: scopes.clone(),
         resources: super::resource::narrowed(&record.grant, form)?,
+        jkt: dpop.map(str::to_owned),
         ..record.grant.clone()
     };
     let (access, ttl) = issue::mint_access_token(p, client, &narrowed, now).await?;
@@ -323,6 +369,7 @@ async fn client_credentials(
     p: &Provider,
     client: &Client,
     form: &Params,
+    dpop: Option<&str>,
     now: UnixTime,
 ) -> Result<TokenResponse, FlowError> {
     if client.is_public() {
@@ -358,10 +405,11 @@ async fn client_credentials(
         amr: None,
         claims_request: None,
         claims: Vec::new(),
+        jkt: None,
         resources,
         created_at: now,
     };
-    let (access, ttl) = issue::mint_access_token(p, client, &grant, now).await?;
+    let (access, ttl) = issue::mint_access_token(p, client, &bound(&grant, dpop), now).await?;
     Ok(TokenResponse {
         access_token: access.secret().to_owned(),
         token_type: "Bearer",

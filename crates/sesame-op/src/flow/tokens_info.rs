@@ -20,9 +20,18 @@ fn invalid_token(description: &str) -> FlowError {
     FlowError::OAuth(OAuthError::new(ErrorCode::InvalidToken, description))
 }
 
+/// How the access token came: the `DPoP` scheme or `Bearer`, and the
+/// thumbprint of the key of a verified DPoP proof sent with it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Presented<'a> {
+    pub(crate) dpop_scheme: bool,
+    pub(crate) proof_jkt: Option<&'a str>,
+}
+
 pub(crate) async fn userinfo(
     p: &Provider,
     access_token: &str,
+    presented: Presented<'_>,
     now: UnixTime,
 ) -> Result<UserInfo, FlowError> {
     let Some(record) = p
@@ -36,6 +45,23 @@ pub(crate) async fn userinfo(
         ));
     };
     let grant = &record.grant;
+    // RFC 9449 §7: a bound token needs the DPoP scheme and a proof made
+    // with its key; a bearer token is not accepted as DPoP.
+    match (&grant.jkt, presented.dpop_scheme) {
+        (Some(jkt), true) if presented.proof_jkt == Some(jkt.as_str()) => {}
+        (Some(_), true) => {
+            return Err(invalid_token(
+                "the DPoP proof is not made with the key the access token is bound to",
+            ));
+        }
+        (Some(_), false) => {
+            return Err(invalid_token(
+                "the access token is DPoP-bound: send it with the DPoP scheme and a proof",
+            ));
+        }
+        (None, true) => return Err(invalid_token("the access token is not DPoP-bound")),
+        (None, false) => {}
+    }
     let Some(subject) = &grant.subject else {
         return Err(invalid_token("the access token has no end-user"));
     };
@@ -85,7 +111,17 @@ fn active(
     out.insert("active".into(), json!(true));
     out.insert("scope".into(), json!(record_grant.scopes.to_string()));
     out.insert("client_id".into(), json!(record_grant.client_id.as_str()));
-    out.insert("token_type".into(), json!(token_type));
+    out.insert(
+        "token_type".into(),
+        json!(if record_grant.jkt.is_some() && token_type == "Bearer" {
+            "DPoP"
+        } else {
+            token_type
+        }),
+    );
+    if let Some(jkt) = &record_grant.jkt {
+        out.insert("cnf".into(), json!({"jkt": jkt}));
+    }
     out.insert("iat".into(), json!(iat));
     out.insert("exp".into(), json!(exp));
     out.insert("iss".into(), json!(p.inner.issuer.as_str()));

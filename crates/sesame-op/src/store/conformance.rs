@@ -41,6 +41,7 @@ fn grant(client: &str, sid: Option<&str>) -> Grant {
         amr: Some(vec!["pwd".into()]),
         claims_request: Some(serde_json::json!({"userinfo": {"email": null}})),
         claims: vec!["name".into()],
+        jkt: None,
         resources: vec!["https://api.example".into()],
         created_at: NOW - 5,
     }

@@ -13,6 +13,7 @@ mod authorize;
 mod client_keys;
 mod conformance;
 mod discovery;
+mod dpop;
 mod logout;
 mod pairwise;
 mod par;

@@ -118,6 +118,9 @@ pub(super) struct ClientAdd {
     /// Accept its authorization requests only when pushed first to /par (RFC 9126).
     #[arg(long)]
     require_par: bool,
+    /// Its token requests must carry a DPoP proof: every token is DPoP-bound (RFC 9449).
+    #[arg(long)]
+    dpop: bool,
     /// A file with the client's public JWK Set, for --auth-method private_key_jwt.
     #[arg(long, value_name = "FILE", conflicts_with = "jwks_uri")]
     jwks: Option<std::path::PathBuf>,
@@ -163,6 +166,9 @@ pub(super) struct ClientChange {
     /// Require pushed authorization requests (true) or not (false).
     #[arg(long, value_name = "BOOL")]
     require_par: Option<bool>,
+    /// Require DPoP proofs at the token endpoint (true) or not (false).
+    #[arg(long, value_name = "BOOL")]
+    dpop: Option<bool>,
     /// A file with the client's public JWK Set (replaces a jwks_uri).
     #[arg(long, value_name = "FILE", conflicts_with = "jwks_uri")]
     jwks: Option<std::path::PathBuf>,
@@ -218,6 +224,7 @@ impl ClientChange {
                 .filter(|v| !v.is_empty()),
             require_pkce: self.require_pkce,
             require_par: self.require_par,
+            dpop: self.dpop,
             jwks: read_jwks(self.jwks.as_deref())?,
             jwks_uri: self.jwks_uri,
             id_token_alg: self
@@ -263,6 +270,7 @@ impl ClientAdd {
             response_types: words::all(self.response_types, "--response-type")?,
             require_pkce: self.require_pkce,
             require_par: self.require_par,
+            dpop: self.dpop,
             jwks: read_jwks(self.jwks.as_deref())?,
             jwks_uri: self.jwks_uri,
             userinfo_signed_alg: self
@@ -369,6 +377,7 @@ fn client_json(c: &sesame_op::Client) -> serde_json::Value {
         "response_types": c.response_types,
         "require_pkce": c.require_pkce,
         "require_par": c.require_par,
+        "dpop_bound_access_tokens": c.dpop_bound_access_tokens,
         "jwks": c.jwks,
         "jwks_uri": c.jwks_uri,
         "userinfo_signed_response_alg": c.userinfo_signed_response_alg,

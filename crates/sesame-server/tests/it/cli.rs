@@ -586,11 +586,13 @@ fn clients_add_and_update_take_response_types_pkce_and_keys() {
         "code",
         "--require-pkce",
         "--require-par",
+        "--dpop",
         "--userinfo-signed-alg",
         "ES256",
     ]));
     let v = show(&hybrid);
     assert_eq!(v["require_par"], true);
+    assert_eq!(v["dpop_bound_access_tokens"], true);
     assert_eq!(
         v["response_types"],
         serde_json::json!(["code id_token", "code"])

@@ -88,6 +88,7 @@ async fn logout(allow_private: bool, http: Option<reqwest::Client>, uris: &[Stri
             amr: None,
             claims_request: None,
             claims: Vec::new(),
+            jkt: None,
             resources: Vec::new(),
             created_at: now,
         };
