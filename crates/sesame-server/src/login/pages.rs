@@ -17,6 +17,7 @@ use subtle::ConstantTimeEq;
 
 use super::credentials::Credentials;
 use super::{CSRF_COOKIE, LoginState, SESSION_COOKIE, ServerAuth, client_ip, cookie};
+use crate::ratelimit::log_name;
 
 #[derive(serde::Deserialize)]
 pub(crate) struct LoginQuery {
@@ -128,15 +129,9 @@ pub(crate) async fn get_login(
     )
 }
 
-fn too_many(retry: std::time::Duration) -> Response {
-    let mut r = (
-        StatusCode::TOO_MANY_REQUESTS,
-        "Too many sign-in attempts. Wait a moment and try again.",
-    )
-        .into_response();
-    if let Ok(v) = HeaderValue::from_str(&retry.as_secs().max(1).to_string()) {
-        r.headers_mut().insert(header::RETRY_AFTER, v);
-    }
+fn with_retry_after(mut r: Response, seconds: u64) -> Response {
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
     r
 }
 
@@ -174,13 +169,46 @@ pub(crate) async fn post_login(
         .await;
     let user = match checked {
         Ok(Credentials::Valid(user)) => user,
-        Ok(Credentials::Limited(retry)) => return too_many(retry),
+        Ok(Credentials::Limited(retry)) => {
+            let seconds = retry.as_secs().max(1);
+            tracing::info!(user = %log_name(&username), ip = %ip, retry_after = seconds, "sign-in refused: too many failures");
+            let page = login_page(
+                &state,
+                StatusCode::TOO_MANY_REQUESTS,
+                &return_to,
+                &username,
+                &LoginClient {
+                    name: None,
+                    ..login_client(&state, &return_to).await
+                },
+                Some(&format!(
+                    "Too many failed sign-in attempts. Wait {seconds} second{} and try again.",
+                    if seconds == 1 { "" } else { "s" }
+                )),
+            );
+            return with_retry_after(page, seconds);
+        }
+        Ok(Credentials::Busy) => {
+            tracing::warn!("sign-in refused: the login queue is full");
+            let page = login_page(
+                &state,
+                StatusCode::SERVICE_UNAVAILABLE,
+                &return_to,
+                &username,
+                &LoginClient {
+                    name: None,
+                    ..login_client(&state, &return_to).await
+                },
+                Some("The server is busy. Try again in a moment."),
+            );
+            return with_retry_after(page, 1);
+        }
         Err(e) => {
             tracing::error!(error = %e, "user lookup failed");
             return (StatusCode::SERVICE_UNAVAILABLE, "sign-in is unavailable").into_response();
         }
         Ok(Credentials::Invalid) => {
-            tracing::info!(username = %username, "failed sign-in");
+            tracing::info!(user = %log_name(&username), ip = %ip, "failed sign-in");
             return login_page(
                 &state,
                 StatusCode::UNAUTHORIZED,
