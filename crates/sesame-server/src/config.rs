@@ -558,4 +558,54 @@ mod tests {
         assert!(Config::load(Some(&file), &Overrides::default()).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    /// `[rate_limits]`: the new keys load from TOML and from the
+    /// environment; a bad proxy entry or a zero queue is refused.
+    #[test]
+    fn rate_limits_section_loads_and_checks_its_values() {
+        let d = Config::default().rate_limits;
+        assert_eq!(
+            (
+                d.login_backoff_after,
+                d.login_backoff_max_seconds,
+                d.login_queue,
+                d.token_failures_per_ip_per_minute
+            ),
+            (5, 300, 64, 60)
+        );
+        assert!(d.trusted_proxies.is_empty() && d.redis.is_none());
+        let dir = std::env::temp_dir().join(format!(
+            "sesame-config-{}",
+            sesame_core::random::token().unwrap()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("sesame.toml");
+        std::fs::write(
+            &file,
+            "[rate_limits]\ntrusted_proxies = [\"10.0.0.0/8\", \"192.0.2.1\", \"::1/128\"]\n\
+             redis = \"redis://127.0.0.1:6379\"\nlogin_queue = 2\n",
+        )
+        .unwrap();
+        let loaded = Config::load(Some(&file), &Overrides::default()).unwrap();
+        assert_eq!(loaded.rate_limits.proxy_nets().unwrap().len(), 3);
+        assert_eq!(loaded.rate_limits.login_queue, 2);
+        assert_eq!(
+            loaded.rate_limits.redis.as_deref(),
+            Some("redis://127.0.0.1:6379")
+        );
+        std::fs::write(
+            &file,
+            "[rate_limits]\ntrusted_proxies = [\"10.0.0.0/33\"]\n",
+        )
+        .unwrap();
+        let e = Config::load(Some(&file), &Overrides::default()).unwrap_err();
+        assert!(e.0.contains("rate_limits.trusted_proxies"), "{e}");
+        std::fs::write(&file, "[rate_limits]\nlogin_queue = 0\n").unwrap();
+        let e = Config::load(Some(&file), &Overrides::default()).unwrap_err();
+        assert!(e.0.contains("rate_limits.login_queue"), "{e}");
+        std::fs::write(&file, "[rate_limits]\nredis = \"localhost:6379\"\n").unwrap();
+        let e = Config::load(Some(&file), &Overrides::default()).unwrap_err();
+        assert!(e.0.contains("rate_limits.redis"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
