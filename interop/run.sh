@@ -5,6 +5,8 @@
 #
 # - panva's oidc-provider (npm) as the provider for the real `sesame app`
 #   (login + RP-initiated logout, client_secret_basic and client_secret_post);
+# - django-oidc-provider (PyPI) in a small Django site, interop/django_op/, as
+#   the provider for `sesame app` (the same flows, RS256 ID tokens);
 # - panva's openid-client (npm) and Authlib (PyPI) as relying parties of the
 #   real `sesame serve` (discovery, code + PKCE, ID token, userinfo, refresh,
 #   revocation, logout), each with client_secret_basic and client_secret_post;
@@ -14,7 +16,9 @@
 #   registration = "open", with a client it registers itself;
 # - mozilla-django-oidc (PyPI) in a small Django site, interop/django_rp/
 #   (default settings, PKCE, basic auth, provider logout, SessionRefresh,
-#   groups mapped to roles).
+#   groups mapped to roles);
+# - dbd-django-oidc-client (PyPI) in a small Django site, interop/django_rp2/
+#   (its defaults: PKCE, basic auth, RP-initiated logout; its claims hook).
 # (The openidconnect crate runs under `cargo test`: crates/sesame-server/tests/it/interop_openidconnect.rs.)
 #
 # Needs node (>= 20) with npm, and python3 with venv. Installs the pinned
@@ -177,6 +181,47 @@ run_oidc_provider_peer() {
   done
 }
 
+# ---------------------------------------------------------------- django-oidc-provider -> sesame app
+# interop/django_op/ (served by op_django.py), one Client per `sesame app`, created
+# with the package's admin form; its credentials come in a file, not in the log.
+run_django_oidc_provider_peer() {
+  local op_port basic_port post_port issuer password creds token_log op_pid
+  read -r op_port basic_port post_port <<<"$(free_ports 3)"
+  issuer="http://127.0.0.1:$op_port/openid"
+  password="interop-$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
+  creds="$WORK/django-op-clients.json"
+  token_log="$WORK/django-op-token-auth.log"
+  log "django-oidc-provider on $issuer"
+  DJANGO_OP_USER_PASSWORD="$password" "$PY" "$INTEROP/op_django.py" --port "$op_port" --username alice \
+    --app "client_secret_basic=http://127.0.0.1:$basic_port" --app "client_secret_post=http://127.0.0.1:$post_port" \
+    --credentials "$creds" --token-log "$token_log" >"$WORK/django-op.log" 2>&1 &
+  op_pid=$!
+  PIDS+=("$op_pid")
+  wait_for "$WORK/django-op.log" "ready on $issuer" 60 "$op_pid" \
+    || { echo "FAIL django-oidc-provider: did not start" | tee -a "$RESULTS"; return 0; }
+
+  local method port client pid
+  for method in client_secret_basic client_secret_post; do
+    [ "$method" = client_secret_basic ] && port=$basic_port || port=$post_port
+    client="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]]["client_id"])' "$creds" "$method")"
+    log "sesame app ($method) on 127.0.0.1:$port"
+    SESAME_APP_CLIENT_SECRET="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]]["client_secret"])' "$creds" "$method")" \
+      "$SESAME_BIN" app --issuer "$issuer" --client-id "$client" \
+      --auth-method "$method" --listen "127.0.0.1:$port" >"$WORK/django-app-$method.log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    if ! wait_for "$WORK/django-app-$method.log" "Demo app on" 30 "$pid"; then
+      echo "FAIL django-oidc-provider: sesame app did not start ($method)" | tee -a "$RESULTS"
+      continue
+    fi
+    run_peer "django-oidc-provider ($method)" "$PY" "$INTEROP/drive_app_django.py" \
+      --op "$issuer" --app "http://127.0.0.1:$port" --username alice --password "$password" \
+      --auth-method "$method" --client-id "$client" --token-log "$token_log"
+    kill "$pid" 2>/dev/null || true
+  done
+  kill "$op_pid" 2>/dev/null || true
+}
+
 # start_serve DB PORT LOG: `sesame serve` as http://127.0.0.1:PORT (the caller's SESAME_*
 # variables reach it), waits for /healthz; on failure prints a FAIL line and returns 1.
 start_serve() {
@@ -206,17 +251,17 @@ serve_log_errors() {
   fi
 }
 
-# ---------------------------------------------------------------- sesame serve <- openid-client, Authlib, pyoidc, mozilla-django-oidc
+# ---------------------------------------------------------------- sesame serve <- openid-client, Authlib, pyoidc, mozilla-django-oidc, dbd-django-oidc-client
 run_sesame_serve_peers() {
-  local port cb_port django_port issuer db password
-  read -r port cb_port django_port <<<"$(free_ports 3)"
+  local port cb_port django_port dbd_port issuer db password
+  read -r port cb_port django_port dbd_port <<<"$(free_ports 4)"
   issuer="http://127.0.0.1:$port"
   db="sqlite://$WORK/sesame.db"
   password="interop-$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
   # A user per group of peers, to keep the groups apart (Sesame's rate limits count only
   # failed sign-ins, so the Django site's 7 sign-ins in a row are not limited).
   local user
-  for user in interop pyoidc django django-member; do
+  for user in interop pyoidc django django-member dbd; do
     SESAME_LOG_LEVEL=warn "$SESAME_BIN" --database "$db" users add --username "$user" --password "$password" \
       --email "$user@example.com" --name "Interop User ($user)" --group interop \
       $([ "$user" = django ] && echo --group staff) >/dev/null
@@ -270,6 +315,13 @@ run_sesame_serve_peers() {
     --basic-client-id="$(field client_id <<<"$basic_json")" --basic-client-secret="$(field client_secret <<<"$basic_json")" \
     --username django --password "$password" --email django@example.com \
     --member-username django-member --member-email django-member@example.com
+  # dbd-django-oidc-client in interop/django_rp2/: client_secret_basic (Authlib's default),
+  # its default logout returns to the site's "/".
+  local dbd="http://127.0.0.1:$dbd_port" dbd_json
+  dbd_json="$(add_client "dbd-django-oidc-client (client_secret_basic)" client_secret_basic "$dbd/auth/callback/" "$dbd/")"
+  run_peer "dbd-django-oidc-client" "$PY" "$INTEROP/rp_dbd_django.py" --issuer "$issuer" --port "$dbd_port" \
+    --client-id="$(field client_id <<<"$dbd_json")" --client-secret="$(field client_secret <<<"$dbd_json")" \
+    --username dbd --password "$password" --email dbd@example.com --name "Interop User (dbd)"
   serve_log_errors "$WORK/serve.log"
 }
 
@@ -292,6 +344,7 @@ run_registration_peers() {
 }
 
 run_oidc_provider_peer
+run_django_oidc_provider_peer
 run_sesame_serve_peers
 run_registration_peers
 

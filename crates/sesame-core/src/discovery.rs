@@ -96,6 +96,12 @@ pub struct ProviderMetadata {
     pub frontchannel_logout_supported: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_response_iss_parameter_supported: Option<bool>,
+    /// RFC 9126 §5: where clients push authorization requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pushed_authorization_request_endpoint: Option<String>,
+    /// RFC 9126 §5: whether every authorization request must be pushed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_pushed_authorization_requests: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_documentation: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

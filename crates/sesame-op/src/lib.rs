@@ -2,6 +2,7 @@
 
 mod authn;
 mod claims;
+mod client_keys;
 mod endpoints;
 mod flow;
 mod keys;

@@ -75,9 +75,14 @@ pub struct Client {
     /// `userinfo_signed_response_alg`: when set, userinfo answers with a signed JWT.
     #[serde(default)]
     pub userinfo_signed_response_alg: Option<JwsAlgorithm>,
-    /// The client's public keys, for `private_key_jwt`.
+    /// The client's public keys, for `private_key_jwt` and request objects.
     #[serde(default)]
     pub jwks: Option<JwkSet>,
+    /// Where the client publishes its public keys instead (fetched through
+    /// the outbound guard, cached five minutes, fetched again for an unknown
+    /// `kid` at most once a minute). Never both `jwks` and `jwks_uri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
     /// `backchannel_logout_uri`
     #[serde(default)]
     pub backchannel_logout_uri: Option<String>,
@@ -139,6 +144,15 @@ pub struct Client {
     /// (which are otherwise refused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_object_signing_alg: Option<String>,
+    /// `sector_identifier_uri` (OIDC Registration §2): its host is the
+    /// pairwise sector (fixed in [`Client::pairwise_sector`]) and its
+    /// document listed every redirect URI when it was registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sector_identifier_uri: Option<String>,
+    /// `require_pushed_authorization_requests` (RFC 9126 §6): this client's
+    /// authorization requests are accepted only when pushed first.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_par: bool,
     /// When the client was registered.
     pub created_at: UnixTime,
 }
@@ -165,6 +179,7 @@ impl Client {
             id_token_signed_response_alg: JwsAlgorithm::RS256,
             userinfo_signed_response_alg: None,
             jwks: None,
+            jwks_uri: None,
             backchannel_logout_uri: None,
             backchannel_logout_session_required: false,
             allowed_scopes: None,
@@ -178,6 +193,8 @@ impl Client {
             legacy_assertion_audience: false,
             request_uris: Vec::new(),
             request_object_signing_alg: None,
+            sector_identifier_uri: None,
+            require_par: false,
             created_at: now,
         }
     }
@@ -422,6 +439,9 @@ pub enum InteractionKind {
     /// way back the request is accepted only with a login at or after
     /// [`Interaction::auth_after`].
     Login,
+    /// A pushed authorization request (RFC 9126), waiting for the
+    /// authorization request that names it; its subject is empty.
+    Pushed,
 }
 
 /// A request waiting for the user (consent, sign-out confirmation, or a

@@ -1,6 +1,6 @@
-//! Outbound requests to URLs a registrant chose (S14): today the
-//! back-channel logout POST; any later `jwks_uri`, `request_uri` or
-//! `sector_identifier_uri` fetch goes through here too.
+//! Outbound requests to URLs a registrant chose (S14): the back-channel
+//! logout POST, and the `request_uri` and `sector_identifier_uri` fetches
+//! ([`fetch_limited`]).
 //!
 //! Unless the operator allows private targets
 //! ([`crate::Settings::allow_private_outbound`]), such a request reaches only
@@ -333,4 +333,68 @@ mod tests {
             .expect("localhost refused");
         assert!(e.to_string().contains("not a public address"), "{e}");
     }
+}
+
+/// Why [`fetch_limited`] got no document.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FetchError {
+    /// The URL's host is not one the provider sends requests to.
+    #[error("{0}")]
+    Refused(&'static str),
+    /// No answer (connection, DNS, the public-address guard).
+    #[error("could not be fetched")]
+    Unreachable,
+    /// An answer that is not 2xx.
+    #[error("answered HTTP {0}")]
+    Status(u16),
+    /// More than the limit.
+    #[error("holds more than {} KiB", .0 / 1024)]
+    TooLarge(usize),
+    /// Not within the time limit.
+    #[error("did not answer within {} seconds", .0.as_secs())]
+    Timeout(std::time::Duration),
+}
+
+/// GETs a registrant-chosen `url` (its fragment dropped) through `http`
+/// (the provider's client, with [`PublicAddresses`]): at most `max` bytes,
+/// within `timeout`, a 2xx answer.
+pub(crate) async fn fetch_limited(
+    http: &reqwest::Client,
+    url: &str,
+    allow_private: bool,
+    accept: &'static str,
+    max: usize,
+    timeout: std::time::Duration,
+) -> Result<Vec<u8>, FetchError> {
+    check_target(url, allow_private).map_err(FetchError::Refused)?;
+    let target = url.split('#').next().unwrap_or_default().to_owned();
+    let fetched = async {
+        let mut response = http
+            .get(&target)
+            .header("accept", accept)
+            .send()
+            .await
+            .map_err(|e| {
+                tracing::info!(error = %e, refused = refused(&e), "outbound fetch failed");
+                FetchError::Unreachable
+            })?;
+        if !response.status().is_success() {
+            return Err(FetchError::Status(response.status().as_u16()));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|_| FetchError::Unreachable)?
+        {
+            if body.len() + chunk.len() > max {
+                return Err(FetchError::TooLarge(max));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    };
+    tokio::time::timeout(timeout, fetched)
+        .await
+        .map_err(|_| FetchError::Timeout(timeout))?
 }

@@ -8,6 +8,8 @@ pub const AUTHORIZE: &str = "/authorize";
 pub const CONSENT: &str = "/consent";
 /// Token endpoint.
 pub const TOKEN: &str = "/token";
+/// Pushed authorization requests (RFC 9126).
+pub const PAR: &str = "/par";
 /// UserInfo endpoint.
 pub const USERINFO: &str = "/userinfo";
 /// JWKS.

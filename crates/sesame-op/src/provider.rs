@@ -45,6 +45,10 @@ pub struct Settings {
     /// (the ID token then binds the code to the browser that asked for it).
     /// Per client: [`Client::require_pkce`](crate::Client::require_pkce).
     pub require_pkce: bool,
+    /// Accept authorization requests only when pushed first (RFC 9126 §5,
+    /// `require_pushed_authorization_requests`). Default false; per client:
+    /// [`Client::require_par`](crate::Client::require_par).
+    pub require_par: bool,
     /// How often keys are reloaded from the store (multi-instance rotation). Default 60 s.
     pub key_reload_interval: i64,
     /// How long retired keys stay published. Default 7 days.
@@ -140,6 +144,7 @@ impl Default for Settings {
             ],
             allow_plain_pkce: false,
             require_pkce: false,
+            require_par: false,
             key_reload_interval: 60,
             retired_key_retention: 7 * 86_400,
             claims_in_id_token: true,
@@ -163,6 +168,7 @@ pub(crate) struct Inner {
     pub(crate) keys: Keys,
     pub(crate) settings: Settings,
     pub(crate) http: reqwest::Client,
+    pub(crate) client_keys: crate::client_keys::ClientKeys,
     pub(crate) templates: Templates,
 }
 
@@ -278,6 +284,23 @@ impl Provider {
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
+    }
+
+    /// The keys of `client` for a signature naming `kid` (inline `jwks`, or
+    /// its `jwks_uri`, cached; see [`crate::client_keys`]).
+    pub(crate) async fn client_keys(
+        &self,
+        client: &crate::model::Client,
+        kid: Option<&str>,
+    ) -> Result<sesame_core::KeySet, String> {
+        crate::client_keys::keys_for(
+            &self.inner.client_keys,
+            &self.inner.http,
+            self.inner.settings.allow_private_outbound,
+            client,
+            kid,
+        )
+        .await
     }
 
     pub(crate) fn now(&self) -> UnixTime {
@@ -545,6 +568,7 @@ impl ProviderBuilder {
                 keys: Keys::new(ring, self.settings.key_reload_interval),
                 settings: self.settings,
                 http,
+                client_keys: crate::client_keys::ClientKeys::default(),
                 templates: self.templates,
             }),
         })

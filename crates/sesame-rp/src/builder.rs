@@ -211,6 +211,8 @@ impl OidcClientBuilder {
     }
 
     /// The ID token signing algorithms accepted (default RS256 only). Never taken from the token.
+    /// Back-channel logout tokens are held to the algorithms the provider's ID tokens
+    /// have actually come with (this list until one has been seen).
     #[must_use]
     pub fn with_algorithms(mut self, algs: impl IntoIterator<Item = JwsAlgorithm>) -> Self {
         self.algorithms = algs.into_iter().filter(|a| !a.is_symmetric()).collect();
@@ -282,6 +284,28 @@ impl OidcClientBuilder {
     #[must_use]
     pub fn with_paths(mut self, paths: RoutePaths) -> Self {
         self.paths = paths;
+        self
+    }
+
+    /// Sends a failed sign-in to `path` with `?error=CODE` (`invalid_request`,
+    /// `invalid_token`, `access_denied` or the provider's code, `provider_error`,
+    /// `server_error`) instead of answering with the failure page (4xx for a
+    /// bad or forged response). The same as `RoutePaths::login_failed`; set it
+    /// after `with_paths`.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let oidc = sesame_rp::OidcClient::builder("https://op.example".parse()?, "app")
+    ///     .with_client_secret("secret")
+    ///     .with_redirect_uri("https://app.example/callback".parse()?)
+    ///     .with_login_failed_redirect("/") // the home page shows ?error=
+    ///     .build()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn with_login_failed_redirect(mut self, path: impl Into<String>) -> Self {
+        self.paths.login_failed = Some(path.into());
         self
     }
 
@@ -379,6 +403,7 @@ impl OidcClientBuilder {
                 http,
                 jwks: JwksCache::new(jwks_uri, self.static_keys),
                 validator,
+                id_token_algs: RwLock::new(Vec::new()),
                 redirect_uri,
                 post_logout_redirect_uri: self.post_logout_redirect_uri,
                 scopes: self.scopes,

@@ -4,8 +4,8 @@ use std::fmt;
 use std::sync::{Arc, RwLock};
 
 use sesame_core::{
-    ClientId, ClientSecret, Clock, IdTokenValidator, Issuer, ProviderMetadata, RedirectUri, Scopes,
-    SigningKey, UnixTime,
+    ClientId, ClientSecret, Clock, IdTokenValidator, Issuer, JwsAlgorithm, ProviderMetadata,
+    RedirectUri, Scopes, SigningKey, UnixTime,
 };
 
 use crate::jwks::JwksCache;
@@ -44,7 +44,10 @@ pub struct RoutePaths {
     pub backchannel_logout: String,
     /// Where to land after logout when the provider has no end-session endpoint. Default `/`.
     pub after_logout: String,
-    /// Where to go after a failed login (the error is in the query). Default: a plain error answer.
+    /// Where to redirect (303) after a failed login, with `?error=CODE`
+    /// (see `OidcClientBuilder::with_login_failed_redirect`). Default: none, a
+    /// failure page of its own (4xx for a bad or forged response, with links to
+    /// `login` and `after_logout`).
     pub login_failed: Option<String>,
 }
 
@@ -73,6 +76,9 @@ pub(crate) struct Inner {
     pub(crate) http: reqwest::Client,
     pub(crate) jwks: JwksCache,
     pub(crate) validator: IdTokenValidator,
+    /// The algorithms this client's ID tokens have been signed with (a subset
+    /// of the validator's allowlist): logout tokens are pinned to them.
+    pub(crate) id_token_algs: RwLock<Vec<JwsAlgorithm>>,
     pub(crate) redirect_uri: RedirectUri,
     pub(crate) post_logout_redirect_uri: Option<String>,
     pub(crate) scopes: Scopes,

@@ -1,5 +1,7 @@
-//! The provider's keys, cached: refetched on an unknown `kid` at most once
-//! per interval, refreshed when old, and the last good set kept on failure.
+//! The provider's keys, cached: refetched at once on the first unknown `kid`
+//! (one fetch shared by concurrent misses), rate-limited only after a refetch
+//! that did not find the `kid`, refreshed when old, and the last good set
+//! kept on failure.
 
 use std::sync::{Arc, RwLock};
 
@@ -10,15 +12,21 @@ use crate::outbound::{HttpError, get_bytes};
 
 #[derive(Debug, Default)]
 struct Attempts {
-    last: Option<UnixTime>,
+    /// When a fetch was last tried (success or failure).
+    last_try: Option<UnixTime>,
+    /// When a refetch for an unknown `kid` last came back without it (or
+    /// failed): further misses wait `min_interval` from then.
+    fruitless_at: Option<UnixTime>,
 }
 
 #[derive(Debug)]
 pub(crate) struct JwksCache {
     uri: String,
     keys: RwLock<Option<(Arc<KeySet>, UnixTime)>>,
+    /// Held while fetching: concurrent callers wait and share the result.
     attempts: Mutex<Attempts>,
-    /// Minimum seconds between two fetches triggered by unknown kids.
+    /// Minimum seconds between two refetches after one that did not find
+    /// the unknown `kid` (and between retries of a failed refresh).
     pub(crate) min_interval: i64,
     /// Age after which the set is refetched on next use.
     pub(crate) max_age: i64,
@@ -71,35 +79,76 @@ impl JwksCache {
     ) -> Result<Arc<KeySet>, HttpError> {
         match self.current() {
             Some((keys, at)) if now - at < self.max_age => Ok(keys),
-            Some((keys, _)) => Ok(self.refresh(http, now).await.unwrap_or(keys)),
+            Some((old, _)) => {
+                let mut attempts = self.attempts.lock().await;
+                match self.current() {
+                    // Refreshed while this request waited.
+                    Some((keys, at)) if now - at < self.max_age => return Ok(keys),
+                    _ => {}
+                }
+                if attempts
+                    .last_try
+                    .is_some_and(|t| now - t < self.min_interval)
+                {
+                    return Ok(old);
+                }
+                attempts.last_try = Some(now);
+                match self.fetch(http).await {
+                    Ok(keys) => Ok(self.store(keys, now)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "JWKS refresh failed; keeping the last good key set");
+                        Ok(old)
+                    }
+                }
+            }
             None => {
                 let mut attempts = self.attempts.lock().await;
                 if let Some((keys, _)) = self.current() {
                     return Ok(keys);
                 }
-                attempts.last = Some(now);
+                attempts.last_try = Some(now);
                 let keys = self.fetch(http).await?;
                 Ok(self.store(keys, now))
             }
         }
     }
 
-    /// Refetches after an unknown kid, at most once per `min_interval`.
-    /// `None` when rate-limited or when the fetch failed (the last good set stays).
-    pub(crate) async fn refresh(
+    /// Refetches after `kid` was not found in `checked`. The first miss after
+    /// any fetch refetches at once; concurrent misses share one fetch (a
+    /// caller that waited gets the set fetched meanwhile); after a refetch
+    /// that did not bring the `kid` (or failed), misses are rate-limited to
+    /// one refetch per `min_interval`. `None` when rate-limited or when the
+    /// fetch failed (the last good set stays).
+    pub(crate) async fn refresh_for_kid(
         &self,
         http: &reqwest::Client,
         now: UnixTime,
+        checked: &Arc<KeySet>,
+        kid: Option<&str>,
     ) -> Option<Arc<KeySet>> {
         let mut attempts = self.attempts.lock().await;
-        if attempts.last.is_some_and(|t| now - t < self.min_interval) {
+        if let Some((current, _)) = self.current()
+            && !Arc::ptr_eq(&current, checked)
+        {
+            // Another request refetched while this one waited: share it.
+            return Some(current);
+        }
+        if attempts
+            .fruitless_at
+            .is_some_and(|t| now - t < self.min_interval)
+        {
             tracing::debug!(uri = %self.uri, "JWKS refetch rate-limited");
             return None;
         }
-        attempts.last = Some(now);
+        attempts.last_try = Some(now);
         match self.fetch(http).await {
-            Ok(keys) => Some(self.store(keys, now)),
+            Ok(keys) => {
+                let found = kid.is_some_and(|k| keys.contains_kid(k));
+                attempts.fruitless_at = if found { None } else { Some(now) };
+                Some(self.store(keys, now))
+            }
             Err(e) => {
+                attempts.fruitless_at = Some(now);
                 tracing::warn!(error = %e, "JWKS refetch failed; keeping the last good key set");
                 None
             }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_sessions::Session;
@@ -16,6 +16,7 @@ use crate::auth::Clients;
 use crate::builder::BuildError;
 use crate::client::{OidcClient, RoutePaths};
 use crate::next::is_safe_next;
+use crate::page::{escape_html, html_page};
 use crate::routes::{self, LoginQuery};
 
 /// Named providers, each with its own [`OidcClient`], behind one set of routes:
@@ -299,21 +300,6 @@ async fn backchannel_logout(
     }
 }
 
-fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// `GET {login}?next=…`: a plain page with one link per provider.
 async fn chooser(State(providers): State<OidcProviders>, Query(q): Query<LoginQuery>) -> Response {
     let next = q.next.unwrap_or_else(|| "/".into());
@@ -336,20 +322,9 @@ async fn chooser(State(providers): State<OidcProviders>, Query(q): Query<LoginQu
             )
         })
         .collect();
-    let html = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign in</title></head>\n<body><h1>Sign in with</h1>\n<ul>\n{items}</ul></body></html>\n"
-    );
-    let mut r = (StatusCode::OK, html).into_response();
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    r
+    html_page(
+        StatusCode::OK,
+        "Sign in",
+        &format!("<h1>Sign in with</h1>\n<ul>\n{items}</ul>"),
+    )
 }

@@ -12,8 +12,10 @@ use tower_sessions::Session;
 
 use crate::auth::Clients;
 use crate::client::{OidcClient, RoutePaths};
+use crate::end_session;
 use crate::flow::{CallbackError, LoginError};
 use crate::next::is_safe_next;
+use crate::page::{escape_html, html_page};
 use crate::session::{AUTH_KEY, AuthSession, CSRF_KEY};
 
 impl OidcClient {
@@ -127,36 +129,85 @@ pub(crate) async fn callback(
     }
 }
 
+/// The status, the error code of a `login_failed` redirect, and a sentence
+/// for the user. Never the error's own text: an ID token's or a provider's
+/// answer may be quoted in it.
+fn failure(error: &LoginError) -> (StatusCode, &'static str, &'static str) {
+    match error {
+        LoginError::UnknownState => (
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "This sign-in response was not started in this browser, was already used, or has expired.",
+        ),
+        LoginError::WrongProvider => (
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "This sign-in response came back for another provider than the one it was started with.",
+        ),
+        LoginError::MissingCode | LoginError::NotFormPost => (
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "The sign-in response is not well-formed.",
+        ),
+        LoginError::Provider { .. } => (
+            StatusCode::UNAUTHORIZED,
+            "access_denied",
+            "The provider did not sign you in.",
+        ),
+        LoginError::Refused => (
+            StatusCode::FORBIDDEN,
+            "access_denied",
+            "This account may not sign in here.",
+        ),
+        LoginError::Token(_) | LoginError::UserInfo(_) => (
+            StatusCode::BAD_GATEWAY,
+            "provider_error",
+            "The provider could not be reached or gave an unusable answer.",
+        ),
+        LoginError::Session(_) | LoginError::Users(_) | LoginError::Internal(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "Something went wrong on our side.",
+        ),
+        // A forged or broken response: the iss parameter, the ID token, the
+        // tokens or the userinfo answer failed a check.
+        _ => (
+            StatusCode::BAD_REQUEST,
+            "invalid_token",
+            "The provider's response failed this site's checks, so it was not accepted.",
+        ),
+    }
+}
+
+/// A failed sign-in: a page of its own (4xx for what the response got
+/// wrong, 5xx for what failed on our side or at the provider), or, with
+/// `login_failed` set, a redirect there with `?error=`.
 fn failed(paths: &RoutePaths, error: &LoginError) -> Response {
     tracing::warn!(error = %error, "sign-in failed");
-    let (status, code) = match error {
-        LoginError::UnknownState
-        | LoginError::MissingCode
-        | LoginError::WrongProvider
-        | LoginError::NotFormPost => (StatusCode::BAD_REQUEST, "invalid_request"),
-        LoginError::Provider { error, .. } => (StatusCode::UNAUTHORIZED, error.as_str()),
-        LoginError::Refused => (StatusCode::FORBIDDEN, "access_denied"),
-        LoginError::Token(_) | LoginError::UserInfo(_) => {
-            (StatusCode::BAD_GATEWAY, "provider_error")
+    let (status, code, message) = failure(error);
+    let code = match error {
+        // The provider's own code, when it is one of the spec's words.
+        LoginError::Provider { error, .. }
+            if !error.is_empty()
+                && error.len() <= 64
+                && error.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') =>
+        {
+            error.as_str()
         }
-        LoginError::Session(_) | LoginError::Users(_) | LoginError::Internal(_) => {
-            (StatusCode::INTERNAL_SERVER_ERROR, "server_error")
-        }
-        _ => (StatusCode::UNAUTHORIZED, "invalid_token"),
+        _ => code,
     };
-    match &paths.login_failed {
-        Some(path) => {
-            let q = serde_urlencoded::to_string([("error", code)]).unwrap_or_default();
-            see_other(&format!("{path}?{q}"))
-        }
-        // What the browser's request got wrong is said; what failed on our
-        // side or at the provider (token or userinfo call, storage) goes to the
-        // log only.
-        None if status.is_server_error() => {
-            (status, format!("Sign-in failed ({code}).")).into_response()
-        }
-        None => (status, format!("Sign-in failed: {error}")).into_response(),
+    if let Some(path) = &paths.login_failed {
+        let q = serde_urlencoded::to_string([("error", code)]).unwrap_or_default();
+        return see_other(&format!("{path}?{q}"));
     }
+    let body = format!(
+        "<main><h1>Sign-in failed</h1>\n<p>{}</p>\n<p>Error: <code>{}</code></p>\n<p><a href=\"{}\">Try again</a> · <a href=\"{}\">Home</a></p></main>",
+        escape_html(message),
+        escape_html(code),
+        escape_html(&paths.login),
+        escape_html(&paths.after_logout),
+    );
+    html_page(status, "Sign-in failed", &body)
 }
 
 async fn logout(
@@ -212,23 +263,19 @@ pub(crate) async fn logout_with(
         return see_other(&paths.after_logout);
     };
     tracing::info!(provider = %client.name(), subject = %auth.subject, "logged out");
-    let metadata = client.metadata();
-    match metadata.end_session_endpoint.as_deref() {
-        Some(endpoint) if auth.issuer == client.issuer().as_str() => {
-            let Ok(mut url) = url::Url::parse(endpoint) else {
-                return see_other(&paths.after_logout);
-            };
-            {
-                let mut q = url.query_pairs_mut();
-                q.append_pair("id_token_hint", &auth.id_token);
-                q.append_pair("client_id", client.client_id().as_str());
-                if let Some(after) = &client.inner.post_logout_redirect_uri {
-                    q.append_pair("post_logout_redirect_uri", after);
-                }
+    let Ok(state) = sesame_core::random::token() else {
+        tracing::error!("no randomness for the logout state; logged out locally only");
+        return see_other(&paths.after_logout);
+    };
+    match end_session::end_session_url(&client, &auth, &state) {
+        Some(url) => {
+            // Kept in the fresh session (the old one is gone) for LogoutReturn.
+            if let Err(e) = end_session::remember(session, &client, &state).await {
+                tracing::warn!(error = %e, "could not keep the logout state");
             }
-            see_other(url.as_str())
+            see_other(&url)
         }
-        _ => see_other(&paths.after_logout),
+        None => see_other(&paths.after_logout),
     }
 }
 

@@ -2,13 +2,19 @@
 
 use serde::Serialize;
 use sesame_core::{
-    ClientAuthMethod, ClientId, ClientSecret, Clock, GrantType, JwkSet, JwsAlgorithm, RedirectUri,
-    ResponseType, SigningKey, SubjectType, SystemClock,
+    ClientAuthMethod, ClientId, ClientSecret, Clock, GrantType, JwsAlgorithm, ResponseType,
+    SigningKey, SubjectType, SystemClock,
 };
 use sesame_op::model::{KeyState, StoredKey};
 use sesame_op::store::{ClientStore, KeyStore};
 use sesame_op::{AuthMethod, Client, secrets};
 use sesame_op_sqlx::SqlStore;
+
+mod client_fields;
+use client_fields::{
+    add_resources, check_keys, client_jwks, jwks_uri, parse_uris, request_object_alg, request_uris,
+    set_flows,
+};
 
 /// A client to register. The protocol words are sesame-core's vocabulary;
 /// [`add_client`] checks how they combine.
@@ -46,8 +52,12 @@ pub struct NewClient {
     pub response_types: Vec<ResponseType>,
     /// Require PKCE even on requests that carry a nonce (default: RFC 9700).
     pub require_pkce: bool,
+    /// Accept its authorization requests only when pushed first (RFC 9126).
+    pub require_par: bool,
     /// The client's public keys (`private_key_jwt`), a JWK Set document.
     pub jwks: Option<serde_json::Value>,
+    /// Where the client publishes its public keys instead of `jwks`.
+    pub jwks_uri: Option<String>,
     /// Sign userinfo responses with this algorithm.
     pub userinfo_signed_alg: Option<JwsAlgorithm>,
     /// URLs the client's `request_uri` may name (request objects by reference).
@@ -69,8 +79,12 @@ pub struct ClientUpdate {
     pub response_types: Option<Vec<ResponseType>>,
     /// Require PKCE always.
     pub require_pkce: Option<bool>,
-    /// The client's public keys.
+    /// Require pushed authorization requests.
+    pub require_par: Option<bool>,
+    /// The client's public keys (replaces a `jwks_uri`).
     pub jwks: Option<serde_json::Value>,
+    /// Where the client publishes its keys (replaces inline `jwks`).
+    pub jwks_uri: Option<String>,
     /// The ID token's algorithm.
     pub id_token_alg: Option<JwsAlgorithm>,
     /// The userinfo signing algorithm (`Some(None)`: plain JSON again).
@@ -242,6 +256,7 @@ pub async fn add_client(store: &SqlStore, new: &NewClient) -> Result<Registered,
         Some(&new.response_types).filter(|r| !r.is_empty()),
     )?;
     client.require_pkce = new.require_pkce;
+    client.require_par = new.require_par;
     let method = match (new.auth_method, new.public) {
         (Some(m), false) => auth_method(m)?,
         (Some(m), true) if m != ClientAuthMethod::None => {
@@ -282,8 +297,14 @@ pub async fn add_client(store: &SqlStore, new: &NewClient) -> Result<Registered,
     if let Some(alg) = new.userinfo_signed_alg {
         client.userinfo_signed_response_alg = Some(signing_alg("--userinfo-signed-alg", alg)?);
     }
+    if new.jwks.is_some() && new.jwks_uri.is_some() {
+        return Err(AdminError::invalid("give --jwks or --jwks-uri, not both"));
+    }
     if let Some(jwks) = &new.jwks {
         client.jwks = Some(client_jwks(jwks)?);
+    }
+    if let Some(uri) = &new.jwks_uri {
+        client.jwks_uri = Some(jwks_uri(uri)?);
     }
     client.request_uris = request_uris(&new.request_uris)?;
     client.request_object_signing_alg = new
@@ -350,8 +371,19 @@ pub async fn update_client(
     if let Some(v) = update.require_pkce {
         client.require_pkce = v;
     }
+    if let Some(v) = update.require_par {
+        client.require_par = v;
+    }
+    if update.jwks.is_some() && update.jwks_uri.is_some() {
+        return Err(AdminError::invalid("give --jwks or --jwks-uri, not both"));
+    }
     if let Some(jwks) = &update.jwks {
         client.jwks = Some(client_jwks(jwks)?);
+        client.jwks_uri = None;
+    }
+    if let Some(uri) = &update.jwks_uri {
+        client.jwks_uri = Some(jwks_uri(uri)?);
+        client.jwks = None;
     }
     if let Some(alg) = update.id_token_alg {
         client.id_token_signed_response_alg = signing_alg("--id-token-alg", alg)?;
@@ -377,157 +409,6 @@ pub async fn update_client(
     }
     check_keys(&client)?;
     store.save_client(&client).await?;
-    Ok(())
-}
-
-/// Sets the grant and response types (each `None` keeps the stored list)
-/// and checks that they go together as OIDC Dynamic Registration §2 says:
-/// a response type with `code` needs the `authorization_code` grant, one
-/// with `id_token` or `token` but no code needs `implicit`, hybrid ones
-/// need both, and each grant needs a response type that uses it.
-fn set_flows(
-    client: &mut Client,
-    grants: Option<&Vec<GrantType>>,
-    responses: Option<&Vec<ResponseType>>,
-) -> Result<(), AdminError> {
-    use sesame_op::GrantType as G;
-    if let Some(grants) = grants {
-        let mut list = Vec::new();
-        for g in grants {
-            let g = grant_type(*g)?;
-            if !list.contains(&g) {
-                list.push(g);
-            }
-        }
-        client.grant_types = list;
-        if responses.is_none() {
-            // New grants, the response types kept: drop those the grants no
-            // longer allow (a client_credentials-only client has none).
-            let (code, implicit) = (
-                client.allows_grant(G::AuthorizationCode),
-                client.allows_grant(G::Implicit),
-            );
-            client.response_types.retain(|r| {
-                ResponseType::parse(r)
-                    .is_some_and(|r| (!r.has_code() || code) && (!r.needs_implicit() || implicit))
-            });
-        }
-    }
-    if let Some(responses) = responses {
-        let mut list: Vec<String> = Vec::new();
-        for r in responses {
-            if !list.iter().any(|s| s == r.as_str()) {
-                list.push(r.as_str().to_owned());
-            }
-        }
-        client.response_types = list;
-    }
-    let responses: Vec<ResponseType> = client
-        .response_types
-        .iter()
-        .filter_map(|r| ResponseType::parse(r))
-        .collect();
-    for rt in &responses {
-        if rt.has_code() && !client.allows_grant(G::AuthorizationCode) {
-            return Err(AdminError::invalid(format!(
-                "--response-type {:?} needs --grant-type authorization_code",
-                rt.as_str()
-            )));
-        }
-        if rt.needs_implicit() && !client.allows_grant(G::Implicit) {
-            return Err(AdminError::invalid(format!(
-                "--response-type {:?} needs --grant-type implicit (and, for a hybrid type, \
-                 authorization_code too)",
-                rt.as_str()
-            )));
-        }
-    }
-    if client.allows_grant(G::AuthorizationCode) && !responses.iter().any(|r| r.has_code()) {
-        return Err(AdminError::invalid(
-            "--grant-type authorization_code needs a --response-type with code",
-        ));
-    }
-    if client.allows_grant(G::Implicit) && !responses.iter().any(|r| r.needs_implicit()) {
-        return Err(AdminError::invalid(
-            "--grant-type implicit needs a --response-type with id_token or token \
-             (e.g. --response-type \"id_token token\")",
-        ));
-    }
-    if client.allows_grant(G::ClientCredentials) {
-        client.allowed_scopes = client
-            .allowed_scopes
-            .take()
-            .or_else(|| sesame_core::Scopes::parse("").ok());
-    }
-    Ok(())
-}
-
-/// `--request-uri` values: absolute http(s) URLs, at most 512 characters.
-fn request_uris(uris: &[String]) -> Result<Vec<String>, AdminError> {
-    let mut out: Vec<String> = Vec::new();
-    for u in uris {
-        let ok = u.len() <= 512
-            && url::Url::parse(u)
-                .is_ok_and(|p| matches!(p.scheme(), "https" | "http") && p.host().is_some());
-        if !ok {
-            return Err(AdminError::invalid(format!(
-                "--request-uri {u:?} must be an absolute http(s) URL of at most 512 characters"
-            )));
-        }
-        if !out.contains(u) {
-            out.push(u.clone());
-        }
-    }
-    Ok(out)
-}
-
-/// `--request-object-alg`: `none` or an algorithm request objects may use.
-fn request_object_alg(alg: &str) -> Result<String, AdminError> {
-    if alg == "none" || JwsAlgorithm::parse(alg).is_some_and(|a| !a.is_symmetric()) {
-        Ok(alg.to_owned())
-    } else {
-        Err(AdminError::unknown(
-            "--request-object-alg",
-            alg,
-            std::iter::once("none").chain(signing_algs().map(JwsAlgorithm::as_str)),
-        ))
-    }
-}
-
-fn client_jwks(value: &serde_json::Value) -> Result<JwkSet, AdminError> {
-    sesame_op::model::public_jwks(value).map_err(|e| AdminError::invalid(format!("--jwks: {e}")))
-}
-
-/// A `private_key_jwt` client needs its public keys.
-fn check_keys(client: &Client) -> Result<(), AdminError> {
-    if client.token_endpoint_auth_method == AuthMethod::PrivateKeyJwt && client.jwks.is_none() {
-        return Err(AdminError::invalid(
-            "--auth-method private_key_jwt needs --jwks FILE (the client's public JWK Set)",
-        ));
-    }
-    Ok(())
-}
-
-fn parse_uris(uris: &[String], flag: &str) -> Result<Vec<RedirectUri>, AdminError> {
-    uris.iter()
-        .map(|u| {
-            RedirectUri::new(u.clone()).map_err(|e| AdminError::invalid(format!("{flag}: {e}")))
-        })
-        .collect()
-}
-
-fn add_resources(client: &mut Client, resources: &[String]) -> Result<(), AdminError> {
-    for r in resources {
-        let absolute = url::Url::parse(r).is_ok_and(|u| u.fragment().is_none()) && !r.contains('#');
-        if !absolute {
-            return Err(AdminError::invalid(format!(
-                "--resource {r:?} must be an absolute URI without a fragment"
-            )));
-        }
-        if !client.allowed_resources.contains(r) {
-            client.allowed_resources.push(r.clone());
-        }
-    }
     Ok(())
 }
 

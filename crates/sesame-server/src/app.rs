@@ -1,12 +1,14 @@
 //! `sesame app`: the demo relying-party app, pointed at any provider.
 //!
 //! Routes: `/` (HTML: a login button, or the user's claims and a logout
-//! button), `/login`, `/callback`, `/logout` (POST), `/backchannel-logout`
-//! (POST), `/me` (JSON of the session's claims, 401 when not logged in).
+//! button; "You have been signed out" only when the provider returns the
+//! logout's `state`), `/login`, `/callback` (a failed sign-in answers
+//! sesame-rp's failure page: 4xx for a bad or forged response), `/logout` (POST),
+//! `/backchannel-logout` (POST), `/me` (JSON of the session's claims, 401
+//! when not logged in).
 
 use std::future::Future;
 
-use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -15,7 +17,7 @@ use minijinja::Environment;
 use serde_json::{Value, json};
 use sesame_core::{Issuer, JwsAlgorithm};
 use sesame_op::pages::Page;
-use sesame_rp::{Claims, ClientAuth, OidcClient, RoutePaths};
+use sesame_rp::{Claims, ClientAuth, LogoutReturn, OidcClient};
 use tower_sessions::Session;
 
 /// Settings of the demo app.
@@ -53,8 +55,6 @@ pub async fn router(config: &AppConfig) -> Result<Router, AppError> {
     let redirect = format!("{public}/callback")
         .parse()
         .map_err(|e| AppError(format!("public URL: {e}")))?;
-    let mut paths = RoutePaths::default();
-    paths.login_failed = Some("/".into());
     let mut builder = OidcClient::builder(issuer, config.client_id.clone())
         .with_redirect_uri(redirect)
         .with_post_logout_redirect_uri(format!("{public}/"))
@@ -66,8 +66,7 @@ pub async fn router(config: &AppConfig) -> Result<Router, AppError> {
             JwsAlgorithm::ES256,
             JwsAlgorithm::ES384,
             JwsAlgorithm::EdDSA,
-        ])
-        .with_paths(paths);
+        ]);
     if let Some(secret) = &config.client_secret {
         builder = builder.with_client_secret(secret.clone());
     }
@@ -93,17 +92,12 @@ pub async fn router(config: &AppConfig) -> Result<Router, AppError> {
         .layer(sesame_rp::session_layer(secure)))
 }
 
-#[derive(serde::Deserialize)]
-struct HomeQuery {
-    error: Option<String>,
-}
-
 async fn home(
     claims: Option<Claims>,
     session: Session,
     Extension(oidc): Extension<OidcClient>,
     Extension(templates): Extension<std::sync::Arc<Environment<'static>>>,
-    Query(q): Query<HomeQuery>,
+    logout: LogoutReturn,
 ) -> Response {
     let csrf = sesame_rp::csrf_token(&session).await.unwrap_or_default();
     let rows: Option<Vec<(String, String)>> = claims.as_ref().map(|c| {
@@ -126,7 +120,8 @@ async fn home(
         "claims": rows,
         "display_name": claims.as_ref().map(|c| c.display_name().to_owned()),
         "csrf_token": csrf,
-        "error": q.error,
+        // Only the provider's return with this browser's logout state says so.
+        "logged_out": claims.is_none() && logout == LogoutReturn::LoggedOut,
     });
     Page::new(&templates, "app.html")
         .with_csp(SHELL_CSP)
@@ -160,4 +155,71 @@ pub async fn run(
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| AppError(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A provider that only publishes its discovery document.
+    async fn provider() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let doc = json!({
+            "issuer": base,
+            "authorization_endpoint": format!("{base}/authorize"),
+            "token_endpoint": format!("{base}/token"),
+            "jwks_uri": format!("{base}/jwks"),
+            "end_session_endpoint": format!("{base}/end_session"),
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+        });
+        let app = Router::new().route(
+            "/.well-known/openid-configuration",
+            get(move || async move { Json(doc) }),
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        base
+    }
+
+    /// The app at a provider; its base URL and a browser with cookies.
+    async fn app() -> (String, reqwest::Client) {
+        let issuer = provider().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let config = AppConfig {
+            issuer,
+            client_id: "app".into(),
+            client_secret: Some("app-secret-app-secret-0123456789".into()),
+            auth_method: None,
+            scope: "openid".into(),
+            public_url: base.clone(),
+        };
+        tokio::spawn(run(config, listener, std::future::pending()));
+        let b = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        (base, b)
+    }
+
+    #[tokio::test]
+    async fn a_failed_sign_in_shows_the_failure_page() {
+        let (app, b) = app().await;
+        let r = b.get(format!("{app}/login")).send().await.unwrap();
+        assert_eq!(r.status(), 303);
+        let r = b
+            .get(format!("{app}/callback?code=x&state=forged"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "no redirect to /?error=");
+        assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
+        let html = r.text().await.unwrap();
+        assert!(html.contains("Sign-in failed"), "{html}");
+        assert!(html.contains("<a href=\"/\">Home</a>"), "{html}");
+    }
 }

@@ -240,6 +240,10 @@ pub struct Config {
     /// as mozilla-django-oidc and pyoidc do on their defaults. Per client:
     /// `sesame clients add --require-pkce`.
     pub require_pkce: bool,
+    /// Accept authorization requests only when pushed first to `/par`
+    /// (RFC 9126 `require_pushed_authorization_requests`). Off by default;
+    /// per client: `sesame clients add --require-par`.
+    pub require_par: bool,
     /// Dynamic client registration: `off` (default), `open`, or `token`
     /// (initial access tokens from `sesame clients initial-access-token`).
     pub registration: RegistrationMode,
@@ -305,6 +309,7 @@ impl Default for Config {
             password_grant: false,
             allow_private_outbound: false,
             require_pkce: false,
+            require_par: false,
             registration: RegistrationMode::Off,
             scopes: std::collections::BTreeMap::new(),
             cache_ttl: 5,
@@ -313,7 +318,8 @@ impl Default for Config {
     }
 }
 
-const CONFIG_KEYS: [&str; 23] = [
+const CONFIG_KEYS: [&str; 24] = [
+    "require_par",
     "allow_private_outbound",
     "scopes",
     "registration",

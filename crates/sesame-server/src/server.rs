@@ -364,6 +364,7 @@ pub async fn build_with(
     settings.key_publish_delay = config.key_publish_delay;
     settings.password_grant = config.password_grant;
     settings.require_pkce = config.require_pkce;
+    settings.require_par = config.require_par;
     settings.registration = match config.registration {
         RegistrationMode::Off => sesame_op::Registration::Disabled,
         RegistrationMode::Open => sesame_op::Registration::Open,

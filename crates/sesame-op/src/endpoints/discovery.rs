@@ -102,6 +102,8 @@ impl Provider {
             backchannel_logout_supported: Some(true),
             backchannel_logout_session_supported: Some(true),
             authorization_response_iss_parameter_supported: Some(true),
+            pushed_authorization_request_endpoint: Some(iss.join(paths::PAR)),
+            require_pushed_authorization_requests: Some(s.require_par),
             ..ProviderMetadata::default()
         }
     }

@@ -3,6 +3,7 @@
 mod authorize;
 mod discovery;
 mod end_session;
+mod par;
 mod register;
 mod token;
 mod userinfo;
@@ -46,6 +47,7 @@ impl Provider {
             .route(paths::AUTHORIZE, get(authorize::get).post(authorize::post))
             .route(paths::CONSENT, post(authorize::consent))
             .route(paths::TOKEN, post(token::token))
+            .route(paths::PAR, post(par::push))
             .route(
                 paths::USERINFO,
                 get(userinfo::userinfo).post(userinfo::userinfo),

@@ -12,7 +12,7 @@ use crate::model::Client;
 use crate::paths;
 use crate::provider::Provider;
 
-async fn authenticated(
+pub(super) async fn authenticated(
     p: &Provider,
     parts: &Parts,
     body: &Bytes,

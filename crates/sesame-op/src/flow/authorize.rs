@@ -122,9 +122,23 @@ pub(crate) async fn authorize(
     let Some(client) = p.inner.store.find_client(&ClientId::new(client_id)).await? else {
         return page(ErrorCode::InvalidClient, "unknown client_id");
     };
-    // A request object: its parameters, checked, win over the query's.
+    // A pushed request (RFC 9126): only its stored parameters count. A
+    // request object: its parameters, checked, win over the query's.
     let resolved;
-    let params = if params.get("request").is_some() || params.get("request_uri").is_some() {
+    let pushed = params
+        .get("request_uri")
+        .is_some_and(|u| u.starts_with(super::par::REQUEST_URI_PREFIX));
+    let params = if pushed {
+        let uri = params.get("request_uri").unwrap_or_default();
+        match super::par::take(p, client.client_id.as_str(), uri, now).await {
+            Ok(stored) => {
+                resolved = stored;
+                &resolved
+            }
+            Err(FlowError::OAuth(e)) => return Ok(request_object_error(params, &client, p, e)),
+            Err(e) => return Err(e),
+        }
+    } else if params.get("request").is_some() || params.get("request_uri").is_some() {
         match super::request_object::resolve(p, &client, params, now).await {
             Ok(merged) => {
                 resolved = merged;
@@ -175,6 +189,13 @@ pub(crate) async fn authorize(
         return Ok(req.error(
             ErrorCode::InvalidRequest,
             &format!("{name} was given more than once"),
+        ));
+    }
+    // RFC 9126 §5/§6. A consent answer resumes a request checked before.
+    if !pushed && !consent_given && (p.inner.settings.require_par || req.client.require_par) {
+        return Ok(req.error(
+            ErrorCode::InvalidRequest,
+            "authorization requests must be pushed first (PAR, RFC 9126): POST them to the pushed_authorization_request_endpoint",
         ));
     }
     match params.get("response_mode").map(ResponseMode::parse) {
@@ -384,6 +405,15 @@ pub(crate) async fn authorize(
         let subject = user
             .as_ref()
             .map_or_else(|| sesame_core::Subject::new(""), |u| u.subject.clone());
+        // A pushed request goes through the login pushed again, so that it
+        // comes back as one (and its parameters stay off the URL).
+        if pushed {
+            let uri = super::par::store(p, back, p.inner.settings.interaction_ttl, now).await?;
+            back = vec![
+                ("client_id".into(), req.client.client_id.as_str().to_owned()),
+                ("request_uri".into(), uri),
+            ];
+        }
         let started = interaction::start(
             p,
             InteractionKind::Login,

@@ -185,10 +185,9 @@ async fn check_assertion(
     }
     let verified = match client.token_endpoint_auth_method {
         AuthMethod::PrivateKeyJwt => {
-            let keys = client
-                .jwks
-                .as_ref()
-                .map(KeySet::from_jwks)
+            let keys = p
+                .client_keys(&client, jws.header().kid.as_deref())
+                .await
                 .unwrap_or_default();
             jws.verify(&keys, &ASSERTION_ALGS, None)
         }

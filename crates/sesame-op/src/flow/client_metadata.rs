@@ -2,10 +2,11 @@
 //! OIDC Dynamic Client Registration 1.0 §2), and written back as JSON.
 //!
 //! The checks only read the request and the provider's settings: nothing here
-//! makes an outbound call, so members that would need one (`jwks_uri`,
-//! `sector_identifier_uri`) are refused. `request_uris` are checked like
-//! every registrant-chosen URL (public hosts, https) and fetched only when
-//! an authorization request names one.
+//! makes an outbound call: `jwks_uri`, `request_uris` and
+//! `sector_identifier_uri` are checked like every registrant-chosen URL
+//! (public hosts, https); `jwks_uri` is fetched when a signature needs it. The registration flow fetches the sector
+//! document ([`crate::flow::register`]); a `request_uri` is fetched only
+//! when an authorization request names one.
 
 use serde_json::{Map, Value, json};
 use sesame_core::{ErrorCode, JwkSet, JwsAlgorithm, RedirectUri, ResponseType, Scopes};
@@ -22,15 +23,7 @@ const MAX_CLIENT_NAME: usize = 200;
 
 /// Members Sesame understands but does not support, and refuses rather than
 /// ignore, so that a client does not believe it got what it asked for.
-const REFUSED: [(&str, &str); 6] = [
-    (
-        "jwks_uri",
-        "fetching it would be an outbound request driven by an unauthenticated client; send the keys inline as jwks",
-    ),
-    (
-        "sector_identifier_uri",
-        "fetching it would be an outbound request driven by an unauthenticated client; a pairwise client's sector is the one host all its redirect_uris share",
-    ),
+const REFUSED: [(&str, &str); 4] = [
     (
         "id_token_encrypted_response_alg",
         "ID tokens are signed, not encrypted",
@@ -61,6 +54,7 @@ pub(crate) struct Metadata {
     pub(crate) id_token_signed_response_alg: JwsAlgorithm,
     pub(crate) userinfo_signed_response_alg: Option<JwsAlgorithm>,
     pub(crate) jwks: Option<JwkSet>,
+    pub(crate) jwks_uri: Option<String>,
     pub(crate) post_logout_redirect_uris: Vec<RedirectUri>,
     pub(crate) backchannel_logout_uri: Option<String>,
     pub(crate) backchannel_logout_session_required: bool,
@@ -69,6 +63,8 @@ pub(crate) struct Metadata {
     pub(crate) subject_type: SubjectType,
     pub(crate) request_uris: Vec<String>,
     pub(crate) request_object_signing_alg: Option<String>,
+    /// Checked for its form; its document is fetched by the registration flow.
+    pub(crate) sector_identifier_uri: Option<String>,
 }
 
 impl Metadata {
@@ -86,6 +82,7 @@ impl Metadata {
         client.id_token_signed_response_alg = self.id_token_signed_response_alg;
         client.userinfo_signed_response_alg = self.userinfo_signed_response_alg;
         client.jwks = self.jwks;
+        client.jwks_uri = self.jwks_uri;
         client.post_logout_redirect_uris = self.post_logout_redirect_uris;
         client.backchannel_logout_uri = self.backchannel_logout_uri;
         client.backchannel_logout_session_required = self.backchannel_logout_session_required;
@@ -94,6 +91,7 @@ impl Metadata {
         client.subject_type = self.subject_type;
         client.request_uris = self.request_uris;
         client.request_object_signing_alg = self.request_object_signing_alg;
+        client.sector_identifier_uri = self.sector_identifier_uri;
     }
 }
 
@@ -288,89 +286,6 @@ fn jwks(m: &Map<String, Value>) -> Result<Option<JwkSet>, OAuthError> {
     crate::model::public_jwks(value).map(Some).map_err(bad)
 }
 
-/// The provider POSTs logout tokens to this URI, so it is an outbound request
-/// whose target the registrant chose (S14): `https` to a public host
-/// ([`crate::outbound::check_registered`]; the address is checked again when
-/// sending) — unless the operator allows private targets
-/// ([`Settings::allow_private_outbound`]: tests, the demo), where
-/// `http://127.0.0.1…` is how a local relying party listens.
-fn backchannel_logout_uri(
-    m: &Map<String, Value>,
-    settings: &Settings,
-) -> Result<Option<String>, OAuthError> {
-    let Some(raw) = string(m, "backchannel_logout_uri")? else {
-        return Ok(None);
-    };
-    outbound_url("backchannel_logout_uri", raw, settings, false).map(Some)
-}
-
-/// A URL the provider will send requests to, chosen by the registrant
-/// (S14): absolute, no user information, `https` to a public host — or
-/// `http` on a loopback host where the operator allows private targets.
-/// `fragment`: whether a fragment may follow (a `request_uri`'s hash).
-fn outbound_url(
-    member: &str,
-    raw: &str,
-    settings: &Settings,
-    fragment: bool,
-) -> Result<String, OAuthError> {
-    let url = Url::parse(raw).map_err(|_| bad(format!("{member} must be an absolute URL")))?;
-    if !fragment && (url.fragment().is_some() || raw.contains('#')) {
-        return Err(bad(format!("{member} must not contain a fragment")));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad(format!("{member} must not contain user information")));
-    }
-    let private = settings.allow_private_outbound;
-    if let (false, Err(why)) = (private, crate::outbound::check_registered(&url)) {
-        return Err(bad(format!(
-            "{member} {why}: the provider sends requests only to public hosts"
-        )));
-    }
-    match url.scheme() {
-        "https" if url.host().is_some() => Ok(raw.to_owned()),
-        "http" if private && is_loopback(&url) => Ok(raw.to_owned()),
-        _ => Err(bad(format!(
-            "{member} must use https (or http on a loopback host, where the provider allows private targets)"
-        ))),
-    }
-}
-
-/// `request_uris` and `request_object_signing_alg` (OIDC Registration §2).
-fn request_objects(
-    m: &Map<String, Value>,
-    settings: &Settings,
-) -> Result<(Vec<String>, Option<String>), OAuthError> {
-    let mut list = Vec::new();
-    for raw in strings(m, "request_uris")?.unwrap_or_default() {
-        if raw.len() > 512 {
-            return Err(bad("request_uris must each be at most 512 characters"));
-        }
-        let uri = outbound_url("request_uris", raw, settings, true)?;
-        if !list.contains(&uri) {
-            list.push(uri);
-        }
-    }
-    if list.len() > 20 {
-        return Err(bad("at most 20 request_uris"));
-    }
-    let alg = match string(m, "request_object_signing_alg")? {
-        None => None,
-        Some(super::request_object::NONE) => Some(super::request_object::NONE.to_owned()),
-        Some(name) => {
-            let ok = JwsAlgorithm::parse(name)
-                .is_some_and(|a| super::request_object::REQUEST_OBJECT_ALGS.contains(&a));
-            if !ok {
-                return Err(bad(format!(
-                    "request_object_signing_alg {name} is not supported"
-                )));
-            }
-            Some(name.to_owned())
-        }
-    };
-    Ok((list, alg))
-}
-
 fn client_name(m: &Map<String, Value>) -> Result<Option<String>, OAuthError> {
     let Some(name) = string(m, "client_name")? else {
         return Ok(None);
@@ -427,12 +342,16 @@ pub(crate) fn parse(
     {
         return Err(bad_redirect("redirect_uris is required"));
     }
-    if subject_type == SubjectType::Pairwise {
+    let sector_identifier_uri = match string(m, "sector_identifier_uri")? {
+        None => None,
+        Some(raw) => Some(outbound_urls::sector_identifier_uri(raw, settings)?),
+    };
+    if subject_type == SubjectType::Pairwise && sector_identifier_uri.is_none() {
         let mut probe = Client::new(sesame_core::ClientId::new(""), redirect_uris.clone(), 0);
         probe.subject_type = subject_type;
         if probe.sector_identifier().is_none() {
             return Err(bad(
-                "subject_type pairwise needs redirect_uris that all share one host (the sector identifier); sector_identifier_uri is not supported",
+                "subject_type pairwise needs redirect_uris that all share one host, or a sector_identifier_uri listing them",
             ));
         }
     }
@@ -465,9 +384,19 @@ pub(crate) fn parse(
     let token_endpoint_auth_signing_alg =
         alg(m, "token_endpoint_auth_signing_alg", assertion_algs)?;
     let jwks = jwks(m)?;
-    if token_endpoint_auth_method == AuthMethod::PrivateKeyJwt && jwks.is_none() {
+    let jwks_uri = match string(m, "jwks_uri")? {
+        None => None,
+        Some(raw) => Some(outbound_urls::jwks_uri(raw, settings)?),
+    };
+    if jwks.is_some() && jwks_uri.is_some() {
+        return Err(bad("send jwks or jwks_uri, not both (RFC 7591 §2)"));
+    }
+    if token_endpoint_auth_method == AuthMethod::PrivateKeyJwt
+        && jwks.is_none()
+        && jwks_uri.is_none()
+    {
         return Err(bad(
-            "private_key_jwt needs the client's public keys in jwks",
+            "private_key_jwt needs the client's public keys in jwks or at jwks_uri",
         ));
     }
 
@@ -492,8 +421,8 @@ pub(crate) fn parse(
         false,
         &ErrorCode::InvalidClientMetadata,
     )?;
-    let backchannel_logout_uri = backchannel_logout_uri(m, settings)?;
-    let (request_uris, request_object_signing_alg) = request_objects(m, settings)?;
+    let backchannel_logout_uri = outbound_urls::backchannel_logout_uri(m, settings)?;
+    let (request_uris, request_object_signing_alg) = outbound_urls::request_objects(m, settings)?;
     let backchannel_logout_session_required = boolean(m, "backchannel_logout_session_required")?;
     if backchannel_logout_session_required && backchannel_logout_uri.is_none() {
         return Err(bad(
@@ -527,6 +456,7 @@ pub(crate) fn parse(
         id_token_signed_response_alg,
         userinfo_signed_response_alg,
         jwks,
+        jwks_uri,
         post_logout_redirect_uris,
         backchannel_logout_uri,
         backchannel_logout_session_required,
@@ -535,6 +465,7 @@ pub(crate) fn parse(
         subject_type,
         request_uris,
         request_object_signing_alg,
+        sector_identifier_uri,
     })
 }
 
@@ -583,6 +514,9 @@ pub(crate) fn to_json(client: &Client) -> Map<String, Value> {
     if let Some(jwks) = &client.jwks {
         put("jwks", json!(jwks));
     }
+    if let Some(uri) = &client.jwks_uri {
+        put("jwks_uri", json!(uri));
+    }
     if !client.post_logout_redirect_uris.is_empty() {
         put(
             "post_logout_redirect_uris",
@@ -615,8 +549,12 @@ pub(crate) fn to_json(client: &Client) -> Map<String, Value> {
     if let Some(alg) = &client.request_object_signing_alg {
         put("request_object_signing_alg", json!(alg));
     }
+    if let Some(uri) = &client.sector_identifier_uri {
+        put("sector_identifier_uri", json!(uri));
+    }
     out
 }
 
+mod outbound_urls;
 #[cfg(test)]
 mod tests;

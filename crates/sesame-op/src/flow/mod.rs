@@ -8,6 +8,7 @@ pub(crate) mod client_metadata;
 pub(crate) mod end_session;
 pub(crate) mod interaction;
 pub(crate) mod issue;
+pub(crate) mod par;
 pub(crate) mod password;
 pub(crate) mod register;
 pub(crate) mod request_object;

@@ -173,8 +173,9 @@ pub(crate) async fn register(
     }
     let mut client = Client::new(client_id, Vec::new(), now);
     metadata.apply(&mut client);
+    check_sector(p, &client).await?;
     if client.subject_type == SubjectType::Pairwise {
-        client.pairwise_sector = client.redirect_host();
+        client.pairwise_sector = sector_of(&client);
     }
     let secret = settle_secret(&mut client)?;
     let token = random::token()?;
@@ -271,6 +272,7 @@ pub(crate) async fn update(
     let metadata = client_metadata::parse(request, &p.inner.settings, &p.inner.scopes)?;
     let mut updated = client.clone();
     metadata.apply(&mut updated);
+    check_sector(p, &updated).await?;
     keep_subjects(&client, &mut updated)?;
     let secret = settle_secret(&mut updated)?;
     p.inner.store.save_client(&updated).await?;
@@ -298,12 +300,59 @@ fn keep_subjects(before: &Client, after: &mut Client) -> Result<(), FlowError> {
     }
     if before.subject_type == SubjectType::Pairwise {
         let sector = before.sector_identifier();
-        if after.redirect_host() != sector {
+        if sector_of(after) != sector {
             return refuse(
                 "an update may not move a pairwise client to another sector: its redirect_uris must stay on the host they were registered with",
             );
         }
         after.pairwise_sector = sector;
+    }
+    Ok(())
+}
+
+/// The sector a pairwise client registers into: the host of its
+/// `sector_identifier_uri`, else the one host of its redirect URIs.
+fn sector_of(client: &Client) -> Option<String> {
+    match &client.sector_identifier_uri {
+        Some(uri) => url::Url::parse(uri)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned)),
+        None => client.redirect_host(),
+    }
+}
+
+/// The largest sector identifier document accepted.
+const MAX_SECTOR_DOCUMENT: usize = 64 * 1024;
+
+/// OIDC Registration §5: the `sector_identifier_uri` document (fetched with
+/// the outbound guard, 64 KiB and 5 s at most) is a JSON array of URIs that
+/// holds every redirect URI of the client.
+async fn check_sector(p: &Provider, client: &Client) -> Result<(), FlowError> {
+    let Some(uri) = &client.sector_identifier_uri else {
+        return Ok(());
+    };
+    let bad = |d: String| FlowError::OAuth(OAuthError::new(ErrorCode::InvalidClientMetadata, d));
+    let body = crate::outbound::fetch_limited(
+        &p.inner.http,
+        uri,
+        p.inner.settings.allow_private_outbound,
+        "application/json",
+        MAX_SECTOR_DOCUMENT,
+        std::time::Duration::from_secs(5),
+    )
+    .await
+    .map_err(|e| bad(format!("sector_identifier_uri {e}")))?;
+    let listed: Vec<String> = serde_json::from_slice(&body)
+        .map_err(|_| bad("sector_identifier_uri must hold a JSON array of URIs".into()))?;
+    if let Some(missing) = client
+        .redirect_uris
+        .iter()
+        .find(|r| !listed.iter().any(|l| l == r.as_str()))
+    {
+        return Err(bad(format!(
+            "the sector_identifier_uri document does not list the redirect_uri {}",
+            missing.as_str()
+        )));
     }
     Ok(())
 }

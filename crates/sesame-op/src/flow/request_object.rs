@@ -15,7 +15,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
-use sesame_core::{ErrorCode, JwsAlgorithm, KeySet, UnixTime, UnverifiedJws};
+use sesame_core::{ErrorCode, JwsAlgorithm, UnixTime, UnverifiedJws};
 
 use super::{OAuthError, Params};
 use crate::model::Client;
@@ -75,7 +75,7 @@ pub(crate) async fn resolve(
     if jwt.len() > MAX_OBJECT {
         return Err(bad_object("the request object is too large"));
     }
-    let claims = verify(client, jwt.trim())?;
+    let claims = verify(p, client, jwt.trim()).await?;
     check_claims(p, client, &claims, now)?;
     Ok(merge(params, &claims))
 }
@@ -95,46 +95,28 @@ async fn fetch(p: &Provider, client: &Client, uri: &str) -> Result<String, OAuth
             "request_uri is not one of the client's registered request_uris",
         ));
     }
-    crate::outbound::check_target(uri, p.inner.settings.allow_private_outbound)
-        .map_err(|why| bad_uri(format!("request_uri {why}")))?;
-    let fetched = async {
-        let mut response = p
-            .inner
-            .http
-            .get(without_fragment(uri))
-            .header("accept", "application/oauth-authz-req+jwt, application/jwt")
-            .send()
-            .await
-            .map_err(|e| {
-                tracing::info!(client_id = %client.client_id.as_str(), error = %e, "request_uri fetch failed");
-                bad_uri("request_uri could not be fetched")
-            })?;
-        if !response.status().is_success() {
-            return Err(bad_uri(format!(
-                "request_uri answered HTTP {}",
-                response.status().as_u16()
-            )));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|_| bad_uri("request_uri could not be read"))?
-        {
-            if body.len() + chunk.len() > MAX_OBJECT {
-                return Err(bad_uri("request_uri holds more than 64 KiB"));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        String::from_utf8(body).map_err(|_| bad_uri("request_uri holds no JWT"))
-    };
-    tokio::time::timeout(FETCH_TIMEOUT, fetched)
-        .await
-        .map_err(|_| bad_uri("request_uri did not answer within 5 seconds"))?
+    let body = crate::outbound::fetch_limited(
+        &p.inner.http,
+        uri,
+        p.inner.settings.allow_private_outbound,
+        "application/oauth-authz-req+jwt, application/jwt",
+        MAX_OBJECT,
+        FETCH_TIMEOUT,
+    )
+    .await
+    .map_err(|e| {
+        tracing::info!(client_id = %client.client_id.as_str(), error = %e, "request_uri refused");
+        bad_uri(format!("request_uri {e}"))
+    })?;
+    String::from_utf8(body).map_err(|_| bad_uri("request_uri holds no JWT"))
 }
 
 /// The object's claims, its signature checked against the client's keys.
-fn verify(client: &Client, jwt: &str) -> Result<Map<String, Value>, OAuthError> {
+async fn verify(
+    p: &Provider,
+    client: &Client,
+    jwt: &str,
+) -> Result<Map<String, Value>, OAuthError> {
     let registered = client.request_object_signing_alg.as_deref();
     if let Some(claims) = unsigned(jwt)? {
         if registered == Some(NONE) {
@@ -152,14 +134,13 @@ fn verify(client: &Client, jwt: &str) -> Result<Map<String, Value>, OAuthError> 
             "the request object is not signed with the registered request_object_signing_alg",
         ));
     }
-    let keys = client
-        .jwks
-        .as_ref()
-        .map(KeySet::from_jwks)
-        .unwrap_or_default();
+    let keys = p
+        .client_keys(client, jws.header().kid.as_deref())
+        .await
+        .map_err(|e| bad_object(format!("{e}: no key to verify the request object with")))?;
     if keys.is_empty() {
         return Err(bad_object(
-            "the client has no registered keys (jwks) to verify request objects with",
+            "the client has no registered keys (jwks or jwks_uri) to verify request objects with",
         ));
     }
     let verified = jws

@@ -10,10 +10,12 @@
 mod support;
 
 mod authorize;
+mod client_keys;
 mod conformance;
 mod discovery;
 mod logout;
 mod pairwise;
+mod par;
 mod password;
 mod register;
 mod request_object;

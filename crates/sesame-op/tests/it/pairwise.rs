@@ -515,3 +515,79 @@ async fn an_update_cannot_move_a_pairwise_client_into_another_sector() {
     assert_eq!(info["sub"], att_sub, "the old token keeps its client's sub");
     assert_ne!(info["sub"], victim_sub.as_str());
 }
+
+/// OIDC Registration §5: a `sector_identifier_uri` names the sector of a
+/// pairwise client whose redirect URIs span hosts; its document (fetched
+/// at registration) must list every redirect URI.
+#[tokio::test]
+async fn a_sector_identifier_uri_must_list_every_redirect_uri() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let at = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new()
+        .route(
+            "/sector.json",
+            axum::routing::get(|| async { axum::Json(serde_json::json!([REDIRECT, OTHER])) }),
+        )
+        .route("/not-json", axum::routing::get(|| async { "hello" }))
+        .route(
+            "/gone",
+            axum::routing::get(|| async { axum::http::StatusCode::NOT_FOUND }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let mut settings = salted();
+    settings.registration = sesame_op::Registration::Open;
+    settings.allow_private_outbound = true;
+    let h = start_with(|b| b.with_settings(settings)).await;
+    let register = |body: Value| {
+        let h = &h;
+        async move {
+            h.http
+                .post(h.url("/register"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let sector = format!("{at}/sector.json");
+    let r = register(serde_json::json!({
+        "redirect_uris": [REDIRECT, OTHER],
+        "subject_type": "pairwise",
+        "sector_identifier_uri": sector,
+    }))
+    .await;
+    assert_eq!(r.status(), 201);
+    let info = json(r).await;
+    assert_eq!(info["sector_identifier_uri"], sector);
+    for (uri, redirects, want) in [
+        (
+            sector.clone(),
+            serde_json::json!([REDIRECT, "https://third.example/cb"]),
+            "does not list",
+        ),
+        (
+            format!("{at}/not-json"),
+            serde_json::json!([REDIRECT]),
+            "JSON array",
+        ),
+        (
+            format!("{at}/gone"),
+            serde_json::json!([REDIRECT]),
+            "HTTP 404",
+        ),
+    ] {
+        let r = register(serde_json::json!({
+            "redirect_uris": redirects,
+            "subject_type": "pairwise",
+            "sector_identifier_uri": uri,
+        }))
+        .await;
+        assert_eq!(r.status(), 400, "{want}");
+        let e = json(r).await;
+        assert_eq!(e["error"], "invalid_client_metadata");
+        assert!(
+            e["error_description"].as_str().unwrap().contains(want),
+            "{e}"
+        );
+    }
+}

@@ -285,7 +285,7 @@ async fn invalid_metadata_is_refused() {
             "authorization_code",
         ),
         (
-            json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://rp.example/jwks"}),
+            json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "ftp://rp.example/jwks"}),
             "invalid_client_metadata",
             "jwks_uri",
         ),

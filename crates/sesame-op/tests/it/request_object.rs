@@ -298,10 +298,15 @@ async fn discovery_and_registration_speak_request_objects() {
     let v = json(r).await;
     assert_eq!(v["request_uris"], json!(["http://127.0.0.1:9/r.jwt#hash"]));
     assert_eq!(v["request_object_signing_alg"], "none");
+    // Not a URL at all (pyoidc's default, a relative path): dropped, and the
+    // answer shows that none was registered (RFC 7591 §3.2.1).
+    let r = register(json!({"redirect_uris": [REDIRECT], "request_uris": ["requests/abc"]})).await;
+    assert_eq!(r.status(), 201);
+    assert!(json(r).await.get("request_uris").is_none());
     for bad in [
         json!({"redirect_uris": [REDIRECT], "request_object_signing_alg": "HS256"}),
         json!({"redirect_uris": [REDIRECT], "request_uris": ["ftp://x.example/r"]}),
-        json!({"redirect_uris": [REDIRECT], "request_uris": ["not a url"]}),
+        json!({"redirect_uris": [REDIRECT], "request_uris": ["http://10.0.0.1/r.jwt"]}),
     ] {
         let r = register(bad.clone()).await;
         assert_eq!(r.status(), 400, "{bad}");

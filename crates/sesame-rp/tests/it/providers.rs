@@ -128,8 +128,20 @@ async fn two_providers_sign_in_log_out_and_back_channel_by_provider() {
         to.starts_with(&format!("{}/end_session?", two.base)),
         "{to}"
     );
-    let (_, seen) = follow(&b, &to, "alice").await;
-    assert_eq!(seen.last().unwrap(), &format!("{rp}/"));
+    let state = url::Url::parse(&to)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let (r, seen) = follow(&b, &to, "alice").await;
+    assert_eq!(seen.last().unwrap(), &format!("{rp}/?state={state}"));
+    assert_eq!(
+        r.text().await.unwrap(),
+        "LoggedOut",
+        "that provider's state"
+    );
     assert_eq!(me(&b, &rp).await.0, 401);
 
     // The first provider, then a back-channel logout from it ends the session.

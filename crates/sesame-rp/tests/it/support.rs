@@ -189,6 +189,10 @@ pub async fn rp_app(oidc: OidcClient, listener: tokio::net::TcpListener) {
             get(|t: sesame_rp::AccessToken| async move { t.0.secret().to_owned() }),
         )
         .route("/", get(|| async { "home" }))
+        .route(
+            "/logged-out",
+            get(|r: sesame_rp::LogoutReturn| async move { format!("{r:?}") }),
+        )
         .merge(oidc.router())
         .layer(axum::Extension(oidc))
         .layer(sesame_rp::session_layer(false));
@@ -277,7 +281,10 @@ pub async fn rp_providers_app(
         .layer(sesame_rp::RequireLogin::for_providers(providers.clone()))
         .route("/me", get(me))
         .route("/csrf", get(csrf))
-        .route("/", get(|| async { "home" }))
+        .route(
+            "/",
+            get(|r: sesame_rp::LogoutReturn| async move { format!("{r:?}") }),
+        )
         .merge(providers.router())
         .layer(axum::Extension(providers))
         .layer(sesame_rp::session_layer(false));

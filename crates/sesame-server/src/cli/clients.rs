@@ -115,9 +115,15 @@ pub(super) struct ClientAdd {
     /// Require PKCE (S256) on every code request, even with a nonce.
     #[arg(long)]
     require_pkce: bool,
+    /// Accept its authorization requests only when pushed first to /par (RFC 9126).
+    #[arg(long)]
+    require_par: bool,
     /// A file with the client's public JWK Set, for --auth-method private_key_jwt.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "jwks_uri")]
     jwks: Option<std::path::PathBuf>,
+    /// Where the client publishes its public keys instead (fetched when needed, cached).
+    #[arg(long, value_name = "URL")]
+    jwks_uri: Option<String>,
     /// Sign userinfo responses (a JWT) with this algorithm.
     #[arg(long, value_parser = words::parser::<JwsAlgorithm>())]
     userinfo_signed_alg: Option<Word<JwsAlgorithm>>,
@@ -154,9 +160,15 @@ pub(super) struct ClientChange {
     /// Require PKCE always (true) or follow RFC 9700 (false).
     #[arg(long, value_name = "BOOL")]
     require_pkce: Option<bool>,
-    /// A file with the client's public JWK Set.
-    #[arg(long, value_name = "FILE")]
+    /// Require pushed authorization requests (true) or not (false).
+    #[arg(long, value_name = "BOOL")]
+    require_par: Option<bool>,
+    /// A file with the client's public JWK Set (replaces a jwks_uri).
+    #[arg(long, value_name = "FILE", conflicts_with = "jwks_uri")]
     jwks: Option<std::path::PathBuf>,
+    /// Where the client publishes its public keys (replaces inline keys).
+    #[arg(long, value_name = "URL")]
+    jwks_uri: Option<String>,
     /// The ID token's signing algorithm.
     #[arg(long, value_parser = words::parser::<JwsAlgorithm>())]
     id_token_alg: Option<Word<JwsAlgorithm>>,
@@ -205,7 +217,9 @@ impl ClientChange {
             response_types: Some(words::all(self.response_types, "--response-type")?)
                 .filter(|v| !v.is_empty()),
             require_pkce: self.require_pkce,
+            require_par: self.require_par,
             jwks: read_jwks(self.jwks.as_deref())?,
+            jwks_uri: self.jwks_uri,
             id_token_alg: self
                 .id_token_alg
                 .map(|w| w.get("--id-token-alg"))
@@ -248,7 +262,9 @@ impl ClientAdd {
             legacy_assertion_audience: self.legacy_assertion_audience,
             response_types: words::all(self.response_types, "--response-type")?,
             require_pkce: self.require_pkce,
+            require_par: self.require_par,
             jwks: read_jwks(self.jwks.as_deref())?,
+            jwks_uri: self.jwks_uri,
             userinfo_signed_alg: self
                 .userinfo_signed_alg
                 .map(|w| w.get("--userinfo-signed-alg"))
@@ -352,7 +368,9 @@ fn client_json(c: &sesame_op::Client) -> serde_json::Value {
         "grant_types": c.grant_types,
         "response_types": c.response_types,
         "require_pkce": c.require_pkce,
+        "require_par": c.require_par,
         "jwks": c.jwks,
+        "jwks_uri": c.jwks_uri,
         "userinfo_signed_response_alg": c.userinfo_signed_response_alg,
         "request_uris": c.request_uris,
         "request_object_signing_alg": c.request_object_signing_alg,

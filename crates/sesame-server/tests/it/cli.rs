@@ -585,10 +585,12 @@ fn clients_add_and_update_take_response_types_pkce_and_keys() {
         "--response-type",
         "code",
         "--require-pkce",
+        "--require-par",
         "--userinfo-signed-alg",
         "ES256",
     ]));
     let v = show(&hybrid);
+    assert_eq!(v["require_par"], true);
     assert_eq!(
         v["response_types"],
         serde_json::json!(["code id_token", "code"])
@@ -612,6 +614,17 @@ fn clients_add_and_update_take_response_types_pkce_and_keys() {
         serde_json::json!(["https://rp.example/ro.jwt"])
     );
     assert_eq!(v["request_object_signing_alg"], "ES256");
+    let byuri = id_of(add(&[
+        "--auth-method",
+        "private_key_jwt",
+        "--jwks-uri",
+        "https://rp.example/jwks.json",
+    ]));
+    assert_eq!(show(&byuri)["jwks_uri"], "https://rp.example/jwks.json");
+    let (code, _, err) = run(&["clients", "update", &byuri, "--jwks", &jwks]);
+    assert_eq!(code, 0, "{err}");
+    let v = show(&byuri);
+    assert!(v["jwks_uri"].is_null() && v["jwks"]["keys"][0]["kid"] == "1");
     let (code, _, err) = run(&["clients", "update", &pkjwt, "--request-object-alg", "any"]);
     assert_eq!(code, 0, "{err}");
     assert!(show(&pkjwt)["request_object_signing_alg"].is_null());
@@ -643,6 +656,15 @@ fn clients_add_and_update_take_response_types_pkce_and_keys() {
             "--request-object-alg",
         ),
         (vec!["--request-uri", "ftp://rp.example/r"], "--request-uri"),
+        (
+            vec![
+                "--auth-method",
+                "private_key_jwt",
+                "--jwks-uri",
+                "ftp://x/j",
+            ],
+            "--jwks-uri",
+        ),
         (
             vec!["--userinfo-signed-alg", "HS256"],
             "--userinfo-signed-alg",

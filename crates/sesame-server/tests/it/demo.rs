@@ -151,18 +151,14 @@ async fn demo_end_to_end_login_consent_claims_logout() {
     let end_session = location(&r);
     assert!(end_session.starts_with(&format!("{provider}/end_session?")));
     let r = b.get(&end_session).send().await.unwrap();
-    assert_eq!(location(&r), format!("{app}/"));
+    // Back with the logout's state (RP-Initiated Logout 1.0), which the app checks.
+    let back = location(&r);
+    assert!(back.starts_with(&format!("{app}/?state=")), "{back}");
     let me = b.get(format!("{app}/me")).send().await.unwrap();
     assert_eq!(me.status(), 401);
-    let home = b
-        .get(format!("{app}/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let home = b.get(&back).send().await.unwrap().text().await.unwrap();
     assert!(home.contains("Log in"));
+    assert!(home.contains("You have been signed out."), "{home}");
     // Logged out at the provider too: a new login asks for the password again.
     let r = b.get(format!("{app}/login")).send().await.unwrap();
     let r = b.get(location(&r)).send().await.unwrap();

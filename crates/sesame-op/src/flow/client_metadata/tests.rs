@@ -257,11 +257,19 @@ fn assertion_signing_alg_must_fit_the_method() {
 }
 
 #[test]
-fn private_key_jwt_needs_inline_public_keys() {
+fn private_key_jwt_needs_public_keys_inline_or_by_uri() {
     let pkj = json!({"redirect_uris": [CB], "token_endpoint_auth_method": "private_key_jwt"});
     refused(pkj.clone(), ErrorCode::InvalidClientMetadata, "jwks");
     let mut with_uri = pkj.clone();
     with_uri["jwks_uri"] = json!("https://rp.example/jwks");
+    assert_eq!(
+        check(with_uri.clone()).unwrap().jwks_uri.as_deref(),
+        Some("https://rp.example/jwks")
+    );
+    let mut both = with_uri.clone();
+    both["jwks"] = public_jwks();
+    refused(both, ErrorCode::InvalidClientMetadata, "not both");
+    with_uri["jwks_uri"] = json!("http://rp.example/jwks");
     refused(with_uri, ErrorCode::InvalidClientMetadata, "jwks_uri");
     let mut ok = pkj.clone();
     ok["jwks"] = public_jwks();
@@ -419,7 +427,6 @@ fn client_name_and_scope() {
 #[test]
 fn unsupported_features_are_refused_not_ignored() {
     for (name, value) in [
-        ("sector_identifier_uri", json!("https://rp.example/s.json")),
         ("id_token_encrypted_response_alg", json!("RSA-OAEP")),
         ("userinfo_encrypted_response_enc", json!("A128GCM")),
     ] {
@@ -520,8 +527,18 @@ fn pairwise_clients_need_one_redirect_host() {
         assert_eq!(e.code, ErrorCode::InvalidClientMetadata);
         assert!(e.description.contains("one host"), "{}", e.description);
     }
-    let e = check_pairwise(json!({"redirect_uris": [CB], "subject_type": "pairwise",
+    // A sector_identifier_uri (its document is fetched by the registration
+    // flow) lets redirect URIs span hosts; it must be an https URL.
+    let m = check_pairwise(json!({"redirect_uris": [CB, "https://other.example/cb"],
+                                  "subject_type": "pairwise",
                                   "sector_identifier_uri": "https://rp.example/s.json"}))
+    .unwrap();
+    assert_eq!(
+        m.sector_identifier_uri.as_deref(),
+        Some("https://rp.example/s.json")
+    );
+    let e = check_pairwise(json!({"redirect_uris": [CB], "subject_type": "pairwise",
+                                  "sector_identifier_uri": "ftp://rp.example/s.json"}))
     .unwrap_err();
     assert!(
         e.description.contains("sector_identifier_uri"),

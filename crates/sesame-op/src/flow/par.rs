@@ -1,0 +1,155 @@
+//! Pushed authorization requests (RFC 9126): the client posts the request's
+//! parameters to [`crate::paths::PAR`], authenticated as at the token
+//! endpoint, and gets a `request_uri` (`urn:ietf:params:oauth:request_uri:…`)
+//! to send the browser with. The request is kept in the store (so any
+//! instance can take it), bound to the client, for [`PAR_TTL`] seconds, and
+//! taken once.
+
+use serde_json::{Map, Value, json};
+use sesame_core::{ErrorCode, ResponseType, UnixTime, random};
+
+use super::{FlowError, OAuthError, Params};
+use crate::model::{Client, Interaction, InteractionKind};
+use crate::provider::Provider;
+use crate::secrets::token_key;
+
+/// The `request_uri` of a pushed request starts with this.
+pub(crate) const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
+/// How long a pushed request waits (RFC 9126 §2.2 suggests 5 to 600 s).
+pub(crate) const PAR_TTL: UnixTime = 60;
+
+/// Client authentication's own parameters: not part of the request.
+const CLIENT_AUTH: [&str; 3] = ["client_secret", "client_assertion", "client_assertion_type"];
+
+fn invalid(description: &str) -> FlowError {
+    FlowError::OAuth(OAuthError::new(ErrorCode::InvalidRequest, description))
+}
+
+/// Checks and stores a pushed request of the authenticated `client`; the
+/// answer's `request_uri` and `expires_in`.
+pub(crate) async fn push(
+    p: &Provider,
+    client: &Client,
+    form: &Params,
+    now: UnixTime,
+) -> Result<Map<String, Value>, FlowError> {
+    if let Some(name) = form.duplicate() {
+        return Err(invalid(&format!("{name} was given more than once")));
+    }
+    if form.get("request_uri").is_some() {
+        return Err(invalid("request_uri cannot be pushed (RFC 9126 §2.1)"));
+    }
+    let mut params = Params(
+        form.0
+            .iter()
+            .filter(|(k, _)| !CLIENT_AUTH.contains(&k.as_str()) && k != "client_id")
+            .cloned()
+            .collect(),
+    );
+    params
+        .0
+        .push(("client_id".into(), client.client_id.as_str().to_owned()));
+    let params = if params.get("request").is_some() {
+        super::request_object::resolve(p, client, &params, now)
+            .await
+            .map_err(FlowError::OAuth)?
+    } else {
+        params
+    };
+    // What the authorization endpoint would refuse without a redirect.
+    if params.get("client_id") != Some(client.client_id.as_str()) {
+        return Err(invalid(
+            "the request's client_id is not the authenticated client",
+        ));
+    }
+    let Some(redirect_uri) = params.get("redirect_uri") else {
+        return Err(invalid("redirect_uri is missing"));
+    };
+    if !client
+        .redirect_uris
+        .iter()
+        .any(|r| r.as_str() == redirect_uri)
+    {
+        return Err(invalid(
+            "redirect_uri is not registered for this client (it must match exactly)",
+        ));
+    }
+    let Some(response_type) = params.get("response_type") else {
+        return Err(invalid("response_type is missing"));
+    };
+    let Some(rt) = ResponseType::parse(response_type) else {
+        return Err(FlowError::OAuth(OAuthError::new(
+            ErrorCode::UnsupportedResponseType,
+            "unsupported response_type",
+        )));
+    };
+    if !client
+        .response_types
+        .iter()
+        .any(|t| ResponseType::parse(t) == Some(rt))
+    {
+        return Err(FlowError::OAuth(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            format!("the client is not registered for response_type={rt}"),
+        )));
+    }
+    let request_uri = store(p, params.0, PAR_TTL, now).await?;
+    let mut out = Map::new();
+    out.insert("request_uri".into(), json!(request_uri));
+    out.insert("expires_in".into(), json!(PAR_TTL));
+    Ok(out)
+}
+
+/// Keeps `params` as a pushed request for `ttl` seconds; its `request_uri`.
+/// The authorization endpoint also uses it to send a pushed request through
+/// the host's login, so that it comes back still pushed.
+pub(crate) async fn store(
+    p: &Provider,
+    params: Vec<(String, String)>,
+    ttl: UnixTime,
+    now: UnixTime,
+) -> Result<String, FlowError> {
+    let handle = random::token()?;
+    let record = Interaction {
+        kind: InteractionKind::Pushed,
+        params,
+        subject: sesame_core::Subject::new(""),
+        auth_after: None,
+        csrf: String::new(),
+        expires_at: now + ttl,
+    };
+    p.inner
+        .store
+        .save_interaction(&token_key(&handle), &record)
+        .await?;
+    Ok(format!("{REQUEST_URI_PREFIX}{handle}"))
+}
+
+/// The pushed request `request_uri` names, taken (single use), if it was
+/// pushed by `client_id` and has not expired.
+pub(crate) async fn take(
+    p: &Provider,
+    client_id: &str,
+    request_uri: &str,
+    now: UnixTime,
+) -> Result<Params, FlowError> {
+    let bad = |d: &str| FlowError::OAuth(OAuthError::new(ErrorCode::InvalidRequestUri, d));
+    let Some(handle) = request_uri.strip_prefix(REQUEST_URI_PREFIX) else {
+        return Err(bad("not a pushed request_uri"));
+    };
+    let Some(record) = p
+        .inner
+        .store
+        .take_interaction(&token_key(handle), now)
+        .await?
+    else {
+        return Err(bad(
+            "the pushed request is unknown, expired or already used",
+        ));
+    };
+    let params = Params(record.params);
+    if record.kind != InteractionKind::Pushed || params.get("client_id") != Some(client_id) {
+        return Err(bad("the pushed request belongs to another client"));
+    }
+    Ok(params)
+}
