@@ -121,6 +121,24 @@ struct TokenLimit {
     clock: Arc<dyn Clock>,
 }
 
+impl TokenLimit {
+    fn new(
+        limits: &crate::config::RateLimits,
+        proxies: TrustedProxies,
+        counters: Counters,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            per_client: RateLimiter::per_second(limits.token_per_client_per_second),
+            registrations: RateLimiter::per_minute(limits.register_per_ip_per_minute),
+            proxies,
+            counters,
+            failures_per_ip: limits.token_failures_per_ip_per_minute,
+            clock,
+        }
+    }
+}
+
 fn peer(request: &Request) -> Option<SocketAddr> {
     request
         .extensions()
@@ -293,6 +311,32 @@ async fn healthz(State(store): State<Arc<SqlStore>>) -> Response {
     }
 }
 
+/// The client-address rule and the failure counters' store of `[rate_limits]`.
+async fn rate_limit_stores(
+    config: &Config,
+    store: &Arc<SqlStore>,
+) -> Result<(TrustedProxies, Counters), ServerError> {
+    let limits = &config.rate_limits;
+    let nets = limits
+        .proxy_nets()
+        .map_err(|e| ServerError::RateLimits(e.0))?;
+    if config.trust_forwarded_for {
+        tracing::warn!(
+            "trust_forwarded_for is deprecated: it now means \"every peer is a trusted proxy\" \
+             (the client address is the right-most X-Forwarded-For address not in \
+             rate_limits.trusted_proxies); list your proxies in rate_limits.trusted_proxies instead"
+        );
+    }
+    let proxies = TrustedProxies::new(nets, config.trust_forwarded_for);
+    let counters = match &limits.redis {
+        Some(url) => Counters::redis(url)
+            .await
+            .map_err(|e| ServerError::RateLimits(e.to_string()))?,
+        None => Counters::Sql(Arc::clone(store)),
+    };
+    Ok((proxies, counters))
+}
+
 /// Builds the provider and router from configuration (opening the database).
 ///
 /// # Errors
@@ -313,24 +357,8 @@ pub async fn build_with(
 ) -> Result<Built, ServerError> {
     let issuer = Issuer::new(config.issuer.clone()).map_err(ServerError::Issuer)?;
     let decoy_hash = sesame_op::secrets::hash_password("decoy password, never valid")?;
+    let (proxies, counters) = rate_limit_stores(config, &store).await?;
     let limits = &config.rate_limits;
-    let nets = limits
-        .proxy_nets()
-        .map_err(|e| ServerError::RateLimits(e.0))?;
-    if config.trust_forwarded_for {
-        tracing::warn!(
-            "trust_forwarded_for is deprecated: it now means \"every peer is a trusted proxy\" \
-             (the client address is the right-most X-Forwarded-For address not in \
-             rate_limits.trusted_proxies); list your proxies in rate_limits.trusted_proxies instead"
-        );
-    }
-    let proxies = TrustedProxies::new(nets, config.trust_forwarded_for);
-    let counters = match &limits.redis {
-        Some(url) => Counters::redis(url)
-            .await
-            .map_err(|e| ServerError::RateLimits(e.to_string()))?,
-        None => Counters::Sql(Arc::clone(&store)),
-    };
     let login = Arc::new(LoginState {
         store: Arc::clone(&store),
         issuer: config.issuer.clone(),
@@ -338,14 +366,7 @@ pub async fn build_with(
         session_ttl: config.login_session_ttl,
         clock: Arc::clone(&clock),
         templates: login::templates(config.templates_dir.as_deref())?,
-        limits: LoginLimits {
-            counters: counters.clone(),
-            per_username: limits.login_per_username_per_minute,
-            per_ip: limits.login_per_ip_per_minute,
-            backoff_after: limits.login_backoff_after,
-            backoff_max: limits.login_backoff_max_seconds,
-            queue: limits.login_queue,
-        },
+        limits: LoginLimits::new(limits, counters.clone()),
         proxies: proxies.clone(),
         decoy_hash,
         hashing: Arc::new(tokio::sync::Semaphore::new(
@@ -412,14 +433,7 @@ pub async fn build_with(
     }
     let provider = builder.build().await?;
     let _ = crate::metrics::handle();
-    let token_limit = Arc::new(TokenLimit {
-        per_client: RateLimiter::per_second(limits.token_per_client_per_second),
-        registrations: RateLimiter::per_minute(limits.register_per_ip_per_minute),
-        proxies,
-        counters,
-        failures_per_ip: limits.token_failures_per_ip_per_minute,
-        clock,
-    });
+    let token_limit = Arc::new(TokenLimit::new(limits, proxies, counters, clock));
     let router = provider
         .router()
         .merge(

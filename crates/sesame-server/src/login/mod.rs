@@ -62,6 +62,19 @@ pub(crate) struct LoginLimits {
     pub(crate) queue: usize,
 }
 
+impl LoginLimits {
+    pub(crate) fn new(limits: &crate::config::RateLimits, counters: Counters) -> Self {
+        Self {
+            counters,
+            per_username: limits.login_per_username_per_minute,
+            per_ip: limits.login_per_ip_per_minute,
+            backoff_after: limits.login_backoff_after,
+            backoff_max: limits.login_backoff_max_seconds,
+            queue: limits.login_queue,
+        }
+    }
+}
+
 impl std::fmt::Debug for LoginState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LoginState")

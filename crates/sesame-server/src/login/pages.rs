@@ -129,7 +129,21 @@ pub(crate) async fn get_login(
     )
 }
 
-fn with_retry_after(mut r: Response, seconds: u64) -> Response {
+/// The login page with `message`, `status` and `Retry-After: seconds`
+/// (a sign-in refused before its password was checked).
+async fn refusal(
+    state: &LoginState,
+    status: StatusCode,
+    return_to: &str,
+    username: &str,
+    message: &str,
+    seconds: u64,
+) -> Response {
+    let client = LoginClient {
+        name: None,
+        ..login_client(state, return_to).await
+    };
+    let mut r = login_page(state, status, return_to, username, &client, Some(message));
     r.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
     r
@@ -172,36 +186,18 @@ pub(crate) async fn post_login(
         Ok(Credentials::Limited(retry)) => {
             let seconds = retry.as_secs().max(1);
             tracing::info!(user = %log_name(&username), ip = %ip, retry_after = seconds, "sign-in refused: too many failures");
-            let page = login_page(
-                &state,
-                StatusCode::TOO_MANY_REQUESTS,
-                &return_to,
-                &username,
-                &LoginClient {
-                    name: None,
-                    ..login_client(&state, &return_to).await
-                },
-                Some(&format!(
-                    "Too many failed sign-in attempts. Wait {seconds} second{} and try again.",
-                    if seconds == 1 { "" } else { "s" }
-                )),
+            let message = format!(
+                "Too many failed sign-in attempts. Wait {seconds} second{} and try again.",
+                if seconds == 1 { "" } else { "s" }
             );
-            return with_retry_after(page, seconds);
+            let status = StatusCode::TOO_MANY_REQUESTS;
+            return refusal(&state, status, &return_to, &username, &message, seconds).await;
         }
         Ok(Credentials::Busy) => {
             tracing::warn!("sign-in refused: the login queue is full");
-            let page = login_page(
-                &state,
-                StatusCode::SERVICE_UNAVAILABLE,
-                &return_to,
-                &username,
-                &LoginClient {
-                    name: None,
-                    ..login_client(&state, &return_to).await
-                },
-                Some("The server is busy. Try again in a moment."),
-            );
-            return with_retry_after(page, 1);
+            let message = "The server is busy. Try again in a moment.";
+            let status = StatusCode::SERVICE_UNAVAILABLE;
+            return refusal(&state, status, &return_to, &username, message, 1).await;
         }
         Err(e) => {
             tracing::error!(error = %e, "user lookup failed");
