@@ -154,7 +154,16 @@ impl Counters {
     /// A bad URL or an unreachable server.
     pub async fn redis(url: &str) -> Result<Self, StoreError> {
         let client = redis::Client::open(url).map_err(redis_error)?;
-        let manager = client.get_connection_manager().await.map_err(redis_error)?;
+        // Short timeouts: a sign-in waits at most this long for a Redis that
+        // does not answer, then goes on unlimited (fail open).
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_millis(500)))
+            .set_number_of_retries(2);
+        let manager = client
+            .get_connection_manager_with_config(config)
+            .await
+            .map_err(redis_error)?;
         Ok(Self::Redis(manager))
     }
 

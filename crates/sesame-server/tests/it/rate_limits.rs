@@ -556,3 +556,74 @@ async fn the_login_queue_answers_503_when_full() {
     );
     s.stop().await;
 }
+
+/// Forwards bytes between `a` and `b` until `cut`, then holds both open
+/// and forwards nothing.
+async fn forward(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut buf = vec![0_u8; 16 * 1024];
+    while let Ok(n) = from.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        if cut.load(std::sync::atomic::Ordering::SeqCst) {
+            continue;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    std::future::pending::<()>().await;
+}
+
+/// The counter store stops answering while the server runs (a proxy to
+/// Redis that goes silent): sign-ins go on, unlimited (fail open), within
+/// the store's timeouts.
+#[tokio::test]
+async fn a_counter_store_that_stops_answering_fails_open() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = proxy.local_addr().unwrap().port();
+    let cut = Arc::new(AtomicBool::new(false));
+    let c = Arc::clone(&cut);
+    tokio::spawn(async move {
+        while let Ok((client, _)) = proxy.accept().await {
+            let Ok(redis) = tokio::net::TcpStream::connect("127.0.0.1:6379").await else {
+                continue;
+            };
+            let (cr, cw) = client.into_split();
+            let (rr, rw) = redis.into_split();
+            tokio::spawn(forward(cr, rw, Arc::clone(&c)));
+            tokio::spawn(forward(rr, cw, Arc::clone(&c)));
+        }
+    });
+    let dir = TempDir::new();
+    prepare(&dir.db()).await;
+    let s = server(&dir.db(), |c| {
+        c.rate_limits.redis = Some(format!("redis://127.0.0.1:{port}"));
+        c.rate_limits.login_per_ip_per_minute = 1;
+        c.rate_limits.trusted_proxies = vec!["127.0.0.1/32".into()];
+    })
+    .await;
+    let xff = random_ip();
+    // Answering: one failure a minute from this address, then 429.
+    assert_eq!(sign_in(&s.base, &xff, "alice", "wrong").await.status(), 401);
+    assert_eq!(sign_in(&s.base, &xff, "alice", "wrong").await.status(), 429);
+    // Silent: the same address is let through.
+    cut.store(true, Ordering::SeqCst);
+    let other = random_ip();
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        let r = sign_in(&s.base, &other, "alice", "wrong").await;
+        assert_eq!(r.status(), 401, "not limited: the counters are unavailable");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+    let r = sign_in(&s.base, &xff, "alice", "alice-password").await;
+    assert_eq!(r.status(), 303, "fail open");
+    s.stop().await;
+}
