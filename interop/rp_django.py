@@ -56,7 +56,8 @@ class QuietHandler(WSGIRequestHandler):
 def main() -> int:
     ap = argparse.ArgumentParser()
     for name in ("issuer", "port", "post-client-id", "post-client-secret", "basic-client-id",
-                 "basic-client-secret", "username", "password", "email", "member-username", "member-email"):
+                 "basic-client-secret", "hs-client-id", "hs-client-secret", "username", "password", "email",
+                 "member-username", "member-email"):
         ap.add_argument(f"--{name}", required=True)
     a = ap.parse_args()
     issuer = a.issuer.rstrip("/")
@@ -196,6 +197,10 @@ def run_site(a, issuer: str, md: dict, work: str) -> int:
     case("default settings: sign-in, protected page shows the user (client_secret_post, nonce, no PKCE)", {},
          default_settings)
     case("default settings: logout (the Django session ends)", {}, local_logout)
+    case("literal defaults: HS256 ID tokens keyed with the client secret (no OIDC_RP_SIGN_ALGO, no JWKS endpoint)",
+         {"OIDC_RP_CLIENT_ID": a.hs_client_id, "OIDC_RP_CLIENT_SECRET": a.hs_client_secret,
+          "OIDC_RP_SIGN_ALGO": "HS256", "OIDC_OP_JWKS_ENDPOINT": None},
+         default_settings)
     case("OIDC_USE_PKCE: sign-in with S256", {"OIDC_USE_PKCE": True}, pkce)
     case("OIDC_TOKEN_USE_BASIC_AUTH: sign-in (client_secret_basic)",
          {**basic_client, "OIDC_TOKEN_USE_BASIC_AUTH": True}, basic)

@@ -268,13 +268,13 @@ run_sesame_serve_peers() {
   done
 
   # One client per peer and authentication method, all third-party (consent page shown).
-  # add_client NAME METHOD [REDIRECT_URI POST_LOGOUT_REDIRECT_URI]: prints its JSON.
+  # add_client NAME METHOD [REDIRECT_URI POST_LOGOUT_REDIRECT_URI [FLAGS…]]: prints its JSON.
   add_client() {
     SESAME_LOG_LEVEL=warn "$SESAME_BIN" --database "$db" clients add --name "$1" \
       --redirect-uri "${3:-http://127.0.0.1:$cb_port/cb}" \
       --post-logout-redirect-uri "${4:-http://127.0.0.1:$cb_port/bye}" \
       --grant-type authorization_code --grant-type refresh_token \
-      --auth-method "$2" --json
+      --auth-method "$2" --json "${@:5}"
   }
   field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
   start_serve "$db" "$port" "$WORK/serve.log" || return 0
@@ -307,12 +307,15 @@ run_sesame_serve_peers() {
       --username pyoidc --password "$password"
   done
   # mozilla-django-oidc in interop/django_rp/: a client_secret_post client (its default) and a basic one.
-  local django="http://127.0.0.1:$django_port" post_json basic_json
+  # A third one with HS256 ID tokens keyed with its secret: the library's literal default algorithm.
+  local django="http://127.0.0.1:$django_port" post_json basic_json hs_json
   post_json="$(add_client "mozilla-django-oidc (client_secret_post)" client_secret_post "$django/oidc/callback/" "$django/bye/")"
   basic_json="$(add_client "mozilla-django-oidc (client_secret_basic)" client_secret_basic "$django/oidc/callback/" "$django/bye/")"
+  hs_json="$(add_client "mozilla-django-oidc (HS256)" client_secret_post "$django/oidc/callback/" "$django/bye/" --id-token-alg HS256)"
   run_peer "mozilla-django-oidc" "$PY" "$INTEROP/rp_django.py" --issuer "$issuer" --port "$django_port" \
     --post-client-id="$(field client_id <<<"$post_json")" --post-client-secret="$(field client_secret <<<"$post_json")" \
     --basic-client-id="$(field client_id <<<"$basic_json")" --basic-client-secret="$(field client_secret <<<"$basic_json")" \
+    --hs-client-id="$(field client_id <<<"$hs_json")" --hs-client-secret="$(field client_secret <<<"$hs_json")" \
     --username django --password "$password" --email django@example.com \
     --member-username django-member --member-email django-member@example.com
   # dbd-django-oidc-client in interop/django_rp2/: client_secret_basic (Authlib's default),

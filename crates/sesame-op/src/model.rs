@@ -34,10 +34,12 @@ pub struct Client {
     /// The hash of the client secret (see [`crate::secrets`]); `None` for public clients.
     #[serde(default)]
     pub client_secret_hash: Option<String>,
-    /// The client secret itself, kept **only** for `client_secret_jwt` clients.
+    /// The client secret itself, kept **only** for `client_secret_jwt` clients
+    /// and for clients whose `id_token_signed_response_alg` is HS256/384/512.
     ///
-    /// A deliberate trade-off: verifying an HMAC-signed assertion needs the
-    /// shared secret, which a hash cannot give back. Every other client has
+    /// A deliberate trade-off: verifying an HMAC-signed assertion, or keying
+    /// an HMAC ID token (OIDC Core §10.1), needs the shared secret, which a
+    /// hash cannot give back. Every other client has
     /// `None` here and only [`Client::client_secret_hash`]. `Debug` prints
     /// `[redacted]`. Storage backends must not keep it in clear: the SQL
     /// store seals it with its encryption key (the in-memory store keeps it

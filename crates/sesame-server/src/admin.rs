@@ -292,7 +292,7 @@ pub async fn add_client(store: &SqlStore, new: &NewClient) -> Result<Registered,
     client.legacy_assertion_audience = new.legacy_assertion_audience;
     add_resources(&mut client, &new.resources)?;
     if let Some(alg) = new.id_token_alg {
-        client.id_token_signed_response_alg = signing_alg("--id-token-alg", alg)?;
+        client.id_token_signed_response_alg = id_token_alg(alg, method)?;
     }
     if let Some(alg) = new.userinfo_signed_alg {
         client.userinfo_signed_response_alg = Some(signing_alg("--userinfo-signed-alg", alg)?);
@@ -386,7 +386,13 @@ pub async fn update_client(
         client.jwks = None;
     }
     if let Some(alg) = update.id_token_alg {
-        client.id_token_signed_response_alg = signing_alg("--id-token-alg", alg)?;
+        let alg = id_token_alg(alg, client.token_endpoint_auth_method)?;
+        if alg.is_symmetric() && client.client_secret_jwt_key.is_none() {
+            return Err(AdminError::invalid(format!(
+                "--id-token-alg {alg} keys ID tokens with the client secret, which the provider kept only as a hash for this client: add the client again with --id-token-alg {alg} to get a secret it keeps"
+            )));
+        }
+        client.id_token_signed_response_alg = alg;
     }
     if let Some(alg) = update.userinfo_signed_alg {
         client.userinfo_signed_response_alg = alg
@@ -412,14 +418,32 @@ pub async fn update_client(
     Ok(())
 }
 
+/// The ID token algorithm: an asymmetric one the provider signs with, or
+/// HS256/384/512 (OIDC Core §10.1, keyed with the client secret) for a
+/// client that has a secret.
+fn id_token_alg(alg: JwsAlgorithm, method: AuthMethod) -> Result<JwsAlgorithm, AdminError> {
+    if !alg.is_symmetric() {
+        return signing_alg("--id-token-alg", alg);
+    }
+    if !method.uses_secret() {
+        return Err(AdminError::invalid(format!(
+            "--id-token-alg {alg} is keyed with the client secret: this client has none (use an asymmetric algorithm, e.g. RS256)"
+        )));
+    }
+    Ok(alg)
+}
+
 /// A fresh secret for a method that uses one (stored hashed; for
-/// `client_secret_jwt` also sealed, to verify HMACs), shown once.
+/// `client_secret_jwt` and for HS* ID tokens also sealed, to compute
+/// HMACs), shown once.
 fn issue_secret(client: &mut Client, method: AuthMethod) -> Result<Option<String>, AdminError> {
     if method == AuthMethod::None || method == AuthMethod::PrivateKeyJwt {
         return Ok(None);
     }
     let s = ClientSecret::random()?;
-    let s = if method == AuthMethod::ClientSecretJwt {
+    let keep =
+        method == AuthMethod::ClientSecretJwt || client.id_token_signed_response_alg.is_symmetric();
+    let s = if keep {
         // Long enough to key HS512, and kept for HMAC verification.
         let more = ClientSecret::random()?;
         let joined = ClientSecret::new(format!("{}{}", s.secret(), more.secret()));

@@ -633,8 +633,22 @@ pub(crate) async fn verify_hint(
     now: UnixTime,
 ) -> Option<String> {
     let ring = p.key_ring().await;
-    let validator = IdTokenValidator::new(p.inner.issuer.clone(), client_id.clone())
+    let mut validator = IdTokenValidator::new(p.inner.issuer.clone(), client_id.clone())
         .with_algorithms(p.inner.settings.signing_algs.clone());
+    // A client with HS* ID tokens: its hints are keyed with its secret.
+    let client = p.inner.store.find_client(client_id).await.ok().flatten();
+    if let Some(c) = client.filter(|c| c.id_token_signed_response_alg.is_symmetric()) {
+        let alg = c.id_token_signed_response_alg;
+        let key = c
+            .client_secret_jwt_key
+            .as_ref()
+            .and_then(|s| sesame_core::SigningKey::hmac(alg, s.secret().as_bytes()).ok());
+        if let Some(key) = key {
+            let mut algs = p.inner.settings.signing_algs.clone();
+            algs.push(alg);
+            validator = validator.with_algorithms(algs).with_hmac_secret(key);
+        }
+    }
     // Validate as of the token's own issue time so that expiry does not matter,
     // while signature, issuer and audience do.
     let iat = sesame_core::UnverifiedJws::parse(hint)

@@ -189,8 +189,7 @@ pub(crate) async fn notify_backchannel(
             sub: Some(sub),
             sid: Some(p.sid_for(&client_id, sid)),
         };
-        let ring = p.key_ring().await;
-        let key = ring.signer(client.id_token_signed_response_alg)?;
+        let key = super::issue::id_token_key(p, &client).await?;
         let token = jws::sign(&key, Some("logout+jwt"), &claims)
             .map_err(|e| FlowError::Internal(e.to_string()))?;
         let http = p.inner.http.clone();

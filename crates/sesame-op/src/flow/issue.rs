@@ -1,9 +1,11 @@
 //! Minting codes and tokens.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value, json};
 use sesame_core::{
-    AccessToken, Audience, AuthorizationCode, IdTokenClaims, Nonce, RefreshToken, UnixTime, jws,
-    random, token_hash,
+    AccessToken, Audience, AuthorizationCode, IdTokenClaims, JwsAlgorithm, Nonce, RefreshToken,
+    SigningKey, UnixTime, jws, random, token_hash,
 };
 
 use super::{FlowError, OAuthError};
@@ -38,7 +40,9 @@ pub(crate) async fn mint_access_token(
     let ttl = p.inner.settings.access_token_ttl;
     let token = if client.jwt_access_tokens {
         let ring = p.key_ring().await;
-        let key = ring.signer(client.id_token_signed_response_alg)?;
+        // Resource servers verify with the provider's keys: never the
+        // client's secret, even for a client with HS* ID tokens.
+        let key = ring.signer(provider_alg(p, client.id_token_signed_response_alg))?;
         let aud: Value = if grant.resources.is_empty() {
             json!(client.client_id.as_str())
         } else {
@@ -100,6 +104,47 @@ pub(crate) async fn mint_refresh_token(
     Ok(token)
 }
 
+/// The key of `client`'s ID tokens (and logout tokens): the provider's
+/// active key of the client's algorithm, or, for HS256/384/512 (OIDC Core
+/// §10.1), an HMAC key from the client's secret, which the provider keeps
+/// sealed for such clients ([`Client::client_secret_jwt_key`]).
+pub(crate) async fn id_token_key(
+    p: &Provider,
+    client: &Client,
+) -> Result<Arc<SigningKey>, FlowError> {
+    let alg = client.id_token_signed_response_alg;
+    if alg.is_symmetric() {
+        let secret = client.client_secret_jwt_key.as_ref().ok_or_else(|| {
+            FlowError::Internal(format!(
+                "client {} has {alg} ID tokens but no kept secret to key them",
+                client.client_id.as_str()
+            ))
+        })?;
+        return SigningKey::hmac(alg, secret.secret().as_bytes())
+            .map(Arc::new)
+            .map_err(|e| FlowError::Internal(e.to_string()));
+    }
+    Ok(p.key_ring().await.signer(alg)?)
+}
+
+/// `alg` when the provider signs with it, else its first algorithm (for
+/// what must carry the provider's own signature whatever the client's ID
+/// tokens use).
+pub(crate) fn provider_alg(p: &Provider, alg: JwsAlgorithm) -> JwsAlgorithm {
+    if alg.is_symmetric() {
+        p.inner
+            .settings
+            .signing_algs
+            .iter()
+            .copied()
+            .find(|a| *a == JwsAlgorithm::RS256)
+            .or_else(|| p.inner.settings.signing_algs.first().copied())
+            .unwrap_or(JwsAlgorithm::RS256)
+    } else {
+        alg
+    }
+}
+
 /// The user's claims released by the grant's scopes. `None` when the user no longer exists.
 pub(crate) async fn released_claims(
     p: &Provider,
@@ -145,8 +190,7 @@ pub(crate) async fn mint_id_token(
         .ok_or_else(|| FlowError::Internal("an ID token needs a subject".into()))?;
     let subject = p.subject_for(client, subject)?;
     let alg = client.id_token_signed_response_alg;
-    let ring = p.key_ring().await;
-    let key = ring.signer(alg)?;
+    let key = id_token_key(p, client).await?;
     let mut claims = IdTokenClaims::new(
         p.inner.issuer.as_str(),
         subject,

@@ -193,3 +193,116 @@ fn scope_names_from_the_configuration_are_checked() {
         assert!(err.contains(want), "{toml}: {err}");
     }
 }
+
+/// OIDC Core §10.1: a client added with `--id-token-alg HS256` gets ID
+/// tokens keyed with its secret (mozilla-django-oidc's default algorithm),
+/// and its HS256 ID tokens work as `id_token_hint` at logout; a client
+/// without a secret cannot have them.
+#[tokio::test]
+async fn hs256_id_tokens_are_keyed_with_the_client_secret() {
+    let dir = TempDir::new();
+    let db = dir.db();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--database", db.as_str()];
+        all.extend_from_slice(args);
+        sesame(&all)
+    };
+    let (code, _, err) = run(&[
+        "users",
+        "add",
+        "--username",
+        "hal",
+        "--password",
+        "hal-password",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(&[
+        "clients",
+        "add",
+        "--name",
+        "Django",
+        "--redirect-uri",
+        REDIRECT,
+        "--skip-consent",
+        "--post-logout-redirect-uri",
+        "https://rp.example/bye",
+        "--id-token-alg",
+        "HS256",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let client: Value = serde_json::from_str(out.trim()).unwrap();
+    let (id, secret) = (
+        client["client_id"].as_str().unwrap().to_owned(),
+        client["client_secret"].as_str().unwrap().to_owned(),
+    );
+    let (code, _, err) = run(&[
+        "clients",
+        "add",
+        "--name",
+        "SPA",
+        "--redirect-uri",
+        REDIRECT,
+        "--public",
+        "--id-token-alg",
+        "HS256",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--id-token-alg"), "{err}");
+
+    let (_server, base) = Running::serve(&db, &[]).await;
+    let t = code_flow(
+        &base,
+        (&id, &secret),
+        REDIRECT,
+        "openid",
+        ("hal", "hal-password"),
+    )
+    .await;
+    let id_token = t["id_token"].as_str().unwrap();
+    let jws = sesame_core::UnverifiedJws::parse(id_token).unwrap();
+    assert_eq!(jws.header().alg, sesame_core::JwsAlgorithm::HS256);
+    let key =
+        sesame_core::SigningKey::hmac(sesame_core::JwsAlgorithm::HS256, secret.as_bytes()).unwrap();
+    let validated = sesame_core::IdTokenValidator::new(
+        sesame_core::Issuer::new(base.clone()).unwrap(),
+        sesame_core::ClientId::new(&id),
+    )
+    .with_algorithms([sesame_core::JwsAlgorithm::HS256])
+    .with_hmac_secret(key)
+    .validate(
+        id_token,
+        &sesame_core::KeySet::default(),
+        sesame_core::Clock::now(&sesame_core::SystemClock),
+        &sesame_core::Expected::default(),
+    )
+    .unwrap();
+    assert!(!validated.claims.sub.as_str().is_empty());
+    // The HS256 ID token is a valid hint at the end-session endpoint.
+    let r = browser()
+        .get(format!("{base}/end_session"))
+        .query(&[
+            ("id_token_hint", id_token),
+            ("post_logout_redirect_uri", "https://rp.example/bye"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(r.status(), 400, "the hint was accepted");
+    let page_or_redirect = r.status().is_success() || r.status().is_redirection();
+    assert!(page_or_redirect, "{}", r.status());
+    // A hint keyed with another secret is not.
+    let forged = sesame_core::jws::sign(
+        &sesame_core::SigningKey::hmac(sesame_core::JwsAlgorithm::HS256, &[7u8; 32]).unwrap(),
+        Some("JWT"),
+        &serde_json::from_slice::<Value>(&jws.insecure_payload().unwrap()).unwrap(),
+    )
+    .unwrap();
+    let r = browser()
+        .get(format!("{base}/end_session"))
+        .query(&[("id_token_hint", forged.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "a forged hint is refused");
+}
