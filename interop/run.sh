@@ -258,8 +258,8 @@ run_sesame_serve_peers() {
   issuer="http://127.0.0.1:$port"
   db="sqlite://$WORK/sesame.db"
   password="interop-$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
-  # A user per group of peers: Sesame allows 10 logins per username and minute
-  # (rate_limits.login_per_username_per_minute), and the Django site alone signs in 7 times.
+  # A user per group of peers, to keep the groups apart (Sesame's rate limits count only
+  # failed sign-ins, so the Django site's 7 sign-ins in a row are not limited).
   local user
   for user in interop pyoidc django django-member dbd; do
     SESAME_LOG_LEVEL=warn "$SESAME_BIN" --database "$db" users add --username "$user" --password "$password" \

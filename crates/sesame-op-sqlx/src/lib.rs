@@ -48,11 +48,13 @@ mod clients;
 mod crypt;
 mod grants;
 mod keys;
+mod ratelimits;
 mod registration;
 mod secrets;
 mod store;
 mod users;
 
 pub use crypt::{CryptError, EncryptionKey};
+pub use ratelimits::RateCounter;
 pub use store::{ConnectError, SqlStore};
 pub use users::{LoginSession, User, UserError};

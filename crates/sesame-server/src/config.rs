@@ -8,6 +8,9 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+mod rate_limits;
+pub use rate_limits::RateLimits;
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -40,31 +43,6 @@ pub enum RegistrationMode {
 pub struct ScopeConfig {
     /// The claims (standard or custom, `sesame users add --claim`) it releases.
     pub claims: Vec<String>,
-}
-
-/// Rate limits (token buckets, per process).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RateLimits {
-    /// Login attempts per minute for one username.
-    pub login_per_username_per_minute: u32,
-    /// Login attempts per minute from one IP address.
-    pub login_per_ip_per_minute: u32,
-    /// Token requests per second for one client (or one IP, for requests without Basic credentials).
-    pub token_per_client_per_second: u32,
-    /// Requests to the registration endpoints per minute from one IP address.
-    pub register_per_ip_per_minute: u32,
-}
-
-impl Default for RateLimits {
-    fn default() -> Self {
-        Self {
-            login_per_username_per_minute: 10,
-            login_per_ip_per_minute: 60,
-            token_per_client_per_second: 200,
-            register_per_ip_per_minute: 20,
-        }
-    }
 }
 
 /// The HTTP listener's timeouts and limits (`[http]`). The defaults are
@@ -148,7 +126,8 @@ pub struct Config {
     pub signing_algs: Vec<String>,
     /// How long a login at the provider lasts, in seconds.
     pub login_session_ttl: i64,
-    /// Take the client IP for rate limits from `X-Forwarded-For` (only behind a trusted proxy).
+    /// Deprecated: trust the peer, whatever its address, as a proxy
+    /// (`rate_limits.trusted_proxies` says which; see the README).
     pub trust_forwarded_for: bool,
     /// Access token lifetime in seconds.
     pub access_token_ttl: i64,
@@ -386,6 +365,7 @@ impl Config {
         if self.signing_algs.is_empty() {
             return Err(ConfigError("signing_algs must not be empty".into()));
         }
+        self.rate_limits.check()?;
         self.http.check()
     }
 
@@ -493,6 +473,56 @@ mod tests {
         assert!(e.0.contains("http.idle_timeout_seconds"), "{e}");
         std::fs::write(&file, "[http]\nidle_timeout = 5\n").unwrap();
         assert!(Config::load(Some(&file), &Overrides::default()).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// `[rate_limits]`: the new keys load from TOML and from the
+    /// environment; a bad proxy entry or a zero queue is refused.
+    #[test]
+    fn rate_limits_section_loads_and_checks_its_values() {
+        let d = Config::default().rate_limits;
+        assert_eq!(
+            (
+                d.login_backoff_after,
+                d.login_backoff_max_seconds,
+                d.login_queue,
+                d.token_failures_per_ip_per_minute
+            ),
+            (5, 300, 64, 60)
+        );
+        assert!(d.trusted_proxies.is_empty() && d.redis.is_none());
+        let dir = std::env::temp_dir().join(format!(
+            "sesame-config-{}",
+            sesame_core::random::token().unwrap()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("sesame.toml");
+        std::fs::write(
+            &file,
+            "[rate_limits]\ntrusted_proxies = [\"10.0.0.0/8\", \"192.0.2.1\", \"::1/128\"]\n\
+             redis = \"redis://127.0.0.1:6379\"\nlogin_queue = 2\n",
+        )
+        .unwrap();
+        let loaded = Config::load(Some(&file), &Overrides::default()).unwrap();
+        assert_eq!(loaded.rate_limits.proxy_nets().unwrap().len(), 3);
+        assert_eq!(loaded.rate_limits.login_queue, 2);
+        assert_eq!(
+            loaded.rate_limits.redis.as_deref(),
+            Some("redis://127.0.0.1:6379")
+        );
+        std::fs::write(
+            &file,
+            "[rate_limits]\ntrusted_proxies = [\"10.0.0.0/33\"]\n",
+        )
+        .unwrap();
+        let e = Config::load(Some(&file), &Overrides::default()).unwrap_err();
+        assert!(e.0.contains("rate_limits.trusted_proxies"), "{e}");
+        std::fs::write(&file, "[rate_limits]\nlogin_queue = 0\n").unwrap();
+        let e = Config::load(Some(&file), &Overrides::default()).unwrap_err();
+        assert!(e.0.contains("rate_limits.login_queue"), "{e}");
+        std::fs::write(&file, "[rate_limits]\nredis = \"localhost:6379\"\n").unwrap();
+        let e = Config::load(Some(&file), &Overrides::default()).unwrap_err();
+        assert!(e.0.contains("rate_limits.redis"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

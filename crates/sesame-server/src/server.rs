@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -18,8 +19,8 @@ use sesame_op_sqlx::SqlStore;
 
 use crate::config::{Config, RegistrationMode};
 use crate::connections::{self, BodyRules, Limits};
-use crate::login::{self, LoginState, ServerAuth, UserClaims};
-use crate::ratelimit::RateLimiter;
+use crate::login::{self, LoginLimits, LoginState, ServerAuth, UserClaims};
+use crate::ratelimit::{Counters, RateLimiter, TrustedProxies, blocked, limit_key};
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +77,9 @@ pub enum ServerError {
     /// Serving failed.
     #[error("server error: {0}")]
     Serve(std::io::Error),
+    /// The rate-limit settings cannot be used (a bad proxy list, Redis unreachable).
+    #[error("rate_limits: {0}")]
+    RateLimits(String),
     /// A server task ended abnormally.
     #[error("a server task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
@@ -102,29 +106,174 @@ pub struct Built {
     pub http: crate::config::Http,
 }
 
+/// Set by the password authenticator when the login queue was full, so
+/// that the token layer answers 503 rather than the provider's 429.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LoginBusy(pub(crate) Arc<AtomicBool>);
+
 struct TokenLimit {
-    limiter: RateLimiter,
+    /// Per client, counted only for requests whose client authenticated.
+    per_client: RateLimiter,
     registrations: RateLimiter,
-    trust_forwarded_for: bool,
+    proxies: TrustedProxies,
+    counters: Counters,
+    failures_per_ip: u32,
+    clock: Arc<dyn Clock>,
 }
 
-/// The address a request came from, for rate limits.
-fn client_ip(request: &Request, trust_forwarded_for: bool) -> String {
-    let forwarded = trust_forwarded_for
-        .then(|| {
-            request
-                .headers()
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-        })
-        .flatten()
-        .and_then(|v| v.split(',').next())
-        .map(|v| v.trim().to_owned());
-    let peer = request
+impl TokenLimit {
+    fn new(
+        limits: &crate::config::RateLimits,
+        proxies: TrustedProxies,
+        counters: Counters,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            per_client: RateLimiter::per_second(limits.token_per_client_per_second),
+            registrations: RateLimiter::per_minute(limits.register_per_ip_per_minute),
+            proxies,
+            counters,
+            failures_per_ip: limits.token_failures_per_ip_per_minute,
+            clock,
+        }
+    }
+}
+
+fn peer(request: &Request) -> Option<SocketAddr> {
+    request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
-    forwarded.or(peer).unwrap_or_default()
+        .map(|c| c.0)
+}
+
+fn oauth_refusal(status: StatusCode, retry: Duration, description: &str) -> Response {
+    let mut r = (
+        status,
+        axum::Json(serde_json::json!({"error": "temporarily_unavailable", "error_description": description})),
+    )
+        .into_response();
+    r.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(retry.as_secs().max(1)),
+    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// The client id a token request names, unauthenticated: from Basic
+/// credentials, else from the form's `client_id` (the body is read here,
+/// within the route's body limit, and handed on unchanged).
+async fn named_client(request: Request) -> Result<(Request, Option<String>), Response> {
+    let basic = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        })
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.split_once(':').map(|(id, _)| id.to_owned()));
+    if basic.is_some() {
+        return Ok((request, basic));
+    }
+    let form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !form {
+        return Ok((request, None));
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(e) => {
+            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+            let mut too_large = false;
+            while let Some(err) = source {
+                too_large |= err.is::<http_body_util::LengthLimitError>();
+                source = err.source();
+            }
+            return Err(if too_large {
+                (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response()
+            } else {
+                (
+                    StatusCode::BAD_REQUEST,
+                    "the request body could not be read",
+                )
+                    .into_response()
+            });
+        }
+    };
+    let client = url::form_urlencoded::parse(&bytes)
+        .find(|(k, _)| k == "client_id")
+        .map(|(_, v)| v.into_owned());
+    Ok((
+        Request::from_parts(parts, axum::body::Body::from(bytes)),
+        client,
+    ))
+}
+
+/// The token endpoint's limits. Failed client authentication (401) is
+/// counted per address, in the shared counters; an address past
+/// `token_failures_per_ip_per_minute` is refused until the minute ends. The
+/// per-client limit counts only requests that were not 401 (the client
+/// authenticated), so requests with another client's id and wrong secrets
+/// never spend that client's budget (M1/S7).
+async fn limit_token_endpoint(limit: &TokenLimit, request: Request, next: Next) -> Response {
+    let ip = limit.proxies.client_ip(peer(&request), request.headers());
+    let ip_key = limit_key("token-ip", &ip);
+    let now = limit.clock.now();
+    match limit.counters.read(&[&ip_key]).await {
+        Ok(c) => {
+            if let Some(retry) = c.first().and_then(|c| blocked(c, now)) {
+                return oauth_refusal(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    retry,
+                    "too many failed client authentications; try again later",
+                );
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "rate-limit counters unavailable: token request not limited")
+        }
+    }
+    let (mut request, client) = match named_client(request).await {
+        Ok(r) => r,
+        Err(response) => return response,
+    };
+    let client_key = client.map(|c| limit_key("token-client", &c));
+    if let Some(k) = &client_key
+        && let Err(retry) = limit.per_client.peek(k)
+    {
+        return oauth_refusal(StatusCode::TOO_MANY_REQUESTS, retry, "rate limit exceeded");
+    }
+    let busy = LoginBusy::default();
+    request.extensions_mut().insert(busy.clone());
+    let response = next.run(request).await;
+    if response.status() == StatusCode::UNAUTHORIZED {
+        if let Err(e) = limit
+            .counters
+            .fail_with_limit(&ip_key, now, 60, limit.failures_per_ip)
+            .await
+        {
+            tracing::error!(error = %e, "rate-limit counters unavailable: failure not counted");
+        }
+    } else if let Some(k) = &client_key {
+        limit.per_client.take(k);
+    }
+    if busy.0.load(Ordering::Acquire) {
+        return oauth_refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(1),
+            "the server is busy; try again in a moment",
+        );
+    }
+    response
 }
 
 async fn limit_token(
@@ -133,42 +282,17 @@ async fn limit_token(
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    let checked = if path == sesame_op::paths::TOKEN {
-        let basic_client = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Basic "))
-            .and_then(|b| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(b.trim())
-                    .ok()
-            })
-            .and_then(|b| String::from_utf8(b).ok())
-            .and_then(|s| s.split_once(':').map(|(id, _)| format!("client:{id}")));
-        let key = basic_client
-            .unwrap_or_else(|| format!("ip:{}", client_ip(&request, limit.trust_forwarded_for)));
-        limit.limiter.check(&key)
-    } else if path == sesame_op::paths::REGISTER
+    if path == sesame_op::paths::TOKEN {
+        return limit_token_endpoint(&limit, request, next).await;
+    }
+    if path == sesame_op::paths::REGISTER
         || path.starts_with(&format!("{}/", sesame_op::paths::REGISTER))
     {
         // Registration (open or by token) and RFC 7592 management, per address.
-        limit
-            .registrations
-            .check(&client_ip(&request, limit.trust_forwarded_for))
-    } else {
-        Ok(())
-    };
-    if let Err(retry) = checked {
-        let mut r = (
-            StatusCode::TOO_MANY_REQUESTS,
-            axum::Json(serde_json::json!({"error": "temporarily_unavailable", "error_description": "rate limit exceeded"})),
-        )
-            .into_response();
-        if let Ok(v) = HeaderValue::from_str(&retry.as_secs().max(1).to_string()) {
-            r.headers_mut().insert(header::RETRY_AFTER, v);
+        let ip = limit.proxies.client_ip(peer(&request), request.headers());
+        if let Err(retry) = limit.registrations.check(&ip) {
+            return oauth_refusal(StatusCode::TOO_MANY_REQUESTS, retry, "rate limit exceeded");
         }
-        return r;
     }
     next.run(request).await
 }
@@ -185,6 +309,32 @@ async fn healthz(State(store): State<Arc<SqlStore>>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
         }
     }
+}
+
+/// The client-address rule and the failure counters' store of `[rate_limits]`.
+async fn rate_limit_stores(
+    config: &Config,
+    store: &Arc<SqlStore>,
+) -> Result<(TrustedProxies, Counters), ServerError> {
+    let limits = &config.rate_limits;
+    let nets = limits
+        .proxy_nets()
+        .map_err(|e| ServerError::RateLimits(e.0))?;
+    if config.trust_forwarded_for {
+        tracing::warn!(
+            "trust_forwarded_for is deprecated: it now means \"every peer is a trusted proxy\" \
+             (the client address is the right-most X-Forwarded-For address not in \
+             rate_limits.trusted_proxies); list your proxies in rate_limits.trusted_proxies instead"
+        );
+    }
+    let proxies = TrustedProxies::new(nets, config.trust_forwarded_for);
+    let counters = match &limits.redis {
+        Some(url) => Counters::redis(url)
+            .await
+            .map_err(|e| ServerError::RateLimits(e.to_string()))?,
+        None => Counters::Sql(Arc::clone(store)),
+    };
+    Ok((proxies, counters))
 }
 
 /// Builds the provider and router from configuration (opening the database).
@@ -207,6 +357,8 @@ pub async fn build_with(
 ) -> Result<Built, ServerError> {
     let issuer = Issuer::new(config.issuer.clone()).map_err(ServerError::Issuer)?;
     let decoy_hash = sesame_op::secrets::hash_password("decoy password, never valid")?;
+    let (proxies, counters) = rate_limit_stores(config, &store).await?;
+    let limits = &config.rate_limits;
     let login = Arc::new(LoginState {
         store: Arc::clone(&store),
         issuer: config.issuer.clone(),
@@ -214,13 +366,13 @@ pub async fn build_with(
         session_ttl: config.login_session_ttl,
         clock: Arc::clone(&clock),
         templates: login::templates(config.templates_dir.as_deref())?,
-        by_username: RateLimiter::per_minute(config.rate_limits.login_per_username_per_minute),
-        by_ip: RateLimiter::per_minute(config.rate_limits.login_per_ip_per_minute),
-        trust_forwarded_for: config.trust_forwarded_for,
+        limits: LoginLimits::new(limits, counters.clone()),
+        proxies: proxies.clone(),
         decoy_hash,
         hashing: Arc::new(tokio::sync::Semaphore::new(
             std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
         )),
+        waiting: std::sync::atomic::AtomicUsize::new(0),
     });
     let mut settings = Settings::default();
     settings.signing_algs = config
@@ -253,7 +405,7 @@ pub async fn build_with(
         .with_authenticator(ServerAuth(Arc::clone(&login)))
         .with_password_authenticator(ServerAuth(Arc::clone(&login)))
         .with_claims(UserClaims(Arc::clone(&store)))
-        .with_clock(clock)
+        .with_clock(Arc::clone(&clock))
         .with_initial_access_tokens(Arc::clone(&store) as _)
         .with_scope("groups", ["groups"])
         .with_settings(settings);
@@ -281,11 +433,7 @@ pub async fn build_with(
     }
     let provider = builder.build().await?;
     let _ = crate::metrics::handle();
-    let token_limit = Arc::new(TokenLimit {
-        limiter: RateLimiter::per_second(config.rate_limits.token_per_client_per_second),
-        registrations: RateLimiter::per_minute(config.rate_limits.register_per_ip_per_minute),
-        trust_forwarded_for: config.trust_forwarded_for,
-    });
+    let token_limit = Arc::new(TokenLimit::new(limits, proxies, counters, clock));
     let router = provider
         .router()
         .merge(
@@ -340,6 +488,9 @@ pub async fn serve(
                 Err(e) => tracing::warn!(error = %e, "sweep failed"),
             }
             let _ = store.sweep_login_sessions(now).await;
+            if let Err(e) = store.sweep_rate_limits(now).await {
+                tracing::warn!(error = %e, "sweeping rate-limit counters failed");
+            }
         }
     });
     let fd_limit = connections::raise_fd_limit();

@@ -16,6 +16,7 @@ mod checkpoint;
 mod client_secrets;
 mod conformance;
 mod keys;
+mod rate_limits;
 mod registration;
 mod secrets;
 mod shared;

@@ -19,6 +19,7 @@ use sesame_op_sqlx::SqlStore;
 
 use super::credentials::Credentials;
 use super::{LoginState, SESSION_COOKIE, client_ip, cookie};
+use crate::ratelimit::log_name;
 
 /// The authenticator the provider uses: the login-session cookie.
 #[derive(Debug, Clone)]
@@ -135,12 +136,24 @@ impl PasswordAuthenticator for ServerAuth {
                 PasswordCheck::Valid(Subject::new(user.subject))
             }
             Credentials::Invalid => {
-                tracing::info!(username = %username, client_id = request.client_id.as_str(), "failed password grant");
+                tracing::info!(user = %log_name(username), ip = %ip, client_id = request.client_id.as_str(), "failed password grant");
                 PasswordCheck::Invalid
             }
-            Credentials::Limited(retry) => PasswordCheck::RateLimited {
-                retry_after: retry.as_secs().max(1),
-            },
+            Credentials::Limited(retry) => {
+                tracing::info!(user = %log_name(username), ip = %ip, "password grant refused: too many failures");
+                PasswordCheck::RateLimited {
+                    retry_after: retry.as_secs().max(1),
+                }
+            }
+            Credentials::Busy => {
+                // The provider answers 429; the token layer makes it 503
+                // temporarily_unavailable (see `server::limit_token`).
+                if let Some(busy) = parts.extensions.get::<crate::server::LoginBusy>() {
+                    busy.0.store(true, std::sync::atomic::Ordering::Release);
+                }
+                tracing::warn!("password grant refused: the login queue is full");
+                PasswordCheck::RateLimited { retry_after: 1 }
+            }
         })
     }
 }

@@ -10,7 +10,7 @@ use minijinja::Environment;
 use sesame_core::Clock;
 use sesame_op_sqlx::SqlStore;
 
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::{Counters, TrustedProxies};
 
 mod authn;
 mod credentials;
@@ -32,14 +32,47 @@ pub struct LoginState {
     pub(crate) session_ttl: i64,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) templates: Environment<'static>,
-    pub(crate) by_username: RateLimiter,
-    pub(crate) by_ip: RateLimiter,
-    pub(crate) trust_forwarded_for: bool,
+    /// The sign-in limits (failures only) and where they are counted.
+    pub(crate) limits: LoginLimits,
+    /// Whose `X-Forwarded-For` is believed.
+    pub(crate) proxies: TrustedProxies,
     /// A real Argon2 hash, checked for unknown users so timing does not reveal them.
     pub(crate) decoy_hash: String,
     /// Argon2 checks at once: one per core. Each takes 19 MiB; unbounded, a burst
     /// of logins held hundreds of MiB (measured: 16 at once, 325 MiB resident).
     pub(crate) hashing: Arc<tokio::sync::Semaphore>,
+    /// Sign-ins waiting for `hashing` now (L4).
+    pub(crate) waiting: std::sync::atomic::AtomicUsize,
+}
+
+/// The sign-in limits, from `[rate_limits]`: failures only (see
+/// `credentials`).
+#[derive(Debug, Clone)]
+pub(crate) struct LoginLimits {
+    pub(crate) counters: Counters,
+    /// Failures for one username across addresses per minute.
+    pub(crate) per_username: u32,
+    /// Failures from one address across usernames per minute.
+    pub(crate) per_ip: u32,
+    /// Failures for (username, address) before the back-off starts.
+    pub(crate) backoff_after: u32,
+    /// The longest back-off, in seconds.
+    pub(crate) backoff_max: u64,
+    /// Sign-ins that may wait for a hash; more get 503.
+    pub(crate) queue: usize,
+}
+
+impl LoginLimits {
+    pub(crate) fn new(limits: &crate::config::RateLimits, counters: Counters) -> Self {
+        Self {
+            counters,
+            per_username: limits.login_per_username_per_minute,
+            per_ip: limits.login_per_ip_per_minute,
+            backoff_after: limits.login_backoff_after,
+            backoff_max: limits.login_backoff_max_seconds,
+            queue: limits.login_queue,
+        }
+    }
 }
 
 impl std::fmt::Debug for LoginState {
@@ -89,22 +122,13 @@ impl LoginState {
     }
 }
 
-/// The client address rate limits count by: the peer, or the first
-/// `X-Forwarded-For` hop behind a trusted proxy.
+/// The client address rate limits count by (see [`TrustedProxies::client_ip`]).
 pub(crate) fn client_ip(
     state: &LoginState,
     headers: &HeaderMap,
     peer: Option<SocketAddr>,
 ) -> String {
-    if state.trust_forwarded_for
-        && let Some(first) = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-    {
-        return first.trim().to_owned();
-    }
-    peer.map(|p| p.ip().to_string()).unwrap_or_default()
+    state.proxies.client_ip(peer, headers)
 }
 
 /// A template that could not be read or compiled.

@@ -17,6 +17,7 @@ use subtle::ConstantTimeEq;
 
 use super::credentials::Credentials;
 use super::{CSRF_COOKIE, LoginState, SESSION_COOKIE, ServerAuth, client_ip, cookie};
+use crate::ratelimit::log_name;
 
 #[derive(serde::Deserialize)]
 pub(crate) struct LoginQuery {
@@ -128,15 +129,23 @@ pub(crate) async fn get_login(
     )
 }
 
-fn too_many(retry: std::time::Duration) -> Response {
-    let mut r = (
-        StatusCode::TOO_MANY_REQUESTS,
-        "Too many sign-in attempts. Wait a moment and try again.",
-    )
-        .into_response();
-    if let Ok(v) = HeaderValue::from_str(&retry.as_secs().max(1).to_string()) {
-        r.headers_mut().insert(header::RETRY_AFTER, v);
-    }
+/// The login page with `message`, `status` and `Retry-After: seconds`
+/// (a sign-in refused before its password was checked).
+async fn refusal(
+    state: &LoginState,
+    status: StatusCode,
+    return_to: &str,
+    username: &str,
+    message: &str,
+    seconds: u64,
+) -> Response {
+    let client = LoginClient {
+        name: None,
+        ..login_client(state, return_to).await
+    };
+    let mut r = login_page(state, status, return_to, username, &client, Some(message));
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
     r
 }
 
@@ -174,13 +183,28 @@ pub(crate) async fn post_login(
         .await;
     let user = match checked {
         Ok(Credentials::Valid(user)) => user,
-        Ok(Credentials::Limited(retry)) => return too_many(retry),
+        Ok(Credentials::Limited(retry)) => {
+            let seconds = retry.as_secs().max(1);
+            tracing::info!(user = %log_name(&username), ip = %ip, retry_after = seconds, "sign-in refused: too many failures");
+            let message = format!(
+                "Too many failed sign-in attempts. Wait {seconds} second{} and try again.",
+                if seconds == 1 { "" } else { "s" }
+            );
+            let status = StatusCode::TOO_MANY_REQUESTS;
+            return refusal(&state, status, &return_to, &username, &message, seconds).await;
+        }
+        Ok(Credentials::Busy) => {
+            tracing::warn!("sign-in refused: the login queue is full");
+            let message = "The server is busy. Try again in a moment.";
+            let status = StatusCode::SERVICE_UNAVAILABLE;
+            return refusal(&state, status, &return_to, &username, message, 1).await;
+        }
         Err(e) => {
             tracing::error!(error = %e, "user lookup failed");
             return (StatusCode::SERVICE_UNAVAILABLE, "sign-in is unavailable").into_response();
         }
         Ok(Credentials::Invalid) => {
-            tracing::info!(username = %username, "failed sign-in");
+            tracing::info!(user = %log_name(&username), ip = %ip, "failed sign-in");
             return login_page(
                 &state,
                 StatusCode::UNAUTHORIZED,

@@ -19,5 +19,6 @@ mod interop_openidconnect;
 mod login_page;
 mod pairwise;
 mod password_grant;
+mod rate_limits;
 mod registration;
 mod serve;

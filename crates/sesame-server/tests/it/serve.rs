@@ -83,7 +83,8 @@ async fn health_metrics_issuer_and_login_rate_limit() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
-    // Per-username rate limit: 2 attempts, then 429 with Retry-After.
+    // Per-username ceiling on failures: after 2 this minute, an address that
+    // has failed for the name is refused (the login page, 429, Retry-After).
     let mut statuses = Vec::new();
     for _ in 0..3 {
         let html = b
@@ -106,10 +107,13 @@ async fn health_metrics_issuer_and_login_rate_limit() {
             .send()
             .await
             .unwrap();
-        if r.status() == 429 {
+        let status = r.status().as_u16();
+        if status == 429 {
             assert!(r.headers().contains_key("retry-after"));
+            let page = r.text().await.unwrap();
+            assert!(page.contains("Too many failed sign-in attempts"), "{page}");
         }
-        statuses.push(r.status().as_u16());
+        statuses.push(status);
     }
     assert_eq!(statuses, vec![401, 401, 429]);
     // An open redirect through return_to is neutralised.
