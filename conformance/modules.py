@@ -1,0 +1,475 @@
+"""The test modules of the OP certification plans, by the suite's names.
+
+Each function takes the Ctx and the Variant (response type, response mode,
+clients) and raises Fail / Skip / NotApplicable, or returns (warnings are
+collected with ctx.warn). What each checks follows the suite's module of
+the same name; the docstrings say what that is.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+
+import requests
+
+from oidcc import (
+    Browser, Ctx, Fail, NotApplicable, Skip, Variant, check, cb_host, page_text, pkce_pair,
+    unsigned_request_object,
+)
+
+SCOPE_CLAIMS = {
+    "profile": ["name", "family_name", "given_name", "middle_name", "nickname", "preferred_username", "profile",
+                "picture", "website", "gender", "birthdate", "zoneinfo", "locale", "updated_at"],
+    "email": ["email", "email_verified"],
+    "address": ["address"],
+    "phone": ["phone_number", "phone_number_verified"],
+}
+
+
+def _userinfo_after(ctx: Ctx, v: Variant, f, how="get"):
+    check(f.access_token, "ExtractAccessTokenFromTokenResponse", "no access token to call userinfo with")
+    return ctx.check_userinfo(ctx.userinfo(f.access_token, how), f.id_token["sub"] if f.id_token else None)
+
+
+def oidcc_server(ctx: Ctx, v: Variant):
+    """Authorization with state and nonce, the response checked, the ID token(s)
+    validated (iss, aud, exp, iat, nonce, sub, signature by kid, c_hash/at_hash),
+    the token endpoint and userinfo called (the protected resource)."""
+    f = ctx.flow(v)
+    if f.access_token:
+        _userinfo_after(ctx, v, f)
+
+
+def oidcc_server_client_secret_post(ctx: Ctx, v: Variant):
+    """oidcc-server with client_secret_post at the token endpoint."""
+    f = ctx.flow(v, client=v.post_client)
+    if f.access_token:
+        _userinfo_after(ctx, v, f)
+
+
+def _expect_error_or_page(ctx, v, params, errors, *, condition, b=None):
+    """An error shown to the user, or sent back to the client with one of `errors`; never a success."""
+    b = b or ctx.browser()
+    res = ctx.authorize(b, params, login=True)
+    if res.where == "page":
+        check(not res.saw_consent, condition, "the OP asked for consent instead of refusing")
+        check(res.page is not None and res.page.status_code >= 400 or "error" in res.page.text.lower(), condition,
+              f"the OP showed a page that is not an error: {page_text(res.page)}")
+        return res
+    check("error" in res.params, condition,
+          f"the OP returned a successful response ({', '.join(sorted(res.params))}) instead of an error")
+    check(res.params["error"] in errors, condition, f"error={res.params['error']} (expected one of {', '.join(errors)})")
+    check(res.params.get("state") == params.get("state"), "CheckMatchingStateParameter", "state not returned with the error")
+    return res
+
+
+def oidcc_response_type_missing(ctx: Ctx, v: Variant):
+    """No response_type: the OP shows an error or redirects with invalid_request /
+    unsupported_response_type (OIDCC-3.1.2.6); no code or token."""
+    p = ctx.auth_params(v, v.client, drop=("response_type",))
+    _expect_error_or_page(ctx, v, p, ("invalid_request", "unsupported_response_type"),
+                          condition="EnsureInvalidRequestOrUnsupportedResponseTypeError")
+
+
+def oidcc_idtoken_signature(ctx: Ctx, v: Variant):
+    """(dynamic_client variant) A client registered without an ID token algorithm gets
+    RS256 ID tokens with a kid (OIDCC-3.1.3.7, 10.1); the static_client variant is not applicable."""
+    client = ctx.register_dynamic(v)
+    f = ctx.flow(v, client=client)
+    check(f.id_token["_alg"] == "RS256", "EnsureIdTokenSignatureIsRS256", f"alg {f.id_token['_alg']}")
+
+
+def oidcc_idtoken_unsigned(ctx: Ctx, v: Variant):
+    """An ID token signed with `none`: skipped by the suite unless discovery lists none."""
+    if "none" not in ctx.disc.get("id_token_signing_alg_values_supported", []):
+        raise Skip("id_token_signing_alg_values_supported has no 'none' (optional; the suite skips)")
+    raise NotApplicable("static_client variant")
+
+
+def oidcc_userinfo_get(ctx: Ctx, v: Variant):
+    """Userinfo with GET and a bearer header: 200, JSON, the ID token's sub."""
+    if not (v.code or v.token):
+        raise NotApplicable("no access token with this response type")
+    _userinfo_after(ctx, v, ctx.flow(v), "get")
+
+
+def oidcc_userinfo_post_header(ctx: Ctx, v: Variant):
+    """Userinfo with POST and a bearer header."""
+    if not (v.code or v.token):
+        raise NotApplicable("no access token with this response type")
+    _userinfo_after(ctx, v, ctx.flow(v), "post-header")
+
+
+def oidcc_userinfo_post_body(ctx: Ctx, v: Variant):
+    """Userinfo with POST and access_token in the body (optional: an HTTP error is a warning)."""
+    if not (v.code or v.token):
+        raise NotApplicable("no access token with this response type")
+    f = ctx.flow(v)
+    r = ctx.userinfo(f.access_token, "post-body")
+    if r.status_code >= 400:
+        ctx.warn(f"UserInfoEndpointWithAccessTokenInBodyNotSupported (HTTP {r.status_code})")
+        return
+    ctx.check_userinfo(r, f.id_token["sub"])
+
+
+def oidcc_ensure_request_without_nonce_succeeds_for_code_flow(ctx: Ctx, v: Variant):
+    """No nonce on a code request (code, code token): the OP still issues a code (OIDCC-3.1.2.1: nonce is optional)."""
+    if v.id_token:
+        raise NotApplicable("response types with id_token need a nonce")
+    p = ctx.auth_params(v, v.client, nonce=False)
+    res = ctx.authorize(ctx.browser(), p)
+    ctx.check_auth_success(v, res)
+
+
+def oidcc_ensure_request_without_nonce_fails(ctx: Ctx, v: Variant):
+    """No nonce with an implicit/hybrid response type that returns an ID token from the
+    authorization endpoint: refused (OIDCC-3.2.2.1, 3.3.2.11)."""
+    p = ctx.auth_params(v, v.client, nonce=False)
+    _expect_error_or_page(ctx, v, p, ("invalid_request",), condition="EnsureErrorFromAuthorizationEndpointResponse")
+
+
+def _scope_module(scopes: list[str]):
+    def run(ctx: Ctx, v: Variant):
+        supported = ctx.disc.get("scopes_supported")
+        if supported is not None:
+            missing = [s for s in scopes if s not in supported]
+            if missing:
+                raise Skip(f"scopes_supported lacks {', '.join(missing)}")
+        f = ctx.flow(v, scope=" ".join(["openid"] + scopes))
+        if v.code or v.token:
+            got = _userinfo_after(ctx, v, f)
+            where = "userinfo"
+        else:
+            got = f.id_token
+            where = "ID token"
+        expected = [c for s in scopes for c in SCOPE_CLAIMS[s]]
+        if not any(c in got for c in expected):
+            ctx.warn(f"VerifyScopesReturnedIn{where.replace(' ', '')}: no claim of {', '.join(scopes)} in the {where}")
+    run.__doc__ = f"scope openid {' '.join(scopes)}: the flow succeeds; the scope's claims in userinfo " \
+                  "(a warning if none: the user may have none)."
+    return run
+
+
+oidcc_scope_profile = _scope_module(["profile"])
+oidcc_scope_email = _scope_module(["email"])
+oidcc_scope_address = _scope_module(["address"])
+oidcc_scope_phone = _scope_module(["phone"])
+oidcc_scope_all = _scope_module(["profile", "email", "address", "phone"])
+
+
+def oidcc_ensure_other_scope_order_succeeds(ctx: Ctx, v: Variant):
+    """Two authorizations, scope "openid email" then "email openid": both succeed."""
+    b = ctx.browser()
+    ctx.flow(v, b, scope="openid email")
+    ctx.flow(v, b, scope="email openid")
+
+
+def _extra_param_module(extra: dict, doc: str):
+    def run(ctx: Ctx, v: Variant):
+        ctx.flow(v, extra=extra)
+    run.__doc__ = doc
+    return run
+
+
+oidcc_display_page = _extra_param_module({"display": "page"}, "display=page: the login page is shown and the flow succeeds.")
+oidcc_display_popup = _extra_param_module({"display": "popup"}, "display=popup: the login page is shown and the flow succeeds.")
+oidcc_ensure_request_with_unknown_parameter_succeeds = _extra_param_module(
+    {"extra": "foobar"}, "An unknown parameter is ignored (OIDCC-3.1.2.1).")
+oidcc_ui_locales = _extra_param_module({"ui_locales": "se"}, "ui_locales=se is accepted.")
+oidcc_claims_locales = _extra_param_module({"claims_locales": "se"}, "claims_locales=se is accepted.")
+oidcc_ensure_request_with_acr_values_succeeds = _extra_param_module(
+    {"acr_values": "1 2"}, "acr_values=\"1 2\" (voluntary) is accepted; any acr in the ID token is a string.")
+
+
+def oidcc_login_hint(ctx: Ctx, v: Variant):
+    """login_hint=the user: accepted; the flow succeeds."""
+    ctx.flow(v, extra={"login_hint": ctx.username})
+
+
+def oidcc_prompt_login(ctx: Ctx, v: Variant):
+    """Sign in, then again with prompt=login: the login page is shown again and the second
+    ID token has the same sub and a later auth_time (OIDCC-3.1.2.1)."""
+    b = ctx.browser()
+    first = ctx.flow(v, b)
+    time.sleep(1.1)
+    second = ctx.flow(v, b, extra={"prompt": "login"})
+    check(second.auth.saw_login, "ExpectLoginPage", "prompt=login did not show the login page")
+    check(second.id_token["sub"] == first.id_token["sub"], "CheckIdTokenSubConsistent", "sub differs")
+    if "auth_time" in second.id_token and "auth_time" in first.id_token:
+        check(second.id_token["auth_time"] > first.id_token["auth_time"], "CheckIdTokenAuthTimeIsRecent",
+              "auth_time did not change after prompt=login")
+
+
+def oidcc_prompt_none_not_logged_in(ctx: Ctx, v: Variant):
+    """prompt=none with no session: redirected back with login_required (or
+    interaction_required, consent_required, account_selection_required), no page shown."""
+    p = ctx.auth_params(v, v.client, extra={"prompt": "none"})
+    res = ctx.authorize(ctx.fresh_browser(), p, login=False)
+    check(res.where != "page", "CheckErrorFromAuthorizationEndpointErrorInvalidRequestOrLoginRequired",
+          f"the OP showed a page{' (login)' if res.saw_login else ''} instead of redirecting with an error")
+    check(res.params.get("error") in ("login_required", "interaction_required", "consent_required",
+                                      "account_selection_required"),
+          "CheckErrorFromAuthorizationEndpointErrorInvalidRequestOrLoginRequired", f"error={res.params.get('error')!r}")
+    check(res.params.get("state") == p["state"], "CheckMatchingStateParameter", "state not returned")
+
+
+def oidcc_prompt_none_logged_in(ctx: Ctx, v: Variant):
+    """Sign in, then prompt=none: a successful response without any page, same sub."""
+    b = ctx.browser()
+    first = ctx.flow(v, b)
+    second = ctx.flow(v, b, extra={"prompt": "none"}, login=False)
+    check(not second.auth.saw_login, "CheckIfAuthorizationEndpointError", "login page shown with prompt=none")
+    check(second.id_token["sub"] == first.id_token["sub"], "CheckIdTokenSubConsistent", "sub differs")
+
+
+def oidcc_max_age_1(ctx: Ctx, v: Variant):
+    """Sign in, wait, then max_age=1: the user must sign in again; auth_time present and later."""
+    b = ctx.browser()
+    first = ctx.flow(v, b)
+    time.sleep(2)
+    second = ctx.flow(v, b, extra={"max_age": "1"}, max_age=1)
+    check(second.auth.saw_login, "ExpectLoginPage", "max_age=1 after 2 s did not ask the user to sign in again")
+    check(second.id_token["auth_time"] > first.id_token.get("auth_time", 0), "CheckIdTokenAuthTimeIsRecent",
+          "auth_time not later than the first sign-in")
+
+
+def oidcc_max_age_10000(ctx: Ctx, v: Variant):
+    """Sign in, then max_age=10000: no new sign-in needed; auth_time present and unchanged."""
+    b = ctx.browser()
+    first = ctx.flow(v, b)
+    second = ctx.flow(v, b, extra={"max_age": "10000"}, max_age=10000)
+    if second.auth.saw_login:
+        ctx.warn("the OP asked for a new sign-in although max_age=10000 was satisfied")
+    elif "auth_time" in first.id_token:
+        check(second.id_token["auth_time"] == first.id_token["auth_time"], "CheckIdTokenAuthTimeIsUnchanged",
+              "auth_time changed without a new sign-in")
+
+
+def oidcc_id_token_hint(ctx: Ctx, v: Variant):
+    """Sign in, then prompt=none with id_token_hint = the first ID token: succeeds, same sub."""
+    b = ctx.browser()
+    first = ctx.flow(v, b)
+    raw = first.auth.params.get("id_token") or first.token_response["id_token"]
+    second = ctx.flow(v, b, extra={"prompt": "none", "id_token_hint": raw}, login=False)
+    check(second.id_token["sub"] == first.id_token["sub"], "CheckIdTokenSubConsistent", "sub differs")
+
+
+def _code_reuse(ctx: Ctx, v: Variant, wait: float):
+    f = ctx.flow(v, ctx.fresh_browser() if wait else None)
+    time.sleep(wait)
+    r = ctx.token_request(v.client, {"grant_type": "authorization_code", "code": f.auth.params["code"],
+                                     "redirect_uri": v.client.redirect_uri})
+    check(r.status_code == 400, "CheckTokenEndpointHttpStatus400", f"second use of the code: HTTP {r.status_code}")
+    err = r.json().get("error") if r.headers.get("content-type", "").startswith("application/json") else None
+    check(err == "invalid_grant", "CheckTokenEndpointReturnedInvalidGrant", f"error={err!r}")
+    return f
+
+
+def oidcc_codereuse(ctx: Ctx, v: Variant):
+    """The code used twice: the second token request is invalid_grant (RFC6749-4.1.2)."""
+    if not v.code:
+        raise NotApplicable("no code")
+    _code_reuse(ctx, v, 0)
+
+
+def oidcc_codereuse_30seconds(ctx: Ctx, v: Variant):
+    """The code used again 30 s later: invalid_grant; the access token from the first use
+    should be revoked (a warning if it still works)."""
+    if not v.code:
+        raise NotApplicable("no code")
+    f = _code_reuse(ctx, v, 30)
+    r = ctx.userinfo(f.access_token)
+    if r.status_code == 200:
+        ctx.warn("CallProtectedResourceWithBearerTokenExpectingError: the first access token still works after the code was reused")
+
+
+def oidcc_ensure_registered_redirect_uri(ctx: Ctx, v: Variant):
+    """An unregistered redirect_uri: the OP shows an error and never redirects to it (OIDCC-3.1.2.1)."""
+    bad = f"{cb_host(v.client.redirect_uri)}/not-registered-{secrets.token_hex(4)}"
+    p = ctx.auth_params(v, v.client, extra={"redirect_uri": bad})
+    b = ctx.browser()
+    res = ctx.authorize(b, p, login=True, redirect_prefix=cb_host(bad))
+    check(res.where == "page", "ExpectRedirectUriErrorPage", f"the OP redirected to the unregistered URI ({res.where})")
+    check(not res.saw_consent, "ExpectRedirectUriErrorPage", "the OP asked for consent for an unregistered redirect URI")
+    check(not res.saw_login, "ExpectRedirectUriErrorPage", "the OP showed the login page before refusing the redirect URI")
+
+
+def oidcc_ensure_post_request_succeeds(ctx: Ctx, v: Variant):
+    """The authorization request sent as a form POST (OIDCC-3.1.2.1: GET and POST)."""
+    ctx.flow(v, method="POST")
+
+
+def _request_object_flow(ctx: Ctx, v: Variant, *, by_reference: bool, bad_query_redirect=False):
+    client = v.client
+    p = ctx.auth_params(v, client)
+    obj = unsigned_request_object(ctx, client, p)
+    q = {"client_id": client.client_id, "response_type": v.response_type, "scope": p["scope"]}
+    if v.response_mode == "form_post":
+        q["response_mode"] = "form_post"
+    if bad_query_redirect:
+        q["redirect_uri"] = f"{cb_host(client.redirect_uri)}/invalid-{secrets.token_hex(4)}"
+    if by_reference:
+        if not ctx.disc.get("request_uri_parameter_supported", True):
+            raise Skip("request_uri_parameter_supported is false")
+        ctx.request_objects[client.request_uri] = obj
+        q["request_uri"] = client.request_uri
+    else:
+        if not ctx.disc.get("request_parameter_supported", False):
+            raise Skip("request_parameter_supported is false")
+        q["request"] = obj
+    res = ctx.authorize(ctx.browser(), q, sent=p, redirect_prefix=cb_host(client.redirect_uri))
+    if res.params.get("error") in ("request_not_supported", "request_uri_not_supported"):
+        raise Skip(f"the OP answered {res.params['error']}")
+    if bad_query_redirect:
+        check(res.where != "page" and res.url.startswith(client.redirect_uri) if res.where in ("query", "fragment")
+              else res.where != "page", "EnsureRedirectUriFromRequestObject",
+              f"the OP did not redirect to the request object's redirect_uri ({res.where}: {page_text(res.page)})")
+    ctx.check_auth_success(v, res)
+    # and the rest of the flow: ID tokens and the token request
+    nonce = p["nonce"]
+    if v.id_token:
+        ctx.validate_id_token(res.params["id_token"], client, nonce=nonce, where="authorization endpoint")
+    if v.code:
+        r = ctx.token_request(client, {"grant_type": "authorization_code", "code": res.params["code"],
+                                       "redirect_uri": client.redirect_uri})
+        j = ctx.check_token_response(r)
+        ctx.validate_id_token(j["id_token"], client, nonce=nonce)
+    return res
+
+
+def oidcc_request_uri_unsigned_supported_correctly_or_rejected_as_unsupported(ctx: Ctx, v: Variant):
+    """An unsigned request object by reference (request_uri): processed correctly, or
+    request_uri_not_supported (skipped)."""
+    _request_object_flow(ctx, v, by_reference=True)
+
+
+def oidcc_unsigned_request_object_supported_correctly_or_rejected_as_unsupported(ctx: Ctx, v: Variant):
+    """An unsigned request object by value: processed correctly, or request_not_supported (skipped)."""
+    if "none" not in ctx.disc.get("request_object_signing_alg_values_supported", []):
+        raise Skip("request_object_signing_alg_values_supported lacks none")
+    _request_object_flow(ctx, v, by_reference=False)
+
+
+def oidcc_ensure_request_object_with_redirect_uri(ctx: Ctx, v: Variant):
+    """The request object's redirect_uri wins over a different one in the query (OIDCC-6.1)."""
+    if "none" not in ctx.disc.get("request_object_signing_alg_values_supported", []):
+        raise Skip("request_object_signing_alg_values_supported lacks none")
+    _request_object_flow(ctx, v, by_reference=False, bad_query_redirect=True)
+
+
+def oidcc_claims_essential(ctx: Ctx, v: Variant):
+    """claims={"userinfo":{"name":{"essential":true}}} with scope openid: name in userinfo
+    (a warning if not, as the suite has it); for id_token-only, asked of the ID token."""
+    if v.code or v.token:
+        claims = {"userinfo": {"name": {"essential": True}}}
+    else:
+        claims = {"id_token": {"name": {"essential": True}}}
+    if not ctx.disc.get("claims_parameter_supported"):
+        ctx.warn("claims_parameter_supported is not true")
+    f = ctx.flow(v, extra={"claims": json.dumps(claims)})
+    got = _userinfo_after(ctx, v, f) if (v.code or v.token) else f.id_token
+    if "name" not in got:
+        ctx.warn("VerifyClaimsEssentialName: name not returned")
+
+
+def oidcc_refresh_token(ctx: Ctx, v: Variant):
+    """A refresh token (scope offline_access, prompt=consent) is refreshed: a new access token,
+    an ID token with the same iss/sub/aud and auth_time; client 2's refresh token is refused
+    when client 1 presents it (invalid_grant)."""
+    if not v.code:
+        raise NotApplicable("no code")
+    scope = "openid offline_access" if "offline_access" in ctx.disc.get("scopes_supported", []) else "openid"
+    extra = {"prompt": "consent"} if "offline_access" in scope else {}
+    b = ctx.browser()
+    tokens = {}
+    for client in (v.client, v.client2):
+        f = ctx.flow(v, b, client=client, scope=scope, extra=extra)
+        if not f.refresh_token:
+            raise Skip("no refresh token was issued")
+        check("refresh_token" in ctx.disc.get("grant_types_supported", []), "EnsureServerConfigurationSupportsRefreshToken",
+              "grant_types_supported lacks refresh_token")
+        r = ctx.token_request(client, {"grant_type": "refresh_token", "refresh_token": f.refresh_token})
+        j = ctx.check_token_response(r, want_id_token=False)
+        if "id_token" in j:
+            c = ctx.validate_id_token(j["id_token"], client)
+            for k in ("iss", "sub", "aud"):
+                check(c.get(k) == f.id_token.get(k), "ValidateRefreshedIdToken", f"{k} changed on refresh (OIDCC-12.2)")
+            if "auth_time" in f.id_token:
+                check(c.get("auth_time") == f.id_token["auth_time"], "ValidateRefreshedIdToken", "auth_time changed on refresh")
+        ctx.check_userinfo(ctx.userinfo(j["access_token"]), f.id_token["sub"])
+        tokens[client.client_id] = j.get("refresh_token") or f.refresh_token
+    r = ctx.token_request(v.client, {"grant_type": "refresh_token", "refresh_token": tokens[v.client2.client_id]})
+    check(r.status_code in (400, 401), "RefreshTokenRequestExpectingError",
+          f"client 2's refresh token used by client 1: HTTP {r.status_code}")
+    err = r.json().get("error")
+    check(err in ("invalid_grant", "invalid_client"), "CheckTokenEndpointReturnedInvalidGrant", f"error={err!r}")
+
+
+def oidcc_ensure_request_with_valid_pkce_succeeds(ctx: Ctx, v: Variant):
+    """code_challenge (S256) and the verifier at the token endpoint: succeeds (RFC7636)."""
+    if not v.code:
+        raise NotApplicable("no code")
+    verifier, challenge = pkce_pair()
+    ctx.flow(v, extra={"code_challenge": challenge, "code_challenge_method": "S256"}, pkce_verifier=verifier)
+
+
+# ---------------------------------------------------------------- Config plan
+def oidcc_discovery_endpoint_verification(ctx: Ctx, v):
+    """The discovery document: 200 JSON, issuer (= the URL it was fetched from), endpoints,
+    jwks_uri and valid public keys, response/subject/grant types, ID token algs (RS256),
+    scopes with openid, claims_supported, code_challenge_methods_supported an array."""
+    d = ctx.disc
+    r = ctx.disc_response
+    check(r.status_code == 200, "EnsureDiscoveryEndpointResponseStatusCodeIs200", f"HTTP {r.status_code}")
+    ct = r.headers.get("content-type", "").split(";")[0].strip()
+    check(ct == "application/json", "CheckDiscoveryEndpointReturnedJsonContentType", ct)
+    rts = d.get("response_types_supported", [])
+    for rt in ("code", "id_token", "id_token token"):
+        check(rt in rts, "OIDCCCheckDiscEndpointResponseTypesSupported", f"response_types_supported lacks {rt!r} (OIDCD-3)")
+    check(d.get("issuer") == ctx.issuer, "CheckDiscEndpointIssuer", f"issuer {d.get('issuer')!r}")
+    check(d["issuer"].startswith(("https://", "http://")) and "?" not in d["issuer"] and "#" not in d["issuer"],
+          "CheckDiscEndpointIssuerIsValidUrl", d["issuer"])
+    st = d.get("subject_types_supported")
+    check(isinstance(st, list) and st and set(st) <= {"public", "pairwise"}, "CheckDiscEndpointSubjectTypesSupported", repr(st))
+    algs = d.get("id_token_signing_alg_values_supported", [])
+    check("RS256" in algs, "OIDCCCheckDiscEndpointIdTokenSigningAlgValuesSupported", f"no RS256 in {algs}")
+    if "userinfo_signing_alg_values_supported" in d:
+        check(isinstance(d["userinfo_signing_alg_values_supported"], list),
+              "OIDCCCheckDiscEndpointUserinfoSigningAlgValuesSupported", "not an array")
+    scheme = ctx.issuer.split(":")[0] + "://"
+    for k in ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "registration_endpoint", "jwks_uri"):
+        if k in d:
+            check(isinstance(d[k], str) and d[k].startswith(scheme), f"CheckDiscEndpoint{k.title().replace('_', '')}", d.get(k))
+    check("jwks_uri" in d, "CheckJwksUri", "no jwks_uri")
+    keys = ctx.jwks.get("keys")
+    check(isinstance(keys, list) and keys, "ValidateServerJWKs", "no keys")
+    for k in keys:
+        check(k.get("kty") in ("RSA", "EC", "OKP"), "EnsureServerJwksDoesNotContainPrivateOrSymmetricKeys", f"kty {k.get('kty')}")
+        check(not ({"d", "p", "q", "dp", "dq", "qi", "k"} & k.keys()), "EnsureServerJwksDoesNotContainPrivateOrSymmetricKeys",
+              f"private members in key {k.get('kid')}")
+        check(k.get("kid"), "CheckForKeyIdInServerJWKs", "a key without kid")
+    if "request_object_signing_alg_values_supported" in d and "RS256" not in d["request_object_signing_alg_values_supported"]:
+        ctx.warn("CheckDiscEndpointRequestObjectSigningAlgValuesSupportedIncludesRS256")
+    if "claims_supported" not in d:
+        ctx.warn("OIDCCCheckDiscEndpointClaimsSupported: no claims_supported")
+    gts = d.get("grant_types_supported", ["authorization_code", "implicit"])
+    check("authorization_code" in gts, "OIDCCCheckDiscEndpointGrantTypesSupported", repr(gts))
+    if "scopes_supported" in d:
+        check("openid" in d["scopes_supported"], "CheckDiscEndpointScopesSupportedContainsOpenId", repr(d["scopes_supported"]))
+        for s in d["scopes_supported"]:
+            check(isinstance(s, str) and s and all(0x21 <= ord(ch) <= 0x7e and ch not in '"\\' for ch in s),
+                  "CheckDiscEndpointScopesSupportedSyntax", repr(s))
+    else:
+        ctx.warn("CheckDiscEndpointScopesSupportedContainsOpenId: no scopes_supported")
+    for k in ("ui_locales_supported", "claims_locales_supported"):
+        if k in d:
+            check(isinstance(d[k], list), "CheckDiscEndpointLocalesSyntax", k)
+    if ctx.issuer.startswith("https://"):
+        bad = [k for k, val in d.items() if isinstance(val, str) and k.endswith(("_endpoint", "_uri")) and not val.startswith("https://")]
+        check(not bad, "CheckDiscEndpointAllEndpointsAreHttps", ", ".join(bad))
+    else:
+        ctx.warn("CheckDiscEndpointAllEndpointsAreHttps not applied: the runner's issuer is http://127.0.0.1 (every endpoint has the issuer's scheme)")
+    if "code_challenge_methods_supported" in d:
+        check(isinstance(d["code_challenge_methods_supported"], list), "EnsureServerConfigurationCodeChallengeMethodsSupportedIsAnArray", "")
