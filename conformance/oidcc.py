@@ -206,9 +206,12 @@ class Ctx:
                 res.params = res.fragment or res.query
                 res.url = stopped
                 return res
-            fs = forms(r) if r.status_code == 200 else []
-            login_form = [f for f in fs if {"username", "password"} <= f["fields"].keys()]
-            consent = [f for f in fs if "interaction" in f["fields"] and "allow" in f["buttons"]]
+            fs = forms(r)  # an error sent with form_post may come with a 4xx status
+            # Sesame's pages (username/password; consent: interaction + allow) and oidc-provider's
+            # devInteractions (login/password; consent: a form with prompt=consent)
+            login_form = [f for f in fs if "password" in f["fields"] and ({"username", "login"} & f["fields"].keys())]
+            consent = [f for f in fs if ("interaction" in f["fields"] and "allow" in f["buttons"])
+                       or f["fields"].get("prompt") == "consent"]
             posted = [f for f in fs if f["action"].startswith(stop)]
             if posted:
                 res.where = "form_post"
@@ -219,12 +222,15 @@ class Ctx:
                 if not login:
                     res.page = r
                     return res
-                r, stopped = b.submit(r, lambda f: {"username", "password"} <= f["fields"].keys(),
-                                      {"username": self.username, "password": self.password}, stop_at=stop)
+                user_field = "username" if "username" in login_form[0]["fields"] else "login"
+                r, stopped = b.submit(r, lambda f: "password" in f["fields"] and user_field in f["fields"],
+                                      {user_field: self.username, "password": self.password}, stop_at=stop)
                 continue
             if consent:
                 res.saw_consent = True
-                r, stopped = b.submit(r, lambda f: "interaction" in f["fields"], button="allow", stop_at=stop)
+                sesame = "allow" in consent[0]["buttons"]
+                r, stopped = b.submit(r, lambda f: f is consent[0] or f["action"] == consent[0]["action"],
+                                      button="allow" if sesame else None, stop_at=stop)
                 continue
             break
         res.page = r
@@ -258,8 +264,13 @@ class Ctx:
             check("code" not in res.query and "error" not in res.query, "RejectErrorInUrlQuery", "parameters in the query")
         check(res.params.get("state") == res.sent.get("state"), "CheckMatchingStateParameter",
               f"state {res.params.get('state')!r} != {res.sent.get('state')!r}")
-        if "iss" in res.params or self.disc.get("authorization_response_iss_parameter_supported"):
-            check(res.params.get("iss") == self.issuer, "ValidateIssInAuthorizationResponse", f"iss={res.params.get('iss')!r}")
+        # ValidateIssIfPresentInAuthorizationResponse (RFC 9207; an OP may leave iss out of a
+        # response that carries an ID token, whose iss says the same)
+        if "iss" in res.params:
+            check(res.params["iss"] == self.issuer, "ValidateIssIfPresentInAuthorizationResponse", f"iss={res.params['iss']!r}")
+        elif self.disc.get("authorization_response_iss_parameter_supported") and "id_token" not in res.params:
+            raise Fail("ValidateIssIfPresentInAuthorizationResponse",
+                       "authorization_response_iss_parameter_supported is true and the response has no iss (RFC9207-2)")
         if v.code:
             check(res.params.get("code"), "ExtractAuthorizationCodeFromAuthorizationResponse", "no code")
         if v.token:

@@ -80,8 +80,9 @@ def clients_add(a, name, redirect_uri, rt, auth, request_uri=None) -> Client:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--issuer", required=True)
-    ap.add_argument("--sesame-bin", required=True)
-    ap.add_argument("--database", required=True)
+    ap.add_argument("--sesame-bin", help="register the clients with `sesame clients add`")
+    ap.add_argument("--database")
+    ap.add_argument("--clients-json", help="or: the OP's static clients, {response_type: [basic, post, client2]} (the reference OP)")
     ap.add_argument("--username", required=True)
     ap.add_argument("--password", required=True)
     ap.add_argument("--plans", default=",".join(PLANS))
@@ -105,9 +106,16 @@ def main() -> int:
         entries, _mode = PLANS[p]
         needed |= {rt for _m, rt, _auth in entries() if rt}
     clients = {}
+    given = json.load(open(a.clients_json)) if a.clients_json else None
     for rt in sorted(needed):
         s = SLUG[rt]
         cb = f"{rp}/cb/{s}"
+        if given:
+            clients[rt] = tuple(
+                Client(c["client_id"], c["client_secret"], c["auth_method"], cb, rt,
+                       f"{host}/ro/{s}.jwt" if k == 0 else None)
+                for k, c in enumerate(given[rt]))
+            continue
         clients[rt] = (
             clients_add(a, f"conformance {rt}", cb, rt, "client_secret_basic", request_uri=f"{host}/ro/{s}.jwt"),
             clients_add(a, f"conformance {rt} (post)", cb, rt, "client_secret_post"),
