@@ -88,6 +88,7 @@ def main() -> int:
     ap.add_argument("--plans", default=",".join(PLANS))
     ap.add_argument("--workers", type=int, default=16)
     ap.add_argument("--markdown", help="write the tables (Markdown) here")
+    ap.add_argument("--json", help="write the results (JSON, for report.py) here")
     ap.add_argument("--only", help="run only these modules (comma-separated), for debugging")
     a = ap.parse_args()
 
@@ -185,6 +186,10 @@ def main() -> int:
     if a.markdown:
         with open(a.markdown, "w") as f:
             f.write(markdown(ordered, plans))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump([dict(zip(("plan", "module", "response_type", "auth", "status", "note", "seconds"), r))
+                       for r in ordered], f)
     counts = {}
     for r in ordered:
         counts[r[4]] = counts.get(r[4], 0) + 1
