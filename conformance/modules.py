@@ -8,10 +8,13 @@ the same name; the docstrings say what that is.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import secrets
 import time
+
+from urllib.parse import parse_qs, urlparse
 
 import requests
 
@@ -500,3 +503,106 @@ def oidcc_discovery_endpoint_verification(ctx: Ctx, v):
         ctx.warn("CheckDiscEndpointAllEndpointsAreHttps not applied: the runner's issuer is http://127.0.0.1 (every endpoint has the issuer's scheme)")
     if "code_challenge_methods_supported" in d:
         check(isinstance(d["code_challenge_methods_supported"], list), "EnsureServerConfigurationCodeChallengeMethodsSupportedIsAnArray", "")
+
+
+# ---------------------------------------------------------------- RP-Initiated Logout plan
+def oidcc_rp_initiated_logout_discovery_endpoint_verification(ctx: Ctx, v):
+    """end_session_endpoint in discovery, with the issuer's scheme (OIDCRIL-2.1)."""
+    ep = ctx.disc.get("end_session_endpoint")
+    check(isinstance(ep, str) and ep.startswith(ctx.issuer.split(":")[0] + "://"), "CheckDiscEndSessionEndpoint", repr(ep))
+
+
+def _signed_in(ctx: Ctx, v: Variant):
+    b = ctx.fresh_browser()
+    f = ctx.flow(v, b, extra={"state": secrets.token_hex(64)})
+    raw = f.auth.params.get("id_token") or f.token_response["id_token"]
+    return b, f, raw
+
+
+def _logout_params(v: Variant, raw: str, drop=()):
+    p = {"id_token_hint": raw, "post_logout_redirect_uri": v.client.post_logout_redirect_uri,
+         "state": secrets.token_urlsafe(16)}
+    for k in drop:
+        p.pop(k, None)
+    return p
+
+
+def _expect_logged_out(ctx: Ctx, v: Variant, b):
+    """The prompt=none request after logout: an error needing a user interface (OIDCC-3.1.2.6)."""
+    p = ctx.auth_params(v, v.client, extra={"prompt": "none", "state": secrets.token_hex(64)})
+    res = ctx.authorize(b, p, login=False)
+    check(res.where != "page", "CheckErrorFromAuthorizationEndpointIsOneThatRequiredAUserInterface",
+          f"prompt=none after logout showed a page{' (login)' if res.saw_login else ''}")
+    check(res.params.get("error") in ("login_required", "interaction_required", "consent_required",
+                                      "account_selection_required"),
+          "CheckErrorFromAuthorizationEndpointIsOneThatRequiredAUserInterface",
+          f"prompt=none after logout: {res.params.get('error') or 'a successful response (still signed in)'}")
+
+
+def _logout_redirect_module(drop=()):
+    def run(ctx: Ctx, v: Variant):
+        b, f, raw = _signed_in(ctx, v)
+        p = _logout_params(v, raw, drop)
+        kind, where, _confirmed = ctx.end_session(b, p)
+        if kind != "redirect" or where.split("?")[0] != v.client.post_logout_redirect_uri:
+            raise Fail("CheckPostLogoutRedirect", "no redirect to the post_logout_redirect_uri "
+                       f"({kind}: {where.split('?')[0] if kind == 'redirect' else page_text(where)})")
+        q = {k: x[0] for k, x in parse_qs(urlparse(where).query).items()}
+        check(q.get("state") == p.get("state"), "CheckPostLogoutState", f"state {q.get('state')!r} (sent {p.get('state')!r})")
+        extra = set(q) - {"state"}
+        if extra:
+            ctx.warn(f"CheckForUnexpectedParametersInPostLogoutRedirect: {', '.join(sorted(extra))}")
+        _expect_logged_out(ctx, v, b)
+    return run
+
+
+oidcc_rp_initiated_logout = _logout_redirect_module()
+oidcc_rp_initiated_logout.__doc__ = """Sign in, end_session with id_token_hint, post_logout_redirect_uri and
+state: back at the post_logout_redirect_uri with the state; then prompt=none is login_required."""
+oidcc_rp_initiated_logout_no_state = _logout_redirect_module(drop=("state",))
+oidcc_rp_initiated_logout_no_state.__doc__ = """As oidcc-rp-initiated-logout without state: redirected back with no state."""
+
+
+def _logout_page_module(mutate, condition, doc, logged_out=False):
+    def run(ctx: Ctx, v: Variant):
+        b, f, raw = _signed_in(ctx, v)
+        p = mutate(v, raw)
+        kind, where, confirmed = ctx.end_session(b, p)
+        if kind == "redirect":
+            raise Fail(condition, f"the OP redirected to {where.split('?')[0]}{' after the user confirmed' if confirmed else ''}")
+        check(where.status_code < 500, condition, f"HTTP {where.status_code}")
+        if logged_out:
+            _expect_logged_out(ctx, v, b)
+    run.__doc__ = doc
+    return run
+
+
+def _alg_none(raw: str) -> str:
+    payload = raw.split(".")[1]
+    return base64.urlsafe_b64encode(b'{"alg":"none"}').rstrip(b"=").decode() + "." + payload + "."
+
+
+oidcc_rp_initiated_logout_bad_logout_redirect_uri = _logout_page_module(
+    lambda v, raw: {**_logout_params(v, raw), "post_logout_redirect_uri": v.client.post_logout_redirect_uri + "-not-registered"},
+    "ExpectPostLogoutRedirectUriNotRegisteredErrorPage",
+    "An unregistered post_logout_redirect_uri: an error page (or a confirmation), never a redirect there.")
+oidcc_rp_initiated_logout_modified_id_token_hint = _logout_page_module(
+    lambda v, raw: {**_logout_params(v, raw), "id_token_hint": _alg_none(raw)},
+    "ExpectInvalidIdTokenHintErrorPage",
+    "id_token_hint changed to alg none: an error page (or a confirmation), never a redirect back.")
+oidcc_rp_initiated_logout_no_id_token_hint = _logout_page_module(
+    lambda v, raw: _logout_params(v, raw, drop=("id_token_hint",)),
+    "ExpectIdTokenHintRequiredErrorPage",
+    "post_logout_redirect_uri without id_token_hint: an error page or a confirmation, never a redirect back.")
+oidcc_rp_initiated_logout_no_params = _logout_page_module(
+    lambda v, raw: {}, "ExpectSuccessfulLogoutPage",
+    "No parameters: the OP logs the user out (after a confirmation) and shows a page; then prompt=none is login_required.",
+    logged_out=True)
+oidcc_rp_initiated_logout_no_post_logout_redirect_uri = _logout_page_module(
+    lambda v, raw: _logout_params(v, raw, drop=("post_logout_redirect_uri",)), "ExpectSuccessfulLogoutPage",
+    "id_token_hint and state only: the user is logged out and sees a page; then prompt=none is login_required.",
+    logged_out=True)
+oidcc_rp_initiated_logout_only_state = _logout_page_module(
+    lambda v, raw: {"state": secrets.token_urlsafe(16)}, "ExpectSuccessfulLogoutPage",
+    "state only: the user is logged out (after a confirmation) and sees a page; then prompt=none is login_required.",
+    logged_out=True)

@@ -82,6 +82,7 @@ class Client:
     response_type: str
     request_uri: str | None = None
     id_token_alg: str = "RS256"
+    post_logout_redirect_uri: str | None = None
 
 
 @dataclass
@@ -248,6 +249,27 @@ class Ctx:
         check(r.status_code == 201, "CallDynamicRegistrationEndpoint", f"HTTP {r.status_code}: {r.text[:300]}")
         j = r.json()
         return Client(j["client_id"], j.get("client_secret", ""), "client_secret_basic", v.client.redirect_uri, v.response_type)
+
+    def end_session(self, b: Browser, params: dict, *, confirm=True):
+        """Sends the user to the end_session_endpoint; confirms a logout page once (the user
+        pressing "sign out"). Returns ("redirect", url, confirmed) or ("page", response, confirmed)."""
+        url = self.disc["end_session_endpoint"] + ("?" + urlencode(params) if params else "")
+        stop = cb_host(self.cb_base)
+        r, stopped = b.get(url, stop)
+        confirmed = False
+        for _ in range(3):
+            if stopped:
+                return "redirect", stopped, confirmed
+            fs = forms(r)
+            if not fs or confirmed or not confirm:
+                return "page", r, confirmed
+            f = fs[0]
+            confirmed = True
+            if "logout" in f["buttons"]:  # Sesame's page
+                r, stopped = b.submit(r, lambda x: x is f or x["action"] == f["action"], button="logout", stop_at=stop)
+            else:  # oidc-provider's page: the "yes" button sits outside its form (form="op.logoutForm")
+                r, stopped = b.submit(r, lambda x: x is f or x["action"] == f["action"], {"logout": "yes"}, stop_at=stop)
+        return "page", r, confirmed
 
     # ------------------------------------------------------------ checks
     def check_auth_success(self, v: Variant, res: AuthResult):

@@ -2,7 +2,7 @@
 
 Taken from the suite's plan classes (OIDCCBasicTestPlan, OIDCCImplicitTestPlan,
 OIDCCHybridTestPlan, OIDCCConfigTestPlan, the Form Post plans which are the same
-lists with response_mode=form_post).
+lists with response_mode=form_post, OIDCCRpInitiatedLogoutTestPlan).
 """
 
 BASIC_1 = [
@@ -82,4 +82,11 @@ PLANS = {
     "oidcc-formpost-implicit-certification-test-plan": (implicit, "form_post"),
     "oidcc-hybrid-certification-test-plan": (hybrid, "default"),
     "oidcc-formpost-hybrid-certification-test-plan": (hybrid, "form_post"),
+    "oidcc-rp-initiated-logout-certification-test-plan": (lambda: [
+        ("oidcc-rp-initiated-logout-discovery-endpoint-verification", None, None)] + [
+        (m, "code", "client_secret_basic") for m in (
+            "oidcc-rp-initiated-logout", "oidcc-rp-initiated-logout-bad-logout-redirect-uri",
+            "oidcc-rp-initiated-logout-modified-id-token-hint", "oidcc-rp-initiated-logout-no-id-token-hint",
+            "oidcc-rp-initiated-logout-no-params", "oidcc-rp-initiated-logout-no-post-logout-redirect-uri",
+            "oidcc-rp-initiated-logout-no-state", "oidcc-rp-initiated-logout-only-state")], "default"),
 }

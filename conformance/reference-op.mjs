@@ -44,6 +44,7 @@ for (const [rt, slug] of Object.entries(SLUG)) {
   if (rt !== 'code') grants.push('implicit');
   const base = {
     redirect_uris: [`${args.rp}/cb/${slug}`], response_types: [rt], grant_types: grants,
+    post_logout_redirect_uris: [`${args.rp}/post_logout_redirect/${slug}`],
   };
   const mk = (suffix, method, extra = {}) => {
     const c = {
@@ -93,6 +94,7 @@ const provider = new Provider(issuer, {
     requestObjects: { enabled: true, requireSignedRequestObject: false },
     registration: { enabled: true },
     revocation: { enabled: true },
+    rpInitiatedLogout: { enabled: true },
   },
   pkce: { required: () => false },
   // OIDC Core 3.1.2.1: the authorization endpoint takes GET and POST (the library needs

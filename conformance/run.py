@@ -56,7 +56,7 @@ def serve_request_objects(store: dict) -> int:
     return srv.server_address[1]
 
 
-def clients_add(a, name, redirect_uri, rt, auth, request_uri=None) -> Client:
+def clients_add(a, name, redirect_uri, rt, auth, request_uri=None, post_logout=None) -> Client:
     grants = []
     types = rt.split()
     if "code" in types:
@@ -64,7 +64,7 @@ def clients_add(a, name, redirect_uri, rt, auth, request_uri=None) -> Client:
     if rt != "code":
         grants.append("implicit")
     cmd = [a.sesame_bin, "--database", a.database, "clients", "add", "--name", name, "--redirect-uri", redirect_uri,
-           "--response-type", rt, "--auth-method", auth, "--json"]
+           "--response-type", rt, "--auth-method", auth, "--post-logout-redirect-uri", post_logout, "--json"]
     for g in grants:
         cmd += ["--grant-type", g]
     if request_uri:
@@ -74,7 +74,7 @@ def clients_add(a, name, redirect_uri, rt, auth, request_uri=None) -> Client:
         cmd += ["--request-object-alg", "none"]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env={"SESAME_LOG_LEVEL": "warn", "PATH": "/usr/bin:/bin"}).stdout
     j = json.loads(out)
-    return Client(j["client_id"], j["client_secret"], auth, redirect_uri, rt, request_uri)
+    return Client(j["client_id"], j["client_secret"], auth, redirect_uri, rt, request_uri, post_logout_redirect_uri=post_logout)
 
 
 def main() -> int:
@@ -111,16 +111,17 @@ def main() -> int:
     for rt in sorted(needed):
         s = SLUG[rt]
         cb = f"{rp}/cb/{s}"
+        plr = f"{rp}/post_logout_redirect/{s}"
         if given:
             clients[rt] = tuple(
                 Client(c["client_id"], c["client_secret"], c["auth_method"], cb, rt,
-                       f"{host}/ro/{s}.jwt" if k == 0 else None)
+                       f"{host}/ro/{s}.jwt" if k == 0 else None, post_logout_redirect_uri=plr)
                 for k, c in enumerate(given[rt]))
             continue
         clients[rt] = (
-            clients_add(a, f"conformance {rt}", cb, rt, "client_secret_basic", request_uri=f"{host}/ro/{s}.jwt"),
-            clients_add(a, f"conformance {rt} (post)", cb, rt, "client_secret_post"),
-            clients_add(a, f"conformance {rt} (client 2)", cb, rt, "client_secret_basic"),
+            clients_add(a, f"conformance {rt}", cb, rt, "client_secret_basic", request_uri=f"{host}/ro/{s}.jwt", post_logout=plr),
+            clients_add(a, f"conformance {rt} (post)", cb, rt, "client_secret_post", post_logout=plr),
+            clients_add(a, f"conformance {rt} (client 2)", cb, rt, "client_secret_basic", post_logout=plr),
         )
 
     jobs = []
