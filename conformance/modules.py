@@ -606,3 +606,94 @@ oidcc_rp_initiated_logout_only_state = _logout_page_module(
     lambda v, raw: {"state": secrets.token_urlsafe(16)}, "ExpectSuccessfulLogoutPage",
     "state only: the user is logged out (after a confirmation) and sees a page; then prompt=none is login_required.",
     logged_out=True)
+
+
+# ---------------------------------------------------------------- Back-Channel Logout plan
+BCL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+
+
+def oidcc_backchannel_logout_discovery_endpoint_verification(ctx: Ctx, v):
+    """backchannel_logout_supported true; backchannel_logout_session_supported a boolean if present (OIDCBCL-2.1)."""
+    d = ctx.disc
+    check(d.get("backchannel_logout_supported") is True, "CheckDiscBackchannelLogoutSupported",
+          f"backchannel_logout_supported {d.get('backchannel_logout_supported')!r}")
+    if "backchannel_logout_session_supported" in d:
+        check(isinstance(d["backchannel_logout_session_supported"], bool), "CheckDiscBackchannelLogoutSessionSupported",
+              repr(d["backchannel_logout_session_supported"]))
+
+
+def oidcc_backchannel_rp_initiated_logout(ctx: Ctx, v: Variant):
+    """Sign in, RP-initiated logout: the OP POSTs a logout token to the client's
+    backchannel_logout_uri (form-encoded logout_token only; signed by the OP; iss, aud, iat, jti,
+    the back-channel event, sub and/or sid matching the ID token, no nonce) and redirects to the
+    post_logout_redirect_uri with the state; prompt=none is then login_required."""
+    from joserfc import jwt as _jwt
+    check(v.client.backchannel_logout_uri, "CreateBackchannelLogoutUri", "the client has no backchannel_logout_uri")
+    path = urlparse(v.client.backchannel_logout_uri).path
+    b, f, raw = _signed_in(ctx, v)
+    idt = f.id_token
+    started = time.time()
+    p = _logout_params(v, raw)
+    kind, where, _confirmed = ctx.end_session(b, p)
+    if kind != "redirect" or where.split("?")[0] != v.client.post_logout_redirect_uri:
+        raise Fail("CheckPostLogoutRedirect", "no redirect to the post_logout_redirect_uri "
+                   f"({kind}: {where.split('?')[0] if kind == 'redirect' else page_text(where)})")
+    q = {k: x[0] for k, x in parse_qs(urlparse(where).query).items()}
+    check(q.get("state") == p["state"], "CheckPostLogoutState", f"state {q.get('state')!r}")
+
+    def mine(req):
+        form = {k: x[0] for k, x in parse_qs(req["body"]).items()}
+        tok = form.get("logout_token")
+        if not tok or req["at"] < started - 1:
+            return None
+        try:
+            c = json.loads(base64.urlsafe_b64decode(tok.split(".")[1] + "==="))
+        except Exception:  # noqa: BLE001
+            return None
+        if idt.get("sid") and c.get("sid") == idt["sid"]:
+            return form, c
+        if not idt.get("sid") and c.get("sub") == idt["sub"]:
+            return form, c
+        return None
+
+    got = None
+    for _ in range(100):  # the OP may send it after the redirect; wait up to 10 s
+        for req in list(ctx.received.get(path, [])):
+            got = mine(req)
+            if got:
+                got = (req, *got)
+                break
+        if got:
+            break
+        time.sleep(0.1)
+    check(got, "ExtractLogoutTokenFromBackchannelLogoutRequest", "no logout token for this session reached the backchannel_logout_uri"
+          f" ({sum(len(x) for x in ctx.received.values())} back-channel requests in all; ID token sid {idt.get('sid')!r})")
+    req, form, _ = got
+    check(req["content_type"].split(";")[0].strip() == "application/x-www-form-urlencoded",
+          "ExtractLogoutTokenFromBackchannelLogoutRequest", f"Content-Type {req['content_type']!r} (OIDCBCL-2.5)")
+    extra = set(form) - {"logout_token"}
+    if extra:
+        ctx.warn(f"CheckForUnexpectedParametersInBackchannelLogoutRequest: {', '.join(sorted(extra))}")
+    tok = form["logout_token"]
+    header = json.loads(base64.urlsafe_b64decode(tok.split(".")[0] + "==="))
+    try:
+        c = _jwt.decode(tok, ctx.keyset, algorithms=[header.get("alg")]).claims
+    except Exception as e:  # noqa: BLE001
+        raise Fail("ValidateLogoutTokenSignature", f"does not verify with the OP's keys: {e}") from e
+    check(header.get("alg") != "none", "ValidateLogoutTokenSignature", "alg none")
+    if header.get("typ") != "logout+jwt":
+        ctx.warn(f"logout token typ {header.get('typ')!r} (logout+jwt is recommended, OIDCBCL-2.4)")
+    check(c.get("iss") == ctx.issuer, "ValidateLogoutTokenClaims", f"iss {c.get('iss')!r}")
+    aud = c.get("aud")
+    check(v.client.client_id in (aud if isinstance(aud, list) else [aud]), "ValidateLogoutTokenClaims", f"aud {aud!r}")
+    check(isinstance(c.get("iat"), (int, float)) and abs(time.time() - c["iat"]) < 300, "ValidateLogoutTokenClaims", f"iat {c.get('iat')!r}")
+    check(isinstance(c.get("jti"), str) and c["jti"], "ValidateLogoutTokenClaims", "no jti")
+    ev = c.get("events")
+    check(isinstance(ev, dict) and isinstance(ev.get(BCL_EVENT), dict), "ValidateLogoutTokenClaims", f"events {ev!r}")
+    check("nonce" not in c, "CheckLogoutTokenNoNonce", "a nonce in the logout token")
+    check("sub" in c or "sid" in c, "CheckLogoutTokenHasSubOrSid", "neither sub nor sid")
+    if "sub" in c:
+        check(c["sub"] == idt["sub"], "CheckIdTokenSubMatchesLogoutToken", "sub differs from the ID token's")
+    if "sid" in c:
+        check(c["sid"] == idt.get("sid"), "CheckIdTokenSidMatchesLogoutToken", "sid differs from the ID token's")
+    _expect_logged_out(ctx, v, b)

@@ -83,6 +83,7 @@ class Client:
     request_uri: str | None = None
     id_token_alg: str = "RS256"
     post_logout_redirect_uri: str | None = None
+    backchannel_logout_uri: str | None = None
 
 
 @dataclass
@@ -150,6 +151,7 @@ class Ctx:
         self.keyset = KeySet.import_key_set(self.jwks)
         self.warnings: list[str] = []
         self.shared: Browser | None = None
+        self.received: dict = {}  # back-channel logout requests, by path
 
     def browser(self) -> Browser:
         """The plan's browser session (cookies kept across modules, as the tester's browser does)."""

@@ -89,4 +89,7 @@ PLANS = {
             "oidcc-rp-initiated-logout-modified-id-token-hint", "oidcc-rp-initiated-logout-no-id-token-hint",
             "oidcc-rp-initiated-logout-no-params", "oidcc-rp-initiated-logout-no-post-logout-redirect-uri",
             "oidcc-rp-initiated-logout-no-state", "oidcc-rp-initiated-logout-only-state")], "default"),
+    "oidcc-backchannel-rp-initiated-logout-certification-test-plan": (lambda: [
+        ("oidcc-backchannel-logout-discovery-endpoint-verification", None, None),
+        ("oidcc-backchannel-rp-initiated-logout", "code", "client_secret_basic")], "default"),
 }

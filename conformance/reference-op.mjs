@@ -21,7 +21,10 @@ const { default: Provider } = await import(require.resolve('oidc-provider'));
 const version = JSON.parse(readFileSync(require.resolve('oidc-provider/package.json'), 'utf8')).version;
 
 const { values: args } = parseArgs({
-  options: { port: { type: 'string' }, rp: { type: 'string' }, 'clients-out': { type: 'string' } },
+  options: {
+    port: { type: 'string' }, rp: { type: 'string' }, 'clients-out': { type: 'string' },
+    'backchannel-base': { type: 'string' },
+  },
 });
 for (const k of ['port', 'rp', 'clients-out']) {
   if (!args[k]) {
@@ -55,7 +58,9 @@ for (const [rt, slug] of Object.entries(SLUG)) {
     return { client_id: c.client_id, client_secret: c.client_secret, auth_method: method };
   };
   out[rt] = [
-    mk('', 'client_secret_basic'),
+    mk('', 'client_secret_basic', args['backchannel-base']
+      ? { backchannel_logout_uri: `${args['backchannel-base']}/bcl/${slug}`, backchannel_logout_session_required: true }
+      : {}),
     mk('-post', 'client_secret_post'),
     mk('-2', 'client_secret_basic'),
   ];
@@ -95,8 +100,12 @@ const provider = new Provider(issuer, {
     registration: { enabled: true },
     revocation: { enabled: true },
     rpInitiatedLogout: { enabled: true },
+    backchannelLogout: { enabled: true },
   },
   pkce: { required: () => false },
+  // Back-channel logout to the runner on 127.0.0.1: without the library's special-use IP guard
+  // (what allow_private_outbound is to Sesame).
+  fetch: (url, options) => globalThis.fetch(url, { ...options, dispatcher: undefined }),
   // OIDC Core 3.1.2.1: the authorization endpoint takes GET and POST (the library needs
   // SameSite=None cookies for POST; over plain http it does not mark them Secure).
   enableHttpPostMethods: true,
@@ -107,6 +116,7 @@ const provider = new Provider(issuer, {
   },
 });
 provider.on('server_error', (ctx, err) => console.error('oidc-provider server_error', err));
+provider.on('backchannel.error', (ctx, err, client) => console.error('oidc-provider backchannel.error', client?.clientId, err.message, err.cause?.message ?? ''));
 
 const server = provider.listen(Number(args.port), '127.0.0.1', () => {
   console.log(`oidc-provider@${version} ready on ${issuer}`);

@@ -32,8 +32,19 @@ SLUG = {"code": "code", "id_token": "idt", "id_token token": "idt-tok", "code id
         "code token": "code-tok", "code id_token token": "code-idt-tok"}
 
 
-def serve_request_objects(store: dict) -> int:
+def serve_request_objects(store: dict, received: dict, port: int = 0) -> int:
+    """Serves request objects (request_uri) and takes back-channel logout POSTs (kept in `received`)."""
     class H(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            n = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(min(n, 65536)).decode("utf-8", "replace")
+            received.setdefault(self.path, []).append(
+                {"body": body, "content_type": self.headers.get("Content-Type", ""), "at": time.time()})
+            self.send_response(200)
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
         def do_GET(self):  # noqa: N802
             url = f"http://{self.headers.get('Host')}{self.path.split('#')[0]}"
             body = store.get(url)
@@ -51,12 +62,12 @@ def serve_request_objects(store: dict) -> int:
         def log_message(self, *a):
             pass
 
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     return srv.server_address[1]
 
 
-def clients_add(a, name, redirect_uri, rt, auth, request_uri=None, post_logout=None) -> Client:
+def clients_add(a, name, redirect_uri, rt, auth, request_uri=None, post_logout=None, backchannel=None) -> Client:
     grants = []
     types = rt.split()
     if "code" in types:
@@ -67,6 +78,8 @@ def clients_add(a, name, redirect_uri, rt, auth, request_uri=None, post_logout=N
            "--response-type", rt, "--auth-method", auth, "--post-logout-redirect-uri", post_logout, "--json"]
     for g in grants:
         cmd += ["--grant-type", g]
+    if backchannel:
+        cmd += ["--backchannel-logout-uri", backchannel]
     if request_uri:
         # one per response mode: the default and form_post plans run at the same time
         for mode in ("default", "form_post"):
@@ -74,7 +87,8 @@ def clients_add(a, name, redirect_uri, rt, auth, request_uri=None, post_logout=N
         cmd += ["--request-object-alg", "none"]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env={"SESAME_LOG_LEVEL": "warn", "PATH": "/usr/bin:/bin"}).stdout
     j = json.loads(out)
-    return Client(j["client_id"], j["client_secret"], auth, redirect_uri, rt, request_uri, post_logout_redirect_uri=post_logout)
+    return Client(j["client_id"], j["client_secret"], auth, redirect_uri, rt, request_uri, post_logout_redirect_uri=post_logout,
+                  backchannel_logout_uri=backchannel)
 
 
 def main() -> int:
@@ -89,16 +103,19 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=16)
     ap.add_argument("--markdown", help="write the tables (Markdown) here")
     ap.add_argument("--json", help="write the results (JSON, for report.py) here")
+    ap.add_argument("--host-port", type=int, default=0, help="the runner's own HTTP server (request objects, back-channel logout)")
     ap.add_argument("--only", help="run only these modules (comma-separated), for debugging")
     a = ap.parse_args()
 
     store: dict = {}
-    port = serve_request_objects(store)
+    received: dict = {}
+    port = serve_request_objects(store, received, a.host_port)
     host = f"http://127.0.0.1:{port}"
     # Redirect URIs: https on a reserved name (OIDC Registration 2: implicit clients register https
     # only). Nothing listens there; the browser stops at the redirect and reads it.
     rp = "https://rp.conformance.test"
     ctx = Ctx(a.issuer, a.username, a.password, store, rp + "/cb/")
+    ctx.received = received
     plans = [p for p in a.plans.split(",") if p]
 
     # clients: per response type, one of each kind (registered once, shared by the default and form_post plans)
@@ -115,11 +132,13 @@ def main() -> int:
         if given:
             clients[rt] = tuple(
                 Client(c["client_id"], c["client_secret"], c["auth_method"], cb, rt,
-                       f"{host}/ro/{s}.jwt" if k == 0 else None, post_logout_redirect_uri=plr)
+                       f"{host}/ro/{s}.jwt" if k == 0 else None, post_logout_redirect_uri=plr,
+                       backchannel_logout_uri=f"{host}/bcl/{s}" if k == 0 else None)
                 for k, c in enumerate(given[rt]))
             continue
         clients[rt] = (
-            clients_add(a, f"conformance {rt}", cb, rt, "client_secret_basic", request_uri=f"{host}/ro/{s}.jwt", post_logout=plr),
+            clients_add(a, f"conformance {rt}", cb, rt, "client_secret_basic", request_uri=f"{host}/ro/{s}.jwt", post_logout=plr,
+                        backchannel=f"{host}/bcl/{s}"),
             clients_add(a, f"conformance {rt} (post)", cb, rt, "client_secret_post", post_logout=plr),
             clients_add(a, f"conformance {rt} (client 2)", cb, rt, "client_secret_basic", post_logout=plr),
         )
