@@ -9,6 +9,7 @@ the same name; the docstrings say what that is.
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import re
 import secrets
@@ -17,6 +18,8 @@ import time
 from urllib.parse import parse_qs, urlparse
 
 import requests
+
+from joserfc.jwk import KeySet
 
 from oidcc import (
     Browser, Ctx, Fail, NotApplicable, Skip, Variant, check, cb_host, page_text, pkce_pair,
@@ -697,3 +700,273 @@ def oidcc_backchannel_rp_initiated_logout(ctx: Ctx, v: Variant):
     if "sid" in c:
         check(c["sid"] == idt.get("sid"), "CheckIdTokenSidMatchesLogoutToken", "sid differs from the ID token's")
     _expect_logged_out(ctx, v, b)
+
+
+# ---------------------------------------------------------------- Dynamic plan (dynamic_client, private_key_jwt)
+def _dyn(ctx: Ctx, v: Variant, extra=None, **kw):
+    c, r = ctx.register(v, extra, **kw)
+    check(c is not None, "CallDynamicRegistrationEndpointAndVerifySuccessfulResponse", f"HTTP {r.status_code}: {r.text[:240]}")
+    return c, r.json()
+
+
+def _host(ctx: Ctx) -> str:
+    return ctx.host
+
+
+def dyn_oidcc_server(ctx: Ctx, v: Variant):
+    """Register (private_key_jwt, jwks inline), then oidcc-server's flow with a client assertion."""
+    c, _ = _dyn(ctx, v)
+    f = ctx.flow(v, client=c)
+    _userinfo_after(ctx, v, f)
+
+
+def dyn_oidcc_idtoken_rs256(ctx: Ctx, v: Variant):
+    """id_token_signed_response_alg RS256 registered: RS256 ID tokens."""
+    if "RS256" not in ctx.disc.get("id_token_signing_alg_values_supported", []):
+        raise Skip("RS256 not in id_token_signing_alg_values_supported")
+    c, _ = _dyn(ctx, v, {"id_token_signed_response_alg": "RS256"})
+    c.id_token_alg = "RS256"
+    ctx.flow(v, client=c)
+
+
+def dyn_oidcc_idtoken_unsigned(ctx: Ctx, v: Variant):
+    """id_token_signed_response_alg none: skipped unless discovery lists none."""
+    if "none" not in ctx.disc.get("id_token_signing_alg_values_supported", []):
+        raise Skip("id_token_signing_alg_values_supported has no 'none' (optional; the suite skips)")
+    raise Skip("alg none ID tokens are not checked by this runner")
+
+
+def dyn_oidcc_userinfo_rs256(ctx: Ctx, v: Variant):
+    """userinfo_signed_response_alg RS256: userinfo is a JWT (application/jwt) signed by the OP, iss/aud/sub right."""
+    if "RS256" not in ctx.disc.get("userinfo_signing_alg_values_supported", []):
+        raise Skip("userinfo_signing_alg_values_supported lacks RS256")
+    c, _ = _dyn(ctx, v, {"userinfo_signed_response_alg": "RS256"})
+    f = ctx.flow(v, client=c)
+    r = ctx.userinfo(f.access_token)
+    check(r.status_code == 200, "CallUserInfoEndpointWithBearerToken", f"HTTP {r.status_code}")
+    ct = r.headers.get("content-type", "").split(";")[0].strip()
+    check(ct == "application/jwt", "EnsureUserInfoContentTypeIsJwt", f"Content-Type {ct!r}")
+    from joserfc import jwt as _jwt
+    try:
+        tok = _jwt.decode(r.text.strip(), ctx.keyset, algorithms=["RS256"])
+    except Exception as e:  # noqa: BLE001
+        raise Fail("ValidateUserInfoResponseSignature", str(e)) from e
+    check(tok.header.get("alg") == "RS256", "ValidateUserInfoResponseSignature", f"alg {tok.header.get('alg')}")
+    u = tok.claims
+    check(u.get("sub") == f.id_token["sub"], "VerifyUserInfoAndIdTokenInTokenEndpointSameSub", "sub differs")
+    check(u.get("iss") == ctx.issuer, "ValidateUserInfoJwtClaims", f"iss {u.get('iss')!r}")
+    aud = u.get("aud")
+    check(c.client_id in (aud if isinstance(aud, list) else [aud]), "ValidateUserInfoJwtClaims", f"aud {aud!r}")
+
+
+def dyn_oidcc_ensure_redirect_uri_in_authorization_request(ctx: Ctx, v: Variant):
+    """No redirect_uri in the request (OIDCC-3.1.2.1 requires it): an error page, or an error
+    (invalid_request / invalid_request_object) sent back with the state; never a success."""
+    c, _ = _dyn(ctx, v)
+    p = ctx.auth_params(v, c, drop=("redirect_uri",))
+    res = ctx.authorize(ctx.browser(), p, redirect_prefix=cb_host(c.redirect_uri))
+    if res.where == "page":
+        return
+    check("error" in res.params, "EnsureErrorFromAuthorizationEndpointResponse",
+          f"a successful response ({', '.join(sorted(res.params))}) although redirect_uri was missing")
+    check(res.params.get("state") == p["state"], "CheckStateInAuthorizationResponse", "state not returned")
+    check(res.params["error"] in ("invalid_request", "invalid_request_object"),
+          "CheckErrorFromAuthorizationEndpointErrorInvalidRequestOrInvalidRequestObject", f"error={res.params['error']!r}")
+
+
+def dyn_oidcc_redirect_uri_query_ok(ctx: Ctx, v: Variant):
+    """A redirect URI registered with a query (?foo=bar), used as registered: succeeds, the query kept."""
+    uri = v.client.redirect_uri + "?foo=bar"
+    c, _ = _dyn(ctx, v, redirect_uri=uri)
+    f = ctx.flow(v, client=c)
+    check(f.auth.query.get("foo") == "bar", "CheckRedirectUriQueryKept", "the registered query was not kept")
+
+
+def _redirect_mismatch(ctx, v, registered, sent, condition):
+    c, _ = _dyn(ctx, v, redirect_uri=registered)
+    p = ctx.auth_params(v, c, extra={"redirect_uri": sent})
+    res = ctx.authorize(ctx.browser(), p, redirect_prefix=cb_host(sent))
+    check(res.where == "page", condition, f"the OP redirected to {sent} ({', '.join(sorted(res.params))})")
+
+
+def dyn_oidcc_redirect_uri_query_mismatch(ctx: Ctx, v: Variant):
+    """Registered ?foo=bar, sent ?foo=zot: an error page (redirect URIs match exactly)."""
+    _redirect_mismatch(ctx, v, v.client.redirect_uri + "?foo=bar", v.client.redirect_uri + "?foo=zot", "ExpectRedirectUriErrorPage")
+
+
+def dyn_oidcc_redirect_uri_query_added(ctx: Ctx, v: Variant):
+    """Registered without a query, sent with ?foo=bar: an error page."""
+    _redirect_mismatch(ctx, v, v.client.redirect_uri, v.client.redirect_uri + "?foo=bar", "ExpectRedirectUriErrorPage")
+
+
+def dyn_oidcc_redirect_uri_regfrag(ctx: Ctx, v: Variant):
+    """A redirect URI with a fragment is refused at registration (OIDCR-2: invalid_redirect_uri or invalid_client_metadata)."""
+    c, r = ctx.register(v, redirect_uri=v.client.redirect_uri + "#foo")
+    check(c is None and r.status_code == 400, "CheckRegistrationRejected", f"registered: HTTP {r.status_code}")
+    err = r.json().get("error")
+    check(err in ("invalid_redirect_uri", "invalid_client_metadata"), "CheckErrorFromDynamicRegistrationEndpointIsInvalidRedirectUriOrInvalidClientMetadata",
+          f"error={err!r}")
+
+
+def dyn_oidcc_discovery_endpoint_verification(ctx: Ctx, v):
+    """The Config plan's checks, with the dynamic variant's: registration_endpoint, and response
+    types code, id_token, "id_token token" and grant types authorization_code, implicit (OIDCD-3)."""
+    oidcc_discovery_endpoint_verification(ctx, v)
+    d = ctx.disc
+    check(isinstance(d.get("registration_endpoint"), str), "CheckDiscEndpointRegistrationEndpoint", "no registration_endpoint")
+    gts = d.get("grant_types_supported", ["authorization_code", "implicit"])
+    for g in ("authorization_code", "implicit"):
+        check(g in gts, "OIDCCCheckDiscEndpointGrantTypesSupportedDynamic", f"grant_types_supported lacks {g}")
+
+
+def _dyn_with_metadata(field_name):
+    def run(ctx: Ctx, v: Variant):
+        c, _ = _dyn(ctx, v, {field_name: f"https://rp.conformance.test/{field_name}"})
+        ctx.flow(v, client=c)
+    run.__doc__ = f"Registered with {field_name}: the flow succeeds (the suite asks for a screenshot of it shown)."
+    return run
+
+
+dyn_oidcc_registration_logo_uri = _dyn_with_metadata("logo_uri")
+dyn_oidcc_registration_policy_uri = _dyn_with_metadata("policy_uri")
+dyn_oidcc_registration_tos_uri = _dyn_with_metadata("tos_uri")
+
+
+def _serve_json(ctx: Ctx, name: str, value) -> str:
+    url = f"{ctx.host}/dyn/{name}-{secrets.token_hex(4)}.json"
+    ctx.request_objects[url] = json.dumps(value)
+    return url
+
+
+def dyn_oidcc_registration_jwks_uri(ctx: Ctx, v: Variant):
+    """Registered with jwks_uri (no inline jwks): the OP fetches the key to check the client assertion."""
+    from joserfc.jwk import RSAKey
+    key = RSAKey.generate_key(2048, parameters={"kid": secrets.token_hex(6), "use": "sig", "alg": "RS256"})
+    uri = _serve_json(ctx, "jwks", {"keys": [key.as_dict(private=False)]})
+    c, _ = _dyn(ctx, v, {"jwks_uri": uri}, jwks=False, key=key)
+    ctx.flow(v, client=c)
+
+
+def dyn_oidcc_registration_sector_uri(ctx: Ctx, v: Variant):
+    """pairwise with a sector_identifier_uri listing the redirect URI: registered, and the flow succeeds."""
+    uri = _serve_json(ctx, "sector", [v.client.redirect_uri])
+    c, _ = _dyn(ctx, v, {"sector_identifier_uri": uri, "subject_type": "pairwise"})
+    ctx.flow(v, client=c)
+
+
+def dyn_oidcc_registration_sector_bad(ctx: Ctx, v: Variant):
+    """A sector_identifier_uri that does not list the redirect URI: registration refused (OIDCR-5)."""
+    uri = _serve_json(ctx, "sector-bad", ["https://other.conformance.test/cb"])
+    c, r = ctx.register(v, {"sector_identifier_uri": uri, "subject_type": "pairwise"})
+    check(c is None and r.status_code == 400, "CheckRegistrationRejected", f"registered: HTTP {r.status_code}")
+    check(r.json().get("error") == "invalid_client_metadata", "CheckErrorFromDynamicRegistrationEndpointIsInvalidClientMetadata",
+          f"error={r.json().get('error')!r}")
+
+
+def dyn_oidcc_server_rotate_keys(ctx: Ctx, v: Variant):
+    """The OP rotates its signing keys between two flows: the second ID token verifies with the refetched JWKS."""
+    if not ctx.rotate_keys:
+        raise Skip("needs the operator to rotate the OP's keys; the runner has no way to for this OP")
+    c, _ = _dyn(ctx, v)
+    first = ctx.flow(v, client=c)
+    ctx.rotate_keys()
+    fresh = copy.copy(ctx)
+    fresh.jwks = requests.get(ctx.disc["jwks_uri"], timeout=30).json()
+    fresh.keyset = KeySet.import_key_set(fresh.jwks)
+    second = fresh.flow(v, client=c)
+    raw1 = first.token_response["id_token"]
+    raw2 = second.token_response["id_token"]
+    kid = lambda raw: json.loads(base64.urlsafe_b64decode(raw.split(".")[0] + "==="))["kid"]  # noqa: E731
+    check(kid(raw1) != kid(raw2), "CheckIdTokenSignedWithNewKey", "the same kid signed both ID tokens after the rotation")
+
+
+def dyn_oidcc_refresh_token_rp_key_rotation(ctx: Ctx, v: Variant):
+    """A jwks_uri client gets a refresh token, then rotates its key (new kid at its jwks_uri): the
+    refresh, with an assertion signed by the new key, succeeds (the OP refetches on an unknown kid)."""
+    from joserfc.jwk import RSAKey
+    key = RSAKey.generate_key(2048, parameters={"kid": secrets.token_hex(6), "use": "sig", "alg": "RS256"})
+    uri = _serve_json(ctx, "jwks-rot", {"keys": [key.as_dict(private=False)]})
+    c, _ = _dyn(ctx, v, {"jwks_uri": uri}, jwks=False, key=key)
+    scope = "openid offline_access" if "offline_access" in ctx.disc.get("scopes_supported", []) else "openid"
+    f = ctx.flow(v, client=c, scope=scope, extra={"prompt": "consent"} if "offline_access" in scope else None)
+    if not f.refresh_token:
+        raise Skip("no refresh token was issued")
+    new = RSAKey.generate_key(2048, parameters={"kid": secrets.token_hex(6), "use": "sig", "alg": "RS256"})
+    ctx.request_objects[uri] = json.dumps({"keys": [new.as_dict(private=False)]})
+    c.key = new
+    time.sleep(60)  # WaitFor60Seconds: the suite waits so that an OP's limit on jwks_uri refetches is not hit
+    r = ctx.token_request(c, {"grant_type": "refresh_token", "refresh_token": f.refresh_token})
+    ctx.check_token_response(r, want_id_token=False)
+
+
+def _dyn_request_object(ctx: Ctx, v: Variant, *, alg: str, bad_query_redirect=False):
+    from joserfc import jwt as _jwt
+    from joserfc.jwk import RSAKey
+    key = RSAKey.generate_key(2048, parameters={"kid": secrets.token_hex(6), "use": "sig", "alg": "RS256"})
+    ro_url = f"{ctx.host}/ro/dyn-{secrets.token_hex(4)}.jwt"
+    c, _ = _dyn(ctx, v, {"request_uris": [ro_url], "request_object_signing_alg": alg}, key=key)
+    p = ctx.auth_params(v, c)
+    claims = dict(p, aud=ctx.issuer, iss=c.client_id)
+    if alg == "none":
+        obj = unsigned_request_object(ctx, c, p)
+    else:
+        obj = _jwt.encode({"alg": alg, "kid": key.kid}, claims, key)
+    ctx.request_objects[ro_url] = obj
+    q = {"client_id": c.client_id, "response_type": v.response_type, "scope": p["scope"], "request_uri": ro_url}
+    if bad_query_redirect:
+        q["redirect_uri"] = f"{cb_host(c.redirect_uri)}/invalid-{secrets.token_hex(4)}"
+    res = ctx.authorize(ctx.browser(), q, sent=p, redirect_prefix=cb_host(c.redirect_uri))
+    if res.params.get("error") in ("request_uri_not_supported",):
+        raise Skip(f"the OP answered {res.params['error']}")
+    ctx.check_auth_success(v, res)
+    r = ctx.token_request(c, {"grant_type": "authorization_code", "code": res.params["code"], "redirect_uri": c.redirect_uri})
+    j = ctx.check_token_response(r)
+    ctx.validate_id_token(j["id_token"], c, nonce=p["nonce"])
+
+
+def dyn_oidcc_request_uri_unsigned(ctx: Ctx, v: Variant):
+    """An unsigned request object by reference (request_uri registered; request_object_signing_alg none): processed."""
+    if not ctx.disc.get("request_uri_parameter_supported", True):
+        raise Skip("request_uri_parameter_supported is false")
+    if "none" not in ctx.disc.get("request_object_signing_alg_values_supported", []):
+        raise Skip("request_object_signing_alg_values_supported lacks none")
+    _dyn_request_object(ctx, v, alg="none")
+
+
+def dyn_oidcc_request_uri_signed_rs256(ctx: Ctx, v: Variant):
+    """An RS256-signed request object by reference (OIDCC-6.2), key from the client's jwks: processed."""
+    if not ctx.disc.get("request_uri_parameter_supported", True):
+        raise Skip("request_uri_parameter_supported is false")
+    _dyn_request_object(ctx, v, alg="RS256")
+
+
+def dyn_oidcc_ensure_request_object_with_redirect_uri(ctx: Ctx, v: Variant):
+    """The request object's redirect_uri (by reference, unsigned) wins over another one in the query."""
+    if not ctx.disc.get("request_uri_parameter_supported", True):
+        raise Skip("request_uri_parameter_supported is false")
+    if "none" not in ctx.disc.get("request_object_signing_alg_values_supported", []):
+        raise Skip("request_object_signing_alg_values_supported lacks none")
+    _dyn_request_object(ctx, v, alg="none", bad_query_redirect=True)
+
+
+def dyn_oidcc_refresh_token(ctx: Ctx, v: Variant):
+    """oidcc-refresh-token with two dynamically registered clients."""
+    c1, _ = _dyn(ctx, v)
+    c2, _ = _dyn(ctx, v)
+    dv = copy.copy(v)
+    dv.client, dv.client2 = c1, c2
+    oidcc_refresh_token(ctx, dv)
+
+
+def dyn_oidcc_ensure_client_assertion_with_iss_aud_succeeds(ctx: Ctx, v: Variant):
+    """A client assertion whose aud is the issuer: accepted, or refused with invalid_client (a warning)."""
+    c, _ = _dyn(ctx, v)
+    c.assertion_aud = "issuer"
+    f = ctx.flow(v, client=c, token=False)
+    r = ctx.token_request(c, {"grant_type": "authorization_code", "code": f.auth.params["code"], "redirect_uri": c.redirect_uri})
+    if r.status_code != 200:
+        j = r.json()
+        check(j.get("error") == "invalid_client", "CheckErrorFromTokenEndpointResponseErrorInvalidClient", f"error={j.get('error')!r}")
+        ctx.warn("the issuer as the assertion's aud was refused (invalid_client)")
+        return
+    ctx.check_token_response(r)

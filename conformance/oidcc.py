@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 import secrets
 import time
@@ -84,6 +85,8 @@ class Client:
     id_token_alg: str = "RS256"
     post_logout_redirect_uri: str | None = None
     backchannel_logout_uri: str | None = None
+    key: object | None = None  # private_key_jwt: the client's private JWK (joserfc)
+    assertion_aud: str = "token_endpoint"  # or "issuer"
 
 
 @dataclass
@@ -239,6 +242,29 @@ class Ctx:
         res.page = r
         return res
 
+    def register(self, v: Variant, extra: dict | None = None, *, jwks=True, key=None, redirect_uri=None):
+        """A private_key_jwt client registered at the registration endpoint (the Dynamic plan's
+        dynamic_client variant). Returns (Client, response)."""
+        from joserfc.jwk import RSAKey
+        ep = self.disc.get("registration_endpoint")
+        if not ep:
+            raise NotApplicable("no registration_endpoint")
+        key = key or RSAKey.generate_key(2048, parameters={"kid": secrets.token_hex(6), "use": "sig", "alg": "RS256"})
+        redirect_uri = redirect_uri or v.client.redirect_uri
+        body = {"redirect_uris": [redirect_uri], "response_types": [v.response_type],
+                "grant_types": ["authorization_code", "refresh_token"], "token_endpoint_auth_method": "private_key_jwt",
+                "client_name": "conformance (dynamic)", "contacts": ["conformance@example.com"]}
+        if jwks:
+            body["jwks"] = {"keys": [key.as_dict(private=False)]}
+        body.update(extra or {})
+        r = requests.post(ep, json=body, timeout=30)
+        j = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
+        c = None
+        if r.status_code == 201:
+            c = Client(j["client_id"], j.get("client_secret", ""), "private_key_jwt", redirect_uri, v.response_type, key=key,
+                       id_token_alg=j.get("id_token_signed_response_alg", "RS256"))
+        return c, r
+
     def register_dynamic(self, v: Variant) -> Client:
         """A client registered at the registration endpoint (RFC 7591), for the dynamic_client modules."""
         ep = self.disc.get("registration_endpoint")
@@ -355,6 +381,20 @@ class Ctx:
         elif method == "client_secret_post":
             data["client_id"] = client.client_id
             data["client_secret"] = client.client_secret
+        elif method == "private_key_jwt":
+            # the suite's default audience is the token endpoint (OIDCC-9: "SHOULD be the URL of
+            # the Token Endpoint"); oidcc-ensure-client-assertion-with-iss-aud-succeeds uses the issuer
+            # (CONFORMANCE_ASSERTION_AUD=issuer: every assertion names the issuer, to see past an OP
+            # that refuses the token endpoint; a diagnostic, never for CONFORMANCE.md)
+            if client.assertion_aud == "issuer" or os.environ.get("CONFORMANCE_ASSERTION_AUD") == "issuer":
+                aud = self.issuer
+            else:
+                aud = self.disc["token_endpoint"]
+            now = int(time.time())
+            claims = {"iss": client.client_id, "sub": client.client_id, "aud": aud, "jti": secrets.token_urlsafe(12),
+                      "iat": now, "exp": now + 60}
+            data["client_assertion_type"] = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+            data["client_assertion"] = jwt.encode({"alg": "RS256", "kid": client.key.kid}, claims, client.key)
         return requests.post(self.disc["token_endpoint"], data=data, timeout=30, **kw)
 
     def check_token_response(self, r: requests.Response, *, want_id_token=True):

@@ -2,7 +2,8 @@
 
 Taken from the suite's plan classes (OIDCCBasicTestPlan, OIDCCImplicitTestPlan,
 OIDCCHybridTestPlan, OIDCCConfigTestPlan, the Form Post plans which are the same
-lists with response_mode=form_post, OIDCCRpInitiatedLogoutTestPlan).
+lists with response_mode=form_post, OIDCCDynamicTestPlan (dynamic_client, private_key_jwt; response type
+code), OIDCCRpInitiatedLogoutTestPlan, OIDCCBackchannelRpInitiatedLogoutTestPlan).
 """
 
 BASIC_1 = [
@@ -89,6 +90,16 @@ PLANS = {
             "oidcc-rp-initiated-logout-modified-id-token-hint", "oidcc-rp-initiated-logout-no-id-token-hint",
             "oidcc-rp-initiated-logout-no-params", "oidcc-rp-initiated-logout-no-post-logout-redirect-uri",
             "oidcc-rp-initiated-logout-no-state", "oidcc-rp-initiated-logout-only-state")], "default"),
+    "oidcc-dynamic-certification-test-plan": (lambda: [(m, "code", "private_key_jwt") for m in (
+        "oidcc-idtoken-rs256", "oidcc-idtoken-unsigned", "oidcc-userinfo-rs256",
+        "oidcc-ensure-redirect-uri-in-authorization-request", "oidcc-redirect-uri-query-ok",
+        "oidcc-redirect-uri-query-mismatch", "oidcc-redirect-uri-query-added", "oidcc-redirect-uri-regfrag",
+        "oidcc-discovery-endpoint-verification", "oidcc-server", "oidcc-registration-logo-uri",
+        "oidcc-registration-policy-uri", "oidcc-registration-tos-uri", "oidcc-registration-jwks-uri",
+        "oidcc-registration-sector-uri", "oidcc-registration-sector-bad", "oidcc-server-rotate-keys",
+        "oidcc-refresh-token-rp-key-rotation", "oidcc-request-uri-unsigned", "oidcc-request-uri-signed-rs256",
+        "oidcc-ensure-request-object-with-redirect-uri", "oidcc-refresh-token",
+        "oidcc-ensure-client-assertion-with-iss-aud-succeeds")], "default"),
     "oidcc-backchannel-rp-initiated-logout-certification-test-plan": (lambda: [
         ("oidcc-backchannel-logout-discovery-endpoint-verification", None, None),
         ("oidcc-backchannel-rp-initiated-logout", "code", "client_secret_basic")], "default"),

@@ -103,6 +103,7 @@ const provider = new Provider(issuer, {
     backchannelLogout: { enabled: true },
   },
   pkce: { required: () => false },
+  subjectTypes: ['public', 'pairwise'],
   // Back-channel logout to the runner on 127.0.0.1: without the library's special-use IP guard
   // (what allow_private_outbound is to Sesame).
   fetch: (url, options) => globalThis.fetch(url, { ...options, dispatcher: undefined }),

@@ -54,7 +54,7 @@ def serve_request_objects(store: dict, received: dict, port: int = 0) -> int:
                 return
             data = body.encode()
             self.send_response(200)
-            self.send_header("Content-Type", "application/oauth-authz-req+jwt")
+            self.send_header("Content-Type", "application/json" if self.path.endswith(".json") else "application/oauth-authz-req+jwt")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -116,6 +116,16 @@ def main() -> int:
     rp = "https://rp.conformance.test"
     ctx = Ctx(a.issuer, a.username, a.password, store, rp + "/cb/")
     ctx.received = received
+    ctx.host = host
+    ctx.rotate_keys = None
+    if a.sesame_bin:
+        def rotate():
+            # the operator's rotation; SESAME_KEY_PUBLISH_DELAY=0 lets the next key, published when the
+            # server started a moment ago, sign at once (in production it waits for JWKS caches)
+            subprocess.run([a.sesame_bin, "--database", a.database, "keys", "rotate"], check=True, capture_output=True,
+                           env={"SESAME_LOG_LEVEL": "warn", "SESAME_KEY_PUBLISH_DELAY": "0", "PATH": "/usr/bin:/bin"})
+            time.sleep(62)  # a running `sesame serve` reloads its keys from the database every 60 s
+        ctx.rotate_keys = rotate
     plans = [p for p in a.plans.split(",") if p]
 
     # clients: per response type, one of each kind (registered once, shared by the default and form_post plans)
@@ -161,7 +171,10 @@ def main() -> int:
         mctx = copy.copy(ctx)
         mctx.warnings = []
         mctx.shared = shared
-        fn = getattr(modules, m.replace("-", "_"))
+        name = m.replace("-", "_")
+        # the Dynamic plan's variant of a module (dynamic_client, private_key_jwt) where it differs
+        fn = getattr(modules, "dyn_" + name, None) if auth == "private_key_jwt" else None
+        fn = fn or getattr(modules, name)
         t0 = time.time()
         try:
             fn(mctx, v)
@@ -181,8 +194,11 @@ def main() -> int:
 
     only = set(a.only.split(",")) if a.only else None
     todo = [(i, j) for i, j in enumerate(jobs) if not only or j[1] in only]
-    slow = [(i, j) for i, j in todo if j[1] == "oidcc-codereuse-30seconds"]
-    rest = [(i, j) for i, j in todo if j[1] != "oidcc-codereuse-30seconds"]
+    # modules that sleep (30 s, 60 s, the OP's key reload after a rotation) run beside the rest; a
+    # rotation promotes the published next key, which every module's JWKS copy already holds
+    waits = ("oidcc-codereuse-30seconds", "oidcc-refresh-token-rp-key-rotation", "oidcc-server-rotate-keys")
+    slow = [(i, j) for i, j in todo if j[1] in waits]
+    rest = [(i, j) for i, j in todo if j[1] not in waits]
     threads = [threading.Thread(target=run, args=ij) for ij in slow]
     for t in threads:
         t.start()
