@@ -23,7 +23,22 @@ def main() -> int:
     ours = json.load(open(sys.argv[1]))
     ref = {key(r): r for r in json.load(open(sys.argv[2]))} if len(sys.argv) > 2 else None
     ref_name = sys.argv[3] if len(sys.argv) > 3 else "reference"
-    out = []
+    out = ["## Summary\n", f"| plan | Sesame | {ref_name if ref is not None else ''} |" if ref is not None else "| plan | Sesame |",
+           "|---|---|---|" if ref is not None else "|---|---|"]
+    for plan in PLANS:
+        rows = [r for r in ours if r["plan"] == plan]
+        if not rows:
+            continue
+        def tally(sts):
+            c = {}
+            for st in sts:
+                c[st] = c.get(st, 0) + 1
+            return ", ".join(f"{n} {k}" for k, n in sorted(c.items()))
+        line = f"| {plan} | {tally(r['status'] for r in rows)} |"
+        if ref is not None:
+            line += f" {tally(ref.get(key(r), {}).get('status', 'not run') for r in rows)} |"
+        out.append(line)
+    out.append("")
     for plan in PLANS:
         rows = [r for r in ours if r["plan"] == plan]
         if not rows:
