@@ -49,6 +49,18 @@ pub struct Settings {
     /// `require_pushed_authorization_requests`). Default false; per client:
     /// [`Client::require_par`](crate::Client::require_par).
     pub require_par: bool,
+    /// Refuse a confidential client's code request that carries neither
+    /// PKCE nor a `nonce` (the two defences against code injection).
+    /// Default true. RFC 9700 and OIDC Core do not require a provider to
+    /// refuse it (the client is the one that must defend itself), and the
+    /// OpenID certification plans send such requests: turn it off to
+    /// accept them.
+    pub require_pkce_or_nonce: bool,
+    /// Accept the URL of the endpoint called as the sole `aud` of every
+    /// client's assertions, as [`Client::legacy_assertion_audience`](crate::Client::legacy_assertion_audience)
+    /// does for one client (OIDC Core §9 names the token endpoint). Default
+    /// false: only the issuer (S15).
+    pub legacy_assertion_audience: bool,
     /// How often keys are reloaded from the store (multi-instance rotation). Default 60 s.
     pub key_reload_interval: i64,
     /// How long retired keys stay published. Default 7 days.
@@ -145,6 +157,8 @@ impl Default for Settings {
             allow_plain_pkce: false,
             require_pkce: false,
             require_par: false,
+            require_pkce_or_nonce: true,
+            legacy_assertion_audience: false,
             key_reload_interval: 60,
             retired_key_retention: 7 * 86_400,
             claims_in_id_token: true,

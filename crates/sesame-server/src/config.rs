@@ -155,6 +155,14 @@ pub struct Config {
     /// (RFC 9126 `require_pushed_authorization_requests`). Off by default;
     /// per client: `sesame clients add --require-par`.
     pub require_par: bool,
+    /// Refuse a confidential client's code request with neither PKCE nor a
+    /// nonce. On by default; the OpenID certification plans need it off
+    /// (`oidcc-ensure-request-without-nonce-succeeds-for-code-flow`).
+    pub require_pkce_or_nonce: bool,
+    /// Accept the token endpoint URL as the `aud` of every client's
+    /// assertions (OIDC Core §9), not only the issuer's (S15). Off by
+    /// default; per client: `clients add --legacy-assertion-audience`.
+    pub legacy_assertion_audience: bool,
     /// Dynamic client registration: `off` (default), `open`, or `token`
     /// (initial access tokens from `sesame clients initial-access-token`).
     pub registration: RegistrationMode,
@@ -221,6 +229,8 @@ impl Default for Config {
             allow_private_outbound: false,
             require_pkce: false,
             require_par: false,
+            require_pkce_or_nonce: true,
+            legacy_assertion_audience: false,
             registration: RegistrationMode::Off,
             scopes: std::collections::BTreeMap::new(),
             cache_ttl: 5,
@@ -229,7 +239,9 @@ impl Default for Config {
     }
 }
 
-const CONFIG_KEYS: [&str; 24] = [
+const CONFIG_KEYS: [&str; 26] = [
+    "require_pkce_or_nonce",
+    "legacy_assertion_audience",
     "require_par",
     "allow_private_outbound",
     "scopes",

@@ -386,6 +386,8 @@ pub async fn build_with(
     settings.password_grant = config.password_grant;
     settings.require_pkce = config.require_pkce;
     settings.require_par = config.require_par;
+    settings.require_pkce_or_nonce = config.require_pkce_or_nonce;
+    settings.legacy_assertion_audience = config.legacy_assertion_audience;
     settings.registration = match config.registration {
         RegistrationMode::Off => sesame_op::Registration::Disabled,
         RegistrationMode::Open => sesame_op::Registration::Open,

@@ -747,7 +747,7 @@ fn pkce_required(p: &Provider, client: &Client, has_nonce: bool) -> Option<&'sta
         )
     } else if p.inner.settings.require_pkce || client.require_pkce {
         Some("PKCE is required: send code_challenge with code_challenge_method=S256")
-    } else if !has_nonce {
+    } else if !has_nonce && p.inner.settings.require_pkce_or_nonce {
         Some(
             "send PKCE (code_challenge with code_challenge_method=S256) or a nonce: \
              a code request needs one of them against code injection",

@@ -211,7 +211,8 @@ async fn check_assertion(
     let aud_ok = audience_ok(
         claims.get("aud"),
         p.inner.issuer.as_str(),
-        client.legacy_assertion_audience.then_some(endpoint),
+        (client.legacy_assertion_audience || p.inner.settings.legacy_assertion_audience)
+            .then_some(endpoint),
     );
     let exp = claims.get("exp").and_then(Value::as_i64);
     let jti = claims.get("jti").and_then(Value::as_str);

@@ -107,6 +107,18 @@ pub(crate) async fn mint_refresh_token(
     Ok(token)
 }
 
+/// The claims the grant's `claims` request names under `member`
+/// (`id_token` or `userinfo`).
+pub(crate) fn asked_in(grant: &Grant, member: &str) -> Vec<String> {
+    grant
+        .claims_request
+        .as_ref()
+        .and_then(|r| r.get(member))
+        .and_then(Value::as_object)
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
 /// The key of `client`'s ID tokens (and logout tokens): the provider's
 /// active key of the client's algorithm, or, for HS256/384/512 (OIDC Core
 /// §10.1), an HMAC key from the client's secret, which the provider keeps
@@ -217,6 +229,12 @@ pub(crate) async fn mint_id_token(
             )
             .into());
         };
+        // Claims consented one by one go only where the request asked for them.
+        for name in &grant.claims {
+            if !asked_in(grant, "id_token").contains(name) {
+                released.remove(name);
+            }
+        }
         if !wants_claims {
             // Only what the claims request asked for in the ID token.
             let asked: Vec<String> = grant

@@ -78,6 +78,13 @@ pub(crate) async fn userinfo(
     let Some(mut claims) = issue::released_claims(p, grant).await? else {
         return Err(invalid_token("the user no longer exists"));
     };
+    // Claims consented one by one go only where the request asked for them.
+    let asked = issue::asked_in(grant, "userinfo");
+    for name in &grant.claims {
+        if !asked.contains(name) {
+            claims.remove(name);
+        }
+    }
     // The same `sub` as in the client's ID tokens (pairwise or public).
     claims.insert(
         "sub".into(),
