@@ -6,6 +6,11 @@
 //! sesame-rp's failure page: 4xx for a bad or forged response), `/logout` (POST),
 //! `/backchannel-logout` (POST), `/me` (JSON of the session's claims, 401
 //! when not logged in).
+//!
+//! Every option maps to one of sesame-rp's builder methods: `response_type`
+//! (`with_response_type`), `response_mode` (`with_form_post`; the implicit and
+//! hybrid types always use form_post, `fragment` is not offered since the
+//! server cannot read a fragment).
 
 use std::future::Future;
 
@@ -17,11 +22,11 @@ use minijinja::Environment;
 use serde_json::{Value, json};
 use sesame_core::{Issuer, JwsAlgorithm};
 use sesame_op::pages::Page;
-use sesame_rp::{Claims, ClientAuth, LogoutReturn, OidcClient};
+use sesame_rp::{Claims, ClientAuth, LogoutReturn, OidcClient, ResponseType};
 use tower_sessions::Session;
 
 /// Settings of the demo app.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct AppConfig {
     /// The provider's issuer.
     pub issuer: String,
@@ -35,6 +40,10 @@ pub struct AppConfig {
     pub scope: String,
     /// The public base URL (default `http://{listen}`); the redirect URI is `{public_url}/callback`.
     pub public_url: String,
+    /// The `response_type` (default `code`).
+    pub response_type: Option<String>,
+    /// `query` (the code flow's default), `form_post`; `fragment` is refused.
+    pub response_mode: Option<String>,
 }
 
 /// Why the app could not start.
@@ -49,12 +58,74 @@ const SHELL_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-act
 /// # Errors
 /// Discovery failure or a bad setting.
 pub async fn router(config: &AppConfig) -> Result<Router, AppError> {
+    Ok(start(config).await?.router)
+}
+
+/// The app.
+#[derive(Debug)]
+pub struct App {
+    /// The app's routes.
+    pub router: Router,
+}
+
+/// The response type and whether form_post is asked for.
+fn response(config: &AppConfig) -> Result<(ResponseType, bool), AppError> {
+    let rt = match &config.response_type {
+        None => ResponseType::Code,
+        Some(t) => ResponseType::parse(t.trim()).ok_or_else(|| {
+            AppError(format!(
+                "--response-type {t:?}: use code, id_token, \"id_token token\", \"code id_token\" or \"code id_token token\""
+            ))
+        })?,
+    };
+    if rt == ResponseType::CodeToken {
+        return Err(AppError(
+            "--response-type \"code token\" is not supported by sesame-rp (no front-channel ID token to bind the access token to)".into(),
+        ));
+    }
+    let form_post = match config.response_mode.as_deref() {
+        None => false,
+        Some("form_post") => true,
+        Some("query") if rt == ResponseType::Code => false,
+        Some("query") => {
+            return Err(AppError(format!(
+                "--response-mode query: response type {:?} returns tokens, which sesame-rp takes by form_post only",
+                rt.as_str()
+            )));
+        }
+        Some("fragment") => {
+            return Err(AppError(
+                "--response-mode fragment is not supported: a server-side app cannot read a URL fragment (use form_post)".into(),
+            ));
+        }
+        Some(m) => {
+            return Err(AppError(format!(
+                "--response-mode {m:?}: use query or form_post"
+            )));
+        }
+    };
+    Ok((rt, form_post))
+}
+
+/// Builds the demo app (discovering the provider).
+///
+/// # Errors
+/// Discovery failure or a bad setting.
+pub async fn start(config: &AppConfig) -> Result<App, AppError> {
     let issuer =
         Issuer::new(config.issuer.clone()).map_err(|e| AppError(format!("issuer: {e}")))?;
     let public = config.public_url.trim_end_matches('/').to_owned();
     let redirect = format!("{public}/callback")
         .parse()
         .map_err(|e| AppError(format!("public URL: {e}")))?;
+    let (response_type, form_post) = response(config)?;
+    let auth = match &config.auth_method {
+        Some(m) => Some(
+            ClientAuth::parse(m)
+                .ok_or_else(|| AppError(format!("unsupported --auth-method {m:?}")))?,
+        ),
+        None => None,
+    };
     let mut builder = OidcClient::builder(issuer, config.client_id.clone())
         .with_redirect_uri(redirect)
         .with_post_logout_redirect_uri(format!("{public}/"))
@@ -66,13 +137,15 @@ pub async fn router(config: &AppConfig) -> Result<Router, AppError> {
             JwsAlgorithm::ES256,
             JwsAlgorithm::ES384,
             JwsAlgorithm::EdDSA,
-        ]);
+        ])
+        .with_response_type(response_type);
+    if form_post {
+        builder = builder.with_form_post();
+    }
     if let Some(secret) = &config.client_secret {
         builder = builder.with_client_secret(secret.clone());
     }
-    if let Some(m) = &config.auth_method {
-        let auth = ClientAuth::parse(m)
-            .ok_or_else(|| AppError(format!("unsupported --auth-method {m:?}")))?;
+    if let Some(auth) = auth {
         builder = builder.with_auth_method(auth);
     }
     let oidc = builder.build().await.map_err(|e| AppError(e.to_string()))?;
@@ -83,13 +156,15 @@ pub async fn router(config: &AppConfig) -> Result<Router, AppError> {
         std::sync::Arc::new(env)
     };
     let secure = public.starts_with("https://");
-    Ok(Router::new()
-        .route("/", get(home))
-        .route("/me", get(me))
-        .merge(oidc.router())
-        .layer(Extension(templates))
-        .layer(Extension(oidc))
-        .layer(sesame_rp::session_layer(secure)))
+    Ok(App {
+        router: Router::new()
+            .route("/", get(home))
+            .route("/me", get(me))
+            .merge(oidc.router())
+            .layer(Extension(templates))
+            .layer(Extension(oidc))
+            .layer(sesame_rp::session_layer(secure)),
+    })
 }
 
 async fn home(
@@ -151,6 +226,18 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
     let app = router(&config).await?;
+    serve(app, listener, shutdown).await
+}
+
+/// Serves a started app until `shutdown` resolves.
+///
+/// # Errors
+/// When the listener fails.
+pub async fn serve(
+    app: Router,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), AppError> {
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
@@ -193,9 +280,9 @@ mod tests {
             issuer,
             client_id: "app".into(),
             client_secret: Some("app-secret-app-secret-0123456789".into()),
-            auth_method: None,
             scope: "openid".into(),
             public_url: base.clone(),
+            ..AppConfig::default()
         };
         tokio::spawn(run(config, listener, std::future::pending()));
         let b = reqwest::Client::builder()

@@ -74,29 +74,62 @@ enum Command {
         host: String,
     },
     /// Run the demo relying-party app alone, pointed at any provider.
-    App {
-        /// The provider's issuer.
-        #[arg(long)]
-        issuer: String,
-        /// The client id registered there.
-        #[arg(long)]
-        client_id: String,
-        /// The client secret.
-        #[arg(long, env = "SESAME_APP_CLIENT_SECRET")]
-        client_secret: Option<String>,
-        /// client_secret_basic, client_secret_post or none.
-        #[arg(long)]
-        auth_method: Option<String>,
-        /// Scopes to request.
-        #[arg(long, default_value = "openid profile email")]
-        scope: String,
-        /// The address to listen on.
-        #[arg(long, default_value = "127.0.0.1:3000")]
-        listen: String,
-        /// The app's public base URL (default http://LISTEN); the redirect URI is PUBLIC_URL/callback.
-        #[arg(long)]
-        public_url: Option<String>,
-    },
+    ///
+    /// Examples:
+    ///   sesame app --issuer https://op.example --client-id app --client-secret S
+    ///   sesame app --issuer https://op.example --client-id hybrid --client-secret S \
+    ///     --response-type "code id_token" --response-mode form_post
+    #[command(verbatim_doc_comment)]
+    App(Box<AppArgs>),
+}
+
+#[derive(Debug, clap::Args)]
+struct AppArgs {
+    /// The provider's issuer.
+    #[arg(long)]
+    issuer: String,
+    /// The client id registered there.
+    #[arg(long)]
+    client_id: String,
+    /// The client secret.
+    #[arg(long, env = "SESAME_APP_CLIENT_SECRET")]
+    client_secret: Option<String>,
+    /// client_secret_basic, client_secret_post, client_secret_jwt or none.
+    #[arg(long)]
+    auth_method: Option<String>,
+    /// Scopes to request.
+    #[arg(long, default_value = "openid profile email")]
+    scope: String,
+    /// code (default), id_token, "id_token token", "code id_token" or "code id_token token"
+    /// ("code token" is not supported by sesame-rp).
+    #[arg(long, value_name = "RT")]
+    response_type: Option<String>,
+    /// query (the code flow's default) or form_post (always used with tokens in the
+    /// response); fragment is not supported (a server cannot read it).
+    #[arg(long, value_name = "MODE")]
+    response_mode: Option<String>,
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    listen: String,
+    /// The app's public base URL (default http://LISTEN); the redirect URI is PUBLIC_URL/callback.
+    #[arg(long)]
+    public_url: Option<String>,
+}
+
+impl AppArgs {
+    /// The app's settings.
+    fn config(self, public_url: String) -> Result<crate::app::AppConfig, Failure> {
+        Ok(crate::app::AppConfig {
+            issuer: self.issuer,
+            client_id: self.client_id,
+            client_secret: self.client_secret,
+            auth_method: self.auth_method,
+            scope: self.scope,
+            public_url,
+            response_type: self.response_type,
+            response_mode: self.response_mode,
+        })
+    }
 }
 
 /// A failed command: one line for the user (exit code 1).
@@ -277,29 +310,19 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
             })
             .await?;
         }
-        Command::App {
-            issuer,
-            client_id,
-            client_secret,
-            auth_method,
-            scope,
-            listen,
-            public_url,
-        } => {
+        Command::App(args) => {
+            let listen = args.listen.clone();
+            let public_url = args
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{listen}"));
+            let config = args.config(public_url.clone())?;
             let listener = bind(&listen).await?;
-            let public_url = public_url.unwrap_or_else(|| format!("http://{listen}"));
-            let config = crate::app::AppConfig {
-                issuer,
-                client_id,
-                client_secret,
-                auth_method,
-                scope,
-                public_url: public_url.clone(),
-            };
+            let app = crate::app::start(&config).await?;
             print_line(&format!(
                 "Demo app on {public_url} (redirect URI {public_url}/callback)"
             ));
-            crate::app::run(config, listener, crate::server::shutdown_signal()).await?;
+            crate::app::serve(app.router, listener, crate::server::shutdown_signal()).await?;
         }
     }
     Ok(())

@@ -1,0 +1,273 @@
+//! `sesame app`'s options (issue 14), each end to end: the real binary against
+//! a real `sesame serve` on 127.0.0.1, signing in as a user through the
+//! provider's login form (and consent page, form_post page when there is one).
+
+use serde_json::Value;
+
+use crate::support::*;
+
+const USER: (&str, &str) = ("ann", "ann-password");
+
+/// A `sesame serve` with the user `ann`: (its directory, database, process, base URL).
+async fn provider(env: &[(&str, &str)]) -> (TempDir, String, Running, String) {
+    let dir = TempDir::new();
+    let db = dir.db();
+    let (code, _, err) = sesame(&[
+        "--database",
+        &db,
+        "users",
+        "add",
+        "--username",
+        USER.0,
+        "--password",
+        USER.1,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (server, base) = Running::serve(&db, env).await;
+    (dir, db, server, base)
+}
+
+/// `sesame clients add` for an app at `app` (skipping consent): (id, secret).
+fn add_client(db: &str, app: &str, extra: &[&str]) -> (String, String) {
+    let callback = format!("{app}/callback");
+    let home = format!("{app}/");
+    let mut args = vec![
+        "--database",
+        db,
+        "clients",
+        "add",
+        "--name",
+        "App",
+        "--redirect-uri",
+        &callback,
+        "--post-logout-redirect-uri",
+        &home,
+        "--skip-consent",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let (code, out, err) = sesame(&args);
+    assert_eq!(code, 0, "{err}");
+    let client: Value = serde_json::from_str(out.trim()).unwrap();
+    (
+        client["client_id"].as_str().unwrap().to_owned(),
+        client["client_secret"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
+/// `sesame app --issuer ISSUER --listen 127.0.0.1:PORT ARGS…`, started.
+fn app_on(port: u16, issuer: &str, args: &[&str]) -> Running {
+    let listen = format!("127.0.0.1:{port}");
+    let mut all = vec!["app", "--issuer", issuer, "--listen", &listen];
+    all.extend_from_slice(args);
+    Running::start(&all, "Demo app on")
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&#x2f;", "/")
+        .replace("&#x3d;", "=")
+        .replace("&#x2b;", "+")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&")
+}
+
+/// The form_post page's action and fields.
+fn form_post(html: &str) -> (String, Vec<(String, String)>) {
+    let action = {
+        let m = "action=\"";
+        let s = html.find(m).unwrap() + m.len();
+        unescape(&html[s..s + html[s..].find('"').unwrap()])
+    };
+    let mut fields = Vec::new();
+    let mut rest = html;
+    while let Some(i) = rest.find("type=\"hidden\" name=\"") {
+        rest = &rest[i + "type=\"hidden\" name=\"".len()..];
+        let name = rest[..rest.find('"').unwrap()].to_owned();
+        let v = rest.find("value=\"").unwrap() + "value=\"".len();
+        let value = unescape(&rest[v..v + rest[v..].find('"').unwrap()]);
+        fields.push((name, value));
+    }
+    (action, fields)
+}
+
+/// From the authorization URL to the app's answer to the callback: the
+/// provider's login form when it asks (`login_asked`), consent, form_post.
+async fn complete(
+    b: &reqwest::Client,
+    provider: &str,
+    authorize: &str,
+) -> (reqwest::Response, bool) {
+    let mut r = b.get(authorize).send().await.unwrap();
+    let mut login_asked = false;
+    loop {
+        if r.status().is_redirection() {
+            let to = absolute(provider, &location(&r));
+            if to.starts_with(&format!("{provider}/login?")) {
+                login_asked = true;
+                r = submit_login(b, &to, provider, USER.0, USER.1).await;
+            } else if to.starts_with(provider) {
+                r = b.get(&to).send().await.unwrap();
+            } else {
+                return (b.get(&to).send().await.unwrap(), login_asked);
+            }
+            continue;
+        }
+        assert_eq!(r.status(), 200, "{}", r.url());
+        let html = r.text().await.unwrap();
+        if html.contains("name=\"interaction\"") {
+            r = b
+                .post(format!("{provider}/consent"))
+                .form(&[
+                    ("interaction", hidden(&html, "interaction")),
+                    ("csrf_token", hidden(&html, "csrf_token")),
+                    ("allow", "1".into()),
+                ])
+                .send()
+                .await
+                .unwrap();
+            continue;
+        }
+        let (action, fields) = form_post(&html);
+        return (
+            b.post(&action).form(&fields).send().await.unwrap(),
+            login_asked,
+        );
+    }
+}
+
+/// `/login` at the app, the provider's pages, the callback: signed in (the
+/// authorization URL, and whether the login form was shown).
+async fn sign_in(b: &reqwest::Client, app: &str, provider: &str) -> (url::Url, bool) {
+    let r = b.get(format!("{app}/login")).send().await.unwrap();
+    let authorize = location(&r);
+    assert!(
+        authorize.starts_with(&format!("{provider}/authorize?")),
+        "{authorize}"
+    );
+    let (r, login_asked) = complete(b, provider, &authorize).await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    assert_eq!(location(&r), "/");
+    (url::Url::parse(&authorize).unwrap(), login_asked)
+}
+
+async fn me(b: &reqwest::Client, app: &str) -> Value {
+    let r = b.get(format!("{app}/me")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+fn param(url: &url::Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// `sesame app ARGS…` that must fail: its one error line.
+fn refused(args: &[&str]) -> String {
+    let mut all = vec![
+        "app",
+        "--issuer",
+        "http://127.0.0.1:9",
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    all.extend_from_slice(args);
+    let (code, out, err) = sesame(&all);
+    assert_eq!(code, 1, "{args:?}: {out} {err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{args:?}: {err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    lines[0].to_owned()
+}
+
+#[tokio::test]
+async fn response_type_code_id_token_by_form_post_signs_in() {
+    let (_dir, db, _server, op) = provider(&[]).await;
+    let port = free_port();
+    let app = format!("http://127.0.0.1:{port}");
+    let (id, secret) = add_client(
+        &db,
+        &app,
+        &[
+            "--grant-type",
+            "authorization_code",
+            "--grant-type",
+            "implicit",
+            "--response-type",
+            "code id_token",
+        ],
+    );
+    let _app = app_on(
+        port,
+        &op,
+        &[
+            "--client-id",
+            &id,
+            "--client-secret",
+            &secret,
+            "--scope",
+            "openid profile",
+            "--response-type",
+            "code id_token",
+            "--response-mode",
+            "form_post",
+        ],
+    );
+    let b = browser();
+    let (authorize, login_asked) = sign_in(&b, &app, &op).await;
+    assert!(login_asked);
+    assert_eq!(
+        param(&authorize, "response_type").as_deref(),
+        Some("code id_token")
+    );
+    assert_eq!(
+        param(&authorize, "response_mode").as_deref(),
+        Some("form_post")
+    );
+    assert!(param(&authorize, "code_challenge").is_some());
+    assert_eq!(me(&b, &app).await["claims"]["preferred_username"], "ann");
+    // A second login rides on the provider's session (no form): the baseline of prompt=login.
+    let r = b.get(format!("{app}/login")).send().await.unwrap();
+    let (r, login_asked) = complete(&b, &op, &location(&r)).await;
+    assert_eq!(r.status(), 303);
+    assert!(!login_asked);
+}
+
+#[tokio::test]
+async fn response_type_and_mode_bad_values_are_one_error_line() {
+    for (args, needle) in [
+        (
+            &["--client-id", "x", "--response-type", "token"][..],
+            "--response-type",
+        ),
+        (
+            &["--client-id", "x", "--response-type", "code token"],
+            "code token",
+        ),
+        (
+            &["--client-id", "x", "--response-mode", "fragment"],
+            "fragment",
+        ),
+        (
+            &["--client-id", "x", "--response-mode", "jwt"],
+            "--response-mode",
+        ),
+        (
+            &[
+                "--client-id",
+                "x",
+                "--response-type",
+                "id_token",
+                "--response-mode",
+                "query",
+            ],
+            "form_post",
+        ),
+    ] {
+        let line = refused(args);
+        assert!(line.contains(needle), "{args:?}: {line}");
+    }
+}
