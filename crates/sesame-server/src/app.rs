@@ -10,7 +10,8 @@
 //! Every option maps to one of sesame-rp's builder methods: `response_type`
 //! (`with_response_type`), `response_mode` (`with_form_post`; the implicit and
 //! hybrid types always use form_post, `fragment` is not offered since the
-//! server cannot read a fragment).
+//! server cannot read a fragment), and `id_token_algs` (`with_algorithms`,
+//! HS256 through `with_hs256_id_tokens`).
 
 use std::future::Future;
 
@@ -44,6 +45,8 @@ pub struct AppConfig {
     pub response_type: Option<String>,
     /// `query` (the code flow's default), `form_post`; `fragment` is refused.
     pub response_mode: Option<String>,
+    /// The ID token algorithms accepted (empty: RS256, PS256, ES256, ES384, EdDSA).
+    pub id_token_algs: Vec<String>,
 }
 
 /// Why the app could not start.
@@ -107,6 +110,41 @@ fn response(config: &AppConfig) -> Result<(ResponseType, bool), AppError> {
     Ok((rt, form_post))
 }
 
+/// The ID token algorithms (HS256 apart), and whether HS256 is accepted.
+fn algorithms(config: &AppConfig) -> Result<(Vec<JwsAlgorithm>, bool), AppError> {
+    if config.id_token_algs.is_empty() {
+        return Ok((
+            vec![
+                JwsAlgorithm::RS256,
+                JwsAlgorithm::PS256,
+                JwsAlgorithm::ES256,
+                JwsAlgorithm::ES384,
+                JwsAlgorithm::EdDSA,
+            ],
+            false,
+        ));
+    }
+    let mut algs = Vec::new();
+    let mut hs256 = false;
+    for a in &config.id_token_algs {
+        match JwsAlgorithm::parse(a) {
+            Some(JwsAlgorithm::HS256) => hs256 = true,
+            Some(alg) if !alg.is_symmetric() => algs.push(alg),
+            _ => {
+                return Err(AppError(format!(
+                    "--id-token-alg {a:?}: use RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA or HS256"
+                )));
+            }
+        }
+    }
+    if hs256 && config.client_secret.is_none() {
+        return Err(AppError(
+            "--id-token-alg HS256 needs --client-secret (the key)".into(),
+        ));
+    }
+    Ok((algs, hs256))
+}
+
 /// Builds the demo app (discovering the provider).
 ///
 /// # Errors
@@ -119,6 +157,7 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
         .parse()
         .map_err(|e| AppError(format!("public URL: {e}")))?;
     let (response_type, form_post) = response(config)?;
+    let (algs, hs256) = algorithms(config)?;
     let auth = match &config.auth_method {
         Some(m) => Some(
             ClientAuth::parse(m)
@@ -131,19 +170,16 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
         .with_post_logout_redirect_uri(format!("{public}/"))
         .with_scopes(&config.scope)
         .map_err(|e| AppError(e.to_string()))?
-        .with_algorithms([
-            JwsAlgorithm::RS256,
-            JwsAlgorithm::PS256,
-            JwsAlgorithm::ES256,
-            JwsAlgorithm::ES384,
-            JwsAlgorithm::EdDSA,
-        ])
+        .with_algorithms(algs)
         .with_response_type(response_type);
     if form_post {
         builder = builder.with_form_post();
     }
     if let Some(secret) = &config.client_secret {
         builder = builder.with_client_secret(secret.clone());
+    }
+    if hs256 {
+        builder = builder.with_hs256_id_tokens();
     }
     if let Some(auth) = auth {
         builder = builder.with_auth_method(auth);

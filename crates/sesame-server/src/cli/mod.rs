@@ -108,6 +108,10 @@ struct AppArgs {
     /// response); fragment is not supported (a server cannot read it).
     #[arg(long, value_name = "MODE")]
     response_mode: Option<String>,
+    /// An ID token algorithm to accept (repeat; default RS256, PS256, ES256, ES384, EdDSA).
+    /// HS256 (keyed by the client secret) only when named.
+    #[arg(long = "id-token-alg", value_name = "ALG")]
+    id_token_algs: Vec<String>,
     /// The address to listen on.
     #[arg(long, default_value = "127.0.0.1:3000")]
     listen: String,
@@ -128,6 +132,7 @@ impl AppArgs {
             public_url,
             response_type: self.response_type,
             response_mode: self.response_mode,
+            id_token_algs: self.id_token_algs,
         })
     }
 }

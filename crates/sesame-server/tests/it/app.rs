@@ -271,3 +271,53 @@ async fn response_type_and_mode_bad_values_are_one_error_line() {
         assert!(line.contains(needle), "{args:?}: {line}");
     }
 }
+
+#[tokio::test]
+async fn id_token_alg_narrows_the_allowlist() {
+    let (_dir, db, _server, op) = provider(&[]).await;
+    // The provider signs this client's ID tokens RS256.
+    let port = free_port();
+    let app = format!("http://127.0.0.1:{port}");
+    let (id, secret) = add_client(&db, &app, &[]);
+    let creds = [
+        "--client-id",
+        id.as_str(),
+        "--client-secret",
+        secret.as_str(),
+    ];
+    {
+        let mut args = creds.to_vec();
+        args.extend(["--id-token-alg", "ES256", "--id-token-alg", "EdDSA"]);
+        let _app = app_on(port, &op, &args);
+        let b = browser();
+        let r = b.get(format!("{app}/login")).send().await.unwrap();
+        let (r, _) = complete(&b, &op, &location(&r)).await;
+        assert_eq!(r.status(), 400, "an RS256 ID token is refused");
+        let me = b.get(format!("{app}/me")).send().await.unwrap();
+        assert_eq!(me.status(), 401);
+    }
+    let mut args = creds.to_vec();
+    args.extend(["--id-token-alg", "RS256"]);
+    let _app = app_on(port, &op, &args);
+    let b = browser();
+    sign_in(&b, &app, &op).await;
+    assert_eq!(me(&b, &app).await["claims"]["preferred_username"], "ann");
+
+    for (args, needle) in [
+        (
+            &["--client-id", "x", "--id-token-alg", "none"][..],
+            "--id-token-alg",
+        ),
+        (
+            &["--client-id", "x", "--id-token-alg", "HS512"],
+            "--id-token-alg",
+        ),
+        (
+            &["--client-id", "x", "--id-token-alg", "HS256"],
+            "--client-secret",
+        ),
+    ] {
+        let line = refused(args);
+        assert!(line.contains(needle), "{args:?}: {line}");
+    }
+}
