@@ -10,8 +10,9 @@
 //! Every option maps to one of sesame-rp's builder methods: `response_type`
 //! (`with_response_type`), `response_mode` (`with_form_post`; the implicit and
 //! hybrid types always use form_post, `fragment` is not offered since the
-//! server cannot read a fragment), and `id_token_algs` (`with_algorithms`,
-//! HS256 through `with_hs256_id_tokens`).
+//! server cannot read a fragment), `id_token_algs` (`with_algorithms`, HS256
+//! through `with_hs256_id_tokens`) and `auth_params`
+//! (`with_auth_param`).
 
 use std::future::Future;
 
@@ -47,7 +48,22 @@ pub struct AppConfig {
     pub response_mode: Option<String>,
     /// The ID token algorithms accepted (empty: RS256, PS256, ES256, ES384, EdDSA).
     pub id_token_algs: Vec<String>,
+    /// Extra authorization request parameters.
+    pub auth_params: Vec<(String, String)>,
 }
+
+/// The parameters sesame-rp sets itself, refused in `auth_params`.
+pub const RESERVED_AUTH_PARAMS: [&str; 9] = [
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "redirect_uri",
+    "client_id",
+    "response_type",
+    "response_mode",
+    "scope",
+];
 
 /// Why the app could not start.
 #[derive(Debug, thiserror::Error)]
@@ -145,6 +161,20 @@ fn algorithms(config: &AppConfig) -> Result<(Vec<JwsAlgorithm>, bool), AppError>
     Ok((algs, hs256))
 }
 
+fn check_auth_params(params: &[(String, String)]) -> Result<(), AppError> {
+    for (name, _) in params {
+        if name.is_empty() {
+            return Err(AppError("--auth-param: use NAME=VALUE".into()));
+        }
+        if RESERVED_AUTH_PARAMS.contains(&name.as_str()) || name.starts_with("code_challenge") {
+            return Err(AppError(format!(
+                "--auth-param {name}: sesame-rp sets {name} itself"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Builds the demo app (discovering the provider).
 ///
 /// # Errors
@@ -158,6 +188,7 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
         .map_err(|e| AppError(format!("public URL: {e}")))?;
     let (response_type, form_post) = response(config)?;
     let (algs, hs256) = algorithms(config)?;
+    check_auth_params(&config.auth_params)?;
     let auth = match &config.auth_method {
         Some(m) => Some(
             ClientAuth::parse(m)
@@ -180,6 +211,9 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
     }
     if hs256 {
         builder = builder.with_hs256_id_tokens();
+    }
+    for (name, value) in &config.auth_params {
+        builder = builder.with_auth_param(name.clone(), value.clone());
     }
     if let Some(auth) = auth {
         builder = builder.with_auth_method(auth);

@@ -78,7 +78,7 @@ enum Command {
     /// Examples:
     ///   sesame app --issuer https://op.example --client-id app --client-secret S
     ///   sesame app --issuer https://op.example --client-id hybrid --client-secret S \
-    ///     --response-type "code id_token" --response-mode form_post
+    ///     --response-type "code id_token" --response-mode form_post --auth-param prompt=login
     #[command(verbatim_doc_comment)]
     App(Box<AppArgs>),
 }
@@ -112,6 +112,11 @@ struct AppArgs {
     /// HS256 (keyed by the client secret) only when named.
     #[arg(long = "id-token-alg", value_name = "ALG")]
     id_token_algs: Vec<String>,
+    /// An extra authorization request parameter, NAME=VALUE (repeat): prompt, max_age,
+    /// claims, acr_values, ui_locales, login_hint … (not state, nonce, code_challenge*,
+    /// redirect_uri, client_id, response_type, response_mode or scope).
+    #[arg(long = "auth-param", value_name = "NAME=VALUE")]
+    auth_params: Vec<String>,
     /// The address to listen on.
     #[arg(long, default_value = "127.0.0.1:3000")]
     listen: String,
@@ -121,8 +126,17 @@ struct AppArgs {
 }
 
 impl AppArgs {
-    /// The app's settings.
+    /// The app's settings, with the parameters split.
     fn config(self, public_url: String) -> Result<crate::app::AppConfig, Failure> {
+        let mut auth_params = Vec::new();
+        for p in &self.auth_params {
+            let (name, value) = p.split_once('=').ok_or_else(|| {
+                Failure::App(crate::app::AppError(format!(
+                    "--auth-param {p:?}: use NAME=VALUE"
+                )))
+            })?;
+            auth_params.push((name.to_owned(), value.to_owned()));
+        }
         Ok(crate::app::AppConfig {
             issuer: self.issuer,
             client_id: self.client_id,
@@ -133,6 +147,7 @@ impl AppArgs {
             response_type: self.response_type,
             response_mode: self.response_mode,
             id_token_algs: self.id_token_algs,
+            auth_params,
         })
     }
 }

@@ -61,8 +61,21 @@ fn add_client(db: &str, app: &str, extra: &[&str]) -> (String, String) {
 /// `sesame app --issuer ISSUER --listen 127.0.0.1:PORT ARGS…`, started.
 fn app_on(port: u16, issuer: &str, args: &[&str]) -> Running {
     let listen = format!("127.0.0.1:{port}");
-    let mut all = vec!["app", "--issuer", issuer, "--listen", &listen];
-    all.extend_from_slice(args);
+    let mut all: Vec<String> = ["app", "--issuer", issuer, "--listen", &listen]
+        .map(str::to_owned)
+        .into();
+    // A random client id or secret may begin with `-`: give it as `--flag=value`.
+    let mut rest = args.iter().peekable();
+    while let Some(a) = rest.next() {
+        match rest.peek() {
+            Some(v) if a.starts_with("--") && v.starts_with('-') => {
+                all.push(format!("{a}={v}"));
+                rest.next();
+            }
+            _ => all.push((*a).to_owned()),
+        }
+    }
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
     Running::start(&all, "Demo app on")
 }
 
@@ -319,5 +332,64 @@ async fn id_token_alg_narrows_the_allowlist() {
     ] {
         let line = refused(args);
         assert!(line.contains(needle), "{args:?}: {line}");
+    }
+}
+
+#[tokio::test]
+async fn auth_params_reach_the_provider_and_prompt_login_forces_the_form() {
+    let (_dir, db, _server, op) = provider(&[]).await;
+    let port = free_port();
+    let app = format!("http://127.0.0.1:{port}");
+    let (id, secret) = add_client(&db, &app, &[]);
+    let _app = app_on(
+        port,
+        &op,
+        &[
+            "--client-id",
+            &id,
+            "--client-secret",
+            &secret,
+            "--auth-param",
+            "prompt=login",
+            "--auth-param",
+            "max_age=600",
+            "--auth-param",
+            "ui_locales=fr en",
+            "--auth-param",
+            r#"claims={"id_token":{"email":null}}"#,
+        ],
+    );
+    let b = browser();
+    let (authorize, login_asked) = sign_in(&b, &app, &op).await;
+    assert!(login_asked);
+    assert_eq!(param(&authorize, "prompt").as_deref(), Some("login"));
+    assert_eq!(param(&authorize, "max_age").as_deref(), Some("600"));
+    assert_eq!(param(&authorize, "ui_locales").as_deref(), Some("fr en"));
+    assert_eq!(
+        param(&authorize, "claims").as_deref(),
+        Some(r#"{"id_token":{"email":null}}"#)
+    );
+    // Signed in at the provider already, prompt=login asks for the password again.
+    let (_, login_asked) = sign_in(&b, &app, &op).await;
+    assert!(login_asked, "prompt=login shows the login form");
+
+    for name in [
+        "state",
+        "nonce",
+        "code_challenge",
+        "code_challenge_method",
+        "redirect_uri",
+        "client_id",
+        "response_type",
+        "response_mode",
+        "scope",
+    ] {
+        let p = format!("{name}=x");
+        let line = refused(&["--client-id", "x", "--auth-param", &p]);
+        assert!(line.contains(&format!("--auth-param {name}")), "{line}");
+    }
+    for bad in ["prompt", "=x"] {
+        let line = refused(&["--client-id", "x", "--auth-param", bad]);
+        assert!(line.contains("NAME=VALUE"), "{line}");
     }
 }
