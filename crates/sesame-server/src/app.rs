@@ -5,14 +5,15 @@
 //! logout's `state`), `/login`, `/callback` (a failed sign-in answers
 //! sesame-rp's failure page: 4xx for a bad or forged response), `/logout` (POST),
 //! `/backchannel-logout` (POST), `/me` (JSON of the session's claims, 401
-//! when not logged in).
+//! when not logged in), and `/jwks.json`
+//! (the public key of `--private-key`, for `private_key_jwt`).
 //!
 //! Every option maps to one of sesame-rp's builder methods: `response_type`
 //! (`with_response_type`), `response_mode` (`with_form_post`; the implicit and
 //! hybrid types always use form_post, `fragment` is not offered since the
 //! server cannot read a fragment), `id_token_algs` (`with_algorithms`, HS256
-//! through `with_hs256_id_tokens`) and `auth_params`
-//! (`with_auth_param`).
+//! through `with_hs256_id_tokens`), `auth_params` (`with_auth_param`)
+//! and `private_key` (`with_private_key`).
 
 use std::future::Future;
 
@@ -22,7 +23,7 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 use minijinja::Environment;
 use serde_json::{Value, json};
-use sesame_core::{Issuer, JwsAlgorithm};
+use sesame_core::{Issuer, JwsAlgorithm, SigningKey};
 use sesame_op::pages::Page;
 use sesame_rp::{Claims, ClientAuth, LogoutReturn, OidcClient, ResponseType};
 use tower_sessions::Session;
@@ -36,7 +37,8 @@ pub struct AppConfig {
     pub client_id: String,
     /// The client secret, if confidential.
     pub client_secret: Option<String>,
-    /// `client_secret_basic` (default with a secret), `client_secret_post`, `none`.
+    /// `client_secret_basic` (default with a secret), `client_secret_post`,
+    /// `client_secret_jwt`, `private_key_jwt` (with `private_key`), `none`.
     pub auth_method: Option<String>,
     /// Scopes to request.
     pub scope: String,
@@ -50,6 +52,8 @@ pub struct AppConfig {
     pub id_token_algs: Vec<String>,
     /// Extra authorization request parameters.
     pub auth_params: Vec<(String, String)>,
+    /// A PKCS#8 PEM private key for `private_key_jwt`.
+    pub private_key_pem: Option<String>,
 }
 
 /// The parameters sesame-rp sets itself, refused in `auth_params`.
@@ -80,11 +84,13 @@ pub async fn router(config: &AppConfig) -> Result<Router, AppError> {
     Ok(start(config).await?.router)
 }
 
-/// The app.
+/// The app, and what it published.
 #[derive(Debug)]
 pub struct App {
     /// The app's routes.
     pub router: Router,
+    /// The public JWK Set served at `/jwks.json` (with a private key).
+    pub jwks: Option<sesame_core::JwkSet>,
 }
 
 /// The response type and whether form_post is asked for.
@@ -161,6 +167,25 @@ fn algorithms(config: &AppConfig) -> Result<(Vec<JwsAlgorithm>, bool), AppError>
     Ok((algs, hs256))
 }
 
+/// A PKCS#8 PEM key of any supported type (RSA → RS256, P-256 → ES256,
+/// P-384 → ES384, Ed25519 → EdDSA).
+fn private_key(pem: &str) -> Result<SigningKey, AppError> {
+    [
+        JwsAlgorithm::ES256,
+        JwsAlgorithm::ES384,
+        JwsAlgorithm::EdDSA,
+        JwsAlgorithm::RS256,
+    ]
+    .into_iter()
+    .find_map(|alg| SigningKey::from_pkcs8_pem(alg, pem).ok())
+    .ok_or_else(|| {
+        AppError(
+            "--private-key: not a PKCS#8 PEM (BEGIN PRIVATE KEY) RSA, P-256, P-384 or Ed25519 key"
+                .into(),
+        )
+    })
+}
+
 fn check_auth_params(params: &[(String, String)]) -> Result<(), AppError> {
     for (name, _) in params {
         if name.is_empty() {
@@ -189,11 +214,27 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
     let (response_type, form_post) = response(config)?;
     let (algs, hs256) = algorithms(config)?;
     check_auth_params(&config.auth_params)?;
+    let key = config
+        .private_key_pem
+        .as_deref()
+        .map(private_key)
+        .transpose()?;
     let auth = match &config.auth_method {
         Some(m) => Some(
             ClientAuth::parse(m)
                 .ok_or_else(|| AppError(format!("unsupported --auth-method {m:?}")))?,
         ),
+        None => None,
+    };
+    if auth == Some(ClientAuth::PrivateKeyJwt) && key.is_none() {
+        return Err(AppError(
+            "--auth-method private_key_jwt needs --private-key FILE".into(),
+        ));
+    }
+    let jwks = match &key {
+        Some(k) => Some(sesame_core::JwkSet {
+            keys: vec![k.public_jwk().map_err(|e| AppError(e.to_string()))?],
+        }),
         None => None,
     };
     let mut builder = OidcClient::builder(issuer, config.client_id.clone())
@@ -215,6 +256,9 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
     for (name, value) in &config.auth_params {
         builder = builder.with_auth_param(name.clone(), value.clone());
     }
+    if let Some(k) = key {
+        builder = builder.with_private_key(k);
+    }
     if let Some(auth) = auth {
         builder = builder.with_auth_method(auth);
     }
@@ -226,14 +270,19 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
         std::sync::Arc::new(env)
     };
     let secure = public.starts_with("https://");
+    let mut router = Router::new()
+        .route("/", get(home))
+        .route("/me", get(me))
+        .merge(oidc.router());
+    if let Some(set) = jwks.clone() {
+        router = router.route("/jwks.json", get(move || async move { Json(set) }));
+    }
     Ok(App {
-        router: Router::new()
-            .route("/", get(home))
-            .route("/me", get(me))
-            .merge(oidc.router())
+        router: router
             .layer(Extension(templates))
             .layer(Extension(oidc))
             .layer(sesame_rp::session_layer(secure)),
+        jwks,
     })
 }
 

@@ -79,6 +79,8 @@ enum Command {
     ///   sesame app --issuer https://op.example --client-id app --client-secret S
     ///   sesame app --issuer https://op.example --client-id hybrid --client-secret S \
     ///     --response-type "code id_token" --response-mode form_post --auth-param prompt=login
+    ///   sesame app --issuer https://op.example --client-id api --auth-method private_key_jwt \
+    ///     --private-key key.pem        # register PUBLIC_URL/jwks.json (printed at start)
     #[command(verbatim_doc_comment)]
     App(Box<AppArgs>),
 }
@@ -94,9 +96,14 @@ struct AppArgs {
     /// The client secret.
     #[arg(long, env = "SESAME_APP_CLIENT_SECRET")]
     client_secret: Option<String>,
-    /// client_secret_basic, client_secret_post, client_secret_jwt or none.
+    /// client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt (with
+    /// --private-key) or none.
     #[arg(long)]
     auth_method: Option<String>,
+    /// A PKCS#8 PEM private key (RSA, P-256, P-384 or Ed25519) for private_key_jwt; its public
+    /// JWK Set is printed at start and served at PUBLIC_URL/jwks.json.
+    #[arg(long, value_name = "FILE")]
+    private_key: Option<PathBuf>,
     /// Scopes to request.
     #[arg(long, default_value = "openid profile email")]
     scope: String,
@@ -126,8 +133,17 @@ struct AppArgs {
 }
 
 impl AppArgs {
-    /// The app's settings, with the parameters split.
+    /// The app's settings, with the key file read and the parameters split.
     fn config(self, public_url: String) -> Result<crate::app::AppConfig, Failure> {
+        let private_key_pem = match &self.private_key {
+            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+                Failure::App(crate::app::AppError(format!(
+                    "cannot read --private-key {}: {e}",
+                    path.display()
+                )))
+            })?),
+            None => None,
+        };
         let mut auth_params = Vec::new();
         for p in &self.auth_params {
             let (name, value) = p.split_once('=').ok_or_else(|| {
@@ -148,6 +164,7 @@ impl AppArgs {
             response_mode: self.response_mode,
             id_token_algs: self.id_token_algs,
             auth_params,
+            private_key_pem,
         })
     }
 }
@@ -339,6 +356,12 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
             let config = args.config(public_url.clone())?;
             let listener = bind(&listen).await?;
             let app = crate::app::start(&config).await?;
+            if let Some(jwks) = &app.jwks {
+                print_line(&format!(
+                    "Public JWK Set (also at {public_url}/jwks.json): {}",
+                    serde_json::to_string(jwks)?
+                ));
+            }
             print_line(&format!(
                 "Demo app on {public_url} (redirect URI {public_url}/callback)"
             ));

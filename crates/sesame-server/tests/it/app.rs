@@ -393,3 +393,78 @@ async fn auth_params_reach_the_provider_and_prompt_login_forces_the_form() {
         assert!(line.contains("NAME=VALUE"), "{line}");
     }
 }
+
+#[tokio::test]
+async fn private_key_jwt_with_the_apps_published_jwk() {
+    let (dir, db, _server, op) = provider(&[("SESAME_ALLOW_PRIVATE_OUTBOUND", "true")]).await;
+    let key = sesame_core::SigningKey::generate(sesame_core::JwsAlgorithm::ES256).unwrap();
+    let pem = dir.0.join("app-key.pem");
+    std::fs::write(&pem, key.to_pkcs8_pem().unwrap().as_bytes()).unwrap();
+    let port = free_port();
+    let app = format!("http://127.0.0.1:{port}");
+    let jwks_uri = format!("{app}/jwks.json");
+    // sesame-rp's assertions name the token endpoint as `aud` (OIDC Core §9);
+    // sesame-op takes the issuer, and the endpoint with this flag.
+    let (id, _) = add_client(
+        &db,
+        &app,
+        &[
+            "--auth-method",
+            "private_key_jwt",
+            "--jwks-uri",
+            &jwks_uri,
+            "--legacy-assertion-audience",
+        ],
+    );
+    let running = app_on(
+        port,
+        &op,
+        &["--client-id", &id, "--private-key", pem.to_str().unwrap()],
+    );
+    // The public JWK Set, printed and served.
+    let printed = running.line_with("Public JWK Set").to_owned();
+    assert!(printed.contains(&jwks_uri), "{printed}");
+    let served: Value = reqwest::get(&jwks_uri).await.unwrap().json().await.unwrap();
+    assert_eq!(served["keys"][0]["kid"], key.kid());
+    assert!(served["keys"][0].get("d").is_none(), "public only");
+    let printed: Value = serde_json::from_str(printed.split_once("): ").unwrap().1).unwrap();
+    assert_eq!(printed, served);
+    let b = browser();
+    sign_in(&b, &app, &op).await;
+    assert_eq!(me(&b, &app).await["claims"]["preferred_username"], "ann");
+
+    let missing = dir.0.join("missing.pem");
+    let not_a_key = dir.0.join("not-a-key.pem");
+    std::fs::write(&not_a_key, "hello").unwrap();
+    for (args, needle) in [
+        (
+            vec![
+                "--client-id",
+                "x",
+                "--private-key",
+                missing.to_str().unwrap(),
+            ],
+            "cannot read --private-key",
+        ),
+        (
+            vec![
+                "--client-id",
+                "x",
+                "--private-key",
+                not_a_key.to_str().unwrap(),
+            ],
+            "PKCS#8",
+        ),
+        (
+            vec!["--client-id", "x", "--auth-method", "private_key_jwt"],
+            "--private-key",
+        ),
+        (
+            vec!["--client-id", "x", "--auth-method", "magic"],
+            "--auth-method",
+        ),
+    ] {
+        let line = refused(&args);
+        assert!(line.contains(needle), "{args:?}: {line}");
+    }
+}
