@@ -4,16 +4,16 @@
 //! button; "You have been signed out" only when the provider returns the
 //! logout's `state`), `/login`, `/callback` (a failed sign-in answers
 //! sesame-rp's failure page: 4xx for a bad or forged response), `/logout` (POST),
-//! `/backchannel-logout` (POST), `/me` (JSON of the session's claims, 401
-//! when not logged in), and `/jwks.json`
+//! `/backchannel-logout` (POST), `/me` (JSON of the session's claims and a
+//! fingerprint of its access token, 401 when not logged in), and `/jwks.json`
 //! (the public key of `--private-key`, for `private_key_jwt`).
 //!
 //! Every option maps to one of sesame-rp's builder methods: `response_type`
 //! (`with_response_type`), `response_mode` (`with_form_post`; the implicit and
 //! hybrid types always use form_post, `fragment` is not offered since the
 //! server cannot read a fragment), `id_token_algs` (`with_algorithms`, HS256
-//! through `with_hs256_id_tokens`), `auth_params` (`with_auth_param`)
-//! and `private_key` (`with_private_key`).
+//! through `with_hs256_id_tokens`), `auth_params` (`with_auth_param`),
+//! `private_key` (`with_private_key`) and `refresh` (the `SessionRefresh` layer).
 
 use std::future::Future;
 
@@ -25,7 +25,9 @@ use minijinja::Environment;
 use serde_json::{Value, json};
 use sesame_core::{Issuer, JwsAlgorithm, SigningKey};
 use sesame_op::pages::Page;
-use sesame_rp::{Claims, ClientAuth, LogoutReturn, OidcClient, ResponseType};
+use sesame_rp::{
+    AccessToken, Claims, ClientAuth, LogoutReturn, OidcClient, ResponseType, SessionRefresh,
+};
 use tower_sessions::Session;
 
 /// Settings of the demo app.
@@ -54,6 +56,8 @@ pub struct AppConfig {
     pub auth_params: Vec<(String, String)>,
     /// A PKCS#8 PEM private key for `private_key_jwt`.
     pub private_key_pem: Option<String>,
+    /// Install `SessionRefresh` (refresh tokens before the access token expires).
+    pub refresh: bool,
 }
 
 /// The parameters sesame-rp sets itself, refused in `auth_params`.
@@ -270,10 +274,11 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
         std::sync::Arc::new(env)
     };
     let secure = public.starts_with("https://");
-    let mut router = Router::new()
-        .route("/", get(home))
-        .route("/me", get(me))
-        .merge(oidc.router());
+    let mut pages = Router::new().route("/", get(home)).route("/me", get(me));
+    if config.refresh {
+        pages = pages.layer(SessionRefresh::new(oidc.clone()));
+    }
+    let mut router = pages.merge(oidc.router());
     if let Some(set) = jwks.clone() {
         router = router.route("/jwks.json", get(move || async move { Json(set) }));
     }
@@ -322,10 +327,23 @@ async fn home(
         .render(ctx)
 }
 
-async fn me(claims: Option<Claims>) -> Response {
+async fn me(
+    claims: Option<Claims>,
+    token: Result<AccessToken, sesame_rp::NotSignedIn>,
+) -> Response {
     match claims {
         Some(c) => {
-            Json(json!({"iss": c.issuer, "sub": c.subject, "claims": c.claims})).into_response()
+            // A fingerprint (the at_hash form), never the token: it changes when the token is refreshed.
+            let fingerprint = token
+                .ok()
+                .map(|t| sesame_core::token_hash(JwsAlgorithm::RS256, t.0.secret()));
+            Json(json!({
+                "iss": c.issuer,
+                "sub": c.subject,
+                "claims": c.claims,
+                "access_token_hash": fingerprint,
+            }))
+            .into_response()
         }
         None => (
             StatusCode::UNAUTHORIZED,

@@ -81,6 +81,8 @@ enum Command {
     ///     --response-type "code id_token" --response-mode form_post --auth-param prompt=login
     ///   sesame app --issuer https://op.example --client-id api --auth-method private_key_jwt \
     ///     --private-key key.pem        # register PUBLIC_URL/jwks.json (printed at start)
+    ///   sesame app --issuer https://op.example --client-id app --client-secret S \
+    ///     --scope "openid offline_access" --refresh
     #[command(verbatim_doc_comment)]
     App(Box<AppArgs>),
 }
@@ -124,6 +126,10 @@ struct AppArgs {
     /// redirect_uri, client_id, response_type, response_mode or scope).
     #[arg(long = "auth-param", value_name = "NAME=VALUE")]
     auth_params: Vec<String>,
+    /// Refresh the session's tokens (sesame-rp's SessionRefresh) a minute before the access
+    /// token expires; ask for offline_access in --scope to get a refresh token.
+    #[arg(long)]
+    refresh: bool,
     /// The address to listen on.
     #[arg(long, default_value = "127.0.0.1:3000")]
     listen: String,
@@ -165,6 +171,7 @@ impl AppArgs {
             id_token_algs: self.id_token_algs,
             auth_params,
             private_key_pem,
+            refresh: self.refresh,
         })
     }
 }

@@ -468,3 +468,51 @@ async fn private_key_jwt_with_the_apps_published_jwk() {
         assert!(line.contains(needle), "{args:?}: {line}");
     }
 }
+
+#[tokio::test]
+async fn refresh_renews_the_access_token_before_it_expires() {
+    // Access tokens live 30 s: inside SessionRefresh's minute, so every request refreshes.
+    let (_dir, db, _server, op) = provider(&[("SESAME_ACCESS_TOKEN_TTL", "30")]).await;
+    for refresh in [true, false] {
+        let port = free_port();
+        let app = format!("http://127.0.0.1:{port}");
+        let (id, secret) = add_client(
+            &db,
+            &app,
+            &[
+                "--grant-type",
+                "authorization_code",
+                "--grant-type",
+                "refresh_token",
+            ],
+        );
+        let mut args = vec![
+            "--client-id",
+            id.as_str(),
+            "--client-secret",
+            secret.as_str(),
+            "--scope",
+            "openid offline_access",
+        ];
+        if refresh {
+            args.push("--refresh");
+        }
+        let _app = app_on(port, &op, &args);
+        let b = browser();
+        let (authorize, _) = sign_in(&b, &app, &op).await;
+        assert_eq!(
+            param(&authorize, "scope").as_deref(),
+            Some("openid offline_access")
+        );
+        let first = me(&b, &app).await;
+        let second = me(&b, &app).await;
+        let (h1, h2) = (&first["access_token_hash"], &second["access_token_hash"]);
+        assert!(h1.is_string() && h2.is_string(), "{first} {second}");
+        assert_eq!(first["sub"], second["sub"]);
+        if refresh {
+            assert_ne!(h1, h2, "refreshed");
+        } else {
+            assert_eq!(h1, h2, "never refreshed without --refresh");
+        }
+    }
+}
