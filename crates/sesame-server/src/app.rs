@@ -13,7 +13,8 @@
 //! hybrid types always use form_post, `fragment` is not offered since the
 //! server cannot read a fragment), `id_token_algs` (`with_algorithms`, HS256
 //! through `with_hs256_id_tokens`), `auth_params` (`with_auth_param`),
-//! `private_key` (`with_private_key`) and `refresh` (the `SessionRefresh` layer).
+//! `private_key` (`with_private_key`), `refresh` (the `SessionRefresh` layer)
+//! and `register` (`OidcClient::register`, then `with_registration`).
 
 use std::future::Future;
 
@@ -35,7 +36,7 @@ use tower_sessions::Session;
 pub struct AppConfig {
     /// The provider's issuer.
     pub issuer: String,
-    /// The client id registered there.
+    /// The client id registered there (empty with `register`).
     pub client_id: String,
     /// The client secret, if confidential.
     pub client_secret: Option<String>,
@@ -58,6 +59,10 @@ pub struct AppConfig {
     pub private_key_pem: Option<String>,
     /// Install `SessionRefresh` (refresh tokens before the access token expires).
     pub refresh: bool,
+    /// Register the client dynamically (RFC 7591) at start.
+    pub register: bool,
+    /// The initial access token for `register`, if the provider asks for one.
+    pub initial_access_token: Option<String>,
 }
 
 /// The parameters sesame-rp sets itself, refused in `auth_params`.
@@ -88,11 +93,13 @@ pub async fn router(config: &AppConfig) -> Result<Router, AppError> {
     Ok(start(config).await?.router)
 }
 
-/// The app, and what it published.
+/// The app, and what it registered and published.
 #[derive(Debug)]
 pub struct App {
     /// The app's routes.
     pub router: Router,
+    /// The client id in use (the registered one with `register`).
+    pub client_id: String,
     /// The public JWK Set served at `/jwks.json` (with a private key).
     pub jwks: Option<sesame_core::JwkSet>,
 }
@@ -204,15 +211,15 @@ fn check_auth_params(params: &[(String, String)]) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Builds the demo app (discovering the provider).
+/// Builds the demo app (discovering the provider, registering when asked).
 ///
 /// # Errors
-/// Discovery failure or a bad setting.
+/// Discovery or registration failure, or a bad setting.
 pub async fn start(config: &AppConfig) -> Result<App, AppError> {
     let issuer =
         Issuer::new(config.issuer.clone()).map_err(|e| AppError(format!("issuer: {e}")))?;
     let public = config.public_url.trim_end_matches('/').to_owned();
-    let redirect = format!("{public}/callback")
+    let redirect: sesame_core::RedirectUri = format!("{public}/callback")
         .parse()
         .map_err(|e| AppError(format!("public URL: {e}")))?;
     let (response_type, form_post) = response(config)?;
@@ -241,7 +248,50 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
         }),
         None => None,
     };
-    let mut builder = OidcClient::builder(issuer, config.client_id.clone())
+    if config.register && !config.client_id.is_empty() {
+        return Err(AppError(
+            "--register registers a new client: give it or --client-id, not both".into(),
+        ));
+    }
+    if config.initial_access_token.is_some() && !config.register {
+        return Err(AppError(
+            "--initial-access-token goes with --register".into(),
+        ));
+    }
+    let registration = if config.register {
+        let mut request = sesame_rp::RegistrationRequest::new([redirect.clone()])
+            .with_client_name("Sesame demo app")
+            .with_post_logout_redirect_uris([format!("{public}/")
+                .parse()
+                .map_err(|e| AppError(format!("public URL: {e}")))?])
+            .with_scope(config.scope.clone())
+            .with_response_types([response_type]);
+        let method = auth.or(key.as_ref().map(|_| ClientAuth::PrivateKeyJwt));
+        if let Some(m) = method {
+            request = request.with_auth_method(m);
+        }
+        if let Some(set) = &jwks {
+            request = request.with_jwks(set);
+        }
+        if let Some(t) = &config.initial_access_token {
+            request = request.with_initial_access_token(t.clone());
+        }
+        Some(
+            OidcClient::register(&issuer, request)
+                .await
+                .map_err(|e| AppError(format!("registration failed: {e}")))?,
+        )
+    } else {
+        if config.client_id.is_empty() {
+            return Err(AppError("give --client-id, or --register".into()));
+        }
+        None
+    };
+    let mut builder = OidcClient::builder(issuer, config.client_id.clone());
+    if let Some(r) = &registration {
+        builder = builder.with_registration(r);
+    }
+    builder = builder
         .with_redirect_uri(redirect)
         .with_post_logout_redirect_uri(format!("{public}/"))
         .with_scopes(&config.scope)
@@ -274,6 +324,7 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
         std::sync::Arc::new(env)
     };
     let secure = public.starts_with("https://");
+    let client_id = oidc.client_id().as_str().to_owned();
     let mut pages = Router::new().route("/", get(home)).route("/me", get(me));
     if config.refresh {
         pages = pages.layer(SessionRefresh::new(oidc.clone()));
@@ -287,6 +338,7 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
             .layer(Extension(templates))
             .layer(Extension(oidc))
             .layer(sesame_rp::session_layer(secure)),
+        client_id,
         jwks,
     })
 }

@@ -81,8 +81,7 @@ enum Command {
     ///     --response-type "code id_token" --response-mode form_post --auth-param prompt=login
     ///   sesame app --issuer https://op.example --client-id api --auth-method private_key_jwt \
     ///     --private-key key.pem        # register PUBLIC_URL/jwks.json (printed at start)
-    ///   sesame app --issuer https://op.example --client-id app --client-secret S \
-    ///     --scope "openid offline_access" --refresh
+    ///   sesame app --issuer https://op.example --register --scope "openid offline_access" --refresh
     #[command(verbatim_doc_comment)]
     App(Box<AppArgs>),
 }
@@ -92,9 +91,9 @@ struct AppArgs {
     /// The provider's issuer.
     #[arg(long)]
     issuer: String,
-    /// The client id registered there.
+    /// The client id registered there (or --register).
     #[arg(long)]
-    client_id: String,
+    client_id: Option<String>,
     /// The client secret.
     #[arg(long, env = "SESAME_APP_CLIENT_SECRET")]
     client_secret: Option<String>,
@@ -130,6 +129,13 @@ struct AppArgs {
     /// token expires; ask for offline_access in --scope to get a refresh token.
     #[arg(long)]
     refresh: bool,
+    /// Register the app at the provider's registration endpoint (RFC 7591) at start,
+    /// instead of --client-id.
+    #[arg(long)]
+    register: bool,
+    /// The initial access token the provider asks for with --register.
+    #[arg(long, env = "SESAME_APP_INITIAL_ACCESS_TOKEN")]
+    initial_access_token: Option<String>,
     /// The address to listen on.
     #[arg(long, default_value = "127.0.0.1:3000")]
     listen: String,
@@ -161,7 +167,7 @@ impl AppArgs {
         }
         Ok(crate::app::AppConfig {
             issuer: self.issuer,
-            client_id: self.client_id,
+            client_id: self.client_id.unwrap_or_default(),
             client_secret: self.client_secret,
             auth_method: self.auth_method,
             scope: self.scope,
@@ -172,6 +178,8 @@ impl AppArgs {
             auth_params,
             private_key_pem,
             refresh: self.refresh,
+            register: self.register,
+            initial_access_token: self.initial_access_token,
         })
     }
 }
@@ -363,6 +371,9 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
             let config = args.config(public_url.clone())?;
             let listener = bind(&listen).await?;
             let app = crate::app::start(&config).await?;
+            if config.register {
+                print_line(&format!("Registered client id {}", app.client_id));
+            }
             if let Some(jwks) = &app.jwks {
                 print_line(&format!(
                     "Public JWK Set (also at {public_url}/jwks.json): {}",

@@ -68,7 +68,7 @@ fn app_on(port: u16, issuer: &str, args: &[&str]) -> Running {
     let mut rest = args.iter().peekable();
     while let Some(a) = rest.next() {
         match rest.peek() {
-            Some(v) if a.starts_with("--") && v.starts_with('-') => {
+            Some(v) if matches!(*a, "--client-id" | "--client-secret") && v.starts_with('-') => {
                 all.push(format!("{a}={v}"));
                 rest.next();
             }
@@ -514,5 +514,31 @@ async fn refresh_renews_the_access_token_before_it_expires() {
         } else {
             assert_eq!(h1, h2, "never refreshed without --refresh");
         }
+    }
+}
+
+#[tokio::test]
+async fn register_makes_a_client_at_the_provider_and_signs_in() {
+    let (_dir, _db, _server, op) = provider(&[("SESAME_REGISTRATION", "open")]).await;
+    let port = free_port();
+    let app = format!("http://127.0.0.1:{port}");
+    let running = app_on(port, &op, &["--register", "--scope", "openid profile"]);
+    let line = running.line_with("Registered client id").to_owned();
+    let id = line.rsplit(' ').next().unwrap().to_owned();
+    let b = browser();
+    let (authorize, _) = sign_in(&b, &app, &op).await;
+    assert_eq!(param(&authorize, "client_id").as_deref(), Some(id.as_str()));
+    assert_eq!(me(&b, &app).await["claims"]["preferred_username"], "ann");
+
+    for (args, needle) in [
+        (&[][..], "--register"),
+        (&["--register", "--client-id", "x"], "not both"),
+        (
+            &["--client-id", "x", "--initial-access-token", "t"],
+            "--register",
+        ),
+    ] {
+        let line = refused(args);
+        assert!(line.contains(needle), "{args:?}: {line}");
     }
 }
