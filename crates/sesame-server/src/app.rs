@@ -110,15 +110,10 @@ fn response(config: &AppConfig) -> Result<(ResponseType, bool), AppError> {
         None => ResponseType::Code,
         Some(t) => ResponseType::parse(t.trim()).ok_or_else(|| {
             AppError(format!(
-                "--response-type {t:?}: use code, id_token, \"id_token token\", \"code id_token\" or \"code id_token token\""
+                "--response-type {t:?}: use code, id_token, \"id_token token\", \"code id_token\", \"code token\" or \"code id_token token\""
             ))
         })?,
     };
-    if rt == ResponseType::CodeToken {
-        return Err(AppError(
-            "--response-type \"code token\" is not supported by sesame-rp (no front-channel ID token to bind the access token to)".into(),
-        ));
-    }
     let form_post = match config.response_mode.as_deref() {
         None => false,
         Some("form_post") => true,

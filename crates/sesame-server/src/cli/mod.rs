@@ -108,8 +108,8 @@ struct AppArgs {
     /// Scopes to request.
     #[arg(long, default_value = "openid profile email")]
     scope: String,
-    /// code (default), id_token, "id_token token", "code id_token" or "code id_token token"
-    /// ("code token" is not supported by sesame-rp).
+    /// code (default), id_token, "id_token token", "code id_token", "code token" or
+    /// "code id_token token".
     #[arg(long, value_name = "RT")]
     response_type: Option<String>,
     /// query (the code flow's default) or form_post (always used with tokens in the

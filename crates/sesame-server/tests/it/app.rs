@@ -249,6 +249,52 @@ async fn response_type_code_id_token_by_form_post_signs_in() {
     assert!(!login_asked);
 }
 
+/// `code token` (added to sesame-rp for issue 14): the code redeemed, the
+/// token endpoint's tokens kept.
+#[tokio::test]
+async fn response_type_code_token_signs_in() {
+    let (_dir, db, _server, op) = provider(&[]).await;
+    let port = free_port();
+    let app = format!("http://127.0.0.1:{port}");
+    let (id, secret) = add_client(
+        &db,
+        &app,
+        &[
+            "--grant-type",
+            "authorization_code",
+            "--grant-type",
+            "implicit",
+            "--response-type",
+            "code token",
+        ],
+    );
+    let _app = app_on(
+        port,
+        &op,
+        &[
+            "--client-id",
+            &id,
+            "--client-secret",
+            &secret,
+            "--response-type",
+            "code token",
+        ],
+    );
+    let b = browser();
+    let (authorize, _) = sign_in(&b, &app, &op).await;
+    assert_eq!(
+        param(&authorize, "response_type").as_deref(),
+        Some("code token")
+    );
+    assert_eq!(
+        param(&authorize, "response_mode").as_deref(),
+        Some("form_post")
+    );
+    let me = me(&b, &app).await;
+    assert_eq!(me["claims"]["preferred_username"], "ann");
+    assert!(me["access_token_hash"].is_string(), "{me}");
+}
+
 #[tokio::test]
 async fn response_type_and_mode_bad_values_are_one_error_line() {
     for (args, needle) in [
@@ -257,8 +303,8 @@ async fn response_type_and_mode_bad_values_are_one_error_line() {
             "--response-type",
         ),
         (
-            &["--client-id", "x", "--response-type", "code token"],
-            "code token",
+            &["--client-id", "x", "--response-type", "code code"],
+            "--response-type",
         ),
         (
             &["--client-id", "x", "--response-mode", "fragment"],
