@@ -183,7 +183,10 @@ impl OidcClientBuilder {
 
     /// The `response_type` (default [`ResponseType::Code`]). The implicit and
     /// hybrid types are opt-ins; they always use `response_mode=form_post`,
-    /// and the callback refuses them when they arrive any other way.
+    /// and the callback refuses them when they arrive any other way. With
+    /// `code token` the front channel's access token is not used (no
+    /// front-channel ID token binds it to the login): the code is redeemed
+    /// and the token endpoint's tokens are kept.
     ///
     /// ```no_run
     /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -487,12 +490,6 @@ impl OidcClientBuilder {
     /// The response type is one the provider offers (and this crate
     /// completes); returns whether `response_mode=form_post` is used.
     fn check_response_type(&self, metadata: &ProviderMetadata) -> Result<bool, BuildError> {
-        if self.response_type == ResponseType::CodeToken {
-            return Err(BuildError::Setting(
-                "response_type=code token is not supported: it has no front-channel ID token"
-                    .into(),
-            ));
-        }
         if let Some(supported) = &metadata.response_types_supported
             && !supported
                 .iter()

@@ -26,8 +26,9 @@ pub use sesame_core::ClientAuthMethod as ClientAuth;
 /// reach the server in a POST body rather than a URL. The front-channel ID
 /// token must carry the login's `nonce`, `c_hash` when a code comes with it
 /// and `at_hash` when an access token does; the code is then redeemed with
-/// PKCE as in the code flow. `code token` (no front-channel ID token to bind
-/// the access token to) is refused by `build()`.
+/// PKCE as in the code flow. With `code token` (no front-channel ID token to
+/// bind the access token to) the front channel's access token is not used:
+/// the code is redeemed and the token endpoint's tokens are kept.
 pub use sesame_core::ResponseType;
 
 /// Route paths the router mounts (relative to where it is nested).

@@ -101,7 +101,7 @@ impl RegistrationRequest {
     }
 
     /// `response_types`, and the `grant_types` they need (`authorization_code`
-    /// for a code, `implicit` for front-channel tokens; `refresh_token` is
+    /// for a code, `implicit` for front-channel tokens (an ID token or an access token); `refresh_token` is
     /// kept if set with [`Self::with_metadata`] before).
     #[must_use]
     pub fn with_response_types(mut self, types: impl IntoIterator<Item = ResponseType>) -> Self {
@@ -121,7 +121,7 @@ impl RegistrationRequest {
         if types.iter().any(|t| t.has_code()) {
             grants.push("authorization_code".into());
         }
-        if types.iter().any(|t| t.has_id_token()) {
+        if types.iter().any(|t| t.has_id_token() || t.has_token()) {
             grants.push("implicit".into());
         }
         let names: Vec<&str> = types.iter().map(|t| t.as_str()).collect();
@@ -373,5 +373,29 @@ impl OidcClientBuilder {
             self = self.with_auth_method(auth);
         }
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn response_types_bring_the_grants_they_need() {
+        let redirect: RedirectUri = "https://app.example/cb".parse().unwrap();
+        let grants = |t: ResponseType| {
+            RegistrationRequest::new([redirect.clone()])
+                .with_response_types([t])
+                .metadata["grant_types"]
+                .clone()
+        };
+        assert_eq!(grants(ResponseType::Code), json!(["authorization_code"]));
+        // `code token` has a front-channel access token: the implicit grant too.
+        assert_eq!(
+            grants(ResponseType::CodeToken),
+            json!(["authorization_code", "implicit"])
+        );
+        assert_eq!(grants(ResponseType::IdToken), json!(["implicit"]));
     }
 }

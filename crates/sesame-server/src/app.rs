@@ -4,8 +4,17 @@
 //! button; "You have been signed out" only when the provider returns the
 //! logout's `state`), `/login`, `/callback` (a failed sign-in answers
 //! sesame-rp's failure page: 4xx for a bad or forged response), `/logout` (POST),
-//! `/backchannel-logout` (POST), `/me` (JSON of the session's claims, 401
-//! when not logged in).
+//! `/backchannel-logout` (POST), `/me` (JSON of the session's claims and a
+//! fingerprint of its access token, 401 when not logged in), and `/jwks.json`
+//! (the public key of `--private-key`, for `private_key_jwt`).
+//!
+//! Every option maps to one of sesame-rp's builder methods: `response_type`
+//! (`with_response_type`), `response_mode` (`with_form_post`; the implicit and
+//! hybrid types always use form_post, `fragment` is not offered since the
+//! server cannot read a fragment), `id_token_algs` (`with_algorithms`, HS256
+//! through `with_hs256_id_tokens`), `auth_params` (`with_auth_param`),
+//! `private_key` (`with_private_key`), `refresh` (the `SessionRefresh` layer)
+//! and `register` (`OidcClient::register`, then `with_registration`).
 
 use std::future::Future;
 
@@ -15,27 +24,59 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 use minijinja::Environment;
 use serde_json::{Value, json};
-use sesame_core::{Issuer, JwsAlgorithm};
+use sesame_core::{Issuer, JwsAlgorithm, SigningKey};
 use sesame_op::pages::Page;
-use sesame_rp::{Claims, ClientAuth, LogoutReturn, OidcClient};
+use sesame_rp::{
+    AccessToken, Claims, ClientAuth, LogoutReturn, OidcClient, ResponseType, SessionRefresh,
+};
 use tower_sessions::Session;
 
 /// Settings of the demo app.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct AppConfig {
     /// The provider's issuer.
     pub issuer: String,
-    /// The client id registered there.
+    /// The client id registered there (empty with `register`).
     pub client_id: String,
     /// The client secret, if confidential.
     pub client_secret: Option<String>,
-    /// `client_secret_basic` (default with a secret), `client_secret_post`, `none`.
+    /// `client_secret_basic` (default with a secret), `client_secret_post`,
+    /// `client_secret_jwt`, `private_key_jwt` (with `private_key`), `none`.
     pub auth_method: Option<String>,
     /// Scopes to request.
     pub scope: String,
     /// The public base URL (default `http://{listen}`); the redirect URI is `{public_url}/callback`.
     pub public_url: String,
+    /// The `response_type` (default `code`).
+    pub response_type: Option<String>,
+    /// `query` (the code flow's default), `form_post`; `fragment` is refused.
+    pub response_mode: Option<String>,
+    /// The ID token algorithms accepted (empty: RS256, PS256, ES256, ES384, EdDSA).
+    pub id_token_algs: Vec<String>,
+    /// Extra authorization request parameters.
+    pub auth_params: Vec<(String, String)>,
+    /// A PKCS#8 PEM private key for `private_key_jwt`.
+    pub private_key_pem: Option<String>,
+    /// Install `SessionRefresh` (refresh tokens before the access token expires).
+    pub refresh: bool,
+    /// Register the client dynamically (RFC 7591) at start.
+    pub register: bool,
+    /// The initial access token for `register`, if the provider asks for one.
+    pub initial_access_token: Option<String>,
 }
+
+/// The parameters sesame-rp sets itself, refused in `auth_params`.
+pub const RESERVED_AUTH_PARAMS: [&str; 9] = [
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "redirect_uri",
+    "client_id",
+    "response_type",
+    "response_mode",
+    "scope",
+];
 
 /// Why the app could not start.
 #[derive(Debug, thiserror::Error)]
@@ -49,30 +90,225 @@ const SHELL_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-act
 /// # Errors
 /// Discovery failure or a bad setting.
 pub async fn router(config: &AppConfig) -> Result<Router, AppError> {
+    Ok(start(config).await?.router)
+}
+
+/// The app, and what it registered and published.
+#[derive(Debug)]
+pub struct App {
+    /// The app's routes.
+    pub router: Router,
+    /// The client id in use (the registered one with `register`).
+    pub client_id: String,
+    /// The public JWK Set served at `/jwks.json` (with a private key).
+    pub jwks: Option<sesame_core::JwkSet>,
+}
+
+/// The response type and whether form_post is asked for.
+fn response(config: &AppConfig) -> Result<(ResponseType, bool), AppError> {
+    let rt = match &config.response_type {
+        None => ResponseType::Code,
+        Some(t) => ResponseType::parse(t.trim()).ok_or_else(|| {
+            AppError(format!(
+                "--response-type {t:?}: use code, id_token, \"id_token token\", \"code id_token\", \"code token\" or \"code id_token token\""
+            ))
+        })?,
+    };
+    let form_post = match config.response_mode.as_deref() {
+        None => false,
+        Some("form_post") => true,
+        Some("query") if rt == ResponseType::Code => false,
+        Some("query") => {
+            return Err(AppError(format!(
+                "--response-mode query: response type {:?} returns tokens, which sesame-rp takes by form_post only",
+                rt.as_str()
+            )));
+        }
+        Some("fragment") => {
+            return Err(AppError(
+                "--response-mode fragment is not supported: a server-side app cannot read a URL fragment (use form_post)".into(),
+            ));
+        }
+        Some(m) => {
+            return Err(AppError(format!(
+                "--response-mode {m:?}: use query or form_post"
+            )));
+        }
+    };
+    Ok((rt, form_post))
+}
+
+/// The ID token algorithms (HS256 apart), and whether HS256 is accepted.
+fn algorithms(config: &AppConfig) -> Result<(Vec<JwsAlgorithm>, bool), AppError> {
+    if config.id_token_algs.is_empty() {
+        return Ok((
+            vec![
+                JwsAlgorithm::RS256,
+                JwsAlgorithm::PS256,
+                JwsAlgorithm::ES256,
+                JwsAlgorithm::ES384,
+                JwsAlgorithm::EdDSA,
+            ],
+            false,
+        ));
+    }
+    let mut algs = Vec::new();
+    let mut hs256 = false;
+    for a in &config.id_token_algs {
+        match JwsAlgorithm::parse(a) {
+            Some(JwsAlgorithm::HS256) => hs256 = true,
+            Some(alg) if !alg.is_symmetric() => algs.push(alg),
+            _ => {
+                return Err(AppError(format!(
+                    "--id-token-alg {a:?}: use RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA or HS256"
+                )));
+            }
+        }
+    }
+    if hs256 && config.client_secret.is_none() {
+        return Err(AppError(
+            "--id-token-alg HS256 needs --client-secret (the key)".into(),
+        ));
+    }
+    Ok((algs, hs256))
+}
+
+/// A PKCS#8 PEM key of any supported type (RSA → RS256, P-256 → ES256,
+/// P-384 → ES384, Ed25519 → EdDSA).
+fn private_key(pem: &str) -> Result<SigningKey, AppError> {
+    [
+        JwsAlgorithm::ES256,
+        JwsAlgorithm::ES384,
+        JwsAlgorithm::EdDSA,
+        JwsAlgorithm::RS256,
+    ]
+    .into_iter()
+    .find_map(|alg| SigningKey::from_pkcs8_pem(alg, pem).ok())
+    .ok_or_else(|| {
+        AppError(
+            "--private-key: not a PKCS#8 PEM (BEGIN PRIVATE KEY) RSA, P-256, P-384 or Ed25519 key"
+                .into(),
+        )
+    })
+}
+
+fn check_auth_params(params: &[(String, String)]) -> Result<(), AppError> {
+    for (name, _) in params {
+        if name.is_empty() {
+            return Err(AppError("--auth-param: use NAME=VALUE".into()));
+        }
+        if RESERVED_AUTH_PARAMS.contains(&name.as_str()) || name.starts_with("code_challenge") {
+            return Err(AppError(format!(
+                "--auth-param {name}: sesame-rp sets {name} itself"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Builds the demo app (discovering the provider, registering when asked).
+///
+/// # Errors
+/// Discovery or registration failure, or a bad setting.
+pub async fn start(config: &AppConfig) -> Result<App, AppError> {
     let issuer =
         Issuer::new(config.issuer.clone()).map_err(|e| AppError(format!("issuer: {e}")))?;
     let public = config.public_url.trim_end_matches('/').to_owned();
-    let redirect = format!("{public}/callback")
+    let redirect: sesame_core::RedirectUri = format!("{public}/callback")
         .parse()
         .map_err(|e| AppError(format!("public URL: {e}")))?;
-    let mut builder = OidcClient::builder(issuer, config.client_id.clone())
+    let (response_type, form_post) = response(config)?;
+    let (algs, hs256) = algorithms(config)?;
+    check_auth_params(&config.auth_params)?;
+    let key = config
+        .private_key_pem
+        .as_deref()
+        .map(private_key)
+        .transpose()?;
+    let auth = match &config.auth_method {
+        Some(m) => Some(
+            ClientAuth::parse(m)
+                .ok_or_else(|| AppError(format!("unsupported --auth-method {m:?}")))?,
+        ),
+        None => None,
+    };
+    if auth == Some(ClientAuth::PrivateKeyJwt) && key.is_none() {
+        return Err(AppError(
+            "--auth-method private_key_jwt needs --private-key FILE".into(),
+        ));
+    }
+    let jwks = match &key {
+        Some(k) => Some(sesame_core::JwkSet {
+            keys: vec![k.public_jwk().map_err(|e| AppError(e.to_string()))?],
+        }),
+        None => None,
+    };
+    if config.register && !config.client_id.is_empty() {
+        return Err(AppError(
+            "--register registers a new client: give it or --client-id, not both".into(),
+        ));
+    }
+    if config.initial_access_token.is_some() && !config.register {
+        return Err(AppError(
+            "--initial-access-token goes with --register".into(),
+        ));
+    }
+    let registration = if config.register {
+        let mut request = sesame_rp::RegistrationRequest::new([redirect.clone()])
+            .with_client_name("Sesame demo app")
+            .with_post_logout_redirect_uris([format!("{public}/")
+                .parse()
+                .map_err(|e| AppError(format!("public URL: {e}")))?])
+            .with_scope(config.scope.clone())
+            .with_response_types([response_type]);
+        let method = auth.or(key.as_ref().map(|_| ClientAuth::PrivateKeyJwt));
+        if let Some(m) = method {
+            request = request.with_auth_method(m);
+        }
+        if let Some(set) = &jwks {
+            request = request.with_jwks(set);
+        }
+        if let Some(t) = &config.initial_access_token {
+            request = request.with_initial_access_token(t.clone());
+        }
+        Some(
+            OidcClient::register(&issuer, request)
+                .await
+                .map_err(|e| AppError(format!("registration failed: {e}")))?,
+        )
+    } else {
+        if config.client_id.is_empty() {
+            return Err(AppError("give --client-id, or --register".into()));
+        }
+        None
+    };
+    let mut builder = OidcClient::builder(issuer, config.client_id.clone());
+    if let Some(r) = &registration {
+        builder = builder.with_registration(r);
+    }
+    builder = builder
         .with_redirect_uri(redirect)
         .with_post_logout_redirect_uri(format!("{public}/"))
         .with_scopes(&config.scope)
         .map_err(|e| AppError(e.to_string()))?
-        .with_algorithms([
-            JwsAlgorithm::RS256,
-            JwsAlgorithm::PS256,
-            JwsAlgorithm::ES256,
-            JwsAlgorithm::ES384,
-            JwsAlgorithm::EdDSA,
-        ]);
+        .with_algorithms(algs)
+        .with_response_type(response_type);
+    if form_post {
+        builder = builder.with_form_post();
+    }
     if let Some(secret) = &config.client_secret {
         builder = builder.with_client_secret(secret.clone());
     }
-    if let Some(m) = &config.auth_method {
-        let auth = ClientAuth::parse(m)
-            .ok_or_else(|| AppError(format!("unsupported --auth-method {m:?}")))?;
+    if hs256 {
+        builder = builder.with_hs256_id_tokens();
+    }
+    for (name, value) in &config.auth_params {
+        builder = builder.with_auth_param(name.clone(), value.clone());
+    }
+    if let Some(k) = key {
+        builder = builder.with_private_key(k);
+    }
+    if let Some(auth) = auth {
         builder = builder.with_auth_method(auth);
     }
     let oidc = builder.build().await.map_err(|e| AppError(e.to_string()))?;
@@ -83,13 +319,23 @@ pub async fn router(config: &AppConfig) -> Result<Router, AppError> {
         std::sync::Arc::new(env)
     };
     let secure = public.starts_with("https://");
-    Ok(Router::new()
-        .route("/", get(home))
-        .route("/me", get(me))
-        .merge(oidc.router())
-        .layer(Extension(templates))
-        .layer(Extension(oidc))
-        .layer(sesame_rp::session_layer(secure)))
+    let client_id = oidc.client_id().as_str().to_owned();
+    let mut pages = Router::new().route("/", get(home)).route("/me", get(me));
+    if config.refresh {
+        pages = pages.layer(SessionRefresh::new(oidc.clone()));
+    }
+    let mut router = pages.merge(oidc.router());
+    if let Some(set) = jwks.clone() {
+        router = router.route("/jwks.json", get(move || async move { Json(set) }));
+    }
+    Ok(App {
+        router: router
+            .layer(Extension(templates))
+            .layer(Extension(oidc))
+            .layer(sesame_rp::session_layer(secure)),
+        client_id,
+        jwks,
+    })
 }
 
 async fn home(
@@ -128,10 +374,23 @@ async fn home(
         .render(ctx)
 }
 
-async fn me(claims: Option<Claims>) -> Response {
+async fn me(
+    claims: Option<Claims>,
+    token: Result<AccessToken, sesame_rp::NotSignedIn>,
+) -> Response {
     match claims {
         Some(c) => {
-            Json(json!({"iss": c.issuer, "sub": c.subject, "claims": c.claims})).into_response()
+            // A fingerprint (the at_hash form), never the token: it changes when the token is refreshed.
+            let fingerprint = token
+                .ok()
+                .map(|t| sesame_core::token_hash(JwsAlgorithm::RS256, t.0.secret()));
+            Json(json!({
+                "iss": c.issuer,
+                "sub": c.subject,
+                "claims": c.claims,
+                "access_token_hash": fingerprint,
+            }))
+            .into_response()
         }
         None => (
             StatusCode::UNAUTHORIZED,
@@ -151,6 +410,18 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
     let app = router(&config).await?;
+    serve(app, listener, shutdown).await
+}
+
+/// Serves a started app until `shutdown` resolves.
+///
+/// # Errors
+/// When the listener fails.
+pub async fn serve(
+    app: Router,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), AppError> {
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
@@ -193,9 +464,9 @@ mod tests {
             issuer,
             client_id: "app".into(),
             client_secret: Some("app-secret-app-secret-0123456789".into()),
-            auth_method: None,
             scope: "openid".into(),
             public_url: base.clone(),
+            ..AppConfig::default()
         };
         tokio::spawn(run(config, listener, std::future::pending()));
         let b = reqwest::Client::builder()

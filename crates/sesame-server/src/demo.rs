@@ -126,9 +126,9 @@ pub async fn run(
         issuer: provider_url.clone(),
         client_id: registered.client_id,
         client_secret: registered.client_secret,
-        auth_method: None,
         scope: "openid profile email offline_access".into(),
         public_url: app_url.clone(),
+        ..AppConfig::default()
     };
     let mut app_stop = stop_rx.clone();
     let app = crate::app::router(&app_config).await?;

@@ -126,7 +126,7 @@ impl OidcClient {
                 description: get("error_description").map(str::to_owned),
             });
         }
-        if response_type.has_id_token() && !via_post {
+        if (response_type.has_id_token() || response_type.has_token()) && !via_post {
             // Tokens asked for with form_post must not arrive in a URL.
             return Err(LoginError::NotFormPost);
         }
@@ -142,11 +142,10 @@ impl OidcClient {
     ) -> Result<Verified, LoginError> {
         let response_type =
             ResponseType::parse(&p.response_type).ok_or(LoginError::WrongProvider)?;
-        // A pending login written before `response_type` was recorded, or by
-        // a later version, is refused rather than guessed.
-        if response_type == ResponseType::CodeToken {
-            return Err(LoginError::WrongProvider);
-        }
+        // `code token`: no front-channel ID token carries the front channel's
+        // access token's `at_hash`, so nothing binds that token to this login;
+        // it is not used. The code is redeemed below and the token
+        // endpoint's tokens are the session's.
         self.check_response(params, response_type, via_post).await?;
         let nonce = Nonce::new(p.nonce.clone());
         let front = if response_type.has_id_token() {

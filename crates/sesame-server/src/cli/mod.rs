@@ -74,29 +74,114 @@ enum Command {
         host: String,
     },
     /// Run the demo relying-party app alone, pointed at any provider.
-    App {
-        /// The provider's issuer.
-        #[arg(long)]
-        issuer: String,
-        /// The client id registered there.
-        #[arg(long)]
-        client_id: String,
-        /// The client secret.
-        #[arg(long, env = "SESAME_APP_CLIENT_SECRET")]
-        client_secret: Option<String>,
-        /// client_secret_basic, client_secret_post or none.
-        #[arg(long)]
-        auth_method: Option<String>,
-        /// Scopes to request.
-        #[arg(long, default_value = "openid profile email")]
-        scope: String,
-        /// The address to listen on.
-        #[arg(long, default_value = "127.0.0.1:3000")]
-        listen: String,
-        /// The app's public base URL (default http://LISTEN); the redirect URI is PUBLIC_URL/callback.
-        #[arg(long)]
-        public_url: Option<String>,
-    },
+    ///
+    /// Examples:
+    ///   sesame app --issuer https://op.example --client-id app --client-secret S
+    ///   sesame app --issuer https://op.example --client-id hybrid --client-secret S \
+    ///     --response-type "code id_token" --response-mode form_post --auth-param prompt=login
+    ///   sesame app --issuer https://op.example --client-id api --auth-method private_key_jwt \
+    ///     --private-key key.pem        # register PUBLIC_URL/jwks.json (printed at start)
+    ///   sesame app --issuer https://op.example --register --scope "openid offline_access" --refresh
+    #[command(verbatim_doc_comment)]
+    App(Box<AppArgs>),
+}
+
+#[derive(Debug, clap::Args)]
+struct AppArgs {
+    /// The provider's issuer.
+    #[arg(long)]
+    issuer: String,
+    /// The client id registered there (or --register).
+    #[arg(long)]
+    client_id: Option<String>,
+    /// The client secret.
+    #[arg(long, env = "SESAME_APP_CLIENT_SECRET")]
+    client_secret: Option<String>,
+    /// client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt (with
+    /// --private-key) or none.
+    #[arg(long)]
+    auth_method: Option<String>,
+    /// A PKCS#8 PEM private key (RSA, P-256, P-384 or Ed25519) for private_key_jwt; its public
+    /// JWK Set is printed at start and served at PUBLIC_URL/jwks.json.
+    #[arg(long, value_name = "FILE")]
+    private_key: Option<PathBuf>,
+    /// Scopes to request.
+    #[arg(long, default_value = "openid profile email")]
+    scope: String,
+    /// code (default), id_token, "id_token token", "code id_token", "code token" or
+    /// "code id_token token".
+    #[arg(long, value_name = "RT")]
+    response_type: Option<String>,
+    /// query (the code flow's default) or form_post (always used with tokens in the
+    /// response); fragment is not supported (a server cannot read it).
+    #[arg(long, value_name = "MODE")]
+    response_mode: Option<String>,
+    /// An ID token algorithm to accept (repeat; default RS256, PS256, ES256, ES384, EdDSA).
+    /// HS256 (keyed by the client secret) only when named.
+    #[arg(long = "id-token-alg", value_name = "ALG")]
+    id_token_algs: Vec<String>,
+    /// An extra authorization request parameter, NAME=VALUE (repeat): prompt, max_age,
+    /// claims, acr_values, ui_locales, login_hint … (not state, nonce, code_challenge*,
+    /// redirect_uri, client_id, response_type, response_mode or scope).
+    #[arg(long = "auth-param", value_name = "NAME=VALUE")]
+    auth_params: Vec<String>,
+    /// Refresh the session's tokens (sesame-rp's SessionRefresh) a minute before the access
+    /// token expires; ask for offline_access in --scope to get a refresh token.
+    #[arg(long)]
+    refresh: bool,
+    /// Register the app at the provider's registration endpoint (RFC 7591) at start,
+    /// instead of --client-id.
+    #[arg(long)]
+    register: bool,
+    /// The initial access token the provider asks for with --register.
+    #[arg(long, env = "SESAME_APP_INITIAL_ACCESS_TOKEN")]
+    initial_access_token: Option<String>,
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    listen: String,
+    /// The app's public base URL (default http://LISTEN); the redirect URI is PUBLIC_URL/callback.
+    #[arg(long)]
+    public_url: Option<String>,
+}
+
+impl AppArgs {
+    /// The app's settings, with the key file read and the parameters split.
+    fn config(self, public_url: String) -> Result<crate::app::AppConfig, Failure> {
+        let private_key_pem = match &self.private_key {
+            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+                Failure::App(crate::app::AppError(format!(
+                    "cannot read --private-key {}: {e}",
+                    path.display()
+                )))
+            })?),
+            None => None,
+        };
+        let mut auth_params = Vec::new();
+        for p in &self.auth_params {
+            let (name, value) = p.split_once('=').ok_or_else(|| {
+                Failure::App(crate::app::AppError(format!(
+                    "--auth-param {p:?}: use NAME=VALUE"
+                )))
+            })?;
+            auth_params.push((name.to_owned(), value.to_owned()));
+        }
+        Ok(crate::app::AppConfig {
+            issuer: self.issuer,
+            client_id: self.client_id.unwrap_or_default(),
+            client_secret: self.client_secret,
+            auth_method: self.auth_method,
+            scope: self.scope,
+            public_url,
+            response_type: self.response_type,
+            response_mode: self.response_mode,
+            id_token_algs: self.id_token_algs,
+            auth_params,
+            private_key_pem,
+            refresh: self.refresh,
+            register: self.register,
+            initial_access_token: self.initial_access_token,
+        })
+    }
 }
 
 /// A failed command: one line for the user (exit code 1).
@@ -277,29 +362,28 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
             })
             .await?;
         }
-        Command::App {
-            issuer,
-            client_id,
-            client_secret,
-            auth_method,
-            scope,
-            listen,
-            public_url,
-        } => {
+        Command::App(args) => {
+            let listen = args.listen.clone();
+            let public_url = args
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{listen}"));
+            let config = args.config(public_url.clone())?;
             let listener = bind(&listen).await?;
-            let public_url = public_url.unwrap_or_else(|| format!("http://{listen}"));
-            let config = crate::app::AppConfig {
-                issuer,
-                client_id,
-                client_secret,
-                auth_method,
-                scope,
-                public_url: public_url.clone(),
-            };
+            let app = crate::app::start(&config).await?;
+            if config.register {
+                print_line(&format!("Registered client id {}", app.client_id));
+            }
+            if let Some(jwks) = &app.jwks {
+                print_line(&format!(
+                    "Public JWK Set (also at {public_url}/jwks.json): {}",
+                    serde_json::to_string(jwks)?
+                ));
+            }
             print_line(&format!(
                 "Demo app on {public_url} (redirect URI {public_url}/callback)"
             ));
-            crate::app::run(config, listener, crate::server::shutdown_signal()).await?;
+            crate::app::serve(app.router, listener, crate::server::shutdown_signal()).await?;
         }
     }
     Ok(())

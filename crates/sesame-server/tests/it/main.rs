@@ -10,6 +10,7 @@
 
 mod support;
 
+mod app;
 mod browser;
 mod claims;
 mod cli;

@@ -97,7 +97,7 @@ async fn discovery(State(f): State<S>) -> Json<Value> {
         "userinfo_endpoint": format!("{}/userinfo", f.base),
         "jwks_uri": format!("{}/jwks", f.base),
         "end_session_endpoint": format!("{}/end_session", f.base),
-        "response_types_supported": ["code", "code id_token", "id_token", "id_token token"],
+        "response_types_supported": ["code", "code id_token", "code token", "id_token", "id_token token"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"]
     }))
@@ -126,16 +126,21 @@ struct AuthQ {
 /// Implicit and hybrid: the response is an auto-submitting form (form_post)
 /// with the front-channel ID token (and the code, and an access token).
 fn form_post(f: &Fake, q: &AuthQ) -> Response {
-    let mut fields = vec![
-        ("state", q.state.clone()),
-        ("iss", f.base.clone()),
-        ("id_token", id_token(f, true)),
-    ];
+    let mut fields = vec![("state", q.state.clone()), ("iss", f.base.clone())];
+    if q.response_type.contains("id_token") {
+        fields.push(("id_token", id_token(f, true)));
+    }
     if q.response_type.contains("code") {
         fields.push(("code", "the-code".into()));
     }
     if q.response_type.split(' ').any(|t| t == "token") {
-        fields.push(("access_token", "at-1".into()));
+        // `code token`: a front-channel access token unlike the token endpoint's.
+        let at = if q.response_type.contains("id_token") {
+            "at-1"
+        } else {
+            "front-at"
+        };
+        fields.push(("access_token", at.into()));
         fields.push(("token_type", "Bearer".into()));
     }
     let inputs: String = fields
@@ -793,6 +798,73 @@ async fn a_hybrid_response_in_the_query_string_is_refused() {
         authorize.contains("response_type=code+id_token"),
         "{authorize}"
     );
+    let html = rig
+        .browser
+        .get(&authorize)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let (action, fields) = post_form(&html).unwrap();
+    let r = rig
+        .browser
+        .get(&action)
+        .query(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(!rig.signed_in().await);
+    assert_eq!(rig.fake.token_calls.load(Ordering::SeqCst), 0);
+}
+
+/// `code token` (issue 14): by form_post, the code redeemed with PKCE, the
+/// token endpoint's ID token checked and its access token kept (the front
+/// channel's, which no front-channel ID token binds, is not used).
+#[tokio::test]
+async fn hybrid_code_token_uses_the_token_endpoints_tokens() {
+    let good = rig(|_| {}, |b| b.with_response_type(ResponseType::CodeToken)).await;
+    let r = good
+        .browser
+        .get(format!("{}/login?next=/", good.rp))
+        .send()
+        .await
+        .unwrap();
+    let authorize = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        authorize.contains("response_type=code+token"),
+        "{authorize}"
+    );
+    assert!(authorize.contains("response_mode=form_post"), "{authorize}");
+    assert!(authorize.contains("code_challenge="), "{authorize}");
+    assert_eq!(good.login_forms().await, 200);
+    assert!(good.signed_in().await);
+    assert_eq!(good.fake.token_calls.load(Ordering::SeqCst), 1);
+    assert_eq!(good.fake.userinfo_calls.load(Ordering::SeqCst), 1);
+    // The token endpoint's ID token is checked as in the code flow.
+    let bad = rig(
+        |f: &Fake| *f.edit.lock().unwrap() = front(|c, _| c["nonce"] = json!("not-the-nonce")),
+        |b| b.with_response_type(ResponseType::CodeToken),
+    )
+    .await;
+    assert_ne!(bad.login_forms().await, 200);
+    assert!(!bad.signed_in().await);
+    assert_eq!(bad.fake.userinfo_calls.load(Ordering::SeqCst), 0);
+}
+
+/// A `code token` response (tokens in it) that arrives in the query string is refused.
+#[tokio::test]
+async fn a_code_token_response_in_the_query_string_is_refused() {
+    let rig = rig(|_| {}, |b| b.with_response_type(ResponseType::CodeToken)).await;
+    let r = rig
+        .browser
+        .get(format!("{}/login?next=/", rig.rp))
+        .send()
+        .await
+        .unwrap();
+    let authorize = r.headers()["location"].to_str().unwrap().to_owned();
     let html = rig
         .browser
         .get(&authorize)
