@@ -44,6 +44,7 @@ pub struct OidcClientBuilder {
     secret: Option<ClientSecret>,
     auth: Option<ClientAuth>,
     private_key: Option<SigningKey>,
+    assertion_audience: crate::client::AssertionAudience,
     metadata: Option<ProviderMetadata>,
     static_keys: Option<KeySet>,
     http: Option<reqwest::Client>,
@@ -87,6 +88,7 @@ impl OidcClient {
             secret: None,
             auth: None,
             private_key: None,
+            assertion_audience: crate::client::AssertionAudience::default(),
             metadata: None,
             static_keys: None,
             http: None,
@@ -141,6 +143,16 @@ impl OidcClientBuilder {
     pub fn with_private_key(mut self, key: SigningKey) -> Self {
         self.private_key = Some(key);
         self.auth = Some(ClientAuth::PrivateKeyJwt);
+        self
+    }
+
+    /// What client assertions name as their `aud` (default: the endpoint
+    /// called). Use [`AssertionAudience::Issuer`](crate::AssertionAudience::Issuer)
+    /// for providers that accept only their issuer, such as sesame-op on its
+    /// defaults.
+    #[must_use]
+    pub fn with_assertion_audience(mut self, audience: crate::AssertionAudience) -> Self {
+        self.assertion_audience = audience;
         self
     }
 
@@ -397,6 +409,7 @@ impl OidcClientBuilder {
                 secret: self.secret,
                 auth,
                 private_key: self.private_key.map(Arc::new),
+                assertion_audience: self.assertion_audience,
                 metadata: RwLock::new((Arc::new(metadata), now)),
                 metadata_ttl: if self.skip_issuer_check {
                     None

@@ -65,6 +65,20 @@ impl Default for RoutePaths {
     }
 }
 
+/// What a `private_key_jwt` or `client_secret_jwt` assertion names as its
+/// `aud`. Providers differ: OIDC Core §9 says the token endpoint URL (what
+/// most providers expect, and the default); draft-ietf-oauth-rfc7523bis says
+/// the issuer only (what sesame-op accepts by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AssertionAudience {
+    /// The URL of the endpoint called (the token endpoint, introspection …).
+    #[default]
+    Endpoint,
+    /// The provider's issuer identifier.
+    Issuer,
+}
+
 pub(crate) struct Inner {
     pub(crate) name: String,
     pub(crate) issuer: Issuer,
@@ -72,6 +86,7 @@ pub(crate) struct Inner {
     pub(crate) secret: Option<ClientSecret>,
     pub(crate) auth: ClientAuth,
     pub(crate) private_key: Option<Arc<SigningKey>>,
+    pub(crate) assertion_audience: AssertionAudience,
     pub(crate) metadata: RwLock<(Arc<ProviderMetadata>, UnixTime)>,
     pub(crate) metadata_ttl: Option<i64>,
     pub(crate) http: reqwest::Client,

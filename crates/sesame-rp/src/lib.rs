@@ -29,7 +29,7 @@ mod validate;
 
 pub use bearer::{BearerAuth, BearerClaims, BearerError, BearerService};
 pub use builder::{BuildError, OidcClientBuilder};
-pub use client::{ClientAuth, OidcClient, ResponseType, RoutePaths};
+pub use client::{AssertionAudience, ClientAuth, OidcClient, ResponseType, RoutePaths};
 pub use end_session::LogoutReturn;
 pub use extract::{AccessToken, Claims, IdToken, NotSignedIn};
 pub use flow::LoginError;

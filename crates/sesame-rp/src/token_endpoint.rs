@@ -66,8 +66,12 @@ impl OidcClient {
                 body.push(("client_secret".into(), secret.into()));
             }
             ClientAuth::ClientSecretJwt | ClientAuth::PrivateKeyJwt => {
+                let audience = match i.assertion_audience {
+                    crate::AssertionAudience::Issuer => i.issuer.as_str().to_owned(),
+                    _ => endpoint.clone(),
+                };
                 let assertion = self
-                    .client_assertion(&endpoint)
+                    .client_assertion(&audience)
                     .map_err(|e| HttpError::Json {
                         url: endpoint.clone(),
                         message: e,

@@ -57,6 +57,8 @@ pub struct AppConfig {
     pub auth_params: Vec<(String, String)>,
     /// A PKCS#8 PEM private key for `private_key_jwt`.
     pub private_key_pem: Option<String>,
+    /// `endpoint` (default) or `issuer`: the `aud` of client assertions.
+    pub assertion_audience: Option<String>,
     /// Install `SessionRefresh` (refresh tokens before the access token expires).
     pub refresh: bool,
     /// Register the client dynamically (RFC 7591) at start.
@@ -206,6 +208,36 @@ fn check_auth_params(params: &[(String, String)]) -> Result<(), AppError> {
     Ok(())
 }
 
+/// `--auth-method` (which needs `--private-key` for `private_key_jwt`) and
+/// `--assertion-audience`.
+fn authentication(
+    config: &AppConfig,
+    has_key: bool,
+) -> Result<(Option<ClientAuth>, sesame_rp::AssertionAudience), AppError> {
+    let audience = match config.assertion_audience.as_deref() {
+        None | Some("endpoint") => sesame_rp::AssertionAudience::Endpoint,
+        Some("issuer") => sesame_rp::AssertionAudience::Issuer,
+        Some(other) => {
+            return Err(AppError(format!(
+                "unsupported --assertion-audience {other:?} (one of: endpoint, issuer)"
+            )));
+        }
+    };
+    let auth = match &config.auth_method {
+        Some(m) => Some(
+            ClientAuth::parse(m)
+                .ok_or_else(|| AppError(format!("unsupported --auth-method {m:?}")))?,
+        ),
+        None => None,
+    };
+    if auth == Some(ClientAuth::PrivateKeyJwt) && !has_key {
+        return Err(AppError(
+            "--auth-method private_key_jwt needs --private-key FILE".into(),
+        ));
+    }
+    Ok((auth, audience))
+}
+
 /// Builds the demo app (discovering the provider, registering when asked).
 ///
 /// # Errors
@@ -225,18 +257,7 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
         .as_deref()
         .map(private_key)
         .transpose()?;
-    let auth = match &config.auth_method {
-        Some(m) => Some(
-            ClientAuth::parse(m)
-                .ok_or_else(|| AppError(format!("unsupported --auth-method {m:?}")))?,
-        ),
-        None => None,
-    };
-    if auth == Some(ClientAuth::PrivateKeyJwt) && key.is_none() {
-        return Err(AppError(
-            "--auth-method private_key_jwt needs --private-key FILE".into(),
-        ));
-    }
+    let (auth, assertion_audience) = authentication(config, key.is_some())?;
     let jwks = match &key {
         Some(k) => Some(sesame_core::JwkSet {
             keys: vec![k.public_jwk().map_err(|e| AppError(e.to_string()))?],
@@ -292,7 +313,8 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
         .with_scopes(&config.scope)
         .map_err(|e| AppError(e.to_string()))?
         .with_algorithms(algs)
-        .with_response_type(response_type);
+        .with_response_type(response_type)
+        .with_assertion_audience(assertion_audience);
     if form_post {
         builder = builder.with_form_post();
     }

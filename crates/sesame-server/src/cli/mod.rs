@@ -105,6 +105,10 @@ struct AppArgs {
     /// JWK Set is printed at start and served at PUBLIC_URL/jwks.json.
     #[arg(long, value_name = "FILE")]
     private_key: Option<PathBuf>,
+    /// What client assertions name as `aud`: endpoint (the token endpoint URL, OIDC Core §9;
+    /// the default) or issuer (draft-ietf-oauth-rfc7523bis; what `sesame serve` accepts by default).
+    #[arg(long, value_name = "endpoint|issuer")]
+    assertion_audience: Option<String>,
     /// Scopes to request.
     #[arg(long, default_value = "openid profile email")]
     scope: String,
@@ -177,6 +181,7 @@ impl AppArgs {
             id_token_algs: self.id_token_algs,
             auth_params,
             private_key_pem,
+            assertion_audience: self.assertion_audience,
             refresh: self.refresh,
             register: self.register,
             initial_access_token: self.initial_access_token,

@@ -449,23 +449,24 @@ async fn private_key_jwt_with_the_apps_published_jwk() {
     let port = free_port();
     let app = format!("http://127.0.0.1:{port}");
     let jwks_uri = format!("{app}/jwks.json");
-    // sesame-rp's assertions name the token endpoint as `aud` (OIDC Core §9);
-    // sesame-op takes the issuer, and the endpoint with this flag.
+    // sesame-op on its defaults takes only the issuer as the assertions'
+    // `aud` (S15): the app names it with --assertion-audience issuer.
     let (id, _) = add_client(
         &db,
         &app,
-        &[
-            "--auth-method",
-            "private_key_jwt",
-            "--jwks-uri",
-            &jwks_uri,
-            "--legacy-assertion-audience",
-        ],
+        &["--auth-method", "private_key_jwt", "--jwks-uri", &jwks_uri],
     );
     let running = app_on(
         port,
         &op,
-        &["--client-id", &id, "--private-key", pem.to_str().unwrap()],
+        &[
+            "--client-id",
+            &id,
+            "--private-key",
+            pem.to_str().unwrap(),
+            "--assertion-audience",
+            "issuer",
+        ],
     );
     // The public JWK Set, printed and served.
     let printed = running.line_with("Public JWK Set").to_owned();
@@ -508,6 +509,10 @@ async fn private_key_jwt_with_the_apps_published_jwk() {
         (
             vec!["--client-id", "x", "--auth-method", "magic"],
             "--auth-method",
+        ),
+        (
+            vec!["--client-id", "x", "--assertion-audience", "everyone"],
+            "--assertion-audience",
         ),
     ] {
         let line = refused(&args);
