@@ -393,22 +393,31 @@ mod tests {
 
     use super::*;
 
-    /// S14: off unless the operator says so, in TOML or as
-    /// `SESAME_ALLOW_PRIVATE_OUTBOUND` (a key the environment filter passes).
-    #[test]
-    fn allow_private_outbound_is_off_unless_configured() {
-        assert!(!Config::default().allow_private_outbound);
-        assert!(CONFIG_KEYS.contains(&"allow_private_outbound"));
+    /// The configuration loaded from a TOML file holding `text`.
+    fn from_toml(text: &str) -> Result<Config, ConfigError> {
         let dir = std::env::temp_dir().join(format!(
             "sesame-config-{}",
             sesame_core::random::token().unwrap()
         ));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("sesame.toml");
-        std::fs::write(&file, "allow_private_outbound = true\n").unwrap();
-        let loaded = Config::load(Some(&file), &Overrides::default()).unwrap();
-        assert!(loaded.allow_private_outbound);
+        std::fs::write(&file, text).unwrap();
+        let loaded = Config::load(Some(&file), &Overrides::default());
         std::fs::remove_dir_all(&dir).unwrap();
+        loaded
+    }
+
+    /// S14: off unless the operator says so, in TOML or as
+    /// `SESAME_ALLOW_PRIVATE_OUTBOUND` (a key the environment filter passes).
+    #[test]
+    fn allow_private_outbound_is_off_unless_configured() {
+        assert!(!Config::default().allow_private_outbound);
+        assert!(CONFIG_KEYS.contains(&"allow_private_outbound"));
+        assert!(
+            from_toml("allow_private_outbound = true\n")
+                .unwrap()
+                .allow_private_outbound
+        );
     }
 
     /// Off unless configured; `SESAME_REGISTRATION` reaches it; a word
@@ -417,19 +426,10 @@ mod tests {
     fn registration_is_off_unless_configured() {
         assert_eq!(Config::default().registration, RegistrationMode::Off);
         assert!(CONFIG_KEYS.contains(&"registration"));
-        let dir = std::env::temp_dir().join(format!(
-            "sesame-config-{}",
-            sesame_core::random::token().unwrap()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("sesame.toml");
-        std::fs::write(&file, "registration = \"token\"\n").unwrap();
-        let loaded = Config::load(Some(&file), &Overrides::default()).unwrap();
+        let loaded = from_toml("registration = \"token\"\n").unwrap();
         assert_eq!(loaded.registration, RegistrationMode::Token);
-        std::fs::write(&file, "registration = \"maybe\"\n").unwrap();
-        let err = Config::load(Some(&file), &Overrides::default()).unwrap_err();
+        let err = from_toml("registration = \"maybe\"\n").unwrap_err();
         assert!(err.to_string().contains("registration"), "{err}");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// The RFC 9700 policy unless the operator asks for PKCE always, in TOML
@@ -438,16 +438,7 @@ mod tests {
     fn require_pkce_is_off_unless_configured() {
         assert!(!Config::default().require_pkce);
         assert!(CONFIG_KEYS.contains(&"require_pkce"));
-        let dir = std::env::temp_dir().join(format!(
-            "sesame-config-{}",
-            sesame_core::random::token().unwrap()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("sesame.toml");
-        std::fs::write(&file, "require_pkce = true\n").unwrap();
-        let loaded = Config::load(Some(&file), &Overrides::default()).unwrap();
-        assert!(loaded.require_pkce);
-        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(from_toml("require_pkce = true\n").unwrap().require_pkce);
     }
 
     /// `[http]`: defaults, a TOML section, and 0 refused.
