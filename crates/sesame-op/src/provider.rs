@@ -68,6 +68,15 @@ pub struct Settings {
     /// Put the scope-released claims in the ID token too (as Keycloak and
     /// Google do), not only at userinfo. Default true.
     pub claims_in_id_token: bool,
+    /// The `acr` values the provider's authentications produce, weakest
+    /// first (advertised as `acr_values_supported`). A request's `acr_values`
+    /// or essential `acr` claim is satisfied by an authentication whose `acr`
+    /// ([`EndUser::acr`](crate::EndUser::acr)) is the value asked for or a
+    /// later one in this list; the ID token then names the strongest value
+    /// asked for that was met. An essential request that a fresh login could
+    /// meet sends the user to log in again (step-up); one that cannot be met
+    /// is `access_denied` (OIDC Core §5.5.1.1). Default empty.
+    pub acr_values_supported: Vec<String>,
     /// Dynamic client registration (RFC 7591/7592). Default
     /// [`Registration::Disabled`].
     pub registration: Registration,
@@ -162,6 +171,7 @@ impl Default for Settings {
             key_reload_interval: 60,
             retired_key_retention: 7 * 86_400,
             claims_in_id_token: true,
+            acr_values_supported: Vec::new(),
             registration: Registration::Disabled,
             password_grant: false,
             pairwise_salt: None,

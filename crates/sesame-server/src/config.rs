@@ -94,6 +94,30 @@ impl Http {
     }
 }
 
+/// The `acr` values sign-ins produce (`[acr]`), advertised as
+/// `acr_values_supported`, weakest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Acr {
+    /// The `acr` of a sign-in with a username and password.
+    pub password: String,
+}
+
+impl Default for Acr {
+    fn default() -> Self {
+        Self {
+            password: "urn:sesame:acr:password".into(),
+        }
+    }
+}
+
+impl Acr {
+    /// Every value, weakest first.
+    pub fn supported(&self) -> Vec<String> {
+        vec![self.password.clone()]
+    }
+}
+
 /// The server's configuration.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -175,6 +199,8 @@ pub struct Config {
     pub cache_ttl: u64,
     /// The HTTP listener's timeouts and limits.
     pub http: Http,
+    /// The `acr` values of the sign-in methods.
+    pub acr: Acr,
 }
 
 impl fmt::Debug for Config {
@@ -235,11 +261,13 @@ impl Default for Config {
             scopes: std::collections::BTreeMap::new(),
             cache_ttl: 5,
             http: Http::default(),
+            acr: Acr::default(),
         }
     }
 }
 
-const CONFIG_KEYS: [&str; 26] = [
+const CONFIG_KEYS: [&str; 27] = [
+    "acr",
     "require_pkce_or_nonce",
     "legacy_assertion_audience",
     "require_par",
@@ -329,6 +357,12 @@ impl Config {
             .map_err(|e| ConfigError(format!("issuer: {e}")))?;
         if self.issuer.ends_with('/') {
             return Err(ConfigError("issuer: remove the trailing slash".into()));
+        }
+        let acr = &self.acr.password;
+        if acr.is_empty() || !acr.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ConfigError(format!(
+                "acr.password: {acr:?} must be one word of visible ASCII (acr_values are space-separated)"
+            )));
         }
         self.listen.parse::<std::net::SocketAddr>().map_err(|_| {
             ConfigError(format!(
@@ -439,6 +473,21 @@ mod tests {
         assert!(!Config::default().require_pkce);
         assert!(CONFIG_KEYS.contains(&"require_pkce"));
         assert!(from_toml("require_pkce = true\n").unwrap().require_pkce);
+    }
+
+    /// `[acr]`: the default, a TOML section, and values that cannot be
+    /// one word of `acr_values` refused.
+    #[test]
+    fn acr_values_are_named_in_the_configuration_and_checked() {
+        assert_eq!(Config::default().acr.password, "urn:sesame:acr:password");
+        assert!(CONFIG_KEYS.contains(&"acr"));
+        let c = from_toml("[acr]\npassword = \"urn:example:loa:1\"\n").unwrap();
+        assert_eq!(c.acr.supported(), ["urn:example:loa:1"]);
+        for bad in ["", "two words", "tab\\there"] {
+            let e = from_toml(&format!("[acr]\npassword = \"{bad}\"\n")).unwrap_err();
+            assert!(e.0.contains("acr.password"), "{bad:?}: {e}");
+        }
+        assert!(from_toml("[acr]\nmfa = \"x\"\n").is_err());
     }
 
     /// `[http]`: defaults, a TOML section, and 0 refused.

@@ -373,6 +373,7 @@ pub async fn build_with(
             std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
         )),
         waiting: std::sync::atomic::AtomicUsize::new(0),
+        password_acr: config.acr.password.clone(),
     });
     let mut settings = Settings::default();
     settings.signing_algs = config
@@ -388,6 +389,7 @@ pub async fn build_with(
     settings.require_par = config.require_par;
     settings.require_pkce_or_nonce = config.require_pkce_or_nonce;
     settings.legacy_assertion_audience = config.legacy_assertion_audience;
+    settings.acr_values_supported = config.acr.supported();
     settings.registration = match config.registration {
         RegistrationMode::Off => sesame_op::Registration::Disabled,
         RegistrationMode::Open => sesame_op::Registration::Open,

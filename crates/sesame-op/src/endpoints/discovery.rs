@@ -88,6 +88,8 @@ impl Provider {
                 .into_iter()
                 .chain(self.inner.scopes.claim_names()),
             ),
+            acr_values_supported: (!s.acr_values_supported.is_empty())
+                .then(|| s.acr_values_supported.clone()),
             claims_parameter_supported: Some(true),
             request_parameter_supported: Some(true),
             request_uri_parameter_supported: Some(true),

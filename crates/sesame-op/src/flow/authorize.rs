@@ -13,7 +13,9 @@ use crate::authn::{EndUser, LoginRequest};
 use crate::model::{Client, CodeRecord, Consent, Grant, GrantType, InteractionKind, PkceChallenge};
 use crate::provider::Provider;
 
+mod acr;
 mod checks;
+use acr::AcrDecision;
 pub(crate) use checks::{describe_claim, describe_scope, verify_hint};
 use checks::{pkce_required, request_object_error};
 
@@ -373,6 +375,23 @@ pub(crate) async fn authorize(
         (Some(hint), Some(u)) => p.subject_for(&req.client, &u.subject)?.as_str() != hint,
         _ => false,
     };
+    let acr_request = acr::requested(params.get("acr_values"), claims_request.as_ref());
+    let acr_decision = user.as_ref().map(|u| {
+        let just_logged_in = auth_after.is_some_and(|t| u.auth_time >= t);
+        let supported = &p.inner.settings.acr_values_supported;
+        acr::decide(
+            supported,
+            u.acr.as_deref(),
+            acr_request.as_ref(),
+            just_logged_in,
+        )
+    });
+    if acr_decision == Some(AcrDecision::Deny) {
+        return Ok(req.error(
+            ErrorCode::AccessDenied,
+            "the authentication cannot satisfy the essential acr the request asks for",
+        ));
+    }
     let needs_login = match &user {
         None => true,
         Some(u) => {
@@ -383,6 +402,7 @@ pub(crate) async fn authorize(
                     // even if a clock second passed (max_age=0 must not loop).
                     && auth_after.is_none_or(|t| u.auth_time < t))
                 || hint_other_user
+                || acr_decision == Some(AcrDecision::Login)
         }
     };
     if needs_login {
@@ -531,7 +551,10 @@ pub(crate) async fn authorize(
         scopes,
         auth_time: Some(user.auth_time),
         sid: Some(user.session_id.clone()),
-        acr: user.acr.clone(),
+        acr: match acr_decision {
+            Some(AcrDecision::Issue(value)) => value,
+            _ => user.acr.clone(),
+        },
         amr: user.amr.clone(),
         claims_request,
         claims: asked_claims,

@@ -9,6 +9,7 @@
 
 mod support;
 
+mod acr;
 mod authorize;
 mod client_keys;
 mod conformance;

@@ -112,6 +112,8 @@ impl ClaimsSource for Users {
 struct LoginQuery {
     return_to: String,
     user: String,
+    /// The `acr` the login reports (none by default).
+    acr: Option<String>,
 }
 
 struct LoginState {
@@ -128,7 +130,7 @@ async fn test_login(State(s): State<Arc<LoginState>>, Query(q): Query<LoginQuery
             subject: Subject::new(q.user),
             auth_time: s.clock.now(),
             session_id: SessionId::new(format!("sid-{id}")),
-            acr: None,
+            acr: q.acr,
             amr: Some(vec!["pwd".into()]),
         },
     );
@@ -243,14 +245,30 @@ impl Harness {
 
     /// Follows the login redirect as `user`.
     pub async fn login(&self, response: reqwest::Response, user: &str) -> reqwest::Response {
+        self.login_with_acr(response, user, None).await
+    }
+
+    /// Follows the login redirect as `user`, an authentication with `acr`.
+    pub async fn login_with_acr(
+        &self,
+        response: reqwest::Response,
+        user: &str,
+        acr: Option<&str>,
+    ) -> reqwest::Response {
         let to = location(&response);
         assert!(
             to.contains("/test-login?"),
             "expected a login redirect, got {to}"
         );
+        let acr = acr.map_or_else(String::new, |a| {
+            format!(
+                "&acr={}",
+                url::form_urlencoded::byte_serialize(a.as_bytes()).collect::<String>()
+            )
+        });
         let back = self
             .browser
-            .get(format!("{to}&user={user}"))
+            .get(format!("{to}&user={user}{acr}"))
             .send()
             .await
             .unwrap();

@@ -42,7 +42,7 @@ impl Authenticator for ServerAuth {
             subject: Subject::new(s.subject),
             auth_time: s.auth_time,
             session_id: SessionId::new(s.sid),
-            acr: None,
+            acr: Some(self.0.password_acr.clone()),
             amr: Some(vec!["pwd".into()]),
         }))
     }

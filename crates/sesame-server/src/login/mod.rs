@@ -43,6 +43,8 @@ pub struct LoginState {
     pub(crate) hashing: Arc<tokio::sync::Semaphore>,
     /// Sign-ins waiting for `hashing` now (L4).
     pub(crate) waiting: std::sync::atomic::AtomicUsize,
+    /// The `acr` of a password sign-in (`[acr] password`).
+    pub(crate) password_acr: String,
 }
 
 /// The sign-in limits, from `[rate_limits]`: failures only (see

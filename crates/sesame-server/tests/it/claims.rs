@@ -100,6 +100,10 @@ async fn groups_and_custom_claims_are_released_by_their_scopes() {
         .json()
         .await
         .unwrap();
+    assert_eq!(
+        discovery["acr_values_supported"],
+        json!(["urn:sesame:acr:password"])
+    );
     for scope in ["groups", "department", "roles"] {
         assert!(
             discovery["scopes_supported"]
@@ -123,9 +127,11 @@ async fn groups_and_custom_claims_are_released_by_their_scopes() {
         }
     };
 
-    // Only openid: none of them.
+    // Only openid: none of them; the password sign-in's acr.
     let t = sign_in("openid").await;
     let (idt, info) = (id_claims(&t), userinfo(&base, &t).await);
+    assert_eq!(idt["acr"], "urn:sesame:acr:password", "{idt}");
+    assert_eq!(idt["amr"], json!(["pwd"]));
     for name in ["groups", "department", "level", "roles"] {
         assert!(
             idt.get(name).is_none() && info.get(name).is_none(),
