@@ -8,6 +8,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+mod duration;
 mod rate_limits;
 pub use rate_limits::RateLimits;
 
@@ -118,6 +119,11 @@ pub struct Config {
     pub templates_dir: Option<PathBuf>,
     /// `human` or `json`.
     pub log_format: LogFormat,
+    /// Export traces over OTLP/HTTP (protobuf) to this collector, e.g.
+    /// `http://127.0.0.1:4318` (traces go to `/v1/traces` under it). Off by
+    /// default. The spans name the protocol step and the client id, never a
+    /// secret, code, token or password.
+    pub otlp_endpoint: Option<String>,
     /// A tracing filter, e.g. `info` or `sesame=debug,info`.
     pub log_level: String,
     /// Rate limits.
@@ -135,6 +141,14 @@ pub struct Config {
     pub refresh_token_ttl: i64,
     /// Seconds a new signing key is published before `keys rotate` lets it sign.
     pub key_publish_delay: i64,
+    /// Scheduled key rotation: every this many seconds (or `"90d"`, `"12h"`,
+    /// `"30m"`, `"45s"`) the next key starts signing, the active one retires
+    /// (still published until the tokens it signed have expired) and a new
+    /// next key is published, by one instance at a time (a lease in the
+    /// database). Default 90 days; `0`: only `sesame keys rotate`. At least
+    /// `key_publish_delay`.
+    #[serde(deserialize_with = "duration::seconds")]
+    pub key_rotation_interval: i64,
     /// Offer the resource owner password credentials grant (RFC 6749 §4.3)
     /// to confidential clients registered with `--grant-type password`.
     /// Off by default.
@@ -195,6 +209,24 @@ impl fmt::Debug for Config {
     }
 }
 
+/// `otlp_endpoint` must be an http(s) URL, and the binary built with `otlp`.
+///
+/// # Errors
+/// Otherwise.
+pub fn check_otlp_endpoint(endpoint: &str) -> Result<(), ConfigError> {
+    #[cfg(feature = "otlp")]
+    {
+        crate::otlp::traces_url(endpoint).map_err(|e| ConfigError(e.to_string()))?;
+        Ok(())
+    }
+    #[cfg(not(feature = "otlp"))]
+    {
+        Err(ConfigError(format!(
+            "otlp_endpoint ({endpoint}): this sesame was built without the `otlp` feature"
+        )))
+    }
+}
+
 /// A database URL with any password replaced.
 pub fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
@@ -217,6 +249,7 @@ impl Default for Config {
             encryption_key_file: None,
             templates_dir: None,
             log_format: LogFormat::Human,
+            otlp_endpoint: None,
             log_level: "info".into(),
             rate_limits: RateLimits::default(),
             signing_algs: vec!["RS256".into(), "ES256".into(), "EdDSA".into()],
@@ -225,6 +258,7 @@ impl Default for Config {
             access_token_ttl: 3600,
             refresh_token_ttl: 30 * 86_400,
             key_publish_delay: 360,
+            key_rotation_interval: 90 * 86_400,
             password_grant: false,
             allow_private_outbound: false,
             require_pkce: false,
@@ -239,7 +273,9 @@ impl Default for Config {
     }
 }
 
-const CONFIG_KEYS: [&str; 26] = [
+const CONFIG_KEYS: [&str; 28] = [
+    "key_rotation_interval",
+    "otlp_endpoint",
     "require_pkce_or_nonce",
     "legacy_assertion_audience",
     "require_par",
@@ -373,6 +409,15 @@ impl Config {
                     "scopes.{name}: sub is always released and cannot be listed"
                 )));
             }
+        }
+        if let Some(endpoint) = &self.otlp_endpoint {
+            check_otlp_endpoint(endpoint)?;
+        }
+        if self.key_rotation_interval > 0 && self.key_rotation_interval < self.key_publish_delay {
+            return Err(ConfigError(format!(
+                "key_rotation_interval ({}s) must be 0 (manual rotation) or at least key_publish_delay ({}s): a next key is published that long before it signs",
+                self.key_rotation_interval, self.key_publish_delay
+            )));
         }
         if self.signing_algs.is_empty() {
             return Err(ConfigError("signing_algs must not be empty".into()));
