@@ -481,7 +481,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let tasks = crate::tasks::start(&built);
+    let tasks = crate::tasks::start(&built.store, &built.provider, built.key_rotation_interval);
     let fd_limit = connections::raise_fd_limit();
     let max_connections =
         connections::effective_max_connections(built.http.max_connections, fd_limit);

@@ -8,8 +8,6 @@ use std::time::Duration;
 use sesame_core::{Clock as _, SystemClock};
 use sesame_op_sqlx::SqlStore;
 
-use crate::server::Built;
-
 /// The running tasks.
 #[derive(Debug)]
 pub(crate) struct Tasks(Vec<tokio::task::JoinHandle<()>>);
@@ -24,11 +22,15 @@ impl Tasks {
 }
 
 /// Starts the sweeper and, unless `key_rotation_interval` is 0, the rotation.
-pub(crate) fn start(built: &Built) -> Tasks {
-    let mut tasks = vec![tokio::spawn(sweep(Arc::clone(&built.store)))];
+pub(crate) fn start(
+    store: &Arc<SqlStore>,
+    provider: &sesame_op::Provider,
+    key_rotation_interval: i64,
+) -> Tasks {
+    let mut tasks = vec![tokio::spawn(sweep(Arc::clone(store)))];
     tasks.extend(crate::key_rotation::spawn(
-        built.provider.clone(),
-        built.key_rotation_interval,
+        provider.clone(),
+        key_rotation_interval,
     ));
     Tasks(tasks)
 }

@@ -143,14 +143,29 @@ async fn two_serve_processes_on_postgres_survive_a_kill_9_of_one() {
         "authorization_code",
         "--grant-type",
         "refresh_token",
-        "--grant-type",
-        "client_credentials",
         "--json",
     ]))
     .unwrap();
     let id = client["client_id"].as_str().unwrap().to_owned();
     let secret = client["client_secret"].as_str().unwrap().to_owned();
     let creds = (id.as_str(), secret.as_str());
+    // The load's own client (client_credentials).
+    let service: serde_json::Value = serde_json::from_slice(&run(&[
+        "clients",
+        "add",
+        "--name",
+        "Load",
+        "--redirect-uri",
+        CB,
+        "--grant-type",
+        "client_credentials",
+        "--json",
+    ]))
+    .unwrap();
+    let owned = (
+        service["client_id"].as_str().unwrap().to_owned(),
+        service["client_secret"].as_str().unwrap().to_owned(),
+    );
     // Started together on an empty database (no keys yet).
     let (pa, pb) = (free_port(), free_port());
     let issuer = format!("http://127.0.0.1:{pa}");
@@ -193,7 +208,6 @@ async fn two_serve_processes_on_postgres_survive_a_kill_9_of_one() {
     let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
     // Load on both; A is killed in the middle of it.
     let stop = Arc::new(AtomicBool::new(false));
-    let owned = (id.clone(), secret.clone());
     let on_b: Vec<_> = (0..4)
         .map(|_| load(base_b.clone(), owned.clone(), Arc::clone(&stop)))
         .collect();

@@ -167,7 +167,11 @@ async fn serve_exports_protocol_spans_without_secrets() {
             .unwrap()
             .success()
     );
-    assert!(server.child.wait().unwrap().success());
+    // Waited for off the runtime: the receiver must keep answering meanwhile.
+    let status = tokio::task::spawn_blocking(move || server.child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success());
 
     let requests = received.lock().unwrap().clone();
     assert!(!requests.is_empty(), "no export reached the receiver");
