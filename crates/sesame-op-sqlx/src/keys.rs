@@ -1,7 +1,7 @@
 //! Signing keys, sealed under the [`crate::EncryptionKey`] bound to each `kid`.
 
 use async_trait::async_trait;
-use sesame_core::JwsAlgorithm;
+use sesame_core::{JwsAlgorithm, UnixTime};
 use sesame_op::model::{KeyState, StoredKey};
 use sesame_op::store::{KeyStore, StoreError, StoreResult};
 
@@ -133,6 +133,41 @@ impl KeyStore for SqlStore {
             }
         };
         Ok(added > 0)
+    }
+
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: UnixTime,
+        ttl: i64,
+    ) -> StoreResult<bool> {
+        // One statement, atomic on both backends: the row is written only when
+        // it is new, ours, or expired (PostgreSQL re-checks the WHERE against
+        // the row a racing transaction committed).
+        let taken = self
+            .exec(
+                "INSERT INTO sesame_leases (name, holder, expires_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+                 WHERE sesame_leases.holder = excluded.holder OR sesame_leases.expires_at <= $4",
+                &[
+                    Arg::Text(name),
+                    Arg::Text(holder),
+                    Arg::Int(now.saturating_add(ttl)),
+                    Arg::Int(now),
+                ],
+            )
+            .await?;
+        Ok(taken > 0)
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {
+        self.exec(
+            "DELETE FROM sesame_leases WHERE name = $1 AND holder = $2",
+            &[Arg::Text(name), Arg::Text(holder)],
+        )
+        .await?;
+        Ok(())
     }
 
     async fn delete_key(&self, kid: &str) -> StoreResult<bool> {

@@ -94,6 +94,24 @@ pub enum Rotation {
     },
 }
 
+/// The kids a rotation touched (never key material), for the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RotatedKeys {
+    /// The algorithm.
+    pub alg: JwsAlgorithm,
+    /// What happened.
+    pub rotation: Rotation,
+    /// The key that signs from now on (`None` when only a Next key was published).
+    pub signing: Option<String>,
+    /// The keys that stopped signing (still published until `retain` passes).
+    pub retired: Vec<String>,
+    /// The new Next key, published, not yet signing.
+    pub next: String,
+    /// Retired keys deleted because their retention passed.
+    pub deleted: Vec<String>,
+}
+
 /// Rotates the keys of `alg` in stages: a Next key published for at least
 /// `publish_delay` becomes Active, the Active key retires, a new Next key is
 /// published; Retired keys older than `retain` are deleted. Without a Next
@@ -104,18 +122,20 @@ pub(crate) async fn rotate(
     now: UnixTime,
     retain: i64,
     publish_delay: i64,
-) -> Result<Rotation, KeysError> {
+) -> Result<RotatedKeys, KeysError> {
     let keys: Vec<StoredKey> = store
         .list_keys()
         .await?
         .into_iter()
         .filter(|k| k.alg == alg)
         .collect();
+    let mut deleted = Vec::new();
     for key in keys
         .iter()
         .filter(|k| k.state == KeyState::Retired && k.state_changed_at < now - retain)
     {
         store.delete_key(&key.kid).await?;
+        deleted.push(key.kid.clone());
     }
     let next = keys
         .iter()
@@ -125,8 +145,15 @@ pub(crate) async fn rotate(
     let Some(mut next) = next else {
         let key = SigningKey::generate(alg)?;
         store.save_key(&stored(&key, KeyState::Next, now)?).await?;
-        return Ok(Rotation::PublishedNext {
-            usable_at: now + publish_delay,
+        return Ok(RotatedKeys {
+            alg,
+            rotation: Rotation::PublishedNext {
+                usable_at: now + publish_delay,
+            },
+            signing: None,
+            retired: Vec::new(),
+            next: key.kid().to_owned(),
+            deleted,
         });
     };
     if next.state_changed_at > now - publish_delay {
@@ -134,10 +161,12 @@ pub(crate) async fn rotate(
             usable_at: next.state_changed_at + publish_delay,
         });
     }
+    let mut retired = Vec::new();
     for mut key in keys.into_iter().filter(|k| k.state == KeyState::Active) {
         key.state = KeyState::Retired;
         key.state_changed_at = now;
         store.save_key(&key).await?;
+        retired.push(key.kid);
     }
     next.state = KeyState::Active;
     next.state_changed_at = now;
@@ -146,7 +175,79 @@ pub(crate) async fn rotate(
     store
         .save_key(&stored(&fresh, KeyState::Next, now)?)
         .await?;
-    Ok(Rotation::Promoted)
+    Ok(RotatedKeys {
+        alg,
+        rotation: Rotation::Promoted,
+        signing: Some(next.kid),
+        retired,
+        next: fresh.kid().to_owned(),
+        deleted,
+    })
+}
+
+/// The lease scheduled rotation runs under.
+pub(crate) const ROTATION_LEASE: &str = "key-rotation";
+
+/// How long the rotation lease lasts: far longer than a rotation takes, short
+/// enough that a holder that died frees it soon.
+pub(crate) const ROTATION_LEASE_TTL: i64 = 60;
+
+/// The algorithms of `algs` whose Active key has signed for `interval`
+/// seconds or more (or that have no Active key but a Next one to promote).
+fn due(
+    keys: &[StoredKey],
+    algs: &[JwsAlgorithm],
+    now: UnixTime,
+    interval: i64,
+) -> Vec<JwsAlgorithm> {
+    algs.iter()
+        .copied()
+        .filter(|&alg| {
+            let since = keys
+                .iter()
+                .filter(|k| k.alg == alg && k.state == KeyState::Active)
+                .map(|k| k.state_changed_at)
+                .max();
+            since.is_none_or(|t| t.saturating_add(interval) <= now)
+        })
+        .collect()
+}
+
+/// Scheduled rotation: rotates every algorithm of `algs` whose Active key
+/// has signed for `interval` seconds, under the store's rotation lease so
+/// that of several instances one rotates, once. The check is made again
+/// once the lease is held, so a rotation another instance just finished is
+/// not repeated (idempotent). Nothing due, or the lease held elsewhere:
+/// nothing done.
+pub(crate) async fn rotate_if_due(
+    store: &dyn Store,
+    holder: &str,
+    algs: &[JwsAlgorithm],
+    now: UnixTime,
+    (interval, retain, publish_delay): (i64, i64, i64),
+) -> Result<Vec<RotatedKeys>, KeysError> {
+    if interval <= 0 || due(&store.list_keys().await?, algs, now, interval).is_empty() {
+        return Ok(Vec::new());
+    }
+    if !store
+        .take_lease(ROTATION_LEASE, holder, now, ROTATION_LEASE_TTL)
+        .await?
+    {
+        return Ok(Vec::new());
+    }
+    let result = async {
+        let mut done = Vec::new();
+        for alg in due(&store.list_keys().await?, algs, now, interval) {
+            done.push(rotate(store, alg, now, retain, publish_delay).await?);
+        }
+        Ok(done)
+    }
+    .await;
+    // A failed release only delays the next rotation by the lease's TTL.
+    if let Err(e) = store.release_lease(ROTATION_LEASE, holder).await {
+        tracing::warn!(error = %e, "releasing the key rotation lease failed");
+    }
+    result
 }
 
 /// Loads the ring from the store.

@@ -21,7 +21,7 @@ pub use authn::{
     PasswordRequest,
 };
 pub use claims::{ClaimsError, ClaimsSource, NoClaims, ScopeClaims};
-pub use keys::{KeysError, Rotation};
+pub use keys::{KeysError, RotatedKeys, Rotation};
 pub use model::{ApplicationType, AuthMethod, Client, GrantType, SubjectType};
 pub use outbound::PublicAddresses;
 pub use pages::{STYLESHEET, page_headers};

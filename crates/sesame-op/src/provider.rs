@@ -7,10 +7,12 @@ use sesame_core::{Clock, Issuer, JwsAlgorithm, SystemClock, UnixTime};
 
 use crate::authn::{Authenticator, PasswordAuthenticator};
 use crate::claims::{ClaimsSource, NoClaims, ScopeClaims};
-use crate::keys::{self, Keys, KeysError, Rotation};
+use crate::keys::{self, Keys, KeysError};
 use crate::pages::Templates;
 use crate::store::Store;
 use crate::subject::PairwiseSalt;
+
+mod rotation;
 
 /// Lifetimes and switches. Every field has a secure default.
 #[derive(Debug, Clone)]
@@ -344,52 +346,6 @@ impl Provider {
         .into_iter()
         .max()
         .unwrap_or(0)
-    }
-
-    /// Rotates the signing keys of `alg` in stages: a Next key published for
-    /// at least `Settings::key_publish_delay` starts signing, the Active key
-    /// retires (still published), a new Next key is published. Without a Next
-    /// key, one is published first ([`Rotation::PublishedNext`]).
-    ///
-    /// # Errors
-    /// [`KeysError::NextKeyTooNew`], or a store failure.
-    pub async fn rotate_keys(&self, alg: JwsAlgorithm) -> Result<Rotation, KeysError> {
-        let now = self.now();
-        let s = &self.inner.settings;
-        let done = keys::rotate(
-            &*self.inner.store,
-            alg,
-            now,
-            s.retired_key_retention,
-            s.key_publish_delay,
-        )
-        .await?;
-        self.reload_keys().await?;
-        Ok(done)
-    }
-
-    /// Reloads keys from the store now (they are otherwise reloaded every
-    /// `key_reload_interval`).
-    ///
-    /// # Errors
-    /// When the store fails or a stored key is unreadable.
-    pub async fn reload_keys(&self) -> Result<(), KeysError> {
-        let ring = keys::load(&*self.inner.store, self.now()).await?;
-        self.inner.keys.replace(ring);
-        Ok(())
-    }
-
-    pub(crate) async fn key_ring(&self) -> Arc<crate::keys::KeyRing> {
-        let now = self.now();
-        if self.inner.keys.is_stale(now) {
-            match keys::load(&*self.inner.store, now).await {
-                Ok(ring) => self.inner.keys.replace(ring),
-                Err(e) => {
-                    tracing::warn!(error = %e, "reloading signing keys failed; keeping the loaded set")
-                }
-            }
-        }
-        self.inner.keys.current()
     }
 }
 

@@ -6,7 +6,8 @@
 //!
 //! ## Feature flags
 //!
-//! None.
+//! - `otlp` (default): OpenTelemetry trace export over OTLP/HTTP
+//!   (`otlp_endpoint`, `sesame app --otlp-endpoint`; module [`otlp`]).
 
 pub mod admin;
 pub mod app;
@@ -14,11 +15,15 @@ pub mod cli;
 pub mod config;
 pub mod connections;
 pub mod demo;
+mod key_rotation;
 pub mod login;
 pub mod metrics;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 pub mod ratelimit;
 pub mod server;
 pub mod store;
+mod tasks;
 
 pub use config::Config;
 pub use server::{ServerError, run};

@@ -104,6 +104,8 @@ pub struct Built {
     pub router: Router,
     /// The listener's timeouts and limits.
     pub http: crate::config::Http,
+    /// Seconds between scheduled key rotations (0: manual only).
+    pub key_rotation_interval: i64,
 }
 
 /// Set by the password authenticator when the login queue was full, so
@@ -464,13 +466,15 @@ pub async fn build_with(
         store,
         router,
         http: config.http.clone(),
+        key_rotation_interval: config.key_rotation_interval,
     })
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, with the
 /// timeouts and limits of `[http]` (see [`crate::connections`]); requests in
 /// flight then get `shutdown_grace_seconds` to finish before this returns.
-/// Raises the soft open-file limit first. Sweeps expired rows every 5 minutes.
+/// Raises the soft open-file limit first. Sweeps expired rows every 5 minutes;
+/// rotates keys on schedule (`key_rotation_interval`).
 ///
 /// # Errors
 /// None today: accept errors are logged and retried.
@@ -479,24 +483,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let store = Arc::clone(&built.store);
-    let sweeper = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(300));
-        loop {
-            tick.tick().await;
-            let now = SystemClock.now();
-            use sesame_op::store::GrantStore as _;
-            match store.sweep(now).await {
-                Ok(n) if n > 0 => tracing::info!(removed = n, "swept expired codes and tokens"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "sweep failed"),
-            }
-            let _ = store.sweep_login_sessions(now).await;
-            if let Err(e) = store.sweep_rate_limits(now).await {
-                tracing::warn!(error = %e, "sweeping rate-limit counters failed");
-            }
-        }
-    });
+    let tasks = crate::tasks::start(&built.store, &built.provider, built.key_rotation_interval);
     let fd_limit = connections::raise_fd_limit();
     let max_connections =
         connections::effective_max_connections(built.http.max_connections, fd_limit);
@@ -508,7 +495,7 @@ pub async fn serve(
     );
     let limits = limits(&built.http, max_connections, "public");
     connections::serve(listener, built.router, limits, shutdown).await;
-    sweeper.abort();
+    tasks.abort();
     built.store.close().await;
     Ok(())
 }

@@ -18,6 +18,7 @@ mod conformance;
 mod keys;
 mod rate_limits;
 mod registration;
+mod scheduled_rotation;
 mod secrets;
 mod shared;
 mod users;

@@ -31,6 +31,12 @@ pub(super) async fn post(State(p): State<Provider>, parts: Parts, body: Bytes) -
     }
 }
 
+/// The authorization endpoint; its span carries the `client_id` asked for.
+#[tracing::instrument(
+    name = "sesame_op.authorize",
+    skip_all,
+    fields(client_id = super::span_value(params.get("client_id").unwrap_or("")))
+)]
 async fn run(p: &Provider, params: &Params, parts: &Parts, consent_given: bool) -> Response {
     let user = match p.inner.authn.current_user(parts).await {
         Ok(u) => u,

@@ -84,6 +84,12 @@ fn after(p: &Provider, after: AfterLogout) -> Response {
     }
 }
 
+/// RP-initiated logout; its span carries the `client_id` named (if any).
+#[tracing::instrument(
+    name = "sesame_op.end_session",
+    skip_all,
+    fields(client_id = super::span_value(params.get("client_id").unwrap_or("")))
+)]
 async fn run(p: &Provider, params: &Params, parts: &Parts, confirmed: bool) -> Response {
     let now = p.now();
     let user = match p.inner.authn.current_user(parts).await {

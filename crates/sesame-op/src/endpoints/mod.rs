@@ -64,6 +64,32 @@ impl Provider {
 }
 
 /// Parses a query string into parameters.
+/// A value a caller chose (an unauthenticated `client_id`), cut to at most
+/// 128 bytes for a span attribute, so a trace holds O(1) of it.
+pub(crate) fn span_value(value: &str) -> &str {
+    let mut end = value.len().min(128);
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    &value[..end]
+}
+
+/// The `grant_type` for a span attribute: one of the names the provider
+/// knows, else `unsupported` (never the caller's text).
+pub(crate) fn span_grant_type(value: Option<&str>) -> &'static str {
+    const KNOWN: [&str; 6] = [
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+        "password",
+        "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
+    ];
+    value
+        .and_then(|v| KNOWN.into_iter().find(|k| *k == v))
+        .unwrap_or("unsupported")
+}
+
 pub(crate) fn parse_query(query: Option<&str>) -> Params {
     Params(
         url::form_urlencoded::parse(query.unwrap_or("").as_bytes())

@@ -31,11 +31,21 @@ pub(super) async fn authenticated(
     Ok((client, form))
 }
 
+/// The token endpoint. Its span carries the grant type and, once
+/// authenticated, the client id (never a credential, code or token).
+#[tracing::instrument(
+    name = "sesame_op.token",
+    skip_all,
+    fields(grant_type = tracing::field::Empty, client_id = tracing::field::Empty)
+)]
 pub(super) async fn token(State(p): State<Provider>, parts: Parts, body: Bytes) -> Response {
     let (client, form) = match authenticated(&p, &parts, &body, paths::TOKEN).await {
         Ok(v) => v,
         Err(r) => return r,
     };
+    let span = tracing::Span::current();
+    span.record("client_id", client.client_id.as_str());
+    span.record("grant_type", super::span_grant_type(form.get("grant_type")));
     let dpop = match super::dpop_proof(&p, &parts, paths::TOKEN, None).await {
         Ok(d) => d,
         Err(e) => return flow_error(e, p.inner.issuer.as_str()),

@@ -60,6 +60,8 @@ fn extract(parts: &Parts, body: &Bytes) -> Result<Option<(String, bool)>, OAuthE
     }
 }
 
+/// The userinfo endpoint (its span records no token).
+#[tracing::instrument(name = "sesame_op.userinfo", skip_all)]
 pub(super) async fn userinfo(State(p): State<Provider>, parts: Parts, body: Bytes) -> Response {
     let (token, dpop_scheme) = match extract(&parts, &body) {
         Ok(Some(t)) => t,

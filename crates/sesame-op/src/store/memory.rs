@@ -28,6 +28,8 @@ struct Tables {
     interactions: HashMap<String, Interaction>,
     /// (sid, client id) → until when `clients_of_session` names the client.
     session_clients: HashMap<(String, String), UnixTime>,
+    /// Lease name → (holder, expiry).
+    leases: HashMap<String, (String, UnixTime)>,
 }
 
 impl Tables {
@@ -335,6 +337,35 @@ impl KeyStore for MemoryStore {
         }
         t.keys.push(key.clone());
         Ok(true)
+    }
+
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: UnixTime,
+        ttl: i64,
+    ) -> StoreResult<bool> {
+        let mut t = self.lock()?;
+        if let Some((other, until)) = t.leases.get(name)
+            && other != holder
+            && *until > now
+        {
+            return Ok(false);
+        }
+        t.leases.insert(
+            name.to_owned(),
+            (holder.to_owned(), now.saturating_add(ttl)),
+        );
+        Ok(true)
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {
+        let mut t = self.lock()?;
+        if t.leases.get(name).is_some_and(|(h, _)| h == holder) {
+            t.leases.remove(name);
+        }
+        Ok(())
     }
 }
 

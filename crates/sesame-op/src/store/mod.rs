@@ -169,6 +169,32 @@ pub trait KeyStore: Send + Sync + 'static {
         self.save_key(key).await?;
         Ok(true)
     }
+
+    /// Takes the lease `name` for `holder` until `now + ttl` unless another
+    /// holder has it and it has not expired; `true` when `holder` has it now
+    /// (taking it again while holding it renews it).
+    ///
+    /// Scheduled key rotation runs under the lease `key-rotation`, so that of
+    /// several instances sharing the store one rotates at a time. Must be
+    /// atomic across every process sharing the store. The default always
+    /// grants it, which is only right for a store no one else writes to:
+    /// shared backends override it (one conditional upsert).
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: UnixTime,
+        ttl: i64,
+    ) -> StoreResult<bool> {
+        let _ = (name, holder, now, ttl);
+        Ok(true)
+    }
+
+    /// Gives up the lease `name` if `holder` has it.
+    async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {
+        let _ = (name, holder);
+        Ok(())
+    }
 }
 
 /// Authorization requests waiting on the consent page.

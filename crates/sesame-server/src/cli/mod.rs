@@ -39,6 +39,12 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the provider.
+    ///
+    /// Configuration keys (TOML via --config, or SESAME_KEY in the environment) include:
+    ///   key_rotation_interval = "90d"   scheduled staged key rotation, one instance at a time
+    ///                                   (seconds or 45s/30m/12h/90d; 0: only `sesame keys rotate`)
+    ///   otlp_endpoint = "http://127.0.0.1:4318"   export traces over OTLP/HTTP (off by default)
+    #[command(verbatim_doc_comment)]
     Serve {
         /// The issuer (the public base URL).
         #[arg(long)]
@@ -146,6 +152,10 @@ struct AppArgs {
     /// The app's public base URL (default http://LISTEN); the redirect URI is PUBLIC_URL/callback.
     #[arg(long)]
     public_url: Option<String>,
+    /// Export traces over OTLP/HTTP (protobuf) to this collector, e.g. http://127.0.0.1:4318
+    /// (traces go to URL/v1/traces). Off by default.
+    #[arg(long, value_name = "URL", env = "SESAME_OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
 }
 
 impl AppArgs {
@@ -257,18 +267,65 @@ async fn bind(addr: &str) -> Result<tokio::net::TcpListener, Failure> {
         })
 }
 
-fn init_tracing(config: &Config) {
+/// What `init_tracing` set up that must be stopped at exit.
+#[derive(Debug, Default)]
+struct Tracing {
+    #[cfg(feature = "otlp")]
+    otlp: Option<crate::otlp::Otlp>,
+}
+
+impl Tracing {
+    /// Exports the traces still queued.
+    async fn shutdown(self) {
+        #[cfg(feature = "otlp")]
+        if let Some(otlp) = self.otlp {
+            otlp.shutdown().await;
+        }
+    }
+}
+
+/// Logs to stderr (and, with an OTLP endpoint, traces to it) for `service`.
+fn init_tracing(
+    config: &Config,
+    otlp_endpoint: Option<&str>,
+    service: &'static str,
+) -> Result<Tracing, Failure> {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_ansi(ansi)
         .with_writer(std::io::stderr);
-    let _ = match config.log_format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Human => builder.try_init(),
+    let fmt = match config.log_format {
+        LogFormat::Json => fmt.json().boxed(),
+        LogFormat::Human => fmt.boxed(),
     };
+    let mut tracing = Tracing::default();
+    #[cfg(feature = "otlp")]
+    let otlp = match otlp_endpoint {
+        Some(endpoint) => {
+            let (otlp, layer) = crate::otlp::Otlp::start(endpoint, service)
+                .map_err(|e| Failure::Config(crate::config::ConfigError(e.to_string())))?;
+            tracing.otlp = Some(otlp);
+            Some(layer)
+        }
+        None => None,
+    };
+    #[cfg(not(feature = "otlp"))]
+    {
+        let _ = service;
+        if let Some(endpoint) = otlp_endpoint {
+            crate::config::check_otlp_endpoint(endpoint)?;
+        }
+    }
+    let registry = tracing_subscriber::registry().with(fmt).with(filter);
+    #[cfg(feature = "otlp")]
+    let registry = registry.with(otlp);
+    let _ = registry.try_init();
+    Ok(tracing)
 }
 
 fn print_line(line: &str) {
@@ -322,8 +379,19 @@ async fn execute(cli: Cli) -> Result<(), Failure> {
     } else {
         Config::default()
     };
-    init_tracing(&config);
-    match cli.command {
+    let (otlp_endpoint, service) = match &cli.command {
+        Command::App(args) => (args.otlp_endpoint.clone(), "sesame-app"),
+        Command::Serve { .. } => (config.otlp_endpoint.clone(), "sesame"),
+        _ => (None, "sesame"),
+    };
+    let tracing = init_tracing(&config, otlp_endpoint.as_deref(), service)?;
+    let result = run_command(cli.command, config).await;
+    tracing.shutdown().await;
+    result
+}
+
+async fn run_command(command: Command, config: Config) -> Result<(), Failure> {
+    match command {
         Command::Serve { .. } => {
             let listener = bind(&config.listen).await?;
             crate::server::run(config, listener, crate::server::shutdown_signal()).await?;

@@ -112,6 +112,41 @@ fn login_page(
     }))
 }
 
+/// Records on the login span the `client_id` in `return_to` (an
+/// authorization request), cut to 128 bytes.
+fn trace_client(issuer: &str, return_to: &str) {
+    let Some(url) = url::Url::parse(issuer)
+        .and_then(|base| base.join(return_to))
+        .ok()
+    else {
+        return;
+    };
+    if let Some((_, id)) = url.query_pairs().find(|(k, _)| k == "client_id") {
+        let mut cut = 0;
+        let id: String = id
+            .chars()
+            .take_while(|c| {
+                cut += c.len_utf8();
+                cut <= 128
+            })
+            .collect();
+        tracing::Span::current().record("client_id", id.as_str());
+    }
+}
+
+/// Records on the login span how the credentials check ended (never the
+/// username or the password).
+fn trace_outcome<E>(checked: &Result<Credentials, E>) {
+    let outcome = match checked {
+        Ok(Credentials::Valid(_)) => "signed_in",
+        Ok(Credentials::Invalid) => "wrong_credentials",
+        Ok(Credentials::Limited(_)) => "rate_limited",
+        Ok(Credentials::Busy) => "busy",
+        Err(_) => "error",
+    };
+    tracing::Span::current().record("outcome", outcome);
+}
+
 /// `GET /login`
 pub(crate) async fn get_login(
     State(state): State<Arc<LoginState>>,
@@ -149,7 +184,14 @@ async fn refusal(
     r
 }
 
-/// `POST /login`: `username`, `password`, `csrf_token`, `return_to`.
+/// `POST /login`: `username`, `password`, `csrf_token`, `return_to`. Its
+/// span carries the `client_id` of `return_to` and the outcome, never the
+/// username or the password.
+#[tracing::instrument(
+    name = "sesame.login",
+    skip_all,
+    fields(client_id = tracing::field::Empty, outcome = tracing::field::Empty)
+)]
 pub(crate) async fn post_login(
     State(state): State<Arc<LoginState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -161,6 +203,7 @@ pub(crate) async fn post_login(
         .collect();
     let field = |k: &str| form.get(k).and_then(Value::as_str).unwrap_or("");
     let return_to = state.safe_return_to(field("return_to")).to_owned();
+    trace_client(&state.issuer, &return_to);
     let username = field("username").trim().to_owned();
     let expected = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
     let presented = field("csrf_token");
@@ -181,6 +224,7 @@ pub(crate) async fn post_login(
     let checked = state
         .check_credentials(&ip, &username, field("password").to_owned())
         .await;
+    trace_outcome(&checked);
     let user = match checked {
         Ok(Credentials::Valid(user)) => user,
         Ok(Credentials::Limited(retry)) => {

@@ -16,8 +16,12 @@ mod claims;
 mod cli;
 mod connections;
 mod demo;
+mod failover;
 mod interop_openidconnect;
+mod key_rotation;
 mod login_page;
+#[cfg(feature = "otlp")]
+mod otlp;
 mod pairwise;
 mod password_grant;
 mod rate_limits;

@@ -351,3 +351,47 @@ pub fn missing<T>(test: &str, what: &str) -> Option<T> {
         "{test} needs {what}; or set SESAME_TEST_SKIP_MISSING=1 to skip the tests whose parts are missing"
     );
 }
+
+/// A fresh PostgreSQL schema for one test on the server at `base`.
+pub struct PgSchema {
+    /// The database URL with the schema as its search path.
+    pub url: String,
+    base: String,
+    schema: String,
+}
+
+impl PgSchema {
+    pub async fn new(base: &str) -> Self {
+        use sqlx::Connection as _;
+        let schema = format!(
+            "sesame_srv_{}",
+            &sesame_core::random::token()
+                .unwrap()
+                .to_lowercase()
+                .replace(['-', '_'], "")[..12]
+        );
+        let mut conn = sqlx::PgConnection::connect(base).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        Self {
+            url: format!("{base}{sep}options=-c%20search_path%3D{schema}"),
+            base: base.to_owned(),
+            schema,
+        }
+    }
+
+    /// Drops the schema.
+    pub async fn drop_now(self) {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::PgConnection::connect(&self.base).await.unwrap();
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA {} CASCADE",
+            self.schema
+        )))
+        .execute(&mut conn)
+        .await;
+    }
+}

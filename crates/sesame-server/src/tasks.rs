@@ -1,0 +1,54 @@
+//! The server's background tasks, started by [`crate::server::serve`] and
+//! stopped when it returns: the sweep of expired rows every 5 minutes, and
+//! scheduled key rotation ([`crate::key_rotation`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sesame_core::{Clock as _, SystemClock};
+use sesame_op_sqlx::SqlStore;
+
+/// The running tasks.
+#[derive(Debug)]
+pub(crate) struct Tasks(Vec<tokio::task::JoinHandle<()>>);
+
+impl Tasks {
+    /// Stops them all.
+    pub(crate) fn abort(self) {
+        for task in self.0 {
+            task.abort();
+        }
+    }
+}
+
+/// Starts the sweeper and, unless `key_rotation_interval` is 0, the rotation.
+pub(crate) fn start(
+    store: &Arc<SqlStore>,
+    provider: &sesame_op::Provider,
+    key_rotation_interval: i64,
+) -> Tasks {
+    let mut tasks = vec![tokio::spawn(sweep(Arc::clone(store)))];
+    tasks.extend(crate::key_rotation::spawn(
+        provider.clone(),
+        key_rotation_interval,
+    ));
+    Tasks(tasks)
+}
+
+async fn sweep(store: Arc<SqlStore>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(300));
+    loop {
+        tick.tick().await;
+        let now = SystemClock.now();
+        use sesame_op::store::GrantStore as _;
+        match store.sweep(now).await {
+            Ok(n) if n > 0 => tracing::info!(removed = n, "swept expired codes and tokens"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "sweep failed"),
+        }
+        let _ = store.sweep_login_sessions(now).await;
+        if let Err(e) = store.sweep_rate_limits(now).await {
+            tracing::warn!(error = %e, "sweeping rate-limit counters failed");
+        }
+    }
+}
