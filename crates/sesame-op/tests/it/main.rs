@@ -12,6 +12,7 @@ mod support;
 mod authorize;
 mod client_keys;
 mod conformance;
+mod device;
 mod discovery;
 mod dpop;
 mod logout;
