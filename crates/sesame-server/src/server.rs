@@ -118,6 +118,7 @@ struct TokenLimit {
     proxies: TrustedProxies,
     counters: Counters,
     failures_per_ip: u32,
+    device_failures_per_ip: u32,
     clock: Arc<dyn Clock>,
 }
 
@@ -134,6 +135,7 @@ impl TokenLimit {
             proxies,
             counters,
             failures_per_ip: limits.token_failures_per_ip_per_minute,
+            device_failures_per_ip: limits.device_failures_per_ip_per_minute,
             clock,
         }
     }
@@ -276,6 +278,45 @@ async fn limit_token_endpoint(limit: &TokenLimit, request: Request, next: Next) 
     response
 }
 
+/// The device verification page's limit on guessing user codes: a code
+/// the page does not know (its 400) is counted per address in the shared
+/// counters; an address past `device_failures_per_ip_per_minute` is refused
+/// (429) until its minute ends, before its code is looked at.
+async fn limit_device_page(limit: &TokenLimit, request: Request, next: Next) -> Response {
+    let ip = limit.proxies.client_ip(peer(&request), request.headers());
+    let key = limit_key("device-ip", &ip);
+    let now = limit.clock.now();
+    match limit.counters.read(&[&key]).await {
+        Ok(c) => {
+            if let Some(retry) = c.first().and_then(|c| blocked(c, now)) {
+                let mut r = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many wrong codes from your address; wait a minute and try again.",
+                )
+                    .into_response();
+                r.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(retry.as_secs().max(1)),
+                );
+                return r;
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "rate-limit counters unavailable: device page not limited")
+        }
+    }
+    let response = next.run(request).await;
+    if response.status() == StatusCode::BAD_REQUEST
+        && let Err(e) = limit
+            .counters
+            .fail_with_limit(&key, now, 60, limit.device_failures_per_ip)
+            .await
+    {
+        tracing::error!(error = %e, "rate-limit counters unavailable: failure not counted");
+    }
+    response
+}
+
 async fn limit_token(
     State(limit): State<Arc<TokenLimit>>,
     request: Request,
@@ -284,6 +325,9 @@ async fn limit_token(
     let path = request.uri().path();
     if path == sesame_op::paths::TOKEN {
         return limit_token_endpoint(&limit, request, next).await;
+    }
+    if path == sesame_op::paths::DEVICE && request.method() == axum::http::Method::POST {
+        return limit_device_page(&limit, request, next).await;
     }
     if path == sesame_op::paths::REGISTER
         || path.starts_with(&format!("{}/", sesame_op::paths::REGISTER))

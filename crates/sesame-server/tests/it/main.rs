@@ -16,6 +16,7 @@ mod claims;
 mod cli;
 mod connections;
 mod demo;
+mod device;
 mod interop_openidconnect;
 mod login_page;
 mod pairwise;
