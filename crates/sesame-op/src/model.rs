@@ -13,7 +13,6 @@ use sesame_core::{
 pub use sesame_core::{ApplicationType, GrantType, SubjectType};
 
 mod device;
-
 pub use device::{DeviceAuthorization, DeviceState};
 
 /// How a client authenticates at the token, introspection and revocation
@@ -456,11 +455,9 @@ pub enum InteractionKind {
     /// A pushed authorization request (RFC 9126), waiting for the
     /// authorization request that names it; its subject is empty.
     Pushed,
-    /// The host app's login, asked for by the device verification page: on
-    /// the way back the page shows the device consent. Params: `device`,
-    /// the store key of the device authorization.
+    /// The login asked for by the device verification page (param `device`).
     DeviceLogin,
-    /// The device consent page (RFC 8628 §3.3). Params: `device`.
+    /// The device consent page (RFC 8628 §3.3; param `device`).
     DeviceConsent,
 }
 

@@ -1,13 +1,12 @@
 //! `run(config, listener, shutdown)`: the whole server as a library function.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -20,7 +19,9 @@ use sesame_op_sqlx::SqlStore;
 use crate::config::{Config, RegistrationMode};
 use crate::connections::{self, BodyRules, Limits};
 use crate::login::{self, LoginLimits, LoginState, ServerAuth, UserClaims};
-use crate::ratelimit::{Counters, RateLimiter, TrustedProxies, blocked, limit_key};
+use crate::ratelimit::{
+    Counters, RateLimiter, TrustedProxies, blocked, limit_device_page, limit_key, peer,
+};
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -139,13 +140,6 @@ impl TokenLimit {
             clock,
         }
     }
-}
-
-fn peer(request: &Request) -> Option<SocketAddr> {
-    request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0)
 }
 
 fn oauth_refusal(status: StatusCode, retry: Duration, description: &str) -> Response {
@@ -278,45 +272,6 @@ async fn limit_token_endpoint(limit: &TokenLimit, request: Request, next: Next) 
     response
 }
 
-/// The device verification page's limit on guessing user codes: a code
-/// the page does not know (its 400) is counted per address in the shared
-/// counters; an address past `device_failures_per_ip_per_minute` is refused
-/// (429) until its minute ends, before its code is looked at.
-async fn limit_device_page(limit: &TokenLimit, request: Request, next: Next) -> Response {
-    let ip = limit.proxies.client_ip(peer(&request), request.headers());
-    let key = limit_key("device-ip", &ip);
-    let now = limit.clock.now();
-    match limit.counters.read(&[&key]).await {
-        Ok(c) => {
-            if let Some(retry) = c.first().and_then(|c| blocked(c, now)) {
-                let mut r = (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "Too many wrong codes from your address; wait a minute and try again.",
-                )
-                    .into_response();
-                r.headers_mut().insert(
-                    header::RETRY_AFTER,
-                    HeaderValue::from(retry.as_secs().max(1)),
-                );
-                return r;
-            }
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "rate-limit counters unavailable: device page not limited")
-        }
-    }
-    let response = next.run(request).await;
-    if response.status() == StatusCode::BAD_REQUEST
-        && let Err(e) = limit
-            .counters
-            .fail_with_limit(&key, now, 60, limit.device_failures_per_ip)
-            .await
-    {
-        tracing::error!(error = %e, "rate-limit counters unavailable: failure not counted");
-    }
-    response
-}
-
 async fn limit_token(
     State(limit): State<Arc<TokenLimit>>,
     request: Request,
@@ -327,7 +282,9 @@ async fn limit_token(
         return limit_token_endpoint(&limit, request, next).await;
     }
     if path == sesame_op::paths::DEVICE && request.method() == axum::http::Method::POST {
-        return limit_device_page(&limit, request, next).await;
+        let ip = limit.proxies.client_ip(peer(&request), request.headers());
+        let budget = (&limit.counters, limit.device_failures_per_ip);
+        return limit_device_page(&ip, budget, limit.clock.now(), request, next).await;
     }
     if path == sesame_op::paths::REGISTER
         || path.starts_with(&format!("{}/", sesame_op::paths::REGISTER))
