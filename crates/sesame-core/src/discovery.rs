@@ -99,6 +99,9 @@ pub struct ProviderMetadata {
     /// RFC 9126 §5: where clients push authorization requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pushed_authorization_request_endpoint: Option<String>,
+    /// RFC 8628 §4: the device authorization endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_authorization_endpoint: Option<String>,
     /// RFC 9126 §5: whether every authorization request must be pushed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_pushed_authorization_requests: Option<bool>,

@@ -67,6 +67,12 @@ pub enum ErrorCode {
     UnsupportedTokenType,
     /// `invalid_target` (RFC 8707)
     InvalidTarget,
+    /// `authorization_pending` (RFC 8628 §3.5): the user has not answered yet
+    AuthorizationPending,
+    /// `slow_down` (RFC 8628 §3.5): poll less often (the interval grows by 5 s)
+    SlowDown,
+    /// `expired_token` (RFC 8628 §3.5): the device code expired
+    ExpiredToken,
     /// Any other code a peer sent.
     Other(String),
 }
@@ -102,6 +108,9 @@ impl ErrorCode {
             Self::InvalidClientMetadata => "invalid_client_metadata",
             Self::UnsupportedTokenType => "unsupported_token_type",
             Self::InvalidTarget => "invalid_target",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::ExpiredToken => "expired_token",
             Self::Other(code) => code,
         }
     }
@@ -136,6 +145,9 @@ impl ErrorCode {
             "invalid_client_metadata" => Self::InvalidClientMetadata,
             "unsupported_token_type" => Self::UnsupportedTokenType,
             "invalid_target" => Self::InvalidTarget,
+            "authorization_pending" => Self::AuthorizationPending,
+            "slow_down" => Self::SlowDown,
+            "expired_token" => Self::ExpiredToken,
             other => Self::Other(other.to_owned()),
         }
     }
@@ -283,6 +295,9 @@ mod tests {
             ErrorCode::InvalidClientMetadata,
             ErrorCode::UnsupportedTokenType,
             ErrorCode::InvalidTarget,
+            ErrorCode::AuthorizationPending,
+            ErrorCode::SlowDown,
+            ErrorCode::ExpiredToken,
         ];
         for code in all {
             assert_eq!(ErrorCode::parse(code.as_str()), code);

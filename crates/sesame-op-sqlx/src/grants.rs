@@ -324,6 +324,14 @@ impl GrantStore for SqlStore {
                 )
                 .await?;
         }
+        removed += self
+            .exec(
+                "DELETE FROM sesame_device_authorizations WHERE expires_at <= $1",
+                &[Arg::Int(
+                    now.saturating_sub(sesame_op::store::DEVICE_RETENTION),
+                )],
+            )
+            .await?;
         Ok(removed)
     }
 }

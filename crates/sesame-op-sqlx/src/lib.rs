@@ -30,7 +30,8 @@
 //! beside it under the [`EncryptionKey`]), codes and tokens keyed by SHA-256 hashes
 //! (never the secrets), refresh-token families with reuse detection, consents
 //! with expiry, signing keys encrypted with AES-256-GCM under an
-//! [`EncryptionKey`] bound to each key's `kid`, consent interactions, and the
+//! [`EncryptionKey`] bound to each key's `kid`, consent interactions, device authorizations (RFC 8628, updated by
+//! compare-and-swap so a device code is redeemed once), and the
 //! salt of pairwise subject identifiers ([`SqlStore::pairwise_salt`], sealed
 //! with the same key).
 //! [`sesame_op::store::GrantStore::sweep`] deletes what has expired.
@@ -46,6 +47,7 @@
 mod cache;
 mod clients;
 mod crypt;
+mod device;
 mod grants;
 mod keys;
 mod ratelimits;

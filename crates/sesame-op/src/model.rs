@@ -12,13 +12,15 @@ use sesame_core::{
 
 pub use sesame_core::{ApplicationType, GrantType, SubjectType};
 
+mod device;
+pub use device::{DeviceAuthorization, DeviceState};
+
 /// How a client authenticates at the token, introspection and revocation
 /// endpoints: [`sesame_core::ClientAuthMethod`], under its old name here.
 pub use sesame_core::ClientAuthMethod as AuthMethod;
 
 /// The grant types a client may be registered for through dynamic
-/// registration (`password` only by the operator; the device grant is not
-/// implemented).
+/// registration (`password` and the device grant only by the operator).
 pub(crate) const REGISTRABLE_GRANTS: [GrantType; 4] = [
     GrantType::AuthorizationCode,
     GrantType::RefreshToken,
@@ -453,6 +455,10 @@ pub enum InteractionKind {
     /// A pushed authorization request (RFC 9126), waiting for the
     /// authorization request that names it; its subject is empty.
     Pushed,
+    /// The login asked for by the device verification page (param `device`).
+    DeviceLogin,
+    /// The device consent page (RFC 8628 §3.3; param `device`).
+    DeviceConsent,
 }
 
 /// A request waiting for the user (consent, sign-out confirmation, or a

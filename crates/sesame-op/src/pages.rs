@@ -30,10 +30,19 @@ use serde::Serialize;
 /// The embedded stylesheet, shared with applications that want the same look.
 pub const STYLESHEET: &str = include_str!("../templates/base.css");
 
-const BUILTIN: [(&str, &str); 4] = [
+const BUILTIN: [(&str, &str); 7] = [
     ("consent.html", include_str!("../templates/consent.html")),
     ("logout.html", include_str!("../templates/logout.html")),
     ("error.html", include_str!("../templates/error.html")),
+    ("device.html", include_str!("../templates/device.html")),
+    (
+        "device_consent.html",
+        include_str!("../templates/device_consent.html"),
+    ),
+    (
+        "device_done.html",
+        include_str!("../templates/device_done.html"),
+    ),
     (
         "form_post.html",
         include_str!("../templates/form_post.html"),

@@ -10,6 +10,13 @@ pub const CONSENT: &str = "/consent";
 pub const TOKEN: &str = "/token";
 /// Pushed authorization requests (RFC 9126).
 pub const PAR: &str = "/par";
+/// Device authorization endpoint (RFC 8628 §3.1).
+pub const DEVICE_AUTHORIZATION: &str = "/device_authorization";
+/// The device flow's verification page (RFC 8628 §3.3): the user types the
+/// user code here (form field `user_code`; `?user_code=` pre-fills it).
+pub const DEVICE: &str = "/device";
+/// The device flow's consent form target.
+pub const DEVICE_CONSENT: &str = "/device/consent";
 /// UserInfo endpoint.
 pub const USERINFO: &str = "/userinfo";
 /// JWKS.

@@ -66,6 +66,7 @@ pub struct OidcClientBuilder {
     metadata_ttl: Option<i64>,
     skip_issuer_check: bool,
     max_session_age: Option<i64>,
+    device_only: bool,
     pub(crate) registration_issuer: Option<String>,
 }
 
@@ -110,6 +111,7 @@ impl OidcClient {
             metadata_ttl: Some(86_400),
             skip_issuer_check: false,
             max_session_age: None,
+            device_only: false,
             registration_issuer: None,
         }
     }
@@ -160,6 +162,26 @@ impl OidcClientBuilder {
     #[must_use]
     pub fn with_redirect_uri(mut self, uri: RedirectUri) -> Self {
         self.redirect_uri = Some(uri);
+        self
+    }
+
+    /// A client that signs in only with the device flow
+    /// ([`crate::DeviceAuthorization`]), as a CLI does: no redirect URI is
+    /// needed. Its router's login cannot work (the provider knows no
+    /// redirect URI for it and refuses the request); do not mount it.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = sesame_rp::OidcClient::builder("https://op.example".parse()?, "my-cli")
+    ///     .with_auth_method(sesame_rp::ClientAuth::None)
+    ///     .for_device_flow()
+    ///     .build()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn for_device_flow(mut self) -> Self {
+        self.device_only = true;
         self
     }
 
@@ -386,7 +408,13 @@ impl OidcClientBuilder {
             None => default_client().map_err(|e| BuildError::Setting(e.to_string()))?,
         };
         let metadata = self.provider_metadata(&http).await?;
-        let redirect_uri = self.redirect_uri.clone().ok_or(BuildError::NoRedirectUri)?;
+        let redirect_uri = match self.redirect_uri.clone() {
+            Some(uri) => uri,
+            // Never sent: a device-flow client has no browser redirect.
+            None if self.device_only => RedirectUri::new("http://localhost/")
+                .map_err(|e| BuildError::Setting(e.to_string()))?,
+            None => return Err(BuildError::NoRedirectUri),
+        };
         let auth = self.auth_method()?;
         let validator = self.validator()?;
         let form_post = self.check_response_type(&metadata)?;

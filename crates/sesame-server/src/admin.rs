@@ -239,9 +239,16 @@ fn subject_type(t: SubjectType) -> Result<sesame_op::SubjectType, AdminError> {
 /// not go together (a public client with a secret method, a public password
 /// client, a pairwise client without one sector), or a storage failure.
 pub async fn add_client(store: &SqlStore, new: &NewClient) -> Result<Registered, AdminError> {
-    if new.redirect_uris.is_empty() {
+    // Only grants that send the browser back need a redirect URI.
+    let redirects = new.grant_types.is_empty()
+        || new
+            .grant_types
+            .iter()
+            .any(|g| matches!(g, GrantType::AuthorizationCode | GrantType::Implicit));
+    if new.redirect_uris.is_empty() && redirects {
         return Err(AdminError::invalid(
-            "at least one --redirect-uri is required",
+            "at least one --redirect-uri is required (unless every --grant-type is one without \
+             redirects, such as urn:ietf:params:oauth:grant-type:device_code)",
         ));
     }
     let redirect_uris = parse_uris(&new.redirect_uris, "--redirect-uri")?;

@@ -358,6 +358,56 @@ impl RateLimiter {
     }
 }
 
+/// The peer address of a request served with connect info.
+pub(crate) fn peer(request: &axum::extract::Request) -> Option<SocketAddr> {
+    request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0)
+}
+
+/// The device verification page's limit on guessing user codes: a code
+/// the page does not know (its 400) is counted per address in the shared
+/// counters; an address past `device_failures_per_ip_per_minute` is refused
+/// (429) until its minute ends, before its code is looked at.
+pub(crate) async fn limit_device_page(
+    ip: &str,
+    (counters, per_minute): (&Counters, u32),
+    now: UnixTime,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{HeaderValue, StatusCode, header};
+    use axum::response::IntoResponse as _;
+    let key = limit_key("device-ip", ip);
+    match counters.read(&[&key]).await {
+        Ok(c) => {
+            if let Some(retry) = c.first().and_then(|c| blocked(c, now)) {
+                let mut r = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many wrong codes from your address; wait a minute and try again.",
+                )
+                    .into_response();
+                r.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(retry.as_secs().max(1)),
+                );
+                return r;
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "rate-limit counters unavailable: device page not limited")
+        }
+    }
+    let response = next.run(request).await;
+    if response.status() == StatusCode::BAD_REQUEST
+        && let Err(e) = counters.fail_with_limit(&key, now, 60, per_minute).await
+    {
+        tracing::error!(error = %e, "rate-limit counters unavailable: failure not counted");
+    }
+    response
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -1,13 +1,12 @@
 //! `run(config, listener, shutdown)`: the whole server as a library function.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -20,7 +19,9 @@ use sesame_op_sqlx::SqlStore;
 use crate::config::{Config, RegistrationMode};
 use crate::connections::{self, BodyRules, Limits};
 use crate::login::{self, LoginLimits, LoginState, ServerAuth, UserClaims};
-use crate::ratelimit::{Counters, RateLimiter, TrustedProxies, blocked, limit_key};
+use crate::ratelimit::{
+    Counters, RateLimiter, TrustedProxies, blocked, limit_device_page, limit_key, peer,
+};
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -120,6 +121,7 @@ struct TokenLimit {
     proxies: TrustedProxies,
     counters: Counters,
     failures_per_ip: u32,
+    device_failures_per_ip: u32,
     clock: Arc<dyn Clock>,
 }
 
@@ -136,16 +138,10 @@ impl TokenLimit {
             proxies,
             counters,
             failures_per_ip: limits.token_failures_per_ip_per_minute,
+            device_failures_per_ip: limits.device_failures_per_ip_per_minute,
             clock,
         }
     }
-}
-
-fn peer(request: &Request) -> Option<SocketAddr> {
-    request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0)
 }
 
 fn oauth_refusal(status: StatusCode, retry: Duration, description: &str) -> Response {
@@ -286,6 +282,11 @@ async fn limit_token(
     let path = request.uri().path();
     if path == sesame_op::paths::TOKEN {
         return limit_token_endpoint(&limit, request, next).await;
+    }
+    if path == sesame_op::paths::DEVICE && request.method() == axum::http::Method::POST {
+        let ip = limit.proxies.client_ip(peer(&request), request.headers());
+        let budget = (&limit.counters, limit.device_failures_per_ip);
+        return limit_device_page(&ip, budget, limit.clock.now(), request, next).await;
     }
     if path == sesame_op::paths::REGISTER
         || path.starts_with(&format!("{}/", sesame_op::paths::REGISTER))

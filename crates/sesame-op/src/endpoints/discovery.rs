@@ -52,6 +52,7 @@ impl Provider {
                 REGISTRABLE_GRANTS
                     .into_iter()
                     .chain(s.password_grant.then_some(GrantType::Password))
+                    .chain([GrantType::DeviceCode])
                     .map(GrantType::as_str),
             ),
             subject_types_supported: strings(
@@ -105,6 +106,7 @@ impl Provider {
             backchannel_logout_session_supported: Some(true),
             authorization_response_iss_parameter_supported: Some(true),
             pushed_authorization_request_endpoint: Some(iss.join(paths::PAR)),
+            device_authorization_endpoint: Some(iss.join(paths::DEVICE_AUTHORIZATION)),
             extra: [(
                 "dpop_signing_alg_values_supported".to_owned(),
                 serde_json::json!(

@@ -1,6 +1,7 @@
 //! Thin axum handlers: extract, call a `flow`, map the outcome.
 
 mod authorize;
+mod device;
 mod discovery;
 mod end_session;
 mod par;
@@ -48,6 +49,9 @@ impl Provider {
             .route(paths::CONSENT, post(authorize::consent))
             .route(paths::TOKEN, post(token::token))
             .route(paths::PAR, post(par::push))
+            .route(paths::DEVICE_AUTHORIZATION, post(device::authorize))
+            .route(paths::DEVICE, get(device::page).post(device::submit))
+            .route(paths::DEVICE_CONSENT, post(device::consent))
             .route(
                 paths::USERINFO,
                 get(userinfo::userinfo).post(userinfo::userinfo),

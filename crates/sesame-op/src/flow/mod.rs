@@ -5,6 +5,7 @@
 pub(crate) mod authorize;
 pub(crate) mod client_auth;
 pub(crate) mod client_metadata;
+pub(crate) mod device;
 pub(crate) mod end_session;
 pub(crate) mod interaction;
 pub(crate) mod issue;

@@ -69,7 +69,7 @@ pub(crate) async fn token(
         .ok_or_else(|| err(ErrorCode::InvalidRequest, "grant_type is missing"))?;
     // `password` exists only when the provider enables it, whatever clients list.
     let grant = GrantType::parse(grant_type)
-        .filter(|g| !matches!(g, GrantType::Implicit | GrantType::DeviceCode))
+        .filter(|g| *g != GrantType::Implicit)
         .filter(|g| *g != GrantType::Password || p.inner.settings.password_grant)
         .ok_or_else(|| err(ErrorCode::UnsupportedGrantType, "unsupported grant_type"))?;
     if !client.allows_grant(grant) {
@@ -83,6 +83,7 @@ pub(crate) async fn token(
         GrantType::RefreshToken => refresh_token(p, client, form, dpop, now).await,
         GrantType::ClientCredentials => client_credentials(p, client, form, dpop, now).await,
         GrantType::Password => super::password::password(p, client, form, parts, dpop, now).await,
+        GrantType::DeviceCode => super::device::poll(p, client, form, dpop, now).await,
         _ => Err(err(
             ErrorCode::UnsupportedGrantType,
             "unsupported grant_type",

@@ -23,6 +23,8 @@ use crate::model::{
     RefreshTokenRecord, RefreshUse, StoredKey,
 };
 
+mod device;
+
 const NOW: UnixTime = 1_900_000_000;
 
 fn id(prefix: &str) -> String {
@@ -73,6 +75,9 @@ pub async fn run(store: Arc<dyn Store>) {
     interactions(&*store).await;
     sweep(&*store).await;
     session_clients_outlive_their_tokens(&*store).await;
+    device::device_authorizations(&*store).await;
+    device::concurrent_device_updates_have_one_winner(Arc::clone(&store)).await;
+    device::device_sweep(&*store).await;
 }
 
 async fn clients(store: &dyn Store) {

@@ -8,11 +8,12 @@ use async_trait::async_trait;
 use sesame_core::{ClientId, Subject, UnixTime};
 
 use super::{
-    ClientStore, ConsentStore, GrantStore, InteractionStore, KeyStore, StoreError, StoreResult,
+    ClientStore, ConsentStore, DeviceStore, GrantStore, InteractionStore, KeyStore, StoreError,
+    StoreResult,
 };
 use crate::model::{
-    AccessTokenRecord, Client, CodeRecord, CodeUse, Consent, Grant, Interaction,
-    RefreshTokenRecord, RefreshUse, StoredKey,
+    AccessTokenRecord, Client, CodeRecord, CodeUse, Consent, DeviceAuthorization, Grant,
+    Interaction, RefreshTokenRecord, RefreshUse, StoredKey,
 };
 
 #[derive(Debug, Default)]
@@ -26,6 +27,7 @@ struct Tables {
     consents: HashMap<(String, String), Consent>,
     keys: Vec<StoredKey>,
     interactions: HashMap<String, Interaction>,
+    devices: HashMap<String, DeviceAuthorization>,
     /// (sid, client id) → until when `clients_of_session` names the client.
     session_clients: HashMap<(String, String), UnixTime>,
     /// Lease name → (holder, expiry).
@@ -249,7 +251,10 @@ impl GrantStore for MemoryStore {
             + t.interactions.len()
             + t.revoked_grants.len()
             + t.consents.len()
-            + t.session_clients.len();
+            + t.session_clients.len()
+            + t.devices.len();
+        t.devices
+            .retain(|_, d| d.expires_at.saturating_add(super::DEVICE_RETENTION) > now);
         t.codes.retain(|_, (c, _)| c.expires_at > now);
         t.access.retain(|_, r| r.expires_at > now);
         t.refresh.retain(|_, (r, _)| r.expires_at > now);
@@ -265,7 +270,8 @@ impl GrantStore for MemoryStore {
             + t.interactions.len()
             + t.revoked_grants.len()
             + t.consents.len()
-            + t.session_clients.len();
+            + t.session_clients.len()
+            + t.devices.len();
         Ok((before - after) as u64)
     }
 }
@@ -384,5 +390,61 @@ impl InteractionStore for MemoryStore {
             .interactions
             .remove(key)
             .filter(|i| i.expires_at > now))
+    }
+}
+
+#[async_trait]
+impl DeviceStore for MemoryStore {
+    async fn save_device_authorization(
+        &self,
+        key: &str,
+        record: &DeviceAuthorization,
+        now: UnixTime,
+    ) -> StoreResult<bool> {
+        let mut t = self.lock()?;
+        let taken = t
+            .devices
+            .values()
+            .any(|d| d.user_code_key == record.user_code_key && d.expires_at > now);
+        if taken || t.devices.contains_key(key) {
+            return Ok(false);
+        }
+        t.devices.insert(key.to_owned(), record.clone());
+        Ok(true)
+    }
+
+    async fn find_device_authorization(
+        &self,
+        key: &str,
+    ) -> StoreResult<Option<DeviceAuthorization>> {
+        Ok(self.lock()?.devices.get(key).cloned())
+    }
+
+    async fn find_device_by_user_code(
+        &self,
+        user_code_key: &str,
+        now: UnixTime,
+    ) -> StoreResult<Option<(String, DeviceAuthorization)>> {
+        Ok(self
+            .lock()?
+            .devices
+            .iter()
+            .find(|(_, d)| d.user_code_key == user_code_key && d.expires_at > now)
+            .map(|(k, d)| (k.clone(), d.clone())))
+    }
+
+    async fn update_device_authorization(
+        &self,
+        key: &str,
+        record: &DeviceAuthorization,
+    ) -> StoreResult<bool> {
+        let mut t = self.lock()?;
+        match t.devices.get_mut(key) {
+            Some(d) if d.revision.checked_add(1) == Some(record.revision) => {
+                *d = record.clone();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 }

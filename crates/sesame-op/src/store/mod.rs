@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use sesame_core::{ClientId, Subject, UnixTime};
 
 use crate::model::{
-    AccessTokenRecord, Client, CodeRecord, CodeUse, Consent, Interaction, RefreshTokenRecord,
-    RefreshUse, StoredKey,
+    AccessTokenRecord, Client, CodeRecord, CodeUse, Consent, DeviceAuthorization, Interaction,
+    RefreshTokenRecord, RefreshUse, StoredKey,
 };
 
 mod memory;
@@ -206,7 +206,58 @@ pub trait InteractionStore: Send + Sync + 'static {
     async fn take_interaction(&self, key: &str, now: UnixTime) -> StoreResult<Option<Interaction>>;
 }
 
-/// Everything the provider stores.
-pub trait Store: ClientStore + GrantStore + ConsentStore + KeyStore + InteractionStore {}
+/// How long past its expiry a device authorization is kept, so that a late
+/// poll is told `expired_token` rather than `invalid_grant`; then
+/// [`GrantStore::sweep`] deletes it.
+pub const DEVICE_RETENTION: UnixTime = 3_600;
 
-impl<T: ClientStore + GrantStore + ConsentStore + KeyStore + InteractionStore> Store for T {}
+/// Device authorizations (RFC 8628), keyed by the
+/// [`crate::secrets::token_key`] of the device code and found by that of the
+/// user code. Updates are compare-and-swap on the record's revision, which
+/// makes the device code single use across instances: of two concurrent
+/// polls of an approved authorization, one moves it to `Redeemed` and gets
+/// the tokens, the other's update fails.
+#[async_trait]
+pub trait DeviceStore: Send + Sync + 'static {
+    /// Stores a new authorization under `key`; `false` (nothing stored) when
+    /// a live one (unexpired at `now`) already has its
+    /// [`DeviceAuthorization::user_code_key`].
+    async fn save_device_authorization(
+        &self,
+        key: &str,
+        record: &DeviceAuthorization,
+        now: UnixTime,
+    ) -> StoreResult<bool>;
+    /// The authorization stored under `key`, expired or not (until swept).
+    async fn find_device_authorization(
+        &self,
+        key: &str,
+    ) -> StoreResult<Option<DeviceAuthorization>>;
+    /// The live (unexpired at `now`) authorization with this user code key,
+    /// and the key it is stored under.
+    async fn find_device_by_user_code(
+        &self,
+        user_code_key: &str,
+        now: UnixTime,
+    ) -> StoreResult<Option<(String, DeviceAuthorization)>>;
+    /// Replaces the authorization under `key` with `record` if the stored
+    /// one's revision is `record.revision - 1`; `false` (nothing changed)
+    /// otherwise, or when there is none. Atomic across every process sharing
+    /// the store.
+    async fn update_device_authorization(
+        &self,
+        key: &str,
+        record: &DeviceAuthorization,
+    ) -> StoreResult<bool>;
+}
+
+/// Everything the provider stores.
+pub trait Store:
+    ClientStore + GrantStore + ConsentStore + KeyStore + InteractionStore + DeviceStore
+{
+}
+
+impl<T: ClientStore + GrantStore + ConsentStore + KeyStore + InteractionStore + DeviceStore> Store
+    for T
+{
+}

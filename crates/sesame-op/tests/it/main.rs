@@ -13,6 +13,7 @@ mod acr;
 mod authorize;
 mod client_keys;
 mod conformance;
+mod device;
 mod discovery;
 mod dpop;
 mod logout;

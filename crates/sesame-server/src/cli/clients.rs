@@ -27,6 +27,8 @@ pub(super) enum ClientsCommand {
     ///     --grant-type authorization_code --grant-type implicit --response-type "code id_token"
     ///   sesame clients add --name Api --redirect-uri https://api.example/cb \
     ///     --auth-method private_key_jwt --jwks client-jwks.json
+    ///   sesame clients add --name "TV app" --public \
+    ///     --grant-type urn:ietf:params:oauth:grant-type:device_code --grant-type refresh_token
     #[command(verbatim_doc_comment)]
     Add(Box<ClientAdd>),
     /// Change a registered client: each flag given replaces the stored value
@@ -70,8 +72,10 @@ pub(super) struct ClientAdd {
     /// Display name (shown on the consent page).
     #[arg(long)]
     name: String,
-    /// A redirect URI (repeat for several); matched exactly.
-    #[arg(long = "redirect-uri", required = true)]
+    /// A redirect URI (repeat for several); matched exactly. Required unless
+    /// the client's grants never redirect (e.g. only
+    /// urn:ietf:params:oauth:grant-type:device_code).
+    #[arg(long = "redirect-uri")]
     redirect_uris: Vec<String>,
     /// A public client (no secret; PKCE required).
     #[arg(long)]

@@ -40,6 +40,10 @@ pub struct RateLimits {
     /// Failed client authentications at the token endpoint in a minute from
     /// one address, after which it is refused until the minute ends.
     pub token_failures_per_ip_per_minute: u32,
+    /// Wrong user codes typed at the device verification page (`/device`) in
+    /// a minute from one address, after which it is refused until the minute
+    /// ends (RFC 8628 §5.1: guessing bounded per address).
+    pub device_failures_per_ip_per_minute: u32,
 }
 
 impl Default for RateLimits {
@@ -55,6 +59,7 @@ impl Default for RateLimits {
             login_backoff_max_seconds: 300,
             login_queue: 64,
             token_failures_per_ip_per_minute: 60,
+            device_failures_per_ip_per_minute: 10,
         }
     }
 }

@@ -384,8 +384,13 @@ fn bad_input_gets_one_clear_line() {
     assert_eq!(code, 1);
     assert!(err.contains("issuer"), "{err}");
     // Usage errors come from clap with exit code 2.
-    let (code, _, _) = sesame(&["clients", "add", "--name", "X"]);
+    let (code, _, _) = sesame(&["clients", "add", "--redirect-uri", "https://x.example/cb"]);
     assert_eq!(code, 2);
+    // No redirect URI for a client whose grants redirect: refused by the checks.
+    let db = dir.db();
+    let (code, _, err) = sesame(&["--database", &db, "clients", "add", "--name", "X"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--redirect-uri is required"), "{err}");
 }
 
 #[test]

@@ -16,6 +16,7 @@ mod claims;
 mod cli;
 mod connections;
 mod demo;
+mod device;
 mod failover;
 mod interop_openidconnect;
 mod key_rotation;
