@@ -172,7 +172,7 @@ class Run:
             raise Fail(f"{after[0]['path']} requested after the fault ({self.p.fault_where})")
         status, me = b.me(self.app)
         if status != 401:
-            raise Fail(f"a session was created: /me {status} {me}")
+            raise Fail(f"a session was created: /me {status} (sub {(me or {}).get('sub')!r})")
         if b.callback_status is None or not 400 <= b.callback_status < 500:
             raise Fail(f"the callback answered {b.callback_status}, not a 4xx error page")
         return f"fault in the {self.p.fault_where} (request #{self.p.fault_seq}); callback {b.callback_status}; no session"

@@ -7,7 +7,7 @@ options. The fault names are the provider's (provider.py).
 
 from __future__ import annotations
 
-import time
+import threading
 from dataclasses import dataclass, field
 
 from browser import Browser
@@ -27,8 +27,12 @@ class Variant:
     dynamic: bool = False  # the Dynamic plan: `sesame app --register` (RFC 7591) instead of a static client
 
 
+LAST = threading.local()  # the last run's provider on this thread (run.py puts it in the JSON)
+
+
 def run(env: Env, v: Variant, fn, faults=(), **kw):
     r = Run(env, v.rt, faults, dynamic=v.dynamic, **kw)
+    LAST.provider = r.p
     try:
         return fn(r)
     finally:

@@ -11,6 +11,8 @@ import modules as m
 from modules import Variant
 
 FP = ["--response-mode", "form_post"]
+IMPLICIT_RT = ["id_token", "id_token token"]
+HYBRID_RT = ["code id_token", "code token", "code id_token token"]
 
 
 def id_token_modules(rt: str) -> list:
@@ -87,25 +89,29 @@ BCL = [("oidcc-client-test-rp-backchannel-rpinitlogout", lo.backchannel())] + [
 
 PLANS = {
     "oidcc-client-basic-certification-test-plan": ("Basic", code_flow()),
-    "oidcc-client-implicit-certification-test-plan": ("Implicit", fronts(["id_token", "id_token token"], FP)),
-    "oidcc-client-hybrid-certification-test-plan": ("Hybrid", fronts(["code id_token", "code token", "code id_token token"], FP)),
+    "oidcc-client-implicit-certification-test-plan": ("Implicit", fronts(IMPLICIT_RT, FP)),
+    "oidcc-client-hybrid-certification-test-plan": ("Hybrid", fronts(HYBRID_RT, FP)),
     "oidcc-client-config-certification-test-plan": ("Config", [(Variant("", "code"), CONFIG)]),
     "oidcc-client-dynamic-certification-test-plan": ("Dynamic", [(Variant("", "code", dynamic=True), DYNAMIC)]),
     "oidcc-client-formpost-basic-certification-test-plan": (
         "Form Post (Basic)", [(Variant("", "code", FP), id_token_modules("code") + [
             ("oidcc-client-test-form-post-error", m.form_post_error)])]),
-    "oidcc-client-formpost-implicit-certification-test-plan": ("Form Post (Implicit)", fronts(["id_token", "id_token token"], FP)),
-    "oidcc-client-formpost-hybrid-certification-test-plan": (
-        "Form Post (Hybrid)", fronts(["code id_token", "code token", "code id_token token"], FP)),
-    "oidcc-client-rp-initiated-logout-rp-basic": ("RP-Initiated Logout", [(Variant("", "code"), [
-        ("oidcc-client-test-rp-init-logout", lo.rp_init()),
-        ("oidcc-client-test-rp-init-logout-other-state", lo.rp_init("logout_other_state")),
-        ("oidcc-client-test-rp-init-logout-no-state", lo.rp_init("logout_no_state"))])]),
-    "oidcc-client-back-channel-logout-rp-basic": ("Back-Channel Logout", [(Variant("", "code"), BCL)]),
-    "oidcc-client-front-channel-logout-rp-basic": ("Front-Channel Logout", [(Variant("", "code"), [
-        ("oidcc-client-test-rp-frontchannel-rpinitlogout", lo.frontchannel)])]),
+    "oidcc-client-formpost-implicit-certification-test-plan": ("Form Post (Implicit)", fronts(IMPLICIT_RT, FP)),
+    "oidcc-client-formpost-hybrid-certification-test-plan": ("Form Post (Hybrid)", fronts(HYBRID_RT, FP)),
+}
+
+RP_INIT = [("oidcc-client-test-rp-init-logout", lo.rp_init()),
+           ("oidcc-client-test-rp-init-logout-other-state", lo.rp_init("logout_other_state")),
+           ("oidcc-client-test-rp-init-logout-no-state", lo.rp_init("logout_no_state"))]
+FCL = [("oidcc-client-test-rp-frontchannel-rpinitlogout", lo.frontchannel)]
+for key, title, mods in (("rp-initiated-logout", "RP-Initiated Logout", RP_INIT), ("back-channel-logout", "Back-Channel Logout", BCL),
+                         ("front-channel-logout", "Front-Channel Logout", FCL)):
+    PLANS[f"oidcc-client-{key}-rp-basic"] = (f"{title} (Basic)", [(Variant("", "code"), mods)])
+    PLANS[f"oidcc-client-{key}-rp-implicit"] = (f"{title} (Implicit)", [(Variant("", rt, FP), mods) for rt in IMPLICIT_RT])
+    PLANS[f"oidcc-client-{key}-rp-hybrid"] = (f"{title} (Hybrid)", [(Variant("", rt, FP), mods) for rt in HYBRID_RT])
+PLANS.update({
     "oidcc-client-refreshtoken-test-plan": ("Refresh", [(Variant("", "code"), [
         ("oidcc-client-test-refresh-token", m.refresh()),
         ("oidcc-client-test-refresh-token-invalid-issuer", m.refresh("refresh_invalid_iss")),
         ("oidcc-client-test-refresh-token-invalid-sub", m.refresh("refresh_invalid_sub"))])]),
-}
+})

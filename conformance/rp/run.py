@@ -20,6 +20,7 @@ import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 
+import modules
 from harness import Env, Fail, Skip
 from plans import FP, PLANS
 from provider import Keys
@@ -37,6 +38,12 @@ def variant_label(v) -> str:
     return ", ".join(parts)
 
 
+def requests_seen(p) -> list[str]:
+    if p is None:
+        return []
+    return [f"{e['method']} {e['path']}{' *' if e['seq'] == p.fault_seq else ''}" for e in p.log]
+
+
 def jobs_for(plans):
     for p in plans:
         _title, variants = PLANS[p]
@@ -48,6 +55,7 @@ def jobs_for(plans):
 def run_one(env, job):
     p, name, v, fn = job
     t0 = time.time()
+    modules.LAST.provider = None
     try:
         status, note = "PASS", fn(env, v) or ""
     except Fail as e:
@@ -58,7 +66,9 @@ def run_one(env, job):
         status, note = "FAIL", f"runner error: {type(e).__name__}: {e}"
         traceback.print_exc()
     row = {"plan": p, "module": name, "variant": variant_label(v), "status": status, "note": note,
-           "seconds": round(time.time() - t0, 2)}
+           "seconds": round(time.time() - t0, 2),
+           # what the provider received, in order (* marks the response that carried the fault)
+           "requests": requests_seen(modules.LAST.provider)}
     with PRINT:
         print(f"{status} {p}: {name} [{row['variant']}]{': ' + note if note else ''}", flush=True)
     return row
