@@ -15,9 +15,11 @@ use crate::provider::Provider;
 
 mod acr;
 mod checks;
+mod denied;
 use acr::AcrDecision;
 pub(crate) use checks::{describe_claim, describe_scope, verify_hint};
 use checks::{pkce_required, request_object_error};
+pub(crate) use denied::access_denied;
 
 /// Where and how to send the browser back to the client.
 #[derive(Clone)]
@@ -606,48 +608,4 @@ pub(crate) async fn authorize(
         out.push(("scope".into(), grant.scopes.to_string()));
     }
     Ok(AuthorizeOutcome::Redirect(req.redirect))
-}
-
-/// The user denied consent: `access_denied` back to the client, after
-/// checking the client and redirect URI again.
-pub(crate) async fn access_denied(
-    p: &Provider,
-    params: &Params,
-) -> Result<AuthorizeOutcome, FlowError> {
-    let client = match params.get("client_id") {
-        Some(id) => p.inner.store.find_client(&ClientId::new(id)).await?,
-        None => None,
-    };
-    let redirect_uri = client.as_ref().and_then(|c| {
-        c.redirect_uris
-            .iter()
-            .find(|r| Some(r.as_str()) == params.get("redirect_uri"))
-            .cloned()
-    });
-    let (Some(client), Some(redirect_uri)) = (client, redirect_uri) else {
-        return Ok(AuthorizeOutcome::ErrorPage(OAuthError::new(
-            ErrorCode::InvalidRequest,
-            "the client or its redirect_uri is no longer registered",
-        )));
-    };
-    let code_only =
-        params.get("response_type").and_then(ResponseType::parse) == Some(ResponseType::Code);
-    let mode = match params.get("response_mode").and_then(ResponseMode::parse) {
-        Some(m @ (ResponseMode::FormPost | ResponseMode::Fragment)) => m,
-        _ if code_only => ResponseMode::Query,
-        _ => ResponseMode::Fragment,
-    };
-    let mut redirect = ClientRedirect {
-        redirect_uri,
-        mode,
-        params: Vec::new(),
-    };
-    if let Some(state) = params.get("state") {
-        redirect.params.push(("state".into(), state.into()));
-    }
-    redirect
-        .params
-        .push(("iss".into(), p.inner.issuer.as_str().into()));
-    let req = Request { client, redirect };
-    Ok(req.error(ErrorCode::AccessDenied, "the user denied the request"))
 }

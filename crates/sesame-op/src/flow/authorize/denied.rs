@@ -1,0 +1,51 @@
+//! The user's "deny" on the consent page, answered to the client.
+
+use sesame_core::{ClientId, ErrorCode, ResponseMode, ResponseType};
+
+use super::{AuthorizeOutcome, ClientRedirect, Request};
+use crate::flow::{FlowError, OAuthError, Params};
+use crate::provider::Provider;
+
+/// The user denied consent: `access_denied` back to the client, after
+/// checking the client and redirect URI again.
+pub(crate) async fn access_denied(
+    p: &Provider,
+    params: &Params,
+) -> Result<AuthorizeOutcome, FlowError> {
+    let client = match params.get("client_id") {
+        Some(id) => p.inner.store.find_client(&ClientId::new(id)).await?,
+        None => None,
+    };
+    let redirect_uri = client.as_ref().and_then(|c| {
+        c.redirect_uris
+            .iter()
+            .find(|r| Some(r.as_str()) == params.get("redirect_uri"))
+            .cloned()
+    });
+    let (Some(client), Some(redirect_uri)) = (client, redirect_uri) else {
+        return Ok(AuthorizeOutcome::ErrorPage(OAuthError::new(
+            ErrorCode::InvalidRequest,
+            "the client or its redirect_uri is no longer registered",
+        )));
+    };
+    let code_only =
+        params.get("response_type").and_then(ResponseType::parse) == Some(ResponseType::Code);
+    let mode = match params.get("response_mode").and_then(ResponseMode::parse) {
+        Some(m @ (ResponseMode::FormPost | ResponseMode::Fragment)) => m,
+        _ if code_only => ResponseMode::Query,
+        _ => ResponseMode::Fragment,
+    };
+    let mut redirect = ClientRedirect {
+        redirect_uri,
+        mode,
+        params: Vec::new(),
+    };
+    if let Some(state) = params.get("state") {
+        redirect.params.push(("state".into(), state.into()));
+    }
+    redirect
+        .params
+        .push(("iss".into(), p.inner.issuer.as_str().into()));
+    let req = Request { client, redirect };
+    Ok(req.error(ErrorCode::AccessDenied, "the user denied the request"))
+}
