@@ -27,6 +27,19 @@ pub fn token() -> Result<String, RandomError> {
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// A fresh client identifier: 128 bits as 32 lowercase hex digits.
+///
+/// Not base64url: an identifier that starts with `-` reads as a flag to
+/// `sesame clients show` and to most other command lines.
+///
+/// # Errors
+/// See [`fill`].
+pub fn client_id() -> Result<String, RandomError> {
+    let mut bytes = [0u8; 16];
+    fill(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// The operating system's random source failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the operating system's random number generator failed")]
@@ -46,5 +59,15 @@ mod tests {
             a.bytes()
                 .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
         );
+    }
+
+    #[test]
+    fn client_ids_are_hex_and_never_read_as_a_flag() {
+        for _ in 0..256 {
+            let id = client_id().unwrap();
+            assert_eq!(id.len(), 32);
+            assert!(id.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        }
+        assert_ne!(client_id().unwrap(), client_id().unwrap());
     }
 }

@@ -165,7 +165,7 @@ pub(crate) async fn register(
     now: UnixTime,
 ) -> Result<Map<String, Value>, FlowError> {
     let metadata = client_metadata::parse(request, &p.inner.settings, &p.inner.scopes)?;
-    let client_id = ClientId::new(random::token()?);
+    let client_id = ClientId::new(random::client_id()?);
     if p.inner.store.find_client(&client_id).await?.is_some() {
         return Err(FlowError::Internal(
             "a random client_id collided with a registered one".into(),
