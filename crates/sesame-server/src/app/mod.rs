@@ -336,7 +336,7 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
     let oidc = builder.build().await.map_err(|e| AppError(e.to_string()))?;
     let templates = {
         let mut env = Environment::new();
-        env.add_template("app.html", include_str!("../templates/app.html"))
+        env.add_template("app.html", include_str!("../../templates/app.html"))
             .map_err(|e| AppError(e.to_string()))?;
         std::sync::Arc::new(env)
     };
