@@ -57,6 +57,8 @@ struct Fake {
     token_calls: AtomicUsize,
     userinfo_calls: AtomicUsize,
     jwks_calls: AtomicUsize,
+    /// The JWKS endpoint answers 503.
+    jwks_down: AtomicBool,
 }
 
 /// The `state` the end-session endpoint returns to the post-logout redirect URI.
@@ -106,8 +108,11 @@ async fn discovery(State(f): State<S>) -> Json<Value> {
     }))
 }
 
-async fn jwks(State(f): State<S>) -> Json<Value> {
+async fn jwks(State(f): State<S>) -> Response {
     f.jwks_calls.fetch_add(1, Ordering::SeqCst);
+    if f.jwks_down.load(Ordering::SeqCst) {
+        return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
     let keys: Vec<Value> = f
         .published
         .lock()
@@ -115,7 +120,7 @@ async fn jwks(State(f): State<S>) -> Json<Value> {
         .iter()
         .map(|i| json!(f.pool[*i].public_jwk().unwrap()))
         .collect();
-    Json(json!({"keys": keys}))
+    Json(json!({"keys": keys})).into_response()
 }
 
 #[derive(serde::Deserialize)]
@@ -307,6 +312,7 @@ async fn fake_op() -> Arc<Fake> {
         token_calls: AtomicUsize::new(0),
         userinfo_calls: AtomicUsize::new(0),
         jwks_calls: AtomicUsize::new(0),
+        jwks_down: AtomicBool::new(false),
     });
     let app = Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
