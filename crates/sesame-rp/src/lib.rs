@@ -34,7 +34,7 @@ pub use client::{AssertionAudience, ClientAuth, OidcClient, ResponseType, RouteP
 pub use device::{DeviceAuthorization, DeviceError, DevicePoll, DeviceTokens};
 pub use end_session::LogoutReturn;
 pub use extract::{AccessToken, Claims, IdToken, NotSignedIn};
-pub use flow::LoginError;
+pub use flow::{LoginError, SignedUserInfoError};
 pub use layer::{RequireLogin, RequireLoginService};
 #[cfg(feature = "axum-login")]
 pub use login_backend::{

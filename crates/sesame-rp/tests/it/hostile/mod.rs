@@ -21,6 +21,7 @@ use crate::support::*;
 mod failure;
 mod keys;
 mod logout;
+mod userinfo;
 
 type Edit = Arc<dyn Fn(&mut Value, &mut Value) + Send + Sync>;
 
@@ -43,6 +44,8 @@ struct Fake {
     /// Edits the front-channel ID token (implicit/hybrid).
     front_edit: Mutex<Edit>,
     userinfo_sub: Mutex<Option<String>>,
+    /// Answer UserInfo as a JWT (`application/jwt`) signed and edited so.
+    userinfo_jwt: Mutex<Option<(Sign, Edit)>>,
     discovery_issuer: Mutex<Option<String>>,
     nonce: Mutex<String>,
     /// Advertise RFC 9207 `authorization_response_iss_parameter_supported`.
@@ -54,6 +57,8 @@ struct Fake {
     token_calls: AtomicUsize,
     userinfo_calls: AtomicUsize,
     jwks_calls: AtomicUsize,
+    /// The JWKS endpoint answers 503.
+    jwks_down: AtomicBool,
 }
 
 /// The `state` the end-session endpoint returns to the post-logout redirect URI.
@@ -103,8 +108,11 @@ async fn discovery(State(f): State<S>) -> Json<Value> {
     }))
 }
 
-async fn jwks(State(f): State<S>) -> Json<Value> {
+async fn jwks(State(f): State<S>) -> Response {
     f.jwks_calls.fetch_add(1, Ordering::SeqCst);
+    if f.jwks_down.load(Ordering::SeqCst) {
+        return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
     let keys: Vec<Value> = f
         .published
         .lock()
@@ -112,7 +120,7 @@ async fn jwks(State(f): State<S>) -> Json<Value> {
         .iter()
         .map(|i| json!(f.pool[*i].public_jwk().unwrap()))
         .collect();
-    Json(json!({"keys": keys}))
+    Json(json!({"keys": keys})).into_response()
 }
 
 #[derive(serde::Deserialize)]
@@ -204,6 +212,11 @@ fn id_token(f: &Fake, front: bool) -> String {
     } else {
         (f.edit.lock().unwrap())(&mut claims, &mut header);
     }
+    compact(f, sign, &header, &claims)
+}
+
+/// A compact JWS of `claims` under `header`, signed as `sign` says.
+fn compact(f: &Fake, sign: Sign, header: &Value, claims: &Value) -> String {
     let input = format!(
         "{}.{}",
         b64(header.to_string().as_bytes()),
@@ -228,7 +241,7 @@ async fn token(State(f): State<S>) -> Response {
     Json(json!({"access_token": "at-1", "token_type": "Bearer", "expires_in": 300, "id_token": id_token})).into_response()
 }
 
-async fn userinfo(State(f): State<S>) -> Json<Value> {
+async fn userinfo(State(f): State<S>) -> Response {
     f.userinfo_calls.fetch_add(1, Ordering::SeqCst);
     let sub = f
         .userinfo_sub
@@ -236,7 +249,11 @@ async fn userinfo(State(f): State<S>) -> Json<Value> {
         .unwrap()
         .clone()
         .unwrap_or_else(|| "victim".into());
-    Json(json!({"sub": sub, "email": "victim@example.com"}))
+    let claims = json!({"sub": sub, "email": "victim@example.com"});
+    match f.userinfo_jwt.lock().unwrap().clone() {
+        Some((sign, edit)) => userinfo::signed(&f, sign, &edit, claims),
+        None => Json(claims).into_response(),
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -286,6 +303,7 @@ async fn fake_op() -> Arc<Fake> {
         edit: Mutex::new(Arc::new(|_, _| {})),
         front_edit: Mutex::new(Arc::new(|_, _| {})),
         userinfo_sub: Mutex::new(None),
+        userinfo_jwt: Mutex::new(None),
         discovery_issuer: Mutex::new(None),
         nonce: Mutex::new(String::new()),
         advertise_iss: AtomicBool::new(false),
@@ -294,6 +312,7 @@ async fn fake_op() -> Arc<Fake> {
         token_calls: AtomicUsize::new(0),
         userinfo_calls: AtomicUsize::new(0),
         jwks_calls: AtomicUsize::new(0),
+        jwks_down: AtomicBool::new(false),
     });
     let app = Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
