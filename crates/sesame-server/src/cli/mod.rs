@@ -156,6 +156,8 @@ struct AppArgs {
     /// (traces go to URL/v1/traces). Off by default.
     #[arg(long, value_name = "URL", env = "SESAME_OTLP_ENDPOINT")]
     otlp_endpoint: Option<String>,
+    #[command(flatten)]
+    request: crate::app::request::RequestArgs,
 }
 
 impl AppArgs {
@@ -195,6 +197,7 @@ impl AppArgs {
             refresh: self.refresh,
             register: self.register,
             initial_access_token: self.initial_access_token,
+            request: self.request,
         })
     }
 }
