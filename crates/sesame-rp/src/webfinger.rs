@@ -127,13 +127,13 @@ impl WebFinger {
     }
 
     /// What a user typed, as an issuer: an `acct:` URI or `user@host` is
-    /// looked up with WebFinger; a URL is the issuer itself when it serves a
-    /// discovery document (any 2xx, checked later by discovery), and is
-    /// looked up with WebFinger when that answers 4xx.
+    /// looked up with WebFinger; a URL is the issuer itself unless its
+    /// discovery document answers 4xx (then it is looked up with WebFinger).
+    /// Any other answer, or none, leaves the discovery of the issuer (which
+    /// checks the document) to report.
     ///
     /// # Errors
-    /// As [`WebFinger::resolve`]; a URL whose discovery request fails
-    /// otherwise (transport, 5xx) is [`WebFingerError::Http`].
+    /// As [`WebFinger::resolve`].
     pub async fn discover_issuer(&self, input: &str) -> Result<Issuer, WebFingerError> {
         let input = input.trim();
         if !input.contains("://") {
@@ -144,14 +144,12 @@ impl WebFinger {
         };
         let url = sesame_core::discovery_url(&issuer);
         match tokio::time::timeout(self.timeout.unwrap_or(TIMEOUT), self.fetch(&url)).await {
-            Ok(Ok(_) | Err(WebFingerError::TooLarge(_))) => Ok(issuer),
             Ok(Err(WebFingerError::Http(HttpError::Status { status, .. })))
                 if (400..500).contains(&status) =>
             {
                 self.resolve(input).await
             }
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(WebFingerError::Timeout(url)),
+            _ => Ok(issuer),
         }
     }
 

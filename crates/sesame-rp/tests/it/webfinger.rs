@@ -137,6 +137,12 @@ async fn a_url_is_the_issuer_when_it_has_discovery_and_is_looked_up_otherwise() 
         .await
         .unwrap();
     assert_eq!(via_acct.as_str(), op.base);
+    // No answer at all: the issuer as given, for discovery to report.
+    let unreachable = loopback()
+        .discover_issuer("http://127.0.0.1:9")
+        .await
+        .unwrap();
+    assert_eq!(unreachable.as_str(), "http://127.0.0.1:9");
 }
 
 #[tokio::test]

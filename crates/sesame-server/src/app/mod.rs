@@ -247,7 +247,6 @@ fn authentication(
 /// # Errors
 /// Discovery or registration failure, or a bad setting.
 pub async fn start(config: &AppConfig) -> Result<App, AppError> {
-    let issuer = request::issuer(config).await?;
     let public = config.public_url.trim_end_matches('/').to_owned();
     let redirect: sesame_core::RedirectUri = format!("{public}/callback")
         .parse()
@@ -279,6 +278,7 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
             "--initial-access-token goes with --register".into(),
         ));
     }
+    let issuer = request::issuer(config).await?;
     let registration = if config.register {
         let mut request = sesame_rp::RegistrationRequest::new([redirect.clone()])
             .with_client_name("Sesame demo app")
