@@ -6,7 +6,8 @@
 //! sesame-rp's failure page: 4xx for a bad or forged response), `/logout` (POST),
 //! `/backchannel-logout` (POST), `/me` (JSON of the session's claims and a
 //! fingerprint of its access token, 401 when not logged in), and `/jwks.json`
-//! (the public key of `--private-key`, for `private_key_jwt`).
+//! (the public key of `--private-key`, for `private_key_jwt`, and of the request
+//! object key); `request.rs` adds request objects and WebFinger.
 //!
 //! Every option maps to one of sesame-rp's builder methods: `response_type`
 //! (`with_response_type`), `response_mode` (`with_form_post`; the implicit and

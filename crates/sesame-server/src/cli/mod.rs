@@ -88,6 +88,7 @@ enum Command {
     ///   sesame app --issuer https://op.example --client-id api --auth-method private_key_jwt \
     ///     --private-key key.pem        # register PUBLIC_URL/jwks.json (printed at start)
     ///   sesame app --issuer https://op.example --register --scope "openid offline_access" --refresh
+    ///   sesame app --issuer acct:alice@op.example --client-id app --client-secret S --request-object uri
     #[command(verbatim_doc_comment)]
     App(Box<AppArgs>),
 }
