@@ -68,6 +68,7 @@ pub struct OidcClientBuilder {
     skip_issuer_check: bool,
     max_session_age: Option<i64>,
     device_only: bool,
+    request_object: (Option<crate::RequestObject>, Option<SigningKey>),
     pub(crate) registration_issuer: Option<String>,
 }
 
@@ -114,6 +115,7 @@ impl OidcClient {
             skip_issuer_check: false,
             max_session_age: None,
             device_only: false,
+            request_object: (None, None),
             registration_issuer: None,
         }
     }
@@ -397,6 +399,21 @@ impl OidcClientBuilder {
         self
     }
 
+    /// Send the authorization request as a request object (OIDC Core §6), see [`crate::RequestObject`];
+    /// signed with the key of `with_request_object_key`, else that of `with_private_key`.
+    #[must_use]
+    pub fn with_request_object(mut self, mode: crate::RequestObject) -> Self {
+        self.request_object.0 = Some(mode);
+        self
+    }
+
+    /// The key request objects are signed with (the client's authentication is unchanged).
+    #[must_use]
+    pub fn with_request_object_key(mut self, key: SigningKey) -> Self {
+        self.request_object.1 = Some(key);
+        self
+    }
+
     pub(crate) fn set_client_id(&mut self, client_id: &str) {
         self.client_id = ClientId::new(client_id);
     }
@@ -432,6 +449,11 @@ impl OidcClientBuilder {
         let form_post = self.check_response_type(&metadata)?;
         self.check_endpoints(&metadata)?;
         let jwks_uri = metadata.jwks_uri.clone().unwrap_or_default();
+        let private_key = self.private_key.map(Arc::new);
+        let (mode, key) = self.request_object;
+        let key = key.map(Arc::new).or_else(|| private_key.clone());
+        let request_object =
+            crate::request_object::settings(mode, key, &metadata).map_err(BuildError::Setting)?;
         let now = self.clock.now();
         tracing::info!(
             provider = %self.name,
@@ -448,7 +470,7 @@ impl OidcClientBuilder {
                 client_id: self.client_id,
                 secret: self.secret,
                 auth,
-                private_key: self.private_key.map(Arc::new),
+                private_key,
                 assertion_audience: self.assertion_audience,
                 metadata: RwLock::new((Arc::new(metadata), now)),
                 metadata_ttl: if self.skip_issuer_check {
@@ -475,6 +497,7 @@ impl OidcClientBuilder {
                     .unwrap_or_else(|| Arc::new(MemoryLogoutRegistry::default())),
                 users: self.users,
                 max_session_age: self.max_session_age,
+                request_object,
             }),
         })
     }

@@ -109,6 +109,7 @@ pub(crate) struct Inner {
     pub(crate) logouts: Arc<dyn LogoutRegistry>,
     pub(crate) users: Option<Arc<dyn Users>>,
     pub(crate) max_session_age: Option<i64>,
+    pub(crate) request_object: Option<crate::request_object::Settings>,
 }
 
 /// A relying party's registration at one provider: cheap to clone,

@@ -21,12 +21,14 @@ mod providers;
 mod provision;
 mod refresh;
 mod register;
+mod request_object;
 mod routes;
 mod session;
 pub mod testing;
 mod token_endpoint;
 mod userinfo;
 mod validate;
+pub mod webfinger;
 
 pub use bearer::{BearerAuth, BearerClaims, BearerError, BearerService};
 pub use builder::{BuildError, OidcClientBuilder};
@@ -50,7 +52,9 @@ pub use providers::{OidcProviders, OidcProvidersBuilder};
 pub use provision::{LoginClaims, Users, UsersError};
 pub use refresh::{SessionRefresh, SessionRefreshService};
 pub use register::{ClientRegistration, RegistrationError, RegistrationRequest};
+pub use request_object::RequestObject;
 pub use session::csrf_token;
+pub use webfinger::{WebFinger, WebFingerError};
 
 /// A session layer with the settings a relying party needs: an in-memory
 /// store, cookie `sesame_rp`, `HttpOnly`, `SameSite=Lax` (Strict would drop

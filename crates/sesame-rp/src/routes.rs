@@ -29,8 +29,17 @@ impl OidcClient {
             .route(&p.callback, get(callback_get).post(callback_post))
             .route(&p.logout, post(logout))
             .route(&p.backchannel_logout, post(backchannel_logout))
+            .route(crate::request_object::PATH, get(request_object))
             .with_state(self.clone())
     }
+}
+
+async fn request_object(
+    State(client): State<OidcClient>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let settings = client.inner.request_object.as_ref();
+    crate::request_object::serve(settings, &id, client.now())
 }
 
 pub(crate) fn see_other(location: &str) -> Response {

@@ -21,3 +21,5 @@ mod observability;
 mod providers;
 mod refresh;
 mod register;
+mod request_object;
+mod webfinger;

@@ -6,7 +6,8 @@
 //! sesame-rp's failure page: 4xx for a bad or forged response), `/logout` (POST),
 //! `/backchannel-logout` (POST), `/me` (JSON of the session's claims and a
 //! fingerprint of its access token, 401 when not logged in), and `/jwks.json`
-//! (the public key of `--private-key`, for `private_key_jwt`).
+//! (the public key of `--private-key`, for `private_key_jwt`, and of the request
+//! object key); `request.rs` adds request objects and WebFinger.
 //!
 //! Every option maps to one of sesame-rp's builder methods: `response_type`
 //! (`with_response_type`), `response_mode` (`with_form_post`; the implicit and
@@ -24,12 +25,14 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 use minijinja::Environment;
 use serde_json::{Value, json};
-use sesame_core::{Issuer, JwsAlgorithm, SigningKey};
+use sesame_core::{JwsAlgorithm, SigningKey};
 use sesame_op::pages::Page;
 use sesame_rp::{
     AccessToken, Claims, ClientAuth, LogoutReturn, OidcClient, ResponseType, SessionRefresh,
 };
 use tower_sessions::Session;
+
+pub mod request;
 
 /// Settings of the demo app.
 #[derive(Debug, Clone, Default)]
@@ -65,6 +68,8 @@ pub struct AppConfig {
     pub register: bool,
     /// The initial access token for `register`, if the provider asks for one.
     pub initial_access_token: Option<String>,
+    /// Request objects and WebFinger (`request.rs`).
+    pub request: request::RequestArgs,
 }
 
 /// The parameters sesame-rp sets itself, refused in `auth_params`.
@@ -243,8 +248,6 @@ fn authentication(
 /// # Errors
 /// Discovery or registration failure, or a bad setting.
 pub async fn start(config: &AppConfig) -> Result<App, AppError> {
-    let issuer =
-        Issuer::new(config.issuer.clone()).map_err(|e| AppError(format!("issuer: {e}")))?;
     let public = config.public_url.trim_end_matches('/').to_owned();
     let redirect: sesame_core::RedirectUri = format!("{public}/callback")
         .parse()
@@ -258,12 +261,14 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
         .map(private_key)
         .transpose()?;
     let (auth, assertion_audience) = authentication(config, key.is_some())?;
-    let jwks = match &key {
+    let mut jwks = match &key {
         Some(k) => Some(sesame_core::JwkSet {
             keys: vec![k.public_jwk().map_err(|e| AppError(e.to_string()))?],
         }),
         None => None,
     };
+    let request_object = request::setup(config)?;
+    request::publish(request_object.as_ref(), &mut jwks)?;
     if config.register && !config.client_id.is_empty() {
         return Err(AppError(
             "--register registers a new client: give it or --client-id, not both".into(),
@@ -274,6 +279,7 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
             "--initial-access-token goes with --register".into(),
         ));
     }
+    let issuer = request::issuer(config).await?;
     let registration = if config.register {
         let mut request = sesame_rp::RegistrationRequest::new([redirect.clone()])
             .with_client_name("Sesame demo app")
@@ -289,6 +295,7 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
         if let Some(set) = &jwks {
             request = request.with_jwks(set);
         }
+        request = self::request::register(request_object.as_ref(), request);
         if let Some(t) = &config.initial_access_token {
             request = request.with_initial_access_token(t.clone());
         }
@@ -333,6 +340,7 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
     if let Some(auth) = auth {
         builder = builder.with_auth_method(auth);
     }
+    builder = request::apply(request_object, builder);
     let oidc = builder.build().await.map_err(|e| AppError(e.to_string()))?;
     let templates = {
         let mut env = Environment::new();

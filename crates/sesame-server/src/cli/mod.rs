@@ -88,6 +88,7 @@ enum Command {
     ///   sesame app --issuer https://op.example --client-id api --auth-method private_key_jwt \
     ///     --private-key key.pem        # register PUBLIC_URL/jwks.json (printed at start)
     ///   sesame app --issuer https://op.example --register --scope "openid offline_access" --refresh
+    ///   sesame app --issuer acct:alice@op.example --client-id app --client-secret S --request-object uri
     #[command(verbatim_doc_comment)]
     App(Box<AppArgs>),
 }
@@ -156,6 +157,8 @@ struct AppArgs {
     /// (traces go to URL/v1/traces). Off by default.
     #[arg(long, value_name = "URL", env = "SESAME_OTLP_ENDPOINT")]
     otlp_endpoint: Option<String>,
+    #[command(flatten)]
+    request: crate::app::request::RequestArgs,
 }
 
 impl AppArgs {
@@ -195,6 +198,7 @@ impl AppArgs {
             refresh: self.refresh,
             register: self.register,
             initial_access_token: self.initial_access_token,
+            request: self.request,
         })
     }
 }

@@ -11,6 +11,7 @@
 mod support;
 
 mod app;
+mod app_request;
 mod browser;
 mod claims;
 mod cli;

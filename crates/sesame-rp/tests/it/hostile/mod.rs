@@ -21,6 +21,7 @@ use crate::support::*;
 mod failure;
 mod keys;
 mod logout;
+mod refresh;
 mod userinfo;
 
 type Edit = Arc<dyn Fn(&mut Value, &mut Value) + Send + Sync>;
@@ -238,7 +239,9 @@ fn compact(f: &Fake, sign: Sign, header: &Value, claims: &Value) -> String {
 async fn token(State(f): State<S>) -> Response {
     f.token_calls.fetch_add(1, Ordering::SeqCst);
     let id_token = id_token(&f, false);
-    Json(json!({"access_token": "at-1", "token_type": "Bearer", "expires_in": 300, "id_token": id_token})).into_response()
+    Json(json!({"access_token": "at-1", "token_type": "Bearer", "expires_in": 300, "id_token": id_token,
+        "refresh_token": "rt-1"}))
+    .into_response()
 }
 
 async fn userinfo(State(f): State<S>) -> Response {
