@@ -68,6 +68,8 @@ pub struct OidcClientBuilder {
     max_session_age: Option<i64>,
     device_only: bool,
     pub(crate) registration_issuer: Option<String>,
+    pub(crate) frontchannel_sid_optional: bool,
+    pub(crate) claims_sources: Vec<crate::claims_source::ClaimsSource>,
 }
 
 impl fmt::Debug for OidcClientBuilder {
@@ -113,6 +115,8 @@ impl OidcClient {
             max_session_age: None,
             device_only: false,
             registration_issuer: None,
+            frontchannel_sid_optional: false,
+            claims_sources: Vec::new(),
         }
     }
 }
@@ -462,6 +466,8 @@ impl OidcClientBuilder {
                     .unwrap_or_else(|| Arc::new(MemoryLogoutRegistry::default())),
                 users: self.users,
                 max_session_age: self.max_session_age,
+                frontchannel_sid_optional: self.frontchannel_sid_optional,
+                claims_sources: self.claims_sources,
             }),
         })
     }

@@ -18,6 +18,7 @@ use sesame_rp::{OidcClient, ResponseType};
 
 use crate::support::*;
 
+mod claims;
 mod failure;
 mod keys;
 mod logout;
@@ -43,6 +44,8 @@ struct Fake {
     /// Edits the front-channel ID token (implicit/hybrid).
     front_edit: Mutex<Edit>,
     userinfo_sub: Mutex<Option<String>>,
+    /// More members of the userinfo answer (claims.rs: `_claim_names` …).
+    userinfo_extra: Mutex<serde_json::Map<String, Value>>,
     discovery_issuer: Mutex<Option<String>>,
     nonce: Mutex<String>,
     /// Advertise RFC 9207 `authorization_response_iss_parameter_supported`.
@@ -236,7 +239,11 @@ async fn userinfo(State(f): State<S>) -> Json<Value> {
         .unwrap()
         .clone()
         .unwrap_or_else(|| "victim".into());
-    Json(json!({"sub": sub, "email": "victim@example.com"}))
+    let mut info = json!({"sub": sub, "email": "victim@example.com"});
+    info.as_object_mut()
+        .unwrap()
+        .extend(f.userinfo_extra.lock().unwrap().clone());
+    Json(info)
 }
 
 #[derive(serde::Deserialize)]
@@ -286,6 +293,7 @@ async fn fake_op() -> Arc<Fake> {
         edit: Mutex::new(Arc::new(|_, _| {})),
         front_edit: Mutex::new(Arc::new(|_, _| {})),
         userinfo_sub: Mutex::new(None),
+        userinfo_extra: Mutex::new(serde_json::Map::new()),
         discovery_issuer: Mutex::new(None),
         nonce: Mutex::new(String::new()),
         advertise_iss: AtomicBool::new(false),
