@@ -4,7 +4,8 @@
 //! button; "You have been signed out" only when the provider returns the
 //! logout's `state`), `/login`, `/callback` (a failed sign-in answers
 //! sesame-rp's failure page: 4xx for a bad or forged response), `/logout` (POST),
-//! `/backchannel-logout` (POST), `/me` (JSON of the session's claims and a
+//! `/backchannel-logout` (POST), `/frontchannel-logout` (GET, framed by the
+//! provider's logout page with `iss` and `sid`), `/me` (JSON of the session's claims and a
 //! fingerprint of its access token, 401 when not logged in), and `/jwks.json`
 //! (the public key of `--private-key`, for `private_key_jwt`).
 //!
@@ -13,8 +14,13 @@
 //! hybrid types always use form_post, `fragment` is not offered since the
 //! server cannot read a fragment), `id_token_algs` (`with_algorithms`, HS256
 //! through `with_hs256_id_tokens`), `auth_params` (`with_auth_param`),
-//! `private_key` (`with_private_key`), `refresh` (the `SessionRefresh` layer)
-//! and `register` (`OidcClient::register`, then `with_registration`).
+//! `private_key` (`with_private_key`), `refresh` (the `SessionRefresh` layer),
+//! `register` (`OidcClient::register`, then `with_registration`) and
+//! `claims_sources` (`with_claims_source`; `/me` shows the verified external
+//! claims under `external`, the refused sources under `refused_external`).
+
+mod claims;
+mod logout;
 
 use std::future::Future;
 
@@ -65,6 +71,9 @@ pub struct AppConfig {
     pub register: bool,
     /// The initial access token for `register`, if the provider asks for one.
     pub initial_access_token: Option<String>,
+    /// Claims providers trusted for aggregated and distributed claims:
+    /// `ISSUER` (discovered) or `ISSUER=JWKS_URL` (`with_claims_source`).
+    pub claims_sources: Vec<String>,
 }
 
 /// The parameters sesame-rp sets itself, refused in `auth_params`.
@@ -282,6 +291,7 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
                 .map_err(|e| AppError(format!("public URL: {e}")))?])
             .with_scope(config.scope.clone())
             .with_response_types([response_type]);
+        request = logout::register_logout_uris(request, &public);
         let method = auth.or(key.as_ref().map(|_| ClientAuth::PrivateKeyJwt));
         if let Some(m) = method {
             request = request.with_auth_method(m);
@@ -307,6 +317,7 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
     if let Some(r) = &registration {
         builder = builder.with_registration(r);
     }
+    builder = claims::with_claims_sources(builder, &config.claims_sources, &algs)?;
     builder = builder
         .with_redirect_uri(redirect)
         .with_post_logout_redirect_uri(format!("{public}/"))
@@ -380,6 +391,7 @@ async fn home(
                     },
                 )
             })
+            .chain(claims::external_rows(c))
             .collect()
     });
     let ctx = json!({
@@ -406,13 +418,17 @@ async fn me(
             let fingerprint = token
                 .ok()
                 .map(|t| sesame_core::token_hash(JwsAlgorithm::RS256, t.0.secret()));
-            Json(json!({
+            let mut body = json!({
                 "iss": c.issuer,
                 "sub": c.subject,
                 "claims": c.claims,
                 "access_token_hash": fingerprint,
-            }))
-            .into_response()
+            });
+            if let (Some(b), Value::Object(ext)) = (body.as_object_mut(), claims::external_json(&c))
+            {
+                b.extend(ext);
+            }
+            Json(body).into_response()
         }
         None => (
             StatusCode::UNAUTHORIZED,
