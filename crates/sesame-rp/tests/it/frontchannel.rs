@@ -225,3 +225,47 @@ async fn multi_provider_apps_take_it_per_provider() {
         401
     );
 }
+
+/// Counts what reaches the registry.
+#[derive(Default)]
+struct Counting {
+    inner: sesame_rp::MemoryLogoutRegistry,
+    recorded: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[async_trait::async_trait]
+impl sesame_rp::LogoutRegistry for Counting {
+    async fn record(&self, issuer: &str, sid: Option<&str>, sub: Option<&str>, at: i64) {
+        self.recorded
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.record(issuer, sid, sub, at).await;
+    }
+    async fn is_ended(&self, issuer: &str, sid: Option<&str>, sub: &str, login_at: i64) -> bool {
+        self.inner.is_ended(issuer, sid, sub, login_at).await
+    }
+    async fn first_use_of_jti(&self, issuer: &str, jti: &str, expires_at: i64) -> bool {
+        self.inner.first_use_of_jti(issuer, jti, expires_at).await
+    }
+    async fn sid_signed_in(&self, issuer: &str, sid: &str, at: i64) {
+        self.inner.sid_signed_in(issuer, sid, at).await;
+    }
+    async fn knows_sid(&self, issuer: &str, sid: &str) -> bool {
+        self.inner.knows_sid(issuer, sid).await
+    }
+}
+
+#[tokio::test]
+async fn made_up_sids_never_fill_the_registry() {
+    let registry = Counting::default();
+    let recorded = std::sync::Arc::clone(&registry.recorded);
+    let rig = rig_with(|b| b.with_logout_registry(registry)).await;
+    let sid = rig.sign_in(&rig.browser, "alice").await;
+    for i in 0..50 {
+        let made_up = format!("made-up-{i}");
+        let r = rig.frame(&[("iss", &rig.op.base), ("sid", &made_up)]).await;
+        assert_eq!(r.status(), 200);
+    }
+    assert_eq!(recorded.load(std::sync::atomic::Ordering::SeqCst), 0);
+    rig.frame(&[("iss", &rig.op.base), ("sid", &sid)]).await;
+    assert_eq!(recorded.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
