@@ -60,6 +60,7 @@ pub struct OidcClientBuilder {
     leeway: i64,
     clock: Arc<dyn Clock>,
     fetch_userinfo: bool,
+    userinfo_alg: Option<JwsAlgorithm>,
     paths: RoutePaths,
     logouts: Option<Arc<dyn LogoutRegistry>>,
     users: Option<Arc<dyn Users>>,
@@ -107,6 +108,7 @@ impl OidcClient {
             leeway: sesame_core::DEFAULT_LEEWAY,
             clock: Arc::new(SystemClock),
             fetch_userinfo: true,
+            userinfo_alg: None,
             paths: RoutePaths::default(),
             logouts: None,
             users: None,
@@ -321,6 +323,16 @@ impl OidcClientBuilder {
         self
     }
 
+    /// The provider signs this client's UserInfo answers with `alg` (the client's
+    /// registered `userinfo_signed_response_alg`, OIDC Core §5.3.2): an unsigned
+    /// answer, or one signed with another algorithm, is refused. Without it a
+    /// signed answer must use one of the ID token algorithms.
+    #[must_use]
+    pub fn with_userinfo_signing_alg(mut self, alg: JwsAlgorithm) -> Self {
+        self.userinfo_alg = Some(alg);
+        self
+    }
+
     /// Route paths.
     #[must_use]
     pub fn with_paths(mut self, paths: RoutePaths) -> Self {
@@ -460,6 +472,7 @@ impl OidcClientBuilder {
                 form_post,
                 clock: self.clock,
                 fetch_userinfo: self.fetch_userinfo,
+                userinfo_alg: self.userinfo_alg,
                 paths: self.paths,
                 logouts: self
                     .logouts

@@ -106,6 +106,8 @@ pub(crate) struct Inner {
     pub(crate) form_post: bool,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) fetch_userinfo: bool,
+    /// The registered `userinfo_signed_response_alg`: UserInfo must come signed with it.
+    pub(crate) userinfo_alg: Option<JwsAlgorithm>,
     pub(crate) paths: RoutePaths,
     pub(crate) logouts: Arc<dyn LogoutRegistry>,
     pub(crate) users: Option<Arc<dyn Users>>,

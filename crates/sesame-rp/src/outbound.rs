@@ -46,6 +46,15 @@ pub enum HttpError {
         /// The body, truncated.
         body: String,
     },
+    /// A fetch of {url} failed moments ago and is not retried yet (the
+    /// provider's JWKS while no key set is cached: REVIEW S26).
+    #[error("{url} failed less than {seconds} s ago; not retried yet")]
+    Backoff {
+        /// The URL.
+        url: String,
+        /// The back-off.
+        seconds: i64,
+    },
     /// The body was not the JSON expected.
     #[error("response from {url} is not the expected JSON: {message}")]
     Json {

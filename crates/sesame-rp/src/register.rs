@@ -378,7 +378,8 @@ impl OidcClient {
 
 impl OidcClientBuilder {
     /// Uses a registration made with [`OidcClient::register`]: its client id,
-    /// client secret and authentication method. `build()` refuses a
+    /// client secret, authentication method and `userinfo_signed_response_alg`
+    /// (see [`OidcClientBuilder::with_userinfo_signing_alg`]). `build()` refuses a
     /// registration made at another issuer. A `private_key_jwt` client still
     /// needs [`OidcClientBuilder::with_private_key`] (after this call).
     #[must_use]
@@ -390,6 +391,14 @@ impl OidcClientBuilder {
         }
         if let Some(auth) = registration.auth_method() {
             self = self.with_auth_method(auth);
+        }
+        if let Some(alg) = registration
+            .metadata
+            .get("userinfo_signed_response_alg")
+            .and_then(Value::as_str)
+            .and_then(sesame_core::JwsAlgorithm::parse)
+        {
+            self = self.with_userinfo_signing_alg(alg);
         }
         self
     }

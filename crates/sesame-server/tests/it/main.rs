@@ -21,6 +21,7 @@ mod failover;
 mod interop_openidconnect;
 mod key_rotation;
 mod login_page;
+mod memory;
 #[cfg(feature = "otlp")]
 mod otlp;
 mod pairwise;

@@ -22,6 +22,7 @@ mod claims;
 mod failure;
 mod keys;
 mod logout;
+mod userinfo;
 
 type Edit = Arc<dyn Fn(&mut Value, &mut Value) + Send + Sync>;
 
@@ -46,6 +47,8 @@ struct Fake {
     userinfo_sub: Mutex<Option<String>>,
     /// More members of the userinfo answer (claims.rs: `_claim_names` …).
     userinfo_extra: Mutex<serde_json::Map<String, Value>>,
+    /// Answer UserInfo as a JWT (`application/jwt`) signed and edited so.
+    userinfo_jwt: Mutex<Option<(Sign, Edit)>>,
     discovery_issuer: Mutex<Option<String>>,
     nonce: Mutex<String>,
     /// Advertise RFC 9207 `authorization_response_iss_parameter_supported`.
@@ -57,6 +60,8 @@ struct Fake {
     token_calls: AtomicUsize,
     userinfo_calls: AtomicUsize,
     jwks_calls: AtomicUsize,
+    /// The JWKS endpoint answers 503.
+    jwks_down: AtomicBool,
 }
 
 /// The `state` the end-session endpoint returns to the post-logout redirect URI.
@@ -106,8 +111,11 @@ async fn discovery(State(f): State<S>) -> Json<Value> {
     }))
 }
 
-async fn jwks(State(f): State<S>) -> Json<Value> {
+async fn jwks(State(f): State<S>) -> Response {
     f.jwks_calls.fetch_add(1, Ordering::SeqCst);
+    if f.jwks_down.load(Ordering::SeqCst) {
+        return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
     let keys: Vec<Value> = f
         .published
         .lock()
@@ -115,7 +123,7 @@ async fn jwks(State(f): State<S>) -> Json<Value> {
         .iter()
         .map(|i| json!(f.pool[*i].public_jwk().unwrap()))
         .collect();
-    Json(json!({"keys": keys}))
+    Json(json!({"keys": keys})).into_response()
 }
 
 #[derive(serde::Deserialize)]
@@ -207,6 +215,11 @@ fn id_token(f: &Fake, front: bool) -> String {
     } else {
         (f.edit.lock().unwrap())(&mut claims, &mut header);
     }
+    compact(f, sign, &header, &claims)
+}
+
+/// A compact JWS of `claims` under `header`, signed as `sign` says.
+fn compact(f: &Fake, sign: Sign, header: &Value, claims: &Value) -> String {
     let input = format!(
         "{}.{}",
         b64(header.to_string().as_bytes()),
@@ -231,7 +244,7 @@ async fn token(State(f): State<S>) -> Response {
     Json(json!({"access_token": "at-1", "token_type": "Bearer", "expires_in": 300, "id_token": id_token})).into_response()
 }
 
-async fn userinfo(State(f): State<S>) -> Json<Value> {
+async fn userinfo(State(f): State<S>) -> Response {
     f.userinfo_calls.fetch_add(1, Ordering::SeqCst);
     let sub = f
         .userinfo_sub
@@ -239,11 +252,15 @@ async fn userinfo(State(f): State<S>) -> Json<Value> {
         .unwrap()
         .clone()
         .unwrap_or_else(|| "victim".into());
-    let mut info = json!({"sub": sub, "email": "victim@example.com"});
-    info.as_object_mut()
+    let mut claims = json!({"sub": sub, "email": "victim@example.com"});
+    claims
+        .as_object_mut()
         .unwrap()
         .extend(f.userinfo_extra.lock().unwrap().clone());
-    Json(info)
+    match f.userinfo_jwt.lock().unwrap().clone() {
+        Some((sign, edit)) => userinfo::signed(&f, sign, &edit, claims),
+        None => Json(claims).into_response(),
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -294,6 +311,7 @@ async fn fake_op() -> Arc<Fake> {
         front_edit: Mutex::new(Arc::new(|_, _| {})),
         userinfo_sub: Mutex::new(None),
         userinfo_extra: Mutex::new(serde_json::Map::new()),
+        userinfo_jwt: Mutex::new(None),
         discovery_issuer: Mutex::new(None),
         nonce: Mutex::new(String::new()),
         advertise_iss: AtomicBool::new(false),
@@ -302,6 +320,7 @@ async fn fake_op() -> Arc<Fake> {
         token_calls: AtomicUsize::new(0),
         userinfo_calls: AtomicUsize::new(0),
         jwks_calls: AtomicUsize::new(0),
+        jwks_down: AtomicBool::new(false),
     });
     let app = Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
