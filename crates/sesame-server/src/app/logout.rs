@@ -1,18 +1,18 @@
-//! `sesame app`'s logout endpoints as registered with `--register`: the
-//! back-channel logout URI (`POST /backchannel-logout`) and the front-channel
-//! logout URI (`GET /frontchannel-logout`, with `iss` and `sid` required),
-//! both served by sesame-rp's router.
+//! `sesame app`'s front-channel logout URI as registered with `--register`
+//! (`GET /frontchannel-logout`, with `iss` and `sid` required, served by
+//! sesame-rp's router). The back-channel URI is not registered: a provider that
+//! sends requests only to public hosts (as `sesame serve` does by default)
+//! refuses a loopback one, and the browser, not the provider, loads the
+//! front-channel URI.
 
 use sesame_rp::RegistrationRequest;
 
-/// The logout URIs of the app at `public` (its base URL, no trailing slash).
+/// The front-channel logout URI of the app at `public` (its base URL, no trailing slash).
 pub(super) fn register_logout_uris(
     request: RegistrationRequest,
     public: &str,
 ) -> RegistrationRequest {
-    request
-        .with_backchannel_logout_uri(format!("{public}/backchannel-logout"))
-        .with_frontchannel_logout_uri(format!("{public}/frontchannel-logout"), true)
+    request.with_frontchannel_logout_uri(format!("{public}/frontchannel-logout"), true)
 }
 
 #[cfg(test)]
@@ -21,7 +21,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn both_logout_uris_are_registered() {
+    fn the_front_channel_logout_uri_is_registered() {
         let r = register_logout_uris(
             RegistrationRequest::new(["http://app.example/callback".parse().unwrap()]),
             "http://app.example",
@@ -35,9 +35,6 @@ mod tests {
             shown.contains("frontchannel_logout_session_required"),
             "{shown}"
         );
-        assert!(
-            shown.contains("http://app.example/backchannel-logout"),
-            "{shown}"
-        );
+        assert!(!shown.contains("backchannel"), "{shown}");
     }
 }
