@@ -3,11 +3,14 @@
 mod auth;
 mod bearer;
 mod builder;
+mod claims_source;
 mod client;
 mod device;
 mod end_session;
+mod external;
 mod extract;
 mod flow;
+mod frontchannel;
 mod jwks;
 mod layer;
 #[cfg(feature = "axum-login")]
@@ -35,6 +38,11 @@ pub use builder::{BuildError, OidcClientBuilder};
 pub use client::{AssertionAudience, ClientAuth, OidcClient, ResponseType, RoutePaths};
 pub use device::{DeviceAuthorization, DeviceError, DevicePoll, DeviceTokens};
 pub use end_session::LogoutReturn;
+pub use external::{
+    CLAIM_SOURCE_TIMEOUT, ClaimsSource, EXTERNAL_CLAIMS_DEADLINE, ExternalClaims, ExternalKind,
+    ExternalRefusal, MAX_CLAIM_NAMES, MAX_CLAIM_SOURCES, MAX_DISTRIBUTED_FETCHES,
+    MAX_DISTRIBUTED_RESPONSE, RefusedClaims,
+};
 pub use extract::{AccessToken, Claims, IdToken, NotSignedIn};
 pub use flow::{LoginError, SignedUserInfoError};
 pub use layer::{RequireLogin, RequireLoginService};
@@ -42,7 +50,7 @@ pub use layer::{RequireLogin, RequireLoginService};
 pub use login_backend::{
     BackendError, LoginTokens, OidcCredentials, SesameBackend, SesameUser, UserKey,
 };
-pub use logout::{LogoutRegistry, MemoryLogoutRegistry};
+pub use logout::{LogoutRegistry, MAX_KNOWN_SIDS, MemoryLogoutRegistry};
 pub use next::is_safe_next;
 /// The outbound HTTP module under its former name.
 #[doc(hidden)]

@@ -24,6 +24,7 @@ use crate::outbound::{self, HttpError, default_client, get_bytes};
 ///     .with_auth_method(ClientAuth::ClientSecretBasic)
 ///     .with_post_logout_redirect_uris(["https://app.example/".parse()?])
 ///     .with_backchannel_logout_uri("https://app.example/backchannel-logout")
+///     .with_frontchannel_logout_uri("https://app.example/frontchannel-logout", true)
 ///     .with_scope("openid email profile");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -92,6 +93,24 @@ impl RegistrationRequest {
     #[must_use]
     pub fn with_backchannel_logout_uri(self, uri: impl Into<String>) -> Self {
         self.with_metadata("backchannel_logout_uri", Value::String(uri.into()))
+    }
+
+    /// `frontchannel_logout_uri` and `frontchannel_logout_session_required`
+    /// (OpenID Connect Front-Channel Logout 1.0 §2). Register `true` unless
+    /// the client is built with
+    /// [`OidcClientBuilder::with_frontchannel_logout_session_required`]`(false)`:
+    /// by default the route refuses a request without `iss` and `sid`.
+    #[must_use]
+    pub fn with_frontchannel_logout_uri(
+        self,
+        uri: impl Into<String>,
+        session_required: bool,
+    ) -> Self {
+        self.with_metadata("frontchannel_logout_uri", Value::String(uri.into()))
+            .with_metadata(
+                "frontchannel_logout_session_required",
+                Value::Bool(session_required),
+            )
     }
 
     /// `scope`: the scopes the client will ask for.
@@ -406,5 +425,18 @@ mod tests {
             json!(["authorization_code", "implicit"])
         );
         assert_eq!(grants(ResponseType::IdToken), json!(["implicit"]));
+    }
+
+    #[test]
+    fn front_channel_logout_metadata() {
+        let redirect: RedirectUri = "https://app.example/cb".parse().unwrap();
+        let m = RegistrationRequest::new([redirect])
+            .with_frontchannel_logout_uri("https://app.example/frontchannel-logout", true)
+            .metadata;
+        assert_eq!(
+            m["frontchannel_logout_uri"],
+            "https://app.example/frontchannel-logout"
+        );
+        assert_eq!(m["frontchannel_logout_session_required"], true);
     }
 }

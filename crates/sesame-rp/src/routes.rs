@@ -20,7 +20,7 @@ use crate::session::{AUTH_KEY, AuthSession, CSRF_KEY};
 
 impl OidcClient {
     /// The routes at the configured paths: GET `login`, GET/POST `callback`,
-    /// POST `logout`, POST `backchannel_logout`. Needs a `tower_sessions`
+    /// POST `logout`, POST `backchannel_logout`, GET `frontchannel_logout`. Needs a `tower_sessions`
     /// layer around it (see [`crate::session_layer`]).
     pub fn router(&self) -> Router {
         let p = &self.inner.paths;
@@ -30,6 +30,10 @@ impl OidcClient {
             .route(&p.logout, post(logout))
             .route(&p.backchannel_logout, post(backchannel_logout))
             .route(crate::request_object::PATH, get(request_object))
+            .route(
+                &p.frontchannel_logout,
+                get(crate::frontchannel::frontchannel_logout),
+            )
             .with_state(self.clone())
     }
 }

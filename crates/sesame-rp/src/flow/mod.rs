@@ -225,6 +225,8 @@ pub(crate) struct Verified {
     pub(crate) access_expires_at: Option<i64>,
     pub(crate) refresh_token: Option<String>,
     pub(crate) next: String,
+    /// Aggregated and distributed claims, apart from `login.claims`.
+    pub(crate) external: crate::external::External,
 }
 
 fn param<'a>(params: &'a Map<String, Value>, name: &str) -> Option<&'a str> {

@@ -16,6 +16,7 @@ mod axum_login;
 mod bearer;
 mod device;
 mod extract;
+mod frontchannel;
 mod hostile;
 mod observability;
 mod providers;

@@ -184,9 +184,11 @@ impl Op {
 pub async fn rp_app(oidc: OidcClient, listener: tokio::net::TcpListener) {
     async fn me(claims: Option<Claims>) -> Response {
         match claims {
-            Some(c) => {
-                Json(json!({"sub": c.subject, "iss": c.issuer, "claims": c.claims})).into_response()
-            }
+            Some(c) => Json(
+                json!({"sub": c.subject, "iss": c.issuer, "claims": c.claims,
+                    "external": c.external(), "refused_external": c.refused_external()}),
+            )
+            .into_response(),
             None => (
                 axum::http::StatusCode::UNAUTHORIZED,
                 Json(json!({"error": "not signed in"})),
@@ -284,7 +286,9 @@ pub async fn rp_providers_app(
 ) {
     async fn me(claims: Option<Claims>) -> Response {
         match claims {
-            Some(c) => Json(json!({"sub": c.subject, "iss": c.issuer})).into_response(),
+            Some(c) => {
+                Json(json!({"sub": c.subject, "iss": c.issuer, "claims": c.claims})).into_response()
+            }
             None => (
                 axum::http::StatusCode::UNAUTHORIZED,
                 Json(json!({"error": "not signed in"})),

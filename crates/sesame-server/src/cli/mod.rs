@@ -147,6 +147,12 @@ struct AppArgs {
     /// The initial access token the provider asks for with --register.
     #[arg(long, env = "SESAME_APP_INITIAL_ACCESS_TOKEN")]
     initial_access_token: Option<String>,
+    /// A claims provider trusted for aggregated and distributed claims (repeat): ISSUER (its
+    /// keys from its discovery document) or ISSUER=JWKS_URL. Their JWTs must be signed with an
+    /// --id-token-alg; /me lists the verified claims under "external", apart from the
+    /// provider's own.
+    #[arg(long = "claims-source", value_name = "ISSUER[=JWKS_URL]")]
+    claims_sources: Vec<String>,
     /// The address to listen on.
     #[arg(long, default_value = "127.0.0.1:3000")]
     listen: String,
@@ -199,6 +205,7 @@ impl AppArgs {
             register: self.register,
             initial_access_token: self.initial_access_token,
             request: self.request,
+            claims_sources: self.claims_sources,
         })
     }
 }

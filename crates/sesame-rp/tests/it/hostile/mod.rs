@@ -18,6 +18,7 @@ use sesame_rp::{OidcClient, ResponseType};
 
 use crate::support::*;
 
+mod claims;
 mod failure;
 mod keys;
 mod logout;
@@ -45,6 +46,8 @@ struct Fake {
     /// Edits the front-channel ID token (implicit/hybrid).
     front_edit: Mutex<Edit>,
     userinfo_sub: Mutex<Option<String>>,
+    /// More members of the userinfo answer (claims.rs: `_claim_names` …).
+    userinfo_extra: Mutex<serde_json::Map<String, Value>>,
     /// Answer UserInfo as a JWT (`application/jwt`) signed and edited so.
     userinfo_jwt: Mutex<Option<(Sign, Edit)>>,
     discovery_issuer: Mutex<Option<String>>,
@@ -252,7 +255,11 @@ async fn userinfo(State(f): State<S>) -> Response {
         .unwrap()
         .clone()
         .unwrap_or_else(|| "victim".into());
-    let claims = json!({"sub": sub, "email": "victim@example.com"});
+    let mut claims = json!({"sub": sub, "email": "victim@example.com"});
+    claims
+        .as_object_mut()
+        .unwrap()
+        .extend(f.userinfo_extra.lock().unwrap().clone());
     match f.userinfo_jwt.lock().unwrap().clone() {
         Some((sign, edit)) => userinfo::signed(&f, sign, &edit, claims),
         None => Json(claims).into_response(),
@@ -306,6 +313,7 @@ async fn fake_op() -> Arc<Fake> {
         edit: Mutex::new(Arc::new(|_, _| {})),
         front_edit: Mutex::new(Arc::new(|_, _| {})),
         userinfo_sub: Mutex::new(None),
+        userinfo_extra: Mutex::new(serde_json::Map::new()),
         userinfo_jwt: Mutex::new(None),
         discovery_issuer: Mutex::new(None),
         nonce: Mutex::new(String::new()),
