@@ -63,6 +63,7 @@ pub struct OidcClientBuilder {
     clock: Arc<dyn Clock>,
     fetch_userinfo: bool,
     userinfo_alg: Option<JwsAlgorithm>,
+    userinfo_form_body: bool,
     paths: RoutePaths,
     logouts: Option<Arc<dyn LogoutRegistry>>,
     users: Option<Arc<dyn Users>>,
@@ -112,6 +113,7 @@ impl OidcClient {
             clock: Arc::new(SystemClock),
             fetch_userinfo: true,
             userinfo_alg: None,
+            userinfo_form_body: false,
             paths: RoutePaths::default(),
             logouts: None,
             users: None,
@@ -337,6 +339,21 @@ impl OidcClientBuilder {
         self
     }
 
+    /// Send the access token to UserInfo in a POST form body (RFC 6750 §2.2:
+    /// `access_token=…`) instead of the `Authorization: Bearer` header, for
+    /// providers that ask for it.
+    ///
+    /// ```
+    /// # fn demo(b: sesame_rp::OidcClientBuilder) -> sesame_rp::OidcClientBuilder {
+    /// b.with_userinfo_form_body()
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_userinfo_form_body(mut self) -> Self {
+        self.userinfo_form_body = true;
+        self
+    }
+
     /// Route paths.
     #[must_use]
     pub fn with_paths(mut self, paths: RoutePaths) -> Self {
@@ -497,6 +514,7 @@ impl OidcClientBuilder {
                 clock: self.clock,
                 fetch_userinfo: self.fetch_userinfo,
                 userinfo_alg: self.userinfo_alg,
+                userinfo_form_body: self.userinfo_form_body,
                 paths: self.paths,
                 logouts: self
                     .logouts

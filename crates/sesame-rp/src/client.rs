@@ -108,6 +108,8 @@ pub(crate) struct Inner {
     pub(crate) fetch_userinfo: bool,
     /// The registered `userinfo_signed_response_alg`: UserInfo must come signed with it.
     pub(crate) userinfo_alg: Option<JwsAlgorithm>,
+    /// UserInfo is asked with the access token in a POST form body (RFC 6750 §2.2).
+    pub(crate) userinfo_form_body: bool,
     pub(crate) paths: RoutePaths,
     pub(crate) logouts: Arc<dyn LogoutRegistry>,
     pub(crate) users: Option<Arc<dyn Users>>,

@@ -34,12 +34,16 @@ impl OidcClient {
             Some(_) => "application/jwt",
             None => "application/json",
         };
-        let request = self
-            .inner
-            .http
-            .get(endpoint)
-            .bearer_auth(access_token)
-            .header(reqwest::header::ACCEPT, accept);
+        // RFC 6750 §2.1 by default; §2.2 (a form body) for providers that ask for it.
+        let request = if self.inner.userinfo_form_body {
+            self.inner
+                .http
+                .post(endpoint)
+                .form(&[("access_token", access_token)])
+        } else {
+            self.inner.http.get(endpoint).bearer_auth(access_token)
+        }
+        .header(reqwest::header::ACCEPT, accept);
         let response = request.send().await.map_err(|source| {
             LoginError::UserInfo(HttpError::Transport {
                 url: endpoint.to_owned(),

@@ -496,3 +496,38 @@ async fn signed_userinfo_from_sesame_op_is_verified() {
         assert_eq!(op.hits.of("/userinfo"), 1);
     }
 }
+
+/// `with_userinfo_form_body` (RFC 6750 §2.2): UserInfo is asked with a POST
+/// whose form body carries the token, and its claims arrive; by default a
+/// GET with the Authorization header.
+#[tokio::test]
+async fn userinfo_with_the_token_in_a_form_body() {
+    for form_body in [true, false] {
+        let op = start_op().await;
+        let (listener, rp) = rp_listener().await;
+        op.register("rp", &rp, |_| {}).await;
+        let mut builder = OidcClient::builder(Issuer::new(op.base.clone()).unwrap(), "rp")
+            .with_client_secret(SECRET)
+            .with_redirect_uri(format!("{rp}/callback").parse().unwrap())
+            .with_scopes("openid email")
+            .unwrap();
+        if form_body {
+            builder = builder.with_userinfo_form_body();
+        }
+        rp_app(builder.build().await.unwrap(), listener).await;
+        let b = browser();
+        let (r, seen) = follow(&b, &format!("{rp}/account"), "alice").await;
+        assert_eq!(r.status(), 200, "{seen:?}");
+        let me: serde_json::Value = b
+            .get(format!("{rp}/me"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(me["claims"]["email"], "alice@example.com");
+        let (post, get) = (op.hits.of("POST /userinfo"), op.hits.of("GET /userinfo"));
+        assert_eq!((post, get), if form_body { (1, 0) } else { (0, 1) });
+    }
+}

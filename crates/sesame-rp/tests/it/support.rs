@@ -105,7 +105,7 @@ pub struct Op {
     pub hits: Hits,
 }
 
-/// Requests counted per path.
+/// Requests counted per path, and per `METHOD path`.
 #[derive(Clone, Default)]
 pub struct Hits(Arc<Mutex<HashMap<String, usize>>>);
 
@@ -147,12 +147,12 @@ pub async fn start_op_with(edit: impl FnOnce(&mut sesame_op::Settings)) -> Op {
         .route("/op-login", get(op_login).with_state(sessions))
         .layer(axum::middleware::from_fn(
             move |req: axum::extract::Request, next: axum::middleware::Next| {
-                *counted
-                    .0
-                    .lock()
-                    .unwrap()
-                    .entry(req.uri().path().to_owned())
+                let mut counts = counted.0.lock().unwrap();
+                *counts.entry(req.uri().path().to_owned()).or_default() += 1;
+                *counts
+                    .entry(format!("{} {}", req.method(), req.uri().path()))
                     .or_default() += 1;
+                drop(counts);
                 next.run(req)
             },
         ));

@@ -70,6 +70,8 @@ pub struct AppConfig {
     pub assertion_audience: Option<String>,
     /// Install `SessionRefresh` (refresh tokens before the access token expires).
     pub refresh: bool,
+    /// Send the access token to UserInfo in a form body (`with_userinfo_form_body`).
+    pub userinfo_form_body: bool,
     /// Register the client dynamically (RFC 7591) at start.
     pub register: bool,
     /// The initial access token for `register`, if the provider asks for one.
@@ -355,6 +357,9 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
     }
     if hs256 {
         builder = builder.with_hs256_id_tokens();
+    }
+    if config.userinfo_form_body {
+        builder = builder.with_userinfo_form_body();
     }
     for (name, value) in &config.auth_params {
         builder = builder.with_auth_param(name.clone(), value.clone());

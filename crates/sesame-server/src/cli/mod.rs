@@ -140,6 +140,10 @@ struct AppArgs {
     /// token expires; ask for offline_access in --scope to get a refresh token.
     #[arg(long)]
     refresh: bool,
+    /// Send the access token to the UserInfo endpoint in a POST form body (RFC 6750 §2.2)
+    /// instead of the Authorization header.
+    #[arg(long)]
+    userinfo_form_body: bool,
     /// Register the app at the provider's registration endpoint (RFC 7591) at start,
     /// instead of --client-id.
     #[arg(long)]
@@ -202,6 +206,7 @@ impl AppArgs {
             private_key_pem,
             assertion_audience: self.assertion_audience,
             refresh: self.refresh,
+            userinfo_form_body: self.userinfo_form_body,
             register: self.register,
             initial_access_token: self.initial_access_token,
             request: self.request,
