@@ -66,7 +66,10 @@ mod tests {
         for _ in 0..256 {
             let id = client_id().unwrap();
             assert_eq!(id.len(), 32);
-            assert!(id.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+            assert!(
+                id.bytes()
+                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+            );
         }
         assert_ne!(client_id().unwrap(), client_id().unwrap());
     }

@@ -146,6 +146,11 @@ struct AppArgs {
     /// The initial access token the provider asks for with --register.
     #[arg(long, env = "SESAME_APP_INITIAL_ACCESS_TOKEN")]
     initial_access_token: Option<String>,
+    /// Where sessions live: memory (default), sqlite://FILE, postgres://USER@HOST/DB or
+    /// redis://HOST:PORT. A shared store also holds back-channel logouts and the refresh
+    /// lease, so several app instances share logins and logouts, and restarts keep them.
+    #[arg(long, value_name = "URL", env = "SESAME_APP_SESSION_STORE")]
+    session_store: Option<String>,
     /// The address to listen on.
     #[arg(long, default_value = "127.0.0.1:3000")]
     listen: String,
@@ -195,6 +200,7 @@ impl AppArgs {
             refresh: self.refresh,
             register: self.register,
             initial_access_token: self.initial_access_token,
+            session_store: self.session_store,
         })
     }
 }

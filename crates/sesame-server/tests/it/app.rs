@@ -6,10 +6,10 @@ use serde_json::Value;
 
 use crate::support::*;
 
-const USER: (&str, &str) = ("ann", "ann-password");
+pub(crate) const USER: (&str, &str) = ("ann", "ann-password");
 
 /// A `sesame serve` with the user `ann`: (its directory, database, process, base URL).
-async fn provider(env: &[(&str, &str)]) -> (TempDir, String, Running, String) {
+pub(crate) async fn provider(env: &[(&str, &str)]) -> (TempDir, String, Running, String) {
     let dir = TempDir::new();
     let db = dir.db();
     let (code, _, err) = sesame(&[
@@ -28,7 +28,7 @@ async fn provider(env: &[(&str, &str)]) -> (TempDir, String, Running, String) {
 }
 
 /// `sesame clients add` for an app at `app` (skipping consent): (id, secret).
-fn add_client(db: &str, app: &str, extra: &[&str]) -> (String, String) {
+pub(crate) fn add_client(db: &str, app: &str, extra: &[&str]) -> (String, String) {
     let callback = format!("{app}/callback");
     let home = format!("{app}/");
     let mut args = vec![
@@ -59,7 +59,7 @@ fn add_client(db: &str, app: &str, extra: &[&str]) -> (String, String) {
 }
 
 /// `sesame app --issuer ISSUER --listen 127.0.0.1:PORT ARGS…`, started.
-fn app_on(port: u16, issuer: &str, args: &[&str]) -> Running {
+pub(crate) fn app_on(port: u16, issuer: &str, args: &[&str]) -> Running {
     let listen = format!("127.0.0.1:{port}");
     let mut all: Vec<String> = ["app", "--issuer", issuer, "--listen", &listen]
         .map(str::to_owned)
@@ -153,7 +153,7 @@ async fn complete(
 
 /// `/login` at the app, the provider's pages, the callback: signed in (the
 /// authorization URL, and whether the login form was shown).
-async fn sign_in(b: &reqwest::Client, app: &str, provider: &str) -> (url::Url, bool) {
+pub(crate) async fn sign_in(b: &reqwest::Client, app: &str, provider: &str) -> (url::Url, bool) {
     let r = b.get(format!("{app}/login")).send().await.unwrap();
     let authorize = location(&r);
     assert!(
@@ -166,7 +166,7 @@ async fn sign_in(b: &reqwest::Client, app: &str, provider: &str) -> (url::Url, b
     (url::Url::parse(&authorize).unwrap(), login_asked)
 }
 
-async fn me(b: &reqwest::Client, app: &str) -> Value {
+pub(crate) async fn me(b: &reqwest::Client, app: &str) -> Value {
     let r = b.get(format!("{app}/me")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     r.json().await.unwrap()
@@ -179,7 +179,7 @@ fn param(url: &url::Url, name: &str) -> Option<String> {
 }
 
 /// `sesame app ARGS…` that must fail: its one error line.
-fn refused(args: &[&str]) -> String {
+pub(crate) fn refused(args: &[&str]) -> String {
     let mut all = vec![
         "app",
         "--issuer",

@@ -11,6 +11,7 @@
 mod support;
 
 mod app;
+mod app_sessions;
 mod browser;
 mod claims;
 mod cli;
