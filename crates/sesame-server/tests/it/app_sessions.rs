@@ -114,6 +114,23 @@ async fn two_apps_on_one_redis_store_share_login_and_logout() {
             .replace(['-', '_'], "")
     );
     two_apps_share(&format!("{base}/?key_prefix={prefix}")).await;
+    // Nothing of the run is left behind.
+    let mut conn = redis::Client::open(base)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(!keys.is_empty(), "the sessions were in Redis");
+    let _: i64 = redis::cmd("DEL")
+        .arg(&keys)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
 }
 
 #[test]
