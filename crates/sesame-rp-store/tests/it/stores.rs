@@ -89,3 +89,32 @@ async fn unknown_or_bad_urls_are_refused_with_what_to_use() {
         Err(StoreError::Backend(_))
     ));
 }
+
+#[tokio::test]
+async fn the_sweeper_deletes_expired_rows_in_the_background() {
+    use sesame_rp_store::Sweep as _;
+    use tower_sessions::SessionStore as _;
+    use tower_sessions::cookie::time::{Duration, OffsetDateTime};
+    let dir = std::env::temp_dir().join(format!("sesame-rp-store-{}", unique()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}", dir.join("sessions.db").display());
+    let store = AnyStore::connect(&url).await.unwrap();
+    for _ in 0..5 {
+        let mut r = tower_sessions::session::Record {
+            id: tower_sessions::session::Id::default(),
+            data: std::collections::HashMap::new(),
+            expiry_date: OffsetDateTime::now_utc() - Duration::seconds(5),
+        };
+        store.create(&mut r).await.unwrap();
+    }
+    let sweeper =
+        sesame_rp_store::spawn_sweeper(store.clone(), std::time::Duration::from_millis(50));
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    sweeper.abort();
+    assert_eq!(
+        store.sweep(10).await.unwrap(),
+        0,
+        "the sweeper got there first"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
