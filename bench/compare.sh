@@ -13,7 +13,11 @@
 #      bench/chart.svg.
 #
 # Usage: bench/compare.sh [-c C] [-t SECONDS] [--warmup S] [--skip-node] [--skip-django]
-#                         [--skip-pg] [--endpoints] [--pg-admin URL] [--out DIR]
+#                         [--skip-pg] [--endpoints] [--logins] [--pg-admin URL] [--out DIR]
+# --logins runs only the sign-in comparison (issue 15 part 3): sign-ins through the login form on
+# SQLite, with the Argon2 memory pool, without it (SESAME_ARGON2_POOL=off: every check allocates, as
+# before the pool) and without it under MALLOC_MMAP_THRESHOLD_=1048576 (the earlier advice); prints
+# sign-ins/s and the RSS left after the run, as ratios. Use -t 30 or more for >= 1,000 sign-ins.
 # Builds with cargo into $CARGO_TARGET_DIR (default: target/). Needs taskset, curl, python3;
 # node/npm for the oidc-provider peer; psql and a PostgreSQL server for the PostgreSQL run.
 set -euo pipefail
@@ -27,12 +31,13 @@ RUN_NODE=1
 RUN_DJANGO=1
 RUN_PG=1
 RUN_ENDPOINTS=0
+RUN_LOGINS=0
 PG_ADMIN="${SESAME_BENCH_PG_ADMIN:-postgres://postgres@127.0.0.1:5432/test}"
 OUT="$BENCH_DIR/results"
 SERVER_CORE=0
 DRIVER_CORE=1
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -43,6 +48,7 @@ while [ $# -gt 0 ]; do
     --skip-django) RUN_DJANGO=0; shift ;;
     --skip-pg) RUN_PG=0; shift ;;
     --endpoints) RUN_ENDPOINTS=1; shift ;;
+    --logins) RUN_LOGINS=1; shift ;;
     --pg-admin) PG_ADMIN="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
@@ -209,6 +215,41 @@ sesame_run() {
 }
 
 ENC_KEY=$("$SESAME" keys encryption-key)
+
+if [ "$RUN_LOGINS" = 1 ]; then
+  for variant in pool no-pool no-pool-mmap; do
+    say "sign-ins, SQLite, core $SERVER_CORE: $variant"
+    mkdir -p "$WORK/$variant"
+    (
+      case "$variant" in
+        no-pool) export SESAME_ARGON2_POOL=off ;;
+        no-pool-mmap) export SESAME_ARGON2_POOL=off MALLOC_MMAP_THRESHOLD_=1048576 ;;
+      esac
+      sesame_run "logins-$variant" "sqlite://$WORK/$variant/sesame.db" RS256 yes login
+    ) || warn "the $variant sign-in run failed"
+  done
+  say "sign-ins: throughput and the memory left behind (ratios against no-pool, today's default)"
+  python3 - "$OUT" <<'PY' | tee "$OUT/logins.md"
+import json, sys, pathlib
+out = pathlib.Path(sys.argv[1])
+runs = {v: json.loads((out / f"logins-{v}-login.json").read_text())
+        for v in ("pool", "no-pool", "no-pool-mmap") if (out / f"logins-{v}-login.json").exists()}
+if "no-pool" not in runs:
+    sys.exit("compare.sh: the no-pool run is missing: no ratios")
+base = runs["no-pool"]
+print("| server | sign-ins | sign-ins/s | × no-pool | p99 ms | errors | RSS idle / after MiB | RSS after × no-pool |")
+print("|---|--:|--:|--:|--:|--:|--:|--:|")
+for name, r in runs.items():
+    p, bp = r["provider"], base["provider"]
+    print(f"| {name} | {r['ops']} | {r['throughput']:.1f} | {r['throughput'] / base['throughput']:.2f}× "
+          f"| {r['latency']['p99_ms']:.1f} | {r['errors']} | {p['idle_kb'] / 1024:.1f} / {p['end_kb'] / 1024:.1f} "
+          f"| {p['end_kb'] / bp['end_kb']:.2f}× |")
+    if r["ops"] < 1000:
+        print(f"\n{name}: only {r['ops']} sign-ins; raise -t for the 1,000 the target names", file=sys.stderr)
+PY
+  echo "compare.sh took $(( $(date +%s) - STARTED )) s"
+  exit 0
+fi
 
 say "sesame serve, SQLite, RS256, core $SERVER_CORE"
 mkdir -p "$WORK/sqlite"

@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 
 from browser import Browser
 from harness import Env, Fail, Run, Skip
-from provider import half_hash
+from provider import CLAIMS_SOURCE, SOURCE_CLAIMS, SOURCE_TOKEN, half_hash
 
-# `sesame app` options for features being added on another branch: one place to align the names.
-REQUEST_URI = ["--request-object", "request_uri"]
+# `sesame app` options for request objects and WebFinger (one place for the names).
+REQUEST_URI = ["--request-object", "uri"]
 REQUEST_OBJECT_ALG = "--request-object-alg"
+# WebFinger and the issuer over http: the runner serves no TLS, on 127.0.0.1 only.
+INSECURE_ISSUER = "--allow-insecure-issuer"
 
 
 @dataclass
@@ -197,7 +199,7 @@ def webfinger(kind):
         def go(r: Run):
             host = r.p.host
             issuer = f"acct:rp-conformance@{host}" if kind == "acct" else f"{r.p.issuer}/rp-conformance"
-            why = r.start_app(*v.app_args, issuer=issuer)
+            why = r.start_app(*v.app_args, INSECURE_ISSUER, issuer=issuer)
             if why:
                 shown = "acct:USER@HOST" if kind == "acct" else "https://HOST/USER"
                 raise Fail(f"needs WebFinger issuer discovery (`sesame app --issuer {shown}`): {why[:160]}")
@@ -250,4 +252,42 @@ def refresh(*faults):
                 raise Fail("needs a userinfo request with the refreshed access token (the suite's module waits for one)")
             return "refreshed; userinfo with the new access token"
         return run(env, v, go, faults, access_ttl=30)
+    return module
+
+
+# ---------------------------------------------------------------------- external claims
+def external_claims(fault):
+    """OIDC Core 5.6.2: userinfo points to claims of a claims provider beside the provider
+    (`sesame app --claims-source ISSUER=JWKS_URL`); the verified ones are under /me's
+    `external`, never in `claims`; a forged JWT is refused and the login still completes."""
+    def module(env: Env, v: Variant):
+        env.needs("--claims-source", what="aggregated and distributed claims")
+
+        def go(r: Run):
+            src = r.p.issuer + CLAIMS_SOURCE
+            r.must_start(*v.app_args, "--claims-source", f"{src}={src}/jwks")
+            b = r.login()
+            me = r.signed_in(b)
+            main = me.get("claims") or {}
+            leaked = sorted(set(main) & ({"_claim_names", "_claim_sources"} | set(SOURCE_CLAIMS)))
+            if leaked:
+                raise Fail(f"external claims or their references in the main claims: {leaked}")
+            ext = me.get("external") or []
+            refused = me.get("refused_external") or []
+            if fault == "claims_forged":
+                if ext:
+                    raise Fail(f"a JWT signed with a key the source never published was taken: {ext}")
+                if [x.get("reason") for x in refused] != ["bad_signature"]:
+                    raise Fail(f"refused sources: {refused}")
+                return "forged aggregated JWT refused (bad_signature), signed in without it"
+            if len(ext) != 1 or ext[0].get("issuer") != src or ext[0].get("claims") != SOURCE_CLAIMS:
+                raise Fail(f"external claims {ext} (refused {refused})")
+            if fault == "claims_distributed":
+                fetched = r.p.seen(CLAIMS_SOURCE + "/claims")
+                if not fetched or not all(e.get("bearer_ok") for e in fetched):
+                    raise Fail("the distributed endpoint was not fetched with the source's access token")
+                if SOURCE_TOKEN in str(me):
+                    raise Fail("the source's access token is in the session")
+            return f"{ext[0]['kind']} claims verified with the source's key, kept apart from the provider's"
+        return run(env, v, go, [fault])
     return module

@@ -115,3 +115,11 @@ PLANS.update({
         ("oidcc-client-test-refresh-token-invalid-issuer", m.refresh("refresh_invalid_iss")),
         ("oidcc-client-test-refresh-token-invalid-sub", m.refresh("refresh_invalid_sub"))])]),
 })
+
+# Not in the conformance suite's RP plans (the former RP test tool had rp-claims-aggregated and
+# rp-claims-distributed): OIDC Core 5.6.2, under those names, run the same way.
+PLANS["sesame-rp-claims"] = ("Aggregated and distributed claims (OIDC Core 5.6.2; not a suite plan)", [(Variant("", "code"), [
+    ("rp-claims-aggregated", m.external_claims("claims_aggregated")),
+    ("rp-claims-distributed", m.external_claims("claims_distributed")),
+    ("rp-claims-aggregated-forged", m.external_claims("claims_forged")),
+])])

@@ -30,6 +30,10 @@ USER = {"name": "Conformance User", "given_name": "Conformance", "family_name": 
         "email": "rp-conformance@example.com", "email_verified": True}
 BCL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 WEBFINGER_REL = "http://openid.net/specs/connect/1.0/issuer"
+# A claims provider beside the provider (OIDC Core 5.6.2): issuer ISSUER + CLAIMS_SOURCE, its own key.
+CLAIMS_SOURCE = "/claims-source"
+SOURCE_TOKEN = "claims-source-token"
+SOURCE_CLAIMS = {"address": {"country": "SE", "locality": "Lund"}, "phone_number": "+46 46 000 000"}
 
 
 def b64(data: bytes) -> str:
@@ -317,7 +321,9 @@ class Provider:
                     routes = {"/.well-known/openid-configuration": provider.h_discovery, provider.jwks_path: provider.h_jwks,
                               "/authorize": provider.h_authorize, "/token": provider.h_token,
                               "/userinfo": provider.h_userinfo, "/end_session": provider.h_end_session,
-                              "/register": provider.h_register, "/.well-known/webfinger": provider.h_webfinger}
+                              "/register": provider.h_register, "/.well-known/webfinger": provider.h_webfinger,
+                              CLAIMS_SOURCE + "/jwks": provider.h_source_jwks,
+                              CLAIMS_SOURCE + "/claims": provider.h_source_claims}
                     fn = routes.get(path)
                     if fn is None:
                         self.send(404, {"error": "not_found"})
@@ -522,6 +528,7 @@ class Provider:
             h.send(401, {"error": "invalid_token"}, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
             return
         info = {"sub": SUB, **USER}
+        self.external_claims(info)
         if "userinfo_invalid_sub" in self.faults:
             info["sub"] = SUB + "-invalid"
             self.mark_fault(seq, "userinfo response")
@@ -531,6 +538,35 @@ class Provider:
                    ctype="application/jwt")
             return
         h.send(200, info)
+
+    # ------------------------------------------------------------------ external claims
+    def source_jwt(self, key=None) -> str:
+        now = int(time.time())
+        return self.sign({"iss": self.issuer + CLAIMS_SOURCE, "sub": SUB, "iat": now, "exp": now + 300, **SOURCE_CLAIMS},
+                         key=key or self.keys.rsa[1])
+
+    def external_claims(self, info: dict):
+        """Aggregated or distributed claims in userinfo (faults claims_aggregated, claims_distributed,
+        claims_forged: an aggregated JWT signed with a key the source never published)."""
+        names = {n: "src1" for n in SOURCE_CLAIMS}
+        if "claims_aggregated" in self.faults:
+            info.update({"_claim_names": names, "_claim_sources": {"src1": {"JWT": self.source_jwt()}}})
+        elif "claims_forged" in self.faults:
+            info.update({"_claim_names": names, "_claim_sources": {"src1": {"JWT": self.source_jwt(self.keys.rsa[2])}}})
+        elif "claims_distributed" in self.faults:
+            info.update({"_claim_names": names, "_claim_sources": {"src1": {
+                "endpoint": self.issuer + CLAIMS_SOURCE + "/claims", "access_token": SOURCE_TOKEN}}})
+
+    def h_source_jwks(self, h, p, seq):
+        h.send(200, {"keys": [self.keys.rsa[1].as_dict(private=False)]}, ctype="application/jwk-set+json")
+
+    def h_source_claims(self, h, p, seq):
+        auth = h.headers.get("Authorization") or ""
+        self.log[seq]["bearer_ok"] = auth == "Bearer " + SOURCE_TOKEN
+        if auth != "Bearer " + SOURCE_TOKEN:
+            h.send(401, {"error": "invalid_token"})
+            return
+        h.send(200, self.source_jwt(), ctype="application/jwt")
 
     # ------------------------------------------------------------------ logout
     def h_end_session(self, h, p, seq):

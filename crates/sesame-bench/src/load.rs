@@ -276,7 +276,7 @@ async fn prepare(s: Arc<Shared>) -> Result<Vu> {
             vu.bearer = Some(oidc::bearer(&t.access_token)?);
             vu.access_token = t.access_token;
         }
-        Mode::Flow | Mode::TokenCc | Mode::Jwks => {}
+        Mode::Flow | Mode::TokenCc | Mode::Jwks | Mode::Login => {}
     }
     Ok(vu)
 }
@@ -321,6 +321,7 @@ async fn drive(s: Arc<Shared>, mut vu: Vu, window: Window) -> (Recorder, Option<
                 .await
                 .map_err(stage("jwks"))
                 .map(|()| Vec::new()),
+            Mode::Login => sign_in_afresh(&s).await.map(|()| Vec::new()),
         };
         let finished = Instant::now();
         match outcome {
@@ -343,6 +344,15 @@ async fn drive(s: Arc<Shared>, mut vu: Vu, window: Window) -> (Recorder, Option<
     }
     vu.codes.clear();
     (rec, alg, Instant::now())
+}
+
+/// One sign-in with a new cookie jar (and so a new connection): authorize → login form → code.
+async fn sign_in_afresh(s: &Shared) -> Result<()> {
+    let http = oidc::http_client()?;
+    s.peer
+        .login(&http, &s.d, &s.c, &s.who)
+        .await
+        .map_err(stage("sign-in"))
 }
 
 /// One complete flow: GET /authorize → POST /token → GET /userinfo, each step timed.

@@ -2,7 +2,8 @@
 //!
 //! - `sesame-bench run --mode flow …` drives C virtual users for T seconds against any provider:
 //!   complete authorization-code flows (authorize → token → userinfo, PKCE S256, state, nonce),
-//!   or one endpoint at a time (`token-cc`, `token-code`, `userinfo`, `introspect`, `jwks`).
+//!   or one endpoint at a time (`token-cc`, `token-code`, `userinfo`, `introspect`, `jwks`),
+//!   or sign-ins through the login form (`login`).
 //!   Each virtual user signs in once through the provider's own login form (`--peer` picks how).
 //! - `sesame-bench sign-bound` measures the single-core RS256/ES256 signing rate through
 //!   aws-lc-rs: the physical limit of a provider that signs one ID token per flow.
@@ -86,6 +87,9 @@ pub(crate) enum Mode {
     Introspect,
     /// GET the JWKS.
     Jwks,
+    /// Sign-ins through the provider's login form, each with a fresh cookie jar (one password
+    /// check each: the Argon2 path, its throughput and the memory it leaves behind).
+    Login,
 }
 
 impl Mode {
@@ -97,6 +101,7 @@ impl Mode {
             Mode::Userinfo => "userinfo",
             Mode::Introspect => "introspect",
             Mode::Jwks => "jwks",
+            Mode::Login => "login",
         }
     }
 

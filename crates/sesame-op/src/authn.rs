@@ -134,9 +134,8 @@ pub enum PasswordCheck {
 ///
 /// ```
 /// use async_trait::async_trait;
-/// use http::request::Parts;
 /// use sesame_core::Subject;
-/// use sesame_op::{AuthnError, PasswordAuthenticator, PasswordCheck, PasswordRequest};
+/// use sesame_op::{AuthnError, PasswordAuthenticator, PasswordCheck, PasswordRequest, RequestInfo};
 ///
 /// struct OneUser;
 ///
@@ -144,7 +143,7 @@ pub enum PasswordCheck {
 /// impl PasswordAuthenticator for OneUser {
 ///     async fn check_password(
 ///         &self,
-///         _parts: &Parts,
+///         _from: RequestInfo<'_>,
 ///         request: PasswordRequest<'_>,
 ///     ) -> Result<PasswordCheck, AuthnError> {
 ///         // A real implementation rate-limits, then verifies an Argon2 hash
@@ -160,9 +159,38 @@ pub enum PasswordCheck {
 pub trait PasswordAuthenticator: Send + Sync + 'static {
     /// Checks `request.username` and `request.password`. `Err` means the
     /// backend failed (the client gets `server_error`), not a wrong password.
+    /// `from`: who sent the token request (for rate limits by address).
     async fn check_password(
         &self,
-        parts: &Parts,
+        from: RequestInfo<'_>,
         request: PasswordRequest<'_>,
     ) -> Result<PasswordCheck, AuthnError>;
+}
+
+/// What a [`PasswordAuthenticator`] may know of the HTTP request.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct RequestInfo<'a> {
+    /// The TCP peer, when the server is served with connect info
+    /// (`into_make_service_with_connect_info::<SocketAddr>()`).
+    pub peer: Option<std::net::SocketAddr>,
+    /// The request's headers (e.g. a trusted proxy's `X-Forwarded-For`).
+    pub headers: &'a HeaderMap,
+    /// The request's extensions: what the host app's middleware put there.
+    pub extensions: &'a http::Extensions,
+}
+
+impl<'a> RequestInfo<'a> {
+    /// The request described by its head.
+    pub fn from_parts(parts: &'a http::request::Parts) -> Self {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0);
+        Self {
+            peer,
+            headers: &parts.headers,
+            extensions: &parts.extensions,
+        }
+    }
 }

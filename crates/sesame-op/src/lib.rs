@@ -18,7 +18,7 @@ mod subject;
 
 pub use authn::{
     Authenticator, AuthnError, EndUser, LoginRequest, PasswordAuthenticator, PasswordCheck,
-    PasswordRequest,
+    PasswordRequest, RequestInfo,
 };
 pub use claims::{ClaimsError, ClaimsSource, NoClaims, ScopeClaims};
 pub use keys::{KeysError, RotatedKeys, Rotation};

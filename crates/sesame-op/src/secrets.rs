@@ -1,7 +1,9 @@
 //! Hashes for what the provider must recognise but never keep: codes,
 //! tokens and client secrets.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+mod argon2_memory;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use aws_lc_rs::digest;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -47,11 +49,38 @@ pub fn verify_secret(presented: &str, stored: &str) -> bool {
             .into();
     }
     match PasswordHash::new(stored) {
-        Ok(hash) => argon2::Argon2::default()
-            .verify_password(presented.as_bytes(), &hash)
-            .is_ok(),
+        Ok(hash) => verify_argon2(presented.as_bytes(), &hash),
         Err(_) => false,
     }
+}
+
+/// What `PasswordVerifier::verify_password` does, with the working memory
+/// from [`argon2_memory`] instead of a fresh allocation per check.
+fn verify_argon2(presented: &[u8], hash: &PasswordHash<'_>) -> bool {
+    let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else {
+        return false;
+    };
+    let (Ok(params), Ok(algorithm)) = (
+        argon2::Params::try_from(hash),
+        argon2::Algorithm::try_from(hash.algorithm),
+    ) else {
+        return false;
+    };
+    let version = match hash.version.map(argon2::Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let mut computed = vec![0u8; expected.len()];
+    let blocks = params.block_count();
+    let argon2 = argon2::Argon2::new(algorithm, version, params);
+    let hashed = argon2_memory::with_blocks(blocks, |memory| {
+        argon2.hash_password_into_with_memory(presented, salt, &mut computed, memory)
+    });
+    hashed.is_ok() && bool::from(computed.as_slice().ct_eq(expected.as_bytes()))
 }
 
 /// Whether `stored` looks like a hash [`verify_secret`] can check (and not,
@@ -91,5 +120,52 @@ mod tests {
         assert!(is_secret_hash(&hash_password("t").unwrap()));
         assert!(!is_secret_hash("a-token-in-clear"));
         assert!(!is_secret_hash("sha256$short"));
+    }
+
+    /// Hashes with other variants, versions, lanes and costs (made by the
+    /// argon2 crate's own hasher) check out through the pooled path too.
+    #[test]
+    fn pooled_verification_matches_the_crates_hasher() {
+        use argon2::{Algorithm, Argon2, Params, Version};
+        let salt = SaltString::encode_b64(b"sixteen byte salt").unwrap();
+        for (algorithm, version, m, t, p) in [
+            (Algorithm::Argon2id, Version::V0x13, 64, 3, 2),
+            (Algorithm::Argon2i, Version::V0x13, 32, 2, 1),
+            (Algorithm::Argon2d, Version::V0x10, 128, 1, 4),
+            (Algorithm::Argon2id, Version::V0x13, 19 * 1024, 2, 1),
+        ] {
+            let params = Params::new(m, t, p, Some(32)).unwrap();
+            let stored = Argon2::new(algorithm, version, params)
+                .hash_password(b"pw", &salt)
+                .unwrap()
+                .to_string();
+            assert!(verify_secret("pw", &stored), "{stored}");
+            assert!(!verify_secret("pw2", &stored), "{stored}");
+            // One changed character of the output is a different hash.
+            let mut tampered = stored.clone().into_bytes();
+            let last = tampered.len() - 2;
+            tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+            assert!(!verify_secret("pw", &String::from_utf8(tampered).unwrap()));
+        }
+    }
+
+    /// However many checks run at once, the pool keeps at most one buffer per core.
+    #[test]
+    fn the_memory_pool_is_bounded() {
+        let stored = hash_password("pw").unwrap();
+        let threads: Vec<_> = (0..argon2_memory::capacity() * 3)
+            .map(|_| {
+                let stored = stored.clone();
+                std::thread::spawn(move || verify_secret("pw", &stored))
+            })
+            .collect();
+        for t in threads {
+            assert!(t.join().unwrap());
+        }
+        let pooled = argon2_memory::pooled();
+        assert!(
+            (1..=argon2_memory::capacity()).contains(&pooled),
+            "{pooled}"
+        );
     }
 }

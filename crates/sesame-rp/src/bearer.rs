@@ -288,7 +288,7 @@ impl BearerAuth {
             (Ok(_), None) => now.saturating_add(cache_ttl),
             // A refusal is cached briefly: a revoked token stays refused, a
             // flood of forged tokens is not forwarded one by one.
-            (Err(_), _) => now.saturating_add(cache_ttl).min(10),
+            (Err(_), _) => now.saturating_add(cache_ttl.min(10)),
         };
         if let Ok(mut cache) = self.inner.cache.lock() {
             if cache.len() >= MAX_CACHE {

@@ -14,6 +14,8 @@ use crate::logout::{LogoutRegistry, MemoryLogoutRegistry};
 use crate::outbound::{HttpError, default_client, get_bytes};
 use crate::provision::Users;
 
+mod checks;
+
 /// Why a client could not be built.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -60,6 +62,7 @@ pub struct OidcClientBuilder {
     leeway: i64,
     clock: Arc<dyn Clock>,
     fetch_userinfo: bool,
+    userinfo_alg: Option<JwsAlgorithm>,
     paths: RoutePaths,
     logouts: Option<Arc<dyn LogoutRegistry>>,
     users: Option<Arc<dyn Users>>,
@@ -67,7 +70,10 @@ pub struct OidcClientBuilder {
     skip_issuer_check: bool,
     max_session_age: Option<i64>,
     device_only: bool,
+    request_object: (Option<crate::RequestObject>, Option<SigningKey>),
     pub(crate) registration_issuer: Option<String>,
+    pub(crate) frontchannel_sid_optional: bool,
+    pub(crate) claims_sources: Vec<crate::claims_source::ClaimsSource>,
 }
 
 impl fmt::Debug for OidcClientBuilder {
@@ -105,6 +111,7 @@ impl OidcClient {
             leeway: sesame_core::DEFAULT_LEEWAY,
             clock: Arc::new(SystemClock),
             fetch_userinfo: true,
+            userinfo_alg: None,
             paths: RoutePaths::default(),
             logouts: None,
             users: None,
@@ -112,7 +119,10 @@ impl OidcClient {
             skip_issuer_check: false,
             max_session_age: None,
             device_only: false,
+            request_object: (None, None),
             registration_issuer: None,
+            frontchannel_sid_optional: false,
+            claims_sources: Vec::new(),
         }
     }
 }
@@ -317,6 +327,16 @@ impl OidcClientBuilder {
         self
     }
 
+    /// The provider signs this client's UserInfo answers with `alg` (the client's
+    /// registered `userinfo_signed_response_alg`, OIDC Core §5.3.2): an unsigned
+    /// answer, or one signed with another algorithm, is refused. Without it a
+    /// signed answer must use one of the ID token algorithms.
+    #[must_use]
+    pub fn with_userinfo_signing_alg(mut self, alg: JwsAlgorithm) -> Self {
+        self.userinfo_alg = Some(alg);
+        self
+    }
+
     /// Route paths.
     #[must_use]
     pub fn with_paths(mut self, paths: RoutePaths) -> Self {
@@ -385,6 +405,21 @@ impl OidcClientBuilder {
         self
     }
 
+    /// Send the authorization request as a request object (OIDC Core §6), see [`crate::RequestObject`];
+    /// signed with the key of `with_request_object_key`, else that of `with_private_key`.
+    #[must_use]
+    pub fn with_request_object(mut self, mode: crate::RequestObject) -> Self {
+        self.request_object.0 = Some(mode);
+        self
+    }
+
+    /// The key request objects are signed with (the client's authentication is unchanged).
+    #[must_use]
+    pub fn with_request_object_key(mut self, key: SigningKey) -> Self {
+        self.request_object.1 = Some(key);
+        self
+    }
+
     pub(crate) fn set_client_id(&mut self, client_id: &str) {
         self.client_id = ClientId::new(client_id);
     }
@@ -420,6 +455,11 @@ impl OidcClientBuilder {
         let form_post = self.check_response_type(&metadata)?;
         self.check_endpoints(&metadata)?;
         let jwks_uri = metadata.jwks_uri.clone().unwrap_or_default();
+        let private_key = self.private_key.map(Arc::new);
+        let (mode, key) = self.request_object;
+        let key = key.map(Arc::new).or_else(|| private_key.clone());
+        let request_object =
+            crate::request_object::settings(mode, key, &metadata).map_err(BuildError::Setting)?;
         let now = self.clock.now();
         tracing::info!(
             provider = %self.name,
@@ -436,7 +476,7 @@ impl OidcClientBuilder {
                 client_id: self.client_id,
                 secret: self.secret,
                 auth,
-                private_key: self.private_key.map(Arc::new),
+                private_key,
                 assertion_audience: self.assertion_audience,
                 metadata: RwLock::new((Arc::new(metadata), now)),
                 metadata_ttl: if self.skip_issuer_check {
@@ -456,12 +496,16 @@ impl OidcClientBuilder {
                 form_post,
                 clock: self.clock,
                 fetch_userinfo: self.fetch_userinfo,
+                userinfo_alg: self.userinfo_alg,
                 paths: self.paths,
                 logouts: self
                     .logouts
                     .unwrap_or_else(|| Arc::new(MemoryLogoutRegistry::default())),
                 users: self.users,
                 max_session_age: self.max_session_age,
+                request_object,
+                frontchannel_sid_optional: self.frontchannel_sid_optional,
+                claims_sources: self.claims_sources,
             }),
         })
     }
@@ -489,89 +533,5 @@ impl OidcClientBuilder {
                     crate::outbound::DiscoverError::Discovery(e) => BuildError::Discovery(e),
                 })?,
         })
-    }
-
-    /// The authentication method, and the credentials it needs.
-    fn auth_method(&self) -> Result<ClientAuth, BuildError> {
-        let auth = self.auth.unwrap_or(if self.secret.is_some() {
-            ClientAuth::ClientSecretBasic
-        } else {
-            ClientAuth::None
-        });
-        if auth.uses_secret() && self.secret.is_none() {
-            return Err(BuildError::Credentials(
-                "this authentication method needs with_client_secret",
-            ));
-        }
-        if auth == ClientAuth::PrivateKeyJwt && self.private_key.is_none() {
-            return Err(BuildError::Credentials(
-                "private_key_jwt needs with_private_key",
-            ));
-        }
-        Ok(auth)
-    }
-
-    fn validator(&self) -> Result<IdTokenValidator, BuildError> {
-        let mut validator = IdTokenValidator::new(self.issuer.clone(), self.client_id.clone())
-            .with_algorithms(self.algorithms.clone())
-            .with_trusted_audiences(self.trusted_audiences.clone())
-            .with_leeway(self.leeway)
-            .map_err(|e| BuildError::Setting(e.to_string()))?;
-        if self.allow_hs256 {
-            let secret = self.secret.as_ref().ok_or(BuildError::Credentials(
-                "HS256 ID tokens need with_client_secret",
-            ))?;
-            let key = SigningKey::hmac(JwsAlgorithm::HS256, secret.secret().as_bytes())
-                .map_err(|e| BuildError::Setting(e.to_string()))?;
-            validator = validator.with_hmac_secret(key);
-        }
-        Ok(validator)
-    }
-
-    /// The response type is one the provider offers (and this crate
-    /// completes); returns whether `response_mode=form_post` is used.
-    fn check_response_type(&self, metadata: &ProviderMetadata) -> Result<bool, BuildError> {
-        if let Some(supported) = &metadata.response_types_supported
-            && !supported
-                .iter()
-                .any(|t| ResponseType::parse(t) == Some(self.response_type))
-        {
-            return Err(BuildError::Setting(format!(
-                "the provider does not support response_type={}",
-                self.response_type.as_str()
-            )));
-        }
-        let form_post = self.form_post || self.response_type != ResponseType::Code;
-        if form_post
-            && let Some(modes) = &metadata.response_modes_supported
-            && !modes.iter().any(|m| m == ResponseMode::FormPost.as_str())
-        {
-            return Err(BuildError::Setting(
-                "the provider does not support response_mode=form_post".into(),
-            ));
-        }
-        Ok(form_post)
-    }
-
-    /// The endpoints a login needs are there and are URLs: the authorization
-    /// endpoint always, the token endpoint when a code is redeemed.
-    fn check_endpoints(&self, metadata: &ProviderMetadata) -> Result<(), BuildError> {
-        let check = |name: &str, value: Option<&str>| match value.map(url::Url::parse) {
-            Some(Ok(_)) => Ok(()),
-            Some(Err(e)) => Err(BuildError::Setting(format!(
-                "the provider's {name} is not a URL: {e}"
-            ))),
-            None => Err(BuildError::Setting(format!(
-                "the provider's metadata has no {name}"
-            ))),
-        };
-        check(
-            "authorization_endpoint",
-            metadata.authorization_endpoint.as_deref(),
-        )?;
-        if self.response_type.has_code() {
-            check("token_endpoint", metadata.token_endpoint.as_deref())?;
-        }
-        Ok(())
     }
 }

@@ -43,6 +43,8 @@ pub struct RoutePaths {
     pub logout: String,
     /// Back-channel logout endpoint. Default `/backchannel-logout`.
     pub backchannel_logout: String,
+    /// Front-channel logout URI's path (GET, framed by the provider). Default `/frontchannel-logout`.
+    pub frontchannel_logout: String,
     /// Where to land after logout when the provider has no end-session endpoint. Default `/`.
     pub after_logout: String,
     /// Where to redirect (303) after a failed login, with `?error=CODE`
@@ -59,6 +61,7 @@ impl Default for RoutePaths {
             callback: "/callback".into(),
             logout: "/logout".into(),
             backchannel_logout: "/backchannel-logout".into(),
+            frontchannel_logout: "/frontchannel-logout".into(),
             after_logout: "/".into(),
             login_failed: None,
         }
@@ -103,10 +106,17 @@ pub(crate) struct Inner {
     pub(crate) form_post: bool,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) fetch_userinfo: bool,
+    /// The registered `userinfo_signed_response_alg`: UserInfo must come signed with it.
+    pub(crate) userinfo_alg: Option<JwsAlgorithm>,
     pub(crate) paths: RoutePaths,
     pub(crate) logouts: Arc<dyn LogoutRegistry>,
     pub(crate) users: Option<Arc<dyn Users>>,
     pub(crate) max_session_age: Option<i64>,
+    pub(crate) request_object: Option<crate::request_object::Settings>,
+    /// Front-channel logout without `iss` and `sid` is accepted (the browser's session).
+    pub(crate) frontchannel_sid_optional: bool,
+    /// Claims providers trusted for aggregated and distributed claims.
+    pub(crate) claims_sources: Vec<crate::claims_source::ClaimsSource>,
 }
 
 /// A relying party's registration at one provider: cheap to clone,

@@ -9,10 +9,13 @@ use tower_sessions::Session;
 
 use crate::auth::{self, Clients};
 use crate::client::OidcClient;
+use crate::external::{External, ExternalClaims, ExternalKind, RefusedClaims};
 use crate::providers::OidcProviders;
 use crate::session::AuthSession;
 
-/// The signed-in user's claims (ID token merged with UserInfo).
+/// The signed-in user's claims (ID token merged with UserInfo). Aggregated
+/// and distributed claims (OIDC Core §5.6.2) are not in `claims`: the verified
+/// ones are in [`Claims::external`], by source.
 #[derive(Debug, Clone)]
 pub struct Claims {
     /// The provider's issuer.
@@ -21,14 +24,51 @@ pub struct Claims {
     pub subject: String,
     /// The local user id from [`crate::Users`], if provisioning is configured.
     pub user_id: Option<String>,
-    /// Every claim.
+    /// Every claim from the provider (the ID token's, then userinfo's);
+    /// never `_claim_names`, `_claim_sources` or an external claim.
     pub claims: Map<String, Value>,
+    external: External,
 }
 
 impl Claims {
     /// A string claim.
     pub fn get_str(&self, name: &str) -> Option<&str> {
         self.claims.get(name).and_then(Value::as_str)
+    }
+
+    /// The verified aggregated and distributed claims, by source: each
+    /// signed by a configured [`crate::ClaimsSource`] (never merged into
+    /// [`Claims::claims`]).
+    pub fn external(&self) -> &[ExternalClaims] {
+        &self.external.verified
+    }
+
+    /// The verified aggregated claims (JWTs carried in the provider's response).
+    pub fn aggregated(&self) -> impl Iterator<Item = &ExternalClaims> {
+        self.external()
+            .iter()
+            .filter(|e| e.kind == ExternalKind::Aggregated)
+    }
+
+    /// The verified distributed claims (fetched from a source's endpoint).
+    pub fn distributed(&self) -> impl Iterator<Item = &ExternalClaims> {
+        self.external()
+            .iter()
+            .filter(|e| e.kind == ExternalKind::Distributed)
+    }
+
+    /// A verified external claim, and the issuer that signed it (the first
+    /// source that has it).
+    pub fn external_claim(&self, name: &str) -> Option<(&Value, &str)> {
+        self.external()
+            .iter()
+            .find_map(|e| e.claims.get(name).map(|v| (v, e.issuer.as_str())))
+    }
+
+    /// The sources whose claims were refused (unknown source, bad signature,
+    /// endpoint not allowed, a limit …), and why.
+    pub fn refused_external(&self) -> &[RefusedClaims] {
+        &self.external.refused
     }
 
     /// `email`
@@ -104,6 +144,7 @@ fn claims_of(a: AuthSession) -> Claims {
         subject: a.subject,
         user_id: a.user_id,
         claims: a.claims,
+        external: a.external,
     }
 }
 

@@ -1,7 +1,8 @@
 //! The provider's keys, cached: refetched at once on the first unknown `kid`
 //! (one fetch shared by concurrent misses), rate-limited only after a refetch
 //! that did not find the `kid`, refreshed when old, and the last good set
-//! kept on failure.
+//! kept on failure. While no set is cached, a failed fetch is not retried
+//! for a few seconds.
 
 use std::sync::{Arc, RwLock};
 
@@ -17,7 +18,14 @@ struct Attempts {
     /// When a refetch for an unknown `kid` last came back without it (or
     /// failed): further misses wait `min_interval` from then.
     fruitless_at: Option<UnixTime>,
+    /// When the first fetch (no set cached yet) last failed: callers within
+    /// [`FIRST_FETCH_BACKOFF`] of it fail at once instead of queueing one
+    /// outbound fetch each behind the lock.
+    first_failed_at: Option<UnixTime>,
 }
+
+/// Seconds a failed first fetch is not retried.
+pub(crate) const FIRST_FETCH_BACKOFF: i64 = 5;
 
 #[derive(Debug)]
 pub(crate) struct JwksCache {
@@ -106,9 +114,26 @@ impl JwksCache {
                 if let Some((keys, _)) = self.current() {
                     return Ok(keys);
                 }
+                if attempts
+                    .first_failed_at
+                    .is_some_and(|t| now.saturating_sub(t) < FIRST_FETCH_BACKOFF)
+                {
+                    return Err(HttpError::Backoff {
+                        url: self.uri.clone(),
+                        seconds: FIRST_FETCH_BACKOFF,
+                    });
+                }
                 attempts.last_try = Some(now);
-                let keys = self.fetch(http).await?;
-                Ok(self.store(keys, now))
+                match self.fetch(http).await {
+                    Ok(keys) => {
+                        attempts.first_failed_at = None;
+                        Ok(self.store(keys, now))
+                    }
+                    Err(e) => {
+                        attempts.first_failed_at = Some(now);
+                        Err(e)
+                    }
+                }
             }
         }
     }

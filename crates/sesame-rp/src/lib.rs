@@ -3,11 +3,14 @@
 mod auth;
 mod bearer;
 mod builder;
+mod claims_source;
 mod client;
 mod device;
 mod end_session;
+mod external;
 mod extract;
 mod flow;
+mod frontchannel;
 mod jwks;
 mod layer;
 #[cfg(feature = "axum-login")]
@@ -21,26 +24,33 @@ mod providers;
 mod provision;
 mod refresh;
 mod register;
+mod request_object;
 mod routes;
 mod session;
 pub mod testing;
 mod token_endpoint;
 mod userinfo;
 mod validate;
+pub mod webfinger;
 
 pub use bearer::{BearerAuth, BearerClaims, BearerError, BearerService};
 pub use builder::{BuildError, OidcClientBuilder};
 pub use client::{AssertionAudience, ClientAuth, OidcClient, ResponseType, RoutePaths};
 pub use device::{DeviceAuthorization, DeviceError, DevicePoll, DeviceTokens};
 pub use end_session::LogoutReturn;
+pub use external::{
+    CLAIM_SOURCE_TIMEOUT, ClaimsSource, EXTERNAL_CLAIMS_DEADLINE, ExternalClaims, ExternalKind,
+    ExternalRefusal, MAX_CLAIM_NAMES, MAX_CLAIM_SOURCES, MAX_DISTRIBUTED_FETCHES,
+    MAX_DISTRIBUTED_RESPONSE, RefusedClaims,
+};
 pub use extract::{AccessToken, Claims, IdToken, NotSignedIn};
-pub use flow::LoginError;
+pub use flow::{LoginError, SignedUserInfoError};
 pub use layer::{RequireLogin, RequireLoginService};
 #[cfg(feature = "axum-login")]
 pub use login_backend::{
     BackendError, LoginTokens, OidcCredentials, SesameBackend, SesameUser, UserKey,
 };
-pub use logout::{LogoutRegistry, MemoryLogoutRegistry};
+pub use logout::{LogoutRegistry, MAX_KNOWN_SIDS, MemoryLogoutRegistry};
 pub use next::is_safe_next;
 /// The outbound HTTP module under its former name.
 #[doc(hidden)]
@@ -50,7 +60,9 @@ pub use providers::{OidcProviders, OidcProvidersBuilder};
 pub use provision::{LoginClaims, Users, UsersError};
 pub use refresh::{LeaseError, RefreshLease, SessionRefresh, SessionRefreshService};
 pub use register::{ClientRegistration, RegistrationError, RegistrationRequest};
+pub use request_object::RequestObject;
 pub use session::csrf_token;
+pub use webfinger::{WebFinger, WebFingerError};
 
 /// How long a session lives without a request (hours), in [`session_layer`]
 /// and [`session_layer_with`]; change it with `.with_expiry(..)` on the layer.

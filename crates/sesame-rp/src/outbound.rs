@@ -46,6 +46,15 @@ pub enum HttpError {
         /// The body, truncated.
         body: String,
     },
+    /// A fetch of {url} failed moments ago and is not retried yet (the
+    /// provider's JWKS while no key set is cached: REVIEW S26).
+    #[error("{url} failed less than {seconds} s ago; not retried yet")]
+    Backoff {
+        /// The URL.
+        url: String,
+        /// The back-off.
+        seconds: i64,
+    },
     /// The body was not the JSON expected.
     #[error("response from {url} is not the expected JSON: {message}")]
     Json {
@@ -59,13 +68,20 @@ pub enum HttpError {
 /// Reads a response body up to [`MAX_RESPONSE`].
 pub(crate) async fn body(
     url: &str,
-    mut response: reqwest::Response,
+    response: reqwest::Response,
 ) -> Result<(u16, Vec<u8>), HttpError> {
+    body_up_to(url, response, MAX_RESPONSE).await
+}
+
+/// Reads a response body up to `limit` bytes (at most [`MAX_RESPONSE`]).
+pub(crate) async fn body_up_to(
+    url: &str,
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<(u16, Vec<u8>), HttpError> {
+    let limit = limit.min(MAX_RESPONSE);
     let status = response.status().as_u16();
-    if response
-        .content_length()
-        .is_some_and(|l| l > MAX_RESPONSE as u64)
-    {
+    if response.content_length().is_some_and(|l| l > limit as u64) {
         return Err(HttpError::TooLarge(url.to_owned()));
     }
     let mut out = Vec::new();
@@ -77,7 +93,7 @@ pub(crate) async fn body(
             source,
         })?
     {
-        if out.len() + chunk.len() > MAX_RESPONSE {
+        if out.len() + chunk.len() > limit {
             return Err(HttpError::TooLarge(url.to_owned()));
         }
         out.extend_from_slice(&chunk);

@@ -22,7 +22,8 @@ use crate::routes::{self, LoginQuery};
 /// Named providers, each with its own [`OidcClient`], behind one set of routes:
 /// `GET /login/{provider}`, `GET|POST /callback/{provider}`, `POST /logout`
 /// (ending the session at whichever provider the user signed in with) and
-/// `POST /backchannel-logout/{provider}`; `GET /login` lists the providers.
+/// `POST /backchannel-logout/{provider}`, `GET /frontchannel-logout/{provider}`;
+/// `GET /login` lists the providers.
 ///
 /// Each client is named with [`crate::OidcClientBuilder::with_name`] and
 /// registered at its provider with the redirect URI `…/callback/{name}`. A
@@ -110,7 +111,7 @@ impl OidcProviders {
         self.inner.clients.values()
     }
 
-    /// The route paths: `login`, `callback` and `backchannel_logout` are
+    /// The route paths: `login`, `callback`, `backchannel_logout` and `frontchannel_logout` are
     /// prefixes followed by `/{provider}`.
     pub fn paths(&self) -> &RoutePaths {
         &self.inner.paths
@@ -125,7 +126,8 @@ impl OidcProviders {
     }
 
     /// The routes: `GET {login}/{provider}`, `GET|POST {callback}/{provider}`,
-    /// `POST {logout}`, `POST {backchannel_logout}/{provider}`, and `GET {login}`
+    /// `POST {logout}`, `POST {backchannel_logout}/{provider}`,
+    /// `GET {frontchannel_logout}/{provider}`, and `GET {login}`
     /// (a plain list of the providers, unless turned off). Needs a
     /// `tower_sessions` layer around it (see [`crate::session_layer`]).
     pub fn router(&self) -> Router {
@@ -135,7 +137,8 @@ impl OidcProviders {
             .route(&under(&p.login), get(login))
             .route(&under(&p.callback), get(callback_get).post(callback_post))
             .route(&p.logout, post(logout))
-            .route(&under(&p.backchannel_logout), post(backchannel_logout));
+            .route(&under(&p.backchannel_logout), post(backchannel_logout))
+            .route(&under(&p.frontchannel_logout), get(frontchannel_logout));
         if self.inner.chooser {
             router = router.route(&p.login, get(chooser));
         }
@@ -159,7 +162,7 @@ impl OidcProvidersBuilder {
         self
     }
 
-    /// Route paths. `login`, `callback` and `backchannel_logout` are prefixes
+    /// Route paths. `login`, `callback`, `backchannel_logout` and `frontchannel_logout` are prefixes
     /// (`/login` serves `/login/{provider}`); `logout`, `after_logout` and
     /// `login_failed` are used as they are. The clients' own paths are not used.
     #[must_use]
@@ -296,6 +299,25 @@ async fn backchannel_logout(
 ) -> Response {
     match providers.get(&name) {
         Some(client) => routes::backchannel_logout_with(client, &body).await,
+        None => unknown_provider(),
+    }
+}
+
+async fn frontchannel_logout(
+    State(providers): State<OidcProviders>,
+    Path(name): Path<String>,
+    session: Session,
+    RawQuery(q): RawQuery,
+) -> Response {
+    match providers.get(&name) {
+        Some(client) => {
+            crate::frontchannel::frontchannel_logout_with(
+                client,
+                &session,
+                q.as_deref().unwrap_or(""),
+            )
+            .await
+        }
         None => unknown_provider(),
     }
 }

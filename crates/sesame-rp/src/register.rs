@@ -24,6 +24,7 @@ use crate::outbound::{self, HttpError, default_client, get_bytes};
 ///     .with_auth_method(ClientAuth::ClientSecretBasic)
 ///     .with_post_logout_redirect_uris(["https://app.example/".parse()?])
 ///     .with_backchannel_logout_uri("https://app.example/backchannel-logout")
+///     .with_frontchannel_logout_uri("https://app.example/frontchannel-logout", true)
 ///     .with_scope("openid email profile");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -92,6 +93,24 @@ impl RegistrationRequest {
     #[must_use]
     pub fn with_backchannel_logout_uri(self, uri: impl Into<String>) -> Self {
         self.with_metadata("backchannel_logout_uri", Value::String(uri.into()))
+    }
+
+    /// `frontchannel_logout_uri` and `frontchannel_logout_session_required`
+    /// (OpenID Connect Front-Channel Logout 1.0 §2). Register `true` unless
+    /// the client is built with
+    /// [`OidcClientBuilder::with_frontchannel_logout_session_required`]`(false)`:
+    /// by default the route refuses a request without `iss` and `sid`.
+    #[must_use]
+    pub fn with_frontchannel_logout_uri(
+        self,
+        uri: impl Into<String>,
+        session_required: bool,
+    ) -> Self {
+        self.with_metadata("frontchannel_logout_uri", Value::String(uri.into()))
+            .with_metadata(
+                "frontchannel_logout_session_required",
+                Value::Bool(session_required),
+            )
     }
 
     /// `scope`: the scopes the client will ask for.
@@ -359,7 +378,8 @@ impl OidcClient {
 
 impl OidcClientBuilder {
     /// Uses a registration made with [`OidcClient::register`]: its client id,
-    /// client secret and authentication method. `build()` refuses a
+    /// client secret, authentication method and `userinfo_signed_response_alg`
+    /// (see [`OidcClientBuilder::with_userinfo_signing_alg`]). `build()` refuses a
     /// registration made at another issuer. A `private_key_jwt` client still
     /// needs [`OidcClientBuilder::with_private_key`] (after this call).
     #[must_use]
@@ -371,6 +391,14 @@ impl OidcClientBuilder {
         }
         if let Some(auth) = registration.auth_method() {
             self = self.with_auth_method(auth);
+        }
+        if let Some(alg) = registration
+            .metadata
+            .get("userinfo_signed_response_alg")
+            .and_then(Value::as_str)
+            .and_then(sesame_core::JwsAlgorithm::parse)
+        {
+            self = self.with_userinfo_signing_alg(alg);
         }
         self
     }
@@ -397,5 +425,18 @@ mod tests {
             json!(["authorization_code", "implicit"])
         );
         assert_eq!(grants(ResponseType::IdToken), json!(["implicit"]));
+    }
+
+    #[test]
+    fn front_channel_logout_metadata() {
+        let redirect: RedirectUri = "https://app.example/cb".parse().unwrap();
+        let m = RegistrationRequest::new([redirect])
+            .with_frontchannel_logout_uri("https://app.example/frontchannel-logout", true)
+            .metadata;
+        assert_eq!(
+            m["frontchannel_logout_uri"],
+            "https://app.example/frontchannel-logout"
+        );
+        assert_eq!(m["frontchannel_logout_session_required"], true);
     }
 }

@@ -20,7 +20,7 @@ use crate::session::{AUTH_KEY, AuthSession, CSRF_KEY};
 
 impl OidcClient {
     /// The routes at the configured paths: GET `login`, GET/POST `callback`,
-    /// POST `logout`, POST `backchannel_logout`. Needs a `tower_sessions`
+    /// POST `logout`, POST `backchannel_logout`, GET `frontchannel_logout`. Needs a `tower_sessions`
     /// layer around it (see [`crate::session_layer`]).
     pub fn router(&self) -> Router {
         let p = &self.inner.paths;
@@ -29,8 +29,21 @@ impl OidcClient {
             .route(&p.callback, get(callback_get).post(callback_post))
             .route(&p.logout, post(logout))
             .route(&p.backchannel_logout, post(backchannel_logout))
+            .route(crate::request_object::PATH, get(request_object))
+            .route(
+                &p.frontchannel_logout,
+                get(crate::frontchannel::frontchannel_logout),
+            )
             .with_state(self.clone())
     }
+}
+
+async fn request_object(
+    State(client): State<OidcClient>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let settings = client.inner.request_object.as_ref();
+    crate::request_object::serve(settings, &id, client.now())
 }
 
 pub(crate) fn see_other(location: &str) -> Response {

@@ -119,6 +119,9 @@ pub(crate) struct AuthSession {
     pub(crate) login_at: UnixTime,
     pub(crate) id_token_iat: UnixTime,
     pub(crate) user_id: Option<String>,
+    /// Verified aggregated and distributed claims (and refused sources).
+    #[serde(default)]
+    pub(crate) external: crate::external::External,
 }
 
 impl fmt::Debug for AuthSession {

@@ -30,6 +30,7 @@ pub async fn sign_in(
         login_at: now,
         id_token_iat: now,
         user_id: None,
+        external: Default::default(),
     };
     session.insert(AUTH_KEY, &auth).await
 }

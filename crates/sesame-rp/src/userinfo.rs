@@ -1,11 +1,19 @@
-//! The UserInfo call after login, its answer checked against the ID token.
+//! The UserInfo call after login, its answer checked against the ID token;
+//! a signed answer (OIDC Core §5.3.2) is verified first.
 
 use serde_json::{Map, Value};
-use sesame_core::{ValidationError, jws};
+use sesame_core::{JwsAlgorithm, KeySet, SigningKey, jws};
 
 use crate::client::OidcClient;
-use crate::flow::LoginError;
+use crate::flow::{LoginError, SignedUserInfoError};
 use crate::outbound::{self, HttpError};
+
+/// Whether a `Content-Type` is `application/jwt` (parameters ignored).
+fn is_jwt(content_type: Option<&str>) -> bool {
+    content_type
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/jwt"))
+}
 
 impl OidcClient {
     #[tracing::instrument(name = "sesame_rp.userinfo", skip_all, fields(provider = %self.name()))]
@@ -22,23 +30,28 @@ impl OidcClient {
         else {
             return Ok(None);
         };
+        let accept = match self.inner.userinfo_alg {
+            Some(_) => "application/jwt",
+            None => "application/json",
+        };
         let request = self
             .inner
             .http
             .get(endpoint)
             .bearer_auth(access_token)
-            .header(reqwest::header::ACCEPT, "application/json");
+            .header(reqwest::header::ACCEPT, accept);
         let response = request.send().await.map_err(|source| {
             LoginError::UserInfo(HttpError::Transport {
                 url: endpoint.to_owned(),
                 source,
             })
         })?;
-        let is_jwt = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/jwt"));
+        let signed = is_jwt(
+            response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+        );
         let (status, body) = outbound::body(endpoint, response)
             .await
             .map_err(LoginError::UserInfo)?;
@@ -49,40 +62,93 @@ impl OidcClient {
                 body: String::from_utf8_lossy(&body).chars().take(300).collect(),
             }));
         }
-        let info: Map<String, Value> = if is_jwt {
-            let text = String::from_utf8_lossy(&body).trim().to_owned();
-            let keys = self
-                .inner
-                .jwks
-                .keys(&self.inner.http, self.now())
-                .await
-                .map_err(LoginError::UserInfo)?;
-            let verified = jws::verify(&text, &keys, self.inner.validator.algorithms(), None)
-                .map_err(|e| LoginError::IdToken(ValidationError::Jws(e)))?;
-            let info: Map<String, Value> = verified
-                .claims()
-                .map_err(|e| LoginError::IdToken(ValidationError::Jws(e)))?;
-            // A signed response must come from this issuer for this client.
-            if info
-                .get("iss")
-                .and_then(Value::as_str)
-                .is_some_and(|i| i != self.inner.issuer.as_str())
-            {
-                return Err(LoginError::UserInfoSubMismatch);
+        let info = match (signed, self.inner.userinfo_alg) {
+            (true, _) => self.signed_userinfo(&body).await?,
+            (false, Some(alg)) => {
+                return Err(LoginError::SignedUserInfo(SignedUserInfoError::Unsigned(
+                    alg,
+                )));
             }
-            info
-        } else {
-            serde_json::from_slice(&body).map_err(|e| {
+            (false, None) => serde_json::from_slice(&body).map_err(|e| {
                 LoginError::UserInfo(HttpError::Json {
                     url: endpoint.to_owned(),
                     message: e.to_string(),
                 })
-            })?
+            })?,
         };
         if info.get("sub").and_then(Value::as_str) != Some(sub) {
             return Err(LoginError::UserInfoSubMismatch);
         }
-        tracing::debug!(signed = is_jwt, claims = info.len(), "userinfo received");
+        tracing::debug!(signed, claims = info.len(), "userinfo received");
         Ok(Some(info))
+    }
+
+    /// The algorithms a signed answer may use, and the HMAC key for a
+    /// symmetric one (the client secret): the registered
+    /// `userinfo_signed_response_alg` only, or else the ID token allowlist.
+    fn userinfo_algorithms(&self) -> (Vec<JwsAlgorithm>, Option<SigningKey>) {
+        let algs = match self.inner.userinfo_alg {
+            Some(alg) => vec![alg],
+            None => self.inner.validator.algorithms().to_vec(),
+        };
+        let hmac = algs
+            .iter()
+            .find(|a| a.is_symmetric())
+            .zip(self.inner.secret.as_ref())
+            .and_then(|(alg, secret)| SigningKey::hmac(*alg, secret.secret().as_bytes()).ok());
+        (algs, hmac)
+    }
+
+    /// Verifies a signed answer: signature and algorithm, `typ`, `iss`, `aud`.
+    async fn signed_userinfo(&self, body: &[u8]) -> Result<Map<String, Value>, LoginError> {
+        let refused = |e| LoginError::SignedUserInfo(SignedUserInfoError::Jws(e));
+        let text = String::from_utf8_lossy(body).trim().to_owned();
+        let (algs, hmac) = self.userinfo_algorithms();
+        let verify = |keys: &KeySet| jws::verify(&text, keys, &algs, hmac.as_ref());
+        let verified = self
+            .with_jwks(self.now(), verify)
+            .await
+            .map_err(LoginError::UserInfo)?
+            .map_err(refused)?;
+        if let Some(typ) = verified.header.typ.as_deref()
+            && !typ.eq_ignore_ascii_case("JWT")
+            && !typ.eq_ignore_ascii_case("application/jwt")
+        {
+            return Err(LoginError::SignedUserInfo(SignedUserInfoError::Typ(
+                typ.chars().take(64).collect(),
+            )));
+        }
+        let info: Map<String, Value> = verified.claims().map_err(refused)?;
+        if info
+            .get("iss")
+            .is_some_and(|i| i.as_str() != Some(self.inner.issuer.as_str()))
+        {
+            return Err(LoginError::SignedUserInfo(SignedUserInfoError::Issuer));
+        }
+        let client_id = self.inner.client_id.as_str();
+        let names_client = match info.get("aud") {
+            None => true,
+            Some(Value::String(aud)) => aud == client_id,
+            Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(client_id)),
+            Some(_) => false,
+        };
+        if !names_client {
+            return Err(LoginError::SignedUserInfo(SignedUserInfoError::Audience));
+        }
+        Ok(info)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_jwt;
+
+    #[test]
+    fn only_application_jwt_is_a_signed_answer() {
+        assert!(is_jwt(Some("application/jwt")));
+        assert!(is_jwt(Some("Application/JWT; charset=utf-8")));
+        assert!(!is_jwt(Some("application/jwtx")));
+        assert!(!is_jwt(Some("application/json")));
+        assert!(!is_jwt(None));
     }
 }

@@ -255,7 +255,7 @@ pub async fn add_client(store: &SqlStore, new: &NewClient) -> Result<Registered,
     let post_logout = parse_uris(&new.post_logout_redirect_uris, "--post-logout-redirect-uri")?;
     let client_id = match &new.client_id {
         Some(id) => id.clone(),
-        None => sesame_core::random::client_id()?,
+        None => sesame_core::random::client_id()?[..22].to_owned(),
     };
     let mut client = Client::new(ClientId::new(&client_id), redirect_uris, SystemClock.now());
     client.client_name = Some(new.name.clone()).filter(|n| !n.is_empty());

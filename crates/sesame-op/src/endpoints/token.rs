@@ -7,7 +7,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::{flow_error, json_error, no_store, parse_form};
-use crate::flow::{client_auth, token as token_flow, tokens_info};
+use crate::flow::{client_auth, grant as token_flow, tokens_info};
 use crate::model::Client;
 use crate::paths;
 use crate::provider::Provider;
@@ -50,7 +50,8 @@ pub(super) async fn token(State(p): State<Provider>, parts: Parts, body: Bytes) 
         Ok(d) => d,
         Err(e) => return flow_error(e, p.inner.issuer.as_str()),
     };
-    match token_flow::token(&p, &client, &form, &parts, dpop.as_deref(), p.now()).await {
+    let from = crate::authn::RequestInfo::from_parts(&parts);
+    match token_flow::token(&p, &client, &form, from, dpop.as_deref(), p.now()).await {
         Ok(tokens) => {
             let mut r = axum::Json(tokens).into_response();
             no_store(r.headers_mut());

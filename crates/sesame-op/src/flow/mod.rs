@@ -7,14 +7,13 @@ pub(crate) mod client_auth;
 pub(crate) mod client_metadata;
 pub(crate) mod device;
 pub(crate) mod end_session;
+pub(crate) mod grant;
 pub(crate) mod interaction;
 pub(crate) mod issue;
 pub(crate) mod par;
-pub(crate) mod password;
 pub(crate) mod register;
 pub(crate) mod request_object;
 pub(crate) mod resource;
-pub(crate) mod token;
 pub(crate) mod tokens_info;
 
 use sesame_core::ErrorCode;
@@ -47,6 +46,11 @@ pub(crate) enum FlowError {
         retry_after: u64,
     },
     Internal(String),
+}
+
+/// An OAuth error answer (RFC 6749 §5.2 and the like).
+pub(crate) fn err(code: ErrorCode, description: &str) -> FlowError {
+    FlowError::OAuth(OAuthError::new(code, description))
 }
 
 impl From<OAuthError> for FlowError {

@@ -4,12 +4,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
-use axum::http::request::Parts;
 use serde_json::Value;
 use sesame_core::Subject;
 use sesame_op::{
     AuthMethod, AuthnError, GrantType, PasswordAuthenticator, PasswordCheck, PasswordRequest,
-    Settings,
+    RequestInfo, Settings,
 };
 
 use crate::support::*;
@@ -26,7 +25,7 @@ struct Passwords {
 impl PasswordAuthenticator for Passwords {
     async fn check_password(
         &self,
-        _parts: &Parts,
+        _from: RequestInfo<'_>,
         request: PasswordRequest<'_>,
     ) -> Result<PasswordCheck, AuthnError> {
         self.calls.fetch_add(1, Ordering::SeqCst);

@@ -8,6 +8,7 @@ use tower_sessions::Session;
 
 use super::{CallbackError, LoginError, Verified, claims_map, expires_at, expires_in_param, param};
 use crate::client::OidcClient;
+use crate::external;
 use crate::metrics;
 use crate::provision::LoginClaims;
 use crate::session::{self, PENDING_TTL, Pending, Store};
@@ -172,15 +173,23 @@ impl OidcClient {
         };
         let validated = &tokens.validated;
         let mut claims = claims_map(&validated.claims);
+        // OIDC Core §5.6.2: references to external claims never stay in the main set.
+        let mut references: Vec<_> = external::take_references(&mut claims).into_iter().collect();
         if !tokens.access_token.is_empty()
-            && let Some(info) = self
+            && let Some(mut info) = self
                 .userinfo_checked(&tokens.access_token, validated.claims.sub.as_str())
                 .await?
         {
+            references.extend(external::take_references(&mut info));
             for (k, v) in info {
                 claims.entry(k).or_insert(v);
             }
         }
+        let external = if references.is_empty() {
+            external::External::default()
+        } else {
+            self.external_claims(references).await
+        };
         Ok(Verified {
             login: LoginClaims {
                 issuer: self.inner.issuer.as_str().to_owned(),
@@ -194,6 +203,7 @@ impl OidcClient {
             access_expires_at: tokens.access_expires_at,
             refresh_token: tokens.refresh_token,
             next: p.next,
+            external,
         })
     }
 

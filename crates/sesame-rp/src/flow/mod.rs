@@ -9,7 +9,7 @@ use std::fmt;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use sesame_core::{IdTokenClaims, UnixTime, ValidationError};
+use sesame_core::{IdTokenClaims, JwsAlgorithm, JwsError, UnixTime, ValidationError};
 
 use crate::outbound::HttpError;
 use crate::provision::LoginClaims;
@@ -67,6 +67,9 @@ pub enum LoginError {
     /// The UserInfo request failed.
     #[error("userinfo request failed: {0}")]
     UserInfo(HttpError),
+    /// A signed UserInfo answer failed a check (OIDC Core §5.3.2).
+    #[error("signed userinfo refused: {0}")]
+    SignedUserInfo(SignedUserInfoError),
     /// UserInfo is about another user.
     #[error("userinfo sub differs from the ID token's sub")]
     UserInfoSubMismatch,
@@ -82,6 +85,29 @@ pub enum LoginError {
     /// Key material or randomness failed.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// Why a signed UserInfo answer (`application/jwt`, OIDC Core §5.3.2) was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignedUserInfoError {
+    /// The client expects signed answers (its `userinfo_signed_response_alg`)
+    /// and this one came as plain JSON.
+    #[error("the answer is not signed, but this client's UserInfo is signed with {0}")]
+    Unsigned(JwsAlgorithm),
+    /// The JWS is malformed, `alg: none`, an algorithm not allowed for this
+    /// client, or its signature does not verify with the provider's keys.
+    #[error("{0}")]
+    Jws(JwsError),
+    /// The `typ` header is neither absent, `JWT` nor `application/jwt`.
+    #[error("typ {0:?} is not JWT")]
+    Typ(String),
+    /// `iss` is present and is not this provider.
+    #[error("iss is not this provider")]
+    Issuer,
+    /// `aud` is present and does not name this client.
+    #[error("aud does not name this client")]
+    Audience,
 }
 
 impl LoginError {
@@ -101,6 +127,7 @@ impl LoginError {
             Self::MissingIdToken => "missing_id_token",
             Self::IdToken(_) => "invalid_id_token",
             Self::UserInfo(_) => "userinfo",
+            Self::SignedUserInfo(_) => "signed_userinfo",
             Self::UserInfoSubMismatch => "userinfo_sub_mismatch",
             Self::Refused => "refused",
             Self::Users(_) => "users",
@@ -198,6 +225,8 @@ pub(crate) struct Verified {
     pub(crate) access_expires_at: Option<i64>,
     pub(crate) refresh_token: Option<String>,
     pub(crate) next: String,
+    /// Aggregated and distributed claims, apart from `login.claims`.
+    pub(crate) external: crate::external::External,
 }
 
 fn param<'a>(params: &'a Map<String, Value>, name: &str) -> Option<&'a str> {

@@ -49,8 +49,16 @@ impl OidcClient {
             login_at,
             id_token_iat: v.id_token_iat,
             user_id,
+            external: v.external,
         };
         session.insert(AUTH_KEY, &auth).await?;
+        if let Some(sid) = &auth.sid {
+            // For front-channel logout by `sid`.
+            self.inner
+                .logouts
+                .sid_signed_in(&auth.issuer, sid, now)
+                .await;
+        }
         tracing::info!(provider = %self.name(), issuer = %auth.issuer, subject = %auth.subject, "login completed");
         Ok(v.next)
     }

@@ -113,6 +113,17 @@ impl OidcClient {
             additions.push(("prompt".into(), Prompt::None.as_str().into()));
         }
         params.extend(additions);
+        if let Some(ro) = &i.request_object {
+            let client = crate::request_object::Client {
+                client_id: i.client_id.as_str(),
+                issuer: i.issuer.as_str(),
+                redirect_uri: i.redirect_uri.as_str(),
+                callback_path: &i.paths.callback,
+            };
+            params = ro
+                .wrap(&client, params, now)
+                .map_err(LoginError::Internal)?;
+        }
         let endpoint = metadata.authorization_endpoint.clone().unwrap_or_default();
         let mut url =
             url::Url::parse(&endpoint).map_err(|e| LoginError::Internal(e.to_string()))?;

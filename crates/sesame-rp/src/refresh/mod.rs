@@ -30,6 +30,7 @@ use crate::session::{AUTH_KEY, AuthSession};
 
 mod lease;
 pub use lease::{LeaseError, RefreshLease};
+mod same_login;
 
 const SILENT_KEY: &str = "sesame_rp.silent_at";
 /// Refresh this long before the access token expires.
@@ -202,24 +203,32 @@ async fn exchange(client: &OidcClient, auth: &AuthSession, now: UnixTime) -> Opt
     };
     let mut updated = auth.clone();
     if let Some(id_token) = &tokens.id_token {
-        // A refreshed ID token: same issuer and subject; no nonce (Keycloak omits it).
+        // A refreshed ID token: the same login (OIDC Core §12.2); no nonce needed (Keycloak omits it).
         match client
             .validate_id_token(id_token, &Expected::default())
             .await
         {
-            Ok(v) if v.claims.sub.as_str() == auth.subject => {
-                updated.id_token.clone_from(id_token);
-                updated.id_token_iat = v.claims.iat;
-            }
-            Ok(_) => {
-                tracing::warn!("refreshed ID token is for another subject; ending the session");
-                return None;
-            }
+            Ok(v) => match same_login::check(&auth.id_token, &v.claims) {
+                Ok(()) => {
+                    updated.id_token.clone_from(id_token);
+                    updated.id_token_iat = v.claims.iat;
+                }
+                Err(why) => {
+                    tracing::warn!(
+                        reason = why,
+                        "refreshed ID token is for another login; ending the session"
+                    );
+                    return None;
+                }
+            },
             Err(e) => {
                 tracing::warn!(error = %e, "refreshed ID token refused; ending the session");
                 return None;
             }
         }
+    }
+    if !tokens.access_token.is_empty() {
+        userinfo(client, &tokens.access_token, &mut updated).await?;
     }
     updated.access_token = tokens.access_token.clone();
     updated.access_expires_at = tokens
@@ -229,6 +238,35 @@ async fn exchange(client: &OidcClient, auth: &AuthSession, now: UnixTime) -> Opt
         updated.refresh_token = Some(rotated);
     }
     Some(updated)
+}
+
+/// UserInfo with the refreshed access token (as after a login): its claims
+/// fill in the session's; a response about another user ends the session,
+/// an unreachable endpoint keeps the claims the session has.
+async fn userinfo(
+    client: &OidcClient,
+    access_token: &str,
+    updated: &mut AuthSession,
+) -> Option<()> {
+    match client
+        .userinfo_checked(access_token, &updated.subject)
+        .await
+    {
+        Ok(Some(info)) => {
+            for (k, v) in info {
+                updated.claims.entry(k).or_insert(v);
+            }
+        }
+        Ok(None) => {}
+        Err(crate::flow::LoginError::UserInfoSubMismatch) => {
+            tracing::warn!("userinfo after a refresh is about another user; ending the session");
+            return None;
+        }
+        Err(e) => {
+            tracing::info!(error = %e, "userinfo after a refresh failed; keeping the session's claims")
+        }
+    }
+    Some(())
 }
 
 fn is_navigation(req: &Request<Body>) -> bool {

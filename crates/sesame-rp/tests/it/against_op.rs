@@ -453,3 +453,46 @@ async fn private_key_jwt_authenticates_at_the_token_endpoint() {
         assert_eq!(wrong, (502, false), "{alg:?}");
     }
 }
+
+/// Signed UserInfo (OIDC Core §5.3.2) from sesame-op: a client registered
+/// with `userinfo_signed_response_alg` RS256 gets a JWT the relying party
+/// verifies (`iss`, `aud`, `typ`, `sub`); one expecting ES256 refuses it.
+#[tokio::test]
+async fn signed_userinfo_from_sesame_op_is_verified() {
+    for (expected, status) in [
+        (sesame_core::JwsAlgorithm::RS256, 200),
+        (sesame_core::JwsAlgorithm::ES256, 400),
+    ] {
+        let op = start_op().await;
+        let (listener, rp) = rp_listener().await;
+        op.register("rp", &rp, |c| {
+            c.userinfo_signed_response_alg = Some(sesame_core::JwsAlgorithm::RS256)
+        })
+        .await;
+        let oidc = OidcClient::builder(Issuer::new(op.base.clone()).unwrap(), "rp")
+            .with_client_secret(SECRET)
+            .with_redirect_uri(format!("{rp}/callback").parse().unwrap())
+            .with_scopes("openid email")
+            .unwrap()
+            .with_userinfo_signing_alg(expected)
+            .build()
+            .await
+            .unwrap();
+        rp_app(oidc, listener).await;
+        let b = browser();
+        let (r, seen) = follow(&b, &format!("{rp}/account"), "alice").await;
+        assert_eq!(r.status(), status, "{expected:?} {seen:?}");
+        if status == 200 {
+            let me: serde_json::Value = b
+                .get(format!("{rp}/me"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(me["claims"]["email"], "alice@example.com");
+        }
+        assert_eq!(op.hits.of("/userinfo"), 1);
+    }
+}

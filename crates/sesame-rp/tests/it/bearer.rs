@@ -196,3 +196,132 @@ async fn opaque_tokens_are_introspected_and_revocation_is_seen() {
         .unwrap();
     assert_eq!(r.status(), 401);
 }
+
+/// A refresh token of `client` (registered for `http://127.0.0.1:9`), from a
+/// code flow with `offline_access`.
+async fn refresh_token(op: &Op, client: &str) -> String {
+    let callback = "http://127.0.0.1:9/callback";
+    let query = serde_urlencoded::to_string([
+        ("response_type", "code"),
+        ("client_id", client),
+        ("redirect_uri", callback),
+        ("scope", "openid offline_access"),
+        ("state", "s"),
+        ("nonce", "n"),
+    ])
+    .unwrap();
+    let start = format!("{}/authorize?{query}", op.base);
+    let at = until_callback(&browser(), &start, "ann", callback).await;
+    let code = url::Url::parse(&at)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let v: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/token", op.base))
+        .basic_auth(client, Some(SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", callback),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["refresh_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{v}"))
+        .to_owned()
+}
+
+async fn status(api: &str, token: &str) -> u16 {
+    reqwest::Client::new()
+        .get(format!("{api}/api/whoami"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// REVIEW S8: the provider answers `active: true` for a refresh token and for
+/// an access token issued for another resource; neither is a bearer
+/// credential for this API.
+#[tokio::test]
+async fn introspected_refresh_tokens_and_tokens_for_other_audiences_are_refused() {
+    let op = start_op().await;
+    op.register("svc", "http://127.0.0.1:9", |c| {
+        c.allowed_scopes = Some(sesame_core::Scopes::parse("read").unwrap());
+        c.allowed_resources = vec!["https://api.example".into(), "https://other.example".into()];
+    })
+    .await;
+    op.register("web", "http://127.0.0.1:9", |_| {}).await;
+    op.register("rs", "http://127.0.0.1:9", |c| {
+        c.introspect_any_token = true
+    })
+    .await;
+    let any = api(BearerAuth::introspection(oidc_for(&op, "rs").await, 0)).await;
+    let only_api = api(BearerAuth::introspection(oidc_for(&op, "rs").await, 0)
+        .with_audience("https://api.example"))
+    .await;
+    let plain = cc_token(&op, "svc", &[]).await;
+    assert_eq!(status(&any, &plain).await, 200, "an access token");
+    let refresh = refresh_token(&op, "web").await;
+    assert_eq!(status(&any, &refresh).await, 401, "a refresh token");
+    let for_api = cc_token(&op, "svc", &[("resource", "https://api.example")]).await;
+    let for_other = cc_token(&op, "svc", &[("resource", "https://other.example")]).await;
+    assert_eq!(status(&only_api, &for_api).await, 200, "this API's token");
+    assert_eq!(
+        status(&only_api, &for_other).await,
+        401,
+        "another API's token"
+    );
+    assert_eq!(
+        status(&only_api, &plain).await,
+        401,
+        "a token naming no API"
+    );
+    assert_eq!(status(&only_api, &refresh).await, 401);
+}
+
+/// A refused introspection answer is cached for 10 s (at most `cache_ttl`):
+/// a flood of one forged token reaches the provider once per token per window.
+#[tokio::test]
+async fn a_flood_of_forged_tokens_is_introspected_once_per_token_per_window() {
+    let op = start_op().await;
+    op.register("rs", "http://127.0.0.1:9", |c| {
+        c.introspect_any_token = true
+    })
+    .await;
+    let clock = sesame_core::TestClock::at(sesame_core::Clock::now(&sesame_core::SystemClock));
+    let oidc = OidcClient::builder(Issuer::new(op.base.clone()).unwrap(), "rs")
+        .with_client_secret(SECRET)
+        .with_redirect_uri("http://127.0.0.1:9/callback".parse().unwrap())
+        .with_clock(clock.clone())
+        .build()
+        .await
+        .unwrap();
+    let base = api(BearerAuth::introspection(oidc, 60)).await;
+    for window in 1..=2 {
+        for token in ["forged-one", "forged-two"] {
+            for _ in 0..25 {
+                assert_eq!(status(&base, token).await, 401);
+            }
+        }
+        assert_eq!(
+            op.hits.of("/introspect"),
+            2 * window,
+            "one introspection per forged token in window {window}"
+        );
+        clock.advance(9);
+        assert_eq!(status(&base, "forged-one").await, 401);
+        assert_eq!(op.hits.of("/introspect"), 2 * window, "still cached at 9 s");
+        clock.advance(1);
+    }
+}

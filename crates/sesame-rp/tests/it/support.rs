@@ -101,6 +101,19 @@ async fn op_login(State(sessions): State<Sessions>, Query(q): Query<LoginQ>) -> 
 pub struct Op {
     pub base: String,
     pub store: Arc<dyn Store>,
+    /// Requests the provider received, per path.
+    pub hits: Hits,
+}
+
+/// Requests counted per path.
+#[derive(Clone, Default)]
+pub struct Hits(Arc<Mutex<HashMap<String, usize>>>);
+
+impl Hits {
+    /// How many requests reached `path`.
+    pub fn of(&self, path: &str) -> usize {
+        self.0.lock().unwrap().get(path).copied().unwrap_or(0)
+    }
 }
 
 pub async fn start_op() -> Op {
@@ -127,11 +140,24 @@ pub async fn start_op_with(edit: impl FnOnce(&mut sesame_op::Settings)) -> Op {
         .build()
         .await
         .unwrap();
+    let hits = Hits::default();
+    let counted = hits.clone();
     let app = provider
         .router()
-        .route("/op-login", get(op_login).with_state(sessions));
+        .route("/op-login", get(op_login).with_state(sessions))
+        .layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                *counted
+                    .0
+                    .lock()
+                    .unwrap()
+                    .entry(req.uri().path().to_owned())
+                    .or_default() += 1;
+                next.run(req)
+            },
+        ));
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Op { base, store }
+    Op { base, store, hits }
 }
 
 impl Op {
@@ -158,9 +184,11 @@ impl Op {
 pub async fn rp_app(oidc: OidcClient, listener: tokio::net::TcpListener) {
     async fn me(claims: Option<Claims>) -> Response {
         match claims {
-            Some(c) => {
-                Json(json!({"sub": c.subject, "iss": c.issuer, "claims": c.claims})).into_response()
-            }
+            Some(c) => Json(
+                json!({"sub": c.subject, "iss": c.issuer, "claims": c.claims,
+                    "external": c.external(), "refused_external": c.refused_external()}),
+            )
+            .into_response(),
             None => (
                 axum::http::StatusCode::UNAUTHORIZED,
                 Json(json!({"error": "not signed in"})),
@@ -258,7 +286,9 @@ pub async fn rp_providers_app(
 ) {
     async fn me(claims: Option<Claims>) -> Response {
         match claims {
-            Some(c) => Json(json!({"sub": c.subject, "iss": c.issuer})).into_response(),
+            Some(c) => {
+                Json(json!({"sub": c.subject, "iss": c.issuer, "claims": c.claims})).into_response()
+            }
             None => (
                 axum::http::StatusCode::UNAUTHORIZED,
                 Json(json!({"error": "not signed in"})),

@@ -4,17 +4,24 @@
 //! button; "You have been signed out" only when the provider returns the
 //! logout's `state`), `/login`, `/callback` (a failed sign-in answers
 //! sesame-rp's failure page: 4xx for a bad or forged response), `/logout` (POST),
-//! `/backchannel-logout` (POST), `/me` (JSON of the session's claims and a
+//! `/backchannel-logout` (POST), `/frontchannel-logout` (GET, framed by the
+//! provider's logout page with `iss` and `sid`), `/me` (JSON of the session's claims and a
 //! fingerprint of its access token, 401 when not logged in), and `/jwks.json`
-//! (the public key of `--private-key`, for `private_key_jwt`).
+//! (the public key of `--private-key`, for `private_key_jwt`, and of the request
+//! object key); `request.rs` adds request objects and WebFinger.
 //!
 //! Every option maps to one of sesame-rp's builder methods: `response_type`
 //! (`with_response_type`), `response_mode` (`with_form_post`; the implicit and
 //! hybrid types always use form_post, `fragment` is not offered since the
 //! server cannot read a fragment), `id_token_algs` (`with_algorithms`, HS256
 //! through `with_hs256_id_tokens`), `auth_params` (`with_auth_param`),
-//! `private_key` (`with_private_key`), `refresh` (the `SessionRefresh` layer)
-//! and `register` (`OidcClient::register`, then `with_registration`).
+//! `private_key` (`with_private_key`), `refresh` (the `SessionRefresh` layer),
+//! `register` (`OidcClient::register`, then `with_registration`) and
+//! `claims_sources` (`with_claims_source`; `/me` shows the verified external
+//! claims under `external`, the refused sources under `refused_external`).
+
+mod claims;
+mod logout;
 
 mod sessions;
 
@@ -26,10 +33,12 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 use minijinja::Environment;
 use serde_json::{Value, json};
-use sesame_core::{Issuer, JwsAlgorithm, SigningKey};
+use sesame_core::{JwsAlgorithm, SigningKey};
 use sesame_op::pages::Page;
 use sesame_rp::{AccessToken, Claims, ClientAuth, LogoutReturn, OidcClient, ResponseType};
 use tower_sessions::Session;
+
+pub mod request;
 
 /// Settings of the demo app.
 #[derive(Debug, Clone, Default)]
@@ -68,6 +77,11 @@ pub struct AppConfig {
     /// Where sessions live: `memory` (default, `None`), `sqlite://FILE`,
     /// `postgres://…` or `redis://…` (shared by instances, kept over restarts).
     pub session_store: Option<String>,
+    /// Request objects and WebFinger (`request.rs`).
+    pub request: request::RequestArgs,
+    /// Claims providers trusted for aggregated and distributed claims:
+    /// `ISSUER` (discovered) or `ISSUER=JWKS_URL` (`with_claims_source`).
+    pub claims_sources: Vec<String>,
 }
 
 /// The parameters sesame-rp sets itself, refused in `auth_params`.
@@ -241,13 +255,34 @@ fn authentication(
     Ok((auth, audience))
 }
 
+/// `--register` and `--client-id` exclude each other; an initial access
+/// token goes with `--register`.
+fn check_register_flags(config: &AppConfig) -> Result<(), AppError> {
+    if config.register && !config.client_id.is_empty() {
+        return Err(AppError(
+            "--register registers a new client: give it or --client-id, not both".into(),
+        ));
+    }
+    if config.initial_access_token.is_some() && !config.register {
+        return Err(AppError(
+            "--initial-access-token goes with --register".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn templates() -> Result<std::sync::Arc<Environment<'static>>, AppError> {
+    let mut env = Environment::new();
+    env.add_template("app.html", include_str!("../../templates/app.html"))
+        .map_err(|e| AppError(e.to_string()))?;
+    Ok(std::sync::Arc::new(env))
+}
+
 /// Builds the demo app (discovering the provider, registering when asked).
 ///
 /// # Errors
 /// Discovery or registration failure, or a bad setting.
 pub async fn start(config: &AppConfig) -> Result<App, AppError> {
-    let issuer =
-        Issuer::new(config.issuer.clone()).map_err(|e| AppError(format!("issuer: {e}")))?;
     let public = config.public_url.trim_end_matches('/').to_owned();
     let redirect: sesame_core::RedirectUri = format!("{public}/callback")
         .parse()
@@ -261,22 +296,16 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
         .map(private_key)
         .transpose()?;
     let (auth, assertion_audience) = authentication(config, key.is_some())?;
-    let jwks = match &key {
+    let mut jwks = match &key {
         Some(k) => Some(sesame_core::JwkSet {
             keys: vec![k.public_jwk().map_err(|e| AppError(e.to_string()))?],
         }),
         None => None,
     };
-    if config.register && !config.client_id.is_empty() {
-        return Err(AppError(
-            "--register registers a new client: give it or --client-id, not both".into(),
-        ));
-    }
-    if config.initial_access_token.is_some() && !config.register {
-        return Err(AppError(
-            "--initial-access-token goes with --register".into(),
-        ));
-    }
+    let request_object = request::setup(config)?;
+    request::publish(request_object.as_ref(), &mut jwks)?;
+    check_register_flags(config)?;
+    let issuer = request::issuer(config).await?;
     let registration = if config.register {
         let mut request = sesame_rp::RegistrationRequest::new([redirect.clone()])
             .with_client_name("Sesame demo app")
@@ -285,6 +314,7 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
                 .map_err(|e| AppError(format!("public URL: {e}")))?])
             .with_scope(config.scope.clone())
             .with_response_types([response_type]);
+        request = logout::register_logout_uris(request, &public);
         let method = auth.or(key.as_ref().map(|_| ClientAuth::PrivateKeyJwt));
         if let Some(m) = method {
             request = request.with_auth_method(m);
@@ -292,6 +322,7 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
         if let Some(set) = &jwks {
             request = request.with_jwks(set);
         }
+        request = self::request::register(request_object.as_ref(), request);
         if let Some(t) = &config.initial_access_token {
             request = request.with_initial_access_token(t.clone());
         }
@@ -314,6 +345,7 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
     if let Some(r) = &registration {
         builder = builder.with_registration(r);
     }
+    builder = claims::with_claims_sources(builder, &config.claims_sources, &algs)?;
     builder = builder
         .with_redirect_uri(redirect)
         .with_post_logout_redirect_uri(format!("{public}/"))
@@ -340,13 +372,9 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
     if let Some(auth) = auth {
         builder = builder.with_auth_method(auth);
     }
+    builder = request::apply(request_object, builder);
     let oidc = builder.build().await.map_err(|e| AppError(e.to_string()))?;
-    let templates = {
-        let mut env = Environment::new();
-        env.add_template("app.html", include_str!("../../templates/app.html"))
-            .map_err(|e| AppError(e.to_string()))?;
-        std::sync::Arc::new(env)
-    };
+    let templates = templates()?;
     let secure = public.starts_with("https://");
     let client_id = oidc.client_id().as_str().to_owned();
     let mut pages = Router::new().route("/", get(home)).route("/me", get(me));
@@ -385,6 +413,7 @@ async fn home(
                     },
                 )
             })
+            .chain(claims::external_rows(c))
             .collect()
     });
     let ctx = json!({
@@ -411,13 +440,17 @@ async fn me(
             let fingerprint = token
                 .ok()
                 .map(|t| sesame_core::token_hash(JwsAlgorithm::RS256, t.0.secret()));
-            Json(json!({
+            let mut body = json!({
                 "iss": c.issuer,
                 "sub": c.subject,
                 "claims": c.claims,
                 "access_token_hash": fingerprint,
-            }))
-            .into_response()
+            });
+            if let (Some(b), Value::Object(ext)) = (body.as_object_mut(), claims::external_json(&c))
+            {
+                b.extend(ext);
+            }
+            Json(body).into_response()
         }
         None => (
             StatusCode::UNAUTHORIZED,

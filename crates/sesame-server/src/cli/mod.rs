@@ -88,6 +88,7 @@ enum Command {
     ///   sesame app --issuer https://op.example --client-id api --auth-method private_key_jwt \
     ///     --private-key key.pem        # register PUBLIC_URL/jwks.json (printed at start)
     ///   sesame app --issuer https://op.example --register --scope "openid offline_access" --refresh
+    ///   sesame app --issuer acct:alice@op.example --client-id app --client-secret S --request-object uri
     #[command(verbatim_doc_comment)]
     App(Box<AppArgs>),
 }
@@ -151,6 +152,12 @@ struct AppArgs {
     /// lease, so several app instances share logins and logouts, and restarts keep them.
     #[arg(long, value_name = "URL", env = "SESAME_APP_SESSION_STORE")]
     session_store: Option<String>,
+    /// A claims provider trusted for aggregated and distributed claims (repeat): ISSUER (its
+    /// keys from its discovery document) or ISSUER=JWKS_URL. Their JWTs must be signed with an
+    /// --id-token-alg; /me lists the verified claims under "external", apart from the
+    /// provider's own.
+    #[arg(long = "claims-source", value_name = "ISSUER[=JWKS_URL]")]
+    claims_sources: Vec<String>,
     /// The address to listen on.
     #[arg(long, default_value = "127.0.0.1:3000")]
     listen: String,
@@ -161,6 +168,8 @@ struct AppArgs {
     /// (traces go to URL/v1/traces). Off by default.
     #[arg(long, value_name = "URL", env = "SESAME_OTLP_ENDPOINT")]
     otlp_endpoint: Option<String>,
+    #[command(flatten)]
+    request: crate::app::request::RequestArgs,
 }
 
 impl AppArgs {
@@ -201,6 +210,8 @@ impl AppArgs {
             register: self.register,
             initial_access_token: self.initial_access_token,
             session_store: self.session_store,
+            request: self.request,
+            claims_sources: self.claims_sources,
         })
     }
 }

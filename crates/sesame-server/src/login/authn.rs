@@ -1,11 +1,9 @@
 //! The provider's view of a login: the session cookie, logout, the password
 //! grant's check, and the user table's claims.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use axum::extract::ConnectInfo;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use serde_json::{Map, Value, json};
@@ -13,7 +11,7 @@ use sesame_core::{SessionId, Subject};
 use sesame_op::secrets::token_key;
 use sesame_op::{
     Authenticator, AuthnError, ClaimsError, ClaimsSource, EndUser, LoginRequest,
-    PasswordAuthenticator, PasswordCheck, PasswordRequest,
+    PasswordAuthenticator, PasswordCheck, PasswordRequest, RequestInfo,
 };
 use sesame_op_sqlx::SqlStore;
 
@@ -116,14 +114,10 @@ impl ClaimsSource for UserClaims {
 impl PasswordAuthenticator for ServerAuth {
     async fn check_password(
         &self,
-        parts: &Parts,
+        from: RequestInfo<'_>,
         request: PasswordRequest<'_>,
     ) -> Result<PasswordCheck, AuthnError> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0);
-        let ip = client_ip(&self.0, &parts.headers, peer);
+        let ip = client_ip(&self.0, from.headers, from.peer);
         let username = request.username.trim();
         let checked = self
             .0
@@ -148,7 +142,7 @@ impl PasswordAuthenticator for ServerAuth {
             Credentials::Busy => {
                 // The provider answers 429; the token layer makes it 503
                 // temporarily_unavailable (see `server::limit_token`).
-                if let Some(busy) = parts.extensions.get::<crate::server::LoginBusy>() {
+                if let Some(busy) = from.extensions.get::<crate::server::LoginBusy>() {
                     busy.0.store(true, std::sync::atomic::Ordering::Release);
                 }
                 tracing::warn!("password grant refused: the login queue is full");

@@ -172,7 +172,7 @@ pub(crate) async fn me(b: &reqwest::Client, app: &str) -> Value {
     r.json().await.unwrap()
 }
 
-fn param(url: &url::Url, name: &str) -> Option<String> {
+pub(crate) fn param(url: &url::Url, name: &str) -> Option<String> {
     url.query_pairs()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())

@@ -11,6 +11,7 @@
 mod support;
 
 mod app;
+mod app_request;
 mod app_sessions;
 mod browser;
 mod claims;
@@ -22,6 +23,7 @@ mod failover;
 mod interop_openidconnect;
 mod key_rotation;
 mod login_page;
+mod memory;
 #[cfg(feature = "otlp")]
 mod otlp;
 mod pairwise;

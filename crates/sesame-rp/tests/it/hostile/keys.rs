@@ -110,3 +110,23 @@ async fn concurrent_misses_share_one_refetch() {
     }
     assert_eq!(fake.jwks_hits(), 2, "eight misses, one refetch");
 }
+
+/// REVIEW S26: while no key set is cached, a failed JWKS fetch is not
+/// retried for five seconds: sign-ins in that window fail at once (500, as any key-fetch failure)
+/// instead of each queueing an outbound fetch behind the lock.
+#[tokio::test]
+async fn a_failed_first_jwks_fetch_is_not_retried_for_five_seconds() {
+    let rig = rig(|f| f.jwks_down.store(true, Ordering::SeqCst), |b| b).await;
+    assert_eq!(sign_in(&rig).await, 500);
+    assert_eq!(rig.fake.jwks_hits(), 1);
+    for _ in 0..5 {
+        assert_eq!(sign_in(&rig).await, 500);
+    }
+    rig.clock.advance(4);
+    assert_eq!(sign_in(&rig).await, 500);
+    assert_eq!(rig.fake.jwks_hits(), 1, "no fetch within the back-off");
+    rig.fake.jwks_down.store(false, Ordering::SeqCst);
+    rig.clock.advance(1);
+    assert_eq!(sign_in(&rig).await, 200, "retried after the back-off");
+    assert_eq!(rig.fake.jwks_hits(), 2);
+}

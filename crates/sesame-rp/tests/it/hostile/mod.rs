@@ -18,9 +18,12 @@ use sesame_rp::{OidcClient, ResponseType};
 
 use crate::support::*;
 
+mod claims;
 mod failure;
 mod keys;
 mod logout;
+mod refresh;
+mod userinfo;
 
 type Edit = Arc<dyn Fn(&mut Value, &mut Value) + Send + Sync>;
 
@@ -43,6 +46,10 @@ struct Fake {
     /// Edits the front-channel ID token (implicit/hybrid).
     front_edit: Mutex<Edit>,
     userinfo_sub: Mutex<Option<String>>,
+    /// More members of the userinfo answer (claims.rs: `_claim_names` …).
+    userinfo_extra: Mutex<serde_json::Map<String, Value>>,
+    /// Answer UserInfo as a JWT (`application/jwt`) signed and edited so.
+    userinfo_jwt: Mutex<Option<(Sign, Edit)>>,
     discovery_issuer: Mutex<Option<String>>,
     nonce: Mutex<String>,
     /// Advertise RFC 9207 `authorization_response_iss_parameter_supported`.
@@ -54,6 +61,8 @@ struct Fake {
     token_calls: AtomicUsize,
     userinfo_calls: AtomicUsize,
     jwks_calls: AtomicUsize,
+    /// The JWKS endpoint answers 503.
+    jwks_down: AtomicBool,
 }
 
 /// The `state` the end-session endpoint returns to the post-logout redirect URI.
@@ -103,8 +112,11 @@ async fn discovery(State(f): State<S>) -> Json<Value> {
     }))
 }
 
-async fn jwks(State(f): State<S>) -> Json<Value> {
+async fn jwks(State(f): State<S>) -> Response {
     f.jwks_calls.fetch_add(1, Ordering::SeqCst);
+    if f.jwks_down.load(Ordering::SeqCst) {
+        return axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
     let keys: Vec<Value> = f
         .published
         .lock()
@@ -112,7 +124,7 @@ async fn jwks(State(f): State<S>) -> Json<Value> {
         .iter()
         .map(|i| json!(f.pool[*i].public_jwk().unwrap()))
         .collect();
-    Json(json!({"keys": keys}))
+    Json(json!({"keys": keys})).into_response()
 }
 
 #[derive(serde::Deserialize)]
@@ -204,6 +216,11 @@ fn id_token(f: &Fake, front: bool) -> String {
     } else {
         (f.edit.lock().unwrap())(&mut claims, &mut header);
     }
+    compact(f, sign, &header, &claims)
+}
+
+/// A compact JWS of `claims` under `header`, signed as `sign` says.
+fn compact(f: &Fake, sign: Sign, header: &Value, claims: &Value) -> String {
     let input = format!(
         "{}.{}",
         b64(header.to_string().as_bytes()),
@@ -225,10 +242,12 @@ fn id_token(f: &Fake, front: bool) -> String {
 async fn token(State(f): State<S>) -> Response {
     f.token_calls.fetch_add(1, Ordering::SeqCst);
     let id_token = id_token(&f, false);
-    Json(json!({"access_token": "at-1", "token_type": "Bearer", "expires_in": 300, "id_token": id_token})).into_response()
+    Json(json!({"access_token": "at-1", "token_type": "Bearer", "expires_in": 300, "id_token": id_token,
+        "refresh_token": "rt-1"}))
+    .into_response()
 }
 
-async fn userinfo(State(f): State<S>) -> Json<Value> {
+async fn userinfo(State(f): State<S>) -> Response {
     f.userinfo_calls.fetch_add(1, Ordering::SeqCst);
     let sub = f
         .userinfo_sub
@@ -236,7 +255,15 @@ async fn userinfo(State(f): State<S>) -> Json<Value> {
         .unwrap()
         .clone()
         .unwrap_or_else(|| "victim".into());
-    Json(json!({"sub": sub, "email": "victim@example.com"}))
+    let mut claims = json!({"sub": sub, "email": "victim@example.com"});
+    claims
+        .as_object_mut()
+        .unwrap()
+        .extend(f.userinfo_extra.lock().unwrap().clone());
+    match f.userinfo_jwt.lock().unwrap().clone() {
+        Some((sign, edit)) => userinfo::signed(&f, sign, &edit, claims),
+        None => Json(claims).into_response(),
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -286,6 +313,8 @@ async fn fake_op() -> Arc<Fake> {
         edit: Mutex::new(Arc::new(|_, _| {})),
         front_edit: Mutex::new(Arc::new(|_, _| {})),
         userinfo_sub: Mutex::new(None),
+        userinfo_extra: Mutex::new(serde_json::Map::new()),
+        userinfo_jwt: Mutex::new(None),
         discovery_issuer: Mutex::new(None),
         nonce: Mutex::new(String::new()),
         advertise_iss: AtomicBool::new(false),
@@ -294,6 +323,7 @@ async fn fake_op() -> Arc<Fake> {
         token_calls: AtomicUsize::new(0),
         userinfo_calls: AtomicUsize::new(0),
         jwks_calls: AtomicUsize::new(0),
+        jwks_down: AtomicBool::new(false),
     });
     let app = Router::new()
         .route("/.well-known/openid-configuration", get(discovery))

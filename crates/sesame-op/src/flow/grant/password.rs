@@ -2,13 +2,13 @@
 //! [`crate::Settings::password_grant`] is on, and then only for confidential
 //! clients registered with the `password` grant type.
 
-use http::request::Parts;
 use sesame_core::{ErrorCode, Scopes, UnixTime};
 
-use super::issue::{self, IdTokenInput};
-use super::token::{TokenResponse, err};
-use super::{FlowError, Params};
+use super::TokenResponse;
+use crate::authn::RequestInfo;
 use crate::authn::{PasswordCheck, PasswordRequest};
+use crate::flow::issue::{self, IdTokenInput};
+use crate::flow::{FlowError, Params, err};
 use crate::model::{Client, Grant, GrantType};
 use crate::provider::Provider;
 
@@ -46,7 +46,7 @@ pub(crate) async fn password(
     p: &Provider,
     client: &Client,
     form: &Params,
-    parts: &Parts,
+    from: RequestInfo<'_>,
     dpop: Option<&str>,
     now: UnixTime,
 ) -> Result<TokenResponse, FlowError> {
@@ -75,14 +75,14 @@ pub(crate) async fn password(
     // Everything the client controls is checked before the password, so a
     // malformed request costs neither a hash nor a rate-limit token.
     let scopes = granted_scopes(p, client, form)?;
-    let resources = super::resource::requested(client, form)?;
+    let resources = crate::flow::resource::requested(client, form)?;
     let request = PasswordRequest {
         username,
         password,
         client_id: &client.client_id,
     };
     let subject = match passwords
-        .check_password(parts, request)
+        .check_password(from, request)
         .await
         .map_err(|e| FlowError::Internal(e.to_string()))?
     {
@@ -125,7 +125,7 @@ pub(crate) async fn password(
         ));
     }
     let (access, ttl) =
-        issue::mint_access_token(p, client, &super::token::bound(&grant, dpop), now).await?;
+        issue::mint_access_token(p, client, &super::bound(&grant, dpop), now).await?;
     let id_token = if grant.scopes.contains(sesame_core::OPENID) {
         let input = IdTokenInput {
             nonce: None,
@@ -138,7 +138,7 @@ pub(crate) async fn password(
     };
     let refresh = if grant.scopes.contains(sesame_core::OFFLINE_ACCESS) {
         Some(
-            issue::mint_refresh_token(p, &super::token::refresh_binding(client, &grant, dpop), now)
+            issue::mint_refresh_token(p, &super::refresh_binding(client, &grant, dpop), now)
                 .await?,
         )
     } else {

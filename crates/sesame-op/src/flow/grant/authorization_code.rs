@@ -1,0 +1,122 @@
+//! The authorization code grant (RFC 6749 §4.1.3, OIDC Core §3.1.3).
+
+use sesame_core::{ErrorCode, PkceError, UnixTime, pkce_verify};
+
+use super::{TokenResponse, refresh_binding};
+use crate::flow::issue::{self, IdTokenInput};
+use crate::flow::{FlowError, Params, err};
+use crate::model::{Client, CodeUse, Grant, GrantType};
+use crate::provider::Provider;
+use crate::secrets::token_key;
+
+pub(super) async fn authorization_code(
+    p: &Provider,
+    client: &Client,
+    form: &Params,
+    dpop: Option<&str>,
+    now: UnixTime,
+) -> Result<TokenResponse, FlowError> {
+    let code = form
+        .get("code")
+        .ok_or_else(|| err(ErrorCode::InvalidRequest, "code is missing"))?;
+    crate::flow::resource::check_before_consuming(p, client, &token_key(code), form, now).await?;
+    let record = match p.inner.store.consume_code(&token_key(code), now).await? {
+        None => {
+            return Err(err(
+                ErrorCode::InvalidGrant,
+                "the code is invalid or expired",
+            ));
+        }
+        Some(CodeUse::Replayed { grant_id }) => {
+            // RFC 6749 §4.1.2: a replayed code revokes what it issued.
+            p.inner
+                .store
+                .revoke_grant(&grant_id, p.revocation_horizon(now))
+                .await?;
+            tracing::warn!(
+                client_id = client.client_id.as_str(),
+                "authorization code replayed; its tokens are revoked"
+            );
+            return Err(err(ErrorCode::InvalidGrant, "the code was already used"));
+        }
+        Some(CodeUse::First(record)) => *record,
+    };
+    if record.grant.client_id != client.client_id {
+        p.inner
+            .store
+            .revoke_grant(&record.grant.grant_id, p.revocation_horizon(now))
+            .await?;
+        return Err(err(
+            ErrorCode::InvalidGrant,
+            "the code was issued to another client",
+        ));
+    }
+    if form.get("redirect_uri") != Some(record.redirect_uri.as_str()) {
+        return Err(err(
+            ErrorCode::InvalidGrant,
+            "redirect_uri does not match the authorization request",
+        ));
+    }
+    match (&record.pkce, form.get("code_verifier")) {
+        (Some(pkce), Some(verifier)) => {
+            pkce_verify(
+                verifier,
+                &pkce.challenge,
+                pkce.method,
+                p.inner.settings.allow_plain_pkce,
+            )
+            .map_err(|e| match e {
+                PkceError::MalformedVerifier => {
+                    err(ErrorCode::InvalidRequest, "code_verifier is malformed")
+                }
+                _ => err(
+                    ErrorCode::InvalidGrant,
+                    "code_verifier does not match the code_challenge",
+                ),
+            })?;
+        }
+        (Some(_), None) => return Err(err(ErrorCode::InvalidRequest, "code_verifier is missing")),
+        // A verifier for a code issued without a challenge: a PKCE downgrade attempt.
+        (None, Some(_)) => {
+            return Err(err(
+                ErrorCode::InvalidGrant,
+                "no code_challenge was sent for this code",
+            ));
+        }
+        (None, None) => {}
+    }
+    let grant = record.grant;
+    // RFC 8707: this access token may be for some of the authorized resources;
+    // the refresh token keeps them all.
+    let for_token = Grant {
+        resources: crate::flow::resource::narrowed(&grant, form)?,
+        jkt: dpop.map(str::to_owned),
+        ..grant.clone()
+    };
+    let (access, ttl) = issue::mint_access_token(p, client, &for_token, now).await?;
+    let id_token = if grant.scopes.contains(sesame_core::OPENID) {
+        let input = IdTokenInput {
+            nonce: record.nonce.as_ref(),
+            access_token: Some(&access),
+            code: None,
+        };
+        Some(issue::mint_id_token(p, client, &grant, input, now).await?)
+    } else {
+        None
+    };
+    let refresh = if grant.scopes.contains(sesame_core::OFFLINE_ACCESS)
+        && client.allows_grant(GrantType::RefreshToken)
+    {
+        Some(issue::mint_refresh_token(p, &refresh_binding(client, &grant, dpop), now).await?)
+    } else {
+        None
+    };
+    Ok(TokenResponse {
+        access_token: access.secret().to_owned(),
+        token_type: "Bearer",
+        expires_in: ttl,
+        refresh_token: refresh.map(|r| r.secret().to_owned()),
+        id_token,
+        scope: grant.scopes.to_string(),
+    })
+}

@@ -1,0 +1,145 @@
+//! The device code grant at the token endpoint (RFC 8628 §3.4–3.5): the
+//! device's polls, answered from the authorization the user decided on.
+
+use sesame_core::{ErrorCode, UnixTime};
+
+use super::{TokenResponse, refresh_binding};
+use crate::flow::device::SLOW_DOWN_STEP;
+use crate::flow::issue::{self, IdTokenInput};
+use crate::flow::{FlowError, Params, err};
+use crate::model::{Client, DeviceAuthorization, DeviceState, Grant, GrantType};
+use crate::provider::Provider;
+use crate::secrets::token_key;
+
+/// The token endpoint's `urn:ietf:params:oauth:grant-type:device_code`
+/// (RFC 8628 §3.4–3.5).
+pub(crate) async fn poll(
+    p: &Provider,
+    client: &Client,
+    form: &Params,
+    dpop: Option<&str>,
+    now: UnixTime,
+) -> Result<TokenResponse, FlowError> {
+    let device_code = form
+        .get("device_code")
+        .ok_or_else(|| err(ErrorCode::InvalidRequest, "device_code is missing"))?;
+    let key = token_key(device_code);
+    let Some(record) = p.inner.store.find_device_authorization(&key).await? else {
+        return Err(err(ErrorCode::InvalidGrant, "the device code is invalid"));
+    };
+    if record.client_id != client.client_id {
+        return Err(err(
+            ErrorCode::InvalidGrant,
+            "the device code was issued to another client",
+        ));
+    }
+    if record.expires_at <= now {
+        return Err(err(ErrorCode::ExpiredToken, "the device code has expired"));
+    }
+    let mut next = DeviceAuthorization {
+        last_poll: Some(now),
+        revision: record.revision.saturating_add(1),
+        ..record.clone()
+    };
+    match &record.state {
+        DeviceState::Pending => {
+            let too_soon = record
+                .last_poll
+                .is_some_and(|last| now.saturating_sub(last) < record.interval);
+            if too_soon {
+                next.interval = record.interval.saturating_add(SLOW_DOWN_STEP);
+            }
+            // A lost race is a second poll at the same moment: too fast too.
+            let saved = p
+                .inner
+                .store
+                .update_device_authorization(&key, &next)
+                .await?;
+            if too_soon || !saved {
+                return Err(err(
+                    ErrorCode::SlowDown,
+                    &format!("poll at most every {} seconds", next.interval),
+                ));
+            }
+            Err(err(
+                ErrorCode::AuthorizationPending,
+                "the user has not answered yet",
+            ))
+        }
+        DeviceState::Denied => Err(err(ErrorCode::AccessDenied, "the user denied the request")),
+        DeviceState::Redeemed { grant_id } => {
+            // As with a replayed code: what it issued is revoked.
+            p.inner
+                .store
+                .revoke_grant(grant_id, p.revocation_horizon(now))
+                .await?;
+            tracing::warn!(
+                client_id = client.client_id.as_str(),
+                "device code used again; its tokens are revoked"
+            );
+            Err(err(
+                ErrorCode::InvalidGrant,
+                "the device code was already used",
+            ))
+        }
+        DeviceState::Approved(grant) => {
+            next.state = DeviceState::Redeemed {
+                grant_id: grant.grant_id.clone(),
+            };
+            if !p
+                .inner
+                .store
+                .update_device_authorization(&key, &next)
+                .await?
+            {
+                return Err(err(
+                    ErrorCode::InvalidGrant,
+                    "the device code was already used",
+                ));
+            }
+            issue_tokens(p, client, grant, dpop, now).await
+        }
+    }
+}
+
+async fn issue_tokens(
+    p: &Provider,
+    client: &Client,
+    grant: &Grant,
+    dpop: Option<&str>,
+    now: UnixTime,
+) -> Result<TokenResponse, FlowError> {
+    if issue::released_claims(p, grant).await?.is_none() {
+        return Err(err(ErrorCode::InvalidGrant, "the user no longer exists"));
+    }
+    let for_token = Grant {
+        jkt: dpop.map(str::to_owned),
+        ..grant.clone()
+    };
+    let (access, ttl) = issue::mint_access_token(p, client, &for_token, now).await?;
+    let id_token = if grant.scopes.contains(sesame_core::OPENID) {
+        let input = IdTokenInput {
+            nonce: None,
+            access_token: Some(&access),
+            code: None,
+        };
+        Some(issue::mint_id_token(p, client, grant, input, now).await?)
+    } else {
+        None
+    };
+    let refresh = if grant.scopes.contains(sesame_core::OFFLINE_ACCESS)
+        && client.allows_grant(GrantType::RefreshToken)
+    {
+        Some(issue::mint_refresh_token(p, &refresh_binding(client, grant, dpop), now).await?)
+    } else {
+        None
+    };
+    Ok(TokenResponse {
+        access_token: access.secret().to_owned(),
+        token_type: "Bearer",
+        expires_in: ttl,
+        refresh_token: refresh.map(|r| r.secret().to_owned()),
+        id_token,
+        scope: grant.scopes.to_string(),
+    })
+}

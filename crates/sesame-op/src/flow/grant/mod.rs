@@ -1,0 +1,119 @@
+//! The token endpoint (RFC 6749 §4.1.3, §6, §4.4; OIDC Core §3.1.3, §12;
+//! RFC 8628 §3.4): the dispatch to one grant per file, and what they share.
+
+use serde::Serialize;
+use sesame_core::{ErrorCode, UnixTime};
+
+use super::{FlowError, Params, err};
+use crate::authn::RequestInfo;
+use crate::model::{Client, Grant, GrantType};
+use crate::provider::Provider;
+
+mod authorization_code;
+mod client_credentials;
+mod device_code;
+mod password;
+mod refresh_token;
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Serialize)]
+pub(crate) struct TokenResponse {
+    pub(crate) access_token: String,
+    pub(crate) token_type: &'static str,
+    pub(crate) expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) id_token: Option<String>,
+    pub(crate) scope: String,
+}
+
+/// No tokens in Debug output.
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Runs the token endpoint for an authenticated `client`. `from`: who sent
+/// it, handed to the [`crate::PasswordAuthenticator`] (client address for
+/// its rate limits).
+///
+/// `dpop`: the thumbprint of the key of a verified DPoP proof (RFC 9449)
+/// sent with the request; the tokens minted are then bound to it.
+pub(crate) async fn token(
+    p: &Provider,
+    client: &Client,
+    form: &Params,
+    from: RequestInfo<'_>,
+    dpop: Option<&str>,
+    now: UnixTime,
+) -> Result<TokenResponse, FlowError> {
+    if dpop.is_none() && client.dpop_bound_access_tokens {
+        return Err(err(
+            ErrorCode::InvalidDpopProof,
+            "this client's tokens must be DPoP-bound: send a DPoP proof (RFC 9449)",
+        ));
+    }
+    if let Some(name) = form.duplicate() {
+        return Err(err(
+            ErrorCode::InvalidRequest,
+            &format!("{name} was given more than once"),
+        ));
+    }
+    let grant_type = form
+        .get("grant_type")
+        .ok_or_else(|| err(ErrorCode::InvalidRequest, "grant_type is missing"))?;
+    // `password` exists only when the provider enables it, whatever clients list.
+    let grant = GrantType::parse(grant_type)
+        .filter(|g| *g != GrantType::Implicit)
+        .filter(|g| *g != GrantType::Password || p.inner.settings.password_grant)
+        .ok_or_else(|| err(ErrorCode::UnsupportedGrantType, "unsupported grant_type"))?;
+    if !client.allows_grant(grant) {
+        return Err(err(
+            ErrorCode::UnauthorizedClient,
+            &format!("the client may not use {grant_type}"),
+        ));
+    }
+    let mut answer = match grant {
+        GrantType::AuthorizationCode => {
+            authorization_code::authorization_code(p, client, form, dpop, now).await
+        }
+        GrantType::RefreshToken => refresh_token::refresh_token(p, client, form, dpop, now).await,
+        GrantType::ClientCredentials => {
+            client_credentials::client_credentials(p, client, form, dpop, now).await
+        }
+        GrantType::Password => password::password(p, client, form, from, dpop, now).await,
+        GrantType::DeviceCode => device_code::poll(p, client, form, dpop, now).await,
+        _ => Err(err(
+            ErrorCode::UnsupportedGrantType,
+            "unsupported grant_type",
+        )),
+    }?;
+    if dpop.is_some() {
+        answer.token_type = "DPoP";
+    }
+    Ok(answer)
+}
+
+/// `grant` with its tokens bound to the DPoP key `dpop` (or bearer).
+pub(crate) fn bound(grant: &Grant, dpop: Option<&str>) -> Grant {
+    Grant {
+        jkt: dpop.map(str::to_owned),
+        ..grant.clone()
+    }
+}
+
+/// The grant refresh tokens carry: bound to the DPoP key for public
+/// clients (RFC 9449 §5), whose refresh tokens are otherwise bearer secrets.
+pub(crate) fn refresh_binding(client: &Client, grant: &Grant, dpop: Option<&str>) -> Grant {
+    if client.is_public() {
+        bound(grant, dpop)
+    } else {
+        bound(grant, None)
+    }
+}

@@ -1,0 +1,168 @@
+//! `sesame app`: request objects (`--request-object`, `--request-object-alg`)
+//! and WebFinger issuer discovery (`--issuer acct:USER@HOST`,
+//! `--allow-insecure-issuer`).
+
+use sesame_core::{Issuer, JwkSet, JwsAlgorithm, SigningKey};
+use sesame_rp::{OidcClientBuilder, RegistrationRequest, RequestObject, WebFinger};
+
+use super::{AppConfig, AppError};
+
+/// The request object and issuer options of `sesame app`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RequestArgs {
+    /// Send the authorization request as a request object (OIDC Core §6): signed (`request=`,
+    /// a JWT signed with the app's key), uri (`request_uri=`, the JWT served once at
+    /// PUBLIC_URL/request-object/ID) or unsigned (`request=`, alg none).
+    #[arg(long, value_name = "signed|uri|unsigned")]
+    pub request_object: Option<String>,
+    /// The request object's algorithm (default RS256; none: unsigned). Signed with
+    /// --private-key, or with a key generated at start; either is served at
+    /// PUBLIC_URL/jwks.json.
+    #[arg(long, value_name = "ALG")]
+    pub request_object_alg: Option<String>,
+    /// Accept an http issuer and ask WebFinger over http, for loopback hosts only
+    /// (127.0.0.1, [::1], localhost): local tests.
+    #[arg(long)]
+    pub allow_insecure_issuer: bool,
+}
+
+/// The request object settings: the mode, its key and its algorithm.
+#[derive(Debug)]
+pub struct RequestObjectSetup {
+    mode: RequestObject,
+    key: Option<SigningKey>,
+    alg: String,
+}
+
+/// `--issuer`: a URL serving a discovery document is the issuer; an
+/// `acct:USER@HOST`, `USER@HOST` or a URL without one is looked up with WebFinger.
+///
+/// # Errors
+/// A lookup that finds no acceptable issuer.
+pub async fn issuer(config: &AppConfig) -> Result<Issuer, AppError> {
+    let input = config.issuer.trim();
+    let mut finger = WebFinger::new();
+    if config.request.allow_insecure_issuer {
+        finger = finger.allow_insecure_loopback();
+    }
+    let issuer = finger
+        .discover_issuer(input)
+        .await
+        .map_err(|e| AppError(format!("--issuer {input}: {e}")))?;
+    if issuer.as_str() != input {
+        tracing::info!(input, issuer = %issuer, "issuer found with WebFinger");
+    }
+    Ok(issuer)
+}
+
+/// `--request-object` and `--request-object-alg`, with the key (from
+/// `--private-key`'s PEM, or generated) for a signed object.
+///
+/// # Errors
+/// An unknown mode or algorithm, or a key of another type.
+pub fn setup(config: &AppConfig) -> Result<Option<RequestObjectSetup>, AppError> {
+    let args = &config.request;
+    let alg_name = args.request_object_alg.as_deref().unwrap_or("RS256");
+    let Some(mode) = args.request_object.as_deref() else {
+        if args.request_object_alg.is_some() {
+            return Err(AppError(
+                "--request-object-alg goes with --request-object".into(),
+            ));
+        }
+        return Ok(None);
+    };
+    let unsigned = alg_name == "none";
+    let mode = match (mode, unsigned) {
+        ("signed", false) => RequestObject::Signed,
+        ("signed" | "unsigned", true) => RequestObject::Unsigned,
+        ("uri", false) => RequestObject::SignedByReference,
+        ("uri", true) => RequestObject::UnsignedByReference,
+        ("unsigned", false) if args.request_object_alg.is_none() => RequestObject::Unsigned,
+        ("unsigned", false) => {
+            return Err(AppError(
+                "--request-object unsigned takes no --request-object-alg (or none)".into(),
+            ));
+        }
+        (other, _) => {
+            return Err(AppError(format!(
+                "--request-object {other:?}: use signed, uri or unsigned"
+            )));
+        }
+    };
+    if !mode.is_signed() {
+        return Ok(Some(RequestObjectSetup {
+            mode,
+            key: None,
+            alg: "none".into(),
+        }));
+    }
+    let alg = JwsAlgorithm::parse(alg_name)
+        .filter(|a| !a.is_symmetric())
+        .ok_or_else(|| {
+            AppError(format!(
+                "--request-object-alg {alg_name:?}: use RS256, PS256, ES256, ES384, EdDSA … or none"
+            ))
+        })?;
+    let key = match &config.private_key_pem {
+        Some(pem) => SigningKey::from_pkcs8_pem(alg, pem).map_err(|e| {
+            AppError(format!(
+                "--request-object-alg {alg_name}: --private-key is not a key for it ({e})"
+            ))
+        })?,
+        None => SigningKey::generate(alg)
+            .map_err(|e| AppError(format!("generating a request object key: {e}")))?,
+    };
+    Ok(Some(RequestObjectSetup {
+        mode,
+        key: Some(key),
+        alg: alg.as_str().to_owned(),
+    }))
+}
+
+/// Adds the request object key's public JWK to the app's JWK Set (made if needed).
+///
+/// # Errors
+/// When the public key cannot be exported.
+pub fn publish(
+    setup: Option<&RequestObjectSetup>,
+    jwks: &mut Option<JwkSet>,
+) -> Result<(), AppError> {
+    let Some(key) = setup.and_then(|s| s.key.as_ref()) else {
+        return Ok(());
+    };
+    let jwk = key.public_jwk().map_err(|e| AppError(e.to_string()))?;
+    let set = jwks.get_or_insert_with(|| JwkSet { keys: Vec::new() });
+    if !set
+        .keys
+        .iter()
+        .any(|k| k.kid == jwk.kid && k.alg == jwk.alg)
+    {
+        set.keys.push(jwk);
+    }
+    Ok(())
+}
+
+/// The registration asks for the request object algorithm.
+pub fn register(
+    setup: Option<&RequestObjectSetup>,
+    request: RegistrationRequest,
+) -> RegistrationRequest {
+    match setup {
+        Some(s) => request.with_metadata("request_object_signing_alg", s.alg.clone().into()),
+        None => request,
+    }
+}
+
+/// The builder sends request objects.
+pub fn apply(
+    setup: Option<RequestObjectSetup>,
+    mut builder: OidcClientBuilder,
+) -> OidcClientBuilder {
+    if let Some(s) = setup {
+        builder = builder.with_request_object(s.mode);
+        if let Some(key) = s.key {
+            builder = builder.with_request_object_key(key);
+        }
+    }
+    builder
+}
