@@ -58,25 +58,48 @@ pub use outbound as http;
 pub use outbound::default_client as default_http_client;
 pub use providers::{OidcProviders, OidcProvidersBuilder};
 pub use provision::{LoginClaims, Users, UsersError};
-pub use refresh::{SessionRefresh, SessionRefreshService};
+pub use refresh::{LeaseError, RefreshLease, SessionRefresh, SessionRefreshService};
 pub use register::{ClientRegistration, RegistrationError, RegistrationRequest};
 pub use request_object::RequestObject;
 pub use session::csrf_token;
 pub use webfinger::{WebFinger, WebFingerError};
 
+/// How long a session lives without a request (hours), in [`session_layer`]
+/// and [`session_layer_with`]; change it with `.with_expiry(..)` on the layer.
+pub const SESSION_IDLE_HOURS: i64 = 8;
+
 /// A session layer with the settings a relying party needs: an in-memory
 /// store, cookie `sesame_rp`, `HttpOnly`, `SameSite=Lax` (Strict would drop
-/// the session on the way back from the provider), `Secure` when `secure`.
-/// Use your own `SessionManagerLayer` with a shared store for several instances.
+/// the session on the way back from the provider), `Secure` when `secure`,
+/// ended after [`SESSION_IDLE_HOURS`] without a request.
+/// Use [`session_layer_with`] and a shared store for several instances.
 pub fn session_layer(
     secure: bool,
 ) -> tower_sessions::SessionManagerLayer<tower_sessions::MemoryStore> {
-    tower_sessions::SessionManagerLayer::new(tower_sessions::MemoryStore::default())
+    session_layer_with(tower_sessions::MemoryStore::default(), secure)
+}
+
+/// [`session_layer`]'s settings on `store`: a store the app's instances
+/// share (sesame-rp-store: SQLite, PostgreSQL, Redis), so a login at one
+/// instance holds at the others and survives restarts.
+///
+/// ```no_run
+/// # async fn demo(store: impl tower_sessions::SessionStore + Clone) {
+/// let layer = sesame_rp::session_layer_with(store, true).with_expiry(
+///     tower_sessions::Expiry::OnInactivity(tower_sessions::cookie::time::Duration::hours(1)),
+/// );
+/// # }
+/// ```
+pub fn session_layer_with<S: tower_sessions::SessionStore + Clone>(
+    store: S,
+    secure: bool,
+) -> tower_sessions::SessionManagerLayer<S> {
+    tower_sessions::SessionManagerLayer::new(store)
         .with_name("sesame_rp")
         .with_http_only(true)
         .with_same_site(tower_sessions::cookie::SameSite::Lax)
         .with_secure(secure)
         .with_expiry(tower_sessions::Expiry::OnInactivity(
-            tower_sessions::cookie::time::Duration::hours(8),
+            tower_sessions::cookie::time::Duration::hours(SESSION_IDLE_HOURS),
         ))
 }

@@ -10,8 +10,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use sesame_core::UnixTime;
 
-/// Where back-channel logouts are recorded. Implement it on a shared store
-/// (Redis, SQL) when the app runs more than one instance.
+/// Where back-channel logouts are recorded. Use a shared store when the app
+/// runs more than one instance (sesame-rp-store: SQLite, PostgreSQL, Redis).
 #[async_trait]
 pub trait LogoutRegistry: Send + Sync + 'static {
     /// Records that the provider ended session `sid` (or every session of

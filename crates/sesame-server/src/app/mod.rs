@@ -23,6 +23,8 @@
 mod claims;
 mod logout;
 
+mod sessions;
+
 use std::future::Future;
 
 use axum::http::StatusCode;
@@ -33,9 +35,7 @@ use minijinja::Environment;
 use serde_json::{Value, json};
 use sesame_core::{JwsAlgorithm, SigningKey};
 use sesame_op::pages::Page;
-use sesame_rp::{
-    AccessToken, Claims, ClientAuth, LogoutReturn, OidcClient, ResponseType, SessionRefresh,
-};
+use sesame_rp::{AccessToken, Claims, ClientAuth, LogoutReturn, OidcClient, ResponseType};
 use tower_sessions::Session;
 
 pub mod request;
@@ -76,6 +76,9 @@ pub struct AppConfig {
     pub register: bool,
     /// The initial access token for `register`, if the provider asks for one.
     pub initial_access_token: Option<String>,
+    /// Where sessions live: `memory` (default, `None`), `sqlite://FILE`,
+    /// `postgres://…` or `redis://…` (shared by instances, kept over restarts).
+    pub session_store: Option<String>,
     /// Request objects and WebFinger (`request.rs`).
     pub request: request::RequestArgs,
     /// Claims providers trusted for aggregated and distributed claims:
@@ -336,7 +339,11 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
         }
         None
     };
-    let mut builder = OidcClient::builder(issuer, config.client_id.clone());
+    let store = sessions::open(config.session_store.as_deref()).await?;
+    let mut builder = sessions::registry(
+        OidcClient::builder(issuer, config.client_id.clone()),
+        &store,
+    );
     if let Some(r) = &registration {
         builder = builder.with_registration(r);
     }
@@ -377,17 +384,15 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
     let client_id = oidc.client_id().as_str().to_owned();
     let mut pages = Router::new().route("/", get(home)).route("/me", get(me));
     if config.refresh {
-        pages = pages.layer(SessionRefresh::new(oidc.clone()));
+        pages = pages.layer(sessions::refresh(&oidc, store.as_ref()));
     }
     let mut router = pages.merge(oidc.router());
     if let Some(set) = jwks.clone() {
         router = router.route("/jwks.json", get(move || async move { Json(set) }));
     }
+    let router = router.layer(Extension(templates)).layer(Extension(oidc));
     Ok(App {
-        router: router
-            .layer(Extension(templates))
-            .layer(Extension(oidc))
-            .layer(sesame_rp::session_layer(secure)),
+        router: sessions::layer(router, store, secure),
         client_id,
         jwks,
     })

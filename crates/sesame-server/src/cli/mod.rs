@@ -151,6 +151,11 @@ struct AppArgs {
     /// The initial access token the provider asks for with --register.
     #[arg(long, env = "SESAME_APP_INITIAL_ACCESS_TOKEN")]
     initial_access_token: Option<String>,
+    /// Where sessions live: memory (default), sqlite://FILE, postgres://USER@HOST/DB or
+    /// redis://HOST:PORT. A shared store also holds back-channel logouts and the refresh
+    /// lease, so several app instances share logins and logouts, and restarts keep them.
+    #[arg(long, value_name = "URL", env = "SESAME_APP_SESSION_STORE")]
+    session_store: Option<String>,
     /// A claims provider trusted for aggregated and distributed claims (repeat): ISSUER (its
     /// keys from its discovery document) or ISSUER=JWKS_URL. Their JWTs must be signed with an
     /// --id-token-alg; /me lists the verified claims under "external", apart from the
@@ -209,6 +214,7 @@ impl AppArgs {
             userinfo_form_body: self.userinfo_form_body,
             register: self.register,
             initial_access_token: self.initial_access_token,
+            session_store: self.session_store,
             request: self.request,
             claims_sources: self.claims_sources,
         })

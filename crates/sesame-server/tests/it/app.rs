@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::support::*;
 
-const USER: (&str, &str) = ("ann", "ann-password");
+pub(crate) const USER: (&str, &str) = ("ann", "ann-password");
 
 /// A `sesame serve` with the user `ann`: (its directory, database, process, base URL).
 pub(crate) async fn provider(env: &[(&str, &str)]) -> (TempDir, String, Running, String) {

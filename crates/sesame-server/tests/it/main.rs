@@ -12,6 +12,7 @@ mod support;
 
 mod app;
 mod app_request;
+mod app_sessions;
 mod browser;
 mod claims;
 mod cli;

@@ -28,6 +28,8 @@ use crate::next::is_safe_next;
 use crate::providers::OidcProviders;
 use crate::session::{AUTH_KEY, AuthSession};
 
+mod lease;
+pub use lease::{LeaseError, RefreshLease};
 mod same_login;
 
 const SILENT_KEY: &str = "sesame_rp.silent_at";
@@ -43,6 +45,7 @@ pub struct SessionRefresh {
     clients: Clients,
     max_id_token_age: Option<i64>,
     flights: Flights,
+    lease: lease::Lease,
 }
 
 /// One refresh in flight per refresh token (REVIEW S10): concurrent requests
@@ -81,6 +84,7 @@ impl SessionRefresh {
             clients: Clients::One(client),
             max_id_token_age: None,
             flights: Flights::default(),
+            lease: lease::Lease::default(),
         }
     }
 
@@ -91,6 +95,7 @@ impl SessionRefresh {
             clients: Clients::Many(providers),
             max_id_token_age: None,
             flights: Flights::default(),
+            lease: lease::Lease::default(),
         }
     }
 
@@ -99,6 +104,16 @@ impl SessionRefresh {
     #[must_use]
     pub fn with_max_id_token_age(mut self, seconds: i64) -> Self {
         self.max_id_token_age = Some(seconds);
+        self
+    }
+
+    /// Shares the single-flight across instances: one instance at a time
+    /// exchanges a session's refresh token (taking `lease` on it); the
+    /// others wait for its outcome instead of sending the token again.
+    /// Use the store the sessions live in (sesame-rp-store's stores implement it).
+    #[must_use]
+    pub fn with_lease(mut self, lease: impl RefreshLease) -> Self {
+        self.lease = lease::Lease(Some(Arc::new(lease)));
         self
     }
 }
@@ -133,14 +148,23 @@ async fn refresh(
     session: &Session,
     auth: &AuthSession,
     now: UnixTime,
-    flights: &Flights,
+    config: &SessionRefresh,
 ) -> Stale {
     let Some(refresh_token) = auth.refresh_token.as_deref() else {
         return Stale::Failed;
     };
-    let flight = flights.get(refresh_token, now);
+    let flight = config.flights.get(refresh_token, now);
     let updated = flight
-        .get_or_init(|| exchange(client, auth, now))
+        .get_or_init(|| async {
+            match &config.lease.0 {
+                Some(l) => {
+                    let key =
+                        sesame_core::token_hash(sesame_core::JwsAlgorithm::RS256, refresh_token);
+                    lease::shared(l.as_ref(), &key, || exchange(client, auth, now)).await
+                }
+                None => exchange(client, auth, now).await,
+            }
+        })
         .await
         .clone();
     let outcome = match updated {
@@ -294,7 +318,7 @@ where
                 return inner.call(req).await;
             }
             let outcome = if auth.refresh_token.is_some() {
-                refresh(client, &session, &auth, now, &config.flights).await
+                refresh(client, &session, &auth, now, &config).await
             } else {
                 Stale::Fresh
             };
