@@ -44,6 +44,10 @@ pub enum KeysError {
     /// No active key for an algorithm a client needs.
     #[error("no active signing key for {0}")]
     NoActiveKey(JwsAlgorithm),
+    /// Another instance holds the rotation lease (a scheduled rotation is
+    /// running): nothing was changed.
+    #[error("another instance is rotating the keys right now; try again in a minute")]
+    RotationInProgress,
 }
 
 pub(crate) fn stored(
@@ -219,6 +223,42 @@ fn due(
 /// once the lease is held, so a rotation another instance just finished is
 /// not repeated (idempotent). Nothing due, or the lease held elsewhere:
 /// nothing done.
+/// A manual rotation of `alg`, under the same lease as the scheduled one,
+/// so that it never interleaves with another instance's rotation. The lease
+/// is asked for five times, 200 ms apart.
+pub(crate) async fn rotate_under_lease(
+    store: &dyn Store,
+    alg: JwsAlgorithm,
+    now: UnixTime,
+    retain: i64,
+    publish_delay: i64,
+) -> Result<RotatedKeys, KeysError> {
+    let holder = sesame_core::random::token()
+        .map(|t| format!("manual-{t}"))
+        .map_err(|_| KeysError::Key(sesame_core::KeyError::Generation))?;
+    let mut held = false;
+    for attempt in 0..5 {
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        if store
+            .take_lease(ROTATION_LEASE, &holder, now, ROTATION_LEASE_TTL)
+            .await?
+        {
+            held = true;
+            break;
+        }
+    }
+    if !held {
+        return Err(KeysError::RotationInProgress);
+    }
+    let result = rotate(store, alg, now, retain, publish_delay).await;
+    if let Err(e) = store.release_lease(ROTATION_LEASE, &holder).await {
+        tracing::warn!(error = %e, "releasing the key rotation lease failed");
+    }
+    result
+}
+
 pub(crate) async fn rotate_if_due(
     store: &dyn Store,
     holder: &str,

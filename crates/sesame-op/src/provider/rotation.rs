@@ -14,12 +14,16 @@ impl Provider {
     /// retires (still published), a new Next key is published. Without a Next
     /// key, one is published first ([`Rotation::PublishedNext`]).
     ///
+    /// It runs under the store's rotation lease, as the scheduled rotation
+    /// does, so the two never interleave.
+    ///
     /// # Errors
-    /// [`KeysError::NextKeyTooNew`], or a store failure.
+    /// [`KeysError::NextKeyTooNew`], [`KeysError::RotationInProgress`] when
+    /// another instance holds the lease for over a second, or a store failure.
     pub async fn rotate_keys(&self, alg: JwsAlgorithm) -> Result<Rotation, KeysError> {
         let now = self.now();
         let s = &self.inner.settings;
-        let done = keys::rotate(
+        let done = keys::rotate_under_lease(
             &*self.inner.store,
             alg,
             now,

@@ -142,3 +142,45 @@ async fn rotation_is_staged() {
             .any(|k| k.kid.as_deref() == Some(new_kid.as_str()))
     );
 }
+
+/// A manual rotation takes the scheduled rotation's lease: while another
+/// instance holds it, nothing changes and the caller is told to try again;
+/// once it is free, the rotation runs.
+#[tokio::test]
+async fn a_manual_rotation_waits_for_the_rotation_lease() {
+    use sesame_core::Clock as _;
+    let h = start().await;
+    h.clock.advance(361);
+    let now = h.clock.now();
+    assert!(
+        h.store
+            .take_lease("key-rotation", "another-instance", now, 60)
+            .await
+            .unwrap()
+    );
+    let before = h.store.list_keys().await.unwrap();
+    assert!(matches!(
+        h.provider
+            .rotate_keys(sesame_core::JwsAlgorithm::RS256)
+            .await,
+        Err(sesame_op::KeysError::RotationInProgress)
+    ));
+    let unchanged = h.store.list_keys().await.unwrap();
+    let states = |keys: &[sesame_op::model::StoredKey]| {
+        let mut v: Vec<_> = keys.iter().map(|k| (k.kid.clone(), k.state)).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    assert_eq!(states(&before), states(&unchanged));
+    h.store
+        .release_lease("key-rotation", "another-instance")
+        .await
+        .unwrap();
+    assert_eq!(
+        h.provider
+            .rotate_keys(sesame_core::JwsAlgorithm::RS256)
+            .await
+            .unwrap(),
+        sesame_op::Rotation::Promoted
+    );
+}
