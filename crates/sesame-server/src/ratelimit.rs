@@ -5,6 +5,7 @@
 //! Every key is a kind and the SHA-256 (base64url, 43 bytes) of what it
 //! counts, so what an attacker sends never decides how much is kept.
 
+pub(crate) mod endpoints;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};

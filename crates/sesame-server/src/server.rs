@@ -2,16 +2,15 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::middleware::{self};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use base64::Engine as _;
 use sesame_core::{Clock, Issuer, JwsAlgorithm, SystemClock};
 use sesame_op::{Provider, Settings};
 use sesame_op_sqlx::SqlStore;
@@ -19,9 +18,8 @@ use sesame_op_sqlx::SqlStore;
 use crate::config::{Config, RegistrationMode};
 use crate::connections::{self, BodyRules, Limits};
 use crate::login::{self, LoginLimits, LoginState, ServerAuth, UserClaims};
-use crate::ratelimit::{
-    Counters, RateLimiter, TrustedProxies, blocked, limit_device_page, limit_key, peer,
-};
+use crate::ratelimit::endpoints::{TokenLimit, limit_token};
+use crate::ratelimit::{Counters, TrustedProxies};
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -113,192 +111,6 @@ pub struct Built {
 /// that the token layer answers 503 rather than the provider's 429.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct LoginBusy(pub(crate) Arc<AtomicBool>);
-
-struct TokenLimit {
-    /// Per client, counted only for requests whose client authenticated.
-    per_client: RateLimiter,
-    registrations: RateLimiter,
-    proxies: TrustedProxies,
-    counters: Counters,
-    failures_per_ip: u32,
-    device_failures_per_ip: u32,
-    clock: Arc<dyn Clock>,
-}
-
-impl TokenLimit {
-    fn new(
-        limits: &crate::config::RateLimits,
-        proxies: TrustedProxies,
-        counters: Counters,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        Self {
-            per_client: RateLimiter::per_second(limits.token_per_client_per_second),
-            registrations: RateLimiter::per_minute(limits.register_per_ip_per_minute),
-            proxies,
-            counters,
-            failures_per_ip: limits.token_failures_per_ip_per_minute,
-            device_failures_per_ip: limits.device_failures_per_ip_per_minute,
-            clock,
-        }
-    }
-}
-
-fn oauth_refusal(status: StatusCode, retry: Duration, description: &str) -> Response {
-    let mut r = (
-        status,
-        axum::Json(serde_json::json!({"error": "temporarily_unavailable", "error_description": description})),
-    )
-        .into_response();
-    r.headers_mut().insert(
-        header::RETRY_AFTER,
-        HeaderValue::from(retry.as_secs().max(1)),
-    );
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
-}
-
-/// The client id a token request names, unauthenticated: from Basic
-/// credentials, else from the form's `client_id` (the body is read here,
-/// within the route's body limit, and handed on unchanged).
-async fn named_client(request: Request) -> Result<(Request, Option<String>), Response> {
-    let basic = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| {
-            base64::engine::general_purpose::STANDARD
-                .decode(b.trim())
-                .ok()
-        })
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.split_once(':').map(|(id, _)| id.to_owned()));
-    if basic.is_some() {
-        return Ok((request, basic));
-    }
-    let form = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    if !form {
-        return Ok((request, None));
-    }
-    let (parts, body) = request.into_parts();
-    let bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
-        Ok(b) => b,
-        Err(e) => {
-            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-            let mut too_large = false;
-            while let Some(err) = source {
-                too_large |= err.is::<http_body_util::LengthLimitError>();
-                source = err.source();
-            }
-            return Err(if too_large {
-                (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response()
-            } else {
-                (
-                    StatusCode::BAD_REQUEST,
-                    "the request body could not be read",
-                )
-                    .into_response()
-            });
-        }
-    };
-    let client = url::form_urlencoded::parse(&bytes)
-        .find(|(k, _)| k == "client_id")
-        .map(|(_, v)| v.into_owned());
-    Ok((
-        Request::from_parts(parts, axum::body::Body::from(bytes)),
-        client,
-    ))
-}
-
-/// The token endpoint's limits. Failed client authentication (401) is
-/// counted per address, in the shared counters; an address past
-/// `token_failures_per_ip_per_minute` is refused until the minute ends. The
-/// per-client limit counts only requests that were not 401 (the client
-/// authenticated), so requests with another client's id and wrong secrets
-/// never spend that client's budget (M1/S7).
-async fn limit_token_endpoint(limit: &TokenLimit, request: Request, next: Next) -> Response {
-    let ip = limit.proxies.client_ip(peer(&request), request.headers());
-    let ip_key = limit_key("token-ip", &ip);
-    let now = limit.clock.now();
-    match limit.counters.read(&[&ip_key]).await {
-        Ok(c) => {
-            if let Some(retry) = c.first().and_then(|c| blocked(c, now)) {
-                return oauth_refusal(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    retry,
-                    "too many failed client authentications; try again later",
-                );
-            }
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "rate-limit counters unavailable: token request not limited")
-        }
-    }
-    let (mut request, client) = match named_client(request).await {
-        Ok(r) => r,
-        Err(response) => return response,
-    };
-    let client_key = client.map(|c| limit_key("token-client", &c));
-    if let Some(k) = &client_key
-        && let Err(retry) = limit.per_client.peek(k)
-    {
-        return oauth_refusal(StatusCode::TOO_MANY_REQUESTS, retry, "rate limit exceeded");
-    }
-    let busy = LoginBusy::default();
-    request.extensions_mut().insert(busy.clone());
-    let response = next.run(request).await;
-    if response.status() == StatusCode::UNAUTHORIZED {
-        if let Err(e) = limit
-            .counters
-            .fail_with_limit(&ip_key, now, 60, limit.failures_per_ip)
-            .await
-        {
-            tracing::error!(error = %e, "rate-limit counters unavailable: failure not counted");
-        }
-    } else if let Some(k) = &client_key {
-        limit.per_client.take(k);
-    }
-    if busy.0.load(Ordering::Acquire) {
-        return oauth_refusal(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(1),
-            "the server is busy; try again in a moment",
-        );
-    }
-    response
-}
-
-async fn limit_token(
-    State(limit): State<Arc<TokenLimit>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let path = request.uri().path();
-    if path == sesame_op::paths::TOKEN {
-        return limit_token_endpoint(&limit, request, next).await;
-    }
-    if path == sesame_op::paths::DEVICE && request.method() == axum::http::Method::POST {
-        let ip = limit.proxies.client_ip(peer(&request), request.headers());
-        let budget = (&limit.counters, limit.device_failures_per_ip);
-        return limit_device_page(&ip, budget, limit.clock.now(), request, next).await;
-    }
-    if path == sesame_op::paths::REGISTER
-        || path.starts_with(&format!("{}/", sesame_op::paths::REGISTER))
-    {
-        // Registration (open or by token) and RFC 7592 management, per address.
-        let ip = limit.proxies.client_ip(peer(&request), request.headers());
-        if let Err(retry) = limit.registrations.check(&ip) {
-            return oauth_refusal(StatusCode::TOO_MANY_REQUESTS, retry, "rate limit exceeded");
-        }
-    }
-    next.run(request).await
-}
 
 async fn healthz(State(store): State<Arc<SqlStore>>) -> Response {
     use sesame_op::store::ClientStore as _;

@@ -15,6 +15,7 @@ mod app_request;
 mod app_sessions;
 mod browser;
 mod claims;
+mod client_auth_limits;
 mod cli;
 mod connections;
 mod demo;

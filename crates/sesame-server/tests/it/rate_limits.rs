@@ -42,7 +42,7 @@ pub(crate) async fn prepare(db: &str) -> (String, String) {
 }
 
 /// An in-process server on `db` (prepared) with `edit` applied.
-async fn server(db: &str, edit: impl FnOnce(&mut Config)) -> Server {
+pub(crate) async fn server(db: &str, edit: impl FnOnce(&mut Config)) -> Server {
     Server::spawn(db, |c| {
         c.encryption_key = Some(KEY.into());
         c.password_grant = true;
