@@ -32,6 +32,14 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+/// The largest body of the login and consent forms: 8 KiB, ample for a
+/// username, a password and the hidden fields (L3).
+pub const LOGIN_BODY_LIMIT: usize = 8 * 1024;
+
+/// The largest request body on every other route: 64 KiB, the provider
+/// endpoints' own limit.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};

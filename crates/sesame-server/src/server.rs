@@ -2,7 +2,6 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use axum::Router;
@@ -84,13 +83,7 @@ pub enum ServerError {
     Task(#[from] tokio::task::JoinError),
 }
 
-/// The largest body of the login and consent forms: 8 KiB, ample for a
-/// username, a password and the hidden fields (L3).
-pub const LOGIN_BODY_LIMIT: usize = 8 * 1024;
-
-/// The largest request body on every other route: 64 KiB, the provider
-/// endpoints' own limit.
-pub const BODY_LIMIT: usize = 64 * 1024;
+pub use crate::connections::{BODY_LIMIT, LOGIN_BODY_LIMIT};
 
 /// A built server: the provider, its store, and the router to serve.
 #[derive(Debug, Clone)]
@@ -106,11 +99,6 @@ pub struct Built {
     /// Seconds between scheduled key rotations (0: manual only).
     pub key_rotation_interval: i64,
 }
-
-/// Set by the password authenticator when the login queue was full, so
-/// that the token layer answers 503 rather than the provider's 429.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct LoginBusy(pub(crate) Arc<AtomicBool>);
 
 async fn healthz(State(store): State<Arc<SqlStore>>) -> Response {
     use sesame_op::store::ClientStore as _;

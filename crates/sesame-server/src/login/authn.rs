@@ -142,7 +142,10 @@ impl PasswordAuthenticator for ServerAuth {
             Credentials::Busy => {
                 // The provider answers 429; the token layer makes it 503
                 // temporarily_unavailable (see `server::limit_token`).
-                if let Some(busy) = from.extensions.get::<crate::server::LoginBusy>() {
+                if let Some(busy) = from
+                    .extensions
+                    .get::<crate::ratelimit::endpoints::LoginBusy>()
+                {
                     busy.0.store(true, std::sync::atomic::Ordering::Release);
                 }
                 tracing::warn!("password grant refused: the login queue is full");

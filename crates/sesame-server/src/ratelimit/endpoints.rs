@@ -14,7 +14,12 @@ use base64::Engine as _;
 use sesame_core::Clock;
 
 use super::{Counters, RateLimiter, TrustedProxies, blocked, limit_device_page, limit_key, peer};
-use crate::server::{BODY_LIMIT, LoginBusy};
+use crate::connections::BODY_LIMIT;
+
+/// Set by the password authenticator when the login queue was full, so
+/// that the token layer answers 503 rather than the provider's 429.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LoginBusy(pub(crate) Arc<std::sync::atomic::AtomicBool>);
 
 pub(crate) struct TokenLimit {
     /// Per client, counted only for requests whose client authenticated.

@@ -36,7 +36,9 @@ async fn wrong_secrets_at_every_client_endpoint_share_one_budget_per_address() {
     // The budget is spent: every client endpoint, the token endpoint too,
     // refuses that address, even with the right secret.
     for path in ["/introspect", "/token"] {
-        let r = post(path, attacker, &secret, &[("token", "x")]).await.unwrap();
+        let r = post(path, attacker, &secret, &[("token", "x")])
+            .await
+            .unwrap();
         assert_eq!(r.status(), 429, "{path}");
         assert!(r.headers().contains_key("retry-after"));
     }
