@@ -7,6 +7,7 @@ mod endpoints;
 mod flow;
 mod keys;
 pub mod model;
+mod notify;
 pub(crate) mod outbound;
 pub mod pages;
 pub mod paths;

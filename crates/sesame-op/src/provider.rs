@@ -3,14 +3,15 @@
 use std::fmt;
 use std::sync::Arc;
 
-use sesame_core::{Clock, Issuer, JwsAlgorithm, SystemClock, UnixTime};
+use sesame_core::{Clock, Issuer, JwsAlgorithm, Subject, SystemClock, UnixTime};
 
 use crate::authn::{Authenticator, PasswordAuthenticator};
 use crate::claims::{ClaimsSource, NoClaims, ScopeClaims};
 use crate::keys::{self, Keys, KeysError};
+use crate::model::Client;
 use crate::pages::Templates;
 use crate::store::Store;
-use crate::subject::PairwiseSalt;
+use crate::subject::{self, PairwiseSalt, SubjectError};
 
 mod rotation;
 
@@ -331,6 +332,17 @@ impl Provider {
 
     pub(crate) fn now(&self) -> UnixTime {
         self.inner.clock.now()
+    }
+
+    /// The `sub` that `client` sees for the user whose own identifier is
+    /// `local` ([`subject::subject_for`] with this provider's salt). Every
+    /// `sub` that leaves the provider for a client goes through here.
+    pub(crate) fn subject_for(
+        &self,
+        client: &Client,
+        local: &Subject,
+    ) -> Result<Subject, SubjectError> {
+        subject::subject_for(client, local, self.inner.settings.pairwise_salt.as_ref())
     }
 
     /// Until when a revocation must be remembered: past anything still alive.

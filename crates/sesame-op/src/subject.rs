@@ -8,9 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sesame_core::Subject;
 
-use crate::flow::FlowError;
 use crate::model::{Client, SubjectType};
-use crate::provider::Provider;
 
 /// The secret salt of pairwise subject identifiers (OIDC Core §8.1). At least
 /// 16 bytes; [`PairwiseSalt::generate`] makes 32 random ones.
@@ -127,41 +125,62 @@ pub(crate) fn pairwise(sector: &str, local: &Subject, salt: &PairwiseSalt) -> Su
     Subject::new(URL_SAFE_NO_PAD.encode(sha.finish()))
 }
 
-impl Provider {
-    /// The `sub` that `client` sees for the user whose own identifier is
-    /// `local`: `local` itself for public clients, the pairwise identifier
-    /// for clients registered with `subject_type` pairwise. Every `sub` that
-    /// leaves the provider for a client goes through here.
-    ///
-    /// A pairwise client without a sector, or on a provider without a salt,
-    /// is an error — never a silent fallback to the public identifier.
-    pub(crate) fn subject_for(
-        &self,
-        client: &Client,
-        local: &Subject,
-    ) -> Result<Subject, FlowError> {
-        match client.subject_type {
-            SubjectType::Public => Ok(local.clone()),
-            SubjectType::Pairwise => {
-                let salt = self.inner.settings.pairwise_salt.as_ref().ok_or_else(|| {
-                    FlowError::Internal(format!(
-                        "client {} wants pairwise subjects but the provider has no pairwise_salt",
-                        client.client_id.as_str()
-                    ))
-                })?;
-                let sector = client.sector_identifier().ok_or_else(|| {
-                    FlowError::Internal(format!(
-                        "client {} wants pairwise subjects but its redirect URIs do not share one host",
-                        client.client_id.as_str()
-                    ))
-                })?;
-                Ok(pairwise(&sector, local, salt))
-            }
-            other => Err(FlowError::Internal(format!(
-                "client {} has a subject_type this provider does not implement: {other}",
-                client.client_id.as_str()
-            ))),
+/// Why a client's `sub` could not be computed: a configuration fault of the
+/// provider or the client, never the user's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SubjectError {
+    /// The client is pairwise and the provider has no salt.
+    NoSalt(String),
+    /// The client is pairwise and its redirect URIs do not share one host.
+    NoSector(String),
+    /// The client's `subject_type` is one this provider does not implement.
+    Unsupported(String, SubjectType),
+}
+
+impl fmt::Display for SubjectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoSalt(id) => write!(
+                f,
+                "client {id} wants pairwise subjects but the provider has no pairwise_salt"
+            ),
+            Self::NoSector(id) => write!(
+                f,
+                "client {id} wants pairwise subjects but its redirect URIs do not share one host"
+            ),
+            Self::Unsupported(id, other) => write!(
+                f,
+                "client {id} has a subject_type this provider does not implement: {other}"
+            ),
         }
+    }
+}
+
+impl std::error::Error for SubjectError {}
+
+/// The `sub` that `client` sees for the user whose own identifier is
+/// `local`: `local` itself for public clients, the pairwise identifier (with
+/// the provider's `salt`) for clients registered with `subject_type`
+/// pairwise.
+///
+/// A pairwise client without a sector, or without a salt, is an error —
+/// never a silent fallback to the public identifier.
+pub(crate) fn subject_for(
+    client: &Client,
+    local: &Subject,
+    salt: Option<&PairwiseSalt>,
+) -> Result<Subject, SubjectError> {
+    let id = || client.client_id.as_str().to_owned();
+    match client.subject_type {
+        SubjectType::Public => Ok(local.clone()),
+        SubjectType::Pairwise => {
+            let salt = salt.ok_or_else(|| SubjectError::NoSalt(id()))?;
+            let sector = client
+                .sector_identifier()
+                .ok_or_else(|| SubjectError::NoSector(id()))?;
+            Ok(pairwise(&sector, local, salt))
+        }
+        other => Err(SubjectError::Unsupported(id(), other)),
     }
 }
 

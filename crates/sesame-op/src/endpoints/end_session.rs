@@ -9,7 +9,7 @@ use serde_json::json;
 use sesame_core::ErrorCode;
 
 use super::{error_page, page_flow_error, parse_form, parse_query, see_other};
-use crate::flow::end_session::{AfterLogout, EndSessionOutcome, end_session, notify_backchannel};
+use crate::flow::end_session::{AfterLogout, EndSessionOutcome, backchannel_notices, end_session};
 use crate::flow::interaction::{self, Refused};
 use crate::flow::{FlowError, OAuthError, Params};
 use crate::model::InteractionKind;
@@ -115,8 +115,9 @@ async fn run(p: &Provider, params: &Params, parts: &Parts, confirmed: bool) -> R
                 Ok(h) => h,
                 Err(e) => return page_flow_error(p, FlowError::Internal(e.to_string())),
             };
-            if let Err(e) = notify_backchannel(p, &user.subject, &user.session_id, now).await {
-                tracing::error!(error = ?e, "back-channel logout could not start");
+            match backchannel_notices(p, &user.subject, &user.session_id, now).await {
+                Ok(notices) => drop(p.deliver_logout_notices(notices)),
+                Err(e) => tracing::error!(error = ?e, "back-channel logout could not start"),
             }
             let mut response = after(p, then);
             for (name, value) in &headers {

@@ -1,7 +1,5 @@
 //! RP-Initiated Logout 1.0 and Back-Channel Logout 1.0.
 
-use std::time::Duration;
-
 use serde_json::Value;
 use sesame_core::{
     ClientId, ErrorCode, LogoutTokenClaims, SessionId, Subject, UnixTime, UnverifiedJws, jws,
@@ -12,6 +10,7 @@ use super::authorize::verify_hint;
 use super::{FlowError, OAuthError, Params};
 use crate::authn::EndUser;
 use crate::model::{Client, InteractionKind};
+use crate::notify::LogoutNotice;
 use crate::provider::Provider;
 
 /// Where to go once logged out.
@@ -153,16 +152,16 @@ pub(crate) async fn end_session(
     })
 }
 
-/// Sends a logout token to every client of the session that registered a
-/// `backchannel_logout_uri`. Delivery runs in the background, with retries;
-/// the returned handles let tests wait for it.
-pub(crate) async fn notify_backchannel(
+/// The logout tokens for every client of the session that registered a
+/// `backchannel_logout_uri`, one notice each; the caller hands them to
+/// [`Provider::deliver_logout_notices`] (`notify.rs`), which sends them.
+pub(crate) async fn backchannel_notices(
     p: &Provider,
     subject: &Subject,
     sid: &SessionId,
     now: UnixTime,
-) -> Result<Vec<tokio::task::JoinHandle<bool>>, FlowError> {
-    let mut handles = Vec::new();
+) -> Result<Vec<LogoutNotice>, FlowError> {
+    let mut notices = Vec::new();
     for client_id in p.inner.store.clients_of_session(sid.as_str()).await? {
         let Some(client) = p.inner.store.find_client(&client_id).await? else {
             continue;
@@ -175,7 +174,7 @@ pub(crate) async fn notify_backchannel(
         let sub = match p.subject_for(&client, subject) {
             Ok(sub) => sub,
             Err(e) => {
-                tracing::error!(client_id = client_id.as_str(), error = ?e, "back-channel logout skipped");
+                tracing::error!(client_id = client_id.as_str(), error = %e, "back-channel logout skipped");
                 continue;
             }
         };
@@ -192,34 +191,13 @@ pub(crate) async fn notify_backchannel(
         let key = super::issue::id_token_key(p, &client).await?;
         let token = jws::sign(&key, Some("logout+jwt"), &claims)
             .map_err(|e| FlowError::Internal(e.to_string()))?;
-        let http = p.inner.http.clone();
-        let allowed = crate::outbound::check_target(&uri, p.inner.settings.allow_private_outbound);
-        handles.push(tokio::spawn(async move {
-            if let Err(why) = allowed {
-                tracing::error!(client_id = client_id.as_str(), why, "back-channel logout not sent: its URI {why} (allow_private_outbound is off)");
-                return false;
-            }
-            for attempt in 0..3u32 {
-                let sent = http
-                    .post(&uri)
-                    .form(&[("logout_token", token.as_str())])
-                    .send()
-                    .await;
-                match sent {
-                    Ok(r) if r.status().is_success() => return true,
-                    Ok(r) => tracing::warn!(client_id = client_id.as_str(), status = %r.status(), attempt, "back-channel logout refused"),
-                    Err(e) if crate::outbound::refused(&e) => {
-                        tracing::error!(client_id = client_id.as_str(), error = %e, "back-channel logout not sent (allow_private_outbound is off)");
-                        return false;
-                    }
-                    Err(e) => tracing::warn!(client_id = client_id.as_str(), error = %e, attempt, "back-channel logout failed"),
-                }
-                tokio::time::sleep(Duration::from_millis(500 * 2u64.pow(attempt))).await;
-            }
-            false
-        }));
+        notices.push(LogoutNotice {
+            client_id,
+            uri,
+            token,
+        });
     }
-    Ok(handles)
+    Ok(notices)
 }
 
 #[cfg(test)]

@@ -71,6 +71,12 @@ impl From<crate::keys::KeysError> for FlowError {
     }
 }
 
+impl From<crate::subject::SubjectError> for FlowError {
+    fn from(e: crate::subject::SubjectError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
 impl From<sesame_core::random::RandomError> for FlowError {
     fn from(e: sesame_core::random::RandomError) -> Self {
         Self::Internal(e.to_string())

@@ -9,7 +9,7 @@ use super::checks::verify_hint;
 use super::parameters::Asked;
 use super::{AuthorizeOutcome, Context, Request, Stop};
 use crate::authn::{EndUser, LoginRequest};
-use crate::flow::{Params, interaction, par};
+use crate::flow::{FlowError, Params, interaction, par};
 use crate::model::InteractionKind;
 use crate::provider::Provider;
 
@@ -43,7 +43,12 @@ pub(super) async fn authenticate(
     // The hint carries the `sub` this client knows (pairwise or public):
     // compare it with the logged-in user's, mapped the same way.
     let hint_other_user = match (&hint_sub, &user) {
-        (Some(hint), Some(u)) => p.subject_for(&req.client, &u.subject)?.as_str() != hint,
+        (Some(hint), Some(u)) => {
+            p.subject_for(&req.client, &u.subject)
+                .map_err(FlowError::from)?
+                .as_str()
+                != hint
+        }
         _ => false,
     };
     let acr_request = acr::requested(params.get("acr_values"), asked.claims_request.as_ref());

@@ -11,7 +11,7 @@ use http::request::Parts;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use sesame_core::{ClientId, RedirectUri, Scopes, SessionId, Subject};
 
-use super::notify_backchannel;
+use super::backchannel_notices;
 use crate::model::{Client, CodeRecord, Grant};
 use crate::store::{ClientStore as _, GrantStore as _};
 use crate::{Authenticator, AuthnError, EndUser, LoginRequest, MemoryStore, Provider, Store};
@@ -101,9 +101,10 @@ async fn logout(allow_private: bool, http: Option<reqwest::Client>, uris: &[Stri
         };
         store.save_code(&format!("code{i}"), &code).await.unwrap();
     }
-    let handles = notify_backchannel(&p, &Subject::new("alice"), &SessionId::new("sid"), now)
+    let notices = backchannel_notices(&p, &Subject::new("alice"), &SessionId::new("sid"), now)
         .await
         .unwrap();
+    let handles = p.deliver_logout_notices(notices);
     let mut sent = Vec::new();
     for h in handles {
         sent.push(h.await.unwrap());
