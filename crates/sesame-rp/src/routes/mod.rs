@@ -1,4 +1,8 @@
 //! The relying party's routes: login, callback, logout, back-channel logout.
+//! One provider's router is here; several providers' (under `/{provider}`)
+//! is in `many.rs`, over the same handlers.
+
+mod many;
 
 use axum::Router;
 use axum::body::Bytes;
