@@ -302,17 +302,8 @@ fn client_name(m: &Map<String, Value>) -> Result<Option<String>, OAuthError> {
     Ok(Some(name.to_owned()))
 }
 
-/// Parses and checks registration metadata (a registration request, or an
-/// RFC 7592 update). Unknown members are ignored (RFC 7591 §2).
-pub(crate) fn parse(
-    m: &Map<String, Value>,
-    settings: &Settings,
-    scopes: &ScopeClaims,
-) -> Result<Metadata, OAuthError> {
-    if let Some((name, why)) = REFUSED.iter().find(|(name, _)| member(m, name).is_some()) {
-        return Err(bad(format!("{name} is not supported: {why}")));
-    }
-    let subject_type = match string(m, "subject_type")? {
+fn subject_type(m: &Map<String, Value>, settings: &Settings) -> Result<SubjectType, OAuthError> {
+    Ok(match string(m, "subject_type")? {
         None => SubjectType::Public,
         Some(name) => match SubjectType::parse(name) {
             Some(SubjectType::Pairwise) if settings.pairwise_salt.is_none() => {
@@ -323,39 +314,22 @@ pub(crate) fn parse(
             Some(t) => t,
             None => return Err(bad("subject_type must be public or pairwise")),
         },
-    };
-    let application_type = match string(m, "application_type")? {
-        None => ApplicationType::Web,
-        Some(a) => ApplicationType::parse(a)
-            .ok_or_else(|| bad("application_type must be web or native"))?,
-    };
-    let (grant_types, response_types) = flows(m)?;
-    let implicit = grant_types.contains(&GrantType::Implicit);
-    let redirect_uris = uris(
-        m,
-        "redirect_uris",
-        application_type,
-        implicit,
-        &ErrorCode::InvalidRedirectUri,
-    )?;
-    if redirect_uris.is_empty() && (grant_types.contains(&GrantType::AuthorizationCode) || implicit)
-    {
-        return Err(bad_redirect("redirect_uris is required"));
-    }
-    let sector_identifier_uri = match string(m, "sector_identifier_uri")? {
-        None => None,
-        Some(raw) => Some(outbound_urls::sector_identifier_uri(raw, settings)?),
-    };
-    if subject_type == SubjectType::Pairwise && sector_identifier_uri.is_none() {
-        let mut probe = Client::new(sesame_core::ClientId::new(""), redirect_uris.clone(), 0);
-        probe.subject_type = subject_type;
-        if probe.sector_identifier().is_none() {
-            return Err(bad(
-                "subject_type pairwise needs redirect_uris that all share one host, or a sector_identifier_uri listing them",
-            ));
-        }
-    }
+    })
+}
 
+/// How the client authenticates, and the keys it does so with.
+struct Authentication {
+    token_endpoint_auth_method: AuthMethod,
+    token_endpoint_auth_signing_alg: Option<JwsAlgorithm>,
+    jwks: Option<JwkSet>,
+    jwks_uri: Option<String>,
+}
+
+fn authentication(
+    m: &Map<String, Value>,
+    settings: &Settings,
+    grant_types: &[GrantType],
+) -> Result<Authentication, OAuthError> {
     let token_endpoint_auth_method = match string(m, "token_endpoint_auth_method")? {
         None => AuthMethod::ClientSecretBasic,
         Some(name) => AuthMethod::parse(name).ok_or_else(|| {
@@ -399,6 +373,84 @@ pub(crate) fn parse(
             "private_key_jwt needs the client's public keys in jwks or at jwks_uri",
         ));
     }
+    Ok(Authentication {
+        token_endpoint_auth_method,
+        token_endpoint_auth_signing_alg,
+        jwks,
+        jwks_uri,
+    })
+}
+
+/// Scopes the provider does not know are dropped (the response shows what
+/// was registered): a client cannot invent scopes to get client_credentials
+/// tokens for them.
+fn registered_scope(
+    m: &Map<String, Value>,
+    scopes: &ScopeClaims,
+) -> Result<Option<Scopes>, OAuthError> {
+    Ok(match string(m, "scope")? {
+        None => None,
+        Some(s) => {
+            let requested =
+                Scopes::parse(s).map_err(|_| bad("scope contains invalid characters"))?;
+            let mut known = Scopes::new();
+            for s in requested.iter().filter(|s| scopes.knows(s.as_str())) {
+                known.insert(s.clone());
+            }
+            Some(known)
+        }
+    })
+}
+
+/// Parses and checks registration metadata (a registration request, or an
+/// RFC 7592 update). Unknown members are ignored (RFC 7591 §2).
+pub(crate) fn parse(
+    m: &Map<String, Value>,
+    settings: &Settings,
+    scopes: &ScopeClaims,
+) -> Result<Metadata, OAuthError> {
+    if let Some((name, why)) = REFUSED.iter().find(|(name, _)| member(m, name).is_some()) {
+        return Err(bad(format!("{name} is not supported: {why}")));
+    }
+    let subject_type = subject_type(m, settings)?;
+    let application_type = match string(m, "application_type")? {
+        None => ApplicationType::Web,
+        Some(a) => ApplicationType::parse(a)
+            .ok_or_else(|| bad("application_type must be web or native"))?,
+    };
+    let (grant_types, response_types) = flows(m)?;
+    let implicit = grant_types.contains(&GrantType::Implicit);
+    let redirect_uris = uris(
+        m,
+        "redirect_uris",
+        application_type,
+        implicit,
+        &ErrorCode::InvalidRedirectUri,
+    )?;
+    if redirect_uris.is_empty() && (grant_types.contains(&GrantType::AuthorizationCode) || implicit)
+    {
+        return Err(bad_redirect("redirect_uris is required"));
+    }
+    let sector_identifier_uri = match string(m, "sector_identifier_uri")? {
+        None => None,
+        Some(raw) => Some(outbound_urls::sector_identifier_uri(raw, settings)?),
+    };
+    if subject_type == SubjectType::Pairwise && sector_identifier_uri.is_none() {
+        let mut probe = Client::new(sesame_core::ClientId::new(""), redirect_uris.clone(), 0);
+        probe.subject_type = subject_type;
+        if probe.sector_identifier().is_none() {
+            return Err(bad(
+                "subject_type pairwise needs redirect_uris that all share one host, or a sector_identifier_uri listing them",
+            ));
+        }
+    }
+
+    let Authentication {
+        token_endpoint_auth_method,
+        token_endpoint_auth_signing_alg,
+        jwks,
+        jwks_uri,
+    } = authentication(m, settings, &grant_types)?;
 
     let id_token_signed_response_alg =
         match alg(m, "id_token_signed_response_alg", &settings.signing_algs)? {
@@ -430,21 +482,7 @@ pub(crate) fn parse(
         ));
     }
 
-    // Scopes the provider does not know are dropped (the response shows what
-    // was registered): a client cannot invent scopes to get client_credentials
-    // tokens for them.
-    let scope = match string(m, "scope")? {
-        None => None,
-        Some(s) => {
-            let requested =
-                Scopes::parse(s).map_err(|_| bad("scope contains invalid characters"))?;
-            let mut known = Scopes::new();
-            for s in requested.iter().filter(|s| scopes.knows(s.as_str())) {
-                known.insert(s.clone());
-            }
-            Some(known)
-        }
-    };
+    let scope = registered_scope(m, scopes)?;
 
     Ok(Metadata {
         redirect_uris,
