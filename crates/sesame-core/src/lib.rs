@@ -115,5 +115,6 @@ pub use validation::{
 pub use pkce::verify as pkce_verify;
 pub use vocab::{
     ApplicationType, CLIENT_ASSERTION_TYPE_JWT_BEARER, ClientAuthMethod, GrantType, Prompt,
-    PromptError, ResponseMode, ResponseType, SubjectType, TokenTypeHint, UnknownWord,
+    PromptError, ResponseMode, ResponseType, SecurityProfile, SubjectType, TokenTypeHint,
+    UnknownWord,
 };

@@ -11,6 +11,7 @@ mod notify;
 pub(crate) mod outbound;
 pub mod pages;
 pub mod paths;
+pub mod profile;
 mod provider;
 pub mod secrets;
 mod sid;

@@ -39,13 +39,12 @@ pub struct Client {
     /// The client secret itself, kept **only** for `client_secret_jwt` clients
     /// and for clients whose `id_token_signed_response_alg` is HS256/384/512.
     ///
-    /// A deliberate trade-off: verifying an HMAC-signed assertion, or keying
-    /// an HMAC ID token (OIDC Core §10.1), needs the shared secret, which a
-    /// hash cannot give back. Every other client has
-    /// `None` here and only [`Client::client_secret_hash`]. `Debug` prints
-    /// `[redacted]`. Storage backends must not keep it in clear: the SQL
-    /// store seals it with its encryption key (the in-memory store keeps it
-    /// in memory only). Prefer `private_key_jwt` where clients can do it.
+    /// A deliberate trade-off: verifying an HMAC-signed assertion, or keying an
+    /// HMAC ID token (OIDC Core §10.1), needs the shared secret, which a hash
+    /// cannot give back. Every other client has `None` here and only
+    /// [`Client::client_secret_hash`]. `Debug` prints `[redacted]`. Backends must
+    /// not keep it in clear: the SQL store seals it with its encryption key.
+    /// Prefer `private_key_jwt` where clients can do it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret_jwt_key: Option<ClientSecret>,
     /// The hash ([`crate::secrets::hash_generated_secret`]) of the RFC 7592
@@ -109,13 +108,11 @@ pub struct Client {
     /// `invalid_target`. The access token's audience is then the resources.
     #[serde(default)]
     pub allowed_resources: Vec<String>,
-    /// Require PKCE from this client even on a request that carries a
-    /// `nonce`. Public clients always need PKCE; for a confidential client
-    /// the default (false) is RFC 9700 §2.1.1: PKCE, or a `nonce` on the
-    /// OpenID request (the injection defence of OIDC Core), and a request
-    /// with neither is refused. Stored as `require_pkce_always`: clients
-    /// saved before the policy existed carry `require_pkce: true` for every
-    /// client, which was a default and not a choice, so it is not read.
+    /// Require PKCE from this client even on a request with a `nonce`. Public
+    /// clients always need PKCE; for a confidential one the default (false) is
+    /// RFC 9700 §2.1.1: PKCE or a `nonce` (OIDC Core's injection defence), and
+    /// neither is refused. Stored as `require_pkce_always`: older records'
+    /// `require_pkce: true` was a default for every client, not a choice.
     #[serde(default, rename = "require_pkce_always")]
     pub require_pkce: bool,
     /// Issue RFC 9068 JWT access tokens instead of opaque ones.
@@ -153,14 +150,16 @@ pub struct Client {
     /// document listed every redirect URI when it was registered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sector_identifier_uri: Option<String>,
-    /// `dpop_bound_access_tokens` (RFC 9449 §5.2): this client's token
-    /// requests must carry a DPoP proof.
+    /// `dpop_bound_access_tokens` (RFC 9449 §5.2): its token requests need a DPoP proof.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dpop_bound_access_tokens: bool,
     /// `require_pushed_authorization_requests` (RFC 9126 §6): this client's
     /// authorization requests are accepted only when pushed first.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub require_par: bool,
+    /// The security profile it is held to, else the provider's; see [`crate::profile`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<sesame_core::SecurityProfile>,
     /// When the client was registered.
     pub created_at: UnixTime,
 }
@@ -204,6 +203,7 @@ impl Client {
             sector_identifier_uri: None,
             require_par: false,
             dpop_bound_access_tokens: false,
+            profile: None,
             created_at: now,
         }
     }

@@ -52,6 +52,10 @@ pub struct Settings {
     /// `require_pushed_authorization_requests`). Default false; per client:
     /// [`Client::require_par`](crate::Client::require_par).
     pub require_par: bool,
+    /// The security profile every client is held to (a client may name its
+    /// own, [`Client::profile`](crate::Client::profile)). Default none; see
+    /// [`crate::profile`].
+    pub profile: Option<sesame_core::SecurityProfile>,
     /// Refuse a confidential client's code request that carries neither
     /// PKCE nor a `nonce` (the two defences against code injection).
     /// Default true. RFC 9700 and OIDC Core do not require a provider to
@@ -169,6 +173,7 @@ impl Default for Settings {
             allow_plain_pkce: false,
             require_pkce: false,
             require_par: false,
+            profile: None,
             require_pkce_or_nonce: true,
             legacy_assertion_audience: false,
             key_reload_interval: 60,

@@ -1,6 +1,7 @@
 //! Administration shared by the CLI and the demo: clients, users, keys.
 
 use serde::Serialize;
+use sesame_core::SecurityProfile;
 use sesame_core::{
     ClientAuthMethod, ClientId, ClientSecret, Clock, GrantType, JwsAlgorithm, ResponseType,
     SigningKey, SubjectType, SystemClock,
@@ -66,6 +67,9 @@ pub struct NewClient {
     pub request_uris: Vec<String>,
     /// The only algorithm accepted for its request objects (`none`: unsigned allowed).
     pub request_object_alg: Option<String>,
+    /// The security profile it is held to (`fapi2`): its switches are set,
+    /// and a registration that breaks it is refused.
+    pub profile: Option<SecurityProfile>,
 }
 
 /// Changes to a registered client: each `Some` replaces the stored value.
@@ -99,6 +103,8 @@ pub struct ClientUpdate {
     pub request_uris: Option<Vec<String>>,
     /// `request_object_signing_alg` (`Some(None)`: any supported one).
     pub request_object_alg: Option<Option<String>>,
+    /// The security profile (`Some(None)`: none any more).
+    pub profile: Option<Option<SecurityProfile>>,
 }
 
 /// The result of registering a client: the secret is shown once.
@@ -325,6 +331,7 @@ pub async fn add_client(store: &SqlStore, new: &NewClient) -> Result<Registered,
         .map(request_object_alg)
         .transpose()?;
     check_keys(&client)?;
+    held_to(&mut client, new.profile)?;
     if let Some(uri) = &new.backchannel_logout_uri {
         url::Url::parse(uri).map_err(|_| {
             AdminError::invalid(format!(
@@ -429,7 +436,28 @@ pub async fn update_client(
         ));
     }
     check_keys(&client)?;
+    let profile = update.profile.unwrap_or(client.profile);
+    held_to(&mut client, profile)?;
     store.save_client(&client).await?;
+    Ok(())
+}
+
+/// Holds `client` to `profile`: refused when its registration breaks it
+/// (every breach named), else the profile's switches stored on, so that
+/// `clients show` tells what the provider enforces.
+fn held_to(client: &mut Client, profile: Option<SecurityProfile>) -> Result<(), AdminError> {
+    client.profile = profile;
+    let Some(profile) = profile else {
+        return Ok(());
+    };
+    let breaches = sesame_op::profile::breaches(profile, client);
+    if !breaches.is_empty() {
+        return Err(AdminError::invalid(format!(
+            "--profile {profile}: {} (a FAPI 2.0 client: --auth-method private_key_jwt with --jwks or --jwks-uri, --id-token-alg PS256, ES256 or EdDSA, response type code)",
+            breaches.join("; ")
+        )));
+    }
+    sesame_op::profile::apply(profile, client);
     Ok(())
 }
 

@@ -193,6 +193,10 @@ pub struct Config {
     /// (RFC 9126 `require_pushed_authorization_requests`). Off by default;
     /// per client: `sesame clients add --require-par`.
     pub require_par: bool,
+    /// Hold every client to a security profile: `"fapi2"` (the FAPI 2.0
+    /// Security Profile; see the README's "FAPI 2.0" section). Default none;
+    /// per client: `sesame clients add --profile fapi2`. `SESAME_PROFILE`.
+    pub profile: Option<sesame_core::SecurityProfile>,
     /// Refuse a confidential client's code request with neither PKCE nor a
     /// nonce. On by default; the OpenID certification plans need it off
     /// (`oidcc-ensure-request-without-nonce-succeeds-for-code-flow`).
@@ -289,6 +293,7 @@ impl Default for Config {
             allow_private_outbound: false,
             require_pkce: false,
             require_par: false,
+            profile: None,
             require_pkce_or_nonce: true,
             legacy_assertion_audience: false,
             registration: RegistrationMode::Off,
@@ -307,6 +312,7 @@ const CONFIG_KEYS: &[&str] = &[
     "require_pkce_or_nonce",
     "legacy_assertion_audience",
     "require_par",
+    "profile",
     "allow_private_outbound",
     "scopes",
     "registration",

@@ -190,6 +190,7 @@ pub async fn build_with(
     settings.password_grant = config.password_grant;
     settings.require_pkce = config.require_pkce;
     settings.require_par = config.require_par;
+    settings.profile = config.profile;
     settings.require_pkce_or_nonce = config.require_pkce_or_nonce;
     settings.legacy_assertion_audience = config.legacy_assertion_audience;
     settings.acr_values_supported = config.acr.supported();

@@ -96,11 +96,13 @@ macro_rules! wire_enum {
 mod auth_method;
 mod grant_type;
 mod misc;
+mod profile;
 mod response_type;
 
 pub use auth_method::ClientAuthMethod;
 pub use grant_type::GrantType;
 pub use misc::{ApplicationType, Prompt, PromptError, ResponseMode, SubjectType, TokenTypeHint};
+pub use profile::SecurityProfile;
 pub use response_type::ResponseType;
 
 /// `client_assertion_type` of a JWT client assertion (RFC 7523 §2.2).

@@ -118,7 +118,7 @@ impl Provider {
             )]
             .into_iter()
             .collect(),
-            require_pushed_authorization_requests: Some(s.require_par),
+            require_pushed_authorization_requests: Some(s.require_par || s.profile.is_some()),
             ..ProviderMetadata::default()
         }
     }

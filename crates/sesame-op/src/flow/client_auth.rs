@@ -43,8 +43,21 @@ fn form_decode(value: &str) -> Option<String> {
 }
 
 /// Authenticates the client of a request: `authorization` is the raw
-/// Authorization header, if any; `endpoint` is the URL the assertion's `aud` may name.
+/// Authorization header, if any; `endpoint` is the URL the assertion's `aud`
+/// may name. The client comes back as its security profile has it
+/// ([`crate::profile::enforce`]), or is refused when it breaks it.
 pub(crate) async fn authenticate(
+    p: &Provider,
+    authorization: Option<&str>,
+    form: &Params,
+    endpoint: &str,
+    now: UnixTime,
+) -> Result<Client, FlowError> {
+    let client = authenticate_any(p, authorization, form, endpoint, now).await?;
+    crate::profile::enforce(p, client).map_err(|e| invalid_client(&e))
+}
+
+async fn authenticate_any(
     p: &Provider,
     authorization: Option<&str>,
     form: &Params,
@@ -181,6 +194,11 @@ async fn check_assertion(
     {
         return Err(invalid_client(
             "client_assertion is not signed with the registered token_endpoint_auth_signing_alg",
+        ));
+    }
+    if crate::profile::of(p, &client).is_some() && !crate::profile::FAPI2_ALGS.contains(&alg) {
+        return Err(invalid_client(
+            "FAPI 2.0: client_assertion must be signed with PS256, ES256 or EdDSA",
         ));
     }
     let verified = match client.token_endpoint_auth_method {

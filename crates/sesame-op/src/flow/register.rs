@@ -173,6 +173,7 @@ pub(crate) async fn register(
     }
     let mut client = Client::new(client_id, Vec::new(), now);
     metadata.apply(&mut client);
+    held_to_profile(p, &client)?;
     check_sector(p, &client).await?;
     if client.subject_type == SubjectType::Pairwise {
         client.pairwise_sector = sector_of(&client);
@@ -272,6 +273,7 @@ pub(crate) async fn update(
     let metadata = client_metadata::parse(request, &p.inner.settings, &p.inner.scopes)?;
     let mut updated = client.clone();
     metadata.apply(&mut updated);
+    held_to_profile(p, &updated)?;
     check_sector(p, &updated).await?;
     keep_subjects(&client, &mut updated)?;
     let secret = settle_secret(&mut updated)?;
@@ -282,6 +284,14 @@ pub(crate) async fn update(
         "client registration updated"
     );
     Ok(information(p, &updated, secret.as_ref(), token))
+}
+
+/// A registration that breaks the provider's security profile is refused
+/// (`invalid_client_metadata`, every breach named).
+fn held_to_profile(p: &Provider, client: &Client) -> Result<(), FlowError> {
+    crate::profile::enforce(p, client.clone())
+        .map(drop)
+        .map_err(|e| FlowError::OAuth(OAuthError::new(ErrorCode::InvalidClientMetadata, e)))
 }
 
 /// S3: an update keeps the `sub`s the client's users already have. The

@@ -16,6 +16,7 @@ mod conformance;
 mod device;
 mod discovery;
 mod dpop;
+mod fapi2;
 mod logout;
 mod pairwise;
 mod par;

@@ -2,7 +2,9 @@
 
 use clap::{Args, Subcommand};
 use serde_json::json;
-use sesame_core::{ClientAuthMethod, ClientId, GrantType, JwsAlgorithm, ResponseType, SubjectType};
+use sesame_core::{
+    ClientAuthMethod, ClientId, GrantType, JwsAlgorithm, ResponseType, SecurityProfile, SubjectType,
+};
 use sesame_op::store::ClientStore;
 
 use super::words::{self, Word};
@@ -140,6 +142,11 @@ pub(super) struct ClientAdd {
     /// The only algorithm accepted for its request objects; `none` allows unsigned ones.
     #[arg(long, value_name = "ALG")]
     request_object_alg: Option<String>,
+    /// Hold the client to a security profile: `fapi2` (the FAPI 2.0 Security
+    /// Profile: PAR, PKCE S256, DPoP-bound tokens, private_key_jwt,
+    /// PS256/ES256/EdDSA, codes of 60 s, no refresh-token rotation).
+    #[arg(long, value_parser = parse_profile)]
+    profile: Option<SecurityProfile>,
     /// A fixed client id (default: random).
     #[arg(long)]
     client_id: Option<String>,
@@ -197,6 +204,25 @@ pub(super) struct ClientChange {
     /// The only algorithm accepted for its request objects (`none`: unsigned; `any`: any supported).
     #[arg(long, value_name = "ALG")]
     request_object_alg: Option<String>,
+    /// Hold the client to a security profile (`fapi2`), or to none (`none`).
+    #[arg(long, value_name = "PROFILE", value_parser = parse_profile_or_none)]
+    profile: Option<ProfileOrNone>,
+}
+
+/// `--profile` of `clients update`: a profile, or `none`.
+#[derive(Debug, Clone, Copy)]
+struct ProfileOrNone(Option<SecurityProfile>);
+
+fn parse_profile(s: &str) -> Result<SecurityProfile, String> {
+    SecurityProfile::parse(s).ok_or_else(|| format!("unknown profile {s:?} (known: fapi2)"))
+}
+
+fn parse_profile_or_none(s: &str) -> Result<ProfileOrNone, String> {
+    if s == "none" {
+        Ok(ProfileOrNone(None))
+    } else {
+        parse_profile(s).map(|p| ProfileOrNone(Some(p)))
+    }
 }
 
 /// The JWK Set in `path`, as JSON.
@@ -241,6 +267,7 @@ impl ClientChange {
             request_object_alg: self
                 .request_object_alg
                 .map(|a| Some(a).filter(|a| a != "any")),
+            profile: self.profile.map(|p| p.0),
         };
         Ok((self.client_id, update))
     }
@@ -283,6 +310,7 @@ impl ClientAdd {
                 .transpose()?,
             request_uris: self.request_uris,
             request_object_alg: self.request_object_alg,
+            profile: self.profile,
         })
     }
 }
@@ -382,6 +410,7 @@ fn client_json(c: &sesame_op::Client) -> serde_json::Value {
         "require_pkce": c.require_pkce,
         "require_par": c.require_par,
         "dpop_bound_access_tokens": c.dpop_bound_access_tokens,
+        "profile": c.profile,
         "jwks": c.jwks,
         "jwks_uri": c.jwks_uri,
         "userinfo_signed_response_alg": c.userinfo_signed_response_alg,

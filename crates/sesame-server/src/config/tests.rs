@@ -31,6 +31,21 @@ fn allow_private_outbound_is_off_unless_configured() {
     );
 }
 
+/// No profile unless configured; `profile = "fapi2"` (or `SESAME_PROFILE`,
+/// a key the environment filter passes) holds every client to FAPI 2.0; an
+/// unknown profile is refused.
+#[test]
+fn the_security_profile_is_none_unless_configured() {
+    assert_eq!(Config::default().profile, None);
+    assert!(CONFIG_KEYS.contains(&"profile"));
+    assert_eq!(
+        from_toml("profile = \"fapi2\"\n").unwrap().profile,
+        Some(sesame_core::SecurityProfile::Fapi2)
+    );
+    let e = from_toml("profile = \"fapi1\"\n").unwrap_err().to_string();
+    assert!(e.contains("fapi1"), "{e}");
+}
+
 /// Off unless configured; `SESAME_REGISTRATION` reaches it; a word
 /// outside off/open/token is refused with the key's name.
 #[test]

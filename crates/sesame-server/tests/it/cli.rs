@@ -736,3 +736,96 @@ fn clients_add_and_update_take_response_types_pkce_and_keys() {
     assert_eq!(code, 1);
     assert!(err.contains("nobody"), "{err}");
 }
+
+/// `clients add --profile fapi2` names every breach of the FAPI 2.0 Security
+/// Profile and saves nothing; a conforming client is saved with the
+/// profile's switches on, and `clients update --profile none` lifts it.
+#[test]
+fn clients_add_holds_a_client_to_the_fapi2_profile() {
+    let dir = TempDir::new();
+    let db = dir.db();
+    let jwks = dir.0.join("client-jwks.json");
+    std::fs::write(&jwks, PUBLIC_JWKS).unwrap();
+    let jwks = jwks.to_str().unwrap().to_owned();
+    let base = [
+        "--database",
+        db.as_str(),
+        "clients",
+        "add",
+        "--name",
+        "Bank",
+        "--redirect-uri",
+        "https://rp.example/cb",
+        "--profile",
+        "fapi2",
+        "--json",
+    ];
+    let (code, _, err) = sesame(&base);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("private_key_jwt"), "{err}");
+    assert!(err.contains("PS256, ES256 or EdDSA"), "{err}");
+    let (_, out, _) = sesame(&["--database", db.as_str(), "clients", "list", "--json"]);
+    assert!(!out.contains("Bank"), "nothing saved: {out}");
+
+    let mut args = base.to_vec();
+    args.extend_from_slice(&[
+        "--auth-method",
+        "private_key_jwt",
+        "--jwks",
+        jwks.as_str(),
+        "--id-token-alg",
+        "ES256",
+    ]);
+    let (code, out, err) = sesame(&args);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let id = v["client_id"].as_str().unwrap().to_owned();
+    let show = || {
+        let (code, out, err) =
+            sesame(&["--database", db.as_str(), "clients", "show", &id, "--json"]);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<serde_json::Value>(out.trim()).unwrap()
+    };
+    let c = show();
+    assert_eq!(c["profile"], "fapi2");
+    assert_eq!(c["require_par"], true);
+    assert_eq!(c["require_pkce"], true);
+    assert_eq!(c["dpop_bound_access_tokens"], true);
+    // An update that would break it is refused.
+    let (code, _, err) = sesame(&[
+        "--database",
+        db.as_str(),
+        "clients",
+        "update",
+        &id,
+        "--id-token-alg",
+        "RS256",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("fapi2"), "{err}");
+    let (code, _, err) = sesame(&[
+        "--database",
+        db.as_str(),
+        "clients",
+        "update",
+        &id,
+        "--profile",
+        "none",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(show()["profile"], serde_json::Value::Null);
+    let (code, _, err) = sesame(&[
+        "--database",
+        db.as_str(),
+        "clients",
+        "add",
+        "--name",
+        "X",
+        "--redirect-uri",
+        "https://rp.example/cb",
+        "--profile",
+        "fapi1",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown profile"), "{err}");
+}

@@ -222,7 +222,7 @@ fn pkce(p: &Provider, req: &Request, params: &Params) -> Result<Option<PkceChall
             ));
         }
     };
-    if method == PkceMethod::Plain && !p.inner.settings.allow_plain_pkce {
+    if method == PkceMethod::Plain && !crate::profile::allows_plain_pkce(p, &req.client) {
         return Err(req.stop(
             ErrorCode::InvalidRequest,
             "code_challenge_method must be S256",

@@ -44,7 +44,7 @@ pub(super) async fn issue(
             redirect_uri: req.redirect.redirect_uri.clone(),
             nonce: asked.nonce.clone(),
             pkce: asked.pkce,
-            expires_at: now + p.inner.settings.code_ttl,
+            expires_at: now + crate::profile::code_ttl(p, &req.client),
         };
         Some(issue::mint_code(p, &record).await?)
     } else {

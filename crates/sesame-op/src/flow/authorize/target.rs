@@ -41,6 +41,8 @@ pub(super) async fn locate<'a>(
     let Some(client) = p.inner.store.find_client(&ClientId::new(client_id)).await? else {
         return Err(error_page(ErrorCode::InvalidClient, "unknown client_id"));
     };
+    let client = crate::profile::enforce(p, client)
+        .map_err(|e| error_page(ErrorCode::UnauthorizedClient, &e))?;
     // A pushed request (RFC 9126): only its stored parameters count. A
     // request object: its parameters, checked, win over the query's.
     let pushed = params

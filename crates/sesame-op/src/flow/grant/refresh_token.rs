@@ -21,7 +21,12 @@ pub(super) async fn refresh_token(
         .ok_or_else(|| err(ErrorCode::InvalidRequest, "refresh_token is missing"))?;
     let key = token_key(presented);
     check_before_use(p, client, form, dpop, &key, now).await?;
-    let record = spend(p, client, &key, now).await?;
+    let rotate = crate::profile::rotates_refresh_tokens(p, client);
+    let record = if rotate {
+        spend(p, client, &key, now).await?
+    } else {
+        keep(p, &key, now).await?
+    };
     let granted = record.grant.scopes.clone();
     let scopes = match form.get("scope") {
         None => granted.clone(),
@@ -72,13 +77,18 @@ pub(super) async fn refresh_token(
     } else {
         None
     };
-    // The new refresh token keeps the original scope (RFC 6749 §6).
-    let refresh = issue::mint_refresh_token(p, &record.grant, now).await?;
+    // The new refresh token keeps the original scope (RFC 6749 §6). Without
+    // rotation the client keeps the one it sent (RFC 6749 §5.1: none is issued).
+    let refresh = if rotate {
+        Some(issue::mint_refresh_token(p, &record.grant, now).await?)
+    } else {
+        None
+    };
     Ok(TokenResponse {
         access_token: access.secret().to_owned(),
         token_type: "Bearer",
         expires_in: ttl,
-        refresh_token: Some(refresh.secret().to_owned()),
+        refresh_token: refresh.map(|r| r.secret().to_owned()),
         id_token,
         scope: scopes.to_string(),
     })
@@ -129,6 +139,21 @@ async fn check_before_use(
         crate::flow::resource::narrowed(&live.grant, form)?;
     }
     Ok(())
+}
+
+/// A live token that is not rotated (FAPI 2.0): read, not spent, so the
+/// same token refreshes again; [`check_before_use`] has checked its client.
+async fn keep(p: &Provider, key: &str, now: UnixTime) -> Result<RefreshTokenRecord, FlowError> {
+    p.inner
+        .store
+        .find_refresh_token(key, now)
+        .await?
+        .ok_or_else(|| {
+            err(
+                ErrorCode::InvalidGrant,
+                "the refresh token is invalid, expired or revoked",
+            )
+        })
 }
 
 /// Uses the token once: a reused one revokes its family (RFC 9700 §4.14.2),
