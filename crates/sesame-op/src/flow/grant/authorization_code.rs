@@ -51,6 +51,16 @@ pub(super) async fn authorization_code(
             "the code was issued to another client",
         ));
     }
+    // RFC 9449 §10: a code bound with dpop_jkt (or a DPoP proof at PAR)
+    // needs a proof made with that key.
+    if let Some(jkt) = &record.grant.jkt
+        && dpop != Some(jkt.as_str())
+    {
+        return Err(err(
+            ErrorCode::InvalidGrant,
+            "the code is bound to a DPoP key (dpop_jkt): send a proof made with it",
+        ));
+    }
     if form.get("redirect_uri") != Some(record.redirect_uri.as_str()) {
         return Err(err(
             ErrorCode::InvalidGrant,
