@@ -14,7 +14,7 @@ use sesame_core::{Clock, Issuer, JwsAlgorithm, SystemClock};
 use sesame_op::{Provider, Settings};
 use sesame_op_sqlx::SqlStore;
 
-use crate::config::{Config, RegistrationMode};
+use crate::config::{Config, DpopNonceMode, RegistrationMode};
 use crate::connections::{self, BodyRules, Limits};
 use crate::login::{self, LoginLimits, LoginState, ServerAuth, UserClaims};
 use crate::ratelimit::endpoints::{TokenLimit, limit_token};
@@ -42,6 +42,9 @@ pub enum ServerError {
     /// The pairwise subject salt could not be read or created.
     #[error("pairwise subject salt: {0}")]
     PairwiseSalt(sesame_op::StoreError),
+    /// The DPoP nonce key could not be read or created.
+    #[error("DPoP nonce key: {0}")]
+    DpopNonceKey(sesame_op::StoreError),
     /// A user could not be stored.
     #[error(transparent)]
     User(#[from] sesame_op_sqlx::UserError),
@@ -207,6 +210,15 @@ pub async fn build_with(
             .await
             .map_err(ServerError::PairwiseSalt)?,
     );
+    // DPoP nonces: derived with one key for every instance on this database.
+    if config.dpop_nonce == DpopNonceMode::Required {
+        settings.dpop_nonce = sesame_op::DpopNonce::Required(
+            store
+                .dpop_nonce_key()
+                .await
+                .map_err(ServerError::DpopNonceKey)?,
+        );
+    }
     let mut builder = Provider::builder(issuer)
         .with_store(Arc::clone(&store) as Arc<dyn sesame_op::Store>)
         .with_authenticator(ServerAuth(Arc::clone(&login)))
