@@ -5,8 +5,8 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use sesame_op::{DpopNonceKey, PairwiseSalt};
 use sesame_op::store::{StoreError, StoreResult};
+use sesame_op::{DpopNonceKey, PairwiseSalt};
 
 use crate::store::{Arg, Cell, Col, ConnectError, SqlStore};
 
