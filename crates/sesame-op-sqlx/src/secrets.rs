@@ -5,12 +5,13 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use sesame_op::PairwiseSalt;
 use sesame_op::store::{StoreError, StoreResult};
+use sesame_op::{DpopNonceKey, PairwiseSalt};
 
 use crate::store::{Arg, Cell, Col, ConnectError, SqlStore};
 
 const PAIRWISE_SALT: &str = "pairwise_salt";
+const DPOP_NONCE_KEY: &str = "dpop_nonce_key";
 /// A value sealed with the key the database was first opened with.
 const KEY_CHECK: &str = "key_check";
 
@@ -33,6 +34,25 @@ impl SqlStore {
             .decode(bytes)
             .map_err(|_| StoreError::new("the stored pairwise salt is corrupt"))?;
         Ok(PairwiseSalt::new(bytes))
+    }
+
+    /// The key DPoP nonces are derived with (`sesame_op::DpopNonce::Required`):
+    /// 32 random bytes made on first use, then the same for every instance
+    /// sharing the database, so that a nonce one instance gives out is
+    /// accepted by all. Sealed with the encryption key like the pairwise salt.
+    ///
+    /// # Errors
+    /// When the storage fails, or the stored key does not decrypt with this
+    /// store's key.
+    pub async fn dpop_nonce_key(&self) -> StoreResult<DpopNonceKey> {
+        let fresh = DpopNonceKey::generate().map_err(StoreError::new)?;
+        let bytes = self
+            .secret(DPOP_NONCE_KEY, &STANDARD.encode(fresh.as_bytes()))
+            .await?;
+        let bytes = STANDARD
+            .decode(bytes)
+            .map_err(|_| StoreError::new("the stored DPoP nonce key is corrupt"))?;
+        Ok(DpopNonceKey::new(bytes))
     }
 
     /// The secret `name`, storing `candidate` (sealed) if there is none yet.

@@ -27,6 +27,9 @@ pub use keys::{KeysError, RotatedKeys, Rotation};
 pub use model::{ApplicationType, AuthMethod, Client, GrantType, SubjectType};
 pub use outbound::PublicAddresses;
 pub use pages::{STYLESHEET, page_headers};
-pub use provider::{BuildError, Provider, ProviderBuilder, Registration, Settings};
+pub use provider::{
+    BuildError, DPOP_NONCE_WINDOW, DpopNonce, DpopNonceKey, Provider, ProviderBuilder,
+    Registration, Settings,
+};
 pub use store::{MemoryStore, Store, StoreError};
 pub use subject::{PairwiseHash, PairwiseSalt};

@@ -13,7 +13,11 @@ use crate::pages::Templates;
 use crate::store::Store;
 use crate::subject::{self, PairwiseSalt, SubjectError};
 
+mod dpop_nonce;
 mod rotation;
+
+pub(crate) use dpop_nonce::NonceCheck;
+pub use dpop_nonce::{DPOP_NONCE_WINDOW, DpopNonce, DpopNonceKey};
 
 /// Lifetimes and switches. Every field has a secure default.
 #[derive(Debug, Clone)]
@@ -105,6 +109,9 @@ pub struct Settings {
     /// turn it on; so does a deployment whose relying parties listen on a
     /// private network.
     pub allow_private_outbound: bool,
+    /// Server-provided nonces in DPoP proofs (RFC 9449 §8, §9). Default
+    /// [`DpopNonce::Off`] (see there why); [`ProviderBuilder::with_dpop_nonce`].
+    pub dpop_nonce: DpopNonce,
 }
 
 /// Who may register clients at the registration endpoint ([`crate::paths::REGISTER`]).
@@ -184,6 +191,7 @@ impl Default for Settings {
             password_grant: false,
             pairwise_salt: None,
             allow_private_outbound: false,
+            dpop_nonce: DpopNonce::Off,
         }
     }
 }
@@ -534,6 +542,7 @@ impl ProviderBuilder {
                 PairwiseSalt::MIN_LEN
             )));
         }
+        dpop_nonce::check_setting(&self.settings.dpop_nonce)?;
         let now = self.clock.now();
         keys::ensure_keys(&*store, &self.settings.signing_algs, now).await?;
         let ring = keys::load(&*store, now).await?;

@@ -38,6 +38,20 @@ pub enum RegistrationMode {
     Token,
 }
 
+/// Whether DPoP proofs must carry a server-provided nonce (RFC 9449 §8, §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DpopNonceMode {
+    /// No nonce asked for (the default): every DPoP client works, including
+    /// those that do not implement the nonce retry.
+    #[default]
+    Off,
+    /// Every DPoP proof at `/token`, `/par` and `/userinfo` must carry the
+    /// nonce the server gives out in `DPoP-Nonce` (`use_dpop_nonce` otherwise);
+    /// derived with a key kept in the database, so every instance agrees.
+    Required,
+}
+
 /// A scope the server adds: the claims it releases.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
@@ -208,6 +222,9 @@ pub struct Config {
     /// Dynamic client registration: `off` (default), `open`, or `token`
     /// (initial access tokens from `sesame clients initial-access-token`).
     pub registration: RegistrationMode,
+    /// Server-provided DPoP nonces: `off` (default) or `required`
+    /// (`SESAME_DPOP_NONCE`).
+    pub dpop_nonce: DpopNonceMode,
     /// Scopes beyond the standard ones and `groups`, each with the claims it
     /// releases: `[scopes.department] claims = ["department"]`.
     pub scopes: std::collections::BTreeMap<String, ScopeConfig>,
@@ -297,6 +314,7 @@ impl Default for Config {
             require_pkce_or_nonce: true,
             legacy_assertion_audience: false,
             registration: RegistrationMode::Off,
+            dpop_nonce: DpopNonceMode::Off,
             scopes: std::collections::BTreeMap::new(),
             cache_ttl: 5,
             http: Http::default(),
@@ -316,6 +334,7 @@ const CONFIG_KEYS: &[&str] = &[
     "allow_private_outbound",
     "scopes",
     "registration",
+    "dpop_nonce",
     "require_pkce",
     "metrics_listen",
     "cache_ttl",

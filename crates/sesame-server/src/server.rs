@@ -14,7 +14,7 @@ use sesame_core::{Clock, Issuer, JwsAlgorithm, SystemClock};
 use sesame_op::{Provider, Settings};
 use sesame_op_sqlx::SqlStore;
 
-use crate::config::{Config, RegistrationMode};
+use crate::config::{Config, DpopNonceMode, RegistrationMode};
 use crate::connections::{self, BodyRules, Limits};
 use crate::login::{self, LoginLimits, LoginState, ServerAuth, UserClaims};
 use crate::ratelimit::endpoints::{TokenLimit, limit_token};
@@ -42,6 +42,9 @@ pub enum ServerError {
     /// The pairwise subject salt could not be read or created.
     #[error("pairwise subject salt: {0}")]
     PairwiseSalt(sesame_op::StoreError),
+    /// The DPoP nonce key could not be read or created.
+    #[error("DPoP nonce key: {0}")]
+    DpopNonceKey(sesame_op::StoreError),
     /// A user could not be stored.
     #[error(transparent)]
     User(#[from] sesame_op_sqlx::UserError),
@@ -178,36 +181,7 @@ pub async fn build_with(
         waiting: std::sync::atomic::AtomicUsize::new(0),
         password_acr: config.acr.password.clone(),
     });
-    let mut settings = Settings::default();
-    settings.signing_algs = config
-        .signing_algs
-        .iter()
-        .filter_map(|a| JwsAlgorithm::parse(a))
-        .collect();
-    settings.access_token_ttl = config.access_token_ttl;
-    settings.refresh_token_ttl = config.refresh_token_ttl;
-    settings.key_publish_delay = config.key_publish_delay;
-    settings.password_grant = config.password_grant;
-    settings.require_pkce = config.require_pkce;
-    settings.require_par = config.require_par;
-    settings.profile = config.profile;
-    settings.require_pkce_or_nonce = config.require_pkce_or_nonce;
-    settings.legacy_assertion_audience = config.legacy_assertion_audience;
-    settings.acr_values_supported = config.acr.supported();
-    settings.registration = match config.registration {
-        RegistrationMode::Off => sesame_op::Registration::Disabled,
-        RegistrationMode::Open => sesame_op::Registration::Open,
-        RegistrationMode::Token => sesame_op::Registration::Issued,
-    };
-    settings.allow_private_outbound = config.allow_private_outbound;
-    // Pairwise subjects: one salt for every instance on this database, kept in
-    // it (sealed with the encryption key) so that backups and new instances agree.
-    settings.pairwise_salt = Some(
-        store
-            .pairwise_salt()
-            .await
-            .map_err(ServerError::PairwiseSalt)?,
-    );
+    let settings = provider_settings(config, &store).await?;
     let mut builder = Provider::builder(issuer)
         .with_store(Arc::clone(&store) as Arc<dyn sesame_op::Store>)
         .with_authenticator(ServerAuth(Arc::clone(&login)))
@@ -270,6 +244,50 @@ pub async fn build_with(
         http: config.http.clone(),
         key_rotation_interval: config.key_rotation_interval,
     })
+}
+
+/// The provider's settings from `config`, with the secrets kept in `store`.
+async fn provider_settings(config: &Config, store: &SqlStore) -> Result<Settings, ServerError> {
+    let mut settings = Settings::default();
+    settings.signing_algs = config
+        .signing_algs
+        .iter()
+        .filter_map(|a| JwsAlgorithm::parse(a))
+        .collect();
+    settings.access_token_ttl = config.access_token_ttl;
+    settings.refresh_token_ttl = config.refresh_token_ttl;
+    settings.key_publish_delay = config.key_publish_delay;
+    settings.password_grant = config.password_grant;
+    settings.require_pkce = config.require_pkce;
+    settings.require_par = config.require_par;
+    settings.profile = config.profile;
+    settings.require_pkce_or_nonce = config.require_pkce_or_nonce;
+    settings.legacy_assertion_audience = config.legacy_assertion_audience;
+    settings.acr_values_supported = config.acr.supported();
+    settings.registration = match config.registration {
+        RegistrationMode::Off => sesame_op::Registration::Disabled,
+        RegistrationMode::Open => sesame_op::Registration::Open,
+        RegistrationMode::Token => sesame_op::Registration::Issued,
+    };
+    settings.allow_private_outbound = config.allow_private_outbound;
+    // Pairwise subjects: one salt for every instance on this database, kept in
+    // it (sealed with the encryption key) so that backups and new instances agree.
+    settings.pairwise_salt = Some(
+        store
+            .pairwise_salt()
+            .await
+            .map_err(ServerError::PairwiseSalt)?,
+    );
+    // DPoP nonces: derived with one key for every instance on this database.
+    if config.dpop_nonce == DpopNonceMode::Required {
+        settings.dpop_nonce = sesame_op::DpopNonce::Required(
+            store
+                .dpop_nonce_key()
+                .await
+                .map_err(ServerError::DpopNonceKey)?,
+        );
+    }
+    Ok(settings)
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, with the

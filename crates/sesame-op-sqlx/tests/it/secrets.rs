@@ -1,4 +1,5 @@
-//! Provider-wide secrets: the pairwise subject salt, shared and sealed.
+//! Provider-wide secrets: the pairwise subject salt and the DPoP nonce
+//! key, shared and sealed.
 
 use base64::Engine as _;
 use sesame_op_sqlx::{EncryptionKey, SqlStore};
@@ -6,15 +7,23 @@ use sesame_op_sqlx::{EncryptionKey, SqlStore};
 use crate::support::*;
 
 /// What the table holds, as someone with the database but not the key would read it.
-async fn raw_salt(url: &str) -> String {
+async fn raw_secret(url: &str, name: &str) -> String {
     use sqlx::Connection as _;
-    let sql = "SELECT value FROM sesame_secrets WHERE name = 'pairwise_salt'";
+    let sql = "SELECT value FROM sesame_secrets WHERE name = $1";
     if url.starts_with("sqlite:") {
         let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
-        sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
+        sqlx::query_scalar(sql)
+            .bind(name)
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
     } else {
         let mut c = sqlx::PgConnection::connect(url).await.unwrap();
-        sqlx::query_scalar(sql).fetch_one(&mut c).await.unwrap()
+        sqlx::query_scalar(sql)
+            .bind(name)
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
     }
 }
 
@@ -40,8 +49,22 @@ async fn exercise(url: &str) {
     assert_eq!(a.pairwise_salt().await.unwrap(), first, "and keeps it");
 
     // Sealed at rest: the raw value is neither the bytes nor their base64.
-    let raw = raw_salt(url).await;
+    let raw = raw_secret(url, "pairwise_salt").await;
     let b64 = base64::engine::general_purpose::STANDARD.encode(first.as_bytes());
+    assert!(
+        raw.starts_with("aes256gcm:") && !raw.contains(&b64),
+        "{raw}"
+    );
+
+    // The DPoP nonce key: one for every instance, 32 bytes, sealed too.
+    let (ka, kb) = tokio::join!(a.dpop_nonce_key(), b.dpop_nonce_key());
+    let (ka, kb) = (ka.unwrap(), kb.unwrap());
+    assert_eq!(ka, kb, "every instance on the database gets one nonce key");
+    assert_eq!(ka.as_bytes().len(), 32);
+    assert_ne!(ka.as_bytes(), first.as_bytes());
+    assert_eq!(a.dpop_nonce_key().await.unwrap(), ka, "and keeps it");
+    let raw = raw_secret(url, "dpop_nonce_key").await;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(ka.as_bytes());
     assert!(
         raw.starts_with("aes256gcm:") && !raw.contains(&b64),
         "{raw}"

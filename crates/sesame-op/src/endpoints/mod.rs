@@ -20,6 +20,7 @@ use sesame_core::ErrorCode;
 use crate::flow::{FlowError, OAuthError, Params};
 use crate::pages::PAGE_CSP;
 use crate::paths;
+use crate::provider::NonceCheck;
 use crate::provider::Provider;
 
 /// The largest form body accepted (64 KiB).
@@ -282,16 +283,27 @@ pub(crate) fn see_other(location: &str) -> Response {
     }
 }
 
+/// A request's verified DPoP proof.
+#[derive(Debug)]
+pub(crate) struct Proof {
+    /// The RFC 7638 thumbprint of its key.
+    pub(crate) jkt: String,
+    /// A newer server nonce to send back in `DPoP-Nonce` (the proof carried
+    /// the previous window's).
+    pub(crate) renew_nonce: Option<String>,
+}
+
 /// The request's DPoP proof (RFC 9449 §4), verified for this endpoint's
-/// method and URL (and `access_token`'s hash, at a resource), its `jti`
-/// remembered so that it works once: the key's thumbprint, or `None` when
-/// the request has no `DPoP` header.
+/// method and URL (and `access_token`'s hash, at a resource), with the
+/// server's nonce when [`crate::Settings::dpop_nonce`] requires one
+/// (`use_dpop_nonce` otherwise), its `jti` remembered so that it works
+/// once; `None` when the request has no `DPoP` header.
 pub(crate) async fn dpop_proof(
     p: &Provider,
     parts: &axum::http::request::Parts,
     path: &str,
     access_token: Option<&str>,
-) -> Result<Option<String>, crate::flow::FlowError> {
+) -> Result<Option<Proof>, crate::flow::FlowError> {
     let bad =
         |d: String| crate::flow::FlowError::OAuth(OAuthError::new(ErrorCode::InvalidDpopProof, d));
     let mut proofs = parts.headers.get_all("dpop").iter();
@@ -312,6 +324,16 @@ pub(crate) async fn dpop_proof(
     }
     let verified =
         sesame_core::dpop::verify_proof(proof, &check).map_err(|e| bad(e.to_string()))?;
+    // Before the jti is remembered: the retry with the nonce is a new proof anyway.
+    let renew_nonce = match p.check_dpop_nonce(verified.nonce.as_deref(), now) {
+        NonceCheck::Accepted { renew } => renew,
+        NonceCheck::Refused { why } => {
+            return Err(crate::flow::FlowError::OAuth(OAuthError::new(
+                ErrorCode::UseDpopNonce,
+                why,
+            )));
+        }
+    };
     let key = format!(
         "dpop:{}",
         crate::secrets::token_key(&format!("{}:{}", verified.jkt, verified.jti))
@@ -325,5 +347,25 @@ pub(crate) async fn dpop_proof(
     if !fresh {
         return Err(bad("the DPoP proof was already used (jti)".into()));
     }
-    Ok(Some(verified.jkt))
+    Ok(Some(Proof {
+        jkt: verified.jkt,
+        renew_nonce,
+    }))
+}
+
+/// The `DPoP-Nonce` to send with a refusal of a DPoP request (RFC 9449
+/// §8.1, §9): the current nonce when the refusal is `use_dpop_nonce`.
+pub(crate) fn nonce_for(p: &Provider, e: &FlowError) -> Option<String> {
+    match e {
+        FlowError::OAuth(e) if e.code == ErrorCode::UseDpopNonce => p.dpop_nonce(p.now()),
+        _ => None,
+    }
+}
+
+/// Adds `nonce`, if any, as the `DPoP-Nonce` header.
+pub(crate) fn with_dpop_nonce(mut r: Response, nonce: Option<&str>) -> Response {
+    if let Some(v) = nonce.and_then(|n| HeaderValue::from_str(n).ok()) {
+        r.headers_mut().insert("dpop-nonce", v);
+    }
+    r
 }

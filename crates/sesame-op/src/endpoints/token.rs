@@ -6,7 +6,7 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{flow_error, json_error, no_store, parse_form};
+use super::{flow_error, json_error, no_store, parse_form, with_dpop_nonce};
 use crate::flow::{client_auth, grant as token_flow, tokens_info};
 use crate::model::Client;
 use crate::paths;
@@ -46,18 +46,23 @@ pub(super) async fn token(State(p): State<Provider>, parts: Parts, body: Bytes) 
     let span = tracing::Span::current();
     span.record("client_id", client.client_id.as_str());
     span.record("grant_type", super::span_grant_type(form.get("grant_type")));
-    let dpop = match super::dpop_proof(&p, &parts, paths::TOKEN, None).await {
+    let proof = match super::dpop_proof(&p, &parts, paths::TOKEN, None).await {
         Ok(d) => d,
-        Err(e) => return flow_error(e, p.inner.issuer.as_str()),
+        Err(e) => {
+            let nonce = super::nonce_for(&p, &e);
+            return with_dpop_nonce(flow_error(e, p.inner.issuer.as_str()), nonce.as_deref());
+        }
     };
     let from = crate::authn::RequestInfo::from_parts(&parts);
-    match token_flow::token(&p, &client, &form, from, dpop.as_deref(), p.now()).await {
+    let jkt = proof.as_ref().map(|d| d.jkt.as_str());
+    let renew = proof.as_ref().and_then(|d| d.renew_nonce.as_deref());
+    match token_flow::token(&p, &client, &form, from, jkt, p.now()).await {
         Ok(tokens) => {
             let mut r = axum::Json(tokens).into_response();
             no_store(r.headers_mut());
-            r
+            with_dpop_nonce(r, renew)
         }
-        Err(e) => flow_error(e, p.inner.issuer.as_str()),
+        Err(e) => with_dpop_nonce(flow_error(e, p.inner.issuer.as_str()), renew),
     }
 }
 

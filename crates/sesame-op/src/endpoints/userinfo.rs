@@ -68,9 +68,9 @@ pub(super) async fn userinfo(State(p): State<Provider>, parts: Parts, body: Byte
         Ok(None) => return bearer_error(&p, None),
         Err(e) => return bearer_error(&p, Some(&e)),
     };
-    let proof_jkt = if dpop_scheme {
+    let proof = if dpop_scheme {
         match super::dpop_proof(&p, &parts, crate::paths::USERINFO, Some(&token)).await {
-            Ok(Some(jkt)) => Some(jkt),
+            Ok(Some(proof)) => Some(proof),
             Ok(None) => {
                 return dpop_error(
                     &p,
@@ -96,10 +96,21 @@ pub(super) async fn userinfo(State(p): State<Provider>, parts: Parts, body: Byte
     };
     let presented = Presented {
         dpop_scheme,
-        proof_jkt: proof_jkt.as_deref(),
+        proof_jkt: proof.as_ref().map(|d| d.jkt.as_str()),
     };
-    match userinfo_flow(&p, &token, presented, p.now()).await {
-        Err(FlowError::OAuth(e)) if dpop_scheme => dpop_error(&p, &e),
+    let renew = proof.as_ref().and_then(|d| d.renew_nonce.as_deref());
+    let r = answer(
+        &p,
+        userinfo_flow(&p, &token, presented, p.now()).await,
+        dpop_scheme,
+    );
+    super::with_dpop_nonce(r, renew)
+}
+
+/// The response to a userinfo request.
+fn answer(p: &Provider, outcome: Result<UserInfo, FlowError>, dpop_scheme: bool) -> Response {
+    match outcome {
+        Err(FlowError::OAuth(e)) if dpop_scheme => dpop_error(p, &e),
         Ok(UserInfo::Json(claims)) => {
             let mut r = axum::Json(claims).into_response();
             no_store(r.headers_mut());
@@ -114,9 +125,9 @@ pub(super) async fn userinfo(State(p): State<Provider>, parts: Parts, body: Byte
             no_store(r.headers_mut());
             r
         }
-        Err(FlowError::OAuth(e)) => bearer_error(&p, Some(&e)),
+        Err(FlowError::OAuth(e)) => bearer_error(p, Some(&e)),
         Err(FlowError::RateLimited { .. }) => bearer_error(
-            &p,
+            p,
             Some(&OAuthError::new(
                 ErrorCode::TemporarilyUnavailable,
                 "too many attempts",
@@ -125,7 +136,7 @@ pub(super) async fn userinfo(State(p): State<Provider>, parts: Parts, body: Byte
         Err(FlowError::Internal(detail)) => {
             tracing::error!(%detail, "userinfo failed");
             bearer_error(
-                &p,
+                p,
                 Some(&OAuthError::new(
                     ErrorCode::ServerError,
                     "the server failed",
@@ -152,5 +163,9 @@ fn dpop_error(p: &Provider, e: &OAuthError) -> Response {
         r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }
     *r.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
-    r
+    // RFC 9449 §9: a use_dpop_nonce challenge comes with the nonce to use.
+    let nonce = (e.code == ErrorCode::UseDpopNonce)
+        .then(|| p.dpop_nonce(p.now()))
+        .flatten();
+    super::with_dpop_nonce(r, nonce.as_deref())
 }

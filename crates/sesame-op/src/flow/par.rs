@@ -26,11 +26,14 @@ fn invalid(description: &str) -> FlowError {
 }
 
 /// Checks and stores a pushed request of the authenticated `client`; the
-/// answer's `request_uri` and `expires_in`.
+/// answer's `request_uri` and `expires_in`. `dpop`: the key thumbprint of
+/// the DPoP proof sent with the push, which binds the code as `dpop_jkt`
+/// does (RFC 9449 §10.1).
 pub(crate) async fn push(
     p: &Provider,
     client: &Client,
     form: &Params,
+    dpop: Option<&str>,
     now: UnixTime,
 ) -> Result<Map<String, Value>, FlowError> {
     if let Some(name) = form.duplicate() {
@@ -92,6 +95,17 @@ pub(crate) async fn push(
             ErrorCode::UnauthorizedClient,
             format!("the client is not registered for response_type={rt}"),
         )));
+    }
+    let mut params = params;
+    match (dpop, params.get("dpop_jkt")) {
+        (Some(proof), Some(asked)) if proof != asked => {
+            return Err(FlowError::OAuth(OAuthError::new(
+                ErrorCode::InvalidDpopProof,
+                "dpop_jkt is not the thumbprint of the DPoP proof's key",
+            )));
+        }
+        (Some(proof), None) => params.0.push(("dpop_jkt".into(), proof.to_owned())),
+        _ => {}
     }
     let request_uri = store(p, params.0, PAR_TTL, now).await?;
     let mut out = Map::new();

@@ -10,22 +10,34 @@ use sesame_core::{Clock as _, JwsAlgorithm, SigningKey, jws};
 
 use crate::support::*;
 
-struct Holder {
+pub struct Holder {
     key: SigningKey,
 }
 
 impl Holder {
-    fn new() -> Self {
+    pub fn new() -> Self {
         Self {
             key: SigningKey::generate(JwsAlgorithm::ES256).unwrap(),
         }
     }
 
-    fn jkt(&self) -> String {
+    pub fn jkt(&self) -> String {
         self.key.public_jwk().unwrap().thumbprint().unwrap()
     }
 
-    fn proof(&self, h: &Harness, method: &str, path: &str, token: Option<&str>) -> String {
+    pub fn proof(&self, h: &Harness, method: &str, path: &str, token: Option<&str>) -> String {
+        self.proof_with(h, method, path, token, |_| {})
+    }
+
+    /// A proof whose claims `edit` changes (a nonce, an old iat).
+    pub fn proof_with(
+        &self,
+        h: &Harness,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        edit: impl FnOnce(&mut Value),
+    ) -> String {
         let mut claims = json!({
             "jti": sesame_core::random::token().unwrap(),
             "htm": method,
@@ -36,12 +48,13 @@ impl Holder {
             let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, t.as_bytes());
             claims["ath"] = json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hash));
         }
+        edit(&mut claims);
         let header = json!({"typ": "dpop+jwt", "jwk": self.key.public_jwk().unwrap()});
         jws::sign_with_header(&self.key, &header, &claims).unwrap()
     }
 }
 
-async fn redeem_with(
+pub async fn redeem_with(
     h: &Harness,
     client: &str,
     q: &HashMap<String, String>,
@@ -63,7 +76,7 @@ async fn redeem_with(
     r.send().await.unwrap()
 }
 
-async fn userinfo_with(
+pub async fn userinfo_with(
     h: &Harness,
     scheme: &str,
     token: &str,
@@ -260,10 +273,75 @@ async fn a_public_clients_refresh_token_is_bound_and_jwt_access_tokens_carry_cnf
     for proof in [None, Some(thief.proof(&h, "POST", "/token", None))] {
         let r = refresh(proof).await;
         assert_eq!(r.status(), 400);
-        assert_eq!(json(r).await["error"], "invalid_dpop_proof");
+        let e = json(r).await;
+        assert_eq!(e["error"], "invalid_grant", "{e}");
+        assert!(
+            e["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("bound to a DPoP key"),
+            "{e}"
+        );
     }
     // Not spent by the refusals: the holder refreshes.
     let r = refresh(Some(holder.proof(&h, "POST", "/token", None))).await;
     assert_eq!(r.status(), 200);
     assert_eq!(json(r).await["token_type"], "DPoP");
+}
+
+#[tokio::test]
+async fn a_confidential_clients_refresh_token_is_not_bound() {
+    let h = start().await;
+    h.client("app", |c| c.skip_consent = true).await;
+    let holder = Holder::new();
+    let q = h
+        .code("app", "dora", &[("scope", "openid offline_access")])
+        .await;
+    let t = json(
+        redeem_with(
+            &h,
+            "app",
+            &q,
+            Some(&holder.proof(&h, "POST", "/token", None)),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(t["token_type"], "DPoP");
+    let rt = t["refresh_token"].as_str().unwrap();
+    // RFC 9449 §5: the client authenticates; its refresh token is not bound.
+    let r = h
+        .http
+        .post(h.url("/token"))
+        .basic_auth("app", Some(SECRET))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", rt)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(json(r).await["token_type"], "Bearer");
+}
+
+#[tokio::test]
+async fn a_stale_proof_is_refused_at_the_token_endpoint() {
+    let h = start().await;
+    h.client("app", |_| {}).await;
+    let holder = Holder::new();
+    let now = h.clock.now();
+    for (iat, want) in [(now - 301, "too old"), (now + 61, "in the future")] {
+        let q = h.code("app", "dora", &[]).await;
+        let proof = holder.proof_with(&h, "POST", "/token", None, |c| c["iat"] = json!(iat));
+        let r = redeem_with(&h, "app", &q, Some(&proof)).await;
+        assert_eq!(r.status(), 400, "{want}");
+        let e = json(r).await;
+        assert_eq!(e["error"], "invalid_dpop_proof", "{want}");
+        assert!(
+            e["error_description"].as_str().unwrap().contains(want),
+            "{want}: {e}"
+        );
+    }
+    // Just inside the window, the same proof shape works.
+    let q = h.code("app", "dora", &[]).await;
+    let proof = holder.proof_with(&h, "POST", "/token", None, |c| c["iat"] = json!(now - 290));
+    assert_eq!(redeem_with(&h, "app", &q, Some(&proof)).await.status(), 200);
 }

@@ -16,6 +16,8 @@ mod conformance;
 mod device;
 mod discovery;
 mod dpop;
+mod dpop_jkt;
+mod dpop_nonce;
 mod fapi2;
 mod logout;
 mod pairwise;

@@ -21,7 +21,7 @@ pub struct RequestArgs {
     #[arg(long, value_name = "ALG")]
     pub request_object_alg: Option<String>,
     /// Accept an http issuer and ask WebFinger over http, for loopback hosts only
-    /// (127.0.0.1, [::1], localhost): local tests.
+    /// (`127.0.0.1`, `[::1]`, `localhost`): local tests.
     #[arg(long)]
     pub allow_insecure_issuer: bool,
 }

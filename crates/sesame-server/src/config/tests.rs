@@ -58,6 +58,18 @@ fn registration_is_off_unless_configured() {
     assert!(err.to_string().contains("registration"), "{err}");
 }
 
+/// No DPoP nonce unless configured; `SESAME_DPOP_NONCE` reaches it; a word
+/// outside off/required is refused with the key's name.
+#[test]
+fn dpop_nonce_is_off_unless_configured() {
+    assert_eq!(Config::default().dpop_nonce, DpopNonceMode::Off);
+    assert!(CONFIG_KEYS.contains(&"dpop_nonce"));
+    let loaded = from_toml("dpop_nonce = \"required\"\n").unwrap();
+    assert_eq!(loaded.dpop_nonce, DpopNonceMode::Required);
+    let err = from_toml("dpop_nonce = \"sometimes\"\n").unwrap_err();
+    assert!(err.to_string().contains("dpop_nonce"), "{err}");
+}
+
 /// The RFC 9700 policy unless the operator asks for PKCE always, in TOML
 /// or as `SESAME_REQUIRE_PKCE`.
 #[test]

@@ -20,6 +20,7 @@ mod client_auth_limits;
 mod connections;
 mod demo;
 mod device;
+mod dpop_nonce;
 mod failover;
 mod interop_openidconnect;
 mod key_rotation;

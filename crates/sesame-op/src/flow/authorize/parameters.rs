@@ -27,6 +27,8 @@ pub(super) struct Asked {
     pub(super) pkce: Option<PkceChallenge>,
     pub(super) max_age: Option<i64>,
     pub(super) claims_request: Option<Value>,
+    /// `dpop_jkt` (RFC 9449 §10): the DPoP key the code is bound to.
+    pub(super) dpop_jkt: Option<String>,
 }
 
 pub(super) fn check(
@@ -97,6 +99,16 @@ pub(super) fn check(
         Some(Ok(v @ Value::Object(_))) => Some(v),
         Some(_) => return Err(req.stop(ErrorCode::InvalidRequest, "claims must be a JSON object")),
     };
+    let dpop_jkt = match params.get("dpop_jkt") {
+        None => None,
+        Some(jkt) if is_thumbprint(jkt) => Some(jkt.to_owned()),
+        Some(_) => {
+            return Err(req.stop(
+                ErrorCode::InvalidRequest,
+                "dpop_jkt must be a JWK SHA-256 thumbprint (RFC 7638, base64url)",
+            ));
+        }
+    };
     Ok(Asked {
         response_type,
         scopes,
@@ -107,7 +119,17 @@ pub(super) fn check(
         pkce,
         max_age,
         claims_request,
+        dpop_jkt,
     })
+}
+
+/// Whether `value` has the form of an RFC 7638 SHA-256 thumbprint:
+/// 32 bytes in unpadded base64url.
+fn is_thumbprint(value: &str) -> bool {
+    value.len() == 43
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The response type, registered for the client, and the response mode

@@ -40,7 +40,12 @@ pub(super) async fn issue(
     };
     let code = if response_type.has_code() {
         let record = CodeRecord {
-            grant: grant.clone(),
+            // RFC 9449 §10: the code is bound to dpop_jkt; the tokens of the
+            // response (implicit, hybrid) are not.
+            grant: Grant {
+                jkt: asked.dpop_jkt.clone(),
+                ..grant.clone()
+            },
             redirect_uri: req.redirect.redirect_uri.clone(),
             nonce: asked.nonce.clone(),
             pkce: asked.pkce,

@@ -5,7 +5,7 @@ use sesame_core::{ErrorCode, PkceError, UnixTime, pkce_verify};
 use super::{TokenResponse, refresh_binding};
 use crate::flow::issue::{self, IdTokenInput};
 use crate::flow::{FlowError, Params, err};
-use crate::model::{Client, CodeUse, Grant, GrantType};
+use crate::model::{Client, CodeRecord, CodeUse, Grant, GrantType};
 use crate::provider::Provider;
 use crate::secrets::token_key;
 
@@ -51,40 +51,23 @@ pub(super) async fn authorization_code(
             "the code was issued to another client",
         ));
     }
+    // RFC 9449 §10: a code bound with dpop_jkt (or a DPoP proof at PAR)
+    // needs a proof made with that key.
+    if let Some(jkt) = &record.grant.jkt
+        && dpop != Some(jkt.as_str())
+    {
+        return Err(err(
+            ErrorCode::InvalidGrant,
+            "the code is bound to a DPoP key (dpop_jkt): send a proof made with it",
+        ));
+    }
     if form.get("redirect_uri") != Some(record.redirect_uri.as_str()) {
         return Err(err(
             ErrorCode::InvalidGrant,
             "redirect_uri does not match the authorization request",
         ));
     }
-    match (&record.pkce, form.get("code_verifier")) {
-        (Some(pkce), Some(verifier)) => {
-            pkce_verify(
-                verifier,
-                &pkce.challenge,
-                pkce.method,
-                p.inner.settings.allow_plain_pkce,
-            )
-            .map_err(|e| match e {
-                PkceError::MalformedVerifier => {
-                    err(ErrorCode::InvalidRequest, "code_verifier is malformed")
-                }
-                _ => err(
-                    ErrorCode::InvalidGrant,
-                    "code_verifier does not match the code_challenge",
-                ),
-            })?;
-        }
-        (Some(_), None) => return Err(err(ErrorCode::InvalidRequest, "code_verifier is missing")),
-        // A verifier for a code issued without a challenge: a PKCE downgrade attempt.
-        (None, Some(_)) => {
-            return Err(err(
-                ErrorCode::InvalidGrant,
-                "no code_challenge was sent for this code",
-            ));
-        }
-        (None, None) => {}
-    }
+    check_pkce(p, &record, form)?;
     let grant = record.grant;
     // RFC 8707: this access token may be for some of the authorized resources;
     // the refresh token keeps them all.
@@ -119,4 +102,37 @@ pub(super) async fn authorization_code(
         id_token,
         scope: grant.scopes.to_string(),
     })
+}
+
+/// The PKCE check (RFC 7636 §4.6), and the refusal of a downgrade.
+fn check_pkce(p: &Provider, record: &CodeRecord, form: &Params) -> Result<(), FlowError> {
+    match (&record.pkce, form.get("code_verifier")) {
+        (Some(pkce), Some(verifier)) => {
+            pkce_verify(
+                verifier,
+                &pkce.challenge,
+                pkce.method,
+                p.inner.settings.allow_plain_pkce,
+            )
+            .map_err(|e| match e {
+                PkceError::MalformedVerifier => {
+                    err(ErrorCode::InvalidRequest, "code_verifier is malformed")
+                }
+                _ => err(
+                    ErrorCode::InvalidGrant,
+                    "code_verifier does not match the code_challenge",
+                ),
+            })?;
+        }
+        (Some(_), None) => return Err(err(ErrorCode::InvalidRequest, "code_verifier is missing")),
+        // A verifier for a code issued without a challenge: a PKCE downgrade attempt.
+        (None, Some(_)) => {
+            return Err(err(
+                ErrorCode::InvalidGrant,
+                "no code_challenge was sent for this code",
+            ));
+        }
+        (None, None) => {}
+    }
+    Ok(())
 }

@@ -27,6 +27,7 @@ pub(super) async fn refresh_token(
     } else {
         keep(p, &key, now).await?
     };
+    key_check(&record.grant, dpop)?;
     let granted = record.grant.scopes.clone();
     let scopes = match form.get("scope") {
         None => granted.clone(),
@@ -94,6 +95,19 @@ pub(super) async fn refresh_token(
     })
 }
 
+/// RFC 9449 §5: a refresh token bound to a DPoP key (a public client's)
+/// is refreshed only with a proof made with that key: `invalid_grant`
+/// otherwise, as for a code bound with `dpop_jkt`.
+fn key_check(grant: &Grant, dpop: Option<&str>) -> Result<(), FlowError> {
+    match &grant.jkt {
+        Some(jkt) if dpop != Some(jkt.as_str()) => Err(err(
+            ErrorCode::InvalidGrant,
+            "the refresh token is bound to a DPoP key: send a proof made with it",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The checks of a live token made before it is spent, so that a bad
 /// request (wrong DPoP key, wrong client, wider scope or resources) does not
 /// burn a good token.
@@ -108,14 +122,7 @@ async fn check_before_use(
     if let Some(live) = p.inner.store.find_refresh_token(key, now).await? {
         // A bound refresh token needs a proof with its key; checked before
         // it is used, so a wrong proof does not spend it.
-        if let Some(jkt) = &live.grant.jkt
-            && dpop != Some(jkt.as_str())
-        {
-            return Err(err(
-                ErrorCode::InvalidDpopProof,
-                "the refresh token is bound to a DPoP key: send a proof made with it",
-            ));
-        }
+        key_check(&live.grant, dpop)?;
         if live.grant.client_id != client.client_id {
             p.inner
                 .store
