@@ -153,6 +153,11 @@ pub struct Client {
     /// document listed every redirect URI when it was registered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sector_identifier_uri: Option<String>,
+    /// `authorization_signed_response_alg` (JARM §3): the algorithm of the
+    /// client's JWT-secured authorization responses; `None` means RS256
+    /// (or the provider's first algorithm when it has no RS256 key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_signed_response_alg: Option<JwsAlgorithm>,
     /// `dpop_bound_access_tokens` (RFC 9449 §5.2): this client's token
     /// requests must carry a DPoP proof.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -203,6 +208,7 @@ impl Client {
             request_object_signing_alg: None,
             sector_identifier_uri: None,
             require_par: false,
+            authorization_signed_response_alg: None,
             dpop_bound_access_tokens: false,
             created_at: now,
         }

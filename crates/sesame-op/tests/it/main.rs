@@ -16,6 +16,7 @@ mod conformance;
 mod device;
 mod discovery;
 mod dpop;
+mod jarm;
 mod logout;
 mod pairwise;
 mod par;
