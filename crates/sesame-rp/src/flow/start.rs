@@ -92,7 +92,9 @@ impl OidcClient {
             ));
             params.push(("code_challenge_method".into(), "S256".into()));
         }
-        if i.form_post {
+        if let Some(jarm) = &i.jarm {
+            params.push(("response_mode".into(), jarm.mode.as_str().into()));
+        } else if i.form_post {
             params.push(("response_mode".into(), "form_post".into()));
         }
         let reserved = |k: &str| {

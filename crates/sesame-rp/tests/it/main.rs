@@ -18,6 +18,7 @@ mod device;
 mod extract;
 mod frontchannel;
 mod hostile;
+mod jarm;
 mod observability;
 mod providers;
 mod refresh;
