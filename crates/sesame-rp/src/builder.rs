@@ -16,6 +16,7 @@ use crate::provision::Users;
 
 mod checks;
 mod jarm;
+mod par;
 
 /// Why a client could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +59,7 @@ pub struct OidcClientBuilder {
     response_type: ResponseType,
     form_post: bool,
     jarm: Option<crate::client::Jarm>,
+    par: bool,
     algorithms: Vec<JwsAlgorithm>,
     allow_hs256: bool,
     trusted_audiences: Vec<String>,
@@ -109,6 +111,7 @@ impl OidcClient {
             response_type: ResponseType::Code,
             form_post: false,
             jarm: None,
+            par: false,
             algorithms: vec![JwsAlgorithm::RS256],
             allow_hs256: false,
             trusted_audiences: Vec::new(),
@@ -474,6 +477,7 @@ impl OidcClientBuilder {
         let validator = self.validator()?;
         let form_post = self.check_response_type(&metadata)?;
         let jarm = self.check_jarm(&metadata, form_post)?;
+        let par = self.check_par(&metadata)?;
         self.check_endpoints(&metadata)?;
         let jwks_uri = metadata.jwks_uri.clone().unwrap_or_default();
         let private_key = self.private_key.map(Arc::new);
@@ -516,6 +520,7 @@ impl OidcClientBuilder {
                 response_type: self.response_type,
                 form_post,
                 jarm,
+                par,
                 clock: self.clock,
                 fetch_userinfo: self.fetch_userinfo,
                 userinfo_alg: self.userinfo_alg,

@@ -106,6 +106,8 @@ pub(crate) struct Inner {
     pub(crate) form_post: bool,
     /// JWT-secured authorization responses (JARM), when asked for.
     pub(crate) jarm: Option<Jarm>,
+    /// Authorization requests are pushed first (RFC 9126).
+    pub(crate) par: bool,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) fetch_userinfo: bool,
     /// The registered `userinfo_signed_response_alg`: UserInfo must come signed with it.

@@ -62,6 +62,9 @@ pub enum LoginError {
     /// than the front channel's.
     #[error("the token endpoint's ID token is not about the front channel's user")]
     IdTokenMismatch,
+    /// The pushed authorization request (RFC 9126) failed.
+    #[error("pushed authorization request failed: {0}")]
+    Par(HttpError),
     /// The token request failed.
     #[error("token request failed: {0}")]
     Token(HttpError),
@@ -128,6 +131,7 @@ impl LoginError {
             Self::WrongProvider => "wrong_provider",
             Self::NotFormPost => "not_form_post",
             Self::Jarm(_) => "jarm",
+            Self::Par(_) => "par",
             Self::MissingAccessToken => "missing_access_token",
             Self::NotBearer => "not_bearer",
             Self::IdTokenMismatch => "id_token_mismatch",

@@ -20,6 +20,7 @@ mod frontchannel;
 mod hostile;
 mod jarm;
 mod observability;
+mod par;
 mod providers;
 mod refresh;
 mod register;

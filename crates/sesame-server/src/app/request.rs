@@ -1,5 +1,5 @@
 //! `sesame app`: request objects (`--request-object`, `--request-object-alg`),
-//! JWT-secured authorization responses (`--jarm`) and WebFinger issuer discovery (`--issuer acct:USER@HOST`,
+//! JWT-secured authorization responses (`--jarm`), pushed requests (`--par`) and WebFinger issuer discovery (`--issuer acct:USER@HOST`,
 //! `--allow-insecure-issuer`).
 
 use sesame_core::{Issuer, JwkSet, JwsAlgorithm, SigningKey};
@@ -29,6 +29,10 @@ pub struct RequestArgs {
     /// each response JWT checked with the provider's keys.
     #[arg(long, env = "SESAME_APP_JARM")]
     pub jarm: bool,
+    /// Push each authorization request first (PAR, RFC 9126), with the client's
+    /// authentication; used anyway when the provider requires it.
+    #[arg(long, env = "SESAME_APP_PAR")]
+    pub par: bool,
 }
 
 /// The request object settings: the mode, its key and its algorithm.
@@ -158,7 +162,7 @@ pub fn register(
     }
 }
 
-/// The builder sends request objects, and asks for JARM with `--jarm`.
+/// The builder sends request objects, asks for JARM with `--jarm` and pushes with `--par`.
 pub fn apply(
     args: &RequestArgs,
     setup: Option<RequestObjectSetup>,
@@ -166,6 +170,9 @@ pub fn apply(
 ) -> OidcClientBuilder {
     if args.jarm {
         builder = builder.with_jarm();
+    }
+    if args.par {
+        builder = builder.with_par();
     }
     if let Some(s) = setup {
         builder = builder.with_request_object(s.mode);
