@@ -15,6 +15,8 @@ use crate::outbound::{HttpError, default_client, get_bytes};
 use crate::provision::Users;
 
 mod checks;
+mod jarm;
+mod par;
 
 /// Why a client could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +58,8 @@ pub struct OidcClientBuilder {
     auth_params: Vec<(String, String)>,
     response_type: ResponseType,
     form_post: bool,
+    jarm: Option<crate::client::Jarm>,
+    par: bool,
     algorithms: Vec<JwsAlgorithm>,
     allow_hs256: bool,
     trusted_audiences: Vec<String>,
@@ -106,6 +110,8 @@ impl OidcClient {
             auth_params: Vec::new(),
             response_type: ResponseType::Code,
             form_post: false,
+            jarm: None,
+            par: false,
             algorithms: vec![JwsAlgorithm::RS256],
             allow_hs256: false,
             trusted_audiences: Vec::new(),
@@ -470,6 +476,8 @@ impl OidcClientBuilder {
         let auth = self.auth_method()?;
         let validator = self.validator()?;
         let form_post = self.check_response_type(&metadata)?;
+        let jarm = self.check_jarm(&metadata, form_post)?;
+        let par = self.check_par(&metadata)?;
         self.check_endpoints(&metadata)?;
         let jwks_uri = metadata.jwks_uri.clone().unwrap_or_default();
         let private_key = self.private_key.map(Arc::new);
@@ -511,6 +519,8 @@ impl OidcClientBuilder {
                 auth_params: self.auth_params,
                 response_type: self.response_type,
                 form_post,
+                jarm,
+                par,
                 clock: self.clock,
                 fetch_userinfo: self.fetch_userinfo,
                 userinfo_alg: self.userinfo_alg,

@@ -104,6 +104,10 @@ pub(crate) struct Inner {
     pub(crate) auth_params: Vec<(String, String)>,
     pub(crate) response_type: ResponseType,
     pub(crate) form_post: bool,
+    /// JWT-secured authorization responses (JARM), when asked for.
+    pub(crate) jarm: Option<Jarm>,
+    /// Authorization requests are pushed first (RFC 9126).
+    pub(crate) par: bool,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) fetch_userinfo: bool,
     /// The registered `userinfo_signed_response_alg`: UserInfo must come signed with it.
@@ -216,6 +220,25 @@ impl OidcClient {
                 tracing::warn!(error = %e, "metadata refresh failed; keeping the cached document");
                 current
             }
+        }
+    }
+}
+
+/// A client's JARM settings.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Jarm {
+    /// The `authorization_signed_response_alg`: the only algorithm accepted
+    /// (else the ID token allowlist).
+    pub(crate) alg: Option<sesame_core::JwsAlgorithm>,
+    /// The `response_mode` sent: `jwt` or `form_post.jwt`.
+    pub(crate) mode: sesame_core::ResponseMode,
+}
+
+impl Default for Jarm {
+    fn default() -> Self {
+        Self {
+            alg: None,
+            mode: sesame_core::ResponseMode::Jwt,
         }
     }
 }

@@ -44,7 +44,7 @@ pub use external::{
     MAX_DISTRIBUTED_RESPONSE, RefusedClaims,
 };
 pub use extract::{AccessToken, Claims, IdToken, NotSignedIn};
-pub use flow::{LoginError, SignedUserInfoError};
+pub use flow::{JarmError, LoginError, SignedUserInfoError};
 pub use layer::{RequireLogin, RequireLoginService};
 #[cfg(feature = "axum-login")]
 pub use login_backend::{

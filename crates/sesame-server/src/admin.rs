@@ -63,6 +63,8 @@ pub struct NewClient {
     pub jwks_uri: Option<String>,
     /// Sign userinfo responses with this algorithm.
     pub userinfo_signed_alg: Option<JwsAlgorithm>,
+    /// Sign JWT-secured authorization responses (JARM) with this algorithm (default RS256).
+    pub authorization_signed_response_alg: Option<JwsAlgorithm>,
     /// URLs the client's `request_uri` may name (request objects by reference).
     pub request_uris: Vec<String>,
     /// The only algorithm accepted for its request objects (`none`: unsigned allowed).
@@ -97,6 +99,8 @@ pub struct ClientUpdate {
     pub id_token_alg: Option<JwsAlgorithm>,
     /// The userinfo signing algorithm (`Some(None)`: plain JSON again).
     pub userinfo_signed_alg: Option<Option<JwsAlgorithm>>,
+    /// The JARM response signing algorithm.
+    pub authorization_signed_response_alg: Option<JwsAlgorithm>,
     /// First-party: no consent page.
     pub skip_consent: Option<bool>,
     /// `request_uris` (all of them).
@@ -315,6 +319,10 @@ pub async fn add_client(store: &SqlStore, new: &NewClient) -> Result<Registered,
     if let Some(alg) = new.userinfo_signed_alg {
         client.userinfo_signed_response_alg = Some(signing_alg("--userinfo-signed-alg", alg)?);
     }
+    if let Some(alg) = new.authorization_signed_response_alg {
+        client.authorization_signed_response_alg =
+            Some(signing_alg("--authorization-signed-response-alg", alg)?);
+    }
     if new.jwks.is_some() && new.jwks_uri.is_some() {
         return Err(AdminError::invalid("give --jwks or --jwks-uri, not both"));
     }
@@ -420,6 +428,10 @@ pub async fn update_client(
         client.userinfo_signed_response_alg = alg
             .map(|a| signing_alg("--userinfo-signed-alg", a))
             .transpose()?;
+    }
+    if let Some(alg) = update.authorization_signed_response_alg {
+        client.authorization_signed_response_alg =
+            Some(signing_alg("--authorization-signed-response-alg", alg)?);
     }
     if let Some(v) = update.skip_consent {
         client.skip_consent = v;

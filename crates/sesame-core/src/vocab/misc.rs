@@ -12,6 +12,16 @@ wire_enum! {
         Fragment = "fragment",
         /// An auto-submitting HTML form that POSTs to the redirect URI.
         FormPost = "form_post",
+        /// JARM (JWT Secured Authorization Response Mode §2.3.4): a signed
+        /// `response` JWT, in `query.jwt` for `code` and `fragment.jwt` for
+        /// response types that return tokens.
+        Jwt = "jwt",
+        /// JARM §2.3.1: the `response` JWT in the redirect URI's query.
+        QueryJwt = "query.jwt",
+        /// JARM §2.3.2: the `response` JWT in the redirect URI's fragment.
+        FragmentJwt = "fragment.jwt",
+        /// JARM §2.3.3: the `response` JWT POSTed by an auto-submitting form.
+        FormPostJwt = "form_post.jwt",
     }
 }
 
@@ -19,6 +29,40 @@ impl ResponseMode {
     /// Parses the wire name.
     pub fn parse(value: &str) -> Option<Self> {
         Self::parse_exact(value)
+    }
+
+    /// The response is a signed JWT (JARM): `jwt`, `query.jwt`,
+    /// `fragment.jwt` or `form_post.jwt`.
+    pub fn is_jwt(self) -> bool {
+        matches!(
+            self,
+            Self::Jwt | Self::QueryJwt | Self::FragmentJwt | Self::FormPostJwt
+        )
+    }
+
+    /// The mode as sent for a response whose default mode (see
+    /// [`ResponseType::default_mode`](super::ResponseType::default_mode)) is
+    /// `default`: `jwt` becomes `query.jwt` after a `query` default and
+    /// `fragment.jwt` otherwise (JARM §2.3.4); every other mode is itself.
+    pub fn resolve(self, default: Self) -> Self {
+        match self {
+            Self::Jwt if default == Self::Query => Self::QueryJwt,
+            Self::Jwt => Self::FragmentJwt,
+            other => other,
+        }
+    }
+
+    /// How the parameters travel: `query`, `fragment` or `form_post`. The
+    /// JWT modes travel as their plain counterparts (carrying one
+    /// `response` parameter); `jwt` itself travels as `query`, so
+    /// [`ResponseMode::resolve`] it first.
+    pub fn carrier(self) -> Self {
+        match self {
+            Self::Jwt | Self::QueryJwt => Self::Query,
+            Self::FragmentJwt => Self::Fragment,
+            Self::FormPostJwt => Self::FormPost,
+            other => other,
+        }
     }
 }
 

@@ -59,6 +59,27 @@ fn response_type_words_in_any_order_once_each() {
 }
 
 #[test]
+fn jwt_response_modes_resolve_and_travel_as_their_plain_modes() {
+    let jwt = ResponseMode::Jwt;
+    assert_eq!(jwt.resolve(ResponseMode::Query), ResponseMode::QueryJwt);
+    assert_eq!(
+        jwt.resolve(ResponseMode::Fragment),
+        ResponseMode::FragmentJwt
+    );
+    assert_eq!(
+        ResponseMode::FormPostJwt.resolve(ResponseMode::Query),
+        ResponseMode::FormPostJwt
+    );
+    assert_eq!(ResponseMode::QueryJwt.carrier(), ResponseMode::Query);
+    assert_eq!(ResponseMode::FragmentJwt.carrier(), ResponseMode::Fragment);
+    assert_eq!(ResponseMode::FormPostJwt.carrier(), ResponseMode::FormPost);
+    assert_eq!(ResponseMode::FormPost.carrier(), ResponseMode::FormPost);
+    let jwt_modes: Vec<_> = ResponseMode::ALL.iter().filter(|m| m.is_jwt()).collect();
+    assert_eq!(jwt_modes.len(), 4);
+    assert!(!ResponseMode::Query.is_jwt());
+}
+
+#[test]
 fn prompt_lists() {
     assert_eq!(
         Prompt::parse_list("login consent login").unwrap(),

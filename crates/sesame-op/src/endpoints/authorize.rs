@@ -95,7 +95,8 @@ pub(crate) fn redirect_to_client(p: &Provider, r: ClientRedirect) -> Response {
             &OAuthError::new(ErrorCode::InvalidRequest, "redirect_uri is malformed"),
         );
     };
-    match r.mode {
+    // The JWT modes (JARM) carry one `response` parameter the same ways.
+    match r.mode.carrier() {
         ResponseMode::Fragment => {
             let fragment = serde_urlencoded::to_string(&r.params).unwrap_or_default();
             url.set_fragment(Some(&fragment));
@@ -172,7 +173,7 @@ pub(super) async fn consent(State(p): State<Provider>, parts: Parts, body: Bytes
             Err(e) => page_flow_error(&p, e),
         }
     } else {
-        match crate::flow::authorize::access_denied(&p, &params).await {
+        match crate::flow::authorize::access_denied(&p, &params, now).await {
             Ok(outcome) => respond(&p, outcome),
             Err(e) => page_flow_error(&p, e),
         }

@@ -62,7 +62,8 @@ impl Provider {
                     .map(SubjectType::as_str),
             ),
             id_token_signing_alg_values_supported: strings(algs.clone()),
-            userinfo_signing_alg_values_supported: strings(algs),
+            userinfo_signing_alg_values_supported: strings(algs.clone()),
+            authorization_signing_alg_values_supported: strings(algs),
             token_endpoint_auth_methods_supported: strings(auth_methods.clone()),
             token_endpoint_auth_signing_alg_values_supported: strings(
                 ASSERTION_ALGS

@@ -1,6 +1,6 @@
 //! The authorization endpoint (OIDC Core §3.1.2, §3.2.2, §3.3.2).
 
-use sesame_core::{ErrorCode, RedirectUri, ResponseMode, UnixTime};
+use sesame_core::{ClientId, ErrorCode, JwsAlgorithm, RedirectUri, ResponseMode, UnixTime};
 
 use super::{FlowError, OAuthError, Params};
 use crate::authn::EndUser;
@@ -12,6 +12,7 @@ mod authentication;
 mod checks;
 mod consent;
 mod denied;
+mod jarm;
 mod parameters;
 mod respond;
 mod target;
@@ -22,8 +23,13 @@ pub(crate) use denied::access_denied;
 #[derive(Clone)]
 pub(crate) struct ClientRedirect {
     pub(crate) redirect_uri: RedirectUri,
+    /// As sent: `jwt` is resolved to `query.jwt` or `fragment.jwt`.
     pub(crate) mode: ResponseMode,
     pub(crate) params: Vec<(String, String)>,
+    /// The audience of a JWT response (JARM).
+    pub(crate) client_id: ClientId,
+    /// The client's `authorization_signed_response_alg`.
+    pub(crate) signing_alg: Option<JwsAlgorithm>,
 }
 
 pub(crate) enum AuthorizeOutcome {
@@ -166,11 +172,12 @@ pub(crate) async fn authorize(
     auth_after: Option<UnixTime>,
     now: UnixTime,
 ) -> Result<AuthorizeOutcome, FlowError> {
-    match steps(p, params, user, consent_given, auth_after, now).await {
-        Ok(outcome) => Ok(outcome),
-        Err(Stop::Answer(outcome)) => Ok(*outcome),
-        Err(Stop::Failed(e)) => Err(e),
-    }
+    let outcome = match steps(p, params, user, consent_given, auth_after, now).await {
+        Ok(outcome) => outcome,
+        Err(Stop::Answer(outcome)) => *outcome,
+        Err(Stop::Failed(e)) => return Err(e),
+    };
+    jarm::seal(p, outcome, now).await
 }
 
 async fn steps(

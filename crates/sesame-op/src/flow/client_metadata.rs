@@ -21,27 +21,6 @@ use crate::provider::Settings;
 /// The longest `client_name` accepted (it is shown on the consent page).
 const MAX_CLIENT_NAME: usize = 200;
 
-/// Members Sesame understands but does not support, and refuses rather than
-/// ignore, so that a client does not believe it got what it asked for.
-const REFUSED: [(&str, &str); 4] = [
-    (
-        "id_token_encrypted_response_alg",
-        "ID tokens are signed, not encrypted",
-    ),
-    (
-        "id_token_encrypted_response_enc",
-        "ID tokens are signed, not encrypted",
-    ),
-    (
-        "userinfo_encrypted_response_alg",
-        "userinfo responses are not encrypted",
-    ),
-    (
-        "userinfo_encrypted_response_enc",
-        "userinfo responses are not encrypted",
-    ),
-];
-
 /// Registered client metadata, checked.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Metadata {
@@ -53,6 +32,7 @@ pub(crate) struct Metadata {
     pub(crate) token_endpoint_auth_signing_alg: Option<JwsAlgorithm>,
     pub(crate) id_token_signed_response_alg: JwsAlgorithm,
     pub(crate) userinfo_signed_response_alg: Option<JwsAlgorithm>,
+    pub(crate) authorization_signed_response_alg: Option<JwsAlgorithm>,
     pub(crate) jwks: Option<JwkSet>,
     pub(crate) jwks_uri: Option<String>,
     pub(crate) post_logout_redirect_uris: Vec<RedirectUri>,
@@ -81,6 +61,7 @@ impl Metadata {
         client.token_endpoint_auth_signing_alg = self.token_endpoint_auth_signing_alg;
         client.id_token_signed_response_alg = self.id_token_signed_response_alg;
         client.userinfo_signed_response_alg = self.userinfo_signed_response_alg;
+        client.authorization_signed_response_alg = self.authorization_signed_response_alg;
         client.jwks = self.jwks;
         client.jwks_uri = self.jwks_uri;
         client.post_logout_redirect_uris = self.post_logout_redirect_uris;
@@ -409,7 +390,10 @@ pub(crate) fn parse(
     settings: &Settings,
     scopes: &ScopeClaims,
 ) -> Result<Metadata, OAuthError> {
-    if let Some((name, why)) = REFUSED.iter().find(|(name, _)| member(m, name).is_some()) {
+    if let Some((name, why)) = refused::REFUSED
+        .iter()
+        .find(|(name, _)| member(m, name).is_some())
+    {
         return Err(bad(format!("{name} is not supported: {why}")));
     }
     let subject_type = subject_type(m, settings)?;
@@ -465,6 +449,12 @@ pub(crate) fn parse(
         };
     let userinfo_signed_response_alg =
         alg(m, "userinfo_signed_response_alg", &settings.signing_algs)?;
+    // JARM §3: the provider's own algorithms (no HMAC, no encryption).
+    let authorization_signed_response_alg = alg(
+        m,
+        "authorization_signed_response_alg",
+        &settings.signing_algs,
+    )?;
 
     let post_logout_redirect_uris = uris(
         m,
@@ -493,6 +483,7 @@ pub(crate) fn parse(
         token_endpoint_auth_signing_alg,
         id_token_signed_response_alg,
         userinfo_signed_response_alg,
+        authorization_signed_response_alg,
         jwks,
         jwks_uri,
         post_logout_redirect_uris,
@@ -549,6 +540,9 @@ pub(crate) fn to_json(client: &Client) -> Map<String, Value> {
     if let Some(a) = client.userinfo_signed_response_alg {
         put("userinfo_signed_response_alg", json!(a.as_str()));
     }
+    if let Some(a) = client.authorization_signed_response_alg {
+        put("authorization_signed_response_alg", json!(a.as_str()));
+    }
     if let Some(jwks) = &client.jwks {
         put("jwks", json!(jwks));
     }
@@ -594,5 +588,6 @@ pub(crate) fn to_json(client: &Client) -> Map<String, Value> {
 }
 
 mod outbound_urls;
+mod refused;
 #[cfg(test)]
 mod tests;

@@ -19,6 +19,7 @@ mod dpop;
 mod dpop_jkt;
 mod dpop_nonce;
 mod fapi2;
+mod jarm;
 mod logout;
 mod pairwise;
 mod par;

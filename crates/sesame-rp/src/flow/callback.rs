@@ -70,8 +70,24 @@ impl OidcClient {
         via_post: bool,
     ) -> Result<(Verified, bool), CallbackError> {
         let loud = |e| CallbackError::new(e, false);
+        // JARM: the parameters are the response JWT's, once it checks out;
+        // if it does not, the state it names is consumed all the same.
+        let (unpacked, refused) = match self.inner.jarm {
+            None => (None, None),
+            Some(jarm) => match self.unpack_jarm(jarm, params).await {
+                Ok(inner) => (Some(inner), None),
+                Err((state, e)) => {
+                    let state = state.map(Value::String).into_iter();
+                    (
+                        Some(state.map(|s| ("state".to_owned(), s)).collect()),
+                        Some(e),
+                    )
+                }
+            },
+        };
+        let params = unpacked.as_ref().unwrap_or(params);
         let Some(state) = param(params, "state") else {
-            return Err(loud(LoginError::UnknownState));
+            return Err(loud(refused.unwrap_or(LoginError::UnknownState)));
         };
         let mut pending = session::pending(store)
             .await
@@ -86,6 +102,9 @@ impl OidcClient {
             return Err(loud(LoginError::UnknownState));
         };
         let silent = p.silent;
+        if let Some(e) = refused {
+            return Err(CallbackError::new(e, silent));
+        }
         // The state is bound to the provider it was minted for: a state from
         // provider A presented at B's callback is a mix-up, refused before any
         // call to either provider.

@@ -2,8 +2,11 @@
 //! login, verifying the callback, signing the session in.
 
 mod callback;
+mod jarm;
 mod sign_in;
 mod start;
+
+pub use jarm::JarmError;
 
 use std::fmt;
 
@@ -45,6 +48,10 @@ pub enum LoginError {
     /// Implicit or hybrid tokens arrived other than by `form_post`.
     #[error("front-channel tokens must arrive by form_post")]
     NotFormPost,
+    /// A JWT-secured authorization response (JARM) failed a check, or a
+    /// plain one came when JARM was asked for.
+    #[error("JWT-secured authorization response refused: {0}")]
+    Jarm(JarmError),
     /// An `… token` response type without `access_token`.
     #[error("the response carries no access_token")]
     MissingAccessToken,
@@ -55,6 +62,9 @@ pub enum LoginError {
     /// than the front channel's.
     #[error("the token endpoint's ID token is not about the front channel's user")]
     IdTokenMismatch,
+    /// The pushed authorization request (RFC 9126) failed.
+    #[error("pushed authorization request failed: {0}")]
+    Par(HttpError),
     /// The token request failed.
     #[error("token request failed: {0}")]
     Token(HttpError),
@@ -120,6 +130,8 @@ impl LoginError {
             Self::IssuerMismatch => "issuer_mismatch",
             Self::WrongProvider => "wrong_provider",
             Self::NotFormPost => "not_form_post",
+            Self::Jarm(_) => "jarm",
+            Self::Par(_) => "par",
             Self::MissingAccessToken => "missing_access_token",
             Self::NotBearer => "not_bearer",
             Self::IdTokenMismatch => "id_token_mismatch",

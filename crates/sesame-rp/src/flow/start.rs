@@ -92,7 +92,9 @@ impl OidcClient {
             ));
             params.push(("code_challenge_method".into(), "S256".into()));
         }
-        if i.form_post {
+        if let Some(jarm) = &i.jarm {
+            params.push(("response_mode".into(), jarm.mode.as_str().into()));
+        } else if i.form_post {
             params.push(("response_mode".into(), "form_post".into()));
         }
         let reserved = |k: &str| {
@@ -124,6 +126,9 @@ impl OidcClient {
                 .wrap(&client, params, now)
                 .map_err(LoginError::Internal)?;
         }
+        if i.par {
+            params = self.push(&metadata, params).await?;
+        }
         let endpoint = metadata.authorization_endpoint.clone().unwrap_or_default();
         let mut url =
             url::Url::parse(&endpoint).map_err(|e| LoginError::Internal(e.to_string()))?;
@@ -131,5 +136,38 @@ impl OidcClient {
         tracing::debug!(response_type = response_type.as_str(), "login started");
         metrics::login_started(self.name());
         Ok(url.into())
+    }
+
+    /// RFC 9126: POSTs the request's parameters (client authentication as
+    /// at the token endpoint, which identifies the client itself except
+    /// with Basic) and returns what the browser carries instead.
+    async fn push(
+        &self,
+        metadata: &sesame_core::ProviderMetadata,
+        params: Vec<(String, String)>,
+    ) -> Result<Vec<(String, String)>, LoginError> {
+        #[derive(serde::Deserialize)]
+        struct Pushed {
+            request_uri: String,
+        }
+        let i = &self.inner;
+        let endpoint = metadata
+            .pushed_authorization_request_endpoint
+            .clone()
+            .unwrap_or_default();
+        let basic = i.auth == crate::ClientAuth::ClientSecretBasic;
+        let form: Vec<(&str, &str)> = params
+            .iter()
+            .filter(|(k, _)| basic || k != "client_id")
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let pushed: Pushed = self
+            .authenticated_post(&endpoint, &form)
+            .await
+            .map_err(LoginError::Par)?;
+        Ok(vec![
+            ("client_id".into(), i.client_id.as_str().into()),
+            ("request_uri".into(), pushed.request_uri),
+        ])
     }
 }

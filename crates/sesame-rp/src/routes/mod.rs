@@ -176,7 +176,7 @@ fn failure(error: &LoginError) -> (StatusCode, &'static str, &'static str) {
             "access_denied",
             "This account may not sign in here.",
         ),
-        LoginError::Token(_) | LoginError::UserInfo(_) => (
+        LoginError::Token(_) | LoginError::UserInfo(_) | LoginError::Par(_) => (
             StatusCode::BAD_GATEWAY,
             "provider_error",
             "The provider could not be reached or gave an unusable answer.",

@@ -377,7 +377,7 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
     if let Some(auth) = auth {
         builder = builder.with_auth_method(auth);
     }
-    builder = request::apply(request_object, builder);
+    builder = request::apply(&config.request, request_object, builder);
     let oidc = builder.build().await.map_err(|e| AppError(e.to_string()))?;
     let templates = templates()?;
     let secure = public.starts_with("https://");

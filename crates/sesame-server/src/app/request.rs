@@ -1,5 +1,5 @@
-//! `sesame app`: request objects (`--request-object`, `--request-object-alg`)
-//! and WebFinger issuer discovery (`--issuer acct:USER@HOST`,
+//! `sesame app`: request objects (`--request-object`, `--request-object-alg`),
+//! JWT-secured authorization responses (`--jarm`), pushed requests (`--par`) and WebFinger issuer discovery (`--issuer acct:USER@HOST`,
 //! `--allow-insecure-issuer`).
 
 use sesame_core::{Issuer, JwkSet, JwsAlgorithm, SigningKey};
@@ -24,6 +24,15 @@ pub struct RequestArgs {
     /// (`127.0.0.1`, `[::1]`, `localhost`): local tests.
     #[arg(long)]
     pub allow_insecure_issuer: bool,
+    /// Ask for JWT-secured authorization responses (JARM): response_mode=jwt
+    /// (form_post.jwt with --response-mode form_post or a token response type),
+    /// each response JWT checked with the provider's keys.
+    #[arg(long, env = "SESAME_APP_JARM")]
+    pub jarm: bool,
+    /// Push each authorization request first (PAR, RFC 9126), with the client's
+    /// authentication; used anyway when the provider requires it.
+    #[arg(long, env = "SESAME_APP_PAR")]
+    pub par: bool,
 }
 
 /// The request object settings: the mode, its key and its algorithm.
@@ -153,11 +162,18 @@ pub fn register(
     }
 }
 
-/// The builder sends request objects.
+/// The builder sends request objects, asks for JARM with `--jarm` and pushes with `--par`.
 pub fn apply(
+    args: &RequestArgs,
     setup: Option<RequestObjectSetup>,
     mut builder: OidcClientBuilder,
 ) -> OidcClientBuilder {
+    if args.jarm {
+        builder = builder.with_jarm();
+    }
+    if args.par {
+        builder = builder.with_par();
+    }
     if let Some(s) = setup {
         builder = builder.with_request_object(s.mode);
         if let Some(key) = s.key {

@@ -136,6 +136,9 @@ pub(super) struct ClientAdd {
     /// Sign userinfo responses (a JWT) with this algorithm.
     #[arg(long, value_parser = words::parser::<JwsAlgorithm>())]
     userinfo_signed_alg: Option<Word<JwsAlgorithm>>,
+    /// Sign JWT-secured authorization responses (JARM) with this algorithm (default RS256).
+    #[arg(long, value_parser = words::parser::<JwsAlgorithm>())]
+    authorization_signed_response_alg: Option<Word<JwsAlgorithm>>,
     /// A URL the client's request_uri may name (repeat; request objects by reference).
     #[arg(long = "request-uri")]
     request_uris: Vec<String>,
@@ -195,6 +198,9 @@ pub(super) struct ClientChange {
     /// Answer userinfo as plain JSON again.
     #[arg(long)]
     plain_userinfo: bool,
+    /// Sign JWT-secured authorization responses (JARM) with this algorithm.
+    #[arg(long, value_parser = words::parser::<JwsAlgorithm>())]
+    authorization_signed_response_alg: Option<Word<JwsAlgorithm>>,
     /// First-party (true: no consent page) or third-party (false).
     #[arg(long, value_name = "BOOL")]
     skip_consent: Option<bool>,
@@ -262,6 +268,10 @@ impl ClientChange {
                 .map(|w| w.get("--id-token-alg"))
                 .transpose()?,
             userinfo_signed_alg,
+            authorization_signed_response_alg: self
+                .authorization_signed_response_alg
+                .map(|w| w.get("--authorization-signed-response-alg"))
+                .transpose()?,
             skip_consent: self.skip_consent,
             request_uris: Some(self.request_uris).filter(|v| !v.is_empty()),
             request_object_alg: self
@@ -307,6 +317,10 @@ impl ClientAdd {
             userinfo_signed_alg: self
                 .userinfo_signed_alg
                 .map(|w| w.get("--userinfo-signed-alg"))
+                .transpose()?,
+            authorization_signed_response_alg: self
+                .authorization_signed_response_alg
+                .map(|w| w.get("--authorization-signed-response-alg"))
                 .transpose()?,
             request_uris: self.request_uris,
             request_object_alg: self.request_object_alg,
@@ -414,6 +428,7 @@ fn client_json(c: &sesame_op::Client) -> serde_json::Value {
         "jwks": c.jwks,
         "jwks_uri": c.jwks_uri,
         "userinfo_signed_response_alg": c.userinfo_signed_response_alg,
+        "authorization_signed_response_alg": c.authorization_signed_response_alg,
         "request_uris": c.request_uris,
         "request_object_signing_alg": c.request_object_signing_alg,
         "token_endpoint_auth_method": c.token_endpoint_auth_method.as_str(),

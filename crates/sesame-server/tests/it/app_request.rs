@@ -153,3 +153,45 @@ async fn an_acct_issuer_without_webfinger_is_one_error_line() {
         assert!(err.contains(needle), "{insecure}: {err}");
     }
 }
+
+#[tokio::test]
+async fn jarm_signs_in_with_a_response_jwt() {
+    let (_dir, db, _server, op) = provider(&[]).await;
+    let port = free_port();
+    let app = format!("http://127.0.0.1:{port}");
+    let (id, secret) = add_client(&db, &app, &["--authorization-signed-response-alg", "ES256"]);
+    let _running = app_on(
+        port,
+        &op,
+        &["--client-id", &id, "--client-secret", &secret, "--jarm"],
+    );
+    let b = browser();
+    let (authorize, _) = sign_in(&b, &app, &op).await;
+    assert_eq!(param(&authorize, "response_mode").as_deref(), Some("jwt"));
+    assert_eq!(me(&b, &app).await["claims"]["preferred_username"], "ann");
+}
+
+#[tokio::test]
+async fn par_and_jarm_sign_in_at_a_client_that_requires_par() {
+    let (_dir, db, _server, op) = provider(&[]).await;
+    let port = free_port();
+    let app = format!("http://127.0.0.1:{port}");
+    let (id, secret) = add_client(&db, &app, &["--require-par"]);
+    let _running = app_on(
+        port,
+        &op,
+        &[
+            "--client-id",
+            &id,
+            "--client-secret",
+            &secret,
+            "--par",
+            "--jarm",
+        ],
+    );
+    let b = browser();
+    let (authorize, _) = sign_in(&b, &app, &op).await;
+    assert!(param(&authorize, "request_uri").is_some(), "{authorize}");
+    assert_eq!(param(&authorize, "state"), None, "pushed, not in the URL");
+    assert_eq!(me(&b, &app).await["claims"]["preferred_username"], "ann");
+}

@@ -594,8 +594,11 @@ fn clients_add_and_update_take_response_types_pkce_and_keys() {
         "--dpop",
         "--userinfo-signed-alg",
         "ES256",
+        "--authorization-signed-response-alg",
+        "ES256",
     ]));
     let v = show(&hybrid);
+    assert_eq!(v["authorization_signed_response_alg"], "ES256");
     assert_eq!(v["require_par"], true);
     assert_eq!(v["dpop_bound_access_tokens"], true);
     assert_eq!(
@@ -676,6 +679,10 @@ fn clients_add_and_update_take_response_types_pkce_and_keys() {
             vec!["--userinfo-signed-alg", "HS256"],
             "--userinfo-signed-alg",
         ),
+        (
+            vec!["--authorization-signed-response-alg", "HS256"],
+            "--authorization-signed-response-alg",
+        ),
     ];
     for (extra, want) in refused {
         let (code, out, err) = add(&extra);
@@ -699,6 +706,8 @@ fn clients_add_and_update_take_response_types_pkce_and_keys() {
         "true",
         "--userinfo-signed-alg",
         "RS256",
+        "--authorization-signed-response-alg",
+        "EdDSA",
         "--id-token-alg",
         "ES256",
         "--jwks",
@@ -713,6 +722,7 @@ fn clients_add_and_update_take_response_types_pkce_and_keys() {
     assert_eq!(v["require_pkce"], true);
     assert_eq!(v["id_token_signed_response_alg"], "ES256");
     assert_eq!(v["userinfo_signed_response_alg"], "RS256");
+    assert_eq!(v["authorization_signed_response_alg"], "EdDSA");
     assert_eq!(v["jwks"]["keys"][0]["kid"], "1");
     let (code, _, err) = run(&[
         "clients",

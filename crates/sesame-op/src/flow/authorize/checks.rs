@@ -3,7 +3,7 @@
 //! redirect of a request object that failed.
 
 use serde_json::Value;
-use sesame_core::{ClientId, Expected, IdTokenValidator, ResponseMode, ResponseType, UnixTime};
+use sesame_core::{ClientId, Expected, IdTokenValidator, UnixTime};
 
 use super::{AuthorizeOutcome, ClientRedirect, Request};
 use crate::flow::OAuthError;
@@ -78,21 +78,7 @@ pub(super) fn request_object_error(
     let Some(redirect_uri) = registered else {
         return AuthorizeOutcome::ErrorPage(e);
     };
-    let mode = params
-        .get("response_type")
-        .and_then(ResponseType::parse)
-        .map_or(ResponseMode::Query, ResponseType::default_mode);
-    let mut redirect = ClientRedirect {
-        redirect_uri,
-        mode,
-        params: Vec::new(),
-    };
-    if let Some(state) = params.get("state") {
-        redirect.params.push(("state".into(), state.into()));
-    }
-    redirect
-        .params
-        .push(("iss".into(), p.inner.issuer.as_str().into()));
+    let redirect = ClientRedirect::new(p, client, redirect_uri, params);
     Request {
         client: client.clone(),
         redirect,

@@ -1,6 +1,6 @@
 //! The user's "deny" on the consent page, answered to the client.
 
-use sesame_core::{ClientId, ErrorCode, ResponseMode, ResponseType};
+use sesame_core::{ClientId, ErrorCode, UnixTime};
 
 use super::{AuthorizeOutcome, ClientRedirect, Request};
 use crate::flow::{FlowError, OAuthError, Params};
@@ -11,6 +11,7 @@ use crate::provider::Provider;
 pub(crate) async fn access_denied(
     p: &Provider,
     params: &Params,
+    now: UnixTime,
 ) -> Result<AuthorizeOutcome, FlowError> {
     let client = match params.get("client_id") {
         Some(id) => p.inner.store.find_client(&ClientId::new(id)).await?,
@@ -28,24 +29,8 @@ pub(crate) async fn access_denied(
             "the client or its redirect_uri is no longer registered",
         )));
     };
-    let code_only =
-        params.get("response_type").and_then(ResponseType::parse) == Some(ResponseType::Code);
-    let mode = match params.get("response_mode").and_then(ResponseMode::parse) {
-        Some(m @ (ResponseMode::FormPost | ResponseMode::Fragment)) => m,
-        _ if code_only => ResponseMode::Query,
-        _ => ResponseMode::Fragment,
-    };
-    let mut redirect = ClientRedirect {
-        redirect_uri,
-        mode,
-        params: Vec::new(),
-    };
-    if let Some(state) = params.get("state") {
-        redirect.params.push(("state".into(), state.into()));
-    }
-    redirect
-        .params
-        .push(("iss".into(), p.inner.issuer.as_str().into()));
+    let redirect = ClientRedirect::new(p, &client, redirect_uri, params);
     let req = Request { client, redirect };
-    Ok(req.error(ErrorCode::AccessDenied, "the user denied the request"))
+    let denied = req.error(ErrorCode::AccessDenied, "the user denied the request");
+    super::jarm::seal(p, denied, now).await
 }

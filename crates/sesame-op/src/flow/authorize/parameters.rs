@@ -132,21 +132,45 @@ fn is_thumbprint(value: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// The response type, registered for the client, and the response mode
-/// (set on the redirect) that can carry it.
-fn response_type(req: &mut Request, params: &Params) -> Result<ResponseType, Stop> {
-    let parsed = params.get("response_type").and_then(ResponseType::parse);
-    let default_mode = parsed.map_or(ResponseMode::Query, ResponseType::default_mode);
-    match params.get("response_mode").map(ResponseMode::parse) {
-        None => {}
-        Some(Some(ResponseMode::Query)) if default_mode != ResponseMode::Query => {
-            return Err(req.stop(
-                ErrorCode::InvalidRequest,
-                "response_mode=query cannot carry tokens; use fragment or form_post",
-            ));
+/// The response type's default mode: `query` for `code` (and for a
+/// response type still to be refused), `fragment` for the others.
+pub(super) fn default_mode(params: &Params) -> ResponseMode {
+    params
+        .get("response_type")
+        .and_then(ResponseType::parse)
+        .map_or(ResponseMode::Query, ResponseType::default_mode)
+}
+
+/// The response mode asked for (the default when none), with `jwt`
+/// resolved (JARM §2.3.4), or why it cannot be used: the query must not
+/// carry tokens, plain or in a JWT (JARM §2.3.1 allows `query.jwt` with
+/// token response types only when the JWT is encrypted, which Sesame
+/// does not do).
+pub(super) fn response_mode(params: &Params) -> Result<ResponseMode, &'static str> {
+    let default = default_mode(params);
+    let Some(asked) = params.get("response_mode") else {
+        return Ok(default);
+    };
+    let mode = ResponseMode::parse(asked)
+        .ok_or("unsupported response_mode")?
+        .resolve(default);
+    match mode {
+        ResponseMode::Query if default != ResponseMode::Query => {
+            Err("response_mode=query cannot carry tokens; use fragment or form_post")
         }
-        Some(Some(mode)) => req.redirect.mode = mode,
-        Some(None) => return Err(req.stop(ErrorCode::InvalidRequest, "unsupported response_mode")),
+        ResponseMode::QueryJwt if default != ResponseMode::Query => Err(
+            "response_mode=query.jwt cannot carry tokens (JARM §2.3.1); use jwt, fragment.jwt or form_post.jwt",
+        ),
+        mode => Ok(mode),
+    }
+}
+
+/// The response type, registered for the client, and a response mode
+/// that can carry it (the redirect is already in that mode).
+fn response_type(req: &Request, params: &Params) -> Result<ResponseType, Stop> {
+    let parsed = params.get("response_type").and_then(ResponseType::parse);
+    if let Err(why) = response_mode(params) {
+        return Err(req.stop(ErrorCode::InvalidRequest, why));
     }
     let Some(response_type) = parsed else {
         return Err(if params.get("response_type").is_none() {

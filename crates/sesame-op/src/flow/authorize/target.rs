@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use sesame_core::{ClientId, ErrorCode, ResponseMode, ResponseType, UnixTime};
+use sesame_core::{ClientId, ErrorCode, UnixTime};
 
 use super::checks::request_object_error;
 use super::{ClientRedirect, Request, Stop, error_page};
@@ -88,21 +88,7 @@ pub(super) async fn locate<'a>(
             "redirect_uri is not registered for this client (it must match exactly)",
         ));
     };
-    let mode = resolved
-        .get("response_type")
-        .and_then(ResponseType::parse)
-        .map_or(ResponseMode::Query, ResponseType::default_mode);
-    let mut redirect = ClientRedirect {
-        redirect_uri,
-        mode,
-        params: Vec::new(),
-    };
-    if let Some(state) = resolved.get("state") {
-        redirect.params.push(("state".into(), state.into()));
-    }
-    redirect
-        .params
-        .push(("iss".into(), p.inner.issuer.as_str().into()));
+    let redirect = ClientRedirect::new(p, &client, redirect_uri, &resolved);
     Ok(Located {
         req: Request { client, redirect },
         params: resolved,

@@ -313,7 +313,24 @@ fn response_signing_algs_come_from_the_provider_settings() {
             ErrorCode::InvalidClientMetadata,
             "userinfo_signed_response_alg",
         );
+        refused(
+            json!({"redirect_uris": [CB], "authorization_signed_response_alg": alg}),
+            ErrorCode::InvalidClientMetadata,
+            "authorization_signed_response_alg",
+        );
     }
+    let m = check(json!({"redirect_uris": [CB], "authorization_signed_response_alg": "ES256"}))
+        .unwrap();
+    assert_eq!(
+        m.authorization_signed_response_alg,
+        Some(JwsAlgorithm::ES256)
+    );
+    assert_eq!(
+        check(json!({"redirect_uris": [CB]}))
+            .unwrap()
+            .authorization_signed_response_alg,
+        None
+    );
     // Without RS256 keys, the default is the provider's first algorithm.
     let settings = Settings {
         signing_algs: vec![JwsAlgorithm::ES256],
@@ -429,6 +446,8 @@ fn unsupported_features_are_refused_not_ignored() {
     for (name, value) in [
         ("id_token_encrypted_response_alg", json!("RSA-OAEP")),
         ("userinfo_encrypted_response_enc", json!("A128GCM")),
+        ("authorization_encrypted_response_alg", json!("RSA-OAEP")),
+        ("authorization_encrypted_response_enc", json!("A128GCM")),
     ] {
         let mut v = json!({"redirect_uris": [CB]});
         v[name] = value;
@@ -466,6 +485,7 @@ fn metadata_round_trips_through_the_response() {
         "jwks": public_jwks(),
         "id_token_signed_response_alg": "EdDSA",
         "userinfo_signed_response_alg": "ES256",
+        "authorization_signed_response_alg": "EdDSA",
         "post_logout_redirect_uris": ["https://rp.example/bye"],
         "backchannel_logout_uri": "https://rp.example/bc",
         "backchannel_logout_session_required": true,
