@@ -15,6 +15,7 @@ use crate::outbound::{HttpError, default_client, get_bytes};
 use crate::provision::Users;
 
 mod checks;
+mod dpop;
 
 /// Why a client could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +76,7 @@ pub struct OidcClientBuilder {
     pub(crate) registration_issuer: Option<String>,
     pub(crate) frontchannel_sid_optional: bool,
     pub(crate) claims_sources: Vec<crate::claims_source::ClaimsSource>,
+    dpop: Option<dpop::Mode>,
 }
 
 impl fmt::Debug for OidcClientBuilder {
@@ -125,6 +127,7 @@ impl OidcClient {
             registration_issuer: None,
             frontchannel_sid_optional: false,
             claims_sources: Vec::new(),
+            dpop: None,
         }
     }
 }
@@ -477,6 +480,7 @@ impl OidcClientBuilder {
         let key = key.map(Arc::new).or_else(|| private_key.clone());
         let request_object =
             crate::request_object::settings(mode, key, &metadata).map_err(BuildError::Setting)?;
+        let dpop = dpop::settings(self.dpop)?;
         let now = self.clock.now();
         tracing::info!(
             provider = %self.name,
@@ -524,6 +528,7 @@ impl OidcClientBuilder {
                 request_object,
                 frontchannel_sid_optional: self.frontchannel_sid_optional,
                 claims_sources: self.claims_sources,
+                dpop,
             }),
         })
     }

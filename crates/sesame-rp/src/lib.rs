@@ -6,6 +6,7 @@ mod builder;
 mod claims_source;
 mod client;
 mod device;
+mod dpop;
 mod end_session;
 mod external;
 mod extract;
