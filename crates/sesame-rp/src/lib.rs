@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod api;
 mod auth;
 mod bearer;
 mod builder;
@@ -34,6 +35,7 @@ mod userinfo;
 mod validate;
 pub mod webfinger;
 
+pub use api::{ApiToken, ApiTokenError};
 pub use bearer::{BearerAuth, BearerClaims, BearerError, BearerService};
 pub use builder::{BuildError, OidcClientBuilder};
 pub use client::{AssertionAudience, ClientAuth, OidcClient, ResponseType, RoutePaths};

@@ -15,6 +15,7 @@ mod against_op;
 mod axum_login;
 mod bearer;
 mod device;
+mod dpop;
 mod extract;
 mod frontchannel;
 mod hostile;
