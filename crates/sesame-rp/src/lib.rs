@@ -28,6 +28,7 @@ mod refresh;
 mod register;
 mod request_object;
 mod routes;
+mod seen_jti;
 mod session;
 pub mod testing;
 mod token_endpoint;
@@ -64,6 +65,7 @@ pub use provision::{LoginClaims, Users, UsersError};
 pub use refresh::{LeaseError, RefreshLease, SessionRefresh, SessionRefreshService};
 pub use register::{ClientRegistration, RegistrationError, RegistrationRequest};
 pub use request_object::RequestObject;
+pub use seen_jti::{MAX_SEEN_JTIS, MemorySeenJti, SeenJti, SeenJtiError};
 pub use session::csrf_token;
 pub use webfinger::{WebFinger, WebFingerError};
 
