@@ -269,9 +269,14 @@ impl sesame_rp::SeenJti for RedisStore {
         now: UnixTime,
     ) -> Result<bool, sesame_rp::SeenJtiError> {
         let key = format!("{}dpop-jti:{}", self.prefix, hashed(key));
-        self.set(&key, "1", true, ("EXAT", expires_at.max(now.saturating_add(1))))
-            .await
-            .map_err(|e| sesame_rp::SeenJtiError::Store(e.to_string()))
+        self.set(
+            &key,
+            "1",
+            true,
+            ("EXAT", expires_at.max(now.saturating_add(1))),
+        )
+        .await
+        .map_err(|e| sesame_rp::SeenJtiError::Store(e.to_string()))
     }
 }
 

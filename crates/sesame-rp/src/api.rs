@@ -114,7 +114,10 @@ impl ApiToken {
         let response = self.send_once(request, method, url).await?;
         let fresh = self.client.remember_nonce(url, response.headers());
         match retry {
-            Some(again) if fresh && asks_for_nonce(response.status().as_u16(), response.headers(), None) => {
+            Some(again)
+                if fresh
+                    && asks_for_nonce(response.status().as_u16(), response.headers(), None) =>
+            {
                 tracing::debug!(url, "the API asks for a DPoP nonce; retrying once");
                 let response = self.send_once(again, method, url).await?;
                 self.client.remember_nonce(url, response.headers());

@@ -38,7 +38,10 @@ impl OidcClient {
             None => self.authenticated_post(&endpoint, form).await,
             Some(key) => {
                 let build = || self.authenticated_request(&endpoint, form);
-                match self.dpop_exchange(key, "POST", &endpoint, None, build).await {
+                match self
+                    .dpop_exchange(key, "POST", &endpoint, None, build)
+                    .await
+                {
                     Ok((status, _, body)) => outbound::parse_json(&endpoint, status, &body),
                     Err(e) => Err(e),
                 }

@@ -211,11 +211,7 @@ fn htu(url: &str) -> String {
             u.set_fragment(None);
             u.to_string()
         }
-        Err(_) => url
-            .split(['?', '#'])
-            .next()
-            .unwrap_or_default()
-            .to_owned(),
+        Err(_) => url.split(['?', '#']).next().unwrap_or_default().to_owned(),
     }
 }
 
@@ -242,11 +238,14 @@ mod tests {
             let proof = key.proof(&target, 5_000).unwrap();
             let c = claims(&proof);
             assert_eq!(c["htu"], "https://op.example/token");
-            assert_eq!((c["htm"].as_str(), c["iat"].as_i64()), (Some("POST"), Some(5_000)));
+            assert_eq!(
+                (c["htm"].as_str(), c["iat"].as_i64()),
+                (Some("POST"), Some(5_000))
+            );
             assert_eq!(c["nonce"], "n-1");
             assert_eq!(c["ath"], access_token_hash("at"));
-            let check = DpopCheck::new("POST", "https://op.example/token", 5_000)
-                .with_access_token("at");
+            let check =
+                DpopCheck::new("POST", "https://op.example/token", 5_000).with_access_token("at");
             let verified = verify_proof(&proof, &check).unwrap();
             assert_eq!(verified.jkt, key.thumbprint());
             assert_eq!(verified.nonce.as_deref(), Some("n-1"));
@@ -255,7 +254,11 @@ mod tests {
             assert_ne!(again["jti"], c["jti"]);
         }
         let bare = DpopKey::generate().unwrap();
-        let c = claims(&bare.proof(&ProofTarget::new("GET", "https://x/"), 1).unwrap());
+        let c = claims(
+            &bare
+                .proof(&ProofTarget::new("GET", "https://x/"), 1)
+                .unwrap(),
+        );
         assert!(c.get("ath").is_none() && c.get("nonce").is_none());
     }
 

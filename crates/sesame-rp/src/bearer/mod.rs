@@ -23,8 +23,8 @@ use crate::metrics;
 use crate::seen_jti::SeenJti;
 
 mod dpop;
-use dpop::{ProofSettings, Scheme};
 use crate::outbound::HttpError;
+use dpop::{ProofSettings, Scheme};
 
 /// How access tokens are checked.
 #[derive(Debug, Clone)]
@@ -98,9 +98,9 @@ impl BearerError {
         let described = |scheme: &str, code: &str, d: &str| {
             let d = sesame_core::sanitize_description(d);
             match scheme {
-                "DPoP" => format!(
-                    "DPoP error=\"{code}\", error_description=\"{d}\", algs=\"{algs}\""
-                ),
+                "DPoP" => {
+                    format!("DPoP error=\"{code}\", error_description=\"{d}\", algs=\"{algs}\"")
+                }
                 _ => format!("Bearer error=\"{code}\", error_description=\"{d}\""),
             }
         };

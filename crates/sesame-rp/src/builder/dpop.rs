@@ -19,9 +19,9 @@ pub(super) enum Mode {
 pub(super) fn settings(mode: Option<Mode>) -> Result<Option<Dpop>, BuildError> {
     let mode = match mode {
         None => return Ok(None),
-        Some(Mode::Generated) => KeyMode::App(
-            DpopKey::generate().map_err(|e| BuildError::Setting(e.to_string()))?,
-        ),
+        Some(Mode::Generated) => {
+            KeyMode::App(DpopKey::generate().map_err(|e| BuildError::Setting(e.to_string()))?)
+        }
         Some(Mode::App(key)) => KeyMode::App(key),
         Some(Mode::PerSession) => KeyMode::PerSession,
     };

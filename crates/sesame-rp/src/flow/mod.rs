@@ -54,7 +54,9 @@ pub enum LoginError {
     /// DPoP was asked for and the token is not DPoP-bound: `token_type` is
     /// Bearer from a provider that advertises DPoP
     /// (`dpop_signing_alg_values_supported`), or another word.
-    #[error("DPoP was asked for, and the provider issued a token that is not DPoP-bound (token_type)")]
+    #[error(
+        "DPoP was asked for, and the provider issued a token that is not DPoP-bound (token_type)"
+    )]
     NotDpop,
     /// Hybrid flow: the token endpoint's ID token has another `iss` or `sub`
     /// than the front channel's.

@@ -54,8 +54,10 @@ async fn setup(op: &Op, jwt: bool) {
         c.allowed_resources = vec![AUDIENCE.into()];
     })
     .await;
-    op.register("api", "http://127.0.0.1:9", |c| c.introspect_any_token = true)
-        .await;
+    op.register("api", "http://127.0.0.1:9", |c| {
+        c.introspect_any_token = true
+    })
+    .await;
 }
 
 async fn oidc_for(op: &Op) -> OidcClient {
@@ -108,7 +110,10 @@ async fn every_fault_is_refused(url: &str, token: &str, key: &DpopKey) {
     assert_eq!(call(url, dpop(Some(good.clone()))).await.0, 200);
     let (s, ch) = call(url, dpop(Some(good))).await;
     assert_eq!(s, 401, "replayed proof accepted");
-    assert!(ch.contains("invalid_dpop_proof") && ch.contains("already used"), "{ch}");
+    assert!(
+        ch.contains("invalid_dpop_proof") && ch.contains("already used"),
+        "{ch}"
+    );
     // A bound token as a Bearer token.
     let (s, ch) = call(
         url,
@@ -128,7 +133,11 @@ async fn every_fault_is_refused(url: &str, token: &str, key: &DpopKey) {
     assert!(ch.contains("invalid_dpop_proof"), "{ch}");
     let other = DpopKey::generate().unwrap();
     let cases = [
-        ("wrong ath", proof("GET", url, "another-token", now, key), "ath"),
+        (
+            "wrong ath",
+            proof("GET", url, "another-token", now, key),
+            "ath",
+        ),
         ("wrong htm", proof("POST", url, token, now, key), "htm"),
         (
             "wrong htu",
@@ -141,7 +150,10 @@ async fn every_fault_is_refused(url: &str, token: &str, key: &DpopKey) {
     for (what, p, word) in cases {
         let (s, ch) = call(url, dpop(Some(p))).await;
         assert_eq!(s, 401, "{what} accepted");
-        assert!(ch.contains("invalid_dpop_proof") && ch.contains(word), "{what}: {ch}");
+        assert!(
+            ch.contains("invalid_dpop_proof") && ch.contains(word),
+            "{what}: {ch}"
+        );
     }
 }
 
@@ -200,7 +212,10 @@ async fn an_unbound_token_is_not_accepted_with_the_dpop_scheme_and_a_missing_tok
     let url = format!("{base}/api/whoami");
     let key = DpopKey::generate().unwrap();
     let p = key
-        .proof(&ProofTarget::new("GET", &url).with_access_token(token), SystemClock.now())
+        .proof(
+            &ProofTarget::new("GET", &url).with_access_token(token),
+            SystemClock.now(),
+        )
         .unwrap();
     let bearer = Call {
         scheme: "Bearer",
@@ -235,7 +250,10 @@ async fn without_a_public_url_bound_tokens_are_refused() {
     let token = bound_token(&op, &key).await;
     let url = format!("{base}/api/whoami");
     let p = key
-        .proof(&ProofTarget::new("GET", &url).with_access_token(&token), SystemClock.now())
+        .proof(
+            &ProofTarget::new("GET", &url).with_access_token(&token),
+            SystemClock.now(),
+        )
         .unwrap();
     let (s, ch) = call(
         &url,

@@ -66,7 +66,11 @@ async fn a_dpop_sign_in_gets_a_bound_token_and_reads_userinfo_with_proofs() {
     let (listener, rp) = rp_listener().await;
     op.register("rp", &rp, |c| c.dpop_bound_access_tokens = true)
         .await;
-    let oidc = builder(&op, &rp, "openid profile").with_dpop().build().await.unwrap();
+    let oidc = builder(&op, &rp, "openid profile")
+        .with_dpop()
+        .build()
+        .await
+        .unwrap();
     assert!(oidc.uses_dpop());
     serve(app(oidc, &op.base, Default::default()), listener).await;
     let b = browser();
@@ -138,7 +142,10 @@ async fn per_session_keys_refresh_and_serve_api_calls_at_another_instance() {
     // refreshes the token and signs the API call.
     let after = get_json(&b, &format!("{rp2}/token")).await;
     assert_eq!(after["dpop"], true, "{after}");
-    assert_ne!(after["token"], before["token"], "refreshed with the session's key");
+    assert_ne!(
+        after["token"], before["token"],
+        "refreshed with the session's key"
+    );
     let call = get_json(&b, &format!("{rp2}/call")).await;
     assert_eq!(call["status"], 200, "{call}");
     assert_eq!(call["body"]["sub"], "pia");

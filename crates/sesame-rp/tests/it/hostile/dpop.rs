@@ -92,7 +92,11 @@ fn seen(rig: &Rig) -> Vec<(String, Option<String>, Option<String>)> {
 async fn a_bearer_token_is_refused_when_the_provider_advertises_dpop() {
     let rig = rig(|f| f.dpop.lock().unwrap().advertise = true, with_dpop).await;
     let r = rig.login().await;
-    assert_ne!(r.status(), 200, "a Bearer token accepted although DPoP was asked for");
+    assert_ne!(
+        r.status(),
+        200,
+        "a Bearer token accepted although DPoP was asked for"
+    );
     assert!(!rig.signed_in().await);
     assert_eq!(rig.fake.userinfo_calls.load(Ordering::SeqCst), 0);
     // The token request carried a proof.
