@@ -13,11 +13,6 @@ use crate::outbound::{self, HttpError};
 
 impl OidcClient {
     /// Calls the token endpoint with this client's authentication.
-    #[tracing::instrument(
-        name = "sesame_rp.token_request",
-        skip_all,
-        fields(provider = %self.name(), grant_type = form.iter().find(|(k, _)| *k == "grant_type").map(|(_, v)| *v))
-    )]
     pub(crate) async fn token_request(
         &self,
         form: &[(&str, &str)],
@@ -27,6 +22,11 @@ impl OidcClient {
 
     /// Calls the token endpoint, with a DPoP proof made with `dpop` (RFC
     /// 9449 §5; retried once with the provider's nonce when it asks for one).
+    #[tracing::instrument(
+        name = "sesame_rp.token_request",
+        skip_all,
+        fields(provider = %self.name(), grant_type = form.iter().find(|(k, _)| *k == "grant_type").map(|(_, v)| *v))
+    )]
     pub(crate) async fn token_request_with(
         &self,
         form: &[(&str, &str)],
