@@ -21,6 +21,8 @@ const { values: args } = parseArgs({
     op: { type: 'string' },
     user: { type: 'string', default: 'interop-user' },
     'auth-method': { type: 'string' },
+    // `sesame app --dpop`: the session's token must be DPoP-bound.
+    dpop: { type: 'boolean', default: false },
   },
 });
 const require = createRequire(import.meta.url);
@@ -68,6 +70,7 @@ async function main() {
   check(me.sub === args.user, `sub ${me.sub} != ${args.user}`);
   check(me.claims?.email === `${args.user}@interop.example`, `email claim missing: ${r.text}`);
   check(me.claims?.name === `Interop ${args.user}`, `name claim missing: ${r.text}`);
+  check(me.dpop === args.dpop, `the session's token is ${me.dpop ? '' : 'not '}DPoP-bound: ${r.text}`);
 
   // Logout: the CSRF token from the app's home page.
   r = await b.get(`${app}/`);
@@ -96,7 +99,7 @@ async function main() {
 }
 
 const report = reporter(`oidc-provider@${version}`);
-await report.step(`sesame app login+logout (${args['auth-method']})`, async () => {
+await report.step(`sesame app login+logout (${args['auth-method']}${args.dpop ? ', DPoP' : ''})`, async () => {
   try {
     await main();
   } catch (e) {

@@ -9,6 +9,9 @@
 // In-memory adapter (the library's default), any username logs in (devInteractions: its own
 // login and consent pages), PKCE required, RP-initiated logout enabled. Listens on 127.0.0.1 only
 // and prints "oidc-provider@VERSION ready on http://127.0.0.1:PORT" when it accepts requests.
+//
+// OP_DPOP=1: features.dPoP on, with server-provided nonces required at every endpoint (RFC 9449
+// §8, §9), and both clients' tokens DPoP-bound (dpop_bound_access_tokens).
 
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -45,6 +48,8 @@ const secrets = {
   basic: `sesame-basic-secret-${randomBytes(16).toString('hex')}`,
   post: `sesame-post-secret-${randomBytes(16).toString('hex')}`,
 };
+
+const dpop = process.env.OP_DPOP === '1';
 
 const clients = [
   {
@@ -107,6 +112,10 @@ const configuration = {
   },
   ttl: { Session: 3600, Interaction: 600, Grant: 3600 },
 };
+if (dpop) {
+  configuration.features.dPoP = { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true };
+  for (const c of clients) c.dpop_bound_access_tokens = true;
+}
 
 const provider = new Provider(issuer, configuration);
 provider.on('server_error', (ctx, err) => console.error('oidc-provider server_error', err));

@@ -348,6 +348,7 @@ run_registration_peers() {
 }
 
 run_oidc_provider_peer
+source "$INTEROP/dpop.sh" && run_oidc_provider_dpop_peer
 run_django_oidc_provider_peer
 run_sesame_serve_peers
 run_registration_peers

@@ -23,7 +23,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use aws_lc_rs::digest;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
@@ -33,6 +32,20 @@ use crate::alg::JwsAlgorithm;
 use crate::clock::UnixTime;
 use crate::jwk::{Jwk, JwkSet, KeySet};
 use crate::jws::UnverifiedJws;
+
+mod key;
+pub use key::{DPOP_KEY_ALGS, DpopKey, ProofTarget, access_token_hash};
+
+/// The `typ` of a proof.
+pub const PROOF_TYP: &str = "dpop+jwt";
+/// The request header that carries a proof (RFC 9449 §4.1).
+pub const DPOP_HEADER: &str = "DPoP";
+/// The response header that carries a server-provided nonce (RFC 9449 §8).
+pub const DPOP_NONCE_HEADER: &str = "DPoP-Nonce";
+/// The `Authorization` scheme and the `token_type` of a DPoP-bound token.
+pub const DPOP_SCHEME: &str = "DPoP";
+/// The discovery member listing the proof algorithms a server accepts.
+pub const DPOP_SIGNING_ALGS_METADATA: &str = "dpop_signing_alg_values_supported";
 
 /// The algorithms a proof may use unless the caller narrows them: every
 /// asymmetric one Sesame verifies.
@@ -143,7 +156,7 @@ pub fn verify_proof(proof: &str, check: &DpopCheck<'_>) -> Result<DpopProof, Dpo
         .ok()
         .and_then(|h| serde_json::from_slice(&h).ok())
         .ok_or(DpopError::Malformed("the header is not base64url JSON"))?;
-    if header.get("typ").and_then(Value::as_str) != Some("dpop+jwt") {
+    if header.get("typ").and_then(Value::as_str) != Some(PROOF_TYP) {
         return Err(DpopError::Type);
     }
     let jwk_value = header.get("jwk").ok_or(DpopError::Key("no jwk"))?;
@@ -198,7 +211,7 @@ pub fn verify_proof(proof: &str, check: &DpopCheck<'_>) -> Result<DpopProof, Dpo
         return Err(DpopError::Claim("iat is too old"));
     }
     if let Some(token) = check.access_token {
-        let expected = URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, token.as_bytes()));
+        let expected = access_token_hash(token);
         let ath = text("ath").ok_or(DpopError::Claim("ath is missing"))?;
         if !bool::from(expected.as_bytes().ct_eq(ath.as_bytes())) {
             return Err(DpopError::Claim("ath is not the access token's hash"));
@@ -228,6 +241,7 @@ fn same_target(a: &str, b: &str) -> bool {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
+    use aws_lc_rs::digest;
     use serde_json::json;
 
     use super::*;

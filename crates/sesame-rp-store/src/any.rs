@@ -135,6 +135,18 @@ impl LogoutRegistry for AnyStore {
 }
 
 #[async_trait]
+impl sesame_rp::SeenJti for AnyStore {
+    async fn first_use(
+        &self,
+        key: &str,
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> Result<bool, sesame_rp::SeenJtiError> {
+        any!(self, s => s.first_use(key, expires_at, now).await)
+    }
+}
+
+#[async_trait]
 impl RefreshLease for AnyStore {
     async fn try_acquire(&self, key: &str, ttl_secs: i64) -> Result<bool, LeaseError> {
         any!(self, s => s.try_acquire(key, ttl_secs).await)

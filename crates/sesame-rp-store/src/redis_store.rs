@@ -261,6 +261,26 @@ impl LogoutRegistry for RedisStore {
 }
 
 #[async_trait]
+impl sesame_rp::SeenJti for RedisStore {
+    async fn first_use(
+        &self,
+        key: &str,
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> Result<bool, sesame_rp::SeenJtiError> {
+        let key = format!("{}dpop-jti:{}", self.prefix, hashed(key));
+        self.set(
+            &key,
+            "1",
+            true,
+            ("EXAT", expires_at.max(now.saturating_add(1))),
+        )
+        .await
+        .map_err(|e| sesame_rp::SeenJtiError::Store(e.to_string()))
+    }
+}
+
+#[async_trait]
 impl RefreshLease for RedisStore {
     async fn try_acquire(&self, key: &str, ttl_secs: i64) -> Result<bool, LeaseError> {
         let key = format!("{}lease:{key}", self.prefix);

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sesame_core::UnixTime;
-use sesame_rp::{LeaseError, LogoutRegistry, RefreshLease};
+use sesame_rp::{LeaseError, LogoutRegistry, RefreshLease, SeenJti, SeenJtiError};
 use tower_sessions::SessionStore;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store;
@@ -255,6 +255,26 @@ impl LogoutRegistry for SqlStore {
         let sql = "INSERT INTO sesame_rp_jtis (issuer, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT (issuer, jti) DO NOTHING";
         let done = with_pool!(self, p => sqlx::query(sql).bind(issuer).bind(jti).bind(expires_at).execute(p).await.map(|r| r.rows_affected()));
         done.is_ok_and(|n| n == 1)
+    }
+}
+
+/// DPoP proofs share the `jti` table with logout tokens, under an issuer
+/// no provider can have (issuers are URLs).
+const DPOP_NAMESPACE: &str = "dpop";
+
+#[async_trait]
+impl SeenJti for SqlStore {
+    async fn first_use(
+        &self,
+        key: &str,
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> Result<bool, SeenJtiError> {
+        // New, or expired and not yet swept: recorded (one row either way).
+        let sql = "INSERT INTO sesame_rp_jtis (issuer, jti, expires_at) VALUES ($1, $2, $3) ON CONFLICT (issuer, jti) DO UPDATE SET expires_at = excluded.expires_at WHERE sesame_rp_jtis.expires_at <= $4";
+        let done = with_pool!(self, p => sqlx::query(sql).bind(DPOP_NAMESPACE).bind(key).bind(expires_at).bind(now).execute(p).await.map(|r| r.rows_affected()));
+        done.map(|n| n == 1)
+            .map_err(|e| SeenJtiError::Store(e.to_string()))
     }
 }
 

@@ -15,6 +15,7 @@ use crate::outbound::{HttpError, default_client, get_bytes};
 use crate::provision::Users;
 
 mod checks;
+mod dpop;
 mod jarm;
 mod par;
 
@@ -79,6 +80,7 @@ pub struct OidcClientBuilder {
     pub(crate) registration_issuer: Option<String>,
     pub(crate) frontchannel_sid_optional: bool,
     pub(crate) claims_sources: Vec<crate::claims_source::ClaimsSource>,
+    dpop: Option<dpop::Mode>,
 }
 
 impl fmt::Debug for OidcClientBuilder {
@@ -131,6 +133,7 @@ impl OidcClient {
             registration_issuer: None,
             frontchannel_sid_optional: false,
             claims_sources: Vec::new(),
+            dpop: None,
         }
     }
 }
@@ -485,6 +488,7 @@ impl OidcClientBuilder {
         let key = key.map(Arc::new).or_else(|| private_key.clone());
         let request_object =
             crate::request_object::settings(mode, key, &metadata).map_err(BuildError::Setting)?;
+        let dpop = dpop::settings(self.dpop)?;
         let now = self.clock.now();
         tracing::info!(
             provider = %self.name,
@@ -534,6 +538,7 @@ impl OidcClientBuilder {
                 request_object,
                 frontchannel_sid_optional: self.frontchannel_sid_optional,
                 claims_sources: self.claims_sources,
+                dpop,
             }),
         })
     }

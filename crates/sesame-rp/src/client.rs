@@ -123,6 +123,8 @@ pub(crate) struct Inner {
     pub(crate) frontchannel_sid_optional: bool,
     /// Claims providers trusted for aggregated and distributed claims.
     pub(crate) claims_sources: Vec<crate::claims_source::ClaimsSource>,
+    /// DPoP (RFC 9449): the key mode and the servers' nonces; none: off.
+    pub(crate) dpop: Option<crate::dpop::Dpop>,
 }
 
 /// A relying party's registration at one provider: cheap to clone,

@@ -119,7 +119,20 @@ async fn load(parts: &mut Parts) -> Option<AuthSession> {
         return Some(loaded.0.as_ref().clone());
     }
     let session = parts.extensions.get::<Session>().cloned()?;
-    let clients = match (
+    let clients = clients(parts)?;
+    auth::current(Some(&clients), &session).await
+}
+
+/// The signed-in state and the client it signed in with.
+pub(crate) async fn load_with_client(parts: &mut Parts) -> Option<(AuthSession, OidcClient)> {
+    let auth = load(parts).await?;
+    let client = clients(parts)?.for_session(&auth)?;
+    Some((auth, client))
+}
+
+/// The client, or the clients, the app put in the request's extensions.
+fn clients(parts: &Parts) -> Option<Clients> {
+    match (
         parts.extensions.get::<OidcClient>(),
         parts.extensions.get::<OidcProviders>(),
     ) {
@@ -132,10 +145,9 @@ async fn load(parts: &mut Parts) -> Option<AuthSession> {
                 "sesame-rp extractor without RequireLogin and without an Extension(OidcClient) \
                  (or Extension(OidcProviders)) layer: treated as signed out"
             );
-            return None;
+            None
         }
-    };
-    auth::current(clients.as_ref(), &session).await
+    }
 }
 
 fn claims_of(a: AuthSession) -> Claims {

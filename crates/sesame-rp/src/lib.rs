@@ -1,11 +1,13 @@
 #![doc = include_str!("../README.md")]
 
+mod api;
 mod auth;
 mod bearer;
 mod builder;
 mod claims_source;
 mod client;
 mod device;
+mod dpop;
 mod end_session;
 mod external;
 mod extract;
@@ -26,6 +28,7 @@ mod refresh;
 mod register;
 mod request_object;
 mod routes;
+mod seen_jti;
 mod session;
 pub mod testing;
 mod token_endpoint;
@@ -33,6 +36,7 @@ mod userinfo;
 mod validate;
 pub mod webfinger;
 
+pub use api::{ApiToken, ApiTokenError};
 pub use bearer::{BearerAuth, BearerClaims, BearerError, BearerService};
 pub use builder::{BuildError, OidcClientBuilder};
 pub use client::{AssertionAudience, ClientAuth, OidcClient, ResponseType, RoutePaths};
@@ -61,6 +65,7 @@ pub use provision::{LoginClaims, Users, UsersError};
 pub use refresh::{LeaseError, RefreshLease, SessionRefresh, SessionRefreshService};
 pub use register::{ClientRegistration, RegistrationError, RegistrationRequest};
 pub use request_object::RequestObject;
+pub use seen_jti::{MAX_SEEN_JTIS, MemorySeenJti, SeenJti, SeenJtiError};
 pub use session::csrf_token;
 pub use webfinger::{WebFinger, WebFingerError};
 

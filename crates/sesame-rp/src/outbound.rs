@@ -115,15 +115,24 @@ pub(crate) async fn json<T: DeserializeOwned>(
             source,
         })?;
     let (status, bytes) = body(url, response).await?;
+    parse_json(url, status, &bytes)
+}
+
+/// A 2xx JSON answer parsed; other statuses become [`HttpError::Status`].
+pub(crate) fn parse_json<T: DeserializeOwned>(
+    url: &str,
+    status: u16,
+    bytes: &[u8],
+) -> Result<T, HttpError> {
     if !(200..300).contains(&status) {
-        let text = String::from_utf8_lossy(&bytes);
+        let text = String::from_utf8_lossy(bytes);
         return Err(HttpError::Status {
             url: url.to_owned(),
             status,
             body: text.chars().take(300).collect(),
         });
     }
-    serde_json::from_slice(&bytes).map_err(|e| HttpError::Json {
+    serde_json::from_slice(bytes).map_err(|e| HttpError::Json {
         url: url.to_owned(),
         message: e.to_string(),
     })

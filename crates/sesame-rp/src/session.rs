@@ -122,6 +122,9 @@ pub(crate) struct AuthSession {
     /// Verified aggregated and distributed claims (and refused sources).
     #[serde(default)]
     pub(crate) external: crate::external::External,
+    /// The access token's DPoP binding (and a per-session key); none: Bearer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) dpop: Option<crate::dpop::SessionDpop>,
 }
 
 impl fmt::Debug for AuthSession {

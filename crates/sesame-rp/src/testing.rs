@@ -31,6 +31,7 @@ pub async fn sign_in(
         id_token_iat: now,
         user_id: None,
         external: Default::default(),
+        dpop: None,
     };
     session.insert(AUTH_KEY, &auth).await
 }

@@ -4,6 +4,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value, json};
+use sesame_core::dpop::DpopKey;
 use sesame_core::{SigningKey, jws, random};
 
 use crate::client::{ClientAuth, OidcClient};
@@ -12,18 +13,40 @@ use crate::outbound::{self, HttpError};
 
 impl OidcClient {
     /// Calls the token endpoint with this client's authentication.
+    pub(crate) async fn token_request(
+        &self,
+        form: &[(&str, &str)],
+    ) -> Result<TokenResponse, HttpError> {
+        self.token_request_with(form, None).await
+    }
+
+    /// Calls the token endpoint, with a DPoP proof made with `dpop` (RFC
+    /// 9449 §5; retried once with the provider's nonce when it asks for one).
     #[tracing::instrument(
         name = "sesame_rp.token_request",
         skip_all,
         fields(provider = %self.name(), grant_type = form.iter().find(|(k, _)| *k == "grant_type").map(|(_, v)| *v))
     )]
-    pub(crate) async fn token_request(
+    pub(crate) async fn token_request_with(
         &self,
         form: &[(&str, &str)],
+        dpop: Option<&DpopKey>,
     ) -> Result<TokenResponse, HttpError> {
         let metadata = self.fresh_metadata().await;
         let endpoint = metadata.token_endpoint.clone().unwrap_or_default();
-        let result = self.authenticated_post(&endpoint, form).await;
+        let result = match dpop {
+            None => self.authenticated_post(&endpoint, form).await,
+            Some(key) => {
+                let build = || self.authenticated_request(&endpoint, form);
+                match self
+                    .dpop_exchange(key, "POST", &endpoint, None, build)
+                    .await
+                {
+                    Ok((status, _, body)) => outbound::parse_json(&endpoint, status, &body),
+                    Err(e) => Err(e),
+                }
+            }
+        };
         match &result {
             Ok(_) => tracing::debug!("token response received"),
             Err(e) => tracing::warn!(error = %e, "token request failed"),
@@ -38,6 +61,16 @@ impl OidcClient {
         endpoint: &str,
         form: &[(&str, &str)],
     ) -> Result<T, HttpError> {
+        outbound::json(endpoint, self.authenticated_request(endpoint, form)?).await
+    }
+
+    /// A form POST to a provider endpoint with this client's authentication
+    /// (a fresh client assertion each time), not sent yet.
+    pub(crate) fn authenticated_request(
+        &self,
+        endpoint: &str,
+        form: &[(&str, &str)],
+    ) -> Result<reqwest::RequestBuilder, HttpError> {
         let endpoint = endpoint.to_owned();
         let i = &self.inner;
         let mut body: Vec<(String, String)> = form
@@ -86,7 +119,7 @@ impl OidcClient {
             // `none`, and any method a later sesame-core adds: identify only.
             _ => body.push(("client_id".into(), i.client_id.as_str().into())),
         }
-        outbound::json(&endpoint, request.form(&body)).await
+        Ok(request.form(&body))
     }
 
     fn client_assertion(&self, audience: &str) -> Result<String, String> {

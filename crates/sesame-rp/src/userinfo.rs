@@ -2,11 +2,18 @@
 //! a signed answer (OIDC Core §5.3.2) is verified first.
 
 use serde_json::{Map, Value};
+use sesame_core::dpop::DpopKey;
 use sesame_core::{JwsAlgorithm, KeySet, SigningKey, jws};
 
 use crate::client::OidcClient;
 use crate::flow::{LoginError, SignedUserInfoError};
 use crate::outbound::{self, HttpError};
+
+fn content_type(headers: &reqwest::header::HeaderMap) -> Option<&str> {
+    headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+}
 
 /// Whether a `Content-Type` is `application/jwt` (parameters ignored).
 fn is_jwt(content_type: Option<&str>) -> bool {
@@ -21,6 +28,7 @@ impl OidcClient {
         &self,
         access_token: &str,
         sub: &str,
+        dpop: Option<&DpopKey>,
     ) -> Result<Option<Map<String, Value>>, LoginError> {
         let metadata = self.fresh_metadata().await;
         let Some(endpoint) = metadata
@@ -34,31 +42,24 @@ impl OidcClient {
             Some(_) => "application/jwt",
             None => "application/json",
         };
-        // RFC 6750 §2.1 by default; §2.2 (a form body) for providers that ask for it.
-        let request = if self.inner.userinfo_form_body {
-            self.inner
-                .http
-                .post(endpoint)
-                .form(&[("access_token", access_token)])
-        } else {
-            self.inner.http.get(endpoint).bearer_auth(access_token)
-        }
-        .header(reqwest::header::ACCEPT, accept);
-        let response = request.send().await.map_err(|source| {
-            LoginError::UserInfo(HttpError::Transport {
-                url: endpoint.to_owned(),
-                source,
-            })
-        })?;
-        let signed = is_jwt(
-            response
-                .headers()
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok()),
-        );
-        let (status, body) = outbound::body(endpoint, response)
-            .await
-            .map_err(LoginError::UserInfo)?;
+        let (status, signed, body) = match dpop {
+            // RFC 9449 §7.1: the DPoP scheme and a proof bound to the token.
+            Some(key) => {
+                let build = || {
+                    Ok(self
+                        .inner
+                        .http
+                        .get(endpoint)
+                        .header(reqwest::header::ACCEPT, accept))
+                };
+                let (status, headers, body) = self
+                    .dpop_exchange(key, "GET", endpoint, Some(access_token), build)
+                    .await
+                    .map_err(LoginError::UserInfo)?;
+                (status, is_jwt(content_type(&headers)), body)
+            }
+            None => self.userinfo_bearer(endpoint, access_token, accept).await?,
+        };
         if !(200..300).contains(&status) {
             return Err(LoginError::UserInfo(HttpError::Status {
                 url: endpoint.to_owned(),
@@ -85,6 +86,37 @@ impl OidcClient {
         }
         tracing::debug!(signed, claims = info.len(), "userinfo received");
         Ok(Some(info))
+    }
+
+    /// UserInfo with a bearer token: RFC 6750 §2.1 by default; §2.2 (a form
+    /// body) for providers that ask for it. The status, whether the answer
+    /// is signed, and the body.
+    async fn userinfo_bearer(
+        &self,
+        endpoint: &str,
+        access_token: &str,
+        accept: &str,
+    ) -> Result<(u16, bool, Vec<u8>), LoginError> {
+        let request = if self.inner.userinfo_form_body {
+            self.inner
+                .http
+                .post(endpoint)
+                .form(&[("access_token", access_token)])
+        } else {
+            self.inner.http.get(endpoint).bearer_auth(access_token)
+        }
+        .header(reqwest::header::ACCEPT, accept);
+        let response = request.send().await.map_err(|source| {
+            LoginError::UserInfo(HttpError::Transport {
+                url: endpoint.to_owned(),
+                source,
+            })
+        })?;
+        let signed = is_jwt(content_type(response.headers()));
+        let (status, body) = outbound::body(endpoint, response)
+            .await
+            .map_err(LoginError::UserInfo)?;
+        Ok((status, signed, body))
     }
 
     /// The algorithms a signed answer may use, and the HMAC key for a

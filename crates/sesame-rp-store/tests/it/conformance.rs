@@ -37,6 +37,7 @@ pub(crate) async fn suite(url: &str, sweeps: bool) {
     logouts_are_shared(&a, &b).await;
     logout_token_ids_are_single_use(&a, &b).await;
     the_refresh_lease_has_one_holder(&a, &b).await;
+    dpop_proofs_are_single_use(&a, &b, sweeps).await;
     if sweeps {
         sweeping_goes_in_bounded_batches(&a).await;
     }
@@ -163,6 +164,27 @@ async fn logout_token_ids_are_single_use(a: &AnyStore, b: &AnyStore) {
         b.first_use_of_jti(&issuer(), "jti-1", exp).await,
         "per issuer"
     );
+}
+
+async fn dpop_proofs_are_single_use(a: &AnyStore, b: &AnyStore, sql: bool) {
+    use sesame_core::Clock as _;
+    use sesame_rp::SeenJti;
+    let now = sesame_core::SystemClock.now();
+    let key = sesame_core::random::token().unwrap();
+    assert!(a.first_use(&key, now + 120, now).await.unwrap());
+    assert!(
+        !b.first_use(&key, now + 120, now).await.unwrap(),
+        "replay at another instance"
+    );
+    assert!(!a.first_use(&key, now + 120, now + 60).await.unwrap());
+    if sql {
+        // Past its expiry the row no longer counts, swept or not (Redis expires
+        // its keys itself, on the server's clock).
+        assert!(b.first_use(&key, now + 400, now + 200).await.unwrap());
+        assert!(!a.first_use(&key, now + 400, now + 200).await.unwrap());
+    }
+    let other = sesame_core::random::token().unwrap();
+    assert!(b.first_use(&other, now + 120, now).await.unwrap());
 }
 
 async fn the_refresh_lease_has_one_holder(a: &AnyStore, b: &AnyStore) {

@@ -20,6 +20,7 @@ struct Tokens {
     access_token: String,
     access_expires_at: Option<UnixTime>,
     refresh_token: Option<String>,
+    dpop: Option<crate::dpop::SessionDpop>,
 }
 
 impl OidcClient {
@@ -188,6 +189,7 @@ impl OidcClient {
                 access_token: get("access_token").unwrap_or_default().to_owned(),
                 access_expires_at: expires_in_param(get("expires_in")).map(|e| expires_at(now, e)),
                 refresh_token: None,
+                dpop: None,
             }
         };
         let validated = &tokens.validated;
@@ -196,7 +198,11 @@ impl OidcClient {
         let mut references: Vec<_> = external::take_references(&mut claims).into_iter().collect();
         if !tokens.access_token.is_empty()
             && let Some(mut info) = self
-                .userinfo_checked(&tokens.access_token, validated.claims.sub.as_str())
+                .userinfo_checked(
+                    &tokens.access_token,
+                    validated.claims.sub.as_str(),
+                    self.dpop_key_of(tokens.dpop.as_ref()).as_ref(),
+                )
                 .await?
         {
             references.extend(external::take_references(&mut info));
@@ -221,6 +227,7 @@ impl OidcClient {
             access_token: tokens.access_token,
             access_expires_at: tokens.access_expires_at,
             refresh_token: tokens.refresh_token,
+            dpop: tokens.dpop,
             next: p.next,
             external,
         })
@@ -277,22 +284,18 @@ impl OidcClient {
         now: UnixTime,
     ) -> Result<Tokens, LoginError> {
         let code = param(params, "code").ok_or(LoginError::MissingCode)?;
+        let key = self.dpop_for_login()?;
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", self.inner.redirect_uri.as_str()),
+            ("code_verifier", &p.verifier),
+        ];
         let tokens = self
-            .token_request(&[
-                ("grant_type", "authorization_code"),
-                ("code", code),
-                ("redirect_uri", self.inner.redirect_uri.as_str()),
-                ("code_verifier", &p.verifier),
-            ])
+            .token_request_with(&form, key.as_ref())
             .await
             .map_err(LoginError::Token)?;
-        if tokens
-            .token_type
-            .as_deref()
-            .is_some_and(|t| !t.eq_ignore_ascii_case("bearer"))
-        {
-            return Err(LoginError::NotBearer);
-        }
+        let dpop = self.token_binding(&tokens, key.as_ref())?;
         let id_token = tokens.id_token.clone().ok_or(LoginError::MissingIdToken)?;
         let access = AccessToken::new(tokens.access_token.clone());
         let code = AuthorizationCode::new(code);
@@ -318,6 +321,7 @@ impl OidcClient {
             access_token: tokens.access_token,
             access_expires_at,
             refresh_token: tokens.refresh_token,
+            dpop,
         })
     }
 }

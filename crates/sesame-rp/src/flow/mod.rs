@@ -58,6 +58,13 @@ pub enum LoginError {
     /// The access token is not a Bearer token.
     #[error("token_type is not Bearer")]
     NotBearer,
+    /// DPoP was asked for and the token is not DPoP-bound: `token_type` is
+    /// Bearer from a provider that advertises DPoP
+    /// (`dpop_signing_alg_values_supported`), or another word.
+    #[error(
+        "DPoP was asked for, and the provider issued a token that is not DPoP-bound (token_type)"
+    )]
+    NotDpop,
     /// Hybrid flow: the token endpoint's ID token has another `iss` or `sub`
     /// than the front channel's.
     #[error("the token endpoint's ID token is not about the front channel's user")]
@@ -134,6 +141,7 @@ impl LoginError {
             Self::Par(_) => "par",
             Self::MissingAccessToken => "missing_access_token",
             Self::NotBearer => "not_bearer",
+            Self::NotDpop => "not_dpop",
             Self::IdTokenMismatch => "id_token_mismatch",
             Self::Token(_) => "token_request",
             Self::MissingIdToken => "missing_id_token",
@@ -236,6 +244,8 @@ pub(crate) struct Verified {
     pub(crate) access_token: String,
     pub(crate) access_expires_at: Option<i64>,
     pub(crate) refresh_token: Option<String>,
+    /// The access token's DPoP binding (none: a bearer token).
+    pub(crate) dpop: Option<crate::dpop::SessionDpop>,
     pub(crate) next: String,
     /// Aggregated and distributed claims, apart from `login.claims`.
     pub(crate) external: crate::external::External,

@@ -50,6 +50,7 @@ impl OidcClient {
             id_token_iat: v.id_token_iat,
             user_id,
             external: v.external,
+            dpop: v.dpop,
         };
         session.insert(AUTH_KEY, &auth).await?;
         if let Some(sid) = &auth.sid {

@@ -188,13 +188,14 @@ async fn refresh(
 /// Exchanges the session's refresh token; the updated session, or `None`.
 async fn exchange(client: &OidcClient, auth: &AuthSession, now: UnixTime) -> Option<AuthSession> {
     let refresh_token = auth.refresh_token.clone()?;
-    let tokens = match client
-        .token_request(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &refresh_token),
-        ])
-        .await
-    {
+    // The session's DPoP key signs the refresh too (RFC 9449 §5: a public
+    // client's refresh token is bound to it).
+    let key = client.dpop_key_of(auth.dpop.as_ref());
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token.as_str()),
+    ];
+    let tokens = match client.token_request_with(&form, key.as_ref()).await {
         Ok(t) => t,
         Err(e) => {
             tracing::info!(error = %e, "refresh failed; ending the session");
@@ -202,6 +203,13 @@ async fn exchange(client: &OidcClient, auth: &AuthSession, now: UnixTime) -> Opt
         }
     };
     let mut updated = auth.clone();
+    match client.token_binding(&tokens, key.as_ref()) {
+        Ok(binding) => updated.dpop = binding,
+        Err(e) => {
+            tracing::warn!(error = %e, "refreshed token refused; ending the session");
+            return None;
+        }
+    }
     if let Some(id_token) = &tokens.id_token {
         // A refreshed ID token: the same login (OIDC Core §12.2); no nonce needed (Keycloak omits it).
         match client
@@ -228,7 +236,8 @@ async fn exchange(client: &OidcClient, auth: &AuthSession, now: UnixTime) -> Opt
         }
     }
     if !tokens.access_token.is_empty() {
-        userinfo(client, &tokens.access_token, &mut updated).await?;
+        let key = client.dpop_key_of(updated.dpop.as_ref());
+        userinfo(client, &tokens.access_token, key.as_ref(), &mut updated).await?;
     }
     updated.access_token = tokens.access_token.clone();
     updated.access_expires_at = tokens
@@ -246,10 +255,11 @@ async fn exchange(client: &OidcClient, auth: &AuthSession, now: UnixTime) -> Opt
 async fn userinfo(
     client: &OidcClient,
     access_token: &str,
+    key: Option<&sesame_core::dpop::DpopKey>,
     updated: &mut AuthSession,
 ) -> Option<()> {
     match client
-        .userinfo_checked(access_token, &updated.subject)
+        .userinfo_checked(access_token, &updated.subject, key)
         .await
     {
         Ok(Some(info)) => {

@@ -14,7 +14,9 @@ mod against_op;
 #[cfg(feature = "axum-login")]
 mod axum_login;
 mod bearer;
+mod bearer_dpop;
 mod device;
+mod dpop;
 mod extract;
 mod frontchannel;
 mod hostile;

@@ -16,6 +16,8 @@
 //! server cannot read a fragment), `id_token_algs` (`with_algorithms`, HS256
 //! through `with_hs256_id_tokens`), `auth_params` (`with_auth_param`),
 //! `private_key` (`with_private_key`), `refresh` (the `SessionRefresh` layer),
+//! `dpop` (`with_dpop_per_session`: a key per session, kept in the session store;
+//! `/me` says `"dpop": true` when the session's token is DPoP-bound),
 //! `register` (`OidcClient::register`, then `with_registration`) and
 //! `claims_sources` (`with_claims_source`; `/me` shows the verified external
 //! claims under `external`, the refused sources under `refused_external`).
@@ -35,7 +37,7 @@ use minijinja::Environment;
 use serde_json::{Value, json};
 use sesame_core::{JwsAlgorithm, SigningKey};
 use sesame_op::pages::Page;
-use sesame_rp::{AccessToken, Claims, ClientAuth, LogoutReturn, OidcClient, ResponseType};
+use sesame_rp::{ApiToken, Claims, ClientAuth, LogoutReturn, OidcClient, ResponseType};
 use tower_sessions::Session;
 
 pub mod request;
@@ -72,6 +74,8 @@ pub struct AppConfig {
     pub refresh: bool,
     /// Send the access token to UserInfo in a form body (`with_userinfo_form_body`).
     pub userinfo_form_body: bool,
+    /// DPoP-bound tokens (RFC 9449), a key per session (`with_dpop_per_session`).
+    pub dpop: bool,
     /// Register the client dynamically (RFC 7591) at start.
     pub register: bool,
     /// The initial access token for `register`, if the provider asks for one.
@@ -368,6 +372,9 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
     if config.userinfo_form_body {
         builder = builder.with_userinfo_form_body();
     }
+    if config.dpop {
+        builder = builder.with_dpop_per_session();
+    }
     for (name, value) in &config.auth_params {
         builder = builder.with_auth_param(name.clone(), value.clone());
     }
@@ -435,21 +442,20 @@ async fn home(
         .render(ctx)
 }
 
-async fn me(
-    claims: Option<Claims>,
-    token: Result<AccessToken, sesame_rp::NotSignedIn>,
-) -> Response {
+async fn me(claims: Option<Claims>, token: Result<ApiToken, sesame_rp::NotSignedIn>) -> Response {
     match claims {
         Some(c) => {
             // A fingerprint (the at_hash form), never the token: it changes when the token is refreshed.
+            let token = token.ok();
             let fingerprint = token
-                .ok()
-                .map(|t| sesame_core::token_hash(JwsAlgorithm::RS256, t.0.secret()));
+                .as_ref()
+                .map(|t| sesame_core::token_hash(JwsAlgorithm::RS256, t.access_token().secret()));
             let mut body = json!({
                 "iss": c.issuer,
                 "sub": c.subject,
                 "claims": c.claims,
                 "access_token_hash": fingerprint,
+                "dpop": token.as_ref().is_some_and(ApiToken::is_dpop),
             });
             if let (Some(b), Value::Object(ext)) = (body.as_object_mut(), claims::external_json(&c))
             {

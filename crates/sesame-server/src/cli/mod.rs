@@ -144,6 +144,11 @@ struct AppArgs {
     /// instead of the Authorization header.
     #[arg(long)]
     userinfo_form_body: bool,
+    /// DPoP (RFC 9449): sender-constrained tokens. The token requests carry a proof made
+    /// with a key of the session's own (kept in --session-store), the access token must
+    /// come back as token_type DPoP, and UserInfo is called with it and a proof.
+    #[arg(long, env = "SESAME_APP_DPOP")]
+    dpop: bool,
     /// Register the app at the provider's registration endpoint (RFC 7591) at start,
     /// instead of --client-id.
     #[arg(long)]
@@ -212,6 +217,7 @@ impl AppArgs {
             assertion_audience: self.assertion_audience,
             refresh: self.refresh,
             userinfo_form_body: self.userinfo_form_body,
+            dpop: self.dpop,
             register: self.register,
             initial_access_token: self.initial_access_token,
             session_store: self.session_store,

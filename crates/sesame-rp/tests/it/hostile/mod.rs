@@ -19,6 +19,7 @@ use sesame_rp::{OidcClient, ResponseType};
 use crate::support::*;
 
 mod claims;
+mod dpop;
 mod failure;
 mod keys;
 mod logout;
@@ -63,6 +64,8 @@ struct Fake {
     jwks_calls: AtomicUsize,
     /// The JWKS endpoint answers 503.
     jwks_down: AtomicBool,
+    /// DPoP: what the fake advertises and demands (dpop.rs).
+    dpop: Mutex<dpop::FakeDpop>,
 }
 
 /// The `state` the end-session endpoint returns to the post-logout redirect URI.
@@ -98,7 +101,7 @@ async fn discovery(State(f): State<S>) -> Json<Value> {
         .clone()
         .unwrap_or_else(|| f.base.clone());
     let advertise = f.advertise_iss.load(Ordering::SeqCst);
-    Json(json!({
+    let mut doc = json!({
         "authorization_response_iss_parameter_supported": advertise,
         "issuer": iss,
         "authorization_endpoint": format!("{}/authorize", f.base),
@@ -109,7 +112,11 @@ async fn discovery(State(f): State<S>) -> Json<Value> {
         "response_types_supported": ["code", "code id_token", "code token", "id_token", "id_token token"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"]
-    }))
+    });
+    if f.dpop.lock().unwrap().advertise {
+        doc["dpop_signing_alg_values_supported"] = json!(["ES256"]);
+    }
+    Json(doc)
 }
 
 async fn jwks(State(f): State<S>) -> Response {
@@ -239,16 +246,23 @@ fn compact(f: &Fake, sign: Sign, header: &Value, claims: &Value) -> String {
     format!("{input}.{}", b64(&sig))
 }
 
-async fn token(State(f): State<S>) -> Response {
+async fn token(State(f): State<S>, headers: axum::http::HeaderMap) -> Response {
     f.token_calls.fetch_add(1, Ordering::SeqCst);
+    if let Some(refusal) = dpop::demand(&f, "/token", &headers) {
+        return refusal;
+    }
     let id_token = id_token(&f, false);
-    Json(json!({"access_token": "at-1", "token_type": "Bearer", "expires_in": 300, "id_token": id_token,
+    let token_type = f.dpop.lock().unwrap().token_type.clone();
+    Json(json!({"access_token": "at-1", "token_type": token_type, "expires_in": 300, "id_token": id_token,
         "refresh_token": "rt-1"}))
     .into_response()
 }
 
-async fn userinfo(State(f): State<S>) -> Response {
+async fn userinfo(State(f): State<S>, headers: axum::http::HeaderMap) -> Response {
     f.userinfo_calls.fetch_add(1, Ordering::SeqCst);
+    if let Some(refusal) = dpop::demand(&f, "/userinfo", &headers) {
+        return refusal;
+    }
     let sub = f
         .userinfo_sub
         .lock()
@@ -324,6 +338,7 @@ async fn fake_op() -> Arc<Fake> {
         userinfo_calls: AtomicUsize::new(0),
         jwks_calls: AtomicUsize::new(0),
         jwks_down: AtomicBool::new(false),
+        dpop: Mutex::new(dpop::FakeDpop::default()),
     });
     let app = Router::new()
         .route("/.well-known/openid-configuration", get(discovery))

@@ -1,6 +1,7 @@
 //! `BearerAuth`: protect an API with access tokens — RFC 9068 JWTs checked
 //! locally through the JWKS cache, or opaque tokens through RFC 7662
-//! introspection with a cache bounded by the token's expiry.
+//! introspection with a cache bounded by the token's expiry. DPoP-bound
+//! tokens (`cnf.jkt`) only with the `DPoP` scheme and a proof (`dpop.rs`).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -19,7 +20,11 @@ use tower::{Layer, Service};
 
 use crate::client::OidcClient;
 use crate::metrics;
+use crate::seen_jti::SeenJti;
+
+mod dpop;
 use crate::outbound::HttpError;
+use dpop::{ProofSettings, Scheme};
 
 /// How access tokens are checked.
 #[derive(Debug, Clone)]
@@ -63,9 +68,16 @@ pub enum BearerError {
     /// The token is invalid, expired, revoked or not for this API.
     #[error("invalid token: {0}")]
     Invalid(String),
-    /// The provider could not be asked (introspection).
+    /// The provider could not be asked (introspection), or the DPoP replay
+    /// cache could not record the proof.
     #[error("token check unavailable: {0}")]
     Unavailable(String),
+    /// A DPoP-bound token came as a Bearer token (RFC 9449 §7.2).
+    #[error("invalid token: {0}")]
+    DpopRequired(String),
+    /// The DPoP proof is missing, invalid, for another request or key, or replayed.
+    #[error("invalid DPoP proof: {0}")]
+    InvalidDpopProof(String),
 }
 
 impl BearerError {
@@ -78,21 +90,51 @@ impl BearerError {
     }
 }
 
-impl IntoResponse for BearerError {
-    fn into_response(self) -> Response {
-        let challenge = match &self {
-            Self::Missing => "Bearer".to_owned(),
-            Self::Invalid(d) => format!(
-                "Bearer error=\"invalid_token\", error_description=\"{}\"",
-                sesame_core::sanitize_description(d)
-            ),
-            Self::Unavailable(_) => "Bearer error=\"temporarily_unavailable\"".to_owned(),
+impl BearerError {
+    /// The answer, with challenges in the scheme the token came with (RFC
+    /// 6750 §3, RFC 9449 §7.1): a missing token is offered both schemes.
+    fn response(self, dpop_scheme: bool) -> Response {
+        let algs = dpop::algs();
+        let described = |scheme: &str, code: &str, d: &str| {
+            let d = sesame_core::sanitize_description(d);
+            match scheme {
+                "DPoP" => {
+                    format!("DPoP error=\"{code}\", error_description=\"{d}\", algs=\"{algs}\"")
+                }
+                _ => format!("Bearer error=\"{code}\", error_description=\"{d}\""),
+            }
         };
-        let mut r = (self.status(), axum::Json(serde_json::json!({"error": "invalid_token", "error_description": self.to_string()}))).into_response();
-        if let Ok(v) = HeaderValue::from_str(&challenge) {
-            r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        let scheme = if dpop_scheme { "DPoP" } else { "Bearer" };
+        let (code, challenges) = match &self {
+            Self::Missing => (
+                "invalid_token",
+                vec!["Bearer".to_owned(), format!("DPoP algs=\"{algs}\"")],
+            ),
+            Self::Invalid(d) => ("invalid_token", vec![described(scheme, "invalid_token", d)]),
+            Self::Unavailable(_) => (
+                "temporarily_unavailable",
+                vec![format!("{scheme} error=\"temporarily_unavailable\"")],
+            ),
+            Self::DpopRequired(d) => ("invalid_token", vec![described("DPoP", "invalid_token", d)]),
+            Self::InvalidDpopProof(d) => (
+                "invalid_dpop_proof",
+                vec![described("DPoP", "invalid_dpop_proof", d)],
+            ),
+        };
+        let body = serde_json::json!({"error": code, "error_description": self.to_string()});
+        let mut r = (self.status(), axum::Json(body)).into_response();
+        for challenge in challenges {
+            if let Ok(v) = HeaderValue::from_str(&challenge) {
+                r.headers_mut().append(header::WWW_AUTHENTICATE, v);
+            }
         }
         r
+    }
+}
+
+impl IntoResponse for BearerError {
+    fn into_response(self) -> Response {
+        self.response(false)
     }
 }
 
@@ -117,6 +159,7 @@ struct BearerInner {
     client: OidcClient,
     mode: Mode,
     cache: Mutex<HashMap<String, Cached>>,
+    proofs: ProofSettings,
 }
 
 const MAX_CACHE: usize = 50_000;
@@ -171,7 +214,58 @@ impl BearerAuth {
                 audience: Some(audience),
             },
         };
-        Self::new(self.inner.client.clone(), mode)
+        self.rebuilt(mode, self.inner.proofs.clone())
+    }
+
+    /// The public base URL this API's requests arrive at (scheme, host,
+    /// port and any path prefix the app is mounted under, as clients call
+    /// it): a DPoP proof's `htu` must be it followed by the request's path.
+    /// Without it, DPoP-bound tokens are refused (`invalid_dpop_proof`).
+    ///
+    /// ```no_run
+    /// # fn demo(oidc: sesame_rp::OidcClient) {
+    /// let auth = sesame_rp::BearerAuth::jwt(oidc, "https://api.example")
+    ///     .with_public_url("https://api.example");
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_public_url(self, url: impl Into<String>) -> Self {
+        let mut proofs = self.inner.proofs.clone();
+        proofs.public_url = Some(url.into());
+        self.rebuilt(self.inner.mode.clone(), proofs)
+    }
+
+    /// Where accepted DPoP proofs are recorded so that none is accepted
+    /// twice (default: [`crate::MemorySeenJti`], this process only). Give
+    /// the instances of one API a shared store (sesame-rp-store's).
+    ///
+    /// ```no_run
+    /// # fn demo(oidc: sesame_rp::OidcClient) {
+    /// let auth = sesame_rp::BearerAuth::jwt(oidc, "https://api.example")
+    ///     .with_seen_jti(sesame_rp::MemorySeenJti::with_capacity(10_000));
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_seen_jti(self, seen: impl SeenJti) -> Self {
+        let mut proofs = self.inner.proofs.clone();
+        proofs.seen = Arc::new(seen);
+        self.rebuilt(self.inner.mode.clone(), proofs)
+    }
+
+    /// How old a DPoP proof's `iat` may be, in seconds (default 300).
+    #[must_use]
+    pub fn with_dpop_max_age(self, seconds: i64) -> Self {
+        let mut proofs = self.inner.proofs.clone();
+        proofs.max_age = seconds.max(1);
+        self.rebuilt(self.inner.mode.clone(), proofs)
+    }
+
+    fn rebuilt(&self, mode: Mode, proofs: ProofSettings) -> Self {
+        let mut fresh = Self::new(self.inner.client.clone(), mode);
+        if let Some(inner) = Arc::get_mut(&mut fresh.inner) {
+            inner.proofs = proofs;
+        }
+        fresh
     }
 
     fn new(client: OidcClient, mode: Mode) -> Self {
@@ -180,8 +274,31 @@ impl BearerAuth {
                 client,
                 mode,
                 cache: Mutex::new(HashMap::new()),
+                proofs: ProofSettings::default(),
             }),
         }
+    }
+
+    /// Checks a token as the layer does for a request: valid for this API,
+    /// and a DPoP-bound one only with the `DPoP` scheme and a proof for
+    /// this request (`htm`, `htu`, `iat`, `ath`, its key, never replayed).
+    async fn check_request(&self, parts: &Parts) -> Result<BearerClaims, (BearerError, bool)> {
+        let Some((scheme, token)) = dpop::presented(parts) else {
+            return Err((BearerError::Missing, false));
+        };
+        let dpop = scheme == Scheme::Dpop;
+        let claims = self.check(token).await.map_err(|e| (e, dpop))?;
+        let now = self.inner.client.now();
+        let outcome = self
+            .inner
+            .proofs
+            .check(parts, scheme, token, &claims, now)
+            .await;
+        if outcome.is_err() {
+            metrics::bearer_check("rejected");
+        }
+        outcome.map_err(|e| (e, dpop))?;
+        Ok(claims)
     }
 
     /// Checks one token (what the layer does for each request).
@@ -370,15 +487,6 @@ fn to_claims(claims: Map<String, Value>) -> BearerClaims {
     }
 }
 
-fn bearer_token(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
-}
-
 impl<S> Layer<S> for BearerAuth {
     type Service = BearerService<S>;
 
@@ -416,19 +524,19 @@ where
         let auth = self.auth.clone();
         Box::pin(async move {
             let (mut parts, body) = req.into_parts();
-            let Some(token) = bearer_token(&parts).map(str::to_owned) else {
-                tracing::debug!("bearer token missing");
-                metrics::bearer_check("rejected");
-                return Ok(BearerError::Missing.into_response());
-            };
-            match auth.check(&token).await {
+            match auth.check_request(&parts).await {
                 Ok(claims) => {
                     parts.extensions.insert(claims);
                     inner.call(Request::from_parts(parts, body)).await
                 }
-                Err(e) => {
+                Err((BearerError::Missing, _)) => {
+                    tracing::debug!("bearer token missing");
+                    metrics::bearer_check("rejected");
+                    Ok(BearerError::Missing.into_response())
+                }
+                Err((e, dpop)) => {
                     tracing::info!(error = %e, "bearer token refused");
-                    Ok(e.into_response())
+                    Ok(e.response(dpop))
                 }
             }
         })
