@@ -58,10 +58,13 @@ async fn token(
 }
 
 /// Client-credentials requests to `base` until `stop`: (ok, errors).
+/// `served` counts the requests answered with a token as they come (the
+/// returned totals are known only at the end).
 fn load(
     base: String,
     (id, secret): (String, String),
     stop: Arc<AtomicBool>,
+    served: Arc<AtomicU32>,
 ) -> tokio::task::JoinHandle<(u32, u32)> {
     tokio::spawn(async move {
         let http = reqwest::Client::builder()
@@ -80,6 +83,7 @@ fn load(
                 Ok(r) if r.status() == 200 => {
                     let body: serde_json::Value = r.json().await.unwrap_or_default();
                     let counter = if body["access_token"].is_string() {
+                        served.fetch_add(1, Ordering::SeqCst);
                         &ok
                     } else {
                         &errors
@@ -209,10 +213,26 @@ async fn two_serve_processes_on_postgres_survive_a_kill_9_of_one() {
     // Load on both; A is killed in the middle of it.
     let stop = Arc::new(AtomicBool::new(false));
     let on_b: Vec<_> = (0..4)
-        .map(|_| load(base_b.clone(), owned.clone(), Arc::clone(&stop)))
+        .map(|_| {
+            let served = Arc::new(AtomicU32::new(0));
+            load(base_b.clone(), owned.clone(), Arc::clone(&stop), served)
+        })
         .collect();
-    let on_a = load(base_a.clone(), owned.clone(), Arc::clone(&stop));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let served_by_a = Arc::new(AtomicU32::new(0));
+    let on_a = load(
+        base_a.clone(),
+        owned.clone(),
+        Arc::clone(&stop),
+        Arc::clone(&served_by_a),
+    );
+    // Killed once it has served some of the load (a busy machine may take a
+    // while to answer the first request), at most 30 s later.
+    for _ in 0..300 {
+        if served_by_a.load(Ordering::SeqCst) >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     a.child.kill().unwrap(); // SIGKILL
     a.child.wait().unwrap();
     // The survivor redeems what the dead instance issued, under load.
