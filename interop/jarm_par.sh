@@ -28,3 +28,38 @@ run_jarm_par_peers() {
     --redirect-uri "http://127.0.0.1:$cb_port/cb" --username jarm --password "$password"
   serve_log_errors "$WORK/serve-jarm-par.log"
 }
+
+# oidc-provider with PAR required and JARM (OP_PAR_JARM=1 node interop/op.mjs, ES256 response
+# JWTs) as the provider of `sesame app --par --jarm` (client_secret_basic) and of `sesame app
+# --jarm` (client_secret_post: PAR because discovery says it is required); login, UserInfo and
+# logout through drive-app.mjs.
+run_oidc_provider_par_jarm_peer() {
+  local op_port basic_port post_port ops method port client secret flags pid
+  read -r op_port basic_port post_port <<<"$(free_ports 3)"
+  ops="http://127.0.0.1:$op_port"
+  log "oidc-provider (PAR required, JARM) on $ops"
+  OP_PAR_JARM=1 node "$INTEROP/op.mjs" --port "$op_port" \
+    --basic-app "http://127.0.0.1:$basic_port" --post-app "http://127.0.0.1:$post_port" \
+    >"$WORK/op-par-jarm.log" 2>&1 &
+  PIDS+=($!)
+  wait_for "$WORK/op-par-jarm.log" "ready on $ops" 60 "$!" || { echo "FAIL oidc-provider (PAR, JARM): did not start" | tee -a "$RESULTS"; return 0; }
+  for method in client_secret_basic client_secret_post; do
+    if [ "$method" = client_secret_basic ]; then
+      port=$basic_port client=sesame-basic flags="--par --jarm"
+    else
+      port=$post_port client=sesame-post flags="--jarm"
+    fi
+    secret="$(grep -o "${client#sesame-}_secret=[^ ]*" "$WORK/op-par-jarm.log" | cut -d= -f2)"
+    log "sesame app $flags ($method) on 127.0.0.1:$port"
+    # shellcheck disable=SC2086 # $flags: two words or one
+    SESAME_APP_CLIENT_SECRET="$secret" "$SESAME_BIN" app --issuer "$ops" --client-id "$client" \
+      --auth-method "$method" $flags --scope "openid profile email" \
+      --listen "127.0.0.1:$port" >"$WORK/app-par-jarm-$method.log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    wait_for "$WORK/app-par-jarm-$method.log" "Demo app on" 30 "$pid" || { echo "FAIL oidc-provider (PAR, JARM): sesame app $flags did not start" | tee -a "$RESULTS"; continue; }
+    # Either way the request is pushed: drive-app.mjs checks for --par.
+    run_peer "oidc-provider (PAR, JARM, $method)" node "$INTEROP/drive-app.mjs" \
+      --op "$ops" --app "http://127.0.0.1:$port" --user "alice-par-jarm-$method" --auth-method "$method" --par --jarm
+  done
+}

@@ -199,7 +199,8 @@ await report.step('JARM (response_mode=jwt, useJwtResponseMode): code in a query
   const [h, c, s] = jwt.split('.');
   const forged = new URL(flow.callback);
   forged.searchParams.set('response', `${h}.${c}.${s.slice(0, 10)}${s[10] === 'A' ? 'B' : 'A'}${s.slice(11)}`);
-  await refusedLocally(() => redeem(jarmConfig, flow, forged), 'a response JWT with a changed signature');
+  const e = await refusedLocally(() => redeem(jarmConfig, flow, forged), 'a response JWT with a changed signature');
+  check(/signature verification failed/.test(e.cause?.message ?? e.message), `the forgery was refused for another reason: ${e.message} (${e.cause?.message})`);
   // … and the real one is accepted.
   const [tokens, calls] = await watch('/token', () => redeem(jarmConfig, flow));
   check(calls.length === 1 && calls[0].body?.code === part(jwt, 1).code, `token request: ${JSON.stringify(calls)}`);

@@ -350,6 +350,7 @@ run_registration_peers() {
 
 run_oidc_provider_peer
 source "$INTEROP/dpop.sh" && run_oidc_provider_dpop_peer
+source "$INTEROP/jarm_par.sh" && run_oidc_provider_par_jarm_peer
 run_django_oidc_provider_peer
 run_sesame_serve_peers
 run_registration_peers
