@@ -4,7 +4,9 @@
 // `response` JWT itself: signature against the JWKS, iss, aud, exp, state) and
 // `buildAuthorizationUrlWithPAR(...)`. Every request the library sends is recorded
 // (through customFetch), and the callback URL is inspected, so the script checks what
-// went over the wire, not only what the library returns.
+// went over the wire, not only what the library returns. Flows: JARM with response_mode
+// jwt, query.jwt and form_post.jwt, a denied consent (the error inside the response JWT),
+// PAR (an unpushed request refused, request_uri single-use) and PAR + JARM.
 //
 //   node rp-openid-client-jarm-par.mjs --issuer http://127.0.0.1:4200 \
 //     --client-id ID --client-secret S \
@@ -21,7 +23,7 @@ import { parseArgs } from 'node:util';
 
 import * as client from 'openid-client';
 
-import { Browser, check } from './lib/browser.mjs';
+import { Browser, check, parseForms } from './lib/browser.mjs';
 import { reporter } from './lib/steps.mjs';
 
 const { values: args } = parseArgs({
@@ -64,8 +66,8 @@ async function watch(path, fn) {
 
 const part = (jwt, i) => JSON.parse(Buffer.from(jwt.split('.')[i], 'base64url').toString('utf8'));
 
-/** Logs in (when asked) and allows the consent page; returns the callback URL. */
-async function signIn(authorizationUrl) {
+/** Logs in (when asked) and allows the consent page; returns the callback URL (a POST Request for form_post). */
+async function signIn(authorizationUrl, button = 'allow') {
   let r = await b.follow(authorizationUrl.href, { stopAt: redirectUri });
   if (!r.stoppedAt && new URL(r.url).pathname === '/login') {
     r = await b.submit(r, {
@@ -76,7 +78,12 @@ async function signIn(authorizationUrl) {
   }
   if (!r.stoppedAt) {
     check(r.status === 200, `expected the consent page, got ${r.status} at ${r.url}\n${r.text.slice(0, 800)}`);
-    r = await b.submit(r, { pick: (f) => 'interaction' in f.fields, button: 'allow', stopAt: redirectUri });
+    r = await b.submit(r, { pick: (f) => 'interaction' in f.fields, button, stopAt: redirectUri });
+  }
+  if (!r.stoppedAt) {
+    // response_mode=form_post.jwt: a page whose form posts the response to the redirect_uri.
+    const form = parseForms(r.text, r.url).find((f) => f.method === 'post' && f.action === redirectUri);
+    if (form) return new Request(form.action, { method: 'POST', body: new URLSearchParams(form.fields) });
   }
   check(r.stoppedAt, `the flow did not reach the redirect_uri: ${r.status} at ${r.url}\n${r.text.slice(0, 800)}`);
   return new URL(r.stoppedAt);
@@ -96,7 +103,7 @@ async function configure(id, secret, metadata, jarm) {
  * The browser part of a code flow: the authorization URL from `build(params)`, then
  * Sesame's login and consent pages. Returns what the callback needs.
  */
-async function authorize(build) {
+async function authorize(build, button) {
   const codeVerifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
   const nonce = client.randomNonce();
@@ -110,7 +117,7 @@ async function authorize(build) {
     prompt: 'consent',
   };
   const url = await build(params);
-  const callback = await signIn(url);
+  const callback = await signIn(url, button);
   return { url, callback, codeVerifier, state, nonce };
 }
 
@@ -218,6 +225,31 @@ await report.step('JARM (response_mode=query.jwt): code in a query response JWT,
   await checkTokens(jarmConfig, await redeem(jarmConfig, flow));
 });
 
+await report.step('JARM (response_mode=form_post.jwt): the response JWT posted to the redirect_uri', async () => {
+  const flow = await authorize(async (params) => {
+    const url = client.buildAuthorizationUrl(jarmConfig, params);
+    url.searchParams.set('response_mode', 'form_post.jwt');
+    return url;
+  });
+  check(flow.callback instanceof Request, `expected a form posting to ${redirectUri}, got a redirect to ${flow.callback.href}`);
+  const fields = new URLSearchParams(await flow.callback.clone().text());
+  check([...fields.keys()].join() === 'response', `the form posts more than response=: ${fields}`);
+  const claims = part(fields.get('response'), 1);
+  check(claims.iss === issuer && claims.code && claims.state === flow.state, `response JWT claims ${JSON.stringify(claims)}`);
+  await checkTokens(jarmConfig, await redeem(jarmConfig, flow));
+});
+
+await report.step('JARM error response: consent denied, access_denied inside the response JWT', async () => {
+  const flow = await authorize(async (params) => client.buildAuthorizationUrl(jarmConfig, params), 'deny');
+  const jwt = flow.callback.searchParams.get('response');
+  check(jwt && [...flow.callback.searchParams.keys()].join() === 'response', `the callback should carry only response=: ${flow.callback.href}`);
+  const claims = part(jwt, 1);
+  check(claims.error === 'access_denied' && claims.state === flow.state && !claims.code, `response JWT claims ${JSON.stringify(claims)}`);
+  // The library verifies the JWT, then reports the error it carries; no token request.
+  const e = await refusedLocally(() => redeem(jarmConfig, flow), 'a denied authorization');
+  check(e instanceof client.AuthorizationResponseError && e.error === 'access_denied', `the library reported ${e?.name}: ${e?.message}`);
+});
+
 await report.step('PAR at a --require-par client: the unpushed request refused', async () => {
   const url = client.buildAuthorizationUrl(parConfig, {
     redirect_uri: redirectUri,
@@ -228,8 +260,9 @@ await report.step('PAR at a --require-par client: the unpushed request refused',
   });
   const r = await b.follow(url.href, { stopAt: redirectUri });
   const cb = r.stoppedAt ? new URL(r.stoppedAt) : undefined;
-  const refused = (cb && cb.searchParams.get('error') === 'invalid_request') || (!cb && r.status === 400);
-  check(refused, `an unpushed request at a --require-par client: ${r.status} ${r.url} ${r.stoppedAt ?? ''}`);
+  // Back to the client with the error (the request itself names a registered redirect_uri).
+  check(cb?.searchParams.get('error') === 'invalid_request' && cb.searchParams.get('state') === url.searchParams.get('state'),
+    `an unpushed request at a --require-par client: ${r.status} ${r.url} ${r.stoppedAt ?? ''}`);
 });
 
 await report.step('PAR (buildAuthorizationUrlWithPAR) at a --require-par client', async () => {
