@@ -5,6 +5,8 @@
 //   -> app /me is 200 with the claims -> POST app /logout (csrf_token from "/")
 //   -> oidc-provider end_session + its logout confirmation form -> back to the app
 //   -> app /me is 401
+//   (--jarm: then a second sign-in whose response JWT is handed to the app with a changed
+//   signature, which the app refuses: 4xx and /me still 401)
 //
 //   node drive-app.mjs --app http://127.0.0.1:4101 --op http://127.0.0.1:4100 --user alice
 
@@ -132,6 +134,21 @@ async function main() {
   r = await b.get(`${app}/login`);
   r = await b.follow(r.location);
   check(/name="login"/.test(r.text), 'oidc-provider session survived the logout');
+
+  if (args.jarm) {
+    // Sign in again, but hand the app the provider's response JWT with one byte of its
+    // signature changed: the app refuses it (4xx) and nobody is signed in.
+    r = await b.submit(r, { pick: (f) => f.fields.prompt === 'login', values: { login: args.user, password: 'any-password' } });
+    r = await b.submit(r, { pick: (f) => f.fields.prompt === 'consent', stopAt: `${app}/callback` });
+    check(r.stoppedAt, `the provider did not redirect to the app's callback: ${r.status} ${r.url}`);
+    const forged = new URL(r.stoppedAt);
+    const [h, c, sig] = forged.searchParams.get('response').split('.');
+    forged.searchParams.set('response', `${h}.${c}.${sig.slice(0, 10)}${sig[10] === 'A' ? 'B' : 'A'}${sig.slice(11)}`);
+    r = await b.get(forged.href);
+    check(r.status >= 400 && r.status < 500, `the app took a response JWT with a changed signature: ${r.status} ${r.location ?? ''}`);
+    r = await b.get(`${app}/me`);
+    check(r.status === 401, `app /me after a forged response JWT: expected 401, got ${r.status} ${r.text}`);
+  }
 }
 
 const report = reporter(`oidc-provider@${version}`);
