@@ -265,7 +265,25 @@ await report.step('PAR at a --require-par client: the unpushed request refused',
     `an unpushed request at a --require-par client: ${r.status} ${r.url} ${r.stoppedAt ?? ''}`);
 });
 
+/** The authorization endpoint refused `url` (an error back at the redirect_uri, or a 4xx page). */
+async function refusedAtAuthorize(url, what) {
+  const r = await b.follow(url.href, { stopAt: redirectUri });
+  const cb = r.stoppedAt ? new URL(r.stoppedAt) : undefined;
+  check(cb ? cb.searchParams.get('error') && !cb.searchParams.get('code') : r.status >= 400 && r.status < 500,
+    `${what} was accepted: ${r.status} ${r.url} ${r.stoppedAt ?? ''}`);
+}
+
 await report.step('PAR (buildAuthorizationUrlWithPAR) at a --require-par client', async () => {
+  // A request_uri is bound to the client that pushed it: another client cannot use it.
+  const stolen = await client.buildAuthorizationUrlWithPAR(parConfig, {
+    redirect_uri: redirectUri,
+    scope: 'openid',
+    code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256',
+    state: client.randomState(),
+  });
+  stolen.searchParams.set('client_id', args['client-id']);
+  await refusedAtAuthorize(stolen, "a request_uri with another client's client_id");
   const [flow, calls] = await watch('/par', () =>
     authorize(async (params) => client.buildAuthorizationUrlWithPAR(parConfig, params)));
   check(calls.length === 1 && calls[0].method === 'POST' && calls[0].status === 201, `PAR requests: ${JSON.stringify(calls)}`);
@@ -279,10 +297,7 @@ await report.step('PAR (buildAuthorizationUrlWithPAR) at a --require-par client'
   check(flow.callback.searchParams.get('iss') === issuer, `callback iss ${flow.callback.searchParams.get('iss')}`);
   await checkTokens(parConfig, await redeem(parConfig, flow));
   // The request_uri is single-use.
-  const again = await b.follow(flow.url.href, { stopAt: redirectUri });
-  const cb = again.stoppedAt ? new URL(again.stoppedAt) : undefined;
-  check((cb && cb.searchParams.get('error')) || (!cb && again.status === 400),
-    `a used request_uri was accepted again: ${again.status} ${again.url} ${again.stoppedAt ?? ''}`);
+  await refusedAtAuthorize(flow.url, 'a used request_uri');
 });
 
 await report.step(`PAR + JARM at a --require-par client: the pushed response_mode=jwt, ${args['par-alg']}`, async () => {
