@@ -5,7 +5,7 @@
 // `buildAuthorizationUrlWithPAR(...)`. Every request the library sends is recorded
 // (through customFetch), and the callback URL is inspected, so the script checks what
 // went over the wire, not only what the library returns. Flows: JARM with response_mode
-// jwt, query.jwt and form_post.jwt, a denied consent (the error inside the response JWT),
+// jwt, query.jwt, fragment.jwt and form_post.jwt, a denied consent (the error inside the response JWT),
 // PAR (an unpushed request refused, request_uri single-use) and PAR + JARM.
 //
 //   node rp-openid-client-jarm-par.mjs --issuer http://127.0.0.1:4200 \
@@ -223,6 +223,22 @@ await report.step('JARM (response_mode=query.jwt): code in a query response JWT,
   });
   checkResponseJwt(jarmConfig, flow, 'query', 'RS256');
   await checkTokens(jarmConfig, await redeem(jarmConfig, flow));
+});
+
+await report.step('JARM (response_mode=fragment.jwt): the response JWT in the fragment', async () => {
+  const flow = await authorize(async (params) => {
+    const url = client.buildAuthorizationUrl(jarmConfig, params);
+    url.searchParams.set('response_mode', 'fragment.jwt');
+    return url;
+  });
+  check(!flow.callback.search, `fragment.jwt with a query: ${flow.callback.href}`);
+  checkResponseJwt(jarmConfig, flow, 'fragment', 'RS256');
+  // The library reads the parameters from a URL's query (a browser page would read
+  // location.hash and hand them over the same way).
+  const callback = new URL(flow.callback);
+  callback.search = callback.hash.slice(1);
+  callback.hash = '';
+  await checkTokens(jarmConfig, await redeem(jarmConfig, flow, callback));
 });
 
 await report.step('JARM (response_mode=form_post.jwt): the response JWT posted to the redirect_uri', async () => {
