@@ -5,6 +5,8 @@
 //   -> app /me is 200 with the claims -> POST app /logout (csrf_token from "/")
 //   -> oidc-provider end_session + its logout confirmation form -> back to the app
 //   -> app /me is 401
+//   (--jarm: then a second sign-in whose response JWT is handed to the app with a changed
+//   signature, which the app refuses: 4xx and /me still 401)
 //
 //   node drive-app.mjs --app http://127.0.0.1:4101 --op http://127.0.0.1:4100 --user alice
 
@@ -23,6 +25,10 @@ const { values: args } = parseArgs({
     'auth-method': { type: 'string' },
     // `sesame app --dpop`: the session's token must be DPoP-bound.
     dpop: { type: 'boolean', default: false },
+    // `sesame app --par`: the browser carries only client_id and request_uri.
+    par: { type: 'boolean', default: false },
+    // `sesame app --jarm`: the callback carries only a response JWT.
+    jarm: { type: 'boolean', default: false },
   },
 });
 const require = createRequire(import.meta.url);
@@ -40,10 +46,29 @@ async function main() {
   r = await b.get(`${app}/login`);
   check(r.location?.startsWith(`${op}/auth?`), `app /login should redirect to ${op}/auth, got ${r.status} ${r.location}`);
   const auth = new URL(r.location);
-  for (const p of ['code_challenge', 'state', 'nonce']) {
-    check(auth.searchParams.get(p), `authorization request without ${p}: ${r.location}`);
+  if (args.par) {
+    // The provider requires PAR (op.mjs OP_PAR_JARM=1): the same request unpushed is refused.
+    const plain = new URL(`${op}/auth`);
+    for (const [k, v] of Object.entries({ client_id: auth.searchParams.get('client_id'), response_type: 'code',
+      scope: 'openid', redirect_uri: `${app}/callback`, state: 'x', nonce: 'x',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' })) {
+      plain.searchParams.set(k, v);
+    }
+    const refused = await b.get(plain.href);
+    const to = refused.location ? new URL(refused.location) : undefined;
+    check((to && to.searchParams.get('error') === 'invalid_request') || refused.status === 400,
+      `the provider accepted an unpushed request: ${refused.status} ${refused.location ?? ''}`);
+    // The request was pushed (the provider requires it): the rest is behind request_uri.
+    const sent = [...auth.searchParams.keys()].sort().join();
+    check(sent === 'client_id,request_uri', `a pushed request should send client_id and request_uri only, sent ${sent}`);
+    check(auth.searchParams.get('request_uri').startsWith('urn:ietf:params:oauth:request_uri:'), `request_uri ${auth.searchParams.get('request_uri')}`);
+  } else {
+    for (const p of ['code_challenge', 'state', 'nonce']) {
+      check(auth.searchParams.get(p), `authorization request without ${p}: ${r.location}`);
+    }
+    check(auth.searchParams.get('code_challenge_method') === 'S256', 'PKCE method is not S256');
+    if (args.jarm) check(auth.searchParams.get('response_mode') === 'jwt', `response_mode ${auth.searchParams.get('response_mode')}`);
   }
-  check(auth.searchParams.get('code_challenge_method') === 'S256', 'PKCE method is not S256');
   r = await b.follow(r.location);
   check(r.status === 200, `oidc-provider login page: ${r.status}\n${r.text.slice(0, 1000)}`);
   check(/name="login"/.test(r.text), `not the dev login form:\n${r.text.slice(0, 1000)}`);
@@ -61,6 +86,19 @@ async function main() {
   check(r.status === 200, `after consent and callback: ${r.status} at ${r.url}\n${r.text.slice(0, 1000)}`);
   check(new URL(r.url).origin === new URL(app).origin, `flow did not end at the app: ${r.url}`);
   check(!/error/i.test(new URL(r.url).search), `the app reported an error: ${r.url}`);
+  if (args.jarm) {
+    // The provider's redirect to the app's callback: a response JWT (ES256, from op.mjs's
+    // OP_PAR_JARM clients) in the query, and nothing else.
+    const hop = b.trace.map((t) => t.split(' ')[1]).find((u) => u.startsWith(`${app}/callback`));
+    check(hop, `no request to ${app}/callback in:\n${b.dump()}`);
+    const cb = new URL(hop);
+    check([...cb.searchParams.keys()].join() === 'response', `the callback should carry only response=: ${hop}`);
+    const jwt = cb.searchParams.get('response').split('.');
+    const header = JSON.parse(Buffer.from(jwt[0], 'base64url').toString('utf8'));
+    const claims = JSON.parse(Buffer.from(jwt[1], 'base64url').toString('utf8'));
+    check(header.alg === 'ES256', `response JWT alg ${header.alg}`);
+    check(claims.iss === op && claims.code && claims.state, `response JWT claims ${JSON.stringify(claims)}`);
+  }
 
   // The session's claims.
   r = await b.get(`${app}/me`);
@@ -96,10 +134,26 @@ async function main() {
   r = await b.get(`${app}/login`);
   r = await b.follow(r.location);
   check(/name="login"/.test(r.text), 'oidc-provider session survived the logout');
+
+  if (args.jarm) {
+    // Sign in again, but hand the app the provider's response JWT with one byte of its
+    // signature changed: the app refuses it (4xx) and nobody is signed in.
+    r = await b.submit(r, { pick: (f) => f.fields.prompt === 'login', values: { login: args.user, password: 'any-password' } });
+    r = await b.submit(r, { pick: (f) => f.fields.prompt === 'consent', stopAt: `${app}/callback` });
+    check(r.stoppedAt, `the provider did not redirect to the app's callback: ${r.status} ${r.url}`);
+    const forged = new URL(r.stoppedAt);
+    const [h, c, sig] = forged.searchParams.get('response').split('.');
+    forged.searchParams.set('response', `${h}.${c}.${sig.slice(0, 10)}${sig[10] === 'A' ? 'B' : 'A'}${sig.slice(11)}`);
+    r = await b.get(forged.href);
+    check(r.status >= 400 && r.status < 500, `the app took a response JWT with a changed signature: ${r.status} ${r.location ?? ''}`);
+    r = await b.get(`${app}/me`);
+    check(r.status === 401, `app /me after a forged response JWT: expected 401, got ${r.status} ${r.text}`);
+  }
 }
 
 const report = reporter(`oidc-provider@${version}`);
-await report.step(`sesame app login+logout (${args['auth-method']}${args.dpop ? ', DPoP' : ''})`, async () => {
+const extras = [args.dpop && 'DPoP', args.par && 'PAR', args.jarm && 'JARM'].filter(Boolean);
+await report.step(`sesame app login+logout (${[args['auth-method'], ...extras].join(', ')})`, async () => {
   try {
     await main();
   } catch (e) {

@@ -12,6 +12,11 @@
 //
 // OP_DPOP=1: features.dPoP on, with server-provided nonces required at every endpoint (RFC 9449
 // §8, §9), and both clients' tokens DPoP-bound (dpop_bound_access_tokens).
+//
+// OP_PAR_JARM=1: pushed authorization requests required (features.pushedAuthorizationRequests,
+// requirePushedAuthorizationRequests, RFC 9126) and JWT-secured authorization responses
+// (features.jwtResponseModes, JARM) on, with both clients' responses signed ES256
+// (authorization_signed_response_alg).
 
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -50,6 +55,7 @@ const secrets = {
 };
 
 const dpop = process.env.OP_DPOP === '1';
+const parJarm = process.env.OP_PAR_JARM === '1';
 
 const clients = [
   {
@@ -115,6 +121,11 @@ const configuration = {
 if (dpop) {
   configuration.features.dPoP = { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true };
   for (const c of clients) c.dpop_bound_access_tokens = true;
+}
+if (parJarm) {
+  configuration.features.pushedAuthorizationRequests = { enabled: true, requirePushedAuthorizationRequests: true };
+  configuration.features.jwtResponseModes = { enabled: true };
+  for (const c of clients) c.authorization_signed_response_alg = 'ES256';
 }
 
 const provider = new Provider(issuer, configuration);

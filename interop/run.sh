@@ -20,6 +20,7 @@
 # - dbd-django-oidc-client (PyPI) in a small Django site, interop/django_rp2/
 #   (its defaults: PKCE, basic auth, RP-initiated logout; its claims hook).
 # - openid-client with DPoP (interop/dpop.sh): nonces required, dpop_jkt, PAR, refresh;
+# - JARM and PAR (interop/jarm_par.sh): openid-client at `sesame serve`, `sesame app --par --jarm` at oidc-provider;
 # (The openidconnect crate runs under `cargo test`: crates/sesame-server/tests/it/interop_openidconnect.rs.)
 #
 # Needs node (>= 20) with npm, and python3 with venv. Installs the pinned
@@ -349,10 +350,12 @@ run_registration_peers() {
 
 run_oidc_provider_peer
 source "$INTEROP/dpop.sh" && run_oidc_provider_dpop_peer
+source "$INTEROP/jarm_par.sh" && run_oidc_provider_par_jarm_peer
 run_django_oidc_provider_peer
 run_sesame_serve_peers
 run_registration_peers
 source "$INTEROP/dpop.sh" && run_dpop_peers
+source "$INTEROP/jarm_par.sh" && run_jarm_par_peers
 
 PASSED="$(grep -c '^PASS ' "$RESULTS" || true)"
 FAILED="$(grep -c '^FAIL ' "$RESULTS" || true)"
