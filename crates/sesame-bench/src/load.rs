@@ -59,12 +59,15 @@ async fn run(args: &RunArgs) -> Result<RunResult> {
         mode: args.mode,
         peer: args.peer,
         d,
-        c: ClientConfig::new(
-            &args.client_id,
-            &args.client_secret,
-            &args.redirect_uri,
-            &args.scope,
-        )?,
+        c: {
+            let c = ClientConfig::new(
+                &args.client_id,
+                &args.client_secret,
+                &args.redirect_uri,
+                &args.scope,
+            )?;
+            if args.dpop { c.with_dpop()? } else { c }
+        },
         who: Credentials {
             username: args.username.clone(),
             password: args.password.clone(),
@@ -307,7 +310,7 @@ async fn drive(s: Arc<Shared>, mut vu: Vu, window: Window) -> (Recorder, Option<
                 .map_err(stage("token"))
                 .map(|_| Vec::new()),
             Mode::Userinfo => match &vu.bearer {
-                Some(b) => oidc::userinfo(&vu.http, &s.d, b)
+                Some(b) => oidc::userinfo(&vu.http, &s.d, &s.c, &vu.access_token, b)
                     .await
                     .map_err(stage("userinfo"))
                     .map(|()| Vec::new()),
@@ -374,7 +377,7 @@ async fn flow(
         *alg = tokens.id_token.as_deref().and_then(oidc::jws_alg);
     }
     let bearer = oidc::bearer(&tokens.access_token)?;
-    oidc::userinfo(&vu.http, &s.d, &bearer)
+    oidc::userinfo(&vu.http, &s.d, &s.c, &tokens.access_token, &bearer)
         .await
         .map_err(stage("userinfo"))?;
     let t3 = Instant::now();

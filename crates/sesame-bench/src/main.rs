@@ -159,6 +159,11 @@ pub(crate) struct RunArgs {
     /// A name for this run in reports (default: PEER MODE).
     #[arg(long)]
     pub(crate) label: Option<String>,
+    /// DPoP-bound flows (RFC 9449): every token request and userinfo call carries a fresh ES256
+    /// proof of one key per run, and the tokens must come back `token_type: DPoP` (the client
+    /// needs `--dpop` at Sesame; server nonces are not answered, so `dpop_nonce = "off"`).
+    #[arg(long)]
+    pub(crate) dpop: bool,
     /// The provider's process id(s): their resident memory and CPU time are sampled (Linux /proc).
     #[arg(long = "pid")]
     pub(crate) pids: Vec<u32>,

@@ -61,6 +61,8 @@ pub(crate) struct ClientConfig {
     pub(crate) scope: String,
     /// `Basic base64(client_id:secret)`, made once (RFC 6749 §2.3.1 form-encodes both parts).
     pub(crate) basic: HeaderValue,
+    /// The DPoP key of DPoP-bound runs (`--dpop`).
+    pub(crate) dpop: Option<sesame_core::dpop::DpopKey>,
 }
 
 impl ClientConfig {
@@ -81,7 +83,32 @@ impl ClientConfig {
             scope: scope.to_owned(),
             basic: HeaderValue::from_str(&basic)
                 .map_err(|_| Error("the client credentials are not a valid header".into()))?,
+            dpop: None,
         })
+    }
+
+    /// The same client, proving possession of a fresh ES256 DPoP key.
+    pub(crate) fn with_dpop(mut self) -> Result<Self> {
+        self.dpop = Some(
+            sesame_core::dpop::DpopKey::generate()
+                .map_err(|e| Error(format!("no DPoP key: {e}")))?,
+        );
+        Ok(self)
+    }
+
+    /// A fresh DPoP proof for `method` `url` (and `access_token`'s hash), if this is a DPoP run.
+    fn proof(&self, method: &str, url: &str, access_token: Option<&str>) -> Result<Option<String>> {
+        let Some(key) = &self.dpop else {
+            return Ok(None);
+        };
+        let mut target = sesame_core::dpop::ProofTarget::new(method, url);
+        if let Some(token) = access_token {
+            target = target.with_access_token(token);
+        }
+        let now = sesame_core::Clock::now(&sesame_core::SystemClock);
+        key.proof(&target, now)
+            .map(Some)
+            .map_err(|e| Error(format!("DPoP proof: {e}")))
     }
 }
 
@@ -191,6 +218,8 @@ pub(crate) async fn authorize(
 pub(crate) struct TokenResponse {
     pub(crate) access_token: String,
     #[serde(default)]
+    pub(crate) token_type: String,
+    #[serde(default)]
     pub(crate) id_token: Option<String>,
 }
 
@@ -200,12 +229,14 @@ async fn token_request(
     c: &ClientConfig,
     form: &[(&str, &str)],
 ) -> Result<TokenResponse> {
-    let response = http
+    let mut request = http
         .post(&d.token_endpoint)
         .header(AUTHORIZATION, c.basic.clone())
-        .form(form)
-        .send()
-        .await?;
+        .form(form);
+    if let Some(proof) = c.proof("POST", &d.token_endpoint, None)? {
+        request = request.header("DPoP", proof);
+    }
+    let response = request.send().await?;
     let status = response.status();
     let body = response.bytes().await?;
     if !status.is_success() {
@@ -214,7 +245,14 @@ async fn token_request(
             truncate(&String::from_utf8_lossy(&body), 200)
         ));
     }
-    Ok(serde_json::from_slice(&body)?)
+    let t: TokenResponse = serde_json::from_slice(&body)?;
+    if c.dpop.is_some() && !t.token_type.eq_ignore_ascii_case("DPoP") {
+        return err(format!(
+            "a DPoP run got token_type {:?} (is the client registered with --dpop?)",
+            t.token_type
+        ));
+    }
+    Ok(t)
 }
 
 /// `POST /token` redeeming a code (client_secret_basic, PKCE verifier).
@@ -252,20 +290,26 @@ pub(crate) async fn client_credentials(
     token_request(http, d, c, &[("grant_type", "client_credentials")]).await
 }
 
-/// `GET /userinfo` with the access token; checks that a `sub` came back.
+/// `GET /userinfo` with the access token (`bearer`, or in a DPoP run the
+/// `DPoP` scheme and a proof carrying `ath`); checks that a `sub` came back.
 pub(crate) async fn userinfo(
     http: &reqwest::Client,
     d: &Discovery,
+    c: &ClientConfig,
+    access_token: &str,
     bearer: &HeaderValue,
 ) -> Result<()> {
     let Some(endpoint) = &d.userinfo_endpoint else {
         return err("the provider has no userinfo_endpoint");
     };
-    let response = http
-        .get(endpoint)
-        .header(AUTHORIZATION, bearer.clone())
-        .send()
-        .await?;
+    let request = match c.proof("GET", endpoint, Some(access_token))? {
+        Some(proof) => http
+            .get(endpoint)
+            .header(AUTHORIZATION, format!("DPoP {access_token}"))
+            .header("DPoP", proof),
+        None => http.get(endpoint).header(AUTHORIZATION, bearer.clone()),
+    };
+    let response = request.send().await?;
     let status = response.status();
     let body = response.bytes().await?;
     if !status.is_success() {
