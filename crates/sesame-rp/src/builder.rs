@@ -18,6 +18,7 @@ mod checks;
 mod dpop;
 mod jarm;
 mod par;
+mod profile;
 
 /// Why a client could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -61,7 +62,8 @@ pub struct OidcClientBuilder {
     form_post: bool,
     jarm: Option<crate::client::Jarm>,
     par: bool,
-    algorithms: Vec<JwsAlgorithm>,
+    /// The ID token allowlist set, else RS256 (the profile's under one).
+    algorithms: Option<Vec<JwsAlgorithm>>,
     allow_hs256: bool,
     trusted_audiences: Vec<String>,
     leeway: i64,
@@ -81,6 +83,7 @@ pub struct OidcClientBuilder {
     pub(crate) frontchannel_sid_optional: bool,
     pub(crate) claims_sources: Vec<crate::claims_source::ClaimsSource>,
     dpop: Option<dpop::Mode>,
+    profile: Option<sesame_core::SecurityProfile>,
 }
 
 impl fmt::Debug for OidcClientBuilder {
@@ -114,7 +117,7 @@ impl OidcClient {
             form_post: false,
             jarm: None,
             par: false,
-            algorithms: vec![JwsAlgorithm::RS256],
+            algorithms: None,
             allow_hs256: false,
             trusted_audiences: Vec::new(),
             leeway: sesame_core::DEFAULT_LEEWAY,
@@ -134,6 +137,7 @@ impl OidcClient {
             frontchannel_sid_optional: false,
             claims_sources: Vec::new(),
             dpop: None,
+            profile: None,
         }
     }
 }
@@ -273,7 +277,7 @@ impl OidcClientBuilder {
     /// have actually come with (this list until one has been seen).
     #[must_use]
     pub fn with_algorithms(mut self, algs: impl IntoIterator<Item = JwsAlgorithm>) -> Self {
-        self.algorithms = algs.into_iter().filter(|a| !a.is_symmetric()).collect();
+        self.algorithms = Some(algs.into_iter().filter(|a| !a.is_symmetric()).collect());
         self
     }
 
@@ -455,7 +459,8 @@ impl OidcClientBuilder {
     /// # Errors
     /// Discovery failure, an issuer mismatch, or missing credentials.
     #[tracing::instrument(name = "sesame_rp.build", skip_all, fields(issuer = %self.issuer))]
-    pub async fn build(self) -> Result<OidcClient, BuildError> {
+    pub async fn build(mut self) -> Result<OidcClient, BuildError> {
+        self.apply_profile()?;
         if let Some(registered) = &self.registration_issuer
             && registered != self.issuer.as_str()
         {
@@ -539,6 +544,7 @@ impl OidcClientBuilder {
                 frontchannel_sid_optional: self.frontchannel_sid_optional,
                 claims_sources: self.claims_sources,
                 dpop,
+                require_iss: self.profile.is_some(),
             }),
         })
     }

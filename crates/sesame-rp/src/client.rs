@@ -125,6 +125,9 @@ pub(crate) struct Inner {
     pub(crate) claims_sources: Vec<crate::claims_source::ClaimsSource>,
     /// DPoP (RFC 9449): the key mode and the servers' nonces; none: off.
     pub(crate) dpop: Option<crate::dpop::Dpop>,
+    /// The authorization response must carry `iss` (RFC 9207), whatever
+    /// the provider advertises (a security profile's rule).
+    pub(crate) require_iss: bool,
 }
 
 /// A relying party's registration at one provider: cheap to clone,

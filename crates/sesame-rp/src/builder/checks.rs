@@ -26,7 +26,11 @@ impl OidcClientBuilder {
 
     pub(super) fn validator(&self) -> Result<IdTokenValidator, BuildError> {
         let mut validator = IdTokenValidator::new(self.issuer.clone(), self.client_id.clone())
-            .with_algorithms(self.algorithms.clone())
+            .with_algorithms(
+                self.algorithms
+                    .clone()
+                    .unwrap_or_else(|| vec![JwsAlgorithm::RS256]),
+            )
             .with_trusted_audiences(self.trusted_audiences.clone())
             .with_leeway(self.leeway)
             .map_err(|e| BuildError::Setting(e.to_string()))?;

@@ -42,6 +42,10 @@ impl OidcClientBuilder {
             _ if required => Err(BuildError::Setting(
                 "the provider requires pushed authorization requests but has no valid pushed_authorization_request_endpoint".into(),
             )),
+            _ if let Some(profile) = self.profile => Err(BuildError::Setting(format!(
+                "{} pushes every authorization request, but the provider has no valid pushed_authorization_request_endpoint",
+                super::profile::title(profile)
+            ))),
             _ => Err(BuildError::Setting(
                 "with_par: the provider has no valid pushed_authorization_request_endpoint".into(),
             )),

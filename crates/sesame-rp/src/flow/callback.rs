@@ -131,12 +131,14 @@ impl OidcClient {
         let get = |k: &str| param(params, k);
         let metadata = self.fresh_metadata().await;
         // RFC 9207: a provider that sends `iss` must send its own, and one that
-        // advertises it must send it.
+        // advertises it (or any, under a security profile) must send it.
         match get("iss") {
             Some(iss) if iss != self.inner.issuer.as_str() => {
                 return Err(LoginError::IssuerMismatch);
             }
-            None if metadata.authorization_response_iss_parameter_supported == Some(true) => {
+            None if self.inner.require_iss
+                || metadata.authorization_response_iss_parameter_supported == Some(true) =>
+            {
                 return Err(LoginError::IssuerMismatch);
             }
             _ => {}

@@ -51,7 +51,10 @@ pub struct SessionRefresh {
 /// One refresh in flight per refresh token (REVIEW S10): concurrent requests
 /// of one stale session wait for the first exchange and share its result,
 /// instead of each sending the token (the provider's reuse detection would
-/// then revoke the whole grant).
+/// then revoke the whole grant). Keyed by the refresh token and the access
+/// token it replaces: with a provider that does not rotate refresh tokens
+/// (FAPI 2.0), the next refresh of the session, once the new access token
+/// is stale in turn, is a new exchange, not the remembered one.
 type Flight = Arc<tokio::sync::OnceCell<Option<AuthSession>>>;
 
 #[derive(Clone, Default)]
@@ -67,13 +70,16 @@ impl std::fmt::Debug for Flights {
 const FLIGHT_TTL: i64 = 30;
 
 impl Flights {
-    fn get(&self, refresh_token: &str, now: UnixTime) -> Flight {
-        let key = sesame_core::token_hash(sesame_core::JwsAlgorithm::RS256, refresh_token);
+    fn get(&self, key: &str, now: UnixTime) -> Flight {
         let Ok(mut map) = self.0.lock() else {
             return Flight::default();
         };
         map.retain(|_, (_, at)| now.saturating_sub(*at) < FLIGHT_TTL);
-        Arc::clone(&map.entry(key).or_insert_with(|| (Flight::default(), now)).0)
+        Arc::clone(
+            &map.entry(key.to_owned())
+                .or_insert_with(|| (Flight::default(), now))
+                .0,
+        )
     }
 }
 
@@ -153,15 +159,15 @@ async fn refresh(
     let Some(refresh_token) = auth.refresh_token.as_deref() else {
         return Stale::Failed;
     };
-    let flight = config.flights.get(refresh_token, now);
+    let key = sesame_core::token_hash(
+        sesame_core::JwsAlgorithm::RS256,
+        &format!("{refresh_token} {}", auth.access_token),
+    );
+    let flight = config.flights.get(&key, now);
     let updated = flight
         .get_or_init(|| async {
             match &config.lease.0 {
-                Some(l) => {
-                    let key =
-                        sesame_core::token_hash(sesame_core::JwsAlgorithm::RS256, refresh_token);
-                    lease::shared(l.as_ref(), &key, || exchange(client, auth, now)).await
-                }
+                Some(l) => lease::shared(l.as_ref(), &key, || exchange(client, auth, now)).await,
                 None => exchange(client, auth, now).await,
             }
         })

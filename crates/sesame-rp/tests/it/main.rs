@@ -18,6 +18,7 @@ mod bearer_dpop;
 mod device;
 mod dpop;
 mod extract;
+mod fapi2;
 mod frontchannel;
 mod hostile;
 mod jarm;

@@ -8,7 +8,8 @@
 //! provider's logout page with `iss` and `sid`), `/me` (JSON of the session's claims and a
 //! fingerprint of its access token, 401 when not logged in), and `/jwks.json`
 //! (the public key of `--private-key`, for `private_key_jwt`, and of the request
-//! object key); `request.rs` adds request objects and WebFinger.
+//! object key); `request.rs` adds request objects, JARM, PAR, `--profile` and
+//! WebFinger.
 //!
 //! Every option maps to one of sesame-rp's builder methods: `response_type`
 //! (`with_response_type`), `response_mode` (`with_form_post`; the implicit and
@@ -166,6 +167,9 @@ fn response(config: &AppConfig) -> Result<(ResponseType, bool), AppError> {
 /// The ID token algorithms (HS256 apart), and whether HS256 is accepted.
 fn algorithms(config: &AppConfig) -> Result<(Vec<JwsAlgorithm>, bool), AppError> {
     if config.id_token_algs.is_empty() {
+        if let Some(profile) = config.request.profile {
+            return Ok((profile.signing_algs().to_vec(), false));
+        }
         return Ok((
             vec![
                 JwsAlgorithm::RS256,
@@ -296,6 +300,7 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
     let (response_type, form_post) = response(config)?;
     let (algs, hs256) = algorithms(config)?;
     check_auth_params(&config.auth_params)?;
+    request::check_profile(config)?;
     let key = config
         .private_key_pem
         .as_deref()

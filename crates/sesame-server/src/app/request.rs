@@ -1,8 +1,9 @@
 //! `sesame app`: request objects (`--request-object`, `--request-object-alg`),
-//! JWT-secured authorization responses (`--jarm`), pushed requests (`--par`) and WebFinger issuer discovery (`--issuer acct:USER@HOST`,
-//! `--allow-insecure-issuer`).
+//! JWT-secured authorization responses (`--jarm`), pushed requests (`--par`),
+//! the FAPI 2.0 client profile (`--profile fapi2`) and WebFinger issuer
+//! discovery (`--issuer acct:USER@HOST`, `--allow-insecure-issuer`).
 
-use sesame_core::{Issuer, JwkSet, JwsAlgorithm, SigningKey};
+use sesame_core::{Issuer, JwkSet, JwsAlgorithm, SecurityProfile, SigningKey};
 use sesame_rp::{OidcClientBuilder, RegistrationRequest, RequestObject, WebFinger};
 
 use super::{AppConfig, AppError};
@@ -33,6 +34,38 @@ pub struct RequestArgs {
     /// authentication; used anyway when the provider requires it.
     #[arg(long, env = "SESAME_APP_PAR")]
     pub par: bool,
+    /// Follow a security profile's client rules. fapi2 (the FAPI 2.0 Security
+    /// Profile): pushed requests, PKCE, DPoP-bound tokens, private_key_jwt with
+    /// --private-key (a P-256 or Ed25519 key), PS256/ES256/EdDSA ID tokens only,
+    /// `iss` required in the authorization response.
+    #[arg(long, env = "SESAME_APP_PROFILE", value_name = "fapi2", value_parser = parse_profile)]
+    pub profile: Option<SecurityProfile>,
+}
+
+fn parse_profile(s: &str) -> Result<SecurityProfile, String> {
+    SecurityProfile::parse(s).ok_or_else(|| format!("unknown profile {s:?} (known: fapi2)"))
+}
+
+/// What `--profile` needs from the other flags: `--private-key`, and no
+/// `--client-secret`.
+///
+/// # Errors
+/// The flag missing, or the one in the way, by name.
+pub fn check_profile(config: &AppConfig) -> Result<(), AppError> {
+    let Some(profile) = config.request.profile else {
+        return Ok(());
+    };
+    if config.private_key_pem.is_none() {
+        return Err(AppError(format!(
+            "--profile {profile} authenticates with private_key_jwt: give --private-key FILE (a P-256 or Ed25519 PKCS#8 PEM key)"
+        )));
+    }
+    if config.client_secret.is_some() {
+        return Err(AppError(format!(
+            "--profile {profile} authenticates with private_key_jwt: drop --client-secret"
+        )));
+    }
+    Ok(())
 }
 
 /// The request object settings: the mode, its key and its algorithm.
@@ -162,7 +195,8 @@ pub fn register(
     }
 }
 
-/// The builder sends request objects, asks for JARM with `--jarm` and pushes with `--par`.
+/// The builder sends request objects, asks for JARM with `--jarm`, pushes
+/// with `--par` and follows `--profile`.
 pub fn apply(
     args: &RequestArgs,
     setup: Option<RequestObjectSetup>,
@@ -173,6 +207,9 @@ pub fn apply(
     }
     if args.par {
         builder = builder.with_par();
+    }
+    if let Some(profile) = args.profile {
+        builder = builder.with_profile(profile);
     }
     if let Some(s) = setup {
         builder = builder.with_request_object(s.mode);

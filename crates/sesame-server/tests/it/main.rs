@@ -11,6 +11,7 @@
 mod support;
 
 mod app;
+mod app_fapi2;
 mod app_request;
 mod app_sessions;
 mod browser;
