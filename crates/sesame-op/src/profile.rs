@@ -5,9 +5,9 @@
 //! A profile is enforced where the flows meet a client: when the
 //! authorization endpoint looks it up and when it authenticates at the token,
 //! PAR, introspection, revocation and device endpoints. There
-//! [`enforce`] turns on the switches the profile implies (pushed requests,
+//! `enforce` turns on the switches the profile implies (pushed requests,
 //! PKCE, DPoP-bound tokens) and refuses a client whose registration breaks
-//! it; the rest is read by the flows through [`of`]: S256 only, codes that
+//! it; the rest is read by the flows through `of`: S256 only, codes that
 //! live at most 60 s, refresh tokens that are not rotated (§5.3.2.1 #10: a
 //! retried refresh with the previous token must succeed, and without rotation
 //! it always does).
