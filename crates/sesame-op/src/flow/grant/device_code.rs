@@ -3,9 +3,9 @@
 
 use sesame_core::{ErrorCode, UnixTime};
 
-use super::{TokenResponse, refresh_binding};
+use super::TokenResponse;
 use crate::flow::device::SLOW_DOWN_STEP;
-use crate::flow::issue::{self, IdTokenInput};
+use crate::flow::issue;
 use crate::flow::{FlowError, Params, err};
 use crate::model::{Client, DeviceAuthorization, DeviceState, Grant, GrantType};
 use crate::provider::Provider;
@@ -116,30 +116,10 @@ async fn issue_tokens(
         jkt: dpop.map(str::to_owned),
         ..grant.clone()
     };
-    let (access, ttl) = issue::mint_access_token(p, client, &for_token, now).await?;
-    let id_token = if grant.scopes.contains(sesame_core::OPENID) {
-        let input = IdTokenInput {
-            nonce: None,
-            access_token: Some(&access),
-            code: None,
-        };
-        Some(issue::mint_id_token(p, client, grant, input, now).await?)
-    } else {
-        None
+    let tokens = super::UserTokens {
+        for_token: &for_token,
+        nonce: None,
+        refresh: client.allows_grant(GrantType::RefreshToken),
     };
-    let refresh = if grant.scopes.contains(sesame_core::OFFLINE_ACCESS)
-        && client.allows_grant(GrantType::RefreshToken)
-    {
-        Some(issue::mint_refresh_token(p, &refresh_binding(client, grant, dpop), now).await?)
-    } else {
-        None
-    };
-    Ok(TokenResponse {
-        access_token: access.secret().to_owned(),
-        token_type: "Bearer",
-        expires_in: ttl,
-        refresh_token: refresh.map(|r| r.secret().to_owned()),
-        id_token,
-        scope: grant.scopes.to_string(),
-    })
+    super::user_tokens(p, client, grant, tokens, dpop, now).await
 }

@@ -4,6 +4,7 @@
 use serde::Serialize;
 use sesame_core::{ErrorCode, UnixTime};
 
+use super::issue::{self, IdTokenInput};
 use super::{FlowError, Params, err};
 use crate::authn::RequestInfo;
 use crate::model::{Client, Grant, GrantType};
@@ -98,6 +99,53 @@ pub(crate) async fn token(
         answer.token_type = "DPoP";
     }
     Ok(answer)
+}
+
+/// What [`user_tokens`] mints besides the grant itself.
+pub(super) struct UserTokens<'a> {
+    /// The grant the access token is for (bound, and narrowed to resources).
+    pub(super) for_token: &'a Grant,
+    /// The ID token's `nonce`.
+    pub(super) nonce: Option<&'a sesame_core::Nonce>,
+    /// Whether a refresh token may be issued when `offline_access` was granted.
+    pub(super) refresh: bool,
+}
+
+/// The tokens of a grant a user authorized (code, device code, password):
+/// an access token for `t.for_token`, an ID token when `openid` was granted,
+/// and a refresh token (bound for public clients) when `offline_access` was.
+pub(super) async fn user_tokens(
+    p: &Provider,
+    client: &Client,
+    grant: &Grant,
+    t: UserTokens<'_>,
+    dpop: Option<&str>,
+    now: UnixTime,
+) -> Result<TokenResponse, FlowError> {
+    let (access, ttl) = issue::mint_access_token(p, client, t.for_token, now).await?;
+    let id_token = if grant.scopes.contains(sesame_core::OPENID) {
+        let input = IdTokenInput {
+            nonce: t.nonce,
+            access_token: Some(&access),
+            code: None,
+        };
+        Some(issue::mint_id_token(p, client, grant, input, now).await?)
+    } else {
+        None
+    };
+    let refresh = if t.refresh && grant.scopes.contains(sesame_core::OFFLINE_ACCESS) {
+        Some(issue::mint_refresh_token(p, &refresh_binding(client, grant, dpop), now).await?)
+    } else {
+        None
+    };
+    Ok(TokenResponse {
+        access_token: access.secret().to_owned(),
+        token_type: "Bearer",
+        expires_in: ttl,
+        refresh_token: refresh.map(|r| r.secret().to_owned()),
+        id_token,
+        scope: grant.scopes.to_string(),
+    })
 }
 
 /// `grant` with its tokens bound to the DPoP key `dpop` (or bearer).

@@ -7,7 +7,7 @@ use sesame_core::{ErrorCode, Scopes, UnixTime};
 use super::TokenResponse;
 use crate::authn::RequestInfo;
 use crate::authn::{PasswordCheck, PasswordRequest};
-use crate::flow::issue::{self, IdTokenInput};
+use crate::flow::issue;
 use crate::flow::{FlowError, Params, err};
 use crate::model::{Client, Grant, GrantType};
 use crate::provider::Provider;
@@ -124,32 +124,10 @@ pub(crate) async fn password(
             "the username or password is wrong",
         ));
     }
-    let (access, ttl) =
-        issue::mint_access_token(p, client, &super::bound(&grant, dpop), now).await?;
-    let id_token = if grant.scopes.contains(sesame_core::OPENID) {
-        let input = IdTokenInput {
-            nonce: None,
-            access_token: Some(&access),
-            code: None,
-        };
-        Some(issue::mint_id_token(p, client, &grant, input, now).await?)
-    } else {
-        None
+    let tokens = super::UserTokens {
+        for_token: &super::bound(&grant, dpop),
+        nonce: None,
+        refresh: true,
     };
-    let refresh = if grant.scopes.contains(sesame_core::OFFLINE_ACCESS) {
-        Some(
-            issue::mint_refresh_token(p, &super::refresh_binding(client, &grant, dpop), now)
-                .await?,
-        )
-    } else {
-        None
-    };
-    Ok(TokenResponse {
-        access_token: access.secret().to_owned(),
-        token_type: "Bearer",
-        expires_in: ttl,
-        refresh_token: refresh.map(|r| r.secret().to_owned()),
-        id_token,
-        scope: grant.scopes.to_string(),
-    })
+    super::user_tokens(p, client, &grant, tokens, dpop, now).await
 }
