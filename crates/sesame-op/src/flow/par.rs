@@ -124,6 +124,11 @@ pub(crate) async fn store(
     now: UnixTime,
 ) -> Result<String, FlowError> {
     let handle = random::token()?;
+    let client_id = params
+        .iter()
+        .find(|(k, _)| k == "client_id")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
     let record = Interaction {
         kind: InteractionKind::Pushed,
         params,
@@ -134,9 +139,16 @@ pub(crate) async fn store(
     };
     p.inner
         .store
-        .save_interaction(&token_key(&handle), &record)
+        .save_interaction(&pushed_key(&client_id, &handle), &record)
         .await?;
     Ok(format!("{REQUEST_URI_PREFIX}{handle}"))
+}
+
+/// The store key of a pushed request: its handle bound to the client that
+/// pushed it, so that another client naming the `request_uri` finds nothing
+/// and cannot spend it (the rightful client can still use it).
+fn pushed_key(client_id: &str, handle: &str) -> String {
+    token_key(&format!("{}:{client_id}:{handle}", client_id.len()))
 }
 
 /// The pushed request `request_uri` names, taken (single use), if it was
@@ -154,7 +166,7 @@ pub(crate) async fn take(
     let Some(record) = p
         .inner
         .store
-        .take_interaction(&token_key(handle), now)
+        .take_interaction(&pushed_key(client_id, handle), now)
         .await?
     else {
         return Err(bad(

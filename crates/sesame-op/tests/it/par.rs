@@ -110,6 +110,10 @@ async fn pushed_requests_are_bound_to_their_client_and_expire() {
         .await;
     let q = redirect_params(&r);
     assert_eq!(q["error"], "invalid_request_uri", "{q:?}");
+    // Another client naming it did not spend it: the client that pushed it
+    // still signs in with it.
+    let q = through(&h, "app", &uri, &[]).await;
+    assert!(q.contains_key("code"), "spent by another client: {q:?}");
     let (uri, _) = pushed(&h, "app", &[]).await;
     h.clock.advance(61);
     let r = h
