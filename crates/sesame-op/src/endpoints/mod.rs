@@ -304,6 +304,53 @@ pub(crate) async fn dpop_proof(
     path: &str,
     access_token: Option<&str>,
 ) -> Result<Option<Proof>, crate::flow::FlowError> {
+    spend(p, unspent_dpop_proof(p, parts, path, access_token)?).await
+}
+
+/// Spends `proof`, if there is one ([`UnspentProof::spend`]).
+pub(crate) async fn spend(
+    p: &Provider,
+    proof: Option<UnspentProof>,
+) -> Result<Option<Proof>, crate::flow::FlowError> {
+    match proof {
+        Some(proof) => proof.spend(p).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// A DPoP proof checked in every way but replay: its `jti` is not yet
+/// remembered. The token and PAR endpoints check the proof (and its nonce)
+/// before they authenticate the client and spend it after, so that a
+/// `use_dpop_nonce` refusal does not spend the client's assertion.
+pub(crate) struct UnspentProof {
+    proof: Proof,
+    key: String,
+    until: sesame_core::UnixTime,
+}
+
+impl UnspentProof {
+    /// Remembers the proof's `jti` (across instances, through the store);
+    /// a proof seen before is refused.
+    pub(crate) async fn spend(self, p: &Provider) -> Result<Proof, crate::flow::FlowError> {
+        let fresh = p.inner.store.remember_jti(&self.key, self.until).await?;
+        if !fresh {
+            return Err(crate::flow::FlowError::OAuth(OAuthError::new(
+                ErrorCode::InvalidDpopProof,
+                "the DPoP proof was already used (jti)",
+            )));
+        }
+        Ok(self.proof)
+    }
+}
+
+/// The request's DPoP proof verified as [`dpop_proof`] does, without the
+/// replay check ([`UnspentProof::spend`]).
+pub(crate) fn unspent_dpop_proof(
+    p: &Provider,
+    parts: &axum::http::request::Parts,
+    path: &str,
+    access_token: Option<&str>,
+) -> Result<Option<UnspentProof>, crate::flow::FlowError> {
     let bad =
         |d: String| crate::flow::FlowError::OAuth(OAuthError::new(ErrorCode::InvalidDpopProof, d));
     let mut proofs = parts.headers.get_all("dpop").iter();
@@ -338,18 +385,14 @@ pub(crate) async fn dpop_proof(
         "dpop:{}",
         crate::secrets::token_key(&format!("{}:{}", verified.jkt, verified.jti))
     );
-    // Kept past the oldest iat accepted, so a replay within the window is seen.
-    let fresh = p
-        .inner
-        .store
-        .remember_jti(&key, now + check.max_age + check.leeway)
-        .await?;
-    if !fresh {
-        return Err(bad("the DPoP proof was already used (jti)".into()));
-    }
-    Ok(Some(Proof {
-        jkt: verified.jkt,
-        renew_nonce,
+    Ok(Some(UnspentProof {
+        proof: Proof {
+            jkt: verified.jkt,
+            renew_nonce,
+        },
+        // Kept past the oldest iat accepted, so a replay within the window is seen.
+        until: now + check.max_age + check.leeway,
+        key,
     }))
 }
 

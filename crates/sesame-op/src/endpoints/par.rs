@@ -13,17 +13,24 @@ use crate::paths;
 use crate::provider::Provider;
 
 pub(super) async fn push(State(p): State<Provider>, parts: Parts, body: Bytes) -> Response {
-    let (client, form) = match authenticated(&p, &parts, &body, paths::PAR).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     // RFC 9449 §10.1: a DPoP proof here binds the code as dpop_jkt does.
-    let proof = match super::dpop_proof(&p, &parts, paths::PAR, None).await {
+    // The proof and its nonce are checked before the client authenticates,
+    // its jti spent after: a use_dpop_nonce refusal leaves the client's
+    // assertion unspent for the retry.
+    let unspent = match super::unspent_dpop_proof(&p, &parts, paths::PAR, None) {
         Ok(d) => d,
         Err(e) => {
             let nonce = super::nonce_for(&p, &e);
             return with_dpop_nonce(flow_error(e, p.inner.issuer.as_str()), nonce.as_deref());
         }
+    };
+    let (client, form) = match authenticated(&p, &parts, &body, paths::PAR).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let proof = match super::spend(&p, unspent).await {
+        Ok(d) => d,
+        Err(e) => return flow_error(e, p.inner.issuer.as_str()),
     };
     let jkt = proof.as_ref().map(|d| d.jkt.as_str());
     let renew = proof.as_ref().and_then(|d| d.renew_nonce.as_deref());

@@ -39,6 +39,16 @@ pub(super) async fn authenticated(
     fields(grant_type = tracing::field::Empty, client_id = tracing::field::Empty)
 )]
 pub(super) async fn token(State(p): State<Provider>, parts: Parts, body: Bytes) -> Response {
+    // The proof and its nonce are checked before the client authenticates,
+    // its jti spent after: a use_dpop_nonce refusal leaves the client's
+    // assertion unspent for the retry.
+    let unspent = match super::unspent_dpop_proof(&p, &parts, paths::TOKEN, None) {
+        Ok(d) => d,
+        Err(e) => {
+            let nonce = super::nonce_for(&p, &e);
+            return with_dpop_nonce(flow_error(e, p.inner.issuer.as_str()), nonce.as_deref());
+        }
+    };
     let (client, form) = match authenticated(&p, &parts, &body, paths::TOKEN).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -46,12 +56,9 @@ pub(super) async fn token(State(p): State<Provider>, parts: Parts, body: Bytes) 
     let span = tracing::Span::current();
     span.record("client_id", client.client_id.as_str());
     span.record("grant_type", super::span_grant_type(form.get("grant_type")));
-    let proof = match super::dpop_proof(&p, &parts, paths::TOKEN, None).await {
+    let proof = match super::spend(&p, unspent).await {
         Ok(d) => d,
-        Err(e) => {
-            let nonce = super::nonce_for(&p, &e);
-            return with_dpop_nonce(flow_error(e, p.inner.issuer.as_str()), nonce.as_deref());
-        }
+        Err(e) => return flow_error(e, p.inner.issuer.as_str()),
     };
     let from = crate::authn::RequestInfo::from_parts(&parts);
     let jkt = proof.as_ref().map(|d| d.jkt.as_str());

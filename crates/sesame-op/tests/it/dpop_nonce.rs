@@ -191,3 +191,55 @@ async fn without_the_switch_no_nonce_is_asked_or_given() {
     .await;
     assert_eq!(r.status(), 200);
 }
+
+#[tokio::test]
+async fn a_nonce_refusal_leaves_the_client_assertion_unspent() {
+    let h = start_nonce().await;
+    let key = sesame_core::SigningKey::generate(sesame_core::JwsAlgorithm::ES256).unwrap();
+    let keys = sesame_core::JwkSet {
+        keys: vec![key.public_jwk().unwrap()],
+    };
+    h.client("keyed", |c| {
+        c.token_endpoint_auth_method = sesame_op::AuthMethod::PrivateKeyJwt;
+        c.client_secret_hash = None;
+        c.jwks = Some(keys);
+        c.grant_types = vec![sesame_op::GrantType::ClientCredentials];
+    })
+    .await;
+    let now = h.clock.now();
+    let claims = json!({
+        "iss": "keyed", "sub": "keyed", "aud": h.base,
+        "jti": sesame_core::random::token().unwrap(), "iat": now, "exp": now + 60,
+    });
+    let assertion = sesame_core::jws::sign(&key, Some("JWT"), &claims).unwrap();
+    let holder = Holder::new();
+    let send = |proof: String| {
+        h.http
+            .post(h.url("/token"))
+            .header("DPoP", proof)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                ("client_assertion", assertion.as_str()),
+            ])
+            .send()
+    };
+    let r = send(holder.proof(&h, "POST", "/token", None))
+        .await
+        .unwrap();
+    let nonce = refused_for_nonce(r, "must carry the nonce").await;
+    // The client retries with the same assertion (RFC 9449 §8: the request is
+    // simply sent again with the nonce): its jti was not spent by the refusal.
+    let r = send(with_nonce(&h, &holder, "/token", &nonce))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    // Spent now: a third use of the assertion is refused.
+    let r = send(with_nonce(&h, &holder, "/token", &nonce))
+        .await
+        .unwrap();
+    assert_eq!(json(r).await["error"], "invalid_client");
+}
