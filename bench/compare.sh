@@ -9,11 +9,13 @@
 #        panva's oidc-provider (npm, in-memory adapter, bench/node-op.mjs);
 #        django-oidc-provider (PyPI, bench/.venv, gunicorn with one worker, bench/django_op);
 #   3. sesame serve with both cores free (the scale-up figure);
+#   3b. DPoP-bound flows (RFC 9449: a proof at /token and /userinfo, `token_type: DPoP`) at sesame serve
+#      (client added with --dpop) and at oidc-provider (features.dPoP, dpop_bound_access_tokens);
 #   4. a table (flows/s, p50, p99, errors, ratios, fraction of the signing bound, RSS) and
 #      bench/chart.svg.
 #
 # Usage: bench/compare.sh [-c C] [-t SECONDS] [--warmup S] [--skip-node] [--skip-django]
-#                         [--skip-pg] [--endpoints] [--logins] [--pg-admin URL] [--out DIR]
+#                         [--skip-pg] [--skip-dpop] [--endpoints] [--logins] [--pg-admin URL] [--out DIR]
 # --logins runs only the sign-in comparison (issue 15 part 3): sign-ins through the login form on
 # SQLite, with the Argon2 memory pool, without it (SESAME_ARGON2_POOL=off: every check allocates, as
 # before the pool) and without it under MALLOC_MMAP_THRESHOLD_=1048576 (the earlier advice); prints
@@ -30,6 +32,7 @@ WARMUP=1
 RUN_NODE=1
 RUN_DJANGO=1
 RUN_PG=1
+RUN_DPOP=1
 RUN_ENDPOINTS=0
 RUN_LOGINS=0
 PG_ADMIN="${SESAME_BENCH_PG_ADMIN:-postgres://postgres@127.0.0.1:5432/test}"
@@ -47,6 +50,7 @@ while [ $# -gt 0 ]; do
     --skip-node) RUN_NODE=0; shift ;;
     --skip-django) RUN_DJANGO=0; shift ;;
     --skip-pg) RUN_PG=0; shift ;;
+    --skip-dpop) RUN_DPOP=0; shift ;;
     --endpoints) RUN_ENDPOINTS=1; shift ;;
     --logins) RUN_LOGINS=1; shift ;;
     --pg-admin) PG_ADMIN="$2"; shift 2 ;;
@@ -167,6 +171,9 @@ login_queue = 100000
 TOML
 
 # sesame_run NAME DATABASE ALG PINNED [MODE…]: a fresh provider, one driver run per mode.
+# CLIENT_EXTRA / DRIVER_EXTRA (arrays, empty unless set): more `clients add` and driver options.
+CLIENT_EXTRA=()
+DRIVER_EXTRA=()
 sesame_run() {
   local name="$1" db="$2" alg="$3" pinned="$4"
   shift 4
@@ -179,7 +186,7 @@ sesame_run() {
     --email bench@example.com --name "Bench User" >>"$LOGS/$name.log" 2>&1 || {
     warn "$name: could not add the user; see $LOGS/$name.log"; return 1; }
   creds=$("${sesame[@]}" clients add --name bench --redirect-uri "$REDIRECT_URI" \
-    --skip-consent --id-token-alg "$alg" --json 2>>"$LOGS/$name.log") || {
+    --skip-consent --id-token-alg "$alg" "${CLIENT_EXTRA[@]}" --json 2>>"$LOGS/$name.log") || {
     warn "$name: could not add the client; see $LOGS/$name.log"; return 1; }
   client_id=$(json_field client_id <<<"$creds")
   secret=$(json_field client_secret <<<"$creds")
@@ -205,7 +212,7 @@ sesame_run() {
     id=$client_id sec=$secret
     [ "$mode" = token-cc ] && id=$cc_id sec=$cc_secret
     "${pin_driver[@]}" "$BENCH" run --mode "$mode" --peer sesame --issuer "$issuer" \
-      --client-id "$id" --client-secret "$sec" "${DRIVER_ARGS[@]}" --pid "$pid" \
+      --client-id "$id" --client-secret "$sec" "${DRIVER_ARGS[@]}" "${DRIVER_EXTRA[@]}" --pid "$pid" \
       --label "$label" --json "$OUT/${label// /-}.json" || warn "$label: the driver failed"
     if [ -f "$OUT/${label// /-}.json" ]; then
       if [ "$mode" = flow ]; then RUNS+=("$OUT/${label// /-}.json"); else ENDPOINT_RUNS+=("$OUT/${label// /-}.json"); fi
@@ -276,6 +283,14 @@ mkdir -p "$WORK/es256"
 sesame_run "sesame-sqlite-es256" "sqlite://$WORK/es256/sesame.db" ES256 yes ||
   warn "the ES256 run failed"
 
+if [ "$RUN_DPOP" = 1 ]; then
+  say "sesame serve, SQLite, RS256, DPoP-bound tokens, core $SERVER_CORE"
+  mkdir -p "$WORK/dpop"
+  CLIENT_EXTRA=(--dpop) DRIVER_EXTRA=(--dpop)
+  sesame_run "sesame-sqlite-dpop" "sqlite://$WORK/dpop/sesame.db" RS256 yes || warn "the DPoP run failed"
+  CLIENT_EXTRA=() DRIVER_EXTRA=()
+fi
+
 say "sesame serve, SQLite, RS256, both cores free (driver unpinned too)"
 mkdir -p "$WORK/two"
 sesame_run "sesame-sqlite-2-cores" "sqlite://$WORK/two/sesame.db" RS256 no ||
@@ -289,22 +304,28 @@ if [ "$RUN_NODE" = 1 ]; then
       npm ci --no-audit --no-fund --loglevel=error; }) >>"$LOGS/node-oidc-provider.log" 2>&1; then
     warn "npm ci failed: skipping oidc-provider; see $LOGS/node-oidc-provider.log"
   else
-    port=$(free_port)
-    issuer="http://127.0.0.1:$port"
-    node_secret=s$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
-    BENCH_PORT=$port BENCH_ISSUER=$issuer BENCH_CLIENT_ID=bench BENCH_CLIENT_SECRET=$node_secret \
-      BENCH_REDIRECT_URI=$REDIRECT_URI NODE_ENV=production \
-      "${PIN_SERVER[@]}" node "$BENCH_DIR/node-op.mjs" >>"$LOGS/node-oidc-provider.log" 2>&1 &
-    pid=$!
-    PIDS+=("$pid")
-    if wait_ready "$issuer/.well-known/openid-configuration" "$pid" node-oidc-provider; then
-      sleep 1
-      "${PIN_DRIVER[@]}" "$BENCH" run --mode flow --peer node-oidc-provider --issuer "$issuer" \
-        --client-id bench --client-secret "$node_secret" "${DRIVER_ARGS[@]}" --pid "$pid" \
-        --label "node-oidc-provider" --json "$OUT/node-oidc-provider.json" &&
-        RUNS+=("$OUT/node-oidc-provider.json") || warn "node-oidc-provider: the driver failed"
-    fi
-    stop "$pid"
+    node_variants=(plain)
+    [ "$RUN_DPOP" = 1 ] && node_variants+=(dpop)
+    for variant in "${node_variants[@]}"; do
+      label=node-oidc-provider node_dpop=0 node_driver=()
+      if [ "$variant" = dpop ]; then label=node-oidc-provider-dpop node_dpop=1 node_driver=(--dpop); fi
+      port=$(free_port)
+      issuer="http://127.0.0.1:$port"
+      node_secret=s$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
+      BENCH_PORT=$port BENCH_ISSUER=$issuer BENCH_CLIENT_ID=bench BENCH_CLIENT_SECRET=$node_secret \
+        BENCH_REDIRECT_URI=$REDIRECT_URI BENCH_DPOP=$node_dpop NODE_ENV=production \
+        "${PIN_SERVER[@]}" node "$BENCH_DIR/node-op.mjs" >>"$LOGS/$label.log" 2>&1 &
+      pid=$!
+      PIDS+=("$pid")
+      if wait_ready "$issuer/.well-known/openid-configuration" "$pid" "$label"; then
+        sleep 1
+        "${PIN_DRIVER[@]}" "$BENCH" run --mode flow --peer node-oidc-provider --issuer "$issuer" \
+          --client-id bench --client-secret "$node_secret" "${DRIVER_ARGS[@]}" "${node_driver[@]}" \
+          --pid "$pid" --label "$label" --json "$OUT/$label.json" &&
+          RUNS+=("$OUT/$label.json") || warn "$label: the driver failed"
+      fi
+      stop "$pid"
+    done
   fi
 fi
 

@@ -5,12 +5,15 @@
 // automatically for the one first-party client (the library's documented `loadExistingGrant`
 // recipe), which is what `sesame clients add --skip-consent` does.
 //
-// Environment: BENCH_PORT, BENCH_ISSUER, BENCH_CLIENT_ID, BENCH_CLIENT_SECRET, BENCH_REDIRECT_URI.
+// Environment: BENCH_PORT, BENCH_ISSUER, BENCH_CLIENT_ID, BENCH_CLIENT_SECRET, BENCH_REDIRECT_URI;
+// BENCH_DPOP=1 turns on `features.dPoP` (RFC 9449, no server nonces) and binds the client's access
+// tokens (`dpop_bound_access_tokens`), as `sesame clients add --dpop` does.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 
 import Provider from 'oidc-provider';
 
 const env = (name, fallback) => process.env[name] ?? fallback;
+const dpop = env('BENCH_DPOP', '0') === '1';
 const port = Number(env('BENCH_PORT', '3000'));
 const issuer = env('BENCH_ISSUER', `http://127.0.0.1:${port}`);
 
@@ -26,6 +29,7 @@ const configuration = {
     response_types: ['code'],
     token_endpoint_auth_method: 'client_secret_basic',
     id_token_signed_response_alg: 'RS256',
+    ...(dpop ? { dpop_bound_access_tokens: true } : {}),
   }],
   jwks: { keys: [jwk] },
   cookies: { keys: [randomBytes(32).toString('base64url')] },
@@ -38,6 +42,7 @@ const configuration = {
     devInteractions: { enabled: true },
     introspection: { enabled: true },
     clientCredentials: { enabled: true },
+    dPoP: { enabled: dpop },
   },
   async findAccount(ctx, id) {
     return {
