@@ -54,6 +54,7 @@ mod ratelimits;
 mod registration;
 mod secrets;
 mod store;
+mod totp;
 mod users;
 
 pub use crypt::{CryptError, EncryptionKey};

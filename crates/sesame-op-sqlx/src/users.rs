@@ -48,6 +48,9 @@ pub struct LoginSession {
     pub auth_time: UnixTime,
     /// When the session lapses.
     pub expires_at: UnixTime,
+    /// How the user authenticated (RFC 8176 `amr` values, e.g. `pwd`,
+    /// `otp`, `mfa`).
+    pub amr: Vec<String>,
 }
 
 /// Why a user could not be added or changed.
@@ -258,6 +261,12 @@ impl SqlStore {
         )
         .await?;
         self.revoke_grants_of(&user.subject).await?;
+        self.remove_totp(&user.subject).await?;
+        self.exec(
+            "DELETE FROM sesame_pending_logins WHERE subject = $1",
+            &[Arg::Text(&user.subject)],
+        )
+        .await?;
         let removed = self
             .exec(
                 "DELETE FROM sesame_users WHERE username = $1",
@@ -299,13 +308,14 @@ impl SqlStore {
     /// When the storage fails.
     pub async fn create_login_session(&self, key: &str, session: &LoginSession) -> StoreResult<()> {
         self.exec(
-            "INSERT INTO sesame_login_sessions (token_key, subject, sid, auth_time, expires_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO sesame_login_sessions (token_key, subject, sid, auth_time, expires_at, amr) VALUES ($1, $2, $3, $4, $5, $6)",
             &[
                 Arg::Text(key),
                 Arg::Text(&session.subject),
                 Arg::Text(&session.sid),
                 Arg::Int(session.auth_time),
                 Arg::Int(session.expires_at),
+                Arg::Text(&session.amr.join(" ")),
             ],
         )
         .await?;
@@ -323,9 +333,9 @@ impl SqlStore {
     ) -> StoreResult<Option<LoginSession>> {
         let rows = self
             .rows(
-                "SELECT subject, sid, auth_time, expires_at FROM sesame_login_sessions WHERE token_key = $1 AND expires_at > $2",
+                "SELECT subject, sid, auth_time, expires_at, amr FROM sesame_login_sessions WHERE token_key = $1 AND expires_at > $2",
                 &[Arg::Text(key), Arg::Int(now)],
-                &[Col::Text, Col::Text, Col::Int, Col::Int],
+                &[Col::Text, Col::Text, Col::Int, Col::Int, Col::Text],
             )
             .await?;
         Ok(rows.into_iter().next().map(|r| {
@@ -340,6 +350,7 @@ impl SqlStore {
                 sid: text(1),
                 auth_time: r.get(2).map(crate::store::Cell::int).unwrap_or_default(),
                 expires_at: r.get(3).map(crate::store::Cell::int).unwrap_or_default(),
+                amr: text(4).split_whitespace().map(str::to_owned).collect(),
             }
         }))
     }

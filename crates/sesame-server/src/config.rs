@@ -116,12 +116,16 @@ impl Http {
 pub struct Acr {
     /// The `acr` of a sign-in with a username and password.
     pub password: String,
+    /// The `acr` of a sign-in with a password and a second factor (TOTP or
+    /// a recovery code).
+    pub mfa: String,
 }
 
 impl Default for Acr {
     fn default() -> Self {
         Self {
             password: "urn:sesame:acr:password".into(),
+            mfa: "urn:sesame:acr:mfa".into(),
         }
     }
 }
@@ -129,7 +133,7 @@ impl Default for Acr {
 impl Acr {
     /// Every value, weakest first.
     pub fn supported(&self) -> Vec<String> {
-        vec![self.password.clone()]
+        vec![self.password.clone(), self.mfa.clone()]
     }
 }
 
@@ -419,11 +423,18 @@ impl Config {
         if self.issuer.ends_with('/') {
             return Err(ConfigError("issuer: remove the trailing slash".into()));
         }
-        let acr = &self.acr.password;
-        if acr.is_empty() || !acr.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(ConfigError(format!(
-                "acr.password: {acr:?} must be one word of visible ASCII (acr_values are space-separated)"
-            )));
+        for (key, acr) in [("password", &self.acr.password), ("mfa", &self.acr.mfa)] {
+            if acr.is_empty() || !acr.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(ConfigError(format!(
+                    "acr.{key}: {acr:?} must be one word of visible ASCII (acr_values are space-separated)"
+                )));
+            }
+        }
+        if self.acr.password == self.acr.mfa {
+            return Err(ConfigError(
+                "acr.mfa must differ from acr.password (a second factor is a stronger context)"
+                    .into(),
+            ));
         }
         self.listen.parse::<std::net::SocketAddr>().map_err(|_| {
             ConfigError(format!(

@@ -9,7 +9,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::middleware::{self};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use sesame_core::{Clock, Issuer, JwsAlgorithm, SystemClock};
 use sesame_op::{Provider, Settings};
 use sesame_op_sqlx::SqlStore;
@@ -180,6 +180,7 @@ pub async fn build_with(
         )),
         waiting: std::sync::atomic::AtomicUsize::new(0),
         password_acr: config.acr.password.clone(),
+        mfa_acr: config.acr.mfa.clone(),
     });
     let settings = provider_settings(config, &store).await?;
     let mut builder = Provider::builder(issuer)
@@ -222,6 +223,7 @@ pub async fn build_with(
             Router::new()
                 .route("/", get(login::home))
                 .route("/login", get(login::get_login).post(login::post_login))
+                .route("/login/totp", post(login::post_totp))
                 // The form limit for the extractor too (L3).
                 .layer(DefaultBodyLimit::max(LOGIN_BODY_LIMIT))
                 .with_state(login),

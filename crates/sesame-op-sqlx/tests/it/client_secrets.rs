@@ -23,7 +23,11 @@ fn jwt_client(id: &str) -> Client {
 }
 
 /// Runs SQL against the database directly, as someone with the database but not the key.
-async fn raw(url: &str, sql: &str, args: &[Option<&str>]) -> Vec<(String, Option<String>)> {
+pub(crate) async fn raw(
+    url: &str,
+    sql: &str,
+    args: &[Option<&str>],
+) -> Vec<(String, Option<String>)> {
     use sqlx::Connection as _;
     macro_rules! run {
         ($conn:expr) => {{

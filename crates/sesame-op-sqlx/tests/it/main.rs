@@ -21,4 +21,5 @@ mod registration;
 mod scheduled_rotation;
 mod secrets;
 mod shared;
+mod totp;
 mod users;

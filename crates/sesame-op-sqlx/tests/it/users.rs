@@ -74,6 +74,7 @@ async fn exercise(store: &SqlStore) {
         sid: "sid-1".into(),
         auth_time: 100,
         expires_at: 200,
+        amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
     };
     let key = format!("k-{name}");
     store.create_login_session(&key, &session).await.unwrap();

@@ -252,6 +252,9 @@ pub enum Failure {
     /// A user could not be added.
     #[error(transparent)]
     User(#[from] sesame_op_sqlx::UserError),
+    /// A TOTP enrolment could not be made.
+    #[error(transparent)]
+    Totp(#[from] crate::login::totp::EnrolError),
     /// Key rotation failed.
     #[error(transparent)]
     Keys(#[from] sesame_op::KeysError),

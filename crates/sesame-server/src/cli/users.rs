@@ -79,6 +79,24 @@ pub(super) enum UsersCommand {
         #[arg(long, env = "SESAME_USER_PASSWORD")]
         password: String,
     },
+    /// Enrol a user in TOTP: after the password, the login asks for a code
+    /// from an authenticator app (or a recovery code). Replaces an earlier
+    /// enrolment; prints the secret, its otpauth:// URI (for a QR code) and
+    /// ten single-use recovery codes, shown this once.
+    ///
+    /// Example: sesame users totp --username alice --json
+    #[command(verbatim_doc_comment)]
+    Totp {
+        /// The login name.
+        #[arg(long)]
+        username: String,
+        /// JSON output: {"secret": …, "otpauth_uri": …, "recovery_codes": […]}.
+        #[arg(long)]
+        json: bool,
+        /// Remove the enrolment instead (the password alone signs in again).
+        #[arg(long, conflicts_with = "json")]
+        remove: bool,
+    },
 }
 
 /// Claims a custom claim may not be: the ones the protocol sets, and the
@@ -165,6 +183,48 @@ fn check_groups(groups: &[String]) -> Result<Vec<String>, Failure> {
 fn check_password(password: &str) -> Result<(), Failure> {
     if password.len() < 8 {
         return Err(Failure::Usage("--password must have at least 8 characters"));
+    }
+    Ok(())
+}
+
+/// `sesame users totp`.
+async fn totp(
+    config: &Config,
+    store: &sesame_op_sqlx::SqlStore,
+    username: &str,
+    json: bool,
+    remove: bool,
+) -> Result<(), Failure> {
+    let user = store
+        .find_user(username)
+        .await?
+        .ok_or_else(|| Failure::NoUser(username.to_owned()))?;
+    if remove {
+        let removed = store.remove_totp(&user.subject).await?;
+        print_line(&if removed {
+            format!("removed the TOTP enrolment of {username}")
+        } else {
+            format!("{username} had no TOTP enrolment")
+        });
+        return Ok(());
+    }
+    let enrolment = crate::login::totp::enrol(
+        store,
+        &config.issuer,
+        &user.subject,
+        username,
+        SystemClock.now(),
+    )
+    .await?;
+    if json {
+        print_line(&serde_json::to_string_pretty(&enrolment)?);
+    } else {
+        print_line(&format!(
+            "enrolled {username} in TOTP\nsecret: {}\notpauth URI: {}\nrecovery codes (each works once; store them safely):\n  {}",
+            enrolment.secret,
+            enrolment.otpauth_uri,
+            enrolment.recovery_codes.join("\n  ")
+        ));
     }
     Ok(())
 }
@@ -274,6 +334,11 @@ pub(super) async fn run(config: &Config, command: UsersCommand) -> Result<(), Fa
                 "password changed for {username}; their sessions were ended"
             ));
         }
+        UsersCommand::Totp {
+            username,
+            json,
+            remove,
+        } => totp(config, &store, &username, json, remove).await?,
     }
     store.close().await;
     Ok(())

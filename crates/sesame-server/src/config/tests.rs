@@ -85,13 +85,21 @@ fn require_pkce_is_off_unless_configured() {
 fn acr_values_are_named_in_the_configuration_and_checked() {
     assert_eq!(Config::default().acr.password, "urn:sesame:acr:password");
     assert!(CONFIG_KEYS.contains(&"acr"));
-    let c = from_toml("[acr]\npassword = \"urn:example:loa:1\"\n").unwrap();
-    assert_eq!(c.acr.supported(), ["urn:example:loa:1"]);
-    for bad in ["", "two words", "tab\\there"] {
-        let e = from_toml(&format!("[acr]\npassword = \"{bad}\"\n")).unwrap_err();
-        assert!(e.0.contains("acr.password"), "{bad:?}: {e}");
+    assert_eq!(Config::default().acr.mfa, "urn:sesame:acr:mfa");
+    let c = from_toml("[acr]\npassword = \"urn:example:loa:1\"\nmfa = \"urn:example:loa:2\"\n")
+        .unwrap();
+    assert_eq!(
+        c.acr.supported(),
+        ["urn:example:loa:1", "urn:example:loa:2"]
+    );
+    for key in ["password", "mfa"] {
+        for bad in ["", "two words", "tab\\there"] {
+            let e = from_toml(&format!("[acr]\n{key} = \"{bad}\"\n")).unwrap_err();
+            assert!(e.0.contains(&format!("acr.{key}")), "{bad:?}: {e}");
+        }
     }
-    assert!(from_toml("[acr]\nmfa = \"x\"\n").is_err());
+    assert!(from_toml("[acr]\npassword = \"x\"\nmfa = \"x\"\n").is_err());
+    assert!(from_toml("[acr]\notp = \"x\"\n").is_err());
 }
 
 /// `[http]`: defaults, a TOML section, and 0 refused.

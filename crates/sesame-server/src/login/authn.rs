@@ -36,12 +36,19 @@ impl Authenticator for ServerAuth {
             .find_login_session(&token_key(&value), now)
             .await
             .map_err(|e| AuthnError(e.to_string()))?;
-        Ok(session.map(|s| EndUser {
-            subject: Subject::new(s.subject),
-            auth_time: s.auth_time,
-            session_id: SessionId::new(s.sid),
-            acr: Some(self.0.password_acr.clone()),
-            amr: Some(vec!["pwd".into()]),
+        Ok(session.map(|s| {
+            let acr = if s.amr.iter().any(|m| m == "mfa") {
+                &self.0.mfa_acr
+            } else {
+                &self.0.password_acr
+            };
+            EndUser {
+                subject: Subject::new(s.subject),
+                auth_time: s.auth_time,
+                session_id: SessionId::new(s.sid),
+                acr: Some(acr.clone()),
+                amr: Some(s.amr),
+            }
         }))
     }
 

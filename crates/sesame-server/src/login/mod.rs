@@ -15,9 +15,10 @@ use crate::ratelimit::{Counters, TrustedProxies};
 mod authn;
 mod credentials;
 mod pages;
+pub mod totp;
 
 pub use authn::{ServerAuth, UserClaims};
-pub(crate) use pages::{get_login, home, post_login};
+pub(crate) use pages::{get_login, home, post_login, post_totp};
 
 /// The provider's login cookie (distinct from the relying party's).
 pub const SESSION_COOKIE: &str = "sesame_session";
@@ -45,6 +46,8 @@ pub struct LoginState {
     pub(crate) waiting: std::sync::atomic::AtomicUsize,
     /// The `acr` of a password sign-in (`[acr] password`).
     pub(crate) password_acr: String,
+    /// The `acr` of a sign-in with a second factor (`[acr] mfa`).
+    pub(crate) mfa_acr: String,
 }
 
 /// The sign-in limits, from `[rate_limits]`: failures only (see
@@ -163,6 +166,7 @@ pub(crate) fn templates(
     for (name, source) in [
         ("login.html", include_str!("../../templates/login.html")),
         ("home.html", include_str!("../../templates/home.html")),
+        ("totp.html", include_str!("../../templates/totp.html")),
     ] {
         let source = match dir.map(|d| d.join(name)).filter(|p| p.exists()) {
             Some(path) => std::fs::read_to_string(&path)

@@ -16,8 +16,9 @@ use sesame_op_sqlx::LoginSession;
 use subtle::ConstantTimeEq;
 
 use super::credentials::Credentials;
+use super::totp;
 use super::{CSRF_COOKIE, LoginState, SESSION_COOKIE, ServerAuth, client_ip, cookie};
-use crate::ratelimit::log_name;
+use crate::ratelimit::{blocked, limit_key, log_name};
 
 #[derive(serde::Deserialize)]
 pub(crate) struct LoginQuery {
@@ -147,6 +148,24 @@ fn trace_outcome<E>(checked: &Result<Credentials, E>) {
     tracing::Span::current().record("outcome", outcome);
 }
 
+/// The login page again, when the second step's pending login is gone
+/// (expired, or already used by another request).
+pub(super) async fn expired_login(state: &LoginState, return_to: &str) -> Response {
+    let client = LoginClient {
+        name: None,
+        ..login_client(state, return_to).await
+    };
+    let message = "The sign-in expired. Please sign in again.";
+    login_page(
+        state,
+        StatusCode::UNAUTHORIZED,
+        return_to,
+        "",
+        &client,
+        Some(message),
+    )
+}
+
 /// `GET /login`
 pub(crate) async fn get_login(
     State(state): State<Arc<LoginState>>,
@@ -262,6 +281,37 @@ pub(crate) async fn post_login(
             );
         }
     };
+    match state.store.totp_secret(&user.subject).await {
+        Ok(Some(_)) => totp::second_step(&state, &user.subject, &return_to).await,
+        Ok(None) => {
+            signed_in(
+                &state,
+                &headers,
+                &user.subject,
+                &user.username,
+                &["pwd"],
+                &return_to,
+            )
+            .await
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "second-factor lookup failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "sign-in is unavailable").into_response()
+        }
+    }
+}
+
+/// Starts a login session for `subject`, authenticated by `amr` (RFC 8176),
+/// replacing the browser's earlier one, and sends the browser on to
+/// `return_to`.
+pub(super) async fn signed_in(
+    state: &LoginState,
+    headers: &HeaderMap,
+    subject: &str,
+    username: &str,
+    amr: &[&str],
+    return_to: &str,
+) -> Response {
     let now = state.clock.now();
     let Ok(value) = sesame_core::random::token() else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "randomness failed").into_response();
@@ -273,10 +323,11 @@ pub(crate) async fn post_login(
         return (StatusCode::INTERNAL_SERVER_ERROR, "randomness failed").into_response();
     };
     let session = LoginSession {
-        subject: user.subject.clone(),
+        subject: subject.to_owned(),
         sid,
         auth_time: now,
         expires_at: now + state.session_ttl,
+        amr: amr.iter().map(|m| (*m).to_owned()).collect(),
     };
     if let Err(e) = state
         .store
@@ -287,13 +338,13 @@ pub(crate) async fn post_login(
         return (StatusCode::SERVICE_UNAVAILABLE, "sign-in is unavailable").into_response();
     }
     // Replace any previous login session of this browser.
-    if let Some(old) = cookie(&headers, SESSION_COOKIE) {
+    if let Some(old) = cookie(headers, SESSION_COOKIE) {
         let _ = state.store.delete_login_session(&token_key(&old)).await;
     }
-    tracing::info!(username = %user.username, "signed in");
+    tracing::info!(username = %username, amr = %amr.join(" "), "signed in");
     let mut r = StatusCode::SEE_OTHER.into_response();
     let h = r.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&return_to) {
+    if let Ok(v) = HeaderValue::from_str(return_to) {
         h.insert(header::LOCATION, v);
     }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -303,7 +354,129 @@ pub(crate) async fn post_login(
     if let Some(v) = state.cookie_header(CSRF_COOKIE, "", 0, "/login") {
         h.append(header::SET_COOKIE, v);
     }
+    if let Some(v) = state.cookie_header(totp::PENDING_COOKIE, "", 0, "/login") {
+        h.append(header::SET_COOKIE, v);
+    }
     r
+}
+
+/// `POST /login/totp`: `totp` (a code or a recovery code), `csrf_token`,
+/// `return_to`, with the pending login's cookie.
+#[tracing::instrument(name = "sesame.login.totp", skip_all, fields(outcome = tracing::field::Empty))]
+pub(crate) async fn post_totp(
+    State(state): State<Arc<LoginState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(&body).into_owned().collect();
+    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+    let return_to = state.safe_return_to(field("return_to")).to_owned();
+    let span = tracing::Span::current();
+    let expected = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
+    if expected.is_empty() || !bool::from(expected.as_bytes().ct_eq(field("csrf_token").as_bytes()))
+    {
+        span.record("outcome", "csrf");
+        let message = "The form expired. Please try again.";
+        return totp::code_page(
+            &state,
+            StatusCode::FORBIDDEN,
+            &return_to,
+            Some(message),
+            None,
+        );
+    }
+    let now = state.clock.now();
+    let pending = cookie(&headers, totp::PENDING_COOKIE).map(|v| token_key(&v));
+    let subject = match &pending {
+        Some(key) => match state.store.find_pending_login(key, now).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "pending login lookup failed");
+                return totp::unavailable();
+            }
+        },
+        None => None,
+    };
+    let (Some(key), Some(subject)) = (pending, subject) else {
+        span.record("outcome", "expired");
+        return expired_login(&state, &return_to).await;
+    };
+    let limit = limit_key("login-totp", &subject);
+    let counters = &state.limits.counters;
+    match counters.read(&[&limit]).await {
+        Ok(c) => {
+            if let Some(retry) = c.first().and_then(|c| blocked(c, now)) {
+                span.record("outcome", "rate_limited");
+                let seconds = retry.as_secs().max(1);
+                let message =
+                    format!("Too many wrong codes. Wait {seconds} seconds and try again.");
+                let mut r = totp::code_page(
+                    &state,
+                    StatusCode::TOO_MANY_REQUESTS,
+                    &return_to,
+                    Some(&message),
+                    None,
+                );
+                if let Ok(v) = axum::http::HeaderValue::from_str(&seconds.to_string()) {
+                    r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+                }
+                return r;
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "rate-limit counters unavailable: code check not limited");
+        }
+    }
+    match totp::check_code(&state, &subject, field("totp"), now).await {
+        Ok(totp::Checked::Accepted) => {}
+        Ok(totp::Checked::Refused) => {
+            span.record("outcome", "wrong_code");
+            if let Err(e) = counters
+                .fail_with_limit(&limit, now, totp::FAILURE_WINDOW, totp::FAILURES)
+                .await
+            {
+                tracing::error!(error = %e, "rate-limit counters unavailable: failure not counted");
+            }
+            tracing::info!(user = %crate::ratelimit::log_name(&subject), "wrong second-factor code");
+            let message = "That code is not right (or was already used). Try the next one.";
+            return totp::code_page(
+                &state,
+                StatusCode::UNAUTHORIZED,
+                &return_to,
+                Some(message),
+                None,
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "second-factor check failed");
+            return totp::unavailable();
+        }
+    }
+    // One pending login, one session: a second request with the same
+    // cookie and another good code finds it gone.
+    match state.store.delete_pending_login(&key).await {
+        Ok(true) => {}
+        Ok(false) => return expired_login(&state, &return_to).await,
+        Err(e) => {
+            tracing::error!(error = %e, "could not end the pending login");
+            return totp::unavailable();
+        }
+    }
+    span.record("outcome", "signed_in");
+    let username = match state.store.find_user_by_subject(&subject).await {
+        Ok(Some(u)) => u.username,
+        _ => String::new(),
+    };
+    signed_in(
+        &state,
+        &headers,
+        &subject,
+        &username,
+        &totp::AMR,
+        &return_to,
+    )
+    .await
 }
 
 /// `GET /`: what this server is, and who is signed in.

@@ -34,3 +34,4 @@ mod password_grant;
 mod rate_limits;
 mod registration;
 mod serve;
+mod totp;
