@@ -16,9 +16,9 @@ import time
 
 import requests
 
-from fapi2_flow import Fapi, FapiVariant, Key, Run, _error, dpop_proof, jws, token_error
+from fapi2_flow import Fapi, FapiVariant, Key, Run, _error, token_error
 from modules import validate_error_fields
-from oidcc import Ctx, Fail, Skip, check
+from oidcc import Ctx, Skip, check
 
 FAPI2_ALGS = ("PS256", "ES256", "EdDSA", "Ed25519")
 P = "fapi2-security-profile-final-"

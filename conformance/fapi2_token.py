@@ -7,7 +7,7 @@ import time
 
 import requests
 
-from fapi2_flow import Fapi, FapiVariant, Key, Run, _error, dpop_proof, jws, token_error
+from fapi2_flow import Fapi, FapiVariant, Key, Run, dpop_proof, token_error
 from oidcc import Ctx, Fail, Skip, check
 
 INVALID_CLIENT = ("invalid_client",)
@@ -375,4 +375,4 @@ par_test_token_endpoint_url_as_audience_fails = _par_aud_module(
     "The PAR client assertion's aud is the token endpoint URL: invalid_client (FAPI2-SP-FINAL-5.3.2.1-8).")
 
 __all__ = [n for n in dir() if not n.startswith("_") and callable(globals()[n]) and n[0].islower()
-           and n not in ("dpop_proof", "jws", "token_error", "check")]
+           and n not in ("dpop_proof", "token_error", "check")]
