@@ -193,8 +193,10 @@ class Ctx:
             p.pop(k, None)
         return p
 
-    def authorize(self, b: Browser, params: dict, *, method="GET", login=True, redirect_prefix=None, sent=None) -> AuthResult:
-        """Sends the request; signs in / allows consent when asked (login=False: stops at the login page)."""
+    def authorize(self, b: Browser, params: dict, *, method="GET", login=True, redirect_prefix=None, sent=None,
+                  consent_button="allow") -> AuthResult:
+        """Sends the request; signs in / allows consent when asked (login=False: stops at the login page;
+        consent_button="deny": the user refuses on Sesame's consent page)."""
         url = self.disc["authorization_endpoint"]
         stop = redirect_prefix or params.get("redirect_uri") or self.cb_base
         if method == "POST":
@@ -236,7 +238,7 @@ class Ctx:
                 res.saw_consent = True
                 sesame = "allow" in consent[0]["buttons"]
                 r, stopped = b.submit(r, lambda f: f is consent[0] or f["action"] == consent[0]["action"],
-                                      button="allow" if sesame else None, stop_at=stop)
+                                      button=consent_button if sesame else None, stop_at=stop)
                 continue
             break
         res.page = r

@@ -104,3 +104,72 @@ PLANS = {
         ("oidcc-backchannel-logout-discovery-endpoint-verification", None, None),
         ("oidcc-backchannel-rp-initiated-logout", "code", "client_secret_basic")], "default"),
 }
+
+# fapi2-security-profile-final-test-plan (FAPI2SPFinalTestPlan: FAPI2MessageSigningFinalTestPlan's
+# modules less those that need signed request objects), in the suite's order. The variant run:
+# client_auth_type=private_key_jwt, sender_constrain=dpop, fapi_profile=plain_fapi,
+# fapi_request_method=unsigned, fapi_response_mode=plain_response, openid=openid_connect.
+FAPI2_PLAN = "fapi2-security-profile-final-test-plan"
+FAPI2_VARIANT = "plain_fapi, unsigned, plain_response, openid_connect"
+FAPI2_AUTH = "private_key_jwt, dpop"
+FAPI2_MODULES = [
+    "discovery-end-point-verification", "happy-flow", "user-rejects-authentication",
+    "ensure-authorization-request-without-state-success", "ensure-authorization-request-without-nonce-success",
+    "ensure-authorization-request-with-64-char-nonce-success", "ensure-other-scope-order-succeeds",
+    "test-claims-parameter-identity-claims", "access-token-type-header-case-sensitivity",
+    "check-dpop-proof-nbf-exp", "ensure-dpopproof-with-iat-10seconds-before-succeeds",
+    "ensure-dpopproof-with-iat-10seconds-after-succeeds", "ensure-mismatched-dpop-jkt-fails",
+    "ensure-token-endpoint-fails-with-mismatched-dpop-proof-jkt", "ensure-token-endpoint-fails-with-mismatched-dpop-jkt",
+    "ensure-dpopproof-at-par-endpoint-binding-success", "ensure-dpop-auth-code-binding-success",
+    "ensure-different-nonce-inside-and-outside-request-object", "ensure-different-state-inside-and-outside-request-object",
+    "ensure-authorization-request-with-long-nonce", "ensure-authorization-request-with-long-state",
+    "state-only-outside-request-object-not-used", "ensure-request-object-without-redirect-uri-fails",
+    "ensure-registered-redirect-uri", "plain-fapi-tolerate-unregistered-redirect-uri",
+    "ensure-unsigned-authorization-request-without-using-par-fails", "ensure-redirect-uri-in-authorization-request",
+    "ensure-response-type-code-idtoken-fails", "australia-connectid-ensure-invalid-purpose-fails",
+    "ensure-response-type-token-fails", "ensure-client-id-in-token-endpoint", "ensure-holder-of-key-required",
+    "ensure-authorization-code-is-bound-to-client", "attempt-reuse-authorization-code-after-one-second",
+    "ensure-token-endpoint-fails-with-expired-auth-code", "ensure-signed-client-assertion-with-RS256-fails",
+    "ensure-client-assertion-in-token-endpoint", "ensure-client-assertion-with-exp-is-5-minutes-in-past-fails",
+    "ensure-client-assertion-with-wrong-aud-fails", "ensure-client-assertion-with-no-sub-fails",
+    "dpop-negative-tests", "refresh-token",
+    "cdr-ensure-sharing-duration-zero-gives-no-refresh-token", "cdr-ensure-negative-sharing-duration-fails",
+    "cdr-refresh-token-introspection-expiry", "cdr-arrangement-amendment-revokes-old-tokens",
+    "cdr-ensure-unrecognised-arrangement-id-fails", "brazil-ensure-bad-payment-signature-fails",
+    "australia-connectid-test-claims-parameter-idtoken-identity-claims",
+    "par-ensure-reused-request-uri-prior-to-auth-completion-succeeds", "par-attempt-reuse-request_uri",
+    "par-attempt-to-use-expired-request_uri", "par-ensure-jwt-client-assertions-nbf-8-seconds-in-the-future-is-accepted",
+    "par-ensure-jwt-client-assertions-nbf-over-60-seconds-in-the-future-fails",
+    "par-attempt-to-use-request_uri-for-different-client", "par-authorization-request-containing-request_uri-form-param",
+    "par-attempt-invalid-http-method", "par-ensure-pkce-required", "ensure-pkce-code-verifier-required",
+    "incorrect-pkce-code-verifier-rejected", "par-plain-pkce-rejected", "par-without-duplicate-parameters",
+    "par-test-array-as-audience-fails", "par-test-par-endpoint-url-as-audience-fails",
+    "par-test-token-endpoint-url-as-audience-fails",
+    "grant-management-happy-flow", "grant-management-merge", "grant-management-replace",
+    "grant-management-ensure-invalid-grant-id-fails", "grant-management-ensure-query-non-existent-grant-fails",
+    "grant-management-ensure-query-after-revoke-fails", "grant-management-ensure-wrong-client-cannot-query-grant",
+    "grant-management-ensure-wrong-client-cannot-revoke-grant",
+]
+# The suite's VariantNotApplicable for this variant (the module is for another profile or for grant_management=enabled).
+FAPI2_NOT_APPLICABLE = {
+    "ensure-registered-redirect-uri": "fapi_profile=plain_fapi (plain-fapi-tolerate-unregistered-redirect-uri instead)",
+    "australia-connectid-ensure-invalid-purpose-fails": "fapi_profile=connectid_au only",
+    "australia-connectid-test-claims-parameter-idtoken-identity-claims": "fapi_profile=connectid_au only",
+    "brazil-ensure-bad-payment-signature-fails": "fapi_profile=openbanking_brazil only",
+}
+FAPI2_NOT_APPLICABLE.update({m: "fapi_profile=consumerdataright_au only" for m in FAPI2_MODULES if m.startswith("cdr-")})
+FAPI2_NOT_APPLICABLE.update({m: "grant_management=enabled only" for m in FAPI2_MODULES if m.startswith("grant-management-")})
+# The variants Sesame does not offer: mutual TLS (README: Sesame runs behind TLS-terminating proxies).
+FAPI2_SKIPPED_VARIANTS = [
+    ("(every module)", "client_auth_type=mtls", "mutual-TLS client authentication is not offered by Sesame (README, FAPI 2.0)"),
+    ("(every module)", "sender_constrain=mtls", "certificate-bound tokens (RFC 8705) are not offered by Sesame (README, FAPI 2.0)"),
+]
+
+
+def fapi2():
+    return [(FAPI2_PLAN_PREFIX + m, FAPI2_VARIANT, FAPI2_AUTH) for m in FAPI2_MODULES] + \
+        [(m, v, "") for m, v, _why in FAPI2_SKIPPED_VARIANTS]
+
+
+FAPI2_PLAN_PREFIX = "fapi2-security-profile-final-"
+PLANS[FAPI2_PLAN] = (fapi2, "default")

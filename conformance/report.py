@@ -62,7 +62,7 @@ def main() -> int:
             out.append("| module | variant | result | note |")
             out.append("|---|---|---|---|")
         for r in rows:
-            variant = f"{r['response_type']}, {r['auth']}" if r["response_type"] else ""
+            variant = ", ".join(x for x in (r["response_type"], r["auth"]) if x) if r["response_type"] else ""
             row = f"| {r['module']} | {variant} | {r['status']} | {cell(r['note'])} |"
             if ref is not None:
                 x = ref.get(key(r))

@@ -24,9 +24,11 @@ import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 
+import fapi2
 import modules
+from fapi2_flow import FapiClient, FapiVariant, Key
 from oidcc import Client, Ctx, Fail, NotApplicable, Skip, Variant
-from plans import PLANS
+from plans import FAPI2_NOT_APPLICABLE, FAPI2_PLAN, FAPI2_PLAN_PREFIX, FAPI2_SKIPPED_VARIANTS, PLANS
 
 SLUG = {"code": "code", "id_token": "idt", "id_token token": "idt-tok", "code id_token": "code-idt",
         "code token": "code-tok", "code id_token token": "code-idt-tok"}
@@ -91,6 +93,41 @@ def clients_add(a, name, redirect_uri, rt, auth, request_uri=None, post_logout=N
                   backchannel_logout_uri=backchannel)
 
 
+def fapi2_clients(a, rp: str) -> FapiVariant:
+    """The FAPI 2.0 plan's two clients at the FAPI server (`sesame serve` with profile = "fapi2"):
+    private_key_jwt with an RSA (PS256) key and with an EC (ES256) key, ES256 ID tokens; the profile
+    turns on PAR, PKCE S256 and DPoP-bound tokens. Client 2's redirect URI has its own query, as the
+    suite's client2 has, to check that the OP keeps it."""
+    import tempfile
+    out = []
+    for n, (kind, cb) in enumerate((("RSA", f"{rp}/cb/fapi2"), ("EC", f"{rp}/cb/fapi2-2?dummy1=lorem&dummy2=ipsum")), 1):
+        key = Key(kind)
+        with tempfile.NamedTemporaryFile("w", suffix=".jwks.json", delete=False) as fh:
+            json.dump({"keys": [key.jwk()]}, fh)
+        cmd = [a.sesame_bin, "--database", a.fapi2_database, "clients", "add", "--name", f"conformance fapi2 client {n}",
+               "--redirect-uri", cb, "--auth-method", "private_key_jwt", "--jwks", fh.name, "--id-token-alg", "ES256",
+               "--grant-type", "authorization_code", "--grant-type", "refresh_token", "--json"]
+        res = subprocess.run(cmd, check=True, capture_output=True, text=True, env={"SESAME_LOG_LEVEL": "warn", "PATH": "/usr/bin:/bin"})
+        j = json.loads(res.stdout)
+        c = Client(j["client_id"], "", "private_key_jwt", cb, "code", id_token_alg="ES256")
+        out.append(FapiClient(client=c, key=key, redirect_uri=cb))
+    return FapiVariant(FAPI2_PLAN, *out)
+
+
+def run_fapi2_module(fctx: Ctx, m: str, rt: str, v: FapiVariant | None):
+    """One module of the FAPI 2.0 plan: N/A and the declined mTLS variants first, else fapi2's function."""
+    for mod, variant, why in FAPI2_SKIPPED_VARIANTS:
+        if m == mod and rt == variant:
+            raise Skip(why)
+    short = m[len(FAPI2_PLAN_PREFIX):]
+    if short in FAPI2_NOT_APPLICABLE:
+        raise NotApplicable(FAPI2_NOT_APPLICABLE[short])
+    # a fresh DPoP key per module, as the suite's GenerateDpopKey
+    c1, c2 = copy.copy(v.c1), copy.copy(v.c2)
+    c1.dpop, c2.dpop = Key(), Key()
+    getattr(fapi2, short.replace("-", "_"))(fctx, FapiVariant(v.plan, c1, c2))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--issuer", required=True)
@@ -105,6 +142,8 @@ def main() -> int:
     ap.add_argument("--json", help="write the results (JSON, for report.py) here")
     ap.add_argument("--host-port", type=int, default=0, help="the runner's own HTTP server (request objects, back-channel logout)")
     ap.add_argument("--only", help="run only these modules (comma-separated), for debugging")
+    ap.add_argument("--fapi2-issuer", help="the OP held to the FAPI 2.0 profile (the FAPI 2.0 plan runs only with it)")
+    ap.add_argument("--fapi2-database", help="its database (clients added with `sesame clients add`)")
     a = ap.parse_args()
 
     store: dict = {}
@@ -126,13 +165,19 @@ def main() -> int:
                            env={"SESAME_LOG_LEVEL": "warn", "SESAME_KEY_PUBLISH_DELAY": "0", "PATH": "/usr/bin:/bin"})
             time.sleep(62)  # a running `sesame serve` reloads its keys from the database every 60 s
         ctx.rotate_keys = rotate
-    plans = [p for p in a.plans.split(",") if p]
+    plans = [p for p in a.plans.split(",") if p and (p != FAPI2_PLAN or a.fapi2_issuer)]
+    fctx = fvariant = None
+    if FAPI2_PLAN in plans:
+        fctx = Ctx(a.fapi2_issuer, a.username, a.password, store, rp + "/cb/")
+        fctx.received, fctx.host, fctx.rotate_keys = received, host, None
+        fvariant = fapi2_clients(a, rp)
 
     # clients: per response type, one of each kind (registered once, shared by the default and form_post plans)
     needed = set()
     for p in plans:
         entries, _mode = PLANS[p]
-        needed |= {rt for _m, rt, _auth in entries() if rt}
+        if p != FAPI2_PLAN:
+            needed |= {rt for _m, rt, _auth in entries() if rt}
     clients = {}
     given = json.load(open(a.clients_json)) if a.clients_json else None
     for rt in sorted(needed):
@@ -157,6 +202,9 @@ def main() -> int:
     for p in plans:
         entries, mode = PLANS[p]
         for m, rt, auth in entries():
+            if p == FAPI2_PLAN:
+                jobs.append((p, m, rt, auth, fvariant if auth else None))
+                continue
             v = Variant(p, rt, mode, *clients[rt]) if rt else None
             if v:
                 main_client = copy.copy(v.client)
@@ -174,7 +222,11 @@ def main() -> int:
         name = m.replace("-", "_")
         # the Dynamic plan's variant of a module (dynamic_client, private_key_jwt) where it differs
         fn = getattr(modules, "dyn_" + name, None) if auth == "private_key_jwt" else None
-        fn = fn or getattr(modules, name)
+        fn = fn or getattr(modules, name, None)
+        if p == FAPI2_PLAN:
+            fctx_m = copy.copy(fctx)
+            fctx_m.warnings = mctx.warnings
+            fn = lambda _c, _v: run_fapi2_module(fctx_m, m, rt, v)  # noqa: E731
         t0 = time.time()
         try:
             fn(mctx, v)
@@ -189,14 +241,16 @@ def main() -> int:
             status, note = "FAIL", f"runner error: {type(e).__name__}: {e}"
             traceback.print_exc()
         results[i] = (p, m, rt, auth, status, note, time.time() - t0)
-        label = f"{p}: {m}" + (f" [{rt}{', ' + auth if auth != 'client_secret_basic' else ''}]" if rt else "")
+        label = f"{p}: {m}" + (f" [{rt}{', ' + auth if auth and auth != 'client_secret_basic' else ''}]" if rt else "")
         print(f"{status} {label}{': ' + note if note else ''}", flush=True)
 
     only = set(a.only.split(",")) if a.only else None
     todo = [(i, j) for i, j in enumerate(jobs) if not only or j[1] in only]
     # modules that sleep (30 s, 60 s, the OP's key reload after a rotation) run beside the rest; a
     # rotation promotes the published next key, which every module's JWKS copy already holds
-    waits = ("oidcc-codereuse-30seconds", "oidcc-refresh-token-rp-key-rotation", "oidcc-server-rotate-keys")
+    waits = ("oidcc-codereuse-30seconds", "oidcc-refresh-token-rp-key-rotation", "oidcc-server-rotate-keys",
+             FAPI2_PLAN_PREFIX + "ensure-token-endpoint-fails-with-expired-auth-code",
+             FAPI2_PLAN_PREFIX + "par-attempt-to-use-expired-request_uri")
     slow = [(i, j) for i, j in todo if j[1] in waits]
     rest = [(i, j) for i, j in todo if j[1] not in waits]
     threads = [threading.Thread(target=run, args=ij) for ij in slow]
@@ -206,7 +260,8 @@ def main() -> int:
     # tester's browser in the suite); the groups run side by side.
     groups: dict = {}
     for i, j in rest:
-        groups.setdefault((j[0], j[2]), []).append((i, j))
+        # the FAPI 2.0 modules each start their own browser (the suite's tester logs in per module)
+        groups.setdefault((j[0], j[2] if j[0] != FAPI2_PLAN else j[1]), []).append((i, j))
 
     def run_group(items):
         shared = Ctx.fresh_browser()

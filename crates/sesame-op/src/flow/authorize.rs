@@ -91,6 +91,8 @@ impl std::fmt::Debug for AuthorizeOutcome {
 struct Request {
     client: Client,
     redirect: ClientRedirect,
+    /// The client's pushed request, kept while the user signs in.
+    pushed_origin: Option<crate::flow::par::Origin>,
 }
 
 impl Request {

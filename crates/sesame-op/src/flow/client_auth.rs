@@ -226,11 +226,14 @@ async fn check_assertion(
         .claims()
         .map_err(|_| invalid_client("malformed client_assertion"))?;
     let sub = claims.get("sub").and_then(Value::as_str);
+    // FAPI 2.0 §5.3.2.1 #8: the issuer as the sole audience, whatever the
+    // legacy switches say.
+    let legacy = (client.legacy_assertion_audience || p.inner.settings.legacy_assertion_audience)
+        && crate::profile::of(p, &client).is_none();
     let aud_ok = audience_ok(
         claims.get("aud"),
         p.inner.issuer.as_str(),
-        (client.legacy_assertion_audience || p.inner.settings.legacy_assertion_audience)
-            .then_some(endpoint),
+        legacy.then_some(endpoint),
     );
     let exp = claims.get("exp").and_then(Value::as_i64);
     let jti = claims.get("jti").and_then(Value::as_str);
@@ -242,6 +245,20 @@ async fn check_assertion(
             "client_assertion is expired or lives too long",
         ));
     };
+    // RFC 7519 §4.1.5 and RFC 7523 §3: not accepted before its nbf, nor
+    // when issued in the future, beyond the clock skew FAPI 2.0 §5.3.2.1
+    // asks servers to tolerate (10 s; ASSERTION_SKEW allows more).
+    let ahead = |name: &str| {
+        claims
+            .get(name)
+            .and_then(Value::as_i64)
+            .is_some_and(|t| t > now + ASSERTION_SKEW)
+    };
+    if ahead("nbf") || ahead("iat") {
+        return Err(invalid_client(
+            "client_assertion is not valid yet (its nbf or iat is in the future)",
+        ));
+    }
     let Some(jti) = jti else {
         return Err(invalid_client("client_assertion has no jti"));
     };
@@ -255,6 +272,9 @@ async fn check_assertion(
     }
     Ok(client)
 }
+
+/// How far ahead of the server's clock an assertion's `nbf` or `iat` may be.
+const ASSERTION_SKEW: i64 = 60;
 
 /// S15, draft-ietf-oauth-rfc7523bis §4: the assertion's audience is the
 /// issuer identifier as its sole value — a string, or an array holding

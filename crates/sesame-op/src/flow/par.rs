@@ -3,7 +3,11 @@
 //! endpoint, and gets a `request_uri` (`urn:ietf:params:oauth:request_uri:…`)
 //! to send the browser with. The request is kept in the store (so any
 //! instance can take it), bound to the client, for [`PAR_TTL`] seconds, and
-//! taken once.
+//! taken once — at the point of authorization: a request the authorization
+//! endpoint sends through the login stays usable until the browser comes
+//! back from it, so that a reload of the login page's URL (RFC 9126 §4 "MAY
+//! allow for duplicate requests due to a user reloading") still works; the
+//! way back takes it for good.
 
 use serde_json::{Map, Value, json};
 use sesame_core::{ErrorCode, ResponseType, UnixTime, random};
@@ -20,6 +24,28 @@ pub(crate) const PAR_TTL: UnixTime = 60;
 
 /// Client authentication's own parameters: not part of the request.
 const CLIENT_AUTH: [&str; 3] = ["client_secret", "client_assertion", "client_assertion_type"];
+
+/// In a pushed request stored for the way back from the login: the handle
+/// of the client's own pushed request, taken for good on the way back.
+/// Never taken from a client (dropped at [`push`]).
+const ORIGIN: &str = "sesame_pushed_origin";
+
+/// A pushed request taken at the authorization endpoint.
+pub(crate) struct Taken {
+    /// Its parameters.
+    pub(crate) params: Params,
+    /// The client's own pushed request (not one stored for the way back
+    /// from the login): what [`keep_until_login`] puts back.
+    pub(crate) origin: Option<Origin>,
+}
+
+/// A client's pushed request, to keep while the user signs in.
+#[derive(Clone)]
+pub(crate) struct Origin {
+    handle: String,
+    params: Vec<(String, String)>,
+    expires_at: UnixTime,
+}
 
 fn invalid(description: &str) -> FlowError {
     FlowError::OAuth(OAuthError::new(ErrorCode::InvalidRequest, description))
@@ -52,13 +78,14 @@ pub(crate) async fn push(
     params
         .0
         .push(("client_id".into(), client.client_id.as_str().to_owned()));
-    let params = if params.get("request").is_some() {
+    let mut params = if params.get("request").is_some() {
         super::request_object::resolve(p, client, &params, now)
             .await
             .map_err(FlowError::OAuth)?
     } else {
         params
     };
+    params.0.retain(|(k, _)| k != ORIGIN);
     // What the authorization endpoint would refuse without a redirect.
     if params.get("client_id") != Some(client.client_id.as_str()) {
         return Err(invalid(
@@ -96,7 +123,6 @@ pub(crate) async fn push(
             format!("the client is not registered for response_type={rt}"),
         )));
     }
-    let mut params = params;
     match (dpop, params.get("dpop_jkt")) {
         (Some(proof), Some(asked)) if proof != asked => {
             return Err(FlowError::OAuth(OAuthError::new(
@@ -152,13 +178,14 @@ fn pushed_key(client_id: &str, handle: &str) -> String {
 }
 
 /// The pushed request `request_uri` names, taken (single use), if it was
-/// pushed by `client_id` and has not expired.
+/// pushed by `client_id` and has not expired. Taking one stored for the way
+/// back from the login also takes the client's own request it came from.
 pub(crate) async fn take(
     p: &Provider,
     client_id: &str,
     request_uri: &str,
     now: UnixTime,
-) -> Result<Params, FlowError> {
+) -> Result<Taken, FlowError> {
     let bad = |d: &str| FlowError::OAuth(OAuthError::new(ErrorCode::InvalidRequestUri, d));
     let Some(handle) = request_uri.strip_prefix(REQUEST_URI_PREFIX) else {
         return Err(bad("not a pushed request_uri"));
@@ -173,9 +200,64 @@ pub(crate) async fn take(
             "the pushed request is unknown, expired or already used",
         ));
     };
-    let params = Params(record.params);
+    let mut params = Params(record.params);
     if record.kind != InteractionKind::Pushed || params.get("client_id") != Some(client_id) {
         return Err(bad("the pushed request belongs to another client"));
     }
-    Ok(params)
+    let came_from = params.get(ORIGIN).map(str::to_owned);
+    params.0.retain(|(k, _)| k != ORIGIN);
+    let origin = match came_from {
+        Some(first) => {
+            // Back from the login: the client's request is used up now,
+            // by the first way back only (a reload started another login).
+            let once = format!("\u{0}pushed\u{0}{first}");
+            let first_back = p
+                .inner
+                .store
+                .remember_jti(&token_key(&once), now + p.inner.settings.interaction_ttl)
+                .await?;
+            p.inner
+                .store
+                .take_interaction(&token_key(&first), now)
+                .await?;
+            if !first_back {
+                return Err(bad("the pushed request was already used"));
+            }
+            None
+        }
+        None => Some(Origin {
+            handle: handle.to_owned(),
+            params: params.0.clone(),
+            expires_at: record.expires_at,
+        }),
+    };
+    Ok(Taken { params, origin })
+}
+
+/// Puts the client's pushed request `origin` back while the user signs in
+/// (until its own expiry), and marks `back`, the request stored for the way
+/// back, with it.
+pub(crate) async fn keep_until_login(
+    p: &Provider,
+    origin: &Origin,
+    back: &mut Vec<(String, String)>,
+    now: UnixTime,
+) -> Result<(), FlowError> {
+    if origin.expires_at <= now {
+        return Ok(());
+    }
+    let record = Interaction {
+        kind: InteractionKind::Pushed,
+        params: origin.params.clone(),
+        subject: sesame_core::Subject::new(""),
+        auth_after: None,
+        csrf: String::new(),
+        expires_at: origin.expires_at,
+    };
+    p.inner
+        .store
+        .save_interaction(&token_key(&origin.handle), &record)
+        .await?;
+    back.push((ORIGIN.into(), origin.handle.clone()));
+    Ok(())
 }

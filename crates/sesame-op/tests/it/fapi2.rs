@@ -433,3 +433,81 @@ async fn registration_under_a_fapi2_provider_takes_only_conforming_clients() {
     .await;
     assert_eq!(r.status(), 201);
 }
+
+/// A client_credentials request at /token authenticated with `claims`
+/// signed by the bank's key (and a DPoP proof, as the profile wants).
+async fn token_with_assertion(h: &Harness, bank: &Bank, claims: &Value) -> reqwest::Response {
+    let assertion = jws::sign(&bank.auth, Some("JWT"), claims).unwrap();
+    h.http
+        .post(h.url("/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", assertion.as_str()),
+        ])
+        .header("DPoP", bank.proof(h, "POST", "/token", None))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_client_assertion_not_valid_yet_is_refused() {
+    let (h, bank) = setup(HeldBy::Client).await;
+    let now = h.clock.now();
+    // 8 s of clock skew is accepted (FAPI 2.0 §5.3.2.1); 70 s ahead is not (RFC 7519 §4.1.5).
+    for (claim, ahead, status) in [
+        ("nbf", 8, 200),
+        ("iat", 8, 200),
+        ("nbf", 70, 401),
+        ("iat", 70, 401),
+    ] {
+        let mut claims = json!({
+            "iss": BANK, "sub": BANK, "aud": h.base,
+            "jti": sesame_core::random::token().unwrap(), "iat": now, "exp": now + 120,
+        });
+        claims[claim] = json!(now + ahead);
+        let r = token_with_assertion(&h, &bank, &claims).await;
+        assert_eq!(r.status(), status, "{claim} {ahead} s ahead");
+        if status == 401 {
+            let e: Value = json(r).await;
+            assert_eq!(e["error"], "invalid_client");
+            assert!(
+                e["error_description"]
+                    .as_str()
+                    .unwrap()
+                    .contains("not valid yet"),
+                "{e}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_fapi2_assertion_must_name_the_issuer_even_with_the_legacy_audience_on() {
+    let (h, bank) = setup(HeldBy::Client).await;
+    let id = sesame_core::ClientId::new(BANK);
+    let mut c = h.store.find_client(&id).await.unwrap().unwrap();
+    c.legacy_assertion_audience = true;
+    h.store.save_client(&c).await.unwrap();
+    let to_token_endpoint = || {
+        let now = h.clock.now();
+        json!({
+            "iss": BANK, "sub": BANK, "aud": h.url("/token"),
+            "jti": sesame_core::random::token().unwrap(), "iat": now, "exp": now + 60,
+        })
+    };
+    // FAPI 2.0 §5.3.2.1 #8: the issuer only.
+    let r = token_with_assertion(&h, &bank, &to_token_endpoint()).await;
+    assert_eq!(r.status(), 401);
+    let e: Value = json(r).await;
+    assert_eq!(e["error"], "invalid_client");
+    // Without the profile, the legacy switch lets the token endpoint through.
+    c.profile = None;
+    h.store.save_client(&c).await.unwrap();
+    let r = token_with_assertion(&h, &bank, &to_token_endpoint()).await;
+    assert_eq!(r.status(), 200);
+}

@@ -220,3 +220,48 @@ async fn par_can_be_required_per_client_and_for_every_client() {
         "invalid_request"
     );
 }
+
+#[tokio::test]
+async fn a_pushed_request_is_taken_when_the_user_comes_back_from_the_login_not_at_the_first_visit()
+{
+    let h = start().await;
+    h.client("app", |_| {}).await;
+    let (uri, verifier) = pushed(&h, "app", &[]).await;
+    let q = [("client_id", "app"), ("request_uri", uri.as_str())];
+    // The first visit sends the browser to the login; the user does nothing.
+    let first = h.authorize(&q).await;
+    assert!(
+        location(&first).contains("/test-login"),
+        "{}",
+        location(&first)
+    );
+    // A reload of the same URL (RFC 9126 §4) still finds the request.
+    let again = h.authorize(&q).await;
+    assert!(
+        location(&again).contains("/test-login"),
+        "{}",
+        location(&again)
+    );
+    let mut r = h.login(again, "pia").await;
+    if r.status() == 200 {
+        r = h.consent(r, true).await;
+    }
+    let mut got = redirect_params(&r);
+    assert_eq!(got["state"], "st-123", "{got:?}");
+    got.insert("code_verifier".into(), verifier);
+    assert_eq!(h.redeem("app", &got).await.status(), 200);
+    // Back from the login, the request is used up: neither the first
+    // login's way back nor the client's request_uri works again.
+    let r = h.authorize(&q).await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("invalid_request_uri"));
+    let r = h.login(first, "pia").await;
+    assert_ne!(
+        r.status(),
+        303,
+        "the first login's way back must not issue a code"
+    );
+    if let Some(to) = location_opt(&r) {
+        assert!(!to.contains("code="), "{to}");
+    }
+}

@@ -126,6 +126,9 @@ async fn to_login(
     // A pushed request goes through the login pushed again, so that it
     // comes back as one (and its parameters stay off the URL).
     if at.pushed {
+        if let Some(origin) = &req.pushed_origin {
+            par::keep_until_login(p, origin, &mut back, now).await?;
+        }
         let uri = par::store(p, back, p.inner.settings.interaction_ttl, now).await?;
         back = vec![
             ("client_id".into(), req.client.client_id.as_str().to_owned()),

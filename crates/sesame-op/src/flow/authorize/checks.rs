@@ -82,6 +82,7 @@ pub(super) fn request_object_error(
     Request {
         client: client.clone(),
         redirect,
+        pushed_origin: None,
     }
     .error(e.code, &e.description)
 }

@@ -30,7 +30,11 @@ pub(crate) async fn access_denied(
         )));
     };
     let redirect = ClientRedirect::new(p, &client, redirect_uri, params);
-    let req = Request { client, redirect };
+    let req = Request {
+        client,
+        redirect,
+        pushed_origin: None,
+    };
     let denied = req.error(ErrorCode::AccessDenied, "the user denied the request");
     super::jarm::seal(p, denied, now).await
 }

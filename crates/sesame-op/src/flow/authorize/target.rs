@@ -48,10 +48,14 @@ pub(super) async fn locate<'a>(
     let pushed = params
         .get("request_uri")
         .is_some_and(|u| u.starts_with(par::REQUEST_URI_PREFIX));
+    let mut pushed_origin = None;
     let resolved = if pushed {
         let uri = params.get("request_uri").unwrap_or_default();
         match par::take(p, client.client_id.as_str(), uri, now).await {
-            Ok(stored) => Cow::Owned(stored),
+            Ok(taken) => {
+                pushed_origin = taken.origin;
+                Cow::Owned(taken.params)
+            }
             Err(FlowError::OAuth(e)) => {
                 return Err(request_object_error(params, &client, p, e).into());
             }
@@ -90,7 +94,11 @@ pub(super) async fn locate<'a>(
     };
     let redirect = ClientRedirect::new(p, &client, redirect_uri, &resolved);
     Ok(Located {
-        req: Request { client, redirect },
+        req: Request {
+            client,
+            redirect,
+            pushed_origin,
+        },
         params: resolved,
         pushed,
     })
