@@ -7,9 +7,14 @@
 //   -> app /me is 401
 //   (--jarm: then a second sign-in whose response JWT is handed to the app with a changed
 //   signature, which the app refuses: 4xx and /me still 401)
+//   (--fapi2 --key PEM: `sesame app --profile fapi2` at op.mjs's OP_FAPI2=1; two more steps:
+//   the provider holds the client to the profile — a pushed request whose private_key_jwt
+//   assertion names the token endpoint as `aud` is refused, the same one naming the issuer is
+//   accepted — and the app refuses a callback whose `iss` was taken out: 4xx, /me still 401)
 //
 //   node drive-app.mjs --app http://127.0.0.1:4101 --op http://127.0.0.1:4100 --user alice
 
+import { constants, createPrivateKey, randomUUID, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
@@ -29,6 +34,10 @@ const { values: args } = parseArgs({
     par: { type: 'boolean', default: false },
     // `sesame app --jarm`: the callback carries only a response JWT.
     jarm: { type: 'boolean', default: false },
+    // `sesame app --profile fapi2`, and its private key (for the provider's checks).
+    fapi2: { type: 'boolean', default: false },
+    key: { type: 'string' },
+    'client-id': { type: 'string' },
   },
 });
 const require = createRequire(import.meta.url);
@@ -36,6 +45,8 @@ const version = JSON.parse(readFileSync(require.resolve('oidc-provider/package.j
 const app = args.app.replace(/\/+$/, '');
 const op = args.op.replace(/\/+$/, '');
 const b = new Browser();
+/** The provider's login page after the logout (a new sign-in starts there). */
+let last;
 
 async function main() {
   // Not logged in yet.
@@ -134,6 +145,7 @@ async function main() {
   r = await b.get(`${app}/login`);
   r = await b.follow(r.location);
   check(/name="login"/.test(r.text), 'oidc-provider session survived the logout');
+  last = r;
 
   if (args.jarm) {
     // Sign in again, but hand the app the provider's response JWT with one byte of its
@@ -151,14 +163,80 @@ async function main() {
   }
 }
 
+/** A JWT signed with the PKCS#8 PEM key `pem`: ES256 (P-256), PS256 (RSA) or EdDSA (Ed25519). */
+function signJwt(pem, claims) {
+  const key = createPrivateKey(pem);
+  const alg = { ec: 'ES256', rsa: 'PS256', ed25519: 'EdDSA' }[key.asymmetricKeyType];
+  check(alg, `--key: a ${key.asymmetricKeyType} key`);
+  const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const input = `${b64({ alg, typ: 'JWT' })}.${b64(claims)}`;
+  const opts = {
+    ES256: { key, dsaEncoding: 'ieee-p1363' },
+    PS256: { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 },
+    EdDSA: key,
+  }[alg];
+  const sig = sign(alg === 'EdDSA' ? null : 'sha256', Buffer.from(input), opts);
+  return `${input}.${sig.toString('base64url')}`;
+}
+
+/** The provider's FAPI 2.0 rule on client assertions (aud = the issuer), seen at its PAR endpoint. */
+async function assertionAudience() {
+  const md = JSON.parse((await b.get(`${op}/.well-known/openid-configuration`)).text);
+  check(md.require_pushed_authorization_requests === true, 'the provider does not require PAR');
+  check(JSON.stringify(md.token_endpoint_auth_methods_supported) === '["private_key_jwt"]',
+    `token_endpoint_auth_methods_supported ${md.token_endpoint_auth_methods_supported}`);
+  const pem = readFileSync(args.key, 'utf8');
+  const clientId = args['client-id'];
+  check(clientId, '--fapi2 needs --client-id');
+  const push = (aud) => {
+    const now = Math.floor(Date.now() / 1000);
+    const assertion = signJwt(pem, { iss: clientId, sub: clientId, aud, jti: randomUUID(), iat: now, nbf: now, exp: now + 60 });
+    return b.post(md.pushed_authorization_request_endpoint, {
+      client_id: clientId,
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: assertion,
+      response_type: 'code',
+      scope: 'openid',
+      redirect_uri: `${app}/callback`,
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
+    });
+  };
+  let r = await push(md.token_endpoint);
+  check(r.status === 401 && JSON.parse(r.text).error === 'invalid_client',
+    `an assertion with aud = the token endpoint was not refused: ${r.status} ${r.text}`);
+  r = await push(op);
+  check(r.status === 201 && JSON.parse(r.text).request_uri, `an assertion with aud = the issuer: ${r.status} ${r.text}`);
+}
+
+/** A sign-in whose callback lost its `iss` (RFC 9207): the app under the profile refuses it. */
+async function callbackWithoutIss() {
+  let r = await b.submit(last, { pick: (f) => f.fields.prompt === 'login', values: { login: args.user, password: 'any-password' } });
+  r = await b.submit(r, { pick: (f) => f.fields.prompt === 'consent', stopAt: `${app}/callback` });
+  check(r.stoppedAt, `the provider did not redirect to the app's callback: ${r.status} ${r.url}`);
+  const cb = new URL(r.stoppedAt);
+  check(cb.searchParams.get('iss') === op && cb.searchParams.get('code'), `the provider's callback: ${cb}`);
+  cb.searchParams.delete('iss');
+  r = await b.get(cb.href);
+  check(r.status >= 400 && r.status < 500, `the app took a callback without iss: ${r.status} ${r.location ?? ''}`);
+  r = await b.get(`${app}/me`);
+  check(r.status === 401, `app /me after a callback without iss: expected 401, got ${r.status} ${r.text}`);
+}
+
 const report = reporter(`oidc-provider@${version}`);
-const extras = [args.dpop && 'DPoP', args.par && 'PAR', args.jarm && 'JARM'].filter(Boolean);
-await report.step(`sesame app login+logout (${[args['auth-method'], ...extras].join(', ')})`, async () => {
+const extras = [args.fapi2 && 'FAPI 2.0', args.dpop && 'DPoP', args.par && 'PAR', args.jarm && 'JARM'].filter(Boolean);
+const dumped = (fn) => async () => {
   try {
-    await main();
+    await fn();
   } catch (e) {
     console.error(`--- requests ---\n${b.dump()}`);
     throw e;
   }
-});
+};
+await report.step(`sesame app login+logout (${[args['auth-method'], ...extras].join(', ')})`, dumped(main));
+if (args.fapi2) {
+  await report.step(`FAPI 2.0 profile in force: a client assertion with aud = token endpoint refused at PAR, aud = issuer accepted (${args['auth-method']})`,
+    dumped(assertionAudience));
+  await report.step(`sesame app --profile fapi2 refuses a callback without iss (${args['auth-method']})`, dumped(callbackWithoutIss));
+}
 process.exit(report.ok ? 0 : 1);

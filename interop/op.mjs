@@ -17,8 +17,19 @@
 // requirePushedAuthorizationRequests, RFC 9126) and JWT-secured authorization responses
 // (features.jwtResponseModes, JARM) on, with both clients' responses signed ES256
 // (authorization_signed_response_alg).
+//
+// OP_FAPI2=1 (with --basic-key FILE --post-key FILE: the apps' PKCS#8 PEM keys): the FAPI 2.0
+// Security Profile (features.fapi, profile '2.0': PKCE required, client assertions with aud =
+// the issuer only, no access tokens in queries, redirect_uri never omitted), with what it asks
+// of the rest: PAR required, DPoP (nonces required) with bound tokens, private_key_jwt only
+// (each key's public JWK in its client's `jwks`, its RFC 7638 thumbprint as `kid`, as
+// `sesame app` names it), PS256/ES256/EdDSA only (ID tokens, client
+// assertions, DPoP proofs), `iss` in every authorization response (RFC 9207, always on here).
+// The two clients are then sesame-fapi2-<alg> (es256 for an EC key, ps256 for an RSA one,
+// eddsa for Ed25519), for basic-app and post-app, named on the ready line (basic_client=,
+// post_client=); their ID tokens are signed with that same algorithm.
 
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
@@ -30,6 +41,8 @@ const { values: args } = parseArgs({
     port: { type: 'string' },
     'basic-app': { type: 'string' },
     'post-app': { type: 'string' },
+    'basic-key': { type: 'string' },
+    'post-key': { type: 'string' },
   },
 });
 for (const k of ['port', 'basic-app', 'post-app']) {
@@ -56,6 +69,13 @@ const secrets = {
 
 const dpop = process.env.OP_DPOP === '1';
 const parJarm = process.env.OP_PAR_JARM === '1';
+const fapi2 = process.env.OP_FAPI2 === '1';
+if (fapi2 && !(args['basic-key'] && args['post-key'])) {
+  console.error('usage: OP_FAPI2=1 node op.mjs … --basic-key PEM --post-key PEM');
+  process.exit(2);
+}
+// The profile's algorithms (FAPI 2.0 §5.4.1).
+const FAPI2_ALGS = ['PS256', 'ES256', 'EdDSA'];
 
 const clients = [
   {
@@ -80,9 +100,41 @@ const clients = [
   },
 ];
 
+/** A JWK's RFC 7638 thumbprint (the `kid` that `sesame app` gives its key). */
+function thumbprint(jwk) {
+  const members = { RSA: ['e', 'kty', 'n'], EC: ['crv', 'kty', 'x', 'y'], OKP: ['crv', 'kty', 'x'] }[jwk.kty];
+  const canonical = JSON.stringify(Object.fromEntries(members.map((k) => [k, jwk[k]])));
+  return createHash('sha256').update(canonical).digest('base64url');
+}
+
+/** A FAPI 2.0 client for `base`, authenticating with the key in `pemFile` (its public half). */
+function fapi2Client(base, pemFile) {
+  const jwk = createPublicKey(readFileSync(pemFile, 'utf8')).export({ format: 'jwk' });
+  const { kty, crv } = jwk;
+  const alg = { RSA: 'PS256', EC: crv === 'P-256' ? 'ES256' : undefined, OKP: crv === 'Ed25519' ? 'EdDSA' : undefined }[kty];
+  if (!alg) throw new Error(`${pemFile}: not an RSA, P-256 or Ed25519 key`);
+  return {
+    client_id: `sesame-fapi2-${alg.toLowerCase()}`,
+    client_name: `Sesame app (FAPI 2.0, ${alg})`,
+    token_endpoint_auth_method: 'private_key_jwt',
+    token_endpoint_auth_signing_alg: alg,
+    jwks: { keys: [{ ...jwk, kid: thumbprint(jwk), use: 'sig', alg }] },
+    id_token_signed_response_alg: alg,
+    dpop_bound_access_tokens: true,
+    redirect_uris: [`${app(base)}/callback`],
+    post_logout_redirect_uris: [`${app(base)}/`],
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+  };
+}
+if (fapi2) {
+  clients.splice(0, clients.length, fapi2Client(args['basic-app'], args['basic-key']),
+    fapi2Client(args['post-app'], args['post-key']));
+}
+
 const configuration = {
   clients,
-  jwks: { keys: [{ ...rsa, use: 'sig', alg: 'RS256' }, { ...ec, use: 'sig', alg: 'ES256' }] },
+  jwks: { keys: [{ ...rsa, use: 'sig', alg: fapi2 ? 'PS256' : 'RS256' }, { ...ec, use: 'sig', alg: 'ES256' }] },
   // Any login name is an account; its claims are derived from the name.
   async findAccount(ctx, id) {
     return {
@@ -128,14 +180,30 @@ if (parJarm) {
   for (const c of clients) c.authorization_signed_response_alg = 'ES256';
 }
 
+if (fapi2) {
+  configuration.features.fapi = { enabled: true, profile: '2.0' };
+  configuration.features.pushedAuthorizationRequests = { enabled: true, requirePushedAuthorizationRequests: true };
+  configuration.features.dPoP = { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true };
+  configuration.clientAuthMethods = ['private_key_jwt'];
+  configuration.enabledJWA = {
+    idTokenSigningAlgValues: FAPI2_ALGS,
+    clientAuthSigningAlgValues: FAPI2_ALGS,
+    dPoPSigningAlgValues: ['ES256', 'EdDSA', 'PS256'],
+  };
+}
+
 const provider = new Provider(issuer, configuration);
 provider.on('server_error', (ctx, err) => console.error('oidc-provider server_error', err));
-provider.on('grant.error', (ctx, err) => console.error('oidc-provider grant.error', err.message, err.error_description ?? ''));
+provider.on('grant.error', (ctx, err) => console.error('oidc-provider grant.error', err.message, err.error_description ?? '', err.error_detail ?? ''));
 provider.on('authorization.error', (ctx, err) => console.error('oidc-provider authorization.error', err.message, err.error_description ?? ''));
 provider.on('end_session.error', (ctx, err) => console.error('oidc-provider end_session.error', err.message, err.error_description ?? ''));
+provider.on('pushed_authorization_request.error', (ctx, err) => console.error('oidc-provider pushed_authorization_request.error', err.message, err.error_description ?? '', err.error_detail ?? ''));
 
 const server = provider.listen(Number(args.port), '127.0.0.1', () => {
-  console.log(`oidc-provider@${version} ready on ${issuer} basic_secret=${secrets.basic} post_secret=${secrets.post}`);
+  const names = fapi2
+    ? `basic_client=${clients[0].client_id} post_client=${clients[1].client_id}`
+    : `basic_secret=${secrets.basic} post_secret=${secrets.post}`;
+  console.log(`oidc-provider@${version} ready on ${issuer} ${names}`);
 });
 const stop = () => {
   server.close(() => process.exit(0));

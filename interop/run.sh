@@ -21,6 +21,10 @@
 #   (its defaults: PKCE, basic auth, RP-initiated logout; its claims hook).
 # - openid-client with DPoP (interop/dpop.sh): nonces required, dpop_jkt, PAR, refresh;
 # - JARM and PAR (interop/jarm_par.sh): openid-client at `sesame serve`, `sesame app --par --jarm` at oidc-provider;
+# - FAPI 2.0 (interop/fapi2.sh): oidc-provider with its FAPI 2.0 profile (PAR, DPoP, private_key_jwt,
+#   PS256/ES256) as the provider of `sesame app --profile fapi2`, with a P-256 and an RSA key;
+# - the device flow (interop/device.sh): openid-client's initiateDeviceAuthorization and
+#   pollDeviceAuthorizationGrant at `sesame serve`, public and confidential clients, a denied consent;
 # (The openidconnect crate runs under `cargo test`: crates/sesame-server/tests/it/interop_openidconnect.rs.)
 #
 # Needs node (>= 20) with npm, and python3 with venv. Installs the pinned
@@ -351,11 +355,13 @@ run_registration_peers() {
 run_oidc_provider_peer
 source "$INTEROP/dpop.sh" && run_oidc_provider_dpop_peer
 source "$INTEROP/jarm_par.sh" && run_oidc_provider_par_jarm_peer
+source "$INTEROP/fapi2.sh" && run_oidc_provider_fapi2_peer
 run_django_oidc_provider_peer
 run_sesame_serve_peers
 run_registration_peers
 source "$INTEROP/dpop.sh" && run_dpop_peers
 source "$INTEROP/jarm_par.sh" && run_jarm_par_peers
+source "$INTEROP/device.sh" && run_device_peers
 
 PASSED="$(grep -c '^PASS ' "$RESULTS" || true)"
 FAILED="$(grep -c '^FAIL ' "$RESULTS" || true)"

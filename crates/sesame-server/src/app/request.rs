@@ -36,7 +36,8 @@ pub struct RequestArgs {
     pub par: bool,
     /// Follow a security profile's client rules. fapi2 (the FAPI 2.0 Security
     /// Profile): pushed requests, PKCE, DPoP-bound tokens, private_key_jwt with
-    /// --private-key (a P-256 or Ed25519 key), PS256/ES256/EdDSA ID tokens only,
+    /// --private-key (a P-256 or Ed25519 key, or RSA, which then signs PS256),
+    /// PS256/ES256/EdDSA ID tokens only,
     /// `iss` required in the authorization response.
     #[arg(long, env = "SESAME_APP_PROFILE", value_name = "fapi2", value_parser = parse_profile)]
     pub profile: Option<SecurityProfile>,
@@ -57,7 +58,7 @@ pub fn check_profile(config: &AppConfig) -> Result<(), AppError> {
     };
     if config.private_key_pem.is_none() {
         return Err(AppError(format!(
-            "--profile {profile} authenticates with private_key_jwt: give --private-key FILE (a P-256 or Ed25519 PKCS#8 PEM key)"
+            "--profile {profile} authenticates with private_key_jwt: give --private-key FILE (a P-256, Ed25519 or RSA (PS256) PKCS#8 PEM key)"
         )));
     }
     if config.client_secret.is_some() {

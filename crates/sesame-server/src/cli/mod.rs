@@ -108,8 +108,9 @@ struct AppArgs {
     /// --private-key) or none.
     #[arg(long)]
     auth_method: Option<String>,
-    /// A PKCS#8 PEM private key (RSA, P-256, P-384 or Ed25519) for private_key_jwt; its public
-    /// JWK Set is printed at start and served at PUBLIC_URL/jwks.json.
+    /// A PKCS#8 PEM private key (RSA, P-256, P-384 or Ed25519) for private_key_jwt (RSA signs
+    /// RS256, PS256 under --profile fapi2); its public JWK Set is printed at start and served at
+    /// PUBLIC_URL/jwks.json.
     #[arg(long, value_name = "FILE")]
     private_key: Option<PathBuf>,
     /// What client assertions name as `aud`: endpoint (the token endpoint URL, OIDC Core §9;
