@@ -36,7 +36,7 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 use minijinja::Environment;
 use serde_json::{Value, json};
-use sesame_core::{JwsAlgorithm, SigningKey};
+use sesame_core::JwsAlgorithm;
 use sesame_op::pages::Page;
 use sesame_rp::{ApiToken, Claims, ClientAuth, LogoutReturn, OidcClient, ResponseType};
 use tower_sessions::Session;
@@ -202,25 +202,6 @@ fn algorithms(config: &AppConfig) -> Result<(Vec<JwsAlgorithm>, bool), AppError>
     Ok((algs, hs256))
 }
 
-/// A PKCS#8 PEM key of any supported type (RSA → RS256, P-256 → ES256,
-/// P-384 → ES384, Ed25519 → EdDSA).
-fn private_key(pem: &str) -> Result<SigningKey, AppError> {
-    [
-        JwsAlgorithm::ES256,
-        JwsAlgorithm::ES384,
-        JwsAlgorithm::EdDSA,
-        JwsAlgorithm::RS256,
-    ]
-    .into_iter()
-    .find_map(|alg| SigningKey::from_pkcs8_pem(alg, pem).ok())
-    .ok_or_else(|| {
-        AppError(
-            "--private-key: not a PKCS#8 PEM (BEGIN PRIVATE KEY) RSA, P-256, P-384 or Ed25519 key"
-                .into(),
-        )
-    })
-}
-
 fn check_auth_params(params: &[(String, String)]) -> Result<(), AppError> {
     for (name, _) in params {
         if name.is_empty() {
@@ -304,7 +285,7 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
     let key = config
         .private_key_pem
         .as_deref()
-        .map(private_key)
+        .map(|pem| request::private_key(pem, config.request.profile))
         .transpose()?;
     let (auth, assertion_audience) = authentication(config, key.is_some())?;
     let mut jwks = match &key {
