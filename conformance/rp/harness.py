@@ -24,6 +24,10 @@ class Skip(Exception):
     pass
 
 
+class NotApplicable(Exception):
+    """The suite's "variant not applicable": the module does not run in this variant."""
+
+
 def free_port() -> int:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -63,16 +67,16 @@ class Run:
     SECRET = "rp-conformance-secret-0123456789abcdef"
 
     def __init__(self, env: Env, rt: str = "code", faults=(), *, dynamic=False, access_ttl=3600,
-                 backchannel=False, frontchannel=False):
+                 backchannel=False, frontchannel=False, provider=None):
         self.env = env
         self.rt = rt
-        self.p = Provider(env.keys, faults, access_ttl=access_ttl, dynamic=dynamic).start()
+        self.p = (provider or Provider(env.keys, faults, access_ttl=access_ttl, dynamic=dynamic)).start()
         self.port = free_port()
         self.app = f"http://127.0.0.1:{self.port}"
         self.dynamic = dynamic
         self.proc = None
         self.stderr_path = os.path.join(env.work, f"app-{self.port}.log")
-        if not dynamic:
+        if not dynamic and provider is None:
             meta = {"secret": self.SECRET, "redirect_uris": [self.app + "/callback"], "auth_method": "client_secret_basic",
                     "response_types": [rt], "post_logout_redirect_uris": [self.app + "/"]}
             if backchannel:
@@ -85,10 +89,7 @@ class Run:
     def start_app(self, *extra: str, issuer: str | None = None) -> str | None:
         """Starts `sesame app`; None when it serves, else the reason it did not start."""
         cmd = [self.env.bin, "app", "--issuer", issuer or self.p.issuer, "--listen", f"127.0.0.1:{self.port}"]
-        if self.dynamic:
-            cmd += ["--register"]
-        else:
-            cmd += ["--client-id", self.CLIENT_ID, "--client-secret", self.SECRET]
+        cmd += self.client_args()
         if self.rt != "code":
             cmd += ["--response-type", self.rt]
         cmd += list(extra)
@@ -106,6 +107,12 @@ class Run:
                 pass
             time.sleep(0.05)
         return "did not answer within 10 s"
+
+    def client_args(self) -> list[str]:
+        """How the app names its client: registered at start, or the static one with its secret."""
+        if self.dynamic:
+            return ["--register"]
+        return ["--client-id", self.CLIENT_ID, "--client-secret", self.SECRET]
 
     def app_log(self) -> str:
         try:

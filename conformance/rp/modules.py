@@ -27,6 +27,7 @@ class Variant:
     rt: str = "code"
     app_args: list[str] = field(default_factory=list)
     dynamic: bool = False  # the Dynamic plan: `sesame app --register` (RFC 7591) instead of a static client
+    label: str = ""  # how the tables name the variant (default: the response type and mode)
 
 
 LAST = threading.local()  # the last run's provider on this thread (run.py puts it in the JSON)

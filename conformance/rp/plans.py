@@ -6,6 +6,7 @@ PLANS[name] = (title, [(variant, [(module, function)])]).
 
 from __future__ import annotations
 
+import fapi2
 import logout as lo
 import modules as m
 from modules import Variant
@@ -123,3 +124,6 @@ PLANS["sesame-rp-claims"] = ("Aggregated and distributed claims (OIDC Core 5.6.2
     ("rp-claims-distributed", m.external_claims("claims_distributed")),
     ("rp-claims-aggregated-forged", m.external_claims("claims_forged")),
 ])])
+
+# FAPI 2.0 Security Profile Final (fapi2.py: `sesame app --profile fapi2` against fapi2_provider.py).
+PLANS.update(fapi2.PLANS)

@@ -323,7 +323,7 @@ class Provider:
                               "/userinfo": provider.h_userinfo, "/end_session": provider.h_end_session,
                               "/register": provider.h_register, "/.well-known/webfinger": provider.h_webfinger,
                               CLAIMS_SOURCE + "/jwks": provider.h_source_jwks,
-                              CLAIMS_SOURCE + "/claims": provider.h_source_claims}
+                              CLAIMS_SOURCE + "/claims": provider.h_source_claims, **provider.extra_routes()}
                     fn = routes.get(path)
                     if fn is None:
                         self.send(404, {"error": "not_found"})
@@ -334,6 +334,10 @@ class Provider:
                     self.send(500, {"error": "server_error", "error_description": f"{type(e).__name__}: {e}"})
 
         return H
+
+    def extra_routes(self) -> dict:
+        """More paths a subclass serves (fapi2.py: the PAR endpoint)."""
+        return {}
 
     def h_discovery(self, h, p, seq):
         h.send(200, self.discovery())

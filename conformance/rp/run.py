@@ -21,7 +21,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 
 import modules
-from harness import Env, Fail, Skip
+from harness import Env, Fail, NotApplicable, Skip
 from plans import FP, PLANS
 from provider import Keys
 
@@ -30,6 +30,8 @@ PRINT = threading.Lock()
 
 
 def variant_label(v) -> str:
+    if v.label:
+        return v.label
     parts = [v.rt]
     if v.app_args[:2] == FP:
         parts.append("form_post")
@@ -62,6 +64,8 @@ def run_one(env, job):
         status, note = "FAIL", str(e)
     except Skip as e:
         status, note = "SKIPPED", str(e)
+    except NotApplicable as e:
+        status, note = "N/A", str(e)
     except Exception as e:  # noqa: BLE001 - a runner error is a failure to look at
         status, note = "FAIL", f"runner error: {type(e).__name__}: {e}"
         traceback.print_exc()

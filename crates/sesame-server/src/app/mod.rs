@@ -36,7 +36,7 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 use minijinja::Environment;
 use serde_json::{Value, json};
-use sesame_core::{JwsAlgorithm, SecurityProfile, SigningKey};
+use sesame_core::JwsAlgorithm;
 use sesame_op::pages::Page;
 use sesame_rp::{ApiToken, Claims, ClientAuth, LogoutReturn, OidcClient, ResponseType};
 use tower_sessions::Session;
@@ -202,35 +202,6 @@ fn algorithms(config: &AppConfig) -> Result<(Vec<JwsAlgorithm>, bool), AppError>
     Ok((algs, hs256))
 }
 
-/// A PKCS#8 PEM key of any supported type (RSA → RS256, P-256 → ES256,
-/// P-384 → ES384, Ed25519 → EdDSA). Under a profile that allows PS256 and
-/// not RS256 (`--profile fapi2`), an RSA key signs PS256.
-fn private_key(pem: &str, profile: Option<SecurityProfile>) -> Result<SigningKey, AppError> {
-    let rsa = match profile {
-        Some(p)
-            if p.signing_algs().contains(&JwsAlgorithm::PS256)
-                && !p.signing_algs().contains(&JwsAlgorithm::RS256) =>
-        {
-            JwsAlgorithm::PS256
-        }
-        _ => JwsAlgorithm::RS256,
-    };
-    [
-        JwsAlgorithm::ES256,
-        JwsAlgorithm::ES384,
-        JwsAlgorithm::EdDSA,
-        rsa,
-    ]
-    .into_iter()
-    .find_map(|alg| SigningKey::from_pkcs8_pem(alg, pem).ok())
-    .ok_or_else(|| {
-        AppError(
-            "--private-key: not a PKCS#8 PEM (BEGIN PRIVATE KEY) RSA, P-256, P-384 or Ed25519 key"
-                .into(),
-        )
-    })
-}
-
 fn check_auth_params(params: &[(String, String)]) -> Result<(), AppError> {
     for (name, _) in params {
         if name.is_empty() {
@@ -314,7 +285,7 @@ pub async fn start(config: &AppConfig) -> Result<App, AppError> {
     let key = config
         .private_key_pem
         .as_deref()
-        .map(|pem| private_key(pem, config.request.profile))
+        .map(|pem| request::private_key(pem, config.request.profile))
         .transpose()?;
     let (auth, assertion_audience) = authentication(config, key.is_some())?;
     let mut jwks = match &key {
@@ -561,20 +532,6 @@ mod tests {
             .build()
             .unwrap();
         (base, b)
-    }
-
-    #[test]
-    fn an_rsa_key_signs_ps256_under_fapi2_and_rs256_otherwise() {
-        let rsa = SigningKey::generate(JwsAlgorithm::RS256).unwrap();
-        let pem = rsa.to_pkcs8_pem().unwrap();
-        let fapi2 = private_key(&pem, Some(SecurityProfile::Fapi2)).unwrap();
-        assert_eq!(fapi2.alg(), JwsAlgorithm::PS256);
-        assert_eq!(fapi2.public_jwk().unwrap().alg.as_deref(), Some("PS256"));
-        assert_eq!(private_key(&pem, None).unwrap().alg(), JwsAlgorithm::RS256);
-        // Other key types keep their one algorithm under the profile.
-        let ec = SigningKey::generate(JwsAlgorithm::ES256).unwrap();
-        let ec = private_key(&ec.to_pkcs8_pem().unwrap(), Some(SecurityProfile::Fapi2)).unwrap();
-        assert_eq!(ec.alg(), JwsAlgorithm::ES256);
     }
 
     #[tokio::test]

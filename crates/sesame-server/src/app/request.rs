@@ -36,8 +36,7 @@ pub struct RequestArgs {
     pub par: bool,
     /// Follow a security profile's client rules. fapi2 (the FAPI 2.0 Security
     /// Profile): pushed requests, PKCE, DPoP-bound tokens, private_key_jwt with
-    /// --private-key (a P-256 or Ed25519 key, or RSA, which then signs PS256),
-    /// PS256/ES256/EdDSA ID tokens only,
+    /// --private-key (P-256: ES256, Ed25519: EdDSA, RSA: PS256), PS256/ES256/EdDSA ID tokens only,
     /// `iss` required in the authorization response.
     #[arg(long, env = "SESAME_APP_PROFILE", value_name = "fapi2", value_parser = parse_profile)]
     pub profile: Option<SecurityProfile>,
@@ -45,6 +44,30 @@ pub struct RequestArgs {
 
 fn parse_profile(s: &str) -> Result<SecurityProfile, String> {
     SecurityProfile::parse(s).ok_or_else(|| format!("unknown profile {s:?} (known: fapi2)"))
+}
+
+/// A PKCS#8 PEM key of any supported type: P-256 → ES256, P-384 → ES384,
+/// Ed25519 → EdDSA, and RSA → RS256, or PS256 under a `--profile` that
+/// allows no RS256 (FAPI 2.0 §5.4.1: PS256, ES256, EdDSA).
+pub fn private_key(pem: &str, profile: Option<SecurityProfile>) -> Result<SigningKey, AppError> {
+    let rsa = match profile {
+        Some(p) if !p.signing_algs().contains(&JwsAlgorithm::RS256) => JwsAlgorithm::PS256,
+        _ => JwsAlgorithm::RS256,
+    };
+    [
+        JwsAlgorithm::ES256,
+        JwsAlgorithm::ES384,
+        JwsAlgorithm::EdDSA,
+        rsa,
+    ]
+    .into_iter()
+    .find_map(|alg| SigningKey::from_pkcs8_pem(alg, pem).ok())
+    .ok_or_else(|| {
+        AppError(
+            "--private-key: not a PKCS#8 PEM (BEGIN PRIVATE KEY) RSA, P-256, P-384 or Ed25519 key"
+                .into(),
+        )
+    })
 }
 
 /// What `--profile` needs from the other flags: `--private-key`, and no
@@ -58,7 +81,7 @@ pub fn check_profile(config: &AppConfig) -> Result<(), AppError> {
     };
     if config.private_key_pem.is_none() {
         return Err(AppError(format!(
-            "--profile {profile} authenticates with private_key_jwt: give --private-key FILE (a P-256, Ed25519 or RSA (PS256) PKCS#8 PEM key)"
+            "--profile {profile} authenticates with private_key_jwt: give --private-key FILE (a P-256, Ed25519 or RSA PKCS#8 PEM key; RSA signs PS256)"
         )));
     }
     if config.client_secret.is_some() {
@@ -219,4 +242,30 @@ pub fn apply(
         }
     }
     builder
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn pem(alg: JwsAlgorithm) -> String {
+        SigningKey::generate(alg)
+            .unwrap()
+            .to_pkcs8_pem()
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn an_rsa_key_signs_ps256_under_the_fapi2_profile_and_rs256_without() {
+        let rsa = pem(JwsAlgorithm::RS256);
+        let fapi2 = private_key(&rsa, Some(SecurityProfile::Fapi2)).unwrap();
+        assert_eq!(fapi2.alg(), JwsAlgorithm::PS256);
+        assert_eq!(private_key(&rsa, None).unwrap().alg(), JwsAlgorithm::RS256);
+        let ec = pem(JwsAlgorithm::ES256);
+        let ec = private_key(&ec, Some(SecurityProfile::Fapi2)).unwrap();
+        assert_eq!(ec.alg(), JwsAlgorithm::ES256);
+        assert!(private_key("not a key", None).is_err());
+    }
 }
