@@ -7,6 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use reqwest::header::{AUTHORIZATION, HeaderValue, LOCATION};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result, err};
 
@@ -309,17 +310,11 @@ pub(crate) async fn userinfo(
             .header("DPoP", proof),
         None => http.get(endpoint).header(AUTHORIZATION, bearer.clone()),
     };
-    let response = request.send().await?;
-    let status = response.status();
-    let body = response.bytes().await?;
-    if !status.is_success() {
-        return err(format!("HTTP {status}"));
-    }
     #[derive(Deserialize)]
     struct UserInfo {
         sub: String,
     }
-    let info: UserInfo = serde_json::from_slice(&body)?;
+    let info: UserInfo = json_answer(request).await?;
     if info.sub.is_empty() {
         return err("empty sub");
     }
@@ -336,26 +331,30 @@ pub(crate) async fn introspect(
     let Some(endpoint) = &d.introspection_endpoint else {
         return err("the provider has no introspection_endpoint");
     };
-    let response = http
+    let request = http
         .post(endpoint)
         .header(AUTHORIZATION, c.basic.clone())
-        .form(&[("token", token)])
-        .send()
-        .await?;
+        .form(&[("token", token)]);
+    #[derive(Deserialize)]
+    struct Introspection {
+        active: bool,
+    }
+    let i: Introspection = json_answer(request).await?;
+    if !i.active {
+        return err("active=false");
+    }
+    Ok(())
+}
+
+/// Sends `request` and reads a 2xx answer's JSON body as `T`; any other status is an error.
+async fn json_answer<T: DeserializeOwned>(request: reqwest::RequestBuilder) -> Result<T> {
+    let response = request.send().await?;
     let status = response.status();
     let body = response.bytes().await?;
     if !status.is_success() {
         return err(format!("HTTP {status}"));
     }
-    #[derive(Deserialize)]
-    struct Introspection {
-        active: bool,
-    }
-    let i: Introspection = serde_json::from_slice(&body)?;
-    if !i.active {
-        return err("active=false");
-    }
-    Ok(())
+    Ok(serde_json::from_slice(&body)?)
 }
 
 /// `GET` the JWKS.

@@ -155,17 +155,14 @@ impl JwsAlgorithm {
     }
 
     pub(crate) fn verification(self) -> Option<&'static dyn VerificationAlgorithm> {
+        if let Some(rsa) = self.rsa_parameters() {
+            return Some(rsa);
+        }
         Some(match self {
-            Self::RS256 => &sig::RSA_PKCS1_2048_8192_SHA256,
-            Self::RS384 => &sig::RSA_PKCS1_2048_8192_SHA384,
-            Self::RS512 => &sig::RSA_PKCS1_2048_8192_SHA512,
-            Self::PS256 => &sig::RSA_PSS_2048_8192_SHA256,
-            Self::PS384 => &sig::RSA_PSS_2048_8192_SHA384,
-            Self::PS512 => &sig::RSA_PSS_2048_8192_SHA512,
             Self::ES256 => &sig::ECDSA_P256_SHA256_FIXED,
             Self::ES384 => &sig::ECDSA_P384_SHA384_FIXED,
             Self::EdDSA => &sig::ED25519,
-            Self::HS256 | Self::HS384 | Self::HS512 => return None,
+            _ => return None,
         })
     }
 

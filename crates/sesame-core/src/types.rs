@@ -249,6 +249,38 @@ pub enum UrlError {
     UserInfo(String),
 }
 
+/// `Debug` (`Name("value")`), `Display` (the value), and `Deserialize` and
+/// `FromStr` through `Name::new`, which checks the URL: for the URL newtypes.
+macro_rules! checked_url_impls {
+    ($name:ident) => {
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_tuple(stringify!($name)).field(&self.0).finish()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let value = String::deserialize(deserializer)?;
+                Self::new(value).map_err(serde::de::Error::custom)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = UrlError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::new(s)
+            }
+        }
+    };
+}
+
 /// The provider's issuer identifier (OIDC Discovery §3): an `https` (or `http`,
 /// for development on loopback) URL with no query or fragment.
 ///
@@ -304,31 +336,7 @@ impl Issuer {
     }
 }
 
-impl fmt::Debug for Issuer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Issuer").field(&self.0).finish()
-    }
-}
-
-impl fmt::Display for Issuer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Issuer {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = String::deserialize(deserializer)?;
-        Self::new(value).map_err(serde::de::Error::custom)
-    }
-}
-
-impl std::str::FromStr for Issuer {
-    type Err = UrlError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::new(s)
-    }
-}
+checked_url_impls!(Issuer);
 
 /// A redirection endpoint (RFC 6749 §3.1.2): an absolute URL without a fragment.
 ///
@@ -383,31 +391,7 @@ impl RedirectUri {
     }
 }
 
-impl fmt::Debug for RedirectUri {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("RedirectUri").field(&self.0).finish()
-    }
-}
-
-impl fmt::Display for RedirectUri {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for RedirectUri {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = String::deserialize(deserializer)?;
-        Self::new(value).map_err(serde::de::Error::custom)
-    }
-}
-
-impl std::str::FromStr for RedirectUri {
-    type Err = UrlError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::new(s)
-    }
-}
+checked_url_impls!(RedirectUri);
 
 #[cfg(test)]
 mod tests {

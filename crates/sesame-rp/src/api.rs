@@ -11,7 +11,7 @@ use sesame_core::dpop::{DPOP_HEADER, DPOP_SCHEME, DpopKey};
 use crate::client::OidcClient;
 use crate::dpop::asks_for_nonce;
 use crate::extract::{NotSignedIn, load_with_client};
-use crate::outbound::HttpError;
+use crate::outbound::{self, HttpError};
 
 /// The session's access token, ready to call an API as the user: the
 /// `Authorization` header (and, for a DPoP-bound token, the `DPoP` proof
@@ -133,16 +133,10 @@ impl ApiToken {
         method: &str,
         url: &str,
     ) -> Result<reqwest::Response, ApiTokenError> {
-        request
-            .headers(self.headers(method, url)?)
-            .send()
+        let request = request.headers(self.headers(method, url)?);
+        outbound::send(url, request)
             .await
-            .map_err(|source| {
-                ApiTokenError::Http(HttpError::Transport {
-                    url: url.to_owned(),
-                    source,
-                })
-            })
+            .map_err(ApiTokenError::Http)
     }
 }
 

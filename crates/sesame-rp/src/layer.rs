@@ -1,20 +1,17 @@
 //! `RequireLogin`: the gate in front of protected routes.
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use tower::{Layer, Service};
+use tower::Service;
 use tower_sessions::Session;
 
 use crate::auth::{self, Clients};
 use crate::client::OidcClient;
-use crate::next::is_safe_next;
+use crate::gate::{Gate, next_of};
 use crate::providers::OidcProviders;
+use crate::routes::see_other;
 
 /// Lets signed-in requests through; sends a browser's GET to the login
 /// with a same-origin `next`, and answers everything else (XHR, API calls,
@@ -65,23 +62,14 @@ impl RequireLogin {
     }
 }
 
-impl<S> Layer<S> for RequireLogin {
-    type Service = RequireLoginService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        RequireLoginService {
-            inner,
-            clients: self.clients.clone(),
-        }
-    }
-}
-
 /// The service made by [`RequireLogin`].
 #[derive(Debug, Clone)]
 pub struct RequireLoginService<S> {
     inner: S,
-    clients: Clients,
+    gate: RequireLogin,
 }
+
+crate::gate::gate_layer!(RequireLogin => RequireLoginService { gate });
 
 fn wants_html(req: &Request<Body>) -> bool {
     let h = req.headers();
@@ -97,71 +85,41 @@ fn wants_html(req: &Request<Body>) -> bool {
     (req.method() == Method::GET || req.method() == Method::HEAD) && !xhr && !json_only
 }
 
-impl<S> Service<Request<Body>> for RequireLoginService<S>
-where
-    S: Service<Request<Body>, Response = Response> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: Request<Body>) -> Self::Future {
-        let clients = self.clients.clone();
-        // Take the service that was driven to readiness; leave a clone.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        Box::pin(async move {
-            let Some(session) = req.extensions().get::<Session>().cloned() else {
-                tracing::error!("RequireLogin needs a tower_sessions layer outside it");
-                return Ok(
-                    (StatusCode::INTERNAL_SERVER_ERROR, "session layer missing").into_response()
-                );
-            };
-            if let Some(auth) = auth::current(Some(&clients), &session).await {
-                // Extractors downstream reuse what was just loaded and checked.
-                if let Some(client) = clients.for_session(&auth) {
-                    req.extensions_mut().insert(client);
-                }
-                req.extensions_mut()
-                    .insert(auth::Loaded(std::sync::Arc::new(auth)));
-                return inner.call(req).await;
+impl Gate for RequireLogin {
+    async fn serve<S>(self, mut req: Request<Body>, mut inner: S) -> Result<Response, S::Error>
+    where
+        S: Service<Request<Body>, Response = Response> + Send + 'static,
+        S::Future: Send + 'static,
+    {
+        let clients = self.clients;
+        let Some(session) = req.extensions().get::<Session>().cloned() else {
+            tracing::error!("RequireLogin needs a tower_sessions layer outside it");
+            return Ok((StatusCode::INTERNAL_SERVER_ERROR, "session layer missing").into_response());
+        };
+        if let Some(auth) = auth::current(Some(&clients), &session).await {
+            // Extractors downstream reuse what was just loaded and checked.
+            if let Some(client) = clients.for_session(&auth) {
+                req.extensions_mut().insert(client);
             }
-            if wants_html(&req) {
-                let next = req
-                    .uri()
-                    .path_and_query()
-                    .map_or("/", |p| p.as_str())
-                    .to_owned();
-                let next = if is_safe_next(&next) {
-                    next
-                } else {
-                    "/".to_owned()
-                };
-                let q = serde_urlencoded::to_string([("next", next.as_str())]).unwrap_or_default();
-                let location = format!("{}?{q}", clients.login_path());
-                tracing::debug!("not signed in: redirecting to the login");
-                let mut r = StatusCode::SEE_OTHER.into_response();
-                if let Ok(v) = HeaderValue::from_str(&location) {
-                    r.headers_mut().insert(header::LOCATION, v);
-                }
-                return Ok(r);
-            }
-            tracing::debug!(method = %req.method(), "not signed in: 401");
-            let mut r = (
-                StatusCode::UNAUTHORIZED,
-                axum::Json(json!({"error": "login_required", "login": clients.login_path()})),
-            )
-                .into_response();
-            r.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("OpenIDConnect"),
-            );
-            Ok(r)
-        })
+            req.extensions_mut()
+                .insert(auth::Loaded(std::sync::Arc::new(auth)));
+            return inner.call(req).await;
+        }
+        if wants_html(&req) {
+            let q = serde_urlencoded::to_string([("next", next_of(&req))]).unwrap_or_default();
+            tracing::debug!("not signed in: redirecting to the login");
+            return Ok(see_other(&format!("{}?{q}", clients.login_path())));
+        }
+        tracing::debug!(method = %req.method(), "not signed in: 401");
+        let mut r = (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"error": "login_required", "login": clients.login_path()})),
+        )
+            .into_response();
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("OpenIDConnect"),
+        );
+        Ok(r)
     }
 }

@@ -13,6 +13,7 @@ mod external;
 mod extract;
 mod flow;
 mod frontchannel;
+mod gate;
 mod jwks;
 mod layer;
 #[cfg(feature = "axum-login")]

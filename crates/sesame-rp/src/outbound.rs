@@ -107,15 +107,28 @@ pub(crate) async fn json<T: DeserializeOwned>(
     url: &str,
     request: reqwest::RequestBuilder,
 ) -> Result<T, HttpError> {
-    let response = request
-        .send()
-        .await
-        .map_err(|source| HttpError::Transport {
-            url: url.to_owned(),
-            source,
-        })?;
-    let (status, bytes) = body(url, response).await?;
+    let (status, bytes) = body(url, send(url, request).await?).await?;
     parse_json(url, status, &bytes)
+}
+
+/// Sends a request to `url`; a failure to reach it is [`HttpError::Transport`].
+pub(crate) async fn send(
+    url: &str,
+    request: reqwest::RequestBuilder,
+) -> Result<reqwest::Response, HttpError> {
+    request.send().await.map_err(|source| HttpError::Transport {
+        url: url.to_owned(),
+        source,
+    })
+}
+
+/// A non-2xx answer from `url`, with the start of its body.
+pub(crate) fn status_error(url: &str, status: u16, bytes: &[u8]) -> HttpError {
+    HttpError::Status {
+        url: url.to_owned(),
+        status,
+        body: String::from_utf8_lossy(bytes).chars().take(300).collect(),
+    }
 }
 
 /// A 2xx JSON answer parsed; other statuses become [`HttpError::Status`].
@@ -125,12 +138,7 @@ pub(crate) fn parse_json<T: DeserializeOwned>(
     bytes: &[u8],
 ) -> Result<T, HttpError> {
     if !(200..300).contains(&status) {
-        let text = String::from_utf8_lossy(bytes);
-        return Err(HttpError::Status {
-            url: url.to_owned(),
-            status,
-            body: text.chars().take(300).collect(),
-        });
+        return Err(status_error(url, status, bytes));
     }
     serde_json::from_slice(bytes).map_err(|e| HttpError::Json {
         url: url.to_owned(),
@@ -140,22 +148,12 @@ pub(crate) fn parse_json<T: DeserializeOwned>(
 
 /// GET `url` as raw bytes (2xx only).
 pub(crate) async fn get_bytes(client: &reqwest::Client, url: &str) -> Result<Vec<u8>, HttpError> {
-    let response = client
+    let request = client
         .get(url)
-        .header(reqwest::header::ACCEPT, "application/json")
-        .send()
-        .await
-        .map_err(|source| HttpError::Transport {
-            url: url.to_owned(),
-            source,
-        })?;
-    let (status, bytes) = body(url, response).await?;
+        .header(reqwest::header::ACCEPT, "application/json");
+    let (status, bytes) = body(url, send(url, request).await?).await?;
     if !(200..300).contains(&status) {
-        return Err(HttpError::Status {
-            url: url.to_owned(),
-            status,
-            body: String::from_utf8_lossy(&bytes).chars().take(300).collect(),
-        });
+        return Err(status_error(url, status, &bytes));
     }
     Ok(bytes)
 }

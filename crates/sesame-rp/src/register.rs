@@ -344,10 +344,7 @@ impl OidcClient {
         if let Some(token) = &request.initial_access_token {
             post = post.bearer_auth(token.secret());
         }
-        let response = post.send().await.map_err(|source| HttpError::Transport {
-            url: endpoint.clone(),
-            source,
-        })?;
+        let response = outbound::send(&endpoint, post).await?;
         let (status, body) = outbound::body(&endpoint, response).await?;
         let parsed: Option<Map<String, Value>> = serde_json::from_slice(&body).ok();
         if !(200..300).contains(&status) {

@@ -61,11 +61,9 @@ impl OidcClient {
             None => self.userinfo_bearer(endpoint, access_token, accept).await?,
         };
         if !(200..300).contains(&status) {
-            return Err(LoginError::UserInfo(HttpError::Status {
-                url: endpoint.to_owned(),
-                status,
-                body: String::from_utf8_lossy(&body).chars().take(300).collect(),
-            }));
+            return Err(LoginError::UserInfo(outbound::status_error(
+                endpoint, status, &body,
+            )));
         }
         let info = match (signed, self.inner.userinfo_alg) {
             (true, _) => self.signed_userinfo(&body).await?,
@@ -106,12 +104,9 @@ impl OidcClient {
             self.inner.http.get(endpoint).bearer_auth(access_token)
         }
         .header(reqwest::header::ACCEPT, accept);
-        let response = request.send().await.map_err(|source| {
-            LoginError::UserInfo(HttpError::Transport {
-                url: endpoint.to_owned(),
-                source,
-            })
-        })?;
+        let response = outbound::send(endpoint, request)
+            .await
+            .map_err(LoginError::UserInfo)?;
         let signed = is_jwt(content_type(response.headers()));
         let (status, body) = outbound::body(endpoint, response)
             .await

@@ -186,12 +186,7 @@ impl WebFinger {
             out.extend_from_slice(&chunk);
         }
         if !(200..300).contains(&status) {
-            return Err(HttpError::Status {
-                url: url.to_owned(),
-                status,
-                body: String::from_utf8_lossy(&out).chars().take(300).collect(),
-            }
-            .into());
+            return Err(crate::outbound::status_error(url, status, &out).into());
         }
         Ok(out)
     }

@@ -3,8 +3,10 @@
 wire_enum! {
     /// How a client authenticates at the token, introspection and revocation
     /// endpoints.
+    #[derive(Default)]
     pub enum ClientAuthMethod {
-        /// HTTP Basic with the client id and secret (the OAuth default).
+        /// HTTP Basic with the client id and secret (the default, RFC 7591 §2).
+        #[default]
         ClientSecretBasic = "client_secret_basic",
         /// `client_id` and `client_secret` in the form body.
         ClientSecretPost = "client_secret_post",
@@ -17,19 +19,7 @@ wire_enum! {
     }
 }
 
-impl Default for ClientAuthMethod {
-    /// `client_secret_basic`, the default of RFC 7591 §2.
-    fn default() -> Self {
-        Self::ClientSecretBasic
-    }
-}
-
 impl ClientAuthMethod {
-    /// Parses the wire name.
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::parse_exact(value)
-    }
-
     /// Whether the method authenticates with a client secret the provider issued.
     pub fn uses_secret(self) -> bool {
         matches!(

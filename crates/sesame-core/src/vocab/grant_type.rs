@@ -18,10 +18,3 @@ wire_enum! {
         DeviceCode = "urn:ietf:params:oauth:grant-type:device_code",
     }
 }
-
-impl GrantType {
-    /// Parses the wire name.
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::parse_exact(value)
-    }
-}

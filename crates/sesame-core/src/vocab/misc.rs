@@ -26,11 +26,6 @@ wire_enum! {
 }
 
 impl ResponseMode {
-    /// Parses the wire name.
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::parse_exact(value)
-    }
-
     /// The response is a signed JWT (JARM): `jwt`, `query.jwt`,
     /// `fragment.jwt` or `form_post.jwt`.
     pub fn is_jwt(self) -> bool {
@@ -68,50 +63,26 @@ impl ResponseMode {
 
 wire_enum! {
     /// `subject_type` (OIDC Core §8): which `sub` a client sees for a user.
+    #[derive(Default)]
     pub enum SubjectType {
-        /// The user's own identifier, the same for every client.
+        /// The user's own identifier, the same for every client (the default).
+        #[default]
         Public = "public",
         /// An identifier for the client's sector only (OIDC Core §8.1).
         Pairwise = "pairwise",
     }
 }
 
-impl Default for SubjectType {
-    /// `public`.
-    fn default() -> Self {
-        Self::Public
-    }
-}
-
-impl SubjectType {
-    /// Parses the wire name.
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::parse_exact(value)
-    }
-}
-
 wire_enum! {
     /// `application_type` (OIDC Dynamic Client Registration §2): which
     /// redirect URIs a client may register.
+    #[derive(Default)]
     pub enum ApplicationType {
-        /// A web application: `https` redirect URIs, or `http` on loopback.
+        /// A web application: `https` redirect URIs, or `http` on loopback (the default).
+        #[default]
         Web = "web",
         /// A native application: custom schemes, loopback `http` (RFC 8252).
         Native = "native",
-    }
-}
-
-impl Default for ApplicationType {
-    /// `web`.
-    fn default() -> Self {
-        Self::Web
-    }
-}
-
-impl ApplicationType {
-    /// Parses the wire name.
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::parse_exact(value)
     }
 }
 
@@ -130,11 +101,6 @@ wire_enum! {
 }
 
 impl Prompt {
-    /// Parses one word.
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::parse_exact(value)
-    }
-
     /// Parses a space-separated `prompt` value. `Err` names the first unknown
     /// word; `none` with any other word is refused, as OIDC Core §3.1.2.1
     /// requires. Repeated words are kept once.
@@ -173,12 +139,5 @@ wire_enum! {
         AccessToken = "access_token",
         /// A refresh token.
         RefreshToken = "refresh_token",
-    }
-}
-
-impl TokenTypeHint {
-    /// Parses the wire name.
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::parse_exact(value)
     }
 }

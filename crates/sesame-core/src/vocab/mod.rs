@@ -16,11 +16,33 @@
 //! ```
 
 /// Defines a fieldless enum of wire names with `as_str`, `parse`, `ALL`,
-/// `Display` and string serde.
+/// `Display` and string serde. `parse` reads the exact wire name, unless the
+/// enum is declared `pub enum Name with custom parse { .. }` and writes its own.
+/// A default value is marked `#[default]` under a `#[derive(Default)]`.
 macro_rules! wire_enum {
     (
         $(#[$meta:meta])*
-        pub enum $name:ident {
+        pub enum $name:ident with custom parse { $($body:tt)* }
+    ) => {
+        wire_enum!(@define $(#[$meta])* $name { $($body)* });
+    };
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident { $($body:tt)* }
+    ) => {
+        wire_enum!(@define $(#[$meta])* $name { $($body)* });
+
+        impl $name {
+            /// Parses the wire name.
+            pub fn parse(value: &str) -> Option<Self> {
+                Self::parse_exact(value)
+            }
+        }
+    };
+    (
+        @define
+        $(#[$meta:meta])*
+        $name:ident {
             $(
                 $(#[$vmeta:meta])*
                 $variant:ident = $wire:literal

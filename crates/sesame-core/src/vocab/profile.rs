@@ -12,11 +12,6 @@ wire_enum! {
 }
 
 impl SecurityProfile {
-    /// Parses the exact name.
-    pub fn parse(value: &str) -> Option<Self> {
-        Self::parse_exact(value)
-    }
-
     /// The signing algorithms the profile allows for ID tokens, client
     /// assertions, request objects and DPoP proofs.
     pub const fn signing_algs(self) -> &'static [JwsAlgorithm] {

@@ -3,8 +3,10 @@
 wire_enum! {
     /// The `response_type` of an authorization request: which of code,
     /// ID token and access token come back through the browser.
-    pub enum ResponseType {
-        /// `code`: the authorization code flow.
+    #[derive(Default)]
+    pub enum ResponseType with custom parse {
+        /// `code`: the authorization code flow (the default).
+        #[default]
         Code = "code",
         /// `id_token`: implicit flow without an access token.
         IdToken = "id_token",
@@ -16,13 +18,6 @@ wire_enum! {
         CodeToken = "code token",
         /// `code id_token token`: hybrid flow with everything in the front channel.
         CodeIdTokenToken = "code id_token token",
-    }
-}
-
-impl Default for ResponseType {
-    /// `code`.
-    fn default() -> Self {
-        Self::Code
     }
 }
 

@@ -4,10 +4,7 @@
 //! tokens (`cnf.jkt`) only with the `DPoP` scheme and a proof (`dpop.rs`).
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::extract::FromRequestParts;
@@ -16,9 +13,10 @@ use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use sesame_core::{UnixTime, UnverifiedJws, ValidationError};
-use tower::{Layer, Service};
+use tower::Service;
 
 use crate::client::OidcClient;
+use crate::gate::Gate;
 use crate::metrics;
 use crate::seen_jti::SeenJti;
 
@@ -487,17 +485,6 @@ fn to_claims(claims: Map<String, Value>) -> BearerClaims {
     }
 }
 
-impl<S> Layer<S> for BearerAuth {
-    type Service = BearerService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        BearerService {
-            inner,
-            auth: self.clone(),
-        }
-    }
-}
-
 /// The service made by [`BearerAuth`].
 #[derive(Debug, Clone)]
 pub struct BearerService<S> {
@@ -505,41 +492,30 @@ pub struct BearerService<S> {
     auth: BearerAuth,
 }
 
-impl<S> Service<Request<Body>> for BearerService<S>
-where
-    S: Service<Request<Body>, Response = Response> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+crate::gate::gate_layer!(BearerAuth => BearerService { auth });
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request<Body>) -> Self::Future {
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let auth = self.auth.clone();
-        Box::pin(async move {
-            let (mut parts, body) = req.into_parts();
-            match auth.check_request(&parts).await {
-                Ok(claims) => {
-                    parts.extensions.insert(claims);
-                    inner.call(Request::from_parts(parts, body)).await
-                }
-                Err((BearerError::Missing, _)) => {
-                    tracing::debug!("bearer token missing");
-                    metrics::bearer_check("rejected");
-                    Ok(BearerError::Missing.into_response())
-                }
-                Err((e, dpop)) => {
-                    tracing::info!(error = %e, "bearer token refused");
-                    Ok(e.response(dpop))
-                }
+impl Gate for BearerAuth {
+    async fn serve<S>(self, req: Request<Body>, mut inner: S) -> Result<Response, S::Error>
+    where
+        S: Service<Request<Body>, Response = Response> + Send + 'static,
+        S::Future: Send + 'static,
+    {
+        let (mut parts, body) = req.into_parts();
+        match self.check_request(&parts).await {
+            Ok(claims) => {
+                parts.extensions.insert(claims);
+                inner.call(Request::from_parts(parts, body)).await
             }
-        })
+            Err((BearerError::Missing, _)) => {
+                tracing::debug!("bearer token missing");
+                metrics::bearer_check("rejected");
+                Ok(BearerError::Missing.into_response())
+            }
+            Err((e, dpop)) => {
+                tracing::info!(error = %e, "bearer token refused");
+                Ok(e.response(dpop))
+            }
+        }
     }
 }
 

@@ -139,13 +139,7 @@ impl OidcClient {
             if let Some(token) = access_token {
                 request = request.header(AUTHORIZATION, format!("{DPOP_SCHEME} {token}"));
             }
-            let response = request
-                .send()
-                .await
-                .map_err(|source| HttpError::Transport {
-                    url: url.to_owned(),
-                    source,
-                })?;
+            let response = outbound::send(url, request).await?;
             let headers = response.headers().clone();
             let fresh_nonce = self.remember_nonce(url, &headers);
             let (status, body) = outbound::body(url, response).await?;

@@ -8,24 +8,22 @@
 //! with a stale session gets 401: an expired session never performs a POST.
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use axum::body::Body;
-use axum::http::{HeaderValue, Method, Request, StatusCode, header};
+use axum::http::{Method, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use sesame_core::{Expected, UnixTime};
-use tower::{Layer, Service};
+use tower::Service;
 use tower_sessions::Session;
 
 use crate::auth::{self, Clients};
 use crate::client::OidcClient;
+use crate::gate::{Gate, next_of};
 use crate::metrics;
-use crate::next::is_safe_next;
 use crate::providers::OidcProviders;
+use crate::routes::see_other;
 use crate::session::{AUTH_KEY, AuthSession};
 
 mod lease;
@@ -124,23 +122,14 @@ impl SessionRefresh {
     }
 }
 
-impl<S> Layer<S> for SessionRefresh {
-    type Service = SessionRefreshService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        SessionRefreshService {
-            inner,
-            config: self.clone(),
-        }
-    }
-}
-
 /// The service made by [`SessionRefresh`].
 #[derive(Debug, Clone)]
 pub struct SessionRefreshService<S> {
     inner: S,
     config: SessionRefresh,
 }
+
+crate::gate::gate_layer!(SessionRefresh => SessionRefreshService { config });
 
 enum Stale {
     Fresh,
@@ -295,88 +284,62 @@ fn is_navigation(req: &Request<Body>) -> bool {
     req.method() == Method::GET && !req.headers().contains_key("x-requested-with") && !json_only
 }
 
-impl<S> Service<Request<Body>> for SessionRefreshService<S>
-where
-    S: Service<Request<Body>, Response = Response> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request<Body>) -> Self::Future {
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let config = self.config.clone();
-        Box::pin(async move {
-            let Some(session) = req.extensions().get::<Session>().cloned() else {
-                return inner.call(req).await;
-            };
-            let Some(auth) = auth::current(Some(&config.clients), &session).await else {
-                return inner.call(req).await;
-            };
-            let Some(client) = config.clients.for_session(&auth) else {
-                return inner.call(req).await;
-            };
-            let client = &client;
-            let now = client.now();
-            let access_stale = auth
-                .access_expires_at
-                .is_some_and(|e| e.saturating_sub(now) < SKEW);
-            let id_stale = config
-                .max_id_token_age
-                .is_some_and(|m| now.saturating_sub(auth.id_token_iat) > m);
-            if !(access_stale || id_stale) {
+impl Gate for SessionRefresh {
+    async fn serve<S>(self, req: Request<Body>, mut inner: S) -> Result<Response, S::Error>
+    where
+        S: Service<Request<Body>, Response = Response> + Send + 'static,
+        S::Future: Send + 'static,
+    {
+        let config = self;
+        let Some(session) = req.extensions().get::<Session>().cloned() else {
+            return inner.call(req).await;
+        };
+        let Some(auth) = auth::current(Some(&config.clients), &session).await else {
+            return inner.call(req).await;
+        };
+        let Some(client) = config.clients.for_session(&auth) else {
+            return inner.call(req).await;
+        };
+        let client = &client;
+        let now = client.now();
+        let access_stale = auth
+            .access_expires_at
+            .is_some_and(|e| e.saturating_sub(now) < SKEW);
+        let id_stale = config
+            .max_id_token_age
+            .is_some_and(|m| now.saturating_sub(auth.id_token_iat) > m);
+        if !(access_stale || id_stale) {
+            return inner.call(req).await;
+        }
+        let outcome = if auth.refresh_token.is_some() {
+            refresh(client, &session, &auth, now, &config).await
+        } else {
+            Stale::Fresh
+        };
+        match outcome {
+            Stale::Refreshed => return inner.call(req).await,
+            Stale::Failed => {
+                let _ = session.remove_value(AUTH_KEY).await;
                 return inner.call(req).await;
             }
-            let outcome = if auth.refresh_token.is_some() {
-                refresh(client, &session, &auth, now, &config).await
-            } else {
-                Stale::Fresh
-            };
-            match outcome {
-                Stale::Refreshed => return inner.call(req).await,
-                Stale::Failed => {
-                    let _ = session.remove_value(AUTH_KEY).await;
-                    return inner.call(req).await;
-                }
-                Stale::Fresh => {}
+            Stale::Fresh => {}
+        }
+        // No refresh token: a silent re-authentication for browser GETs, once.
+        let tried: Option<UnixTime> = session.get(SILENT_KEY).await.ok().flatten();
+        if is_navigation(&req) && tried.is_none_or(|t| now.saturating_sub(t) > SILENT_INTERVAL) {
+            let next = next_of(&req);
+            let _ = session.insert(SILENT_KEY, now).await;
+            if let Ok(url) = client.start_login(&session, &next, &[], true).await {
+                return Ok(see_other(&url));
             }
-            // No refresh token: a silent re-authentication for browser GETs, once.
-            let tried: Option<UnixTime> = session.get(SILENT_KEY).await.ok().flatten();
-            if is_navigation(&req) && tried.is_none_or(|t| now.saturating_sub(t) > SILENT_INTERVAL)
-            {
-                let next = req
-                    .uri()
-                    .path_and_query()
-                    .map_or("/", |p| p.as_str())
-                    .to_owned();
-                let next = if is_safe_next(&next) {
-                    next
-                } else {
-                    "/".to_owned()
-                };
-                let _ = session.insert(SILENT_KEY, now).await;
-                if let Ok(url) = client.start_login(&session, &next, &[], true).await {
-                    let mut r = StatusCode::SEE_OTHER.into_response();
-                    if let Ok(v) = HeaderValue::from_str(&url) {
-                        r.headers_mut().insert(header::LOCATION, v);
-                    }
-                    return Ok(r);
-                }
-            }
-            if req.method() != Method::GET && req.method() != Method::HEAD {
-                return Ok((
-                    StatusCode::UNAUTHORIZED,
-                    axum::Json(json!({"error": "session_expired"})),
-                )
-                    .into_response());
-            }
-            inner.call(req).await
-        })
+        }
+        if req.method() != Method::GET && req.method() != Method::HEAD {
+            return Ok((
+                StatusCode::UNAUTHORIZED,
+                axum::Json(json!({"error": "session_expired"})),
+            )
+                .into_response());
+        }
+        inner.call(req).await
     }
 }
