@@ -52,6 +52,76 @@ impl SqlStore {
         Ok(())
     }
 
+    /// Inserts a code's or token's row into `table`, with `used` = 0 if it is
+    /// `single_use` (codes, refresh tokens): `data` is the record as JSON.
+    async fn insert_grant_row(
+        &self,
+        table: &str,
+        single_use: bool,
+        key: &str,
+        grant: &Grant,
+        data: &str,
+        expires_at: UnixTime,
+    ) -> StoreResult<()> {
+        self.record_session_client(grant, expires_at).await?;
+        let (used_column, used_value) = if single_use {
+            (", used", ", 0")
+        } else {
+            ("", "")
+        };
+        let sid = sid_of(grant);
+        self.exec(
+            &format!(
+                "INSERT INTO {table} (token_key, grant_id, client_id, sid, data, expires_at{used_column}, subject) \
+                 VALUES ($1, $2, $3, $4, $5, $6{used_value}, $7)"
+            ),
+            &[
+                Arg::Text(key),
+                Arg::Text(&grant.grant_id),
+                Arg::Text(grant.client_id.as_str()),
+                Arg::OptText(sid.as_deref()),
+                Arg::Text(data),
+                Arg::Int(expires_at),
+                Arg::OptText(subject_of(grant)),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Uses the row `key` of `table` once (one atomic conditional update):
+    /// `Ok(data)` for the first use of a live row, `Err(grant_id)` for a row
+    /// already used, `None` for one unknown, expired or of a revoked grant.
+    async fn consume_once(
+        &self,
+        table: &str,
+        key: &str,
+        now: UnixTime,
+    ) -> StoreResult<Option<Result<String, String>>> {
+        let sql = format!(
+            "UPDATE {table} SET used = 1 WHERE token_key = $1 AND used = 0 AND expires_at > $2 \
+             AND grant_id NOT IN (SELECT grant_id FROM sesame_revoked_grants) RETURNING data"
+        );
+        if let Some(data) = self
+            .one_text(&sql, &[Arg::Text(key), Arg::Int(now)])
+            .await?
+        {
+            return Ok(Some(Ok(data)));
+        }
+        let rows = self
+            .rows(
+                &format!("SELECT grant_id, used FROM {table} WHERE token_key = $1"),
+                &[Arg::Text(key)],
+                &[Col::Text, Col::Int],
+            )
+            .await?;
+        Ok(rows.into_iter().next().and_then(|mut r| {
+            let used = r.get(1).map(Cell::int) == Some(1);
+            let grant_id = r.swap_remove(0).text()?;
+            used.then_some(Err(grant_id))
+        }))
+    }
+
     /// Revokes every grant of `subject` (S11: a new password or a removed
     /// user ends what the old password granted): each of its codes, access and
     /// refresh tokens stops working at once. Returns how many grants.
@@ -105,49 +175,24 @@ fn data_has_subject(data: &str, subject: &str) -> bool {
 #[async_trait]
 impl GrantStore for SqlStore {
     async fn save_code(&self, key: &str, code: &CodeRecord) -> StoreResult<()> {
-        self.record_session_client(&code.grant, code.expires_at)
-            .await?;
         let data = to_json(code)?;
-        let sid = sid_of(&code.grant);
-        self.exec(
-            "INSERT INTO sesame_codes (token_key, grant_id, client_id, sid, data, expires_at, used, subject) VALUES ($1, $2, $3, $4, $5, $6, 0, $7)",
-            &[
-                Arg::Text(key),
-                Arg::Text(&code.grant.grant_id),
-                Arg::Text(code.grant.client_id.as_str()),
-                Arg::OptText(sid.as_deref()),
-                Arg::Text(&data),
-                Arg::Int(code.expires_at),
-                Arg::OptText(subject_of(&code.grant)),
-            ],
+        self.insert_grant_row(
+            "sesame_codes",
+            true,
+            key,
+            &code.grant,
+            &data,
+            code.expires_at,
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     async fn consume_code(&self, key: &str, now: UnixTime) -> StoreResult<Option<CodeUse>> {
-        let won = self
-            .one_text(
-                "UPDATE sesame_codes SET used = 1 WHERE token_key = $1 AND used = 0 AND expires_at > $2 \
-                 AND grant_id NOT IN (SELECT grant_id FROM sesame_revoked_grants) RETURNING data",
-                &[Arg::Text(key), Arg::Int(now)],
-            )
-            .await?;
-        if let Some(data) = won {
-            return Ok(Some(CodeUse::First(Box::new(from_json(&data)?))));
-        }
-        let rows = self
-            .rows(
-                "SELECT grant_id, used FROM sesame_codes WHERE token_key = $1",
-                &[Arg::Text(key)],
-                &[Col::Text, Col::Int],
-            )
-            .await?;
-        Ok(rows.into_iter().next().and_then(|mut r| {
-            let used = r.get(1).map(Cell::int) == Some(1);
-            let grant_id = r.swap_remove(0).text()?;
-            used.then_some(CodeUse::Replayed { grant_id })
-        }))
+        Ok(match self.consume_once("sesame_codes", key, now).await? {
+            Some(Ok(data)) => Some(CodeUse::First(Box::new(from_json(&data)?))),
+            Some(Err(grant_id)) => Some(CodeUse::Replayed { grant_id }),
+            None => None,
+        })
     }
 
     async fn find_code(&self, key: &str, now: UnixTime) -> StoreResult<Option<CodeRecord>> {
@@ -162,24 +207,10 @@ impl GrantStore for SqlStore {
     }
 
     async fn save_access_token(&self, key: &str, token: &AccessTokenRecord) -> StoreResult<()> {
-        self.record_session_client(&token.grant, token.expires_at)
-            .await?;
         let data = to_json(token)?;
-        let sid = sid_of(&token.grant);
-        self.exec(
-            "INSERT INTO sesame_access_tokens (token_key, grant_id, client_id, sid, data, expires_at, subject) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            &[
-                Arg::Text(key),
-                Arg::Text(&token.grant.grant_id),
-                Arg::Text(token.grant.client_id.as_str()),
-                Arg::OptText(sid.as_deref()),
-                Arg::Text(&data),
-                Arg::Int(token.expires_at),
-                Arg::OptText(subject_of(&token.grant)),
-            ],
-        )
-        .await?;
-        Ok(())
+        let table = "sesame_access_tokens";
+        self.insert_grant_row(table, false, key, &token.grant, &data, token.expires_at)
+            .await
     }
 
     async fn find_access_token(
@@ -207,44 +238,20 @@ impl GrantStore for SqlStore {
     }
 
     async fn save_refresh_token(&self, key: &str, token: &RefreshTokenRecord) -> StoreResult<()> {
-        self.record_session_client(&token.grant, token.expires_at)
-            .await?;
         let data = to_json(token)?;
-        let sid = sid_of(&token.grant);
-        self.exec(
-            "INSERT INTO sesame_refresh_tokens (token_key, grant_id, client_id, sid, data, expires_at, used, subject) VALUES ($1, $2, $3, $4, $5, $6, 0, $7)",
-            &[
-                Arg::Text(key),
-                Arg::Text(&token.grant.grant_id),
-                Arg::Text(token.grant.client_id.as_str()),
-                Arg::OptText(sid.as_deref()),
-                Arg::Text(&data),
-                Arg::Int(token.expires_at),
-                Arg::OptText(subject_of(&token.grant)),
-            ],
-        )
-        .await?;
-        Ok(())
+        let table = "sesame_refresh_tokens";
+        self.insert_grant_row(table, true, key, &token.grant, &data, token.expires_at)
+            .await
     }
 
     async fn use_refresh_token(&self, key: &str, now: UnixTime) -> StoreResult<Option<RefreshUse>> {
-        let sql = "UPDATE sesame_refresh_tokens SET used = 1 WHERE token_key = $1 AND used = 0 AND expires_at > $2 \
-             AND grant_id NOT IN (SELECT grant_id FROM sesame_revoked_grants) RETURNING data";
-        if let Some(data) = self.one_text(sql, &[Arg::Text(key), Arg::Int(now)]).await? {
-            return Ok(Some(RefreshUse::First(Box::new(from_json(&data)?))));
-        }
-        let rows = self
-            .rows(
-                "SELECT grant_id, used FROM sesame_refresh_tokens WHERE token_key = $1",
-                &[Arg::Text(key)],
-                &[Col::Text, Col::Int],
-            )
-            .await?;
-        Ok(rows.into_iter().next().and_then(|mut r| {
-            let used = r.get(1).map(Cell::int) == Some(1);
-            let grant_id = r.swap_remove(0).text()?;
-            used.then_some(RefreshUse::Reused { grant_id })
-        }))
+        Ok(
+            match self.consume_once("sesame_refresh_tokens", key, now).await? {
+                Some(Ok(data)) => Some(RefreshUse::First(Box::new(from_json(&data)?))),
+                Some(Err(grant_id)) => Some(RefreshUse::Reused { grant_id }),
+                None => None,
+            },
+        )
     }
 
     async fn find_refresh_token(

@@ -5,7 +5,7 @@ use sesame_core::{JwsAlgorithm, UnixTime};
 use sesame_op::model::{KeyState, StoredKey};
 use sesame_op::store::{KeyStore, StoreError, StoreResult};
 
-use crate::store::{Arg, Cell, Col, Pool, SqlStore, db};
+use crate::store::{Arg, Cell, Col, Pool, SqlStore, bind, db};
 
 /// The PostgreSQL advisory lock held while a missing key is created ("SESAMEKY").
 const KEY_CREATION_LOCK: i64 = 0x5345_5341_4d45_4b59;
@@ -15,24 +15,16 @@ const INSERT_IF_MISSING: &str = "INSERT INTO sesame_keys (kid, alg, state, priva
      SELECT $1, $2, $3, $4, $5, $6 \
      WHERE NOT EXISTS (SELECT 1 FROM sesame_keys WHERE alg = $2 AND state = $3)";
 
-/// Binds `args` in order.
-fn bind<'q, DB: sqlx::Database>(
-    mut q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
-    args: &[Arg<'q>],
-) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
-where
-    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-{
-    for a in args {
-        q = match *a {
-            Arg::Text(s) => q.bind(s),
-            Arg::OptText(s) => q.bind(s),
-            Arg::Int(i) => q.bind(i),
-        };
-    }
-    q
+/// A key's row: `kid`, `alg`, `state`, the sealed private key, and the times.
+fn key_args<'a>(key: &'a StoredKey, sealed: &'a str) -> [Arg<'a>; 6] {
+    [
+        Arg::Text(&key.kid),
+        Arg::Text(key.alg.as_str()),
+        Arg::Text(key.state.as_str()),
+        Arg::Text(sealed),
+        Arg::Int(key.created_at),
+        Arg::Int(key.state_changed_at),
+    ]
 }
 
 fn parse_state(s: &str) -> StoreResult<KeyState> {
@@ -78,14 +70,7 @@ impl KeyStore for SqlStore {
         self.exec(
             "INSERT INTO sesame_keys (kid, alg, state, private_key, created_at, state_changed_at) VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (kid) DO UPDATE SET state = excluded.state, state_changed_at = excluded.state_changed_at",
-            &[
-                Arg::Text(&key.kid),
-                Arg::Text(key.alg.as_str()),
-                Arg::Text(key.state.as_str()),
-                Arg::Text(&sealed),
-                Arg::Int(key.created_at),
-                Arg::Int(key.state_changed_at),
-            ],
+            &key_args(key, &sealed),
         )
         .await?;
         Ok(())
@@ -93,14 +78,7 @@ impl KeyStore for SqlStore {
 
     async fn add_key_if_missing(&self, key: &StoredKey) -> StoreResult<bool> {
         let sealed = self.key.seal(&key.private_pem, &key.kid).map_err(db)?;
-        let args = [
-            Arg::Text(&key.kid),
-            Arg::Text(key.alg.as_str()),
-            Arg::Text(key.state.as_str()),
-            Arg::Text(&sealed),
-            Arg::Int(key.created_at),
-            Arg::Int(key.state_changed_at),
-        ];
+        let args = key_args(key, &sealed);
         let added = match &self.pool {
             // Under a transaction-scoped advisory lock: READ COMMITTED alone would
             // let two racing `NOT EXISTS` checks both pass.

@@ -28,11 +28,8 @@ impl SqlStore {
     pub async fn pairwise_salt(&self) -> StoreResult<PairwiseSalt> {
         let fresh = PairwiseSalt::generate().map_err(StoreError::new)?;
         let bytes = self
-            .secret(PAIRWISE_SALT, &STANDARD.encode(fresh.as_bytes()))
+            .secret_bytes(PAIRWISE_SALT, fresh.as_bytes(), "pairwise salt")
             .await?;
-        let bytes = STANDARD
-            .decode(bytes)
-            .map_err(|_| StoreError::new("the stored pairwise salt is corrupt"))?;
         Ok(PairwiseSalt::new(bytes))
     }
 
@@ -47,12 +44,18 @@ impl SqlStore {
     pub async fn dpop_nonce_key(&self) -> StoreResult<DpopNonceKey> {
         let fresh = DpopNonceKey::generate().map_err(StoreError::new)?;
         let bytes = self
-            .secret(DPOP_NONCE_KEY, &STANDARD.encode(fresh.as_bytes()))
+            .secret_bytes(DPOP_NONCE_KEY, fresh.as_bytes(), "DPoP nonce key")
             .await?;
-        let bytes = STANDARD
-            .decode(bytes)
-            .map_err(|_| StoreError::new("the stored DPoP nonce key is corrupt"))?;
         Ok(DpopNonceKey::new(bytes))
+    }
+
+    /// The bytes of the secret `name` (the `what` of error messages), storing
+    /// `fresh` if there is none yet.
+    async fn secret_bytes(&self, name: &str, fresh: &[u8], what: &str) -> StoreResult<Vec<u8>> {
+        let stored = self.secret(name, &STANDARD.encode(fresh)).await?;
+        STANDARD
+            .decode(stored)
+            .map_err(|_| StoreError::new(format!("the stored {what} is corrupt")))
     }
 
     /// The secret `name`, storing `candidate` (sealed) if there is none yet.

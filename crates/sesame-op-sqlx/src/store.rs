@@ -270,14 +270,7 @@ impl SqlStore {
 
     pub(crate) async fn exec(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
         on!(&self.pool, p => {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()));
-            for a in args {
-                q = match a {
-                    Arg::Text(s) => q.bind(*s),
-                    Arg::OptText(s) => q.bind(*s),
-                    Arg::Int(i) => q.bind(*i),
-                };
-            }
+            let q = bind(sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())), args);
             q.execute(p).await.map(|r| r.rows_affected()).map_err(db)
         })
     }
@@ -294,14 +287,7 @@ impl SqlStore {
             _ => None,
         };
         on!(reader.as_ref().unwrap_or(&self.pool), p => {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()));
-            for a in args {
-                q = match a {
-                    Arg::Text(s) => q.bind(*s),
-                    Arg::OptText(s) => q.bind(*s),
-                    Arg::Int(i) => q.bind(*i),
-                };
-            }
+            let q = bind(sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())), args);
             let rows = q.fetch_all(p).await.map_err(db)?;
             let mut out = Vec::with_capacity(rows.len());
             for row in rows {
@@ -345,6 +331,26 @@ pub(crate) enum Arg<'a> {
     Text(&'a str),
     OptText(Option<&'a str>),
     Int(i64),
+}
+
+/// Binds `args` in order.
+pub(crate) fn bind<'q, DB: sqlx::Database>(
+    mut q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
+    args: &[Arg<'q>],
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
+where
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    for a in args {
+        q = match *a {
+            Arg::Text(s) => q.bind(s),
+            Arg::OptText(s) => q.bind(s),
+            Arg::Int(i) => q.bind(i),
+        };
+    }
+    q
 }
 
 #[derive(Debug, Clone, Copy)]

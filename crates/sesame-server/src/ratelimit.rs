@@ -328,25 +328,25 @@ impl RateLimiter {
 
     /// Takes one token for `key`: `Ok(())`, or `Err(retry_after)`.
     pub fn check(&self, key: &str) -> Result<(), Duration> {
-        self.with_bucket(key, |tokens| {
-            if *tokens >= 1.0 {
-                *tokens -= 1.0;
-                Ok(())
-            } else {
-                Err(self.retry(*tokens))
-            }
-        })
-        .unwrap_or(Ok(()))
+        self.has_token(key, true)
     }
 
     /// Whether `key` has a token left, taking none.
     pub fn peek(&self, key: &str) -> Result<(), Duration> {
+        self.has_token(key, false)
+    }
+
+    /// Whether `key` has a token left (taking it if `take`): `Ok(())`, or
+    /// `Err(retry_after)`.
+    fn has_token(&self, key: &str, take: bool) -> Result<(), Duration> {
         self.with_bucket(key, |tokens| {
-            if *tokens >= 1.0 {
-                Ok(())
-            } else {
-                Err(self.retry(*tokens))
+            if *tokens < 1.0 {
+                return Err(self.retry(*tokens));
             }
+            if take {
+                *tokens -= 1.0;
+            }
+            Ok(())
         })
         .unwrap_or(Ok(()))
     }

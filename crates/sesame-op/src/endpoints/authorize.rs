@@ -8,9 +8,12 @@ use axum::response::Response;
 use serde_json::json;
 use sesame_core::{ErrorCode, ResponseMode};
 
-use super::{error_page, page_flow_error, parse_form, parse_query, see_other};
+use super::{
+    ConfirmForm, asked_user, error_page, page_flow_error, parse_form, parse_query, redeem_form,
+    see_other,
+};
 use crate::flow::authorize::{AuthorizeOutcome, ClientRedirect, authorize};
-use crate::flow::interaction::{self, Refused};
+use crate::flow::interaction;
 use crate::flow::{FlowError, OAuthError, Params};
 use crate::model::InteractionKind;
 use crate::pages::STYLESHEET;
@@ -133,38 +136,27 @@ pub(crate) fn redirect_to_client(p: &Provider, r: ClientRedirect) -> Response {
     }
 }
 
+/// The consent page's form.
+const CONSENT_FORM: ConfirmForm = ConfirmForm {
+    kind: InteractionKind::Consent,
+    incomplete: "the consent form is incomplete",
+    expired: "this consent request has expired or was already answered; start again from the application",
+};
+
 /// POST /consent: `interaction`, `csrf_token`, and `allow` or `deny`.
 pub(super) async fn consent(State(p): State<Provider>, parts: Parts, body: Bytes) -> Response {
     let form = match parse_form(&parts.headers, &body) {
         Ok(f) => f,
         Err(e) => return error_page(&p, StatusCode::BAD_REQUEST, &e),
     };
-    let bad = |d: &str| {
-        error_page(
-            &p,
-            StatusCode::BAD_REQUEST,
-            &OAuthError::new(ErrorCode::InvalidRequest, d),
-        )
-    };
-    let (Some(id), Some(csrf)) = (form.get("interaction"), form.get("csrf_token")) else {
-        return bad("the consent form is incomplete");
-    };
     let now = p.now();
-    let interaction = match interaction::redeem(&p, id, csrf, InteractionKind::Consent, now).await {
-        Ok(Ok(i)) => i,
-        Ok(Err(Refused::Expired)) => {
-            return bad(
-                "this consent request has expired or was already answered; start again from the application",
-            );
-        }
-        Ok(Err(Refused::BadCsrf)) => return bad("the form's CSRF token is invalid"),
-        Ok(Err(_)) => return bad("this form does not belong here"),
-        Err(e) => return page_flow_error(&p, e),
+    let interaction = match redeem_form(&p, &form, &CONSENT_FORM, now).await {
+        Ok(i) => i,
+        Err(page) => return page,
     };
-    let user = match p.inner.authn.current_user(&parts).await {
-        Ok(Some(u)) if u.subject == interaction.subject => u,
-        Ok(_) => return bad("you are no longer signed in as the user who was asked"),
-        Err(e) => return page_flow_error(&p, FlowError::Internal(e.to_string())),
+    let user = match asked_user(&p, &parts, &interaction).await {
+        Ok(u) => u,
+        Err(page) => return page,
     };
     let params = Params(interaction.params);
     if form.get("allow").is_some() && form.get("deny").is_none() {

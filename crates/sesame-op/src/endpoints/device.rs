@@ -11,19 +11,20 @@ use axum::extract::{RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
-use sesame_core::{ErrorCode, UnixTime};
+use serde_json::json;
+use sesame_core::UnixTime;
 use subtle::ConstantTimeEq;
 
 use super::token::authenticated;
 use super::{
-    error_page, flow_error, no_store, page_flow_error, parse_form, parse_query, see_other,
+    ConfirmForm, asked_user, bad_form, error_page, flow_error, no_store, page_flow_error,
+    parse_form, parse_query, redeem_form, see_other,
 };
 use crate::authn::{EndUser, LoginRequest};
-use crate::flow::authorize::describe_scope;
+use crate::flow::FlowError;
+use crate::flow::authorize::{describe_scope, display_name};
 use crate::flow::device::{self, Pending};
-use crate::flow::interaction::{self, Refused};
-use crate::flow::{FlowError, OAuthError};
+use crate::flow::interaction;
 use crate::model::{Grant, InteractionKind};
 use crate::pages::STYLESHEET;
 use crate::paths;
@@ -201,19 +202,7 @@ async fn consent_page(p: &Provider, pending: &Pending, user: &EndUser, now: Unix
         Ok(s) => s,
         Err(e) => return page_flow_error(p, e),
     };
-    let display = p
-        .inner
-        .claims
-        .claims(&user.subject)
-        .await
-        .ok()
-        .flatten()
-        .and_then(|c| {
-            ["name", "preferred_username", "email"]
-                .iter()
-                .find_map(|k| c.get(*k).and_then(Value::as_str).map(str::to_owned))
-        })
-        .unwrap_or_else(|| user.subject.as_str().to_owned());
+    let display = display_name(p, &user.subject).await;
     let scopes: Vec<String> = pending
         .record
         .scopes
@@ -238,36 +227,28 @@ async fn consent_page(p: &Provider, pending: &Pending, user: &EndUser, now: Unix
     )
 }
 
+/// The device consent page's form.
+const DEVICE_CONSENT_FORM: ConfirmForm = ConfirmForm {
+    kind: InteractionKind::DeviceConsent,
+    incomplete: "the consent form is incomplete",
+    expired: "this request has expired or was already answered; enter the code again",
+};
+
 /// POST /device/consent: `interaction`, `csrf_token`, and `allow` or `deny`.
 pub(super) async fn consent(State(p): State<Provider>, parts: Parts, body: Bytes) -> Response {
     let form = match parse_form(&parts.headers, &body) {
         Ok(f) => f,
         Err(e) => return error_page(&p, StatusCode::BAD_REQUEST, &e),
     };
-    let bad = |d: &str| {
-        error_page(
-            &p,
-            StatusCode::BAD_REQUEST,
-            &OAuthError::new(ErrorCode::InvalidRequest, d),
-        )
-    };
-    let (Some(id), Some(csrf)) = (form.get("interaction"), form.get("csrf_token")) else {
-        return bad("the consent form is incomplete");
-    };
+    let bad = |d: &str| bad_form(&p, d);
     let now = p.now();
-    let i = match interaction::redeem(&p, id, csrf, InteractionKind::DeviceConsent, now).await {
-        Ok(Ok(i)) => i,
-        Ok(Err(Refused::Expired)) => {
-            return bad("this request has expired or was already answered; enter the code again");
-        }
-        Ok(Err(Refused::BadCsrf)) => return bad("the form's CSRF token is invalid"),
-        Ok(Err(_)) => return bad("this form does not belong here"),
-        Err(e) => return page_flow_error(&p, e),
+    let i = match redeem_form(&p, &form, &DEVICE_CONSENT_FORM, now).await {
+        Ok(i) => i,
+        Err(page) => return page,
     };
-    let user = match p.inner.authn.current_user(&parts).await {
-        Ok(Some(u)) if u.subject == i.subject => u,
-        Ok(_) => return bad("you are no longer signed in as the user who was asked"),
-        Err(e) => return page_flow_error(&p, FlowError::Internal(e.to_string())),
+    let user = match asked_user(&p, &parts, &i).await {
+        Ok(u) => u,
+        Err(page) => return page,
     };
     let pending = match device_param(&i.params) {
         Some(key) => device::pending_at(&p, &key, now).await,

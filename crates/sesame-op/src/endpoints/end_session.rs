@@ -6,12 +6,12 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::Response;
 use serde_json::json;
-use sesame_core::ErrorCode;
 
-use super::{error_page, page_flow_error, parse_form, parse_query, see_other};
+use super::{
+    ConfirmForm, error_page, page_flow_error, parse_form, parse_query, redeem_form, see_other,
+};
 use crate::flow::end_session::{AfterLogout, EndSessionOutcome, backchannel_notices, end_session};
-use crate::flow::interaction::{self, Refused};
-use crate::flow::{FlowError, OAuthError, Params};
+use crate::flow::{FlowError, Params};
 use crate::model::InteractionKind;
 use crate::pages::STYLESHEET;
 use crate::provider::Provider;
@@ -33,24 +33,14 @@ pub(super) async fn post(State(p): State<Provider>, parts: Parts, body: Bytes) -
         return run(&p, &form, &parts, false).await;
     }
     // The confirmation form.
-    let bad = |d: &str| {
-        error_page(
-            &p,
-            StatusCode::BAD_REQUEST,
-            &OAuthError::new(ErrorCode::InvalidRequest, d),
-        )
+    let form_of = ConfirmForm {
+        kind: InteractionKind::Logout,
+        incomplete: "the sign-out form is incomplete",
+        expired: "this sign-out request has expired; start again",
     };
-    let (Some(id), Some(csrf)) = (form.get("interaction"), form.get("csrf_token")) else {
-        return bad("the sign-out form is incomplete");
-    };
-    let interaction = match interaction::redeem(&p, id, csrf, InteractionKind::Logout, p.now())
-        .await
-    {
-        Ok(Ok(i)) => i,
-        Ok(Err(Refused::Expired)) => return bad("this sign-out request has expired; start again"),
-        Ok(Err(Refused::BadCsrf)) => return bad("the form's CSRF token is invalid"),
-        Ok(Err(_)) => return bad("this form does not belong here"),
-        Err(e) => return page_flow_error(&p, e),
+    let interaction = match redeem_form(&p, &form, &form_of, p.now()).await {
+        Ok(i) => i,
+        Err(page) => return page,
     };
     if form.get("logout").is_none() || form.get("deny").is_some() {
         return page(&p, json!({"cancelled": true}));

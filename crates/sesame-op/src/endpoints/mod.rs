@@ -11,13 +11,17 @@ mod userinfo;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
-use sesame_core::ErrorCode;
+use sesame_core::{ErrorCode, UnixTime};
 
+use crate::authn::EndUser;
+use crate::flow::interaction::{self, Refused};
 use crate::flow::{FlowError, OAuthError, Params};
+use crate::model::{Interaction, InteractionKind};
 use crate::pages::PAGE_CSP;
 use crate::paths;
 use crate::provider::NonceCheck;
@@ -242,6 +246,64 @@ pub(crate) fn error_page(p: &Provider, status: StatusCode, e: &OAuthError) -> Re
         }),
         PAGE_CSP,
     )
+}
+
+/// A 400 error page with `invalid_request`: a browser form the provider
+/// cannot act on.
+pub(crate) fn bad_form(p: &Provider, description: &str) -> Response {
+    error_page(
+        p,
+        StatusCode::BAD_REQUEST,
+        &OAuthError::new(ErrorCode::InvalidRequest, description),
+    )
+}
+
+/// A confirmation form (consent, device consent, sign-out) and what its
+/// error pages say.
+pub(crate) struct ConfirmForm {
+    /// The interaction kind the form answers.
+    pub(crate) kind: InteractionKind,
+    /// The form lacks its `interaction` or `csrf_token`.
+    pub(crate) incomplete: &'static str,
+    /// Its interaction expired or was already answered.
+    pub(crate) expired: &'static str,
+}
+
+/// The interaction a submitted confirmation form names (single use, its kind
+/// and CSRF token checked), or the error page to answer with.
+pub(crate) async fn redeem_form(
+    p: &Provider,
+    form: &Params,
+    f: &ConfirmForm,
+    now: UnixTime,
+) -> Result<Interaction, Response> {
+    let (Some(id), Some(csrf)) = (form.get("interaction"), form.get("csrf_token")) else {
+        return Err(bad_form(p, f.incomplete));
+    };
+    match interaction::redeem(p, id, csrf, f.kind, now).await {
+        Ok(Ok(i)) => Ok(i),
+        Ok(Err(Refused::Expired)) => Err(bad_form(p, f.expired)),
+        Ok(Err(Refused::BadCsrf)) => Err(bad_form(p, "the form's CSRF token is invalid")),
+        Ok(Err(_)) => Err(bad_form(p, "this form does not belong here")),
+        Err(e) => Err(page_flow_error(p, e)),
+    }
+}
+
+/// The user a consent form is answered by: still signed in as the one who
+/// was asked, or the error page.
+pub(crate) async fn asked_user(
+    p: &Provider,
+    parts: &Parts,
+    asked: &Interaction,
+) -> Result<EndUser, Response> {
+    match p.inner.authn.current_user(parts).await {
+        Ok(Some(u)) if u.subject == asked.subject => Ok(u),
+        Ok(_) => Err(bad_form(
+            p,
+            "you are no longer signed in as the user who was asked",
+        )),
+        Err(e) => Err(page_flow_error(p, FlowError::Internal(e.to_string()))),
+    }
 }
 
 /// Internal failures on browser-facing endpoints.

@@ -16,7 +16,7 @@ mod jarm;
 mod parameters;
 mod respond;
 mod target;
-pub(crate) use checks::{describe_scope, verify_hint};
+pub(crate) use checks::{describe_scope, display_name, verify_hint};
 pub(crate) use denied::access_denied;
 
 /// Where and how to send the browser back to the client.

@@ -15,7 +15,7 @@
 //! ([`DEVICE_TTL`]) and by the verification page's per-address limit.
 
 use serde_json::{Map, Value, json};
-use sesame_core::{ErrorCode, Scopes, UnixTime, random};
+use sesame_core::{ErrorCode, UnixTime, random};
 
 use super::{FlowError, Params, err};
 use crate::model::{Client, DeviceAuthorization, DeviceState, Grant, GrantType};
@@ -91,29 +91,9 @@ pub(crate) async fn authorize_device(
             "the client may not use the device authorization grant",
         ));
     }
-    let requested = Scopes::parse(form.get("scope").unwrap_or(""))
-        .map_err(|_| err(ErrorCode::InvalidScope, "scope contains invalid characters"))?;
-    if let Some(allowed) = &client.allowed_scopes
-        && let Some(bad) = requested
-            .iter()
-            .find(|s| !allowed.contains(s.as_str()) && s.as_str() != sesame_core::OPENID)
-    {
-        return Err(err(
-            ErrorCode::InvalidScope,
-            &format!("the client may not request scope {bad}"),
-        ));
-    }
     // Unknown scopes are ignored, as at the authorization endpoint;
     // offline_access only for clients that may refresh.
-    let mut scopes = Scopes::new();
-    for s in requested.iter() {
-        let offline = s.as_str() == sesame_core::OFFLINE_ACCESS;
-        if p.inner.scopes.knows(s.as_str())
-            && (!offline || client.allows_grant(GrantType::RefreshToken))
-        {
-            scopes.insert(s.clone());
-        }
-    }
+    let scopes = super::grant::requested_scopes(p, client, form)?;
     let device_code = random::token()?;
     // A clash with a live user code is unlikely (2^34.6 codes); try again a few times.
     for _ in 0..4 {

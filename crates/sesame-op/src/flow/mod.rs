@@ -59,29 +59,24 @@ impl From<OAuthError> for FlowError {
     }
 }
 
-impl From<StoreError> for FlowError {
-    fn from(e: StoreError) -> Self {
-        Self::Internal(e.to_string())
-    }
+/// `From` conversions of infrastructure errors into [`FlowError::Internal`]:
+/// their text goes to `tracing`, never to the client.
+macro_rules! internal_from {
+    ($($e:ty),+ $(,)?) => {$(
+        impl From<$e> for FlowError {
+            fn from(e: $e) -> Self {
+                Self::Internal(e.to_string())
+            }
+        }
+    )+};
 }
 
-impl From<crate::keys::KeysError> for FlowError {
-    fn from(e: crate::keys::KeysError) -> Self {
-        Self::Internal(e.to_string())
-    }
-}
-
-impl From<crate::subject::SubjectError> for FlowError {
-    fn from(e: crate::subject::SubjectError) -> Self {
-        Self::Internal(e.to_string())
-    }
-}
-
-impl From<sesame_core::random::RandomError> for FlowError {
-    fn from(e: sesame_core::random::RandomError) -> Self {
-        Self::Internal(e.to_string())
-    }
-}
+internal_from!(
+    StoreError,
+    crate::keys::KeysError,
+    crate::subject::SubjectError,
+    sesame_core::random::RandomError,
+);
 
 /// The most parameters a request may carry.
 pub(crate) const MAX_PARAMS: usize = 100;
@@ -106,6 +101,12 @@ impl Params {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
             .filter(|v| !v.is_empty())
+    }
+
+    /// The parameter `name`, or `invalid_request` saying it is missing.
+    pub(crate) fn required(&self, name: &str) -> Result<&str, FlowError> {
+        self.get(name)
+            .ok_or_else(|| err(ErrorCode::InvalidRequest, &format!("{name} is missing")))
     }
 
     /// The first parameter given more than once (`resource` may repeat), or

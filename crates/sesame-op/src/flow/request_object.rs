@@ -21,17 +21,10 @@ use super::{OAuthError, Params};
 use crate::model::Client;
 use crate::provider::Provider;
 
-/// The algorithms request objects may be signed with (every asymmetric one
-/// the core verifies); `none` is separate, see [`NONE`].
-pub(crate) const REQUEST_OBJECT_ALGS: [JwsAlgorithm; 7] = [
-    JwsAlgorithm::RS256,
-    JwsAlgorithm::RS384,
-    JwsAlgorithm::RS512,
-    JwsAlgorithm::PS256,
-    JwsAlgorithm::ES256,
-    JwsAlgorithm::ES384,
-    JwsAlgorithm::EdDSA,
-];
+/// The algorithms request objects may be signed with: every asymmetric one
+/// the core verifies, as for client assertions; `none` is separate, see
+/// [`NONE`].
+pub(crate) const REQUEST_OBJECT_ALGS: [JwsAlgorithm; 7] = super::client_auth::ASSERTION_ALGS;
 
 /// The registered `request_object_signing_alg` that allows unsigned objects.
 pub(crate) const NONE: &str = "none";

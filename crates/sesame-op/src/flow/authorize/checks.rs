@@ -1,9 +1,9 @@
 //! The authorization endpoint's checks that need no request state: the
-//! `id_token_hint`, the PKCE policy, the consent page's wording, and the
-//! redirect of a request object that failed.
+//! `id_token_hint`, the PKCE policy, the consent page's wording and greeting,
+//! and the redirect of a request object that failed.
 
 use serde_json::Value;
-use sesame_core::{ClientId, Expected, IdTokenValidator, UnixTime};
+use sesame_core::{ClientId, Expected, IdTokenValidator, Subject, UnixTime};
 
 use super::{AuthorizeOutcome, ClientRedirect, Request};
 use crate::flow::OAuthError;
@@ -48,6 +48,23 @@ pub(crate) async fn verify_hint(
         .validate(hint, &ring.verify, iat, &Expected::default())
         .ok()
         .map(|t| t.claims.sub.into_string())
+}
+
+/// The name a consent page greets `subject` by: the first of `name`,
+/// `preferred_username` and `email` the claims source has, or the subject.
+pub(crate) async fn display_name(p: &Provider, subject: &Subject) -> String {
+    p.inner
+        .claims
+        .claims(subject)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|c| {
+            ["name", "preferred_username", "email"]
+                .iter()
+                .find_map(|k| c.get(*k).and_then(Value::as_str).map(str::to_owned))
+        })
+        .unwrap_or_else(|| subject.as_str().to_owned())
 }
 
 /// Plain words for a scope on the consent page.

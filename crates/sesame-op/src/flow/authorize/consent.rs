@@ -1,7 +1,6 @@
 //! Step 6 of the authorization endpoint: consent to the scopes, and to each
 //! claim the claims parameter asks for beyond them.
 
-use serde_json::Value;
 use sesame_core::{ErrorCode, Prompt};
 
 use super::checks::{describe_claim, describe_scope};
@@ -85,19 +84,7 @@ async fn page(
         at.now,
     )
     .await?;
-    let display = p
-        .inner
-        .claims
-        .claims(&user.subject)
-        .await
-        .ok()
-        .flatten()
-        .and_then(|c| {
-            ["name", "preferred_username", "email"]
-                .iter()
-                .find_map(|k| c.get(*k).and_then(Value::as_str).map(str::to_owned))
-        })
-        .unwrap_or_else(|| user.subject.as_str().to_owned());
+    let display = super::checks::display_name(p, &user.subject).await;
     Ok(AuthorizeOutcome::Consent {
         interaction,
         csrf,

@@ -15,9 +15,7 @@ pub(super) async fn authorization_code(
     dpop: Option<&str>,
     now: UnixTime,
 ) -> Result<TokenResponse, FlowError> {
-    let code = form
-        .get("code")
-        .ok_or_else(|| err(ErrorCode::InvalidRequest, "code is missing"))?;
+    let code = form.required("code")?;
     crate::flow::resource::check_before_consuming(p, client, &token_key(code), form, now).await?;
     let record = match p.inner.store.consume_code(&token_key(code), now).await? {
         None => {
@@ -28,27 +26,17 @@ pub(super) async fn authorization_code(
         }
         Some(CodeUse::Replayed { grant_id }) => {
             // RFC 6749 §4.1.2: a replayed code revokes what it issued.
-            p.inner
-                .store
-                .revoke_grant(&grant_id, p.revocation_horizon(now))
-                .await?;
-            tracing::warn!(
-                client_id = client.client_id.as_str(),
-                "authorization code replayed; its tokens are revoked"
+            let replayed = (
+                "authorization code replayed; its tokens are revoked",
+                "the code was already used",
             );
-            return Err(err(ErrorCode::InvalidGrant, "the code was already used"));
+            return super::refuse_replay(p, client, &grant_id, replayed, now).await;
         }
         Some(CodeUse::First(record)) => *record,
     };
     if record.grant.client_id != client.client_id {
-        p.inner
-            .store
-            .revoke_grant(&record.grant.grant_id, p.revocation_horizon(now))
-            .await?;
-        return Err(err(
-            ErrorCode::InvalidGrant,
-            "the code was issued to another client",
-        ));
+        let why = "the code was issued to another client";
+        return super::revoke_and_refuse(p, &record.grant.grant_id, why, now).await;
     }
     // RFC 9449 §10: a code bound with dpop_jkt (or a DPoP proof at PAR)
     // needs a proof made with that key.

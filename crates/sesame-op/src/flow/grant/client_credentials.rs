@@ -15,12 +15,7 @@ pub(super) async fn client_credentials(
     dpop: Option<&str>,
     now: UnixTime,
 ) -> Result<TokenResponse, FlowError> {
-    if client.is_public() {
-        return Err(err(
-            ErrorCode::UnauthorizedClient,
-            "public clients cannot use client_credentials",
-        ));
-    }
+    super::confidential_only(client, "client_credentials")?;
     let requested = Scopes::parse(form.get("scope").unwrap_or(""))
         .map_err(|_| err(ErrorCode::InvalidScope, "scope contains invalid characters"))?;
     if requested.contains(sesame_core::OPENID) || requested.contains(sesame_core::OFFLINE_ACCESS) {

@@ -20,9 +20,7 @@ pub(crate) async fn poll(
     dpop: Option<&str>,
     now: UnixTime,
 ) -> Result<TokenResponse, FlowError> {
-    let device_code = form
-        .get("device_code")
-        .ok_or_else(|| err(ErrorCode::InvalidRequest, "device_code is missing"))?;
+    let device_code = form.required("device_code")?;
     let key = token_key(device_code);
     let Some(record) = p.inner.store.find_device_authorization(&key).await? else {
         return Err(err(ErrorCode::InvalidGrant, "the device code is invalid"));
@@ -69,18 +67,11 @@ pub(crate) async fn poll(
         DeviceState::Denied => Err(err(ErrorCode::AccessDenied, "the user denied the request")),
         DeviceState::Redeemed { grant_id } => {
             // As with a replayed code: what it issued is revoked.
-            p.inner
-                .store
-                .revoke_grant(grant_id, p.revocation_horizon(now))
-                .await?;
-            tracing::warn!(
-                client_id = client.client_id.as_str(),
-                "device code used again; its tokens are revoked"
-            );
-            Err(err(
-                ErrorCode::InvalidGrant,
+            let replayed = (
+                "device code used again; its tokens are revoked",
                 "the device code was already used",
-            ))
+            );
+            super::refuse_replay(p, client, grant_id, replayed, now).await
         }
         DeviceState::Approved(grant) => {
             next.state = DeviceState::Redeemed {

@@ -2,7 +2,7 @@
 //! RFC 8628 §3.4): the dispatch to one grant per file, and what they share.
 
 use serde::Serialize;
-use sesame_core::{ErrorCode, UnixTime};
+use sesame_core::{ErrorCode, Scopes, UnixTime};
 
 use super::issue::{self, IdTokenInput};
 use super::{FlowError, Params, err};
@@ -66,9 +66,7 @@ pub(crate) async fn token(
             &format!("{name} was given more than once"),
         ));
     }
-    let grant_type = form
-        .get("grant_type")
-        .ok_or_else(|| err(ErrorCode::InvalidRequest, "grant_type is missing"))?;
+    let grant_type = form.required("grant_type")?;
     // `password` exists only when the provider enables it, whatever clients list.
     let grant = GrantType::parse(grant_type)
         .filter(|g| *g != GrantType::Implicit)
@@ -164,4 +162,80 @@ pub(crate) fn refresh_binding(client: &Client, grant: &Grant, dpop: Option<&str>
     } else {
         bound(grant, None)
     }
+}
+
+/// Revokes the grant `grant_id` (what it issued stops working) and refuses
+/// the request with `invalid_grant`: for a replayed code or refresh token, or
+/// one presented by another client.
+pub(super) async fn revoke_and_refuse<T>(
+    p: &Provider,
+    grant_id: &str,
+    description: &str,
+    now: UnixTime,
+) -> Result<T, FlowError> {
+    p.inner
+        .store
+        .revoke_grant(grant_id, p.revocation_horizon(now))
+        .await?;
+    Err(err(ErrorCode::InvalidGrant, description))
+}
+
+/// A code or token presented again (RFC 6749 §4.1.2, RFC 9700 §4.14.2):
+/// `log` goes to the warning log, what it issued is revoked, and the request
+/// is refused with `invalid_grant` and `description`.
+pub(super) async fn refuse_replay<T>(
+    p: &Provider,
+    client: &Client,
+    grant_id: &str,
+    (log, description): (&str, &str),
+    now: UnixTime,
+) -> Result<T, FlowError> {
+    tracing::warn!(client_id = client.client_id.as_str(), "{log}");
+    revoke_and_refuse(p, grant_id, description, now).await
+}
+
+/// Refuses a grant meant for confidential clients to a public one
+/// (`unauthorized_client`).
+pub(super) fn confidential_only(client: &Client, grant: &str) -> Result<(), FlowError> {
+    if client.is_public() {
+        return Err(err(
+            ErrorCode::UnauthorizedClient,
+            &format!("public clients cannot use {grant}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The scopes of the request's `scope` that a user's grant gets without the
+/// authorization endpoint (password, device authorization): a scope the
+/// client may not request is `invalid_scope`; scopes the provider does not
+/// know are ignored, as at the authorization endpoint, and `offline_access`
+/// is kept only for clients that may use refresh tokens.
+pub(crate) fn requested_scopes(
+    p: &Provider,
+    client: &Client,
+    form: &Params,
+) -> Result<Scopes, FlowError> {
+    let requested = Scopes::parse(form.get("scope").unwrap_or(""))
+        .map_err(|_| err(ErrorCode::InvalidScope, "scope contains invalid characters"))?;
+    if let Some(allowed) = &client.allowed_scopes
+        && let Some(bad) = requested
+            .iter()
+            .find(|s| !allowed.contains(s.as_str()) && s.as_str() != sesame_core::OPENID)
+    {
+        return Err(err(
+            ErrorCode::InvalidScope,
+            &format!("the client may not request scope {bad}"),
+        ));
+    }
+    let mut scopes = Scopes::new();
+    for s in requested.iter() {
+        let offline = s.as_str() == sesame_core::OFFLINE_ACCESS;
+        if p.inner.scopes.knows(s.as_str())
+            && (!offline || client.allows_grant(GrantType::RefreshToken))
+        {
+            scopes.insert(s.clone());
+        }
+    }
+    Ok(scopes)
 }

@@ -2,45 +2,15 @@
 //! [`crate::Settings::password_grant`] is on, and then only for confidential
 //! clients registered with the `password` grant type.
 
-use sesame_core::{ErrorCode, Scopes, UnixTime};
+use sesame_core::{ErrorCode, UnixTime};
 
 use super::TokenResponse;
 use crate::authn::RequestInfo;
 use crate::authn::{PasswordCheck, PasswordRequest};
 use crate::flow::issue;
 use crate::flow::{FlowError, Params, err};
-use crate::model::{Client, Grant, GrantType};
+use crate::model::{Client, Grant};
 use crate::provider::Provider;
-
-/// The scopes a password grant gets: what the client may ask for, of what the
-/// provider knows. The resource owner typing their password into the client
-/// is their consent (RFC 6749 §4.3: the client is trusted with the
-/// password), so no consent page and no stored consent; `offline_access`
-/// is granted to clients that may use refresh tokens.
-fn granted_scopes(p: &Provider, client: &Client, form: &Params) -> Result<Scopes, FlowError> {
-    let requested = Scopes::parse(form.get("scope").unwrap_or(""))
-        .map_err(|_| err(ErrorCode::InvalidScope, "scope contains invalid characters"))?;
-    if let Some(allowed) = &client.allowed_scopes
-        && let Some(bad) = requested
-            .iter()
-            .find(|s| !allowed.contains(s.as_str()) && s.as_str() != sesame_core::OPENID)
-    {
-        return Err(err(
-            ErrorCode::InvalidScope,
-            &format!("the client may not request scope {bad}"),
-        ));
-    }
-    let mut scopes = Scopes::new();
-    for s in requested.iter() {
-        let offline = s.as_str() == sesame_core::OFFLINE_ACCESS;
-        if p.inner.scopes.knows(s.as_str())
-            && (!offline || client.allows_grant(GrantType::RefreshToken))
-        {
-            scopes.insert(s.clone());
-        }
-    }
-    Ok(scopes)
-}
 
 pub(crate) async fn password(
     p: &Provider,
@@ -53,12 +23,7 @@ pub(crate) async fn password(
     // Without client authentication anyone who knows a client_id could test
     // passwords here; RFC 6749 §4.3.2 leaves public clients to the provider,
     // and Sesame refuses them (as OAuth 2.0 Security BCP §2.4 advises).
-    if client.is_public() {
-        return Err(err(
-            ErrorCode::UnauthorizedClient,
-            "public clients cannot use the password grant",
-        ));
-    }
+    super::confidential_only(client, "the password grant")?;
     let Some(passwords) = &p.inner.passwords else {
         // `build` refuses password_grant without an authenticator.
         return Err(err(
@@ -66,15 +31,15 @@ pub(crate) async fn password(
             "unsupported grant_type",
         ));
     };
-    let username = form
-        .get("username")
-        .ok_or_else(|| err(ErrorCode::InvalidRequest, "username is missing"))?;
-    let password = form
-        .get("password")
-        .ok_or_else(|| err(ErrorCode::InvalidRequest, "password is missing"))?;
+    let username = form.required("username")?;
+    let password = form.required("password")?;
     // Everything the client controls is checked before the password, so a
-    // malformed request costs neither a hash nor a rate-limit token.
-    let scopes = granted_scopes(p, client, form)?;
+    // malformed request costs neither a hash nor a rate-limit token. The
+    // resource owner typing their password into the client is their consent
+    // (RFC 6749 §4.3: the client is trusted with the password), so no
+    // consent page and no stored consent; `offline_access` is granted to
+    // clients that may use refresh tokens.
+    let scopes = super::requested_scopes(p, client, form)?;
     let resources = crate::flow::resource::requested(client, form)?;
     let request = PasswordRequest {
         username,

@@ -3,11 +3,15 @@
 use sesame_core::{ErrorCode, Scopes, UnixTime};
 
 use super::TokenResponse;
-use crate::flow::issue::{self, IdTokenInput};
+use crate::flow::issue;
 use crate::flow::{FlowError, Params, err};
 use crate::model::{Client, Grant, RefreshTokenRecord, RefreshUse};
 use crate::provider::Provider;
 use crate::secrets::token_key;
+
+/// The refusal of a refresh token presented by a client it was not issued to
+/// (which revokes its grant).
+const ANOTHER_CLIENT: &str = "the refresh token was issued to another client";
 
 pub(super) async fn refresh_token(
     p: &Provider,
@@ -16,9 +20,7 @@ pub(super) async fn refresh_token(
     dpop: Option<&str>,
     now: UnixTime,
 ) -> Result<TokenResponse, FlowError> {
-    let presented = form
-        .get("refresh_token")
-        .ok_or_else(|| err(ErrorCode::InvalidRequest, "refresh_token is missing"))?;
+    let presented = form.required("refresh_token")?;
     let key = token_key(presented);
     check_before_use(p, client, form, dpop, &key, now).await?;
     let rotate = crate::profile::rotates_refresh_tokens(p, client);
@@ -44,55 +46,33 @@ pub(super) async fn refresh_token(
     // An absolute limit on the family, whatever the rotations.
     let created = record.grant.created_at;
     if created > 0 && now - created > p.inner.settings.refresh_token_max_lifetime {
-        p.inner
-            .store
-            .revoke_grant(&record.grant.grant_id, p.revocation_horizon(now))
-            .await?;
-        return Err(err(
-            ErrorCode::InvalidGrant,
-            "the grant is too old; sign in again",
-        ));
+        let why = "the grant is too old; sign in again";
+        return super::revoke_and_refuse(p, &record.grant.grant_id, why, now).await;
     }
     // The user must still exist.
     if issue::released_claims(p, &record.grant).await?.is_none() {
-        p.inner
-            .store
-            .revoke_grant(&record.grant.grant_id, p.revocation_horizon(now))
-            .await?;
-        return Err(err(ErrorCode::InvalidGrant, "the user no longer exists"));
+        let why = "the user no longer exists";
+        return super::revoke_and_refuse(p, &record.grant.grant_id, why, now).await;
     }
     let narrowed = Grant {
-        scopes: scopes.clone(),
+        scopes,
         resources: crate::flow::resource::narrowed(&record.grant, form)?,
         jkt: dpop.map(str::to_owned),
         ..record.grant.clone()
     };
-    let (access, ttl) = issue::mint_access_token(p, client, &narrowed, now).await?;
-    let id_token = if scopes.contains(sesame_core::OPENID) {
-        let input = IdTokenInput {
-            nonce: None,
-            access_token: Some(&access),
-            code: None,
-        };
-        Some(issue::mint_id_token(p, client, &narrowed, input, now).await?)
-    } else {
-        None
+    let tokens = super::UserTokens {
+        for_token: &narrowed,
+        nonce: None,
+        refresh: false,
     };
+    let mut answer = super::user_tokens(p, client, &narrowed, tokens, dpop, now).await?;
     // The new refresh token keeps the original scope (RFC 6749 §6). Without
     // rotation the client keeps the one it sent (RFC 6749 §5.1: none is issued).
-    let refresh = if rotate {
-        Some(issue::mint_refresh_token(p, &record.grant, now).await?)
-    } else {
-        None
-    };
-    Ok(TokenResponse {
-        access_token: access.secret().to_owned(),
-        token_type: "Bearer",
-        expires_in: ttl,
-        refresh_token: refresh.map(|r| r.secret().to_owned()),
-        id_token,
-        scope: scopes.to_string(),
-    })
+    if rotate {
+        let refresh = issue::mint_refresh_token(p, &record.grant, now).await?;
+        answer.refresh_token = Some(refresh.secret().to_owned());
+    }
+    Ok(answer)
 }
 
 /// RFC 9449 §5: a refresh token bound to a DPoP key (a public client's)
@@ -124,14 +104,7 @@ async fn check_before_use(
         // it is used, so a wrong proof does not spend it.
         key_check(&live.grant, dpop)?;
         if live.grant.client_id != client.client_id {
-            p.inner
-                .store
-                .revoke_grant(&live.grant.grant_id, p.revocation_horizon(now))
-                .await?;
-            return Err(err(
-                ErrorCode::InvalidGrant,
-                "the refresh token was issued to another client",
-            ));
+            return super::revoke_and_refuse(p, &live.grant.grant_id, ANOTHER_CLIENT, now).await;
         }
         if let Some(s) = form.get("scope") {
             let s = Scopes::parse(s)
@@ -179,30 +152,16 @@ async fn spend(
             ));
         }
         Some(RefreshUse::Reused { grant_id }) => {
-            p.inner
-                .store
-                .revoke_grant(&grant_id, p.revocation_horizon(now))
-                .await?;
-            tracing::warn!(
-                client_id = client.client_id.as_str(),
-                "rotated refresh token reused; the family is revoked"
-            );
-            return Err(err(
-                ErrorCode::InvalidGrant,
+            let reused = (
+                "rotated refresh token reused; the family is revoked",
                 "the refresh token was already used; every token of this grant is revoked",
-            ));
+            );
+            return super::refuse_replay(p, client, &grant_id, reused, now).await;
         }
         Some(RefreshUse::First(record)) => *record,
     };
     if record.grant.client_id != client.client_id {
-        p.inner
-            .store
-            .revoke_grant(&record.grant.grant_id, p.revocation_horizon(now))
-            .await?;
-        return Err(err(
-            ErrorCode::InvalidGrant,
-            "the refresh token was issued to another client",
-        ));
+        return super::revoke_and_refuse(p, &record.grant.grant_id, ANOTHER_CLIENT, now).await;
     }
     Ok(record)
 }
