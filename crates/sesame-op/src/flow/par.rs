@@ -150,11 +150,7 @@ pub(crate) async fn store(
     now: UnixTime,
 ) -> Result<String, FlowError> {
     let handle = random::token()?;
-    let client_id = params
-        .iter()
-        .find(|(k, _)| k == "client_id")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
+    let key = pushed_key(client_of(&params), &handle);
     let record = Interaction {
         kind: InteractionKind::Pushed,
         params,
@@ -163,11 +159,16 @@ pub(crate) async fn store(
         csrf: String::new(),
         expires_at: now + ttl,
     };
-    p.inner
-        .store
-        .save_interaction(&pushed_key(&client_id, &handle), &record)
-        .await?;
+    p.inner.store.save_interaction(&key, &record).await?;
     Ok(format!("{REQUEST_URI_PREFIX}{handle}"))
+}
+
+/// The `client_id` among a pushed request's parameters.
+fn client_of(params: &[(String, String)]) -> &str {
+    params
+        .iter()
+        .find(|(k, _)| k == "client_id")
+        .map_or("", |(_, v)| v.as_str())
 }
 
 /// The store key of a pushed request: its handle bound to the client that
@@ -218,7 +219,7 @@ pub(crate) async fn take(
                 .await?;
             p.inner
                 .store
-                .take_interaction(&token_key(&first), now)
+                .take_interaction(&pushed_key(client_id, &first), now)
                 .await?;
             if !first_back {
                 return Err(bad("the pushed request was already used"));
@@ -256,7 +257,10 @@ pub(crate) async fn keep_until_login(
     };
     p.inner
         .store
-        .save_interaction(&token_key(&origin.handle), &record)
+        .save_interaction(
+            &pushed_key(client_of(&origin.params), &origin.handle),
+            &record,
+        )
         .await?;
     back.push((ORIGIN.into(), origin.handle.clone()));
     Ok(())
