@@ -8,9 +8,14 @@ prints one "PASS peer: flow" / "FAIL peer: flow: why" line per step.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import html.parser
 import re
+import struct
 import sys
+import time
 import traceback
 from urllib.parse import urljoin, urlparse
 
@@ -93,8 +98,10 @@ class Browser:
             data[button] = f["buttons"][button]
         return self.follow(self.s.post(f["action"], data=data, allow_redirects=False, timeout=10), stop_at)
 
-    def sign_in(self, r: requests.Response, stopped, username: str, password: str, stop_at=None):
+    def sign_in(self, r: requests.Response, stopped, username: str, password: str, stop_at=None,
+                totp_secret: str | None = None):
         """At Sesame's login page (`r`, from get/follow): submits the password,
+        then the TOTP code if `totp_secret` is given (the code page must come),
         then Allow on the consent page if one is shown."""
         check(stopped is None and urlparse(r.url).path == "/login", f"expected the login page, got {r.status_code} {r.url}")
         r, stopped = self.submit(
@@ -103,9 +110,24 @@ class Browser:
             {"username": username, "password": password},
             stop_at=stop_at,
         )
+        if totp_secret is not None:
+            check(stopped is None and any("totp" in f["fields"] for f in forms(r)),
+                  f"expected the TOTP code page after the password, got {r.status_code} {r.url}")
+            r, stopped = self.submit(r, lambda f: "totp" in f["fields"], {"totp": totp_code(totp_secret)},
+                                     stop_at=stop_at)
         if stopped is None and is_consent(r):
             r, stopped = self.submit(r, lambda f: "interaction" in f["fields"], button="allow", stop_at=stop_at)
         return r, stopped
+
+
+def totp_code(secret_b32: str, now: float | None = None) -> str:
+    """The RFC 6238 code (SHA-1, 6 digits, 30 s) an authenticator app shows for `secret_b32`."""
+    key = base64.b32decode(secret_b32 + "=" * (-len(secret_b32) % 8))
+    step = int((time.time() if now is None else now) // 30)
+    mac = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    value = struct.unpack(">I", mac[offset:offset + 4])[0] & 0x7FFFFFFF
+    return f"{value % 1_000_000:06d}"
 
 
 def redact(line: str) -> str:

@@ -20,6 +20,7 @@
 # - dbd-django-oidc-client (PyPI) in a small Django site, interop/django_rp2/
 #   (its defaults: PKCE, basic auth, RP-initiated logout; its claims hook).
 # - openid-client with DPoP (interop/dpop.sh): nonces required, dpop_jkt, PAR, refresh;
+# - Authlib with a TOTP user: password + code, amr/acr in the verified ID token;
 # - JARM and PAR (interop/jarm_par.sh): openid-client at `sesame serve`, `sesame app --par --jarm` at oidc-provider;
 # - FAPI 2.0 (interop/fapi2.sh): oidc-provider with its FAPI 2.0 profile (PAR, DPoP, private_key_jwt,
 #   PS256/ES256) as the provider of `sesame app --profile fapi2`, with a P-256 and an RSA key;
@@ -304,6 +305,18 @@ run_sesame_serve_peers() {
       --redirect-uri "http://127.0.0.1:$cb_port/cb" --post-logout-redirect-uri "http://127.0.0.1:$cb_port/bye" \
       --username interop --password "$password"
   done
+  # A user with TOTP (`sesame users totp`): Authlib verifies the ID token of a password + code sign-in,
+  # whose amr and acr say so (RFC 8176).
+  SESAME_LOG_LEVEL=warn "$SESAME_BIN" --database "$db" users add --username interop-mfa --password "$password" \
+    --email interop-mfa@example.com --name "Interop User (mfa)" >/dev/null
+  local totp_secret
+  totp_secret="$(SESAME_LOG_LEVEL=warn "$SESAME_BIN" --database "$db" users totp --username interop-mfa --json | field secret)"
+  json="$(add_client "Authlib (TOTP)" client_secret_basic)"
+  run_peer "authlib (TOTP)" "$PY" "$INTEROP/rp_authlib.py" \
+    --issuer "$issuer" --client-id="$(field client_id <<<"$json")" --client-secret="$(field client_secret <<<"$json")" \
+    --auth-method client_secret_basic \
+    --redirect-uri "http://127.0.0.1:$cb_port/cb" --post-logout-redirect-uri "http://127.0.0.1:$cb_port/bye" \
+    --username interop-mfa --password "$password" --totp-secret "$totp_secret"
   for method in client_secret_basic client_secret_post; do
     json="$(add_client "pyoidc ($method)" "$method")"
     run_peer "pyoidc ($method)" "$PY" "$INTEROP/rp_pyoidc.py" \
