@@ -28,48 +28,27 @@ fn screenshots_dir() -> PathBuf {
     dir
 }
 
-#[tokio::test]
-async fn demo_in_headless_chromium() {
+/// Headless Chromium driven over WebDriver (chromedriver on a free port),
+/// or `None` (said in the test summary) when they are not installed.
+struct Chromium {
+    c: fantoccini::Client,
+    _driver: Driver,
+    _profile: TempDir,
+}
+
+async fn chromium(test: &str) -> Option<Chromium> {
     let (Ok(chromium), Ok(chromedriver)) = (which("chromium"), which("chromedriver")) else {
-        let _: Option<()> = crate::support::missing(
-            "demo_in_headless_chromium",
+        return crate::support::missing(
+            test,
             "chromium and chromedriver (apt-get install chromium chromium-driver; .ci/run does)",
         );
-        return;
     };
-    let dir = TempDir::new();
-    let data = dir.0.display().to_string();
-    let demo = Running::start(
-        &[
-            "demo",
-            "--data-dir",
-            &data,
-            "--port",
-            "0",
-            "--app-port",
-            "0",
-        ],
-        "Press Ctrl-C",
-    );
-    let app = demo
-        .line_with("Demo app:")
-        .split_whitespace()
-        .nth(2)
-        .unwrap()
-        .to_owned();
-    let password = demo
-        .line_with("Sign in as")
-        .split_whitespace()
-        .last()
-        .unwrap()
-        .to_owned();
-
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let _driver = Driver(
+    let driver = Driver(
         Command::new(&chromedriver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -106,16 +85,64 @@ async fn demo_in_headless_chromium() {
         }
     }
     let c = client.expect("chromedriver started");
-    let shots = screenshots_dir();
-    let shot = |name: &'static str| {
-        let c = c.clone();
-        let path = shots.join(name);
-        async move {
-            let png = c.screenshot().await.unwrap();
-            std::fs::write(&path, png).unwrap();
-        }
-    };
+    Some(Chromium {
+        c,
+        _driver: driver,
+        _profile: profile,
+    })
+}
 
+/// `sesame demo` on free ports: the process, the app's URL and the demo
+/// user's password.
+fn demo(dir: &TempDir) -> (Running, String, String) {
+    let data = dir.0.display().to_string();
+    let demo = Running::start(
+        &[
+            "demo",
+            "--data-dir",
+            &data,
+            "--port",
+            "0",
+            "--app-port",
+            "0",
+        ],
+        "Press Ctrl-C",
+    );
+    let app = demo
+        .line_with("Demo app:")
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .to_owned();
+    let password = demo
+        .line_with("Sign in as")
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .to_owned();
+
+    (demo, app, password)
+}
+
+/// Saves a screenshot of the page `c` shows as `name`.
+async fn shot(c: &fantoccini::Client, name: &str) {
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(screenshots_dir().join(name), png).unwrap();
+}
+
+#[tokio::test]
+async fn demo_in_headless_chromium() {
+    let Some(Chromium {
+        c,
+        _driver,
+        _profile,
+    }) = chromium("demo_in_headless_chromium").await
+    else {
+        return;
+    };
+    let dir = TempDir::new();
+    let (_demo, app, password) = demo(&dir);
+    let shots = screenshots_dir();
     c.goto(&format!("{app}/")).await.unwrap();
     let body = c
         .find(Locator::Css("body"))
@@ -125,7 +152,7 @@ async fn demo_in_headless_chromium() {
         .await
         .unwrap();
     assert!(body.contains("Welcome"), "{body}");
-    shot("1-app-logged-out.png").await;
+    shot(&c, "1-app-logged-out.png").await;
 
     // Log in: the provider's login page.
     c.find(Locator::Css("button.primary"))
@@ -143,7 +170,7 @@ async fn demo_in_headless_chromium() {
         .send_keys(&password)
         .await
         .unwrap();
-    shot("2-provider-login.png").await;
+    shot(&c, "2-provider-login.png").await;
     c.find(Locator::Css("button[type=submit]"))
         .await
         .unwrap()
@@ -160,7 +187,7 @@ async fn demo_in_headless_chromium() {
     {
         Ok(a) => a,
         Err(e) => {
-            shot("debug-consent.png").await;
+            shot(&c, "debug-consent.png").await;
             let url = c.current_url().await.unwrap();
             let body = c
                 .find(Locator::Css("body"))
@@ -183,7 +210,7 @@ async fn demo_in_headless_chromium() {
         body.contains("Sesame demo app") && body.contains("email"),
         "{body}"
     );
-    shot("3-provider-consent.png").await;
+    shot(&c, "3-provider-consent.png").await;
     allow.click().await.unwrap();
 
     // The app shows the claims.
@@ -199,7 +226,7 @@ async fn demo_in_headless_chromium() {
         body.contains("Hello, Demo User") && body.contains("demo@example.com"),
         "{body}"
     );
-    shot("4-app-signed-in.png").await;
+    shot(&c, "4-app-signed-in.png").await;
 
     // Log out through the provider, back to the app.
     c.find(Locator::Css("form[action='/logout'] button"))
@@ -213,7 +240,7 @@ async fn demo_in_headless_chromium() {
         .await
         .unwrap();
     assert!(c.current_url().await.unwrap().as_str().starts_with(&app));
-    shot("5-app-after-logout.png").await;
+    shot(&c, "5-app-after-logout.png").await;
     c.close().await.unwrap();
     for name in [
         "1-app-logged-out.png",
@@ -224,6 +251,120 @@ async fn demo_in_headless_chromium() {
     ] {
         assert!(
             std::fs::metadata(shots.join(name)).unwrap().len() > 1000,
+            "{name}"
+        );
+    }
+}
+
+/// The demo user enrolled in TOTP signs in through the code page in
+/// Chromium, typing the code this test computes; the app then shows the
+/// `amr` of a two-step sign-in.
+#[tokio::test]
+async fn a_totp_sign_in_in_headless_chromium() {
+    let Some(Chromium {
+        c,
+        _driver,
+        _profile,
+    }) = chromium("a_totp_sign_in_in_headless_chromium").await
+    else {
+        return;
+    };
+    let dir = TempDir::new();
+    let (_demo, app, password) = demo(&dir);
+    let db = format!("sqlite://{}/sesame.db", dir.0.display());
+    let (code, out, err) = sesame(&[
+        "--database",
+        &db,
+        "users",
+        "totp",
+        "--username",
+        "demo",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let secret = serde_json::from_str::<serde_json::Value>(&out).unwrap()["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    c.goto(&format!("{app}/")).await.unwrap();
+    c.find(Locator::Css("button.primary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let username = c.wait().for_element(Locator::Id("username")).await.unwrap();
+    username.send_keys("demo").await.unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(&password)
+        .await
+        .unwrap();
+    c.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    // The second step: the code page, its field named totp.
+    let field = c
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css("input[name=totp]"))
+        .await
+        .unwrap();
+    assert!(c.current_url().await.unwrap().path().ends_with("/login"));
+    shot(&c, "6-provider-totp-step.png").await;
+    let bytes = totp_rs::Secret::Encoded(secret).to_bytes().unwrap();
+    let totp = totp_rs::TOTP::new_unchecked(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        bytes,
+        None,
+        String::new(),
+    );
+    use sesame_core::Clock as _;
+    let now = u64::try_from(sesame_core::SystemClock.now()).unwrap();
+    field.send_keys(&totp.generate(now)).await.unwrap();
+    c.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    let allow = c
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css("button[name=allow]"))
+        .await
+        .unwrap();
+    allow.click().await.unwrap();
+    c.wait().for_element(Locator::Css("table")).await.unwrap();
+    let body = c
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        body.contains("Hello, Demo User") && body.contains("otp"),
+        "{body}"
+    );
+    shot(&c, "7-app-signed-in-with-totp.png").await;
+    c.close().await.unwrap();
+    for name in ["6-provider-totp-step.png", "7-app-signed-in-with-totp.png"] {
+        assert!(
+            std::fs::metadata(screenshots_dir().join(name))
+                .unwrap()
+                .len()
+                > 1000,
             "{name}"
         );
     }
