@@ -33,6 +33,11 @@ pub struct LoginRequest {
     pub acr_values: Option<String>,
     /// The user must authenticate again even if logged in (`prompt=login`, `max_age`).
     pub force: bool,
+    /// The user is logged in and that login still counts; only a stronger
+    /// authentication context is asked for (`acr_values` or an essential
+    /// `acr` the current one does not meet). A login page may then ask only
+    /// for the missing factor (step-up) instead of the whole login.
+    pub step_up: bool,
     /// The client asking, for display.
     pub client_name: String,
 }

@@ -57,6 +57,9 @@ impl Authenticator for ServerAuth {
         if let Some(hint) = &request.login_hint {
             q.push(("login_hint", hint));
         }
+        if request.step_up {
+            q.push(("step_up", "1"));
+        }
         // No client name: the login page looks the client up from
         // `return_to`'s client_id, never from text in its own URL (S16).
         format!(

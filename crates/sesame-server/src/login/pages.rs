@@ -26,6 +26,10 @@ pub(crate) struct LoginQuery {
     return_to: String,
     #[serde(default)]
     login_hint: Option<String>,
+    /// Set by the provider when the user is logged in and only a stronger
+    /// authentication context is asked for.
+    #[serde(default)]
+    step_up: Option<String>,
 }
 
 /// Who a login is for, as far as the store vouches for it.
@@ -166,12 +170,37 @@ pub(super) async fn expired_login(state: &LoginState, return_to: &str) -> Respon
     )
 }
 
+/// Step-up: the subject of this browser's live login session when that
+/// login had no second factor and the user has TOTP now, so that only the
+/// code is asked for (the password of the session still counts).
+async fn step_up_subject(state: &LoginState, headers: &HeaderMap) -> Option<String> {
+    let value = cookie(headers, SESSION_COOKIE)?;
+    let session = state
+        .store
+        .find_login_session(&token_key(&value), state.clock.now())
+        .await
+        .ok()??;
+    if session.amr.iter().any(|m| m == "mfa") {
+        return None;
+    }
+    match state.store.totp_secret(&session.subject).await {
+        Ok(Some(_)) => Some(session.subject),
+        _ => None,
+    }
+}
+
 /// `GET /login`
 pub(crate) async fn get_login(
     State(state): State<Arc<LoginState>>,
+    headers: HeaderMap,
     Query(q): Query<LoginQuery>,
 ) -> Response {
     let return_to = state.safe_return_to(&q.return_to).to_owned();
+    if q.step_up.as_deref() == Some("1")
+        && let Some(subject) = step_up_subject(&state, &headers).await
+    {
+        return totp::second_step(&state, &subject, &return_to).await;
+    }
     let client = login_client(&state, &return_to).await;
     login_page(
         &state,

@@ -362,3 +362,66 @@ async fn the_code_step_needs_its_pending_login_and_its_csrf_token_and_is_rate_li
     assert!(r.headers().contains_key("retry-after"));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_essential_mfa_acr_asks_a_signed_in_user_only_for_the_code() {
+    let s = setup(&["ada"]);
+    let server = Server::spawn(&s.db, |_| {}).await;
+    let base = &server.base;
+    let client = (s.client.0.as_str(), s.client.1.as_str());
+    // Signed in with the password alone (no TOTP yet).
+    let b = browser();
+    let r = password_step(base, &b, client.0, "ada").await;
+    let claims = id_token_after(base, &b, r, client).await;
+    assert_eq!(claims["amr"], serde_json::json!(["pwd"]));
+    // Enrolled afterwards; a client now asks for the mfa acr, essential.
+    let e = enrol(&s.db, "ada");
+    let secret = e["secret"].as_str().unwrap();
+    let essential = r#"{"id_token":{"acr":{"essential":true,"values":["urn:sesame:acr:mfa"]}}}"#;
+    let r = b
+        .get(format!("{base}/authorize"))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", client.0),
+            ("redirect_uri", REDIRECT),
+            ("scope", "openid"),
+            ("nonce", "n2"),
+            ("claims", essential),
+            (
+                "code_challenge",
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            ),
+            ("code_challenge_method", "S256"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let login = absolute(base, &location(&r));
+    assert!(login.contains("step_up=1"), "{login}");
+    // Only the code is asked for: the session's password still counts.
+    let page = b.get(&login).send().await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("name=\"totp\"") && !page.contains("name=\"password\""),
+        "{page}"
+    );
+    let r = code_step(base, &b, &page, &code_now(secret)).await;
+    let claims = id_token_after(base, &b, r, client).await;
+    assert_eq!(claims["acr"], "urn:sesame:acr:mfa", "{claims}");
+    assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+
+    // step_up=1 without a login session is the password page, as always.
+    let stranger = browser();
+    let page = stranger
+        .get(format!("{base}/login?step_up=1&return_to=/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("name=\"password\"") && !page.contains("name=\"totp\""),
+        "{page}"
+    );
+    server.stop().await;
+}

@@ -69,7 +69,9 @@ pub(super) async fn authenticate(
         ));
     }
     let prompt = &asked.prompt;
-    let needs_login = match &user {
+    // Reasons that need the whole login again, and the one that needs only a
+    // stronger authentication context (step-up).
+    let needs_fresh_login = match &user {
         None => true,
         Some(u) => {
             (prompt.contains(&Prompt::Login) && auth_after.is_none_or(|t| u.auth_time < t))
@@ -79,9 +81,10 @@ pub(super) async fn authenticate(
                     // even if a clock second passed (max_age=0 must not loop).
                     && auth_after.is_none_or(|t| u.auth_time < t))
                 || hint_other_user
-                || acr_decision == Some(AcrDecision::Login)
         }
     };
+    let step_up = !needs_fresh_login && acr_decision == Some(AcrDecision::Login);
+    let needs_login = needs_fresh_login || step_up;
     match user {
         Some(user) if !needs_login => Ok(Authenticated {
             user,
@@ -90,7 +93,7 @@ pub(super) async fn authenticate(
         _ if prompt.contains(&Prompt::None) => {
             Err(req.stop(ErrorCode::LoginRequired, "the user must log in"))
         }
-        user => Err(to_login(p, req, params, prompt, user.as_ref(), at)
+        user => Err(to_login(p, req, params, prompt, user.as_ref(), step_up, at)
             .await?
             .into()),
     }
@@ -103,6 +106,7 @@ async fn to_login(
     params: &Params,
     prompt: &[Prompt],
     user: Option<&EndUser>,
+    step_up: bool,
     at: Context,
 ) -> Result<AuthorizeOutcome, Stop> {
     let now = at.now;
@@ -156,6 +160,7 @@ async fn to_login(
         ui_locales: params.get("ui_locales").map(str::to_owned),
         acr_values: params.get("acr_values").map(str::to_owned),
         force: user.is_some(),
+        step_up,
         client_name: req.client.display_name().to_owned(),
     };
     Ok(AuthorizeOutcome::Login(p.inner.authn.login_url(&login)))
