@@ -162,6 +162,12 @@ pub struct Client {
     /// authorization requests are accepted only when pushed first.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub require_par: bool,
+    /// An `acr` every authorization for this client needs, as if each request
+    /// asked for it as an essential claim (OIDC Core §5.5.1.1): a user whose
+    /// sign-in cannot reach it is refused with `access_denied`. `sesame
+    /// clients add --require-mfa` sets the server's mfa value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_acr: Option<String>,
     /// The security profile it is held to, else the provider's; see [`crate::profile`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<sesame_core::SecurityProfile>,
@@ -207,6 +213,7 @@ impl Client {
             request_object_signing_alg: None,
             sector_identifier_uri: None,
             require_par: false,
+            require_acr: None,
             authorization_signed_response_alg: None,
             dpop_bound_access_tokens: false,
             profile: None,

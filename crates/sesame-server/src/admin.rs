@@ -55,6 +55,8 @@ pub struct NewClient {
     pub require_pkce: bool,
     /// Accept its authorization requests only when pushed first (RFC 9126).
     pub require_par: bool,
+    /// An acr every authorization needs (`--require-mfa`: the mfa value).
+    pub require_acr: Option<String>,
     /// Its token requests must carry a DPoP proof (RFC 9449).
     pub dpop: bool,
     /// The client's public keys (`private_key_jwt`), a JWK Set document.
@@ -89,6 +91,9 @@ pub struct ClientUpdate {
     pub require_pkce: Option<bool>,
     /// Require pushed authorization requests.
     pub require_par: Option<bool>,
+    /// Set (`Some(Some(acr))`) or clear (`Some(None)`) the acr every
+    /// authorization needs.
+    pub require_acr: Option<Option<String>>,
     /// Require DPoP-bound tokens.
     pub dpop: Option<bool>,
     /// The client's public keys (replaces a `jwks_uri`).
@@ -278,6 +283,7 @@ pub async fn add_client(store: &SqlStore, new: &NewClient) -> Result<Registered,
     )?;
     client.require_pkce = new.require_pkce;
     client.require_par = new.require_par;
+    client.require_acr = new.require_acr.clone();
     client.dpop_bound_access_tokens = new.dpop;
     let method = match (new.auth_method, new.public) {
         (Some(m), false) => auth_method(m)?,
@@ -400,6 +406,9 @@ pub async fn update_client(
     }
     if let Some(v) = update.require_par {
         client.require_par = v;
+    }
+    if let Some(v) = &update.require_acr {
+        client.require_acr = v.clone();
     }
     if let Some(v) = update.dpop {
         client.dpop_bound_access_tokens = v;

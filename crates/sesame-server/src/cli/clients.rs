@@ -124,6 +124,10 @@ pub(super) struct ClientAdd {
     /// Accept its authorization requests only when pushed first to /par (RFC 9126).
     #[arg(long)]
     require_par: bool,
+    /// Every sign-in for it needs a second factor (the `[acr] mfa` value, as an
+    /// essential acr): users without TOTP are refused with access_denied.
+    #[arg(long)]
+    require_mfa: bool,
     /// Its token requests must carry a DPoP proof: every token is DPoP-bound (RFC 9449).
     #[arg(long)]
     dpop: bool,
@@ -180,6 +184,9 @@ pub(super) struct ClientChange {
     /// Require pushed authorization requests (true) or not (false).
     #[arg(long, value_name = "BOOL")]
     require_par: Option<bool>,
+    /// Require a second factor for every sign-in (true) or not (false).
+    #[arg(long, value_name = "BOOL")]
+    require_mfa: Option<bool>,
     /// Require DPoP proofs at the token endpoint (true) or not (false).
     #[arg(long, value_name = "BOOL")]
     dpop: Option<bool>,
@@ -260,6 +267,7 @@ impl ClientChange {
                 .filter(|v| !v.is_empty()),
             require_pkce: self.require_pkce,
             require_par: self.require_par,
+            require_acr: None,
             dpop: self.dpop,
             jwks: read_jwks(self.jwks.as_deref())?,
             jwks_uri: self.jwks_uri,
@@ -311,6 +319,7 @@ impl ClientAdd {
             response_types: words::all(self.response_types, "--response-type")?,
             require_pkce: self.require_pkce,
             require_par: self.require_par,
+            require_acr: None,
             dpop: self.dpop,
             jwks: read_jwks(self.jwks.as_deref())?,
             jwks_uri: self.jwks_uri,
@@ -334,7 +343,10 @@ pub(super) async fn run(config: &Config, command: ClientsCommand) -> Result<(), 
     match command {
         ClientsCommand::Add(a) => {
             let json = a.json;
-            let registered = admin::add_client(&store, &a.new_client()?).await?;
+            let mfa = a.require_mfa.then(|| config.acr.mfa.clone());
+            let mut new = a.new_client()?;
+            new.require_acr = mfa;
+            let registered = admin::add_client(&store, &new).await?;
             if json {
                 print_line(&serde_json::to_string(&registered)?);
             } else {
@@ -348,7 +360,11 @@ pub(super) async fn run(config: &Config, command: ClientsCommand) -> Result<(), 
             }
         }
         ClientsCommand::Update(change) => {
-            let (client_id, update) = change.update()?;
+            let mfa = change
+                .require_mfa
+                .map(|on| on.then(|| config.acr.mfa.clone()));
+            let (client_id, mut update) = change.update()?;
+            update.require_acr = mfa;
             admin::update_client(&store, &client_id, &update).await?;
             print_line(&format!("updated client {client_id}"));
         }
@@ -423,6 +439,7 @@ fn client_json(c: &sesame_op::Client) -> serde_json::Value {
         "response_types": c.response_types,
         "require_pkce": c.require_pkce,
         "require_par": c.require_par,
+        "require_acr": c.require_acr,
         "dpop_bound_access_tokens": c.dpop_bound_access_tokens,
         "profile": c.profile,
         "jwks": c.jwks,

@@ -150,7 +150,7 @@ async fn id_token_after(
     let code = cb
         .query_pairs()
         .find(|(k, _)| k == "code")
-        .unwrap()
+        .unwrap_or_else(|| panic!("no code at {cb}"))
         .1
         .into_owned();
     let t: Value = reqwest::Client::new()
@@ -423,5 +423,65 @@ async fn an_essential_mfa_acr_asks_a_signed_in_user_only_for_the_code() {
         page.contains("name=\"password\"") && !page.contains("name=\"totp\""),
         "{page}"
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_that_requires_mfa_refuses_a_password_only_user() {
+    let s = setup(&["mia", "noa"]);
+    let (code, _, err) = sesame(&[
+        "--database",
+        &s.db,
+        "clients",
+        "update",
+        &s.client.0,
+        "--require-mfa",
+        "true",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let e = enrol(&s.db, "mia");
+    let secret = e["secret"].as_str().unwrap().to_owned();
+    // No client cache: the update at the end is seen at once.
+    let server = Server::spawn(&s.db, |c| c.cache_ttl = 0).await;
+    let base = &server.base;
+    let client = (s.client.0.as_str(), s.client.1.as_str());
+
+    // With TOTP: the two steps, and the ID token names the mfa acr.
+    let b = browser();
+    let page = password_step(base, &b, client.0, "mia")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let r = code_step(base, &b, &page, &code_now(&secret)).await;
+    let claims = id_token_after(base, &b, r, client).await;
+    assert_eq!(claims["acr"], "urn:sesame:acr:mfa", "{claims}");
+
+    // Without: the password is right, but the client gets access_denied.
+    let b = browser();
+    let r = password_step(base, &b, client.0, "noa").await;
+    assert_eq!(r.status(), 303);
+    let r = b.get(absolute(base, &location(&r))).send().await.unwrap();
+    let to = location(&r);
+    assert!(
+        to.starts_with(REDIRECT) && to.contains("error=access_denied"),
+        "{to}"
+    );
+
+    // Cleared: the password alone is enough again.
+    let (code, _, err) = sesame(&[
+        "--database",
+        &s.db,
+        "clients",
+        "update",
+        &s.client.0,
+        "--require-mfa",
+        "false",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let b = browser();
+    let r = password_step(base, &b, client.0, "noa").await;
+    let claims = id_token_after(base, &b, r, client).await;
+    assert_eq!(claims["acr"], "urn:sesame:acr:password");
     server.stop().await;
 }

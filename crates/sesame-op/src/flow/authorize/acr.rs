@@ -75,6 +75,21 @@ pub(crate) fn requested(acr_values: Option<&str>, claims: Option<&Value>) -> Opt
     }
 }
 
+/// The request's wish with the client's `required` acr
+/// ([`crate::Client::require_acr`]) made essential: the client's value wins.
+pub(crate) fn with_required(
+    request: Option<AcrRequest>,
+    required: Option<&str>,
+) -> Option<AcrRequest> {
+    match required {
+        Some(value) => Some(AcrRequest {
+            values: vec![value.to_owned()],
+            essential: true,
+        }),
+        None => request,
+    }
+}
+
 /// The strongest asked-for value that an authentication with `achieved`
 /// satisfies.
 fn satisfied(supported: &[String], achieved: Option<&str>, request: &AcrRequest) -> Option<String> {

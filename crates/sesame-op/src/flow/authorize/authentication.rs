@@ -51,7 +51,10 @@ pub(super) async fn authenticate(
         }
         _ => false,
     };
-    let acr_request = acr::requested(params.get("acr_values"), asked.claims_request.as_ref());
+    let acr_request = acr::with_required(
+        acr::requested(params.get("acr_values"), asked.claims_request.as_ref()),
+        req.client.require_acr.as_deref(),
+    );
     let acr_decision = user.as_ref().map(|u| {
         let just_logged_in = auth_after.is_some_and(|t| u.auth_time >= t);
         let supported = &p.inner.settings.acr_values_supported;
