@@ -102,7 +102,7 @@ async fn groups_and_custom_claims_are_released_by_their_scopes() {
         .unwrap();
     assert_eq!(
         discovery["acr_values_supported"],
-        json!(["urn:sesame:acr:password"])
+        json!(["urn:sesame:acr:password", "urn:sesame:acr:mfa"])
     );
     for scope in ["groups", "department", "roles"] {
         assert!(
