@@ -124,6 +124,29 @@ fn demo(dir: &TempDir) -> (Running, String, String) {
     (demo, app, password)
 }
 
+/// Clicks the element `css` selects.
+async fn click(c: &fantoccini::Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// At the provider's login page: the demo user's name and `password` typed in.
+async fn fill_login(c: &fantoccini::Client, password: &str) {
+    let username = c.wait().for_element(Locator::Id("username")).await.unwrap();
+    assert!(c.current_url().await.unwrap().path().ends_with("/login"));
+    username.send_keys("demo").await.unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(password)
+        .await
+        .unwrap();
+}
+
 /// Saves a screenshot of the page `c` shows as `name`.
 async fn shot(c: &fantoccini::Client, name: &str) {
     let png = c.screenshot().await.unwrap();
@@ -155,28 +178,10 @@ async fn demo_in_headless_chromium() {
     shot(&c, "1-app-logged-out.png").await;
 
     // Log in: the provider's login page.
-    c.find(Locator::Css("button.primary"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let username = c.wait().for_element(Locator::Id("username")).await.unwrap();
-    assert!(c.current_url().await.unwrap().path().ends_with("/login"));
-    username.send_keys("demo").await.unwrap();
-    c.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys(&password)
-        .await
-        .unwrap();
+    click(&c, "button.primary").await;
+    fill_login(&c, &password).await;
     shot(&c, "2-provider-login.png").await;
-    c.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "button[type=submit]").await;
 
     // Consent.
     let allow = match c
@@ -288,26 +293,9 @@ async fn a_totp_sign_in_in_headless_chromium() {
         .to_owned();
 
     c.goto(&format!("{app}/")).await.unwrap();
-    c.find(Locator::Css("button.primary"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let username = c.wait().for_element(Locator::Id("username")).await.unwrap();
-    username.send_keys("demo").await.unwrap();
-    c.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys(&password)
-        .await
-        .unwrap();
-    c.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "button.primary").await;
+    fill_login(&c, &password).await;
+    click(&c, "button[type=submit]").await;
 
     // The second step: the code page, its field named totp.
     let field = c
@@ -318,25 +306,8 @@ async fn a_totp_sign_in_in_headless_chromium() {
         .unwrap();
     assert!(c.current_url().await.unwrap().path().ends_with("/login"));
     shot(&c, "6-provider-totp-step.png").await;
-    let bytes = totp_rs::Secret::Encoded(secret).to_bytes().unwrap();
-    let totp = totp_rs::TOTP::new_unchecked(
-        totp_rs::Algorithm::SHA1,
-        6,
-        1,
-        30,
-        bytes,
-        None,
-        String::new(),
-    );
-    use sesame_core::Clock as _;
-    let now = u64::try_from(sesame_core::SystemClock.now()).unwrap();
-    field.send_keys(&totp.generate(now)).await.unwrap();
-    c.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    field.send_keys(&totp_code_now(&secret)).await.unwrap();
+    click(&c, "button[type=submit]").await;
 
     let allow = c
         .wait()

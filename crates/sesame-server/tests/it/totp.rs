@@ -69,25 +69,6 @@ fn enrol(db: &str, username: &str) -> Value {
     serde_json::from_str(&out).unwrap()
 }
 
-/// The code an authenticator app shows now for `secret` (base32).
-fn code_now(secret: &str) -> String {
-    let bytes = totp_rs::Secret::Encoded(secret.to_owned())
-        .to_bytes()
-        .unwrap();
-    let totp = totp_rs::TOTP::new_unchecked(
-        totp_rs::Algorithm::SHA1,
-        6,
-        1,
-        30,
-        bytes,
-        None,
-        String::new(),
-    );
-    use sesame_core::Clock as _;
-    let now = u64::try_from(sesame_core::SystemClock.now()).unwrap();
-    totp.generate(now)
-}
-
 /// A browser on its way to sign in: the authorize request sent, the
 /// password posted. The answer to the password.
 async fn password_step(
@@ -238,7 +219,7 @@ async fn a_totp_user_signs_in_with_a_code_once_and_a_recovery_code_once() {
     );
 
     // A wrong code: refused, the page again.
-    let wrong = if code_now(secret) == "000000" {
+    let wrong = if totp_code_now(secret) == "000000" {
         "111111"
     } else {
         "000000"
@@ -249,7 +230,7 @@ async fn a_totp_user_signs_in_with_a_code_once_and_a_recovery_code_once() {
     assert!(page.contains("not right"), "{page}");
 
     // The right code: a session, and the ID token says how.
-    let code = code_now(secret);
+    let code = totp_code_now(secret);
     let r = code_step(base, &b, &page, &code).await;
     let claims = id_token_after(base, &b, r, client).await;
     assert_eq!(
@@ -326,7 +307,7 @@ async fn the_code_step_needs_its_pending_login_and_its_csrf_token_and_is_rate_li
         .text()
         .await
         .unwrap();
-    let r = code_step(base, &stranger, &page, &code_now(&secret)).await;
+    let r = code_step(base, &stranger, &page, &totp_code_now(&secret)).await;
     assert_eq!(r.status(), 401);
     assert!(
         r.text().await.unwrap().contains("name=\"password\""),
@@ -341,12 +322,12 @@ async fn the_code_step_needs_its_pending_login_and_its_csrf_token_and_is_rate_li
         .await
         .unwrap();
     let forged = page.replace(&hidden(&page, "csrf_token"), "forged");
-    let r = code_step(base, &b, &forged, &code_now(&secret)).await;
+    let r = code_step(base, &b, &forged, &totp_code_now(&secret)).await;
     assert_eq!(r.status(), 403);
 
     // Five wrong codes, then even the right one is refused for a while.
     let mut page = r.text().await.unwrap();
-    let right = code_now(&secret);
+    let right = totp_code_now(&secret);
     let wrong = if right == "000000" {
         "111111"
     } else {
@@ -404,7 +385,7 @@ async fn an_essential_mfa_acr_asks_a_signed_in_user_only_for_the_code() {
         page.contains("name=\"totp\"") && !page.contains("name=\"password\""),
         "{page}"
     );
-    let r = code_step(base, &b, &page, &code_now(secret)).await;
+    let r = code_step(base, &b, &page, &totp_code_now(secret)).await;
     let claims = id_token_after(base, &b, r, client).await;
     assert_eq!(claims["acr"], "urn:sesame:acr:mfa", "{claims}");
     assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
@@ -453,7 +434,7 @@ async fn a_client_that_requires_mfa_refuses_a_password_only_user() {
         .text()
         .await
         .unwrap();
-    let r = code_step(base, &b, &page, &code_now(&secret)).await;
+    let r = code_step(base, &b, &page, &totp_code_now(&secret)).await;
     let claims = id_token_after(base, &b, r, client).await;
     assert_eq!(claims["acr"], "urn:sesame:acr:mfa", "{claims}");
 
