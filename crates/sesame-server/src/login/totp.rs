@@ -9,13 +9,13 @@
 //! - each code once: a code is accepted only for a step later than the last
 //!   accepted one, a compare-and-set in the database, so a code seen by an
 //!   onlooker or replayed to another instance is refused;
-//! - failures count per user: [`FAILURES`] in [`FAILURE_WINDOW`] seconds and
+//! - failures count per user: 5 (`FAILURES`) in 300 seconds (`FAILURE_WINDOW`) and
 //!   the step is refused until the window ends (the same counters as the
 //!   password limits, shared by instances);
 //! - recovery codes: ten of 50 random bits each, kept as SHA-256 hashes, each
 //!   accepted once;
 //! - the password step leaves a pending login (its cookie, `sesame_mfa`,
-//!   lives [`PENDING_TTL`] seconds); it becomes one login session at most.
+//!   lives 300 seconds, `PENDING_TTL`); it becomes one login session at most.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
