@@ -16,7 +16,7 @@ pub struct RequestArgs {
     /// PUBLIC_URL/request-object/ID) or unsigned (`request=`, alg none).
     #[arg(long, value_name = "signed|uri|unsigned")]
     pub request_object: Option<String>,
-    /// The request object's algorithm (default RS256; none: unsigned). Signed with
+    /// The request object's algorithm (default: the --private-key's own, else RS256; none: unsigned). Signed with
     /// --private-key, or with a key generated at start; either is served at
     /// PUBLIC_URL/jwks.json.
     #[arg(long, value_name = "ALG")]
@@ -162,6 +162,16 @@ pub fn setup(config: &AppConfig) -> Result<Option<RequestObjectSetup>, AppError>
             alg: "none".into(),
         }));
     }
+    // No --request-object-alg: the --private-key's own algorithm (an EC key
+    // signs ES256, not the RS256 it cannot make).
+    if let (Some(pem), None) = (&config.private_key_pem, &args.request_object_alg) {
+        let key = private_key(pem, args.profile)?;
+        return Ok(Some(RequestObjectSetup {
+            mode,
+            alg: key.alg().as_str().to_owned(),
+            key: Some(key),
+        }));
+    }
     let alg = JwsAlgorithm::parse(alg_name)
         .filter(|a| !a.is_symmetric())
         .ok_or_else(|| {
@@ -267,5 +277,38 @@ mod tests {
         let ec = private_key(&ec, Some(SecurityProfile::Fapi2)).unwrap();
         assert_eq!(ec.alg(), JwsAlgorithm::ES256);
         assert!(private_key("not a key", None).is_err());
+    }
+
+    #[test]
+    fn a_signed_request_object_takes_the_private_keys_algorithm_unless_told() {
+        let signed = |pem: Option<String>, alg: Option<&str>| {
+            let mut config = AppConfig {
+                private_key_pem: pem,
+                ..AppConfig::default()
+            };
+            config.request.request_object = Some("signed".into());
+            config.request.request_object_alg = alg.map(str::to_owned);
+            setup(&config).map(|s| s.unwrap().alg)
+        };
+        assert_eq!(
+            signed(Some(pem(JwsAlgorithm::ES256)), None).unwrap(),
+            "ES256"
+        );
+        assert_eq!(
+            signed(Some(pem(JwsAlgorithm::EdDSA)), None).unwrap(),
+            "EdDSA"
+        );
+        assert_eq!(
+            signed(Some(pem(JwsAlgorithm::RS256)), None).unwrap(),
+            "RS256"
+        );
+        // Told: that algorithm, and a key that cannot make it is an error.
+        assert_eq!(
+            signed(Some(pem(JwsAlgorithm::RS256)), Some("PS256")).unwrap(),
+            "PS256"
+        );
+        assert!(signed(Some(pem(JwsAlgorithm::ES256)), Some("RS256")).is_err());
+        // No key: one is generated, RS256 by default.
+        assert_eq!(signed(None, None).unwrap(), "RS256");
     }
 }
