@@ -126,6 +126,24 @@ impl SqlStore {
     /// user ends what the old password granted): each of its codes, access and
     /// refresh tokens stops working at once. Returns how many grants.
     pub(crate) async fn revoke_grants_of(&self, subject: &str) -> StoreResult<usize> {
+        self.revoke_grants_matching(subject, None).await
+    }
+
+    /// Revokes every grant `subject` gave `client_id` (the user revoked the
+    /// app on their account page): each of its codes, access and refresh
+    /// tokens stops working at once. Returns how many grants.
+    ///
+    /// # Errors
+    /// When the storage fails.
+    pub async fn revoke_grants_to(&self, subject: &str, client_id: &str) -> StoreResult<usize> {
+        self.revoke_grants_matching(subject, Some(client_id)).await
+    }
+
+    async fn revoke_grants_matching(
+        &self,
+        subject: &str,
+        client_id: Option<&str>,
+    ) -> StoreResult<usize> {
         // Grant id → the latest expiry among its rows (how long the tombstone must last).
         let mut grants: std::collections::BTreeMap<String, UnixTime> = Default::default();
         for table in GRANT_TABLES {
@@ -148,7 +166,7 @@ impl SqlStore {
                 ) else {
                     continue;
                 };
-                if !data_has_subject(&data, subject) {
+                if !data_has_subject(&data, subject, client_id) {
                     continue;
                 }
                 let until = grants.entry(grant_id).or_insert(expires_at);
@@ -162,14 +180,17 @@ impl SqlStore {
     }
 }
 
-/// Whether a stored record's grant is `subject`'s.
-fn data_has_subject(data: &str, subject: &str) -> bool {
+/// Whether a stored record's grant is `subject`'s (to `client_id`, when
+/// given).
+fn data_has_subject(data: &str, subject: &str, client_id: Option<&str>) -> bool {
     #[derive(serde::Deserialize)]
     struct Record {
         grant: Grant,
     }
-    serde_json::from_str::<Record>(data)
-        .is_ok_and(|r| r.grant.subject.is_some_and(|s| s.as_str() == subject))
+    serde_json::from_str::<Record>(data).is_ok_and(|r| {
+        r.grant.subject.is_some_and(|s| s.as_str() == subject)
+            && client_id.is_none_or(|c| r.grant.client_id.as_str() == c)
+    })
 }
 
 #[async_trait]

@@ -50,6 +50,7 @@ mod crypt;
 mod device;
 mod grants;
 mod keys;
+mod passkeys;
 mod ratelimits;
 mod registration;
 mod secrets;
@@ -58,6 +59,7 @@ mod totp;
 mod users;
 
 pub use crypt::{CryptError, EncryptionKey};
+pub use passkeys::Passkey;
 pub use ratelimits::RateCounter;
 pub use store::{ConnectError, SqlStore};
 pub use users::{LoginSession, User, UserError};

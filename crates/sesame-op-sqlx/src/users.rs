@@ -262,6 +262,7 @@ impl SqlStore {
         .await?;
         self.revoke_grants_of(&user.subject).await?;
         self.remove_totp(&user.subject).await?;
+        self.remove_passkeys_of(&user.subject).await?;
         self.exec(
             "DELETE FROM sesame_pending_logins WHERE subject = $1",
             &[Arg::Text(&user.subject)],
@@ -300,6 +301,42 @@ impl SqlStore {
         .await?;
         self.revoke_grants_of(&user.subject).await?;
         Ok(true)
+    }
+
+    /// Ends every login session of `subject` (sign out everywhere);
+    /// returns how many.
+    ///
+    /// # Errors
+    /// When the storage fails.
+    pub async fn end_login_sessions_of(&self, subject: &str) -> StoreResult<u64> {
+        self.exec(
+            "DELETE FROM sesame_login_sessions WHERE subject = $1",
+            &[Arg::Text(subject)],
+        )
+        .await
+    }
+
+    /// The live consents `subject` gave, by client id.
+    ///
+    /// # Errors
+    /// When the storage fails.
+    pub async fn consents_of(
+        &self,
+        subject: &str,
+        now: UnixTime,
+    ) -> StoreResult<Vec<sesame_op::model::Consent>> {
+        let rows = self
+            .rows(
+                "SELECT data FROM sesame_consents WHERE subject = $1 AND expires_at > $2 ORDER BY client_id",
+                &[Arg::Text(subject), Arg::Int(now)],
+                &[crate::store::Col::Text],
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| r.into_iter().next()?.text())
+            .filter_map(|d| serde_json::from_str(&d).ok())
+            .collect())
     }
 
     /// Records a login session under `key` (the hash of the cookie value).

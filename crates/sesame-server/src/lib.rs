@@ -9,6 +9,7 @@
 //! - `otlp` (default): OpenTelemetry trace export over OTLP/HTTP
 //!   (`otlp_endpoint`, `sesame app --otlp-endpoint`; module [`otlp`]).
 
+mod account;
 pub mod admin;
 pub mod app;
 pub mod cli;

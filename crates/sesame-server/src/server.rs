@@ -224,6 +224,28 @@ pub async fn build_with(
                 .route("/", get(login::home))
                 .route("/login", get(login::get_login).post(login::post_login))
                 .route("/login/totp", post(login::post_totp))
+                .route("/login/passkey/options", post(login::passkey_options))
+                .route("/login/passkey", post(login::post_passkey))
+                .route(crate::account::SCRIPT_PATH, get(crate::account::script))
+                .route("/account", get(crate::account::get_account))
+                .route("/account/password", post(crate::account::change_password))
+                .route("/account/totp/start", post(crate::account::start_totp))
+                .route("/account/totp", post(crate::account::confirm_totp))
+                .route("/account/totp/remove", post(crate::account::remove_totp))
+                .route(
+                    "/account/passkeys/options",
+                    post(crate::account::passkey_options),
+                )
+                .route("/account/passkeys", post(crate::account::post_passkey))
+                .route(
+                    "/account/passkeys/remove",
+                    post(crate::account::remove_passkey),
+                )
+                .route("/account/apps/revoke", post(crate::account::revoke_app))
+                .route(
+                    "/account/sign-out-everywhere",
+                    post(crate::account::sign_out_everywhere),
+                )
                 // The form limit for the extractor too (L3).
                 .layer(DefaultBodyLimit::max(LOGIN_BODY_LIMIT))
                 .with_state(login),

@@ -13,12 +13,15 @@ use sesame_op_sqlx::SqlStore;
 use crate::ratelimit::{Counters, TrustedProxies};
 
 mod authn;
-mod credentials;
+pub(crate) mod credentials;
 mod pages;
+pub(crate) mod passkey;
+mod passkey_login;
 pub mod totp;
 
 pub use authn::{ServerAuth, UserClaims};
-pub(crate) use pages::{get_login, home, post_login, post_totp};
+pub(crate) use pages::{get_login, home, post_login, post_totp, signed_in};
+pub(crate) use passkey_login::{passkey_options, post_passkey};
 
 /// The provider's login cookie (distinct from the relying party's).
 pub const SESSION_COOKIE: &str = "sesame_session";
@@ -167,6 +170,7 @@ pub(crate) fn templates(
         ("login.html", include_str!("../../templates/login.html")),
         ("home.html", include_str!("../../templates/home.html")),
         ("totp.html", include_str!("../../templates/totp.html")),
+        ("account.html", include_str!("../../templates/account.html")),
     ] {
         let source = match dir.map(|d| d.join(name)).filter(|p| p.exists()) {
             Some(path) => std::fs::read_to_string(&path)

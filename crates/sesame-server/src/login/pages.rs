@@ -95,10 +95,16 @@ fn login_page(
 ) -> Response {
     let csrf = sesame_core::random::token().unwrap_or_default();
     let cookie = state.cookie_header(CSRF_COOKIE, &csrf, 3600, "/login");
-    let csp = match &client.origin {
+    let mut csp = match &client.origin {
         Some(origin) => csp_with_form_targets(std::slice::from_ref(origin)),
         None => PAGE_CSP.to_owned(),
     };
+    let base = state.issuer.trim_end_matches('/');
+    let passkeys = super::passkey::Relying::of(&state.issuer).is_some();
+    if passkeys {
+        let script = format!("{base}{}", crate::account::SCRIPT_PATH);
+        csp.push_str(&format!("; script-src {script}; connect-src 'self'"));
+    }
     let mut page = Page::new(&state.templates, "login.html")
         .with_status(status)
         .with_csp(csp);
@@ -114,7 +120,24 @@ fn login_page(
         "username": username,
         "client_name": client.name,
         "error": error,
+        "passkeys": passkeys,
+        "base": base,
+        "script": format!("{base}{}", crate::account::SCRIPT_PATH),
     }))
+}
+
+/// The login page after a refused passkey sign-in.
+pub(super) async fn passkey_refused(
+    state: &LoginState,
+    status: StatusCode,
+    return_to: &str,
+    message: &str,
+) -> Response {
+    let client = LoginClient {
+        name: None,
+        ..login_client(state, return_to).await
+    };
+    login_page(state, status, return_to, "", &client, Some(message))
 }
 
 /// Records on the login span the `client_id` in `return_to` (an
@@ -333,7 +356,7 @@ pub(crate) async fn post_login(
 /// Starts a login session for `subject`, authenticated by `amr` (RFC 8176),
 /// replacing the browser's earlier one, and sends the browser on to
 /// `return_to`.
-pub(super) async fn signed_in(
+pub(crate) async fn signed_in(
     state: &LoginState,
     headers: &HeaderMap,
     subject: &str,

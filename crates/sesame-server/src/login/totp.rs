@@ -130,6 +130,36 @@ fn recovery_codes() -> Result<Vec<String>, EnrolError> {
         .collect()
 }
 
+/// A new secret: 160 bits, the HMAC-SHA-1 key size RFC 4226 §4
+/// recommends, as base32.
+pub(crate) fn new_secret() -> Result<String, EnrolError> {
+    let mut raw = vec![0u8; 20];
+    sesame_core::random::fill(&mut raw).map_err(|_| EnrolError::Random)?;
+    match Secret::Raw(raw).to_encoded() {
+        Secret::Encoded(s) => Ok(s),
+        Secret::Raw(_) => Err(EnrolError::Totp("the secret did not encode".into())),
+    }
+}
+
+/// The `otpauth://` URI of `secret` for `username` at `issuer` (what the
+/// enrolment QR code carries).
+pub(crate) fn otpauth_uri(
+    secret: &str,
+    issuer: &str,
+    username: &str,
+) -> Result<String, EnrolError> {
+    Ok(totp_of(secret, issuer, username)
+        .map_err(EnrolError::Totp)?
+        .get_url())
+}
+
+/// The time step of `code` for `secret` near `now`, if it is a right code:
+/// the account page's check before an enrolment is kept.
+pub(crate) fn step_of(secret: &str, code: &str, now: i64) -> Option<i64> {
+    let totp = totp_of(secret, "", "user").ok()?;
+    matching_step(&totp, code.trim(), now)
+}
+
 /// Enrols `subject` (`username` names it in the authenticator app) with a
 /// new secret and recovery codes, replacing an earlier enrolment.
 pub(crate) async fn enrol(
@@ -139,19 +169,25 @@ pub(crate) async fn enrol(
     username: &str,
     now: i64,
 ) -> Result<Enrolment, EnrolError> {
-    // 160 bits, the HMAC-SHA-1 key size RFC 4226 §4 recommends.
-    let mut raw = vec![0u8; 20];
-    sesame_core::random::fill(&mut raw).map_err(|_| EnrolError::Random)?;
-    let secret = match Secret::Raw(raw).to_encoded() {
-        Secret::Encoded(s) => s,
-        Secret::Raw(_) => return Err(EnrolError::Totp("the secret did not encode".into())),
-    };
-    let totp = totp_of(&secret, issuer, username).map_err(EnrolError::Totp)?;
+    enrol_with(store, issuer, subject, username, new_secret()?, now).await
+}
+
+/// Enrols `subject` with `secret` (base32) and new recovery codes,
+/// replacing an earlier enrolment.
+pub(crate) async fn enrol_with(
+    store: &SqlStore,
+    issuer: &str,
+    subject: &str,
+    username: &str,
+    secret: String,
+    now: i64,
+) -> Result<Enrolment, EnrolError> {
+    let otpauth_uri = otpauth_uri(&secret, issuer, username)?;
     let codes = recovery_codes()?;
     let keys: Vec<String> = codes.iter().map(|c| recovery_key(c)).collect();
     store.enrol_totp(subject, &secret, &keys, now).await?;
     Ok(Enrolment {
-        otpauth_uri: totp.get_url(),
+        otpauth_uri,
         secret,
         recovery_codes: codes,
     })

@@ -349,3 +349,296 @@ fn which(name: &str) -> Result<String, ()> {
         Err(())
     }
 }
+
+/// WebDriver's WebAuthn extension: `POST /session/{id}/webauthn/authenticator`
+/// adds a virtual authenticator (CTAP2, internal, resident keys, user
+/// verification that always succeeds); `DELETE .../authenticator/{aid}`
+/// removes it.
+#[derive(Debug)]
+enum VirtualAuthenticator {
+    Add,
+    Remove(String),
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for VirtualAuthenticator {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        let session = session_id.unwrap_or_default();
+        match self {
+            Self::Add => base_url.join(&format!("session/{session}/webauthn/authenticator")),
+            Self::Remove(id) => {
+                base_url.join(&format!("session/{session}/webauthn/authenticator/{id}"))
+            }
+        }
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        match self {
+            Self::Add => {
+                let body = serde_json::json!({
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": true,
+                    "hasUserVerification": true,
+                    "isUserVerified": true,
+                    "isUserConsenting": true,
+                });
+                (http::Method::POST, Some(body.to_string()))
+            }
+            Self::Remove(_) => (http::Method::DELETE, None),
+        }
+    }
+}
+
+/// The text of the page `c` shows (empty while a navigation replaces it).
+async fn body_text(c: &fantoccini::Client) -> String {
+    match c.find(Locator::Css("body")).await {
+        Ok(body) => body.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Waits until the page's text contains `needle` (15 s), or fails with
+/// the page and a screenshot.
+async fn wait_text(c: &fantoccini::Client, needle: &str, debug: &str) -> String {
+    for _ in 0..75 {
+        let body = body_text(c).await;
+        if body.contains(needle) {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    shot(c, debug).await;
+    let url = c.current_url().await.unwrap();
+    panic!("no {needle:?} at {url}: {}", body_text(c).await);
+}
+
+/// Waits until the browser is at a URL starting with `prefix` (15 s).
+async fn wait_url(c: &fantoccini::Client, prefix: &str, debug: &str) -> url::Url {
+    for _ in 0..75 {
+        let url = c.current_url().await.unwrap();
+        if url.as_str().starts_with(prefix) {
+            return url;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    shot(c, debug).await;
+    panic!("never at {prefix}: {}", body_text(c).await);
+}
+
+/// Signs in at the login page `c` shows with a username and password.
+async fn password_sign_in(c: &fantoccini::Client, username: &str, password: &str) {
+    let field = c.wait().for_element(Locator::Id("username")).await.unwrap();
+    field.send_keys(username).await.unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(password)
+        .await
+        .unwrap();
+    click(c, "form[action$='/login'] button[type=submit]").await;
+}
+
+/// The account page in Chromium, over a `sesame serve` whose issuer is
+/// `http://localhost:PORT` (WebAuthn has no RP ID for an IP address):
+/// password sign-in; a passkey registered with Chromium's virtual
+/// authenticator; sign out everywhere, and the login page's conditional
+/// request (passkeys in the username autofill, which the virtual
+/// authenticator answers by itself) signs in with the passkey alone — the
+/// ID token of the next authorization says `amr` hwk/user/mfa; TOTP set up
+/// from the page's QR code section with a code this test computes; the
+/// passkey removed; a sign-in with one of the recovery codes the page
+/// showed. Screenshots 8–13.
+#[tokio::test]
+async fn passkeys_and_the_account_page_in_headless_chromium() {
+    let Some(Chromium {
+        c,
+        _driver,
+        _profile,
+    }) = chromium("passkeys_and_the_account_page_in_headless_chromium").await
+    else {
+        return;
+    };
+    const PASSWORD: &str = "correct horse battery";
+    let dir = TempDir::new();
+    let db = dir.db();
+    let (code, _, err) = sesame(&[
+        "--database",
+        &db,
+        "users",
+        "add",
+        "--username",
+        "alice",
+        "--password",
+        PASSWORD,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = sesame(&[
+        "--database",
+        &db,
+        "clients",
+        "add",
+        "--name",
+        "RP",
+        "--redirect-uri",
+        "http://localhost:9/cb",
+        "--skip-consent",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let client: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let client_id = client["client_id"].as_str().unwrap();
+    let port = free_port();
+    let base = format!("http://localhost:{port}");
+    let _server = Running::serve_on(&db, &base, port, &[]);
+    wait_healthy(&format!("http://127.0.0.1:{port}")).await;
+
+    // The login page, its passkey button shown by the script.
+    c.goto(&format!("{base}/login?return_to=%2Faccount"))
+        .await
+        .unwrap();
+    wait_text(&c, "Sign in with a passkey", "debug-login.png").await;
+    shot(&c, "8-login-with-passkey.png").await;
+    password_sign_in(&c, "alice", PASSWORD).await;
+    let body = wait_text(&c, "Your account", "debug-account.png").await;
+    assert!(
+        body.contains("Signed in as alice") && body.contains("Passkeys"),
+        "{body}"
+    );
+    shot(&c, "9-account-page.png").await;
+
+    // A passkey, from the virtual authenticator.
+    let added = c.issue_cmd(VirtualAuthenticator::Add).await.unwrap();
+    let authenticator = added.as_str().unwrap().to_owned();
+    c.find(Locator::Id("passkey_name"))
+        .await
+        .unwrap()
+        .send_keys("Laptop")
+        .await
+        .unwrap();
+    click(&c, "#passkey-add").await;
+    let body = wait_text(&c, "The passkey was added.", "debug-passkey-add.png").await;
+    assert!(body.contains("Laptop"), "{body}");
+    shot(&c, "10-account-passkey-added.png").await;
+
+    // Sign out everywhere; the login page's conditional request signs in
+    // with the passkey and goes back to the account page.
+    click(&c, "#sign-out-everywhere").await;
+    wait_url(&c, &format!("{base}/account"), "debug-passkey-signin.png").await;
+    wait_text(&c, "Signed in as alice", "debug-passkey-signin.png").await;
+    // The session is the passkey's: the ID token says so.
+    c.goto(&format!(
+        "{base}/authorize?response_type=code&client_id={client_id}&redirect_uri=http%3A%2F%2Flocalhost%3A9%2Fcb&scope=openid&nonce=n1&state=s1"
+    ))
+    .await
+    .unwrap();
+    let redirected = wait_url(&c, "http://localhost:9/cb", "debug-authorize.png").await;
+    let code = redirected
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .expect("a code");
+    let tokens: serde_json::Value = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/token"))
+        .basic_auth(client_id, client["client_secret"].as_str())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", "http://localhost:9/cb"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let claims = jwt_claims(tokens["id_token"].as_str().expect("an ID token"));
+    let amr: Vec<&str> = claims["amr"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert_eq!(amr, ["hwk", "user", "mfa"], "{claims}");
+    assert_eq!(claims["acr"], "urn:sesame:acr:mfa", "{claims}");
+
+    // TOTP from the account page: the QR code section, a computed code.
+    c.goto(&format!("{base}/account")).await.unwrap();
+    wait_text(&c, "Your account", "debug-account-2.png").await;
+    click(&c, "#totp-start").await;
+    let secret = c
+        .wait()
+        .for_element(Locator::Id("totp-secret"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(c.find(Locator::Css(".qr svg")).await.is_ok(), "a QR code");
+    shot(&c, "11-account-totp-enrol.png").await;
+    c.find(Locator::Id("totp"))
+        .await
+        .unwrap()
+        .send_keys(&totp_code_now(&secret))
+        .await
+        .unwrap();
+    click(&c, "#totp-enrol button[type=submit]").await;
+    wait_text(&c, "Your recovery codes", "debug-recovery.png").await;
+    let mut codes = Vec::new();
+    for li in c.find_all(Locator::Css(".codes li")).await.unwrap() {
+        codes.push(li.text().await.unwrap());
+    }
+    assert_eq!(codes.len(), 10, "{codes:?}");
+    shot(&c, "12-account-recovery-codes.png").await;
+
+    // The passkey removed (and the authenticator gone, so that the login
+    // page's conditional request finds nothing), then the password and a
+    // recovery code.
+    click(&c, "form[action$='/account/passkeys/remove'] button").await;
+    wait_text(&c, "The passkey was removed.", "debug-passkey-removed.png").await;
+    c.issue_cmd(VirtualAuthenticator::Remove(authenticator))
+        .await
+        .unwrap();
+    click(&c, "#sign-out-everywhere").await;
+    password_sign_in(&c, "alice", PASSWORD).await;
+    let field = c
+        .wait()
+        .for_element(Locator::Css("input[name=totp]"))
+        .await
+        .unwrap();
+    field.send_keys(&codes[3]).await.unwrap();
+    shot(&c, "13-login-recovery-code.png").await;
+    click(&c, "button[type=submit]").await;
+    let body = wait_text(&c, "Your account", "debug-recovery-signin.png").await;
+    assert!(body.contains("9 recovery codes left"), "{body}");
+    c.close().await.unwrap();
+    for name in [
+        "8-login-with-passkey.png",
+        "9-account-page.png",
+        "10-account-passkey-added.png",
+        "11-account-totp-enrol.png",
+        "12-account-recovery-codes.png",
+        "13-login-recovery-code.png",
+    ] {
+        assert!(
+            std::fs::metadata(screenshots_dir().join(name))
+                .unwrap()
+                .len()
+                > 1000,
+            "{name}"
+        );
+    }
+}
+
+/// The claims of a JWT (not verified: the test reads what the server put in).
+fn jwt_claims(jwt: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    let payload = jwt.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}

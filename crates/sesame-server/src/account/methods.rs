@@ -1,0 +1,373 @@
+//! The sign-in methods on the account page: TOTP enrolment (confirmed by a
+//! first code before it is kept) and removal, passkey registration and
+//! removal.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::json;
+
+use super::{
+    Account, ENROL_COOKIE, ENROL_SECONDS, Extra, account, csrf_ok, done, form, page, to_login,
+    unavailable,
+};
+use crate::login::passkey::{self, PasskeyError, Relying};
+use crate::login::{LoginState, cookie, totp};
+use crate::ratelimit::{blocked, limit_key};
+
+/// The account of a form post that changes sign-in methods: signed in
+/// (else the login page), CSRF checked, and fresh (else the page with a
+/// note).
+async fn fresh_account(
+    state: &LoginState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Account, std::collections::HashMap<String, String>), Response> {
+    let Some(account) = account(state, headers).await? else {
+        return Err(to_login(state));
+    };
+    let form = form(headers, body).map_err(|r| *r)?;
+    if !account.fresh(state.clock.now()) {
+        let extra = Extra {
+            status: Some(StatusCode::FORBIDDEN),
+            error: Some("Sign in again first: this change needs a recent sign-in.".into()),
+            ..Extra::default()
+        };
+        return Err(page(state, &account, extra).await);
+    }
+    Ok((account, form))
+}
+
+fn enrol_context(subject: &str) -> String {
+    format!("totp-enrol:{subject}")
+}
+
+/// The enrolment section: the secret and its QR code (SVG).
+fn enrolment(
+    state: &LoginState,
+    account: &Account,
+    secret: &str,
+) -> Result<serde_json::Value, String> {
+    let uri =
+        totp::otpauth_uri(secret, &state.issuer, &account.username).map_err(|e| e.to_string())?;
+    let qr = qrcode::QrCode::new(uri.as_bytes()).map_err(|e| e.to_string())?;
+    let svg = qr
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .build();
+    Ok(json!({ "secret": secret, "qr_svg": svg }))
+}
+
+/// `POST /account/totp/start`: a new secret, shown with its QR code; kept
+/// (sealed) in a cookie until a first code confirms it.
+pub(crate) async fn start_totp(
+    State(state): State<Arc<LoginState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (account, _) = match fresh_account(&state, &headers, &body).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    match state.store.totp_secret(&account.session.subject).await {
+        Ok(None) => {}
+        Ok(Some(_)) => {
+            let extra = Extra {
+                status: Some(StatusCode::CONFLICT),
+                error: Some(
+                    "Two-step sign-in is on already: turn it off first to set it up again.".into(),
+                ),
+                ..Extra::default()
+            };
+            return page(&state, &account, extra).await;
+        }
+        Err(e) => return unavailable(&e),
+    }
+    let secret = match totp::new_secret() {
+        Ok(s) => s,
+        Err(e) => return unavailable(&e),
+    };
+    let sealed = match state
+        .store
+        .seal_value(&secret, &enrol_context(&account.session.subject))
+    {
+        Ok(s) => s,
+        Err(e) => return unavailable(&e),
+    };
+    let enrolment = match enrolment(&state, &account, &secret) {
+        Ok(e) => e,
+        Err(e) => return unavailable(&e),
+    };
+    let extra = Extra {
+        enrolment: Some(enrolment),
+        cookies: state
+            .cookie_header(ENROL_COOKIE, &sealed, ENROL_SECONDS, "/account")
+            .into_iter()
+            .collect(),
+        ..Extra::default()
+    };
+    page(&state, &account, extra).await
+}
+
+/// `POST /account/totp`: `totp`, the first code of the secret in the
+/// enrolment cookie. A right code keeps the enrolment (its step spent, so
+/// it does not also sign in) and shows the recovery codes once.
+pub(crate) async fn confirm_totp(
+    State(state): State<Arc<LoginState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (account, form) = match fresh_account(&state, &headers, &body).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    let subject = account.session.subject.clone();
+    let Some(secret) = cookie(&headers, ENROL_COOKIE)
+        .and_then(|c| state.store.open_value(&c, &enrol_context(&subject)))
+    else {
+        let extra = Extra {
+            status: Some(StatusCode::BAD_REQUEST),
+            error: Some("The set-up expired. Start again.".into()),
+            ..Extra::default()
+        };
+        return page(&state, &account, extra).await;
+    };
+    let now = state.clock.now();
+    let limit = limit_key("login-totp", &subject);
+    let counters = &state.limits.counters;
+    if let Ok(c) = counters.read(&[&limit]).await
+        && let Some(retry) = c.first().and_then(|c| blocked(c, now))
+    {
+        let extra = Extra {
+            status: Some(StatusCode::TOO_MANY_REQUESTS),
+            error: Some(format!(
+                "Too many wrong codes. Wait {} seconds and try again.",
+                retry.as_secs().max(1)
+            )),
+            enrolment: enrolment(&state, &account, &secret).ok(),
+            ..Extra::default()
+        };
+        return page(&state, &account, extra).await;
+    }
+    let code = form.get("totp").map(String::as_str).unwrap_or("");
+    let Some(step) = totp::step_of(&secret, code, now) else {
+        if let Err(e) = counters
+            .fail_with_limit(&limit, now, totp::FAILURE_WINDOW, totp::FAILURES)
+            .await
+        {
+            tracing::error!(error = %e, "rate-limit counters unavailable: failure not counted");
+        }
+        let extra = Extra {
+            status: Some(StatusCode::BAD_REQUEST),
+            error: Some(
+                "That code is not right. Check the app's clock and try the next one.".into(),
+            ),
+            enrolment: enrolment(&state, &account, &secret).ok(),
+            ..Extra::default()
+        };
+        return page(&state, &account, extra).await;
+    };
+    let enrolled = totp::enrol_with(
+        &state.store,
+        &state.issuer,
+        &subject,
+        &account.username,
+        secret,
+        now,
+    )
+    .await;
+    let enrolled = match enrolled {
+        Ok(e) => e,
+        Err(e) => return unavailable(&e),
+    };
+    if let Err(e) = state.store.spend_totp_step(&subject, step).await {
+        return unavailable(&e);
+    }
+    tracing::info!(user = %crate::ratelimit::log_name(&account.username), "TOTP enrolled from the account page");
+    let extra = Extra {
+        notice: Some("Two-step sign-in is on.".into()),
+        recovery_codes: enrolled.recovery_codes,
+        cookies: state
+            .cookie_header(ENROL_COOKIE, "", 0, "/account")
+            .into_iter()
+            .collect(),
+        ..Extra::default()
+    };
+    page(&state, &account, extra).await
+}
+
+/// `POST /account/totp/remove`
+pub(crate) async fn remove_totp(
+    State(state): State<Arc<LoginState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (account, _) = match fresh_account(&state, &headers, &body).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    match state.store.remove_totp(&account.session.subject).await {
+        Ok(_) => done(&state, "totp-off"),
+        Err(e) => unavailable(&e),
+    }
+}
+
+/// `POST /account/passkeys/options` (header `X-Sesame-CSRF`): the
+/// creation options (JSON) of a new passkey for the signed-in user, the
+/// ceremony's server half in a sealed cookie bound to them.
+pub(crate) async fn passkey_options(
+    State(state): State<Arc<LoginState>>,
+    headers: HeaderMap,
+) -> Response {
+    let presented = headers
+        .get("x-sesame-csrf")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !csrf_ok(&headers, presented) {
+        return (StatusCode::FORBIDDEN, "the page expired: reload it").into_response();
+    }
+    let account = match account(&state, &headers).await {
+        Ok(Some(a)) => a,
+        Ok(None) => return (StatusCode::UNAUTHORIZED, "not signed in").into_response(),
+        Err(r) => return r,
+    };
+    if !account.fresh(state.clock.now()) {
+        return (StatusCode::FORBIDDEN, "sign in again first").into_response();
+    }
+    let Some(rp) = Relying::of(&state.issuer) else {
+        return (
+            StatusCode::NOT_FOUND,
+            "passkeys are off: the issuer is an IP address",
+        )
+            .into_response();
+    };
+    let started = rp
+        .start_registration(&state.store, &account.session.subject, &account.username)
+        .await;
+    match started {
+        Ok((options, sealed)) => {
+            json_with_cookie(&state, options, passkey::REG_COOKIE, &sealed, "/account")
+        }
+        Err(e) => unavailable(&e),
+    }
+}
+
+/// Options JSON, `no-store`, with the ceremony cookie.
+pub(crate) fn json_with_cookie(
+    state: &LoginState,
+    options: String,
+    name: &str,
+    sealed: &str,
+    path: &str,
+) -> Response {
+    let mut r = (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        options,
+    )
+        .into_response();
+    if let Some(c) = state.cookie_header(name, sealed, passkey::CEREMONY_SECONDS, path) {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    r
+}
+
+/// `POST /account/passkeys`: `credential` (the browser's
+/// `PublicKeyCredential.toJSON()`), `name`.
+pub(crate) async fn post_passkey(
+    State(state): State<Arc<LoginState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (account, form) = match fresh_account(&state, &headers, &body).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    let Some(rp) = Relying::of(&state.issuer) else {
+        return (
+            StatusCode::NOT_FOUND,
+            "passkeys are off: the issuer is an IP address",
+        )
+            .into_response();
+    };
+    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+    let sealed = cookie(&headers, passkey::REG_COOKIE);
+    let finished = rp
+        .finish_registration(
+            &state.store,
+            &account.session.subject,
+            sealed.as_deref(),
+            field("credential"),
+            field("name"),
+            state.clock.now(),
+        )
+        .await;
+    let error = match finished {
+        Ok(p) => {
+            tracing::info!(user = %crate::ratelimit::log_name(&account.username), passkey = %p.id_text(), "passkey registered");
+            let mut r = done(&state, "passkey");
+            if let Some(c) = state.cookie_header(passkey::REG_COOKIE, "", 0, "/account") {
+                r.headers_mut().append(header::SET_COOKIE, c);
+            }
+            return r;
+        }
+        Err(PasskeyError::Store(e)) => return unavailable(&e),
+        Err(e) => e,
+    };
+    tracing::info!(user = %crate::ratelimit::log_name(&account.username), error = %error, "passkey registration refused");
+    let message = match error {
+        PasskeyError::NoCeremony => "The passkey request expired. Try again.",
+        PasskeyError::Duplicate => "That passkey is registered already.",
+        _ => "The passkey could not be added.",
+    };
+    let extra = Extra {
+        status: Some(StatusCode::BAD_REQUEST),
+        error: Some(message.into()),
+        ..Extra::default()
+    };
+    page(&state, &account, extra).await
+}
+
+/// `POST /account/passkeys/remove`: `id` (base64url).
+pub(crate) async fn remove_passkey(
+    State(state): State<Arc<LoginState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let account = match account(&state, &headers).await {
+        Ok(Some(a)) => a,
+        Ok(None) => return to_login(&state),
+        Err(r) => return r,
+    };
+    let form = match form(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    let id = form
+        .get("id")
+        .and_then(|id| URL_SAFE_NO_PAD.decode(id).ok())
+        .unwrap_or_default();
+    match state
+        .store
+        .remove_passkey(&account.session.subject, &id)
+        .await
+    {
+        Ok(true) => done(&state, "passkey-removed"),
+        Ok(false) => {
+            let extra = Extra {
+                status: Some(StatusCode::NOT_FOUND),
+                error: Some("No such passkey.".into()),
+                ..Extra::default()
+            };
+            page(&state, &account, extra).await
+        }
+        Err(e) => unavailable(&e),
+    }
+}

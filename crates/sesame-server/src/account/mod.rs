@@ -1,0 +1,318 @@
+//! The account page, `/account`: a signed-in user changes their password,
+//! sets up TOTP (a QR code as SVG) and passkeys, sees and revokes the apps
+//! they allowed, and signs out everywhere.
+//!
+//! Every form carries a CSRF token (double submit, cookie path `/account`).
+//! Changing how the user signs in (TOTP, passkeys) needs a sign-in from the
+//! last [`FRESH_SECONDS`] seconds: a session cookie taken from an unlocked
+//! machine an hour ago cannot add an attacker's passkey. A password change
+//! asks for the current password instead. No script runs on the page except
+//! the WebAuthn ceremony (`/assets/passkey.js`, allowed by path in the CSP).
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use sesame_op::pages::Page;
+use sesame_op::secrets::token_key;
+use sesame_op_sqlx::LoginSession;
+use subtle::ConstantTimeEq;
+
+use crate::login::{LoginState, SESSION_COOKIE, cookie, passkey};
+
+mod methods;
+mod settings;
+
+pub(crate) use methods::{
+    confirm_totp, json_with_cookie, passkey_options, post_passkey, remove_passkey, remove_totp,
+    start_totp,
+};
+pub(crate) use settings::{change_password, revoke_app, sign_out_everywhere};
+
+/// The account forms' CSRF cookie (double submit).
+const CSRF_COOKIE: &str = "sesame_account_csrf";
+/// A TOTP enrolment in progress: its secret, sealed for the user (path
+/// `/account`, [`ENROL_SECONDS`]).
+const ENROL_COOKIE: &str = "sesame_totp_enrol";
+/// How long a TOTP enrolment may wait for its first code.
+const ENROL_SECONDS: i64 = 600;
+/// How recent a sign-in must be to change how the user signs in.
+pub(crate) const FRESH_SECONDS: i64 = 600;
+/// Where the WebAuthn script is served.
+pub(crate) const SCRIPT_PATH: &str = "/assets/passkey.js";
+
+/// The signed-in user of a request to the account page.
+pub(crate) struct Account {
+    session: LoginSession,
+    username: String,
+}
+
+impl Account {
+    /// Whether the sign-in is recent enough to change sign-in methods.
+    fn fresh(&self, now: i64) -> bool {
+        now - self.session.auth_time <= FRESH_SECONDS
+    }
+}
+
+/// The signed-in user, or `None` (no cookie, expired, or unknown user).
+async fn account(state: &LoginState, headers: &HeaderMap) -> Result<Option<Account>, Response> {
+    let Some(value) = cookie(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let now = state.clock.now();
+    let session = match state
+        .store
+        .find_login_session(&token_key(&value), now)
+        .await
+    {
+        Ok(Some(s)) => s,
+        Ok(None) => return Ok(None),
+        Err(e) => return Err(unavailable(&e)),
+    };
+    match state.store.find_user_by_subject(&session.subject).await {
+        Ok(Some(user)) => Ok(Some(Account {
+            session,
+            username: user.username,
+        })),
+        Ok(None) => Ok(None),
+        Err(e) => Err(unavailable(&e)),
+    }
+}
+
+fn unavailable(e: &dyn std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "account page storage failed");
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the account page is unavailable",
+    )
+        .into_response()
+}
+
+/// To the login page, back here after.
+fn to_login(state: &LoginState) -> Response {
+    redirect(&format!("{}/login?return_to=%2Faccount", state.issuer))
+}
+
+fn redirect(to: &str) -> Response {
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(to) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// Back to the account page with a notice (one of [`notice_text`]'s).
+fn done(state: &LoginState, what: &str) -> Response {
+    redirect(&format!("{}/account?done={what}", state.issuer))
+}
+
+fn notice_text(done: &str) -> Option<&'static str> {
+    Some(match done {
+        "password" => "Your password was changed. Other sign-ins were ended.",
+        "totp-off" => "Two-step sign-in is off.",
+        "passkey" => "The passkey was added.",
+        "passkey-removed" => "The passkey was removed.",
+        "revoked" => "The app's access was revoked.",
+        _ => return None,
+    })
+}
+
+/// A POST form, checked against the CSRF cookie: its fields, or a 403.
+fn form(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<std::collections::HashMap<String, String>, Box<Response>> {
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(body).into_owned().collect();
+    let presented = form.get("csrf_token").map(String::as_str).unwrap_or("");
+    if csrf_ok(headers, presented) {
+        Ok(form)
+    } else {
+        Err(Box::new(
+            (
+                StatusCode::FORBIDDEN,
+                "the form expired: reload the account page",
+            )
+                .into_response(),
+        ))
+    }
+}
+
+fn csrf_ok(headers: &HeaderMap, presented: &str) -> bool {
+    let expected = cookie(headers, CSRF_COOKIE).unwrap_or_default();
+    !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(presented.as_bytes()))
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct AccountQuery {
+    #[serde(default)]
+    done: String,
+}
+
+/// What the page shows besides the always-there sections.
+#[derive(Default)]
+struct Extra {
+    status: Option<StatusCode>,
+    error: Option<String>,
+    notice: Option<String>,
+    enrolment: Option<Value>,
+    recovery_codes: Vec<String>,
+    cookies: Vec<HeaderValue>,
+}
+
+/// `GET /account`
+pub(crate) async fn get_account(
+    State(state): State<Arc<LoginState>>,
+    headers: HeaderMap,
+    Query(q): Query<AccountQuery>,
+) -> Response {
+    let account = match account(&state, &headers).await {
+        Ok(Some(a)) => a,
+        Ok(None) => return to_login(&state),
+        Err(r) => return r,
+    };
+    let extra = Extra {
+        notice: notice_text(&q.done).map(str::to_owned),
+        ..Extra::default()
+    };
+    page(&state, &account, extra).await
+}
+
+/// The account page for `account`, with `extra`.
+async fn page(state: &LoginState, account: &Account, extra: Extra) -> Response {
+    let now = state.clock.now();
+    let subject = account.session.subject.as_str();
+    let store = &state.store;
+    let (totp, left, passkeys, consents) = match tokio::try_join!(
+        store.totp_secret(subject),
+        store.recovery_codes_left(subject),
+        store.passkeys_of(subject),
+        store.consents_of(subject, now),
+    ) {
+        Ok(found) => found,
+        Err(e) => return unavailable(&e),
+    };
+    let mut apps = Vec::new();
+    for c in consents {
+        use sesame_op::store::ClientStore as _;
+        let name = match store.find_client(&c.client_id).await {
+            Ok(Some(client)) => client.display_name().to_owned(),
+            _ => c.client_id.as_str().to_owned(),
+        };
+        apps.push(json!({
+            "client_id": c.client_id.as_str(),
+            "name": name,
+            "scopes": c.scopes.to_string(),
+        }));
+    }
+    let passkeys: Vec<Value> = passkeys
+        .iter()
+        .map(|p| {
+            json!({
+                "id": p.id_text(),
+                "name": p.name,
+                "synced": passkey::amr_of(p)[0] == "swk",
+                "created": date(p.created_at),
+                "last_used": p.last_used_at.map(date),
+            })
+        })
+        .collect();
+    let csrf = sesame_core::random::token().unwrap_or_default();
+    let passkeys_available = passkey::Relying::of(&state.issuer).is_some();
+    let mut page = Page::new(&state.templates, "account.html")
+        .with_status(extra.status.unwrap_or(StatusCode::OK))
+        .with_csp(account_csp(&state.issuer));
+    if let Some(c) = state.cookie_header(CSRF_COOKIE, &csrf, 3600, "/account") {
+        page = page.with_cookie(c);
+    }
+    for c in extra.cookies {
+        page = page.with_cookie(c);
+    }
+    let base = state.issuer.trim_end_matches('/');
+    page.render(json!({
+        "css": sesame_op::STYLESHEET,
+        "issuer": state.issuer,
+        "base": base,
+        "username": account.username,
+        "csrf_token": csrf,
+        "fresh": account.fresh(now),
+        "fresh_minutes": FRESH_SECONDS / 60,
+        "reauth": format!("{base}/login?return_to=%2Faccount&login_hint={}", urlencode(&account.username)),
+        "notice": extra.notice,
+        "error": extra.error,
+        "totp_enrolled": totp.is_some(),
+        "recovery_left": left,
+        "enrolment": extra.enrolment,
+        "recovery_codes": extra.recovery_codes,
+        "passkeys_available": passkeys_available,
+        "passkeys": passkeys,
+        "apps": apps,
+        "script": format!("{base}{SCRIPT_PATH}"),
+    }))
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// A day as `YYYY-MM-DD` (UTC).
+fn date(t: i64) -> String {
+    let days = t.div_euclid(86_400);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The page CSP: the default one, plus the WebAuthn script by its exact
+/// URL and `fetch` to this origin (its options).
+pub(crate) fn account_csp(issuer: &str) -> String {
+    let script = format!("{}{SCRIPT_PATH}", issuer.trim_end_matches('/'));
+    format!(
+        "{}; script-src {script}; connect-src 'self'",
+        sesame_op::pages::PAGE_CSP
+    )
+}
+
+/// `GET /assets/passkey.js`
+pub(crate) async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        include_str!("../../assets/passkey.js"),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_civil() {
+        assert_eq!(date(0), "1970-01-01");
+        assert_eq!(date(951_782_400), "2000-02-29");
+        assert_eq!(date(1_796_083_200), "2026-12-01");
+    }
+
+    #[test]
+    fn the_csp_allows_only_the_passkey_script() {
+        let csp = account_csp("https://op.example/");
+        assert!(csp.contains("script-src https://op.example/assets/passkey.js;"));
+        assert!(csp.starts_with(sesame_op::pages::PAGE_CSP));
+    }
+}

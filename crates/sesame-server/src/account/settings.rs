@@ -1,0 +1,182 @@
+//! The password, the apps the user allowed, and signing out everywhere.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use sesame_core::{ClientId, Subject};
+use sesame_op::store::ConsentStore as _;
+
+use super::{CSRF_COOKIE, Extra, account, done, form, page, redirect, to_login, unavailable};
+use crate::login::{LoginState, SESSION_COOKIE, client_ip, credentials::Credentials, signed_in};
+
+/// The shortest password accepted (the CLI's rule too).
+const PASSWORD_MIN: usize = 8;
+
+/// `POST /account/password`: `current_password`, `new_password`,
+/// `confirm_password`. The current password is checked under the sign-in
+/// limits (one budget with the login form); the change ends every session
+/// and grant of the old password, then signs this browser in again.
+pub(crate) async fn change_password(
+    State(state): State<Arc<LoginState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let account = match account(&state, &headers).await {
+        Ok(Some(a)) => a,
+        Ok(None) => return to_login(&state),
+        Err(r) => return r,
+    };
+    let form = match form(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    let field = |k: &str| form.get(k).cloned().unwrap_or_default();
+    let refuse = |status: StatusCode, message: &str| Extra {
+        status: Some(status),
+        error: Some(message.to_owned()),
+        ..Extra::default()
+    };
+    let new = field("new_password");
+    if new.chars().count() < PASSWORD_MIN {
+        let extra = refuse(
+            StatusCode::BAD_REQUEST,
+            "The new password needs at least 8 characters.",
+        );
+        return page(&state, &account, extra).await;
+    }
+    if new != field("confirm_password") {
+        let extra = refuse(StatusCode::BAD_REQUEST, "The two new passwords differ.");
+        return page(&state, &account, extra).await;
+    }
+    let ip = client_ip(&state, &headers, Some(peer));
+    let checked = state
+        .check_credentials(&ip, &account.username, field("current_password"))
+        .await;
+    match checked {
+        Ok(Credentials::Valid(user)) if user.subject == account.session.subject => {}
+        Ok(Credentials::Valid(_) | Credentials::Invalid) => {
+            let extra = refuse(
+                StatusCode::UNAUTHORIZED,
+                "The current password is not right.",
+            );
+            return page(&state, &account, extra).await;
+        }
+        Ok(Credentials::Limited(retry)) => {
+            let message = format!(
+                "Too many failed attempts. Wait {} seconds and try again.",
+                retry.as_secs().max(1)
+            );
+            let extra = refuse(StatusCode::TOO_MANY_REQUESTS, &message);
+            return page(&state, &account, extra).await;
+        }
+        Ok(Credentials::Busy) => {
+            let extra = refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The server is busy. Try again in a moment.",
+            );
+            return page(&state, &account, extra).await;
+        }
+        Err(e) => return unavailable(&e),
+    }
+    let hash = {
+        let Ok(_permit) = state.hashing.acquire().await else {
+            return unavailable(&"the hashing semaphore closed");
+        };
+        match tokio::task::spawn_blocking(move || sesame_op::secrets::hash_password(&new)).await {
+            Ok(Ok(h)) => h,
+            Ok(Err(e)) => return unavailable(&e),
+            Err(e) => return unavailable(&e),
+        }
+    };
+    match state.store.set_password(&account.username, &hash).await {
+        Ok(true) => {}
+        Ok(false) => return to_login(&state),
+        Err(e) => return unavailable(&e),
+    }
+    tracing::info!(user = %crate::ratelimit::log_name(&account.username), "password changed from the account page");
+    // The change ended this session too: a new one, for the same methods.
+    let amr: Vec<&str> = account.session.amr.iter().map(String::as_str).collect();
+    let return_to = format!("{}/account?done=password", state.issuer);
+    signed_in(
+        &state,
+        &headers,
+        &account.session.subject,
+        &account.username,
+        &amr,
+        &return_to,
+    )
+    .await
+}
+
+/// `POST /account/apps/revoke`: `client_id`. Forgets the consent and
+/// revokes every code and token the user's grants to that app hold.
+pub(crate) async fn revoke_app(
+    State(state): State<Arc<LoginState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let account = match account(&state, &headers).await {
+        Ok(Some(a)) => a,
+        Ok(None) => return to_login(&state),
+        Err(r) => return r,
+    };
+    let form = match form(&headers, &body) {
+        Ok(f) => f,
+        Err(r) => return *r,
+    };
+    let client_id = form.get("client_id").cloned().unwrap_or_default();
+    let subject = account.session.subject.as_str();
+    if let Err(e) = state
+        .store
+        .revoke_consent(&Subject::new(subject), &ClientId::new(&client_id))
+        .await
+    {
+        return unavailable(&e);
+    }
+    match state.store.revoke_grants_to(subject, &client_id).await {
+        Ok(n) => {
+            tracing::info!(user = %crate::ratelimit::log_name(&account.username), client_id = %client_id, grants = n, "app revoked from the account page");
+            done(&state, "revoked")
+        }
+        Err(e) => unavailable(&e),
+    }
+}
+
+/// `POST /account/sign-out-everywhere`: ends every login session of the
+/// user (this browser's too). Tokens already issued to apps are not
+/// revoked here (the apps list does that).
+pub(crate) async fn sign_out_everywhere(
+    State(state): State<Arc<LoginState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let account = match account(&state, &headers).await {
+        Ok(Some(a)) => a,
+        Ok(None) => return to_login(&state),
+        Err(r) => return r,
+    };
+    if let Err(r) = form(&headers, &body) {
+        return *r;
+    }
+    let ended = match state
+        .store
+        .end_login_sessions_of(&account.session.subject)
+        .await
+    {
+        Ok(n) => n,
+        Err(e) => return unavailable(&e),
+    };
+    tracing::info!(user = %crate::ratelimit::log_name(&account.username), sessions = ended, "signed out everywhere");
+    let mut r = redirect(&format!("{}/login?return_to=%2Faccount", state.issuer));
+    for (name, path) in [(SESSION_COOKIE, "/"), (CSRF_COOKIE, "/account")] {
+        if let Some(c) = state.cookie_header(name, "", 0, path) {
+            r.headers_mut().append(header::SET_COOKIE, c);
+        }
+    }
+    r
+}

@@ -1,0 +1,355 @@
+//! Passkeys (WebAuthn Level 3, through `webauthn_rp`): the relying party
+//! of the server's own origin, its ceremonies, and what a verified passkey
+//! says about a sign-in (RFC 8176 `amr`).
+//!
+//! Policy: user verification is required for every passkey (they sign in
+//! without a password); the sign counter must grow when the authenticator
+//! keeps one (a clone is refused); the backup flags are stored at each use.
+//! The server half of a ceremony travels sealed in a cookie bound to what it
+//! is for (sign-in, or registration by one user), and its challenge is
+//! spent once in the provider's JWT-id table: a captured assertion with its
+//! cookie does not sign in twice, and nothing an outsider starts is stored.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sesame_op::store::GrantStore as _;
+use sesame_op_sqlx::{Passkey, SqlStore};
+use webauthn_rp::bin::{Decode, Encode};
+use webauthn_rp::request::auth::{
+    AuthenticationVerificationOptions, DiscoverableCredentialRequestOptions,
+};
+use webauthn_rp::request::register::{
+    CredProtect, PublicKeyCredentialCreationOptions, PublicKeyCredentialUserEntity,
+    RegistrationVerificationOptions, UserHandle64,
+};
+use webauthn_rp::request::{
+    AsciiDomain, ExtensionInfo, PublicKeyCredentialDescriptor, RpId, TimedCeremony as _,
+};
+use webauthn_rp::response::auth::ser_relaxed::DiscoverableAuthenticationRelaxed64;
+use webauthn_rp::response::register::ser_relaxed::RegistrationRelaxed;
+use webauthn_rp::response::register::{DynamicState, StaticState};
+use webauthn_rp::response::{AuthTransports, Backup, CredentialId, SentChallenge};
+use webauthn_rp::{
+    AuthenticatedCredential, DiscoverableAuthentication64, DiscoverableAuthenticationServerState,
+    Registration, RegistrationServerState,
+};
+
+/// The cookie of a sign-in ceremony (path `/login`).
+pub(crate) const AUTH_COOKIE: &str = "sesame_passkey";
+/// The cookie of a registration ceremony (path `/account`).
+pub(crate) const REG_COOKIE: &str = "sesame_passkey_reg";
+/// How long a ceremony lasts (the options' own timeout is five minutes).
+pub(crate) const CEREMONY_SECONDS: i64 = 300;
+/// The longest name a passkey may be given.
+const NAME_MAX: usize = 64;
+
+/// Why a ceremony failed. The `Display` text is for logs; the person sees a
+/// plain sentence chosen by the page.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PasskeyError {
+    /// The ceremony cookie is missing, expired, changed or for something else.
+    #[error("no live ceremony")]
+    NoCeremony,
+    /// The browser's response does not parse.
+    #[error("malformed response: {0}")]
+    Malformed(String),
+    /// No passkey has this credential id.
+    #[error("unknown credential")]
+    UnknownCredential,
+    /// The credential is registered already.
+    #[error("credential already registered")]
+    Duplicate,
+    /// The ceremony's checks refused it (origin, RP id, challenge, user,
+    /// signature, flags, counter, ...).
+    #[error("refused: {0}")]
+    Refused(String),
+    /// This challenge was already used.
+    #[error("challenge replayed")]
+    Replayed,
+    /// Storage or sealing failed.
+    #[error("storage: {0}")]
+    Store(#[from] sesame_op::store::StoreError),
+}
+
+/// The relying party: this server's host as RP ID, its origin as the only
+/// origin accepted.
+#[derive(Debug, Clone)]
+pub(crate) struct Relying {
+    rp_id: RpId,
+    origin: String,
+}
+
+impl Relying {
+    /// The relying party of `issuer`; `None` when its host is an IP
+    /// address (WebAuthn has no RP ID for those: passkeys are then off).
+    pub(crate) fn of(issuer: &str) -> Option<Self> {
+        let url = url::Url::parse(issuer).ok()?;
+        let url::Host::Domain(host) = url.host()? else {
+            return None;
+        };
+        let rp_id = RpId::Domain(AsciiDomain::try_from(host.to_owned()).ok()?);
+        Some(Self {
+            rp_id,
+            origin: url.origin().ascii_serialization(),
+        })
+    }
+
+    /// Starts a passwordless sign-in: the options for the browser (JSON)
+    /// and the sealed server half for the cookie.
+    pub(crate) fn start_sign_in(&self, store: &SqlStore) -> Result<(String, String), PasskeyError> {
+        let (server, client) = DiscoverableCredentialRequestOptions::passkey(&self.rp_id)
+            .start_ceremony()
+            .map_err(|e| PasskeyError::Refused(e.to_string()))?;
+        let options =
+            serde_json::to_string(&client).map_err(|e| PasskeyError::Malformed(e.to_string()))?;
+        let state = server
+            .encode()
+            .map_err(|e| PasskeyError::Refused(e.to_string()))?;
+        let sealed = store.seal_value(&URL_SAFE_NO_PAD.encode(state), "passkey:sign-in")?;
+        Ok((options, sealed))
+    }
+
+    /// Finishes a passwordless sign-in with the browser's `credential`
+    /// (`PublicKeyCredential.toJSON()`) and the ceremony cookie: the passkey
+    /// that signed, its use recorded.
+    pub(crate) async fn finish_sign_in(
+        &self,
+        store: &SqlStore,
+        sealed: Option<&str>,
+        credential: &str,
+        now: i64,
+    ) -> Result<Passkey, PasskeyError> {
+        let state = sealed
+            .and_then(|s| store.open_value(s, "passkey:sign-in"))
+            .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
+            .ok_or(PasskeyError::NoCeremony)?;
+        let server = DiscoverableAuthenticationServerState::decode(state.as_slice())
+            .map_err(|_| PasskeyError::NoCeremony)?;
+        let response: DiscoverableAuthentication64 =
+            serde_json::from_str::<DiscoverableAuthenticationRelaxed64>(credential)
+                .map_err(|e| PasskeyError::Malformed(e.to_string()))?
+                .0;
+        let raw_id: &[u8] = response.raw_id().into_inner();
+        let mut passkey = store
+            .find_passkey(raw_id)
+            .await?
+            .ok_or(PasskeyError::UnknownCredential)?;
+        let handle = store
+            .find_webauthn_user_handle(&passkey.subject)
+            .await?
+            .and_then(|h| <[u8; 64]>::try_from(h.as_slice()).ok())
+            .ok_or(PasskeyError::UnknownCredential)?;
+        let handle = UserHandle64::decode(handle).map_err(|_| PasskeyError::UnknownCredential)?;
+        let id = CredentialId::<&[u8]>::decode(passkey.credential_id.as_slice())
+            .map_err(|_| PasskeyError::UnknownCredential)?;
+        let static_state = StaticState::decode(passkey.static_state.as_slice())
+            .map_err(|e| PasskeyError::Refused(e.to_string()))?;
+        let dynamic: [u8; 7] = passkey
+            .dynamic_state
+            .as_slice()
+            .try_into()
+            .map_err(|_| PasskeyError::UnknownCredential)?;
+        let dynamic =
+            DynamicState::decode(dynamic).map_err(|e| PasskeyError::Refused(e.to_string()))?;
+        let mut cred = AuthenticatedCredential::new(id, &handle, static_state, dynamic)
+            .map_err(|e| PasskeyError::Refused(e.to_string()))?;
+        let challenge = server.sent_challenge();
+        let expires = now + CEREMONY_SECONDS;
+        let origins = [self.origin.as_str()];
+        let options = AuthenticationVerificationOptions::<&str, &str> {
+            allowed_origins: &origins,
+            update_uv: true,
+            ..Default::default()
+        };
+        let changed = server
+            .verify(&self.rp_id, &response, &mut cred, &options)
+            .map_err(|e| PasskeyError::Refused(e.to_string()))?;
+        spend(store, &challenge_key(challenge), expires).await?;
+        let new_state = cred
+            .dynamic_state()
+            .encode()
+            .map_err(|e| PasskeyError::Refused(e.to_string()))?;
+        store
+            .passkey_used(raw_id, changed.then_some(new_state.as_slice()), now)
+            .await?;
+        passkey.dynamic_state = new_state.to_vec();
+        passkey.last_used_at = Some(now);
+        Ok(passkey)
+    }
+
+    /// Starts registering a passkey for `subject` (`username` is what the
+    /// authenticator shows): the options for the browser (JSON) and the
+    /// sealed server half, bound to `subject`.
+    pub(crate) async fn start_registration(
+        &self,
+        store: &SqlStore,
+        subject: &str,
+        username: &str,
+    ) -> Result<(String, String), PasskeyError> {
+        let fresh = UserHandle64::new();
+        let handle = store.webauthn_user_handle(subject, fresh.as_ref()).await?;
+        let handle = <[u8; 64]>::try_from(handle.as_slice())
+            .map_err(|_| PasskeyError::Refused("stored user handle is not 64 bytes".into()))?;
+        let handle =
+            UserHandle64::decode(handle).map_err(|e| PasskeyError::Refused(format!("{e:?}")))?;
+        let exclude = store
+            .passkeys_of(subject)
+            .await?
+            .into_iter()
+            .filter_map(|p| {
+                let id = CredentialId::<&[u8]>::decode(p.credential_id.as_slice()).ok()?;
+                Some(PublicKeyCredentialDescriptor {
+                    id: CredentialId::<Vec<u8>>::from(id),
+                    // No transports are kept: the browser tries them all.
+                    transports: AuthTransports::decode(0).ok()?,
+                })
+            })
+            .collect();
+        // The authenticator shows the username; one that the WebAuthn
+        // username profile refuses is shown as "user".
+        let name = match username.try_into() {
+            Ok(name) => name,
+            Err(_) => "user"
+                .try_into()
+                .map_err(|e| PasskeyError::Refused(format!("{e:?}")))?,
+        };
+        let user = PublicKeyCredentialUserEntity {
+            name,
+            id: &handle,
+            display_name: None,
+        };
+        let mut options = PublicKeyCredentialCreationOptions::passkey(&self.rp_id, user, exclude);
+        // credProtect is asked for but not enforced: authenticators without
+        // the extension (many platform ones) would refuse the registration,
+        // and every assertion requires user verification anyway.
+        options.extensions.cred_protect =
+            CredProtect::UserVerificationRequired(ExtensionInfo::AllowDontEnforceValue);
+        let (server, client) = options
+            .start_ceremony()
+            .map_err(|e| PasskeyError::Refused(e.to_string()))?;
+        let options =
+            serde_json::to_string(&client).map_err(|e| PasskeyError::Malformed(e.to_string()))?;
+        let state = server
+            .encode()
+            .map_err(|e| PasskeyError::Refused(e.to_string()))?;
+        let sealed = store.seal_value(&URL_SAFE_NO_PAD.encode(state), &reg_context(subject))?;
+        Ok((options, sealed))
+    }
+
+    /// Finishes registering a passkey for `subject` named `name`.
+    pub(crate) async fn finish_registration(
+        &self,
+        store: &SqlStore,
+        subject: &str,
+        sealed: Option<&str>,
+        credential: &str,
+        name: &str,
+        now: i64,
+    ) -> Result<Passkey, PasskeyError> {
+        let state = sealed
+            .and_then(|s| store.open_value(s, &reg_context(subject)))
+            .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
+            .ok_or(PasskeyError::NoCeremony)?;
+        let server = RegistrationServerState::<64>::decode(state.as_slice())
+            .map_err(|_| PasskeyError::NoCeremony)?;
+        let registration: Registration = serde_json::from_str::<RegistrationRelaxed>(credential)
+            .map_err(|e| PasskeyError::Malformed(e.to_string()))?
+            .0;
+        let challenge = server.sent_challenge();
+        let origins = [self.origin.as_str()];
+        let options = RegistrationVerificationOptions::<&str, &str> {
+            allowed_origins: &origins,
+            ..Default::default()
+        };
+        let registered = server
+            .verify(&self.rp_id, &registration, &options)
+            .map_err(|e| PasskeyError::Refused(e.to_string()))?;
+        spend(store, &challenge_key(challenge), now + CEREMONY_SECONDS).await?;
+        let (id, _, _, static_state, dynamic_state, _) = registered.into_parts();
+        let static_state = static_state
+            .encode()
+            .map_err(|e| PasskeyError::Refused(e.to_string()))?;
+        let dynamic_state = dynamic_state
+            .encode()
+            .map_err(|e| PasskeyError::Refused(e.to_string()))?;
+        let passkey = Passkey {
+            credential_id: id.into_inner().to_vec(),
+            subject: subject.to_owned(),
+            name: clean_name(name),
+            static_state,
+            dynamic_state: dynamic_state.to_vec(),
+            created_at: now,
+            last_used_at: None,
+        };
+        if !store.add_passkey(&passkey).await? {
+            return Err(PasskeyError::Duplicate);
+        }
+        Ok(passkey)
+    }
+}
+
+/// The sealing context of `subject`'s registration ceremony: a cookie made
+/// for one user does not open for another.
+fn reg_context(subject: &str) -> String {
+    format!("passkey:register:{subject}")
+}
+
+fn challenge_key(challenge: SentChallenge) -> String {
+    format!("passkey-challenge:{:032x}", challenge.0)
+}
+
+/// Spends a ceremony's challenge once, across instances.
+async fn spend(store: &SqlStore, key: &str, expires_at: i64) -> Result<(), PasskeyError> {
+    if store.remember_jti(key, expires_at).await? {
+        Ok(())
+    } else {
+        Err(PasskeyError::Replayed)
+    }
+}
+
+/// A passkey's name: trimmed, control characters dropped, at most
+/// [`NAME_MAX`] characters, "Passkey" when empty.
+fn clean_name(name: &str) -> String {
+    let name: String = name
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(NAME_MAX)
+        .collect();
+    if name.is_empty() {
+        "Passkey".to_owned()
+    } else {
+        name
+    }
+}
+
+/// The RFC 8176 `amr` of a passwordless sign-in with `passkey`: `hwk` for
+/// a device-bound key, `swk` for one that may be copied between devices
+/// (backup eligible: a synced passkey), with `user` (verification was
+/// required) and `mfa` (possession and the device's own verification).
+pub(crate) fn amr_of(passkey: &Passkey) -> [&'static str; 3] {
+    let synced = <[u8; 7]>::try_from(passkey.dynamic_state.as_slice())
+        .ok()
+        .and_then(|d| DynamicState::decode(d).ok())
+        .is_some_and(|d| !matches!(d.backup, Backup::NotEligible));
+    [if synced { "swk" } else { "hwk" }, "user", "mfa"]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ip_issuer_has_no_relying_party() {
+        assert!(Relying::of("http://127.0.0.1:8080").is_none());
+        let rp = Relying::of("http://localhost:8080/op").expect("a domain");
+        assert_eq!(rp.origin, "http://localhost:8080");
+    }
+
+    #[test]
+    fn names_are_cleaned() {
+        assert_eq!(clean_name("  "), "Passkey");
+        assert_eq!(clean_name("a\u{0}b"), "ab");
+        assert_eq!(clean_name(&"x".repeat(100)).len(), NAME_MAX);
+    }
+}

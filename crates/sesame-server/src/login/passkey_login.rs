@@ -1,0 +1,137 @@
+//! Passwordless sign-in with a passkey: `POST /login/passkey/options` (the
+//! request options, the ceremony in a sealed cookie) and `POST
+//! /login/passkey` (the browser's assertion, as the form field
+//! `credential`).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use subtle::ConstantTimeEq;
+
+use super::pages::{passkey_refused, signed_in};
+use super::passkey::{self, PasskeyError, Relying};
+use super::{CSRF_COOKIE, LoginState, cookie};
+
+fn csrf_ok(headers: &HeaderMap, presented: &str) -> bool {
+    let expected = cookie(headers, CSRF_COOKIE).unwrap_or_default();
+    !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(presented.as_bytes()))
+}
+
+/// `POST /login/passkey/options` (header `X-Sesame-CSRF`, the login
+/// form's token).
+pub(crate) async fn passkey_options(
+    State(state): State<Arc<LoginState>>,
+    headers: HeaderMap,
+) -> Response {
+    let presented = headers
+        .get("x-sesame-csrf")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !csrf_ok(&headers, presented) {
+        return (StatusCode::FORBIDDEN, "the page expired: reload it").into_response();
+    }
+    let Some(rp) = Relying::of(&state.issuer) else {
+        return (
+            StatusCode::NOT_FOUND,
+            "passkeys are off: the issuer is an IP address",
+        )
+            .into_response();
+    };
+    match rp.start_sign_in(&state.store) {
+        Ok((options, sealed)) => crate::account::json_with_cookie(
+            &state,
+            options,
+            passkey::AUTH_COOKIE,
+            &sealed,
+            "/login",
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "passkey options failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "passkeys are unavailable").into_response()
+        }
+    }
+}
+
+/// `POST /login/passkey`: `credential`, `csrf_token`, `return_to`.
+#[tracing::instrument(name = "sesame.login.passkey", skip_all, fields(outcome = tracing::field::Empty))]
+pub(crate) async fn post_passkey(
+    State(state): State<Arc<LoginState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(&body).into_owned().collect();
+    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+    let return_to = state.safe_return_to(field("return_to")).to_owned();
+    let span = tracing::Span::current();
+    if !csrf_ok(&headers, field("csrf_token")) {
+        span.record("outcome", "csrf");
+        return passkey_refused(
+            &state,
+            StatusCode::FORBIDDEN,
+            &return_to,
+            "The form expired. Please sign in again.",
+        )
+        .await;
+    }
+    let Some(rp) = Relying::of(&state.issuer) else {
+        return (
+            StatusCode::NOT_FOUND,
+            "passkeys are off: the issuer is an IP address",
+        )
+            .into_response();
+    };
+    let sealed = cookie(&headers, passkey::AUTH_COOKIE);
+    let now = state.clock.now();
+    let checked = rp
+        .finish_sign_in(&state.store, sealed.as_deref(), field("credential"), now)
+        .await;
+    let key = match checked {
+        Ok(key) => key,
+        Err(PasskeyError::Store(e)) => {
+            span.record("outcome", "error");
+            tracing::error!(error = %e, "passkey sign-in storage failed");
+            return (StatusCode::SERVICE_UNAVAILABLE, "sign-in is unavailable").into_response();
+        }
+        Err(e) => {
+            span.record("outcome", "refused");
+            tracing::info!(error = %e, "passkey sign-in refused");
+            let message = match e {
+                PasskeyError::NoCeremony | PasskeyError::Replayed => {
+                    "The passkey request expired. Please try again."
+                }
+                PasskeyError::UnknownCredential => {
+                    "This passkey is not registered here (it may have been removed)."
+                }
+                _ => "The passkey was not accepted.",
+            };
+            return passkey_refused(&state, StatusCode::UNAUTHORIZED, &return_to, message).await;
+        }
+    };
+    let username = match state.store.find_user_by_subject(&key.subject).await {
+        Ok(Some(u)) => u.username,
+        Ok(None) => {
+            return passkey_refused(
+                &state,
+                StatusCode::UNAUTHORIZED,
+                &return_to,
+                "This passkey's account is gone.",
+            )
+            .await;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "user lookup failed");
+            return (StatusCode::SERVICE_UNAVAILABLE, "sign-in is unavailable").into_response();
+        }
+    };
+    span.record("outcome", "signed_in");
+    let amr = passkey::amr_of(&key);
+    let mut r = signed_in(&state, &headers, &key.subject, &username, &amr, &return_to).await;
+    if let Some(c) = state.cookie_header(passkey::AUTH_COOKIE, "", 0, "/login") {
+        r.headers_mut().append(axum::http::header::SET_COOKIE, c);
+    }
+    r
+}
