@@ -45,6 +45,9 @@ pub(crate) const SCRIPT_PATH: &str = "/assets/passkey.js";
 
 /// The signed-in user of a request to the account page.
 pub(crate) struct Account {
+    /// The browser's account-page CSRF token, kept across pages (several
+    /// tabs stay usable) once set.
+    csrf: Option<String>,
     session: LoginSession,
     username: String,
 }
@@ -73,6 +76,7 @@ async fn account(state: &LoginState, headers: &HeaderMap) -> Result<Option<Accou
     };
     match state.store.find_user_by_subject(&session.subject).await {
         Ok(Some(user)) => Ok(Some(Account {
+            csrf: cookie(headers, CSRF_COOKIE).filter(|c| !c.is_empty()),
             session,
             username: user.username,
         })),
@@ -221,7 +225,10 @@ async fn page(state: &LoginState, account: &Account, extra: Extra) -> Response {
             })
         })
         .collect();
-    let csrf = sesame_core::random::token().unwrap_or_default();
+    let csrf = match &account.csrf {
+        Some(c) => c.clone(),
+        None => sesame_core::random::token().unwrap_or_default(),
+    };
     let passkeys_available = passkey::Relying::of(&state.issuer).is_some();
     let mut page = Page::new(&state.templates, "account.html")
         .with_status(extra.status.unwrap_or(StatusCode::OK))

@@ -97,6 +97,23 @@ pub(super) enum UsersCommand {
         #[arg(long, conflicts_with = "json")]
         remove: bool,
     },
+    /// List a user's passkeys (registered on the account page, /account),
+    /// or remove one by its id.
+    ///
+    /// Example: sesame users passkeys --username alice --json
+    ///          sesame users passkeys --username alice --remove CREDENTIAL_ID
+    #[command(verbatim_doc_comment)]
+    Passkeys {
+        /// The login name.
+        #[arg(long)]
+        username: String,
+        /// JSON output: [{"id", "name", "created_at", "last_used_at"}].
+        #[arg(long)]
+        json: bool,
+        /// Remove the passkey with this credential id (base64url, as listed).
+        #[arg(long, value_name = "ID", conflicts_with = "json")]
+        remove: Option<String>,
+    },
 }
 
 /// Claims a custom claim may not be: the ones the protocol sets, and the
@@ -229,6 +246,60 @@ async fn totp(
     Ok(())
 }
 
+/// `sesame users passkeys`.
+async fn passkeys(
+    store: &sesame_op_sqlx::SqlStore,
+    username: &str,
+    json: bool,
+    remove: Option<&str>,
+) -> Result<(), Failure> {
+    use base64::Engine as _;
+    let user = store
+        .find_user(username)
+        .await?
+        .ok_or_else(|| Failure::NoUser(username.to_owned()))?;
+    if let Some(id) = remove {
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(id)
+            .map_err(|_| Failure::Usage("--remove takes a passkey id as listed (base64url)"))?;
+        if !store.remove_passkey(&user.subject, &raw).await? {
+            return Err(Failure::Usage("the user has no passkey with that id"));
+        }
+        print_line(&format!("removed passkey {id} of {username}"));
+        return Ok(());
+    }
+    let keys = store.passkeys_of(&user.subject).await?;
+    if json {
+        let list: Vec<serde_json::Value> = keys
+            .iter()
+            .map(|k| {
+                serde_json::json!({
+                    "id": k.id_text(),
+                    "name": k.name,
+                    "created_at": k.created_at,
+                    "last_used_at": k.last_used_at,
+                })
+            })
+            .collect();
+        print_line(&serde_json::to_string_pretty(&list)?);
+    } else if keys.is_empty() {
+        print_line(&format!("{username} has no passkeys"));
+    } else {
+        for k in &keys {
+            let used = k
+                .last_used_at
+                .map_or_else(|| "never used".to_owned(), |t| format!("last used {t}"));
+            print_line(&format!(
+                "{}  {}  (added {}, {used})",
+                k.id_text(),
+                k.name,
+                k.created_at
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub(super) async fn run(config: &Config, command: UsersCommand) -> Result<(), Failure> {
     let store = open(config).await?;
     match command {
@@ -339,6 +410,11 @@ pub(super) async fn run(config: &Config, command: UsersCommand) -> Result<(), Fa
             json,
             remove,
         } => totp(config, &store, &username, json, remove).await?,
+        UsersCommand::Passkeys {
+            username,
+            json,
+            remove,
+        } => passkeys(&store, &username, json, remove.as_deref()).await?,
     }
     store.close().await;
     Ok(())

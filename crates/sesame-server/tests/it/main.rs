@@ -30,6 +30,7 @@ mod memory;
 #[cfg(feature = "otlp")]
 mod otlp;
 mod pairwise;
+mod passkeys;
 mod password_grant;
 mod rate_limits;
 mod registration;
