@@ -10,6 +10,7 @@
 
 mod support;
 
+mod account;
 mod app;
 mod app_fapi2;
 mod app_request;

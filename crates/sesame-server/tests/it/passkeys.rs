@@ -382,7 +382,12 @@ async fn a_software_passkey_signs_in_and_every_broken_assertion_is_refused() {
     // that keeps no sign counter (always 0, as synced passkeys do), so that
     // only the spent challenge stops it.
     let mut counterless = SoftKey::new();
-    assert_eq!(register(&op, &alice, &csrf_alice, &mut counterless).await.status(), 303);
+    assert_eq!(
+        register(&op, &alice, &csrf_alice, &mut counterless)
+            .await
+            .status(),
+        303
+    );
     let (cookies, csrf, options) = raw_sign_in_options(&op).await;
     let captured = counterless.assert(&options, &origin, 0, 0x05, &counterless.user_handle);
     let r = raw_post_assertion(&op, &cookies, &csrf, &captured).await;
@@ -468,7 +473,7 @@ async fn a_software_passkey_signs_in_and_every_broken_assertion_is_refused() {
 }
 
 /// The cookie `name=value` a response sets.
-fn set_cookie(r: &reqwest::Response, name: &str) -> String {
+pub(crate) fn set_cookie(r: &reqwest::Response, name: &str) -> String {
     r.headers()
         .get_all("set-cookie")
         .iter()
@@ -479,7 +484,7 @@ fn set_cookie(r: &reqwest::Response, name: &str) -> String {
         .to_owned()
 }
 
-fn raw() -> reqwest::Client {
+pub(crate) fn raw() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -488,16 +493,12 @@ fn raw() -> reqwest::Client {
 
 /// `username` signed in without a cookie jar: the cookies of their
 /// session and account page (`name=value; ...`) and the page's CSRF token.
-async fn raw_account(op: &Op, username: &str) -> (String, String) {
-    let page = raw()
-        .get(format!("{}/login", op.base))
-        .send()
-        .await
-        .unwrap();
+pub(crate) async fn raw_account(base: &str, username: &str) -> (String, String) {
+    let page = raw().get(format!("{base}/login")).send().await.unwrap();
     let csrf_cookie = set_cookie(&page, "sesame_csrf");
     let csrf = hidden(&page.text().await.unwrap(), "csrf_token");
     let r = raw()
-        .post(format!("{}/login", op.base))
+        .post(format!("{base}/login"))
         .header("cookie", &csrf_cookie)
         .form(&[
             ("username", username),
@@ -510,7 +511,7 @@ async fn raw_account(op: &Op, username: &str) -> (String, String) {
         .unwrap();
     let session = set_cookie(&r, "sesame_session");
     let page = raw()
-        .get(format!("{}/account", op.base))
+        .get(format!("{base}/account"))
         .header("cookie", &session)
         .send()
         .await
@@ -523,7 +524,7 @@ async fn raw_account(op: &Op, username: &str) -> (String, String) {
 #[tokio::test]
 async fn a_registration_ceremony_belongs_to_one_account() {
     let op = op(&["alice", "bob"]).await;
-    let (alice, csrf) = raw_account(&op, "alice").await;
+    let (alice, csrf) = raw_account(&op.base, "alice").await;
     let r = raw()
         .post(format!("{}/account/passkeys/options", op.base))
         .header("cookie", &alice)
@@ -545,7 +546,7 @@ async fn a_registration_ceremony_belongs_to_one_account() {
     let credential = key.register(&options, &op.base);
     // Bob posts Alice's ceremony with her ceremony cookie copied over: it
     // does not open for him.
-    let (bob, bob_csrf) = raw_account(&op, "bob").await;
+    let (bob, bob_csrf) = raw_account(&op.base, "bob").await;
     let r = raw()
         .post(format!("{}/account/passkeys", op.base))
         .header("cookie", format!("{bob}; {ceremony}"))
