@@ -401,7 +401,8 @@ async fn a_software_passkey_signs_in_and_every_broken_assertion_is_refused() {
     );
 
     // Each broken assertion, on its own fresh ceremony: no session.
-    let cases: Vec<(&str, Box<dyn Fn(&Value) -> String>)> = vec![
+    type Forge<'a> = Box<dyn Fn(&Value) -> String + 'a>;
+    let cases: Vec<(&str, Forge<'_>)> = vec![
         (
             "another origin",
             Box::new(|o: &Value| key.assert(o, "http://localhost:1", 3, 0x05, &key.user_handle)),
