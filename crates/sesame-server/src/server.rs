@@ -226,6 +226,8 @@ pub async fn build_with(
                 .route("/login/totp", post(login::post_totp))
                 .route("/login/passkey/options", post(login::passkey_options))
                 .route("/login/passkey", post(login::post_passkey))
+                .route("/login/passkey/second/options", post(login::second_options))
+                .route("/login/passkey/second", post(login::post_second))
                 .route(crate::account::SCRIPT_PATH, get(crate::account::script))
                 .route("/account", get(crate::account::get_account))
                 .route("/account/password", post(crate::account::change_password))

@@ -21,7 +21,7 @@ pub mod totp;
 
 pub use authn::{ServerAuth, UserClaims};
 pub(crate) use pages::{get_login, home, post_login, post_totp, signed_in};
-pub(crate) use passkey_login::{passkey_options, post_passkey};
+pub(crate) use passkey_login::{passkey_options, post_passkey, post_second, second_options};
 
 /// The provider's login cookie (distinct from the relying party's).
 pub const SESSION_COOKIE: &str = "sesame_session";

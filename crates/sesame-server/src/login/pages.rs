@@ -206,8 +206,8 @@ async fn step_up_subject(state: &LoginState, headers: &HeaderMap) -> Option<Stri
     if session.amr.iter().any(|m| m == "mfa") {
         return None;
     }
-    match state.store.totp_secret(&session.subject).await {
-        Ok(Some(_)) => Some(session.subject),
+    match totp::Factors::of(state, &session.subject).await {
+        Ok(f) if f.any() => Some(session.subject),
         _ => None,
     }
 }
@@ -333,9 +333,9 @@ pub(crate) async fn post_login(
             );
         }
     };
-    match state.store.totp_secret(&user.subject).await {
-        Ok(Some(_)) => totp::second_step(&state, &user.subject, &return_to).await,
-        Ok(None) => {
+    match totp::Factors::of(&state, &user.subject).await {
+        Ok(f) if f.any() => totp::second_step(&state, &user.subject, &return_to).await,
+        Ok(_) => {
             signed_in(
                 &state,
                 &headers,

@@ -16,22 +16,27 @@ use sesame_op::store::GrantStore as _;
 use sesame_op_sqlx::{Passkey, SqlStore};
 use webauthn_rp::bin::{Decode, Encode};
 use webauthn_rp::request::auth::{
-    AuthenticationVerificationOptions, DiscoverableCredentialRequestOptions,
+    AllowedCredential, AllowedCredentials, AuthenticationVerificationOptions,
+    DiscoverableCredentialRequestOptions, NonDiscoverableCredentialRequestOptions,
 };
 use webauthn_rp::request::register::{
     CredProtect, PublicKeyCredentialCreationOptions, PublicKeyCredentialUserEntity,
     RegistrationVerificationOptions, UserHandle64,
 };
 use webauthn_rp::request::{
-    AsciiDomain, ExtensionInfo, PublicKeyCredentialDescriptor, RpId, TimedCeremony as _,
+    AsciiDomain, Credentials as _, ExtensionInfo, PublicKeyCredentialDescriptor, RpId,
+    TimedCeremony as _,
 };
-use webauthn_rp::response::auth::ser_relaxed::DiscoverableAuthenticationRelaxed64;
+use webauthn_rp::response::auth::ser_relaxed::{
+    DiscoverableAuthenticationRelaxed64, NonDiscoverableAuthenticationRelaxed64,
+};
 use webauthn_rp::response::register::ser_relaxed::RegistrationRelaxed;
-use webauthn_rp::response::register::{DynamicState, StaticState};
+use webauthn_rp::response::register::{CompressedPubKey, DynamicState, StaticState};
 use webauthn_rp::response::{AuthTransports, Backup, CredentialId, SentChallenge};
 use webauthn_rp::{
     AuthenticatedCredential, DiscoverableAuthentication64, DiscoverableAuthenticationServerState,
-    Registration, RegistrationServerState,
+    NonDiscoverableAuthentication64, NonDiscoverableAuthenticationServerState, Registration,
+    RegistrationServerState,
 };
 
 /// The cookie of a sign-in ceremony (path `/login`).
@@ -130,51 +135,105 @@ impl Relying {
                 .map_err(|e| PasskeyError::Malformed(e.to_string()))?
                 .0;
         let raw_id: &[u8] = response.raw_id().into_inner();
-        let mut passkey = store
-            .find_passkey(raw_id)
-            .await?
-            .ok_or(PasskeyError::UnknownCredential)?;
-        let handle = store
-            .find_webauthn_user_handle(&passkey.subject)
-            .await?
-            .and_then(|h| <[u8; 64]>::try_from(h.as_slice()).ok())
-            .ok_or(PasskeyError::UnknownCredential)?;
-        let handle = UserHandle64::decode(handle).map_err(|_| PasskeyError::UnknownCredential)?;
-        let id = CredentialId::<&[u8]>::decode(passkey.credential_id.as_slice())
-            .map_err(|_| PasskeyError::UnknownCredential)?;
-        let static_state = StaticState::decode(passkey.static_state.as_slice())
-            .map_err(|e| PasskeyError::Refused(e.to_string()))?;
-        let dynamic: [u8; 7] = passkey
-            .dynamic_state
-            .as_slice()
-            .try_into()
-            .map_err(|_| PasskeyError::UnknownCredential)?;
-        let dynamic =
-            DynamicState::decode(dynamic).map_err(|e| PasskeyError::Refused(e.to_string()))?;
-        let mut cred = AuthenticatedCredential::new(id, &handle, static_state, dynamic)
-            .map_err(|e| PasskeyError::Refused(e.to_string()))?;
+        let stored = Stored::load(store, raw_id).await?;
+        let mut cred = stored.credential()?;
         let challenge = server.sent_challenge();
-        let expires = now + CEREMONY_SECONDS;
         let origins = [self.origin.as_str()];
-        let options = AuthenticationVerificationOptions::<&str, &str> {
-            allowed_origins: &origins,
-            update_uv: true,
-            ..Default::default()
-        };
+        let options = self.verification(&origins);
         let changed = server
             .verify(&self.rp_id, &response, &mut cred, &options)
             .map_err(|e| PasskeyError::Refused(e.to_string()))?;
-        spend(store, &challenge_key(challenge), expires).await?;
-        let new_state = cred
-            .dynamic_state()
+        spend(store, &challenge_key(challenge), now + CEREMONY_SECONDS).await?;
+        let dynamic_state = cred.dynamic_state();
+        drop(cred);
+        stored.used(store, dynamic_state, changed, now).await
+    }
+
+    /// The assertion checks: this origin only, user verification recorded.
+    fn verification<'o>(
+        &self,
+        origins: &'o [&'o str],
+    ) -> AuthenticationVerificationOptions<'o, 'o, &'o str, &'o str> {
+        AuthenticationVerificationOptions {
+            allowed_origins: origins,
+            update_uv: true,
+            ..Default::default()
+        }
+    }
+
+    /// Starts a passkey as the second step of `subject`'s sign-in (their
+    /// password was right; `pending` names that pending login): options
+    /// listing only their passkeys, sealed for that pending login.
+    pub(crate) async fn start_second_factor(
+        &self,
+        store: &SqlStore,
+        subject: &str,
+        pending: &str,
+    ) -> Result<(String, String), PasskeyError> {
+        let mut allowed = AllowedCredentials::new();
+        for p in store.passkeys_of(subject).await? {
+            let Ok(id) = CredentialId::<&[u8]>::decode(p.credential_id.as_slice()) else {
+                continue;
+            };
+            let Ok(transports) = AuthTransports::decode(0) else {
+                continue;
+            };
+            allowed.push(AllowedCredential::from(PublicKeyCredentialDescriptor {
+                id: CredentialId::<Vec<u8>>::from(id),
+                transports,
+            }));
+        }
+        let request = NonDiscoverableCredentialRequestOptions::second_factor(&self.rp_id, allowed)
+            .map_err(|_| PasskeyError::UnknownCredential)?;
+        let (server, client) = request
+            .start_ceremony()
+            .map_err(|e| PasskeyError::Refused(e.to_string()))?;
+        let options =
+            serde_json::to_string(&client).map_err(|e| PasskeyError::Malformed(e.to_string()))?;
+        let state = server
             .encode()
             .map_err(|e| PasskeyError::Refused(e.to_string()))?;
-        store
-            .passkey_used(raw_id, changed.then_some(new_state.as_slice()), now)
-            .await?;
-        passkey.dynamic_state = new_state.to_vec();
-        passkey.last_used_at = Some(now);
-        Ok(passkey)
+        let sealed = store.seal_value(&URL_SAFE_NO_PAD.encode(state), &second_context(pending))?;
+        Ok((options, sealed))
+    }
+
+    /// Finishes a passkey second step: the passkey, which must be
+    /// `subject`'s.
+    pub(crate) async fn finish_second_factor(
+        &self,
+        store: &SqlStore,
+        subject: &str,
+        pending: &str,
+        sealed: Option<&str>,
+        credential: &str,
+        now: i64,
+    ) -> Result<Passkey, PasskeyError> {
+        let state = sealed
+            .and_then(|s| store.open_value(s, &second_context(pending)))
+            .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
+            .ok_or(PasskeyError::NoCeremony)?;
+        let server = NonDiscoverableAuthenticationServerState::decode(state.as_slice())
+            .map_err(|_| PasskeyError::NoCeremony)?;
+        let response: NonDiscoverableAuthentication64 =
+            serde_json::from_str::<NonDiscoverableAuthenticationRelaxed64>(credential)
+                .map_err(|e| PasskeyError::Malformed(e.to_string()))?
+                .0;
+        let raw_id: &[u8] = response.raw_id().into_inner();
+        let stored = Stored::load(store, raw_id).await?;
+        if stored.passkey.subject != subject {
+            return Err(PasskeyError::UnknownCredential);
+        }
+        let mut cred = stored.credential()?;
+        let challenge = server.sent_challenge();
+        let origins = [self.origin.as_str()];
+        let options = self.verification(&origins);
+        let changed = server
+            .verify(&self.rp_id, &response, &mut cred, &options)
+            .map_err(|e| PasskeyError::Refused(e.to_string()))?;
+        spend(store, &challenge_key(challenge), now + CEREMONY_SECONDS).await?;
+        let dynamic_state = cred.dynamic_state();
+        drop(cred);
+        stored.used(store, dynamic_state, changed, now).await
     }
 
     /// Starts registering a passkey for `subject` (`username` is what the
@@ -286,6 +345,90 @@ impl Relying {
         }
         Ok(passkey)
     }
+}
+
+/// The public key type of a stored passkey (Ed25519, P-256, P-384, RSA).
+type StoredKey = CompressedPubKey<[u8; 32], [u8; 32], [u8; 48], Vec<u8>>;
+
+/// A registered passkey as the checks need it: its row and decoded state.
+struct Stored {
+    passkey: Passkey,
+    handle: UserHandle64,
+    static_state: StaticState<StoredKey>,
+    dynamic_state: DynamicState,
+}
+
+impl Stored {
+    /// The passkey `raw_id` and its owner's user handle.
+    async fn load(store: &SqlStore, raw_id: &[u8]) -> Result<Self, PasskeyError> {
+        let passkey = store
+            .find_passkey(raw_id)
+            .await?
+            .ok_or(PasskeyError::UnknownCredential)?;
+        let handle = store
+            .find_webauthn_user_handle(&passkey.subject)
+            .await?
+            .and_then(|h| <[u8; 64]>::try_from(h.as_slice()).ok())
+            .ok_or(PasskeyError::UnknownCredential)?;
+        let handle = UserHandle64::decode(handle).map_err(|_| PasskeyError::UnknownCredential)?;
+        let static_state = StaticState::decode(passkey.static_state.as_slice())
+            .map_err(|e| PasskeyError::Refused(e.to_string()))?;
+        let dynamic: [u8; 7] = passkey
+            .dynamic_state
+            .as_slice()
+            .try_into()
+            .map_err(|_| PasskeyError::UnknownCredential)?;
+        let dynamic_state =
+            DynamicState::decode(dynamic).map_err(|e| PasskeyError::Refused(e.to_string()))?;
+        Ok(Self {
+            passkey,
+            handle,
+            static_state,
+            dynamic_state,
+        })
+    }
+
+    /// The credential the library checks an assertion against.
+    fn credential(&self) -> Result<AuthenticatedCredential<'_, '_, 64, StoredKey>, PasskeyError> {
+        let id = CredentialId::<&[u8]>::decode(self.passkey.credential_id.as_slice())
+            .map_err(|_| PasskeyError::UnknownCredential)?;
+        AuthenticatedCredential::new(
+            id,
+            &self.handle,
+            self.static_state.clone(),
+            self.dynamic_state,
+        )
+        .map_err(|e| PasskeyError::Refused(e.to_string()))
+    }
+
+    /// Records the use: the new dynamic state (when it `changed`), the time.
+    async fn used(
+        self,
+        store: &SqlStore,
+        dynamic_state: DynamicState,
+        changed: bool,
+        now: i64,
+    ) -> Result<Passkey, PasskeyError> {
+        let new_state = dynamic_state
+            .encode()
+            .map_err(|e| PasskeyError::Refused(e.to_string()))?;
+        let mut passkey = self.passkey;
+        store
+            .passkey_used(
+                &passkey.credential_id,
+                changed.then_some(new_state.as_slice()),
+                now,
+            )
+            .await?;
+        passkey.dynamic_state = new_state.to_vec();
+        passkey.last_used_at = Some(now);
+        Ok(passkey)
+    }
+}
+
+/// The sealing context of the second-step ceremony of one pending login.
+fn second_context(pending: &str) -> String {
+    format!("passkey:second-factor:{pending}")
 }
 
 /// The sealing context of `subject`'s registration ceremony: a cookie made

@@ -13,7 +13,9 @@ use subtle::ConstantTimeEq;
 
 use super::pages::{passkey_refused, signed_in};
 use super::passkey::{self, PasskeyError, Relying};
-use super::{CSRF_COOKIE, LoginState, cookie};
+use sesame_op::secrets::token_key;
+
+use super::{CSRF_COOKIE, LoginState, cookie, totp};
 
 fn csrf_ok(headers: &HeaderMap, presented: &str) -> bool {
     let expected = cookie(headers, CSRF_COOKIE).unwrap_or_default();
@@ -130,6 +132,160 @@ pub(crate) async fn post_passkey(
     span.record("outcome", "signed_in");
     let amr = passkey::amr_of(&key);
     let mut r = signed_in(&state, &headers, &key.subject, &username, &amr, &return_to).await;
+    if let Some(c) = state.cookie_header(passkey::AUTH_COOKIE, "", 0, "/login") {
+        r.headers_mut().append(axum::http::header::SET_COOKIE, c);
+    }
+    r
+}
+
+/// The pending login of this browser (its password was right): the key of
+/// its cookie and its subject.
+async fn pending_login(
+    state: &LoginState,
+    headers: &HeaderMap,
+) -> Result<Option<(String, String)>, Response> {
+    let Some(key) = cookie(headers, totp::PENDING_COOKIE).map(|v| token_key(&v)) else {
+        return Ok(None);
+    };
+    match state
+        .store
+        .find_pending_login(&key, state.clock.now())
+        .await
+    {
+        Ok(Some(subject)) => Ok(Some((key, subject))),
+        Ok(None) => Ok(None),
+        Err(e) => {
+            tracing::error!(error = %e, "pending login lookup failed");
+            Err(totp::unavailable())
+        }
+    }
+}
+
+/// `POST /login/passkey/second/options` (header `X-Sesame-CSRF`): the
+/// request options of a passkey as the second step, listing only the
+/// pending login's user's passkeys.
+pub(crate) async fn second_options(
+    State(state): State<Arc<LoginState>>,
+    headers: HeaderMap,
+) -> Response {
+    let presented = headers
+        .get("x-sesame-csrf")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !csrf_ok(&headers, presented) {
+        return (StatusCode::FORBIDDEN, "the page expired: reload it").into_response();
+    }
+    let (key, subject) = match pending_login(&state, &headers).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return (StatusCode::UNAUTHORIZED, "the sign-in expired").into_response(),
+        Err(r) => return r,
+    };
+    let Some(rp) = Relying::of(&state.issuer) else {
+        return (
+            StatusCode::NOT_FOUND,
+            "passkeys are off: the issuer is an IP address",
+        )
+            .into_response();
+    };
+    match rp.start_second_factor(&state.store, &subject, &key).await {
+        Ok((options, sealed)) => crate::account::json_with_cookie(
+            &state,
+            options,
+            passkey::AUTH_COOKIE,
+            &sealed,
+            "/login",
+        ),
+        Err(PasskeyError::UnknownCredential) => {
+            (StatusCode::NOT_FOUND, "this account has no passkey").into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "passkey options failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "passkeys are unavailable").into_response()
+        }
+    }
+}
+
+/// `POST /login/passkey/second`: `credential`, `csrf_token`, `return_to`,
+/// with the pending login's cookie. One pending login, one session.
+#[tracing::instrument(name = "sesame.login.passkey_second", skip_all, fields(outcome = tracing::field::Empty))]
+pub(crate) async fn post_second(
+    State(state): State<Arc<LoginState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(&body).into_owned().collect();
+    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
+    let return_to = state.safe_return_to(field("return_to")).to_owned();
+    let span = tracing::Span::current();
+    if !csrf_ok(&headers, field("csrf_token")) {
+        span.record("outcome", "csrf");
+        return super::pages::expired_login(&state, &return_to).await;
+    }
+    let (key, subject) = match pending_login(&state, &headers).await {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            span.record("outcome", "expired");
+            return super::pages::expired_login(&state, &return_to).await;
+        }
+        Err(r) => return r,
+    };
+    let Some(rp) = Relying::of(&state.issuer) else {
+        return (
+            StatusCode::NOT_FOUND,
+            "passkeys are off: the issuer is an IP address",
+        )
+            .into_response();
+    };
+    let sealed = cookie(&headers, passkey::AUTH_COOKIE);
+    let now = state.clock.now();
+    let checked = rp
+        .finish_second_factor(
+            &state.store,
+            &subject,
+            &key,
+            sealed.as_deref(),
+            field("credential"),
+            now,
+        )
+        .await;
+    let passkey = match checked {
+        Ok(p) => p,
+        Err(PasskeyError::Store(e)) => {
+            tracing::error!(error = %e, "passkey second step storage failed");
+            return totp::unavailable();
+        }
+        Err(e) => {
+            span.record("outcome", "refused");
+            tracing::info!(user = %crate::ratelimit::log_name(&subject), error = %e, "passkey second step refused");
+            let factors = totp::Factors::of(&state, &subject)
+                .await
+                .unwrap_or_default();
+            return totp::factor_page(
+                &state,
+                StatusCode::UNAUTHORIZED,
+                &return_to,
+                Some("The passkey was not accepted. Try again."),
+                None,
+                factors,
+            );
+        }
+    };
+    match state.store.delete_pending_login(&key).await {
+        Ok(true) => {}
+        Ok(false) => return super::pages::expired_login(&state, &return_to).await,
+        Err(e) => {
+            tracing::error!(error = %e, "could not end the pending login");
+            return totp::unavailable();
+        }
+    }
+    span.record("outcome", "signed_in");
+    let username = match state.store.find_user_by_subject(&subject).await {
+        Ok(Some(u)) => u.username,
+        _ => String::new(),
+    };
+    let amr = ["pwd", passkey::amr_of(&passkey)[0], "mfa"];
+    let mut r = signed_in(&state, &headers, &subject, &username, &amr, &return_to).await;
     if let Some(c) = state.cookie_header(passkey::AUTH_COOKIE, "", 0, "/login") {
         r.headers_mut().append(axum::http::header::SET_COOKIE, c);
     }

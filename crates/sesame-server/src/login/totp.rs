@@ -249,7 +249,31 @@ pub(super) async fn check_code(
     })
 }
 
-/// The code page, with a fresh CSRF token (and `extra` cookies).
+/// The second factors a user has: a TOTP enrolment, passkeys (when this
+/// issuer can have them).
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub(crate) struct Factors {
+    pub(crate) totp: bool,
+    pub(crate) passkey: bool,
+}
+
+impl Factors {
+    /// Whether the password alone is not enough.
+    pub(crate) fn any(self) -> bool {
+        self.totp || self.passkey
+    }
+
+    /// `subject`'s factors.
+    pub(crate) async fn of(state: &LoginState, subject: &str) -> Result<Self, StoreError> {
+        let totp = state.store.totp_secret(subject).await?.is_some();
+        let passkey = super::passkey::Relying::of(&state.issuer).is_some()
+            && !state.store.passkeys_of(subject).await?.is_empty();
+        Ok(Self { totp, passkey })
+    }
+}
+
+/// The code page, with a fresh CSRF token (and `extra` cookies): a field
+/// for the TOTP code and, for a user with passkeys, a passkey button.
 pub(super) fn code_page(
     state: &LoginState,
     status: StatusCode,
@@ -257,8 +281,32 @@ pub(super) fn code_page(
     error: Option<&str>,
     extra: Option<axum::http::HeaderValue>,
 ) -> Response {
+    let factors = Factors {
+        totp: true,
+        passkey: false,
+    };
+    factor_page(state, status, return_to, error, extra, factors)
+}
+
+/// The second-step page for `factors`.
+pub(super) fn factor_page(
+    state: &LoginState,
+    status: StatusCode,
+    return_to: &str,
+    error: Option<&str>,
+    extra: Option<axum::http::HeaderValue>,
+    factors: Factors,
+) -> Response {
     let csrf = sesame_core::random::token().unwrap_or_default();
+    let base = state.issuer.trim_end_matches('/');
+    let script = format!("{base}{}", crate::account::SCRIPT_PATH);
     let mut page = Page::new(&state.templates, "totp.html").with_status(status);
+    if factors.passkey {
+        page = page.with_csp(format!(
+            "{}; script-src {script}; connect-src 'self'",
+            sesame_op::pages::PAGE_CSP
+        ));
+    }
     if let Some(c) = state.cookie_header(CSRF_COOKIE, &csrf, PENDING_TTL, "/login") {
         page = page.with_cookie(c);
     }
@@ -272,6 +320,9 @@ pub(super) fn code_page(
         "csrf_token": csrf,
         "return_to": return_to,
         "error": error,
+        "factors": factors,
+        "base": base,
+        "script": script,
     }))
 }
 
@@ -279,9 +330,16 @@ pub(super) fn unavailable() -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, "sign-in is unavailable").into_response()
 }
 
-/// After a right password for a user with TOTP: a pending login and the
-/// code page.
+/// After a right password for a user with a second factor: a pending
+/// login and the page that asks for it.
 pub(crate) async fn second_step(state: &LoginState, subject: &str, return_to: &str) -> Response {
+    let factors = match Factors::of(state, subject).await {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::error!(error = %e, "second-factor lookup failed");
+            return unavailable();
+        }
+    };
     let Ok(value) = sesame_core::random::token() else {
         return unavailable();
     };
@@ -295,7 +353,7 @@ pub(crate) async fn second_step(state: &LoginState, subject: &str, return_to: &s
         return unavailable();
     }
     let pending = state.cookie_header(PENDING_COOKIE, &value, PENDING_TTL, "/login");
-    code_page(state, StatusCode::OK, return_to, None, pending)
+    factor_page(state, StatusCode::OK, return_to, None, pending, factors)
 }
 
 #[cfg(test)]

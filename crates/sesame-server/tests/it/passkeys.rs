@@ -671,3 +671,149 @@ async fn the_cli_lists_and_removes_passkeys() {
     ]);
     assert_ne!(code, 0, "removing it twice: {err}");
 }
+
+#[tokio::test]
+async fn a_passkey_is_the_second_step_after_the_password() {
+    let op = op(&["alice", "bob"]).await;
+    let alice = browser();
+    let csrf = signed_in(&op, &alice, "alice").await;
+    let mut key = SoftKey::new();
+    assert_eq!(register(&op, &alice, &csrf, &mut key).await.status(), 303);
+    let bob = browser();
+    let bob_csrf = signed_in(&op, &bob, "bob").await;
+    let mut bob_key = SoftKey::new();
+    assert_eq!(
+        register(&op, &bob, &bob_csrf, &mut bob_key).await.status(),
+        303
+    );
+    let (code, out, err) = sesame(&[
+        "--database",
+        &op.db,
+        "clients",
+        "add",
+        "--name",
+        "RP",
+        "--redirect-uri",
+        "https://rp.example/cb",
+        "--skip-consent",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let client: Value = serde_json::from_str(&out).unwrap();
+    let client_id = client["client_id"].as_str().unwrap();
+
+    // The password is right: the passkey step, no session yet.
+    let b = browser();
+    let r = b
+        .get(format!("{}/authorize", op.base))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("redirect_uri", "https://rp.example/cb"),
+            ("scope", "openid"),
+            ("nonce", "n"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let login = absolute(&op.base, &location(&r));
+    let r = submit_login(&b, &login, &op.base, "alice", PASSWORD).await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("Use a passkey") && !page.contains("name=\"totp\""),
+        "{page}"
+    );
+    assert!(
+        !is_signed_in(&op, &b).await,
+        "the password alone is not enough"
+    );
+    let csrf = hidden(&page, "csrf_token");
+    let return_to = hidden(&page, "return_to")
+        .replace("&amp;", "&")
+        .replace("&#x2f;", "/");
+    let options = |b: reqwest::Client, csrf: String| {
+        let url = format!("{}/login/passkey/second/options", op.base);
+        async move {
+            let r = b
+                .post(url)
+                .header("x-sesame-csrf", csrf)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let o = options(b.clone(), csrf.clone()).await;
+    let allowed: Vec<&str> = o["allowCredentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert_eq!(allowed, [B64.encode(&key.id)], "only Alice's passkeys");
+    let second = |csrf: String, credential: String| {
+        let (b, return_to) = (b.clone(), return_to.clone());
+        let url = format!("{}/login/passkey/second", op.base);
+        async move {
+            b.post(url)
+                .form(&[
+                    ("csrf_token", csrf.as_str()),
+                    ("return_to", return_to.as_str()),
+                    ("credential", credential.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Bob's passkey does not finish Alice's sign-in.
+    let r = second(
+        csrf.clone(),
+        bob_key.assert(&o, &op.base, 1, 0x05, &bob_key.user_handle),
+    )
+    .await;
+    assert_eq!(r.status(), 401, "another user's passkey");
+    let csrf = hidden(&r.text().await.unwrap(), "csrf_token");
+    assert!(!is_signed_in(&op, &b).await);
+    // Alice's does.
+    let o = options(b.clone(), csrf.clone()).await;
+    let good = key.assert(&o, &op.base, 1, 0x05, &key.user_handle);
+    let r = second(csrf.clone(), good.clone()).await;
+    assert_eq!(r.status(), 303);
+    let back = absolute(&op.base, &location(&r));
+    let r = b.get(&back).send().await.unwrap();
+    let callback = url::Url::parse(&location(&r)).unwrap();
+    let code = callback
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let tokens: Value = reqwest::Client::new()
+        .post(format!("{}/token", op.base))
+        .basic_auth(client_id, client["client_secret"].as_str())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", "https://rp.example/cb"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let payload = tokens["id_token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .nth(1)
+        .unwrap();
+    let claims: Value = serde_json::from_slice(&B64.decode(payload).unwrap()).unwrap();
+    assert_eq!(claims["amr"], json!(["pwd", "hwk", "mfa"]), "{claims}");
+    // The pending login became one session: posted again, it is gone.
+    let r = second(csrf, good).await;
+    assert_eq!(r.status(), 401, "the pending login is spent");
+}
