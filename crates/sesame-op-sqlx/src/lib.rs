@@ -55,9 +55,11 @@ mod registration;
 mod secrets;
 mod store;
 mod totp;
+mod upstream;
 mod users;
 
 pub use crypt::{CryptError, EncryptionKey};
 pub use ratelimits::RateCounter;
 pub use store::{ConnectError, SqlStore};
+pub use upstream::{UpstreamLink, UpstreamLogin};
 pub use users::{LoginSession, User, UserError};
