@@ -114,7 +114,23 @@ fn login_page(
         "username": username,
         "client_name": client.name,
         "error": error,
+        "upstreams": state.upstreams.buttons(return_to),
     }))
+}
+
+/// The login page with `message` (an upstream sign-in that did not
+/// complete).
+pub(super) async fn login_error(
+    state: &LoginState,
+    status: StatusCode,
+    return_to: &str,
+    message: &str,
+) -> Response {
+    let client = LoginClient {
+        name: None,
+        ..login_client(state, return_to).await
+    };
+    login_page(state, status, return_to, "", &client, Some(message))
 }
 
 /// Records on the login span the `client_id` in `return_to` (an
