@@ -146,9 +146,8 @@ impl Upstream {
             return fail(&format!("issuer {:?}: {e}", self.issuer));
         }
         let https = self.issuer.starts_with("https://");
-        let loopback = url::Url::parse(&self.issuer).is_ok_and(|u| {
-            matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
-        });
+        let loopback = url::Url::parse(&self.issuer)
+            .is_ok_and(|u| matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")));
         if !https && !loopback {
             return fail("issuer must be an https URL (http only on 127.0.0.1 or localhost)");
         }
@@ -164,7 +163,9 @@ impl Upstream {
             }
         }
         if self.end_session {
-            return fail("end_session = true is not supported yet (upstream logout is not implemented); remove it");
+            return fail(
+                "end_session = true is not supported yet (upstream logout is not implemented); remove it",
+            );
         }
         Ok(())
     }

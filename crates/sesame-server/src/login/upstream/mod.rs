@@ -44,6 +44,16 @@ const LOGIN_TTL: i64 = 600;
 /// Core §2 lets parties agree on values of their own.
 pub const FEDERATED_AMR: &str = "fed";
 
+/// The ID token algorithms accepted from an upstream (as `sesame app`'s
+/// default): asymmetric only, so a client secret never verifies a token.
+const ID_TOKEN_ALGS: [sesame_core::JwsAlgorithm; 5] = [
+    sesame_core::JwsAlgorithm::RS256,
+    sesame_core::JwsAlgorithm::PS256,
+    sesame_core::JwsAlgorithm::ES256,
+    sesame_core::JwsAlgorithm::ES384,
+    sesame_core::JwsAlgorithm::EdDSA,
+];
+
 /// One configured upstream and its client, discovered on first use (an
 /// upstream that is down when the server starts does not stop it).
 struct Entry {
@@ -114,7 +124,8 @@ impl Upstreams {
             .client
             .get_or_try_init(|| async {
                 let c = &entry.config;
-                let issuer = sesame_core::Issuer::new(c.issuer.clone()).map_err(|e| e.to_string())?;
+                let issuer =
+                    sesame_core::Issuer::new(c.issuer.clone()).map_err(|e| e.to_string())?;
                 let redirect = sesame_core::RedirectUri::new(format!(
                     "{}/upstream/{}/callback",
                     self.issuer, c.name
@@ -124,6 +135,7 @@ impl Upstreams {
                     .with_name(c.name.clone())
                     .with_client_secret(entry.secret.clone())
                     .with_redirect_uri(redirect)
+                    .with_algorithms(ID_TOKEN_ALGS)
                     .with_scopes(c.scopes())
                     .map_err(|e| e.to_string())?;
                 if let Some(clock) = &self.clock {
@@ -176,7 +188,9 @@ async fn count_start(state: &LoginState, ip: &str) -> Result<(), u64> {
                 return Err(retry.as_secs().max(1));
             }
         }
-        Err(e) => tracing::error!(error = %e, "rate-limit counters unavailable: upstream login not limited"),
+        Err(e) => {
+            tracing::error!(error = %e, "rate-limit counters unavailable: upstream login not limited")
+        }
     }
     if let Err(e) = counters
         .fail_with_limit(&key, now, 60, state.limits.per_ip)
@@ -228,7 +242,13 @@ pub(crate) async fn start(
                 "Signing in with {} is unavailable right now.",
                 entry.config.display_name
             );
-            login_error(&state, StatusCode::SERVICE_UNAVAILABLE, &return_to, &message).await
+            login_error(
+                &state,
+                StatusCode::SERVICE_UNAVAILABLE,
+                &return_to,
+                &message,
+            )
+            .await
         }
     }
 }
@@ -312,7 +332,9 @@ fn session_amr(entry: &Entry, claims: &serde_json::Map<String, Value>) -> Vec<St
         let words: Vec<String> = amr
             .iter()
             .filter_map(Value::as_str)
-            .filter(|w| !w.is_empty() && w.len() <= 32 && w.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .filter(|w| {
+                !w.is_empty() && w.len() <= 32 && w.bytes().all(|b| b.is_ascii_alphanumeric())
+            })
             .map(str::to_owned)
             .take(8)
             .collect();
@@ -371,7 +393,9 @@ pub(crate) async fn callback(
         && bool::from(browser.as_bytes().ct_eq(taken.browser_key.as_bytes()))
         && taken.upstream == name;
     if !same_browser {
-        tracing::warn!("upstream callback refused: not the browser (or the upstream) that started it");
+        tracing::warn!(
+            "upstream callback refused: not the browser (or the upstream) that started it"
+        );
         return expired("other_browser").await;
     }
     finish(&state, entry, &headers, &query, taken).await
@@ -409,7 +433,10 @@ async fn finish(
     };
     let link = taken.link_subject.clone();
     let creds = OidcCredentials::from_query(session, query);
-    let user = match backend(state, entry, client, link).authenticate(creds).await {
+    let user = match backend(state, entry, client, link)
+        .authenticate(creds)
+        .await
+    {
         Ok(Some(user)) => user,
         Ok(None) => {
             let message = format!("Your {display} account may not sign in here.");

@@ -6,9 +6,9 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use axum_login::tower_sessions::Session;
 use axum_login::tower_sessions::session::{Id, Record};
 use axum_login::tower_sessions::session_store::{self, SessionStore};
-use axum_login::tower_sessions::Session;
 
 /// A session store holding at most one record, in memory.
 #[derive(Debug, Default)]

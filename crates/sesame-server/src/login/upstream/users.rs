@@ -58,7 +58,11 @@ fn base_username(login: &LoginClaims, upstream: &Upstream) -> String {
         .filter(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'))
         .take(48)
         .collect();
-    if clean.is_empty() { "user".into() } else { clean }
+    if clean.is_empty() {
+        "user".into()
+    } else {
+        clean
+    }
 }
 
 /// The mapped groups claim (strings only), when a mapping is configured.
