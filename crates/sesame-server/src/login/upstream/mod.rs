@@ -7,7 +7,7 @@
 //! UserInfo validation). What this module adds is where the pending login
 //! lives — a row of `sesame_upstream_logins` under the hash of its `state`,
 //! bound to a browser cookie, sealed, taken once, expiring with sesame-rp's
-//! own limit — and who the upstream identity is here ([`users`]).
+//! own limit — and who the upstream identity is here (`users.rs`).
 
 mod record;
 mod users;
