@@ -36,7 +36,7 @@ impl std::fmt::Debug for UpstreamLogin {
 }
 
 /// An upstream identity linked to a local account.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct UpstreamLink {
     /// The upstream's configured name (when the link was made).
     pub upstream: String,

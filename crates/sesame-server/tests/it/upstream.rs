@@ -621,3 +621,50 @@ groups = "groups"
     assert_ne!(code, 0);
     assert!(err.contains("upstream \"a/b\": name must be"), "{err}");
 }
+
+/// `sesame users links`: lists an account's upstream identity and removes
+/// it; the identity's next sign-in then makes a new account.
+#[tokio::test]
+async fn users_links_lists_and_removes() {
+    let Some(s) = Setup::new("users_links_lists_and_removes", None).await else {
+        return;
+    };
+    let first = sign_in(&s, &browser(), "henry").await;
+    let (code, out, err) = cli(&s.db, &["users", "links", "--username", "henry", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let links: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(links[0]["upstream"], "panva");
+    assert_eq!(links[0]["issuer"], s._op.issuer.as_str());
+    assert_eq!(links[0]["upstream_subject"], "henry");
+    let (code, _, err) = cli(
+        &s.db,
+        &[
+            "users",
+            "links",
+            "--username",
+            "henry",
+            "--remove",
+            &s._op.issuer,
+            "nobody",
+        ],
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("no link"), "{err}");
+    let (code, _, err) = cli(
+        &s.db,
+        &[
+            "users",
+            "links",
+            "--username",
+            "henry",
+            "--remove",
+            &s._op.issuer,
+            "henry",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let again = sign_in(&s, &browser(), "henry").await;
+    assert_ne!(again["sub"], first["sub"]);
+    assert_eq!(users(&s.db).len(), 2);
+    s.server.stop().await;
+}
