@@ -31,3 +31,25 @@ CREATE TABLE sesame_upstream_links (
     PRIMARY KEY (issuer, upstream_subject)
 );
 CREATE INDEX sesame_upstream_links_subject ON sesame_upstream_links (subject);
+
+-- `sesame_upstream_sessions`: a login session (the SHA-256 of its cookie)
+-- that came from an upstream configured with `end_session = true`, and that
+-- upstream's ID token (sealed), the `id_token_hint` of the upstream logout
+-- sent after ours. `sesame_upstream_logouts`: where the browser goes once the
+-- upstream has logged out (our end_session's own redirect), under the hash of
+-- the `state` sent to the upstream; taken once.
+
+CREATE TABLE sesame_upstream_sessions (
+    session_key TEXT PRIMARY KEY,
+    upstream TEXT NOT NULL,
+    id_token TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX sesame_upstream_sessions_expiry ON sesame_upstream_sessions (expires_at);
+
+CREATE TABLE sesame_upstream_logouts (
+    state_key TEXT PRIMARY KEY,
+    then_url TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX sesame_upstream_logouts_expiry ON sesame_upstream_logouts (expires_at);

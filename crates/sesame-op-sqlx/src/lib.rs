@@ -56,6 +56,7 @@ mod secrets;
 mod store;
 mod totp;
 mod upstream;
+mod upstream_logout;
 mod users;
 
 pub use crypt::{CryptError, EncryptionKey};

@@ -231,10 +231,19 @@ pub async fn build_with(
                 .route("/login/totp", post(login::post_totp))
                 .route("/upstream/{name}/login", get(login::upstream::start))
                 .route("/upstream/{name}/callback", get(login::upstream::callback))
+                .route(
+                    "/upstream/{name}/logged-out",
+                    get(login::upstream::logged_out),
+                )
                 // The form limit for the extractor too (L3).
                 .layer(DefaultBodyLimit::max(LOGIN_BODY_LIMIT))
-                .with_state(login),
+                .with_state(Arc::clone(&login)),
         )
+        // After our end_session, on to an upstream's (`end_session = true`).
+        .layer(middleware::from_fn_with_state(
+            login,
+            login::upstream::after_end_session,
+        ))
         .route("/healthz", get(healthz).with_state(Arc::clone(&store)))
         .layer(middleware::from_fn_with_state(token_limit, limit_token))
         .layer(middleware::from_fn(crate::metrics::track))

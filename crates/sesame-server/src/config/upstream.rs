@@ -36,7 +36,9 @@ pub struct Upstream {
     /// the session's `amr` is `["fed"]`).
     pub trust_amr: bool,
     /// On our end_session, send the browser on to the upstream's
-    /// `end_session_endpoint` too. Not implemented yet: refused when true.
+    /// `end_session_endpoint` too (when it has one), with the upstream ID
+    /// token as `id_token_hint`; register `{our issuer}/upstream/{name}/logged-out`
+    /// as a post-logout redirect URI there.
     pub end_session: bool,
 }
 
@@ -161,11 +163,6 @@ impl Upstream {
                     "allowed_email_domains: {domain:?} is not a domain (write example.com, not @example.com)"
                 ));
             }
-        }
-        if self.end_session {
-            return fail(
-                "end_session = true is not supported yet (upstream logout is not implemented); remove it",
-            );
         }
         Ok(())
     }

@@ -33,6 +33,7 @@ pub fn cli(db: &str, args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+pub const BYE: &str = "http://127.0.0.1:9/bye";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
 /// panva's oidc-provider (interop/op.mjs), killed on drop.
@@ -78,6 +79,7 @@ impl NodeOp {
                 basic_app,
             ])
             .args(["--post-app", "http://127.0.0.1:9/unused"])
+            .env("OP_POST_LOGOUT_PATH", "logged-out")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -88,6 +90,14 @@ impl NodeOp {
             line.clear();
             assert!(reader.read_line(&mut line).unwrap() > 0, "op.mjs exited");
         }
+        // Keep reading: oidc-provider writes notices to stdout later, and
+        // dies of EPIPE if nobody reads them.
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            while reader.read_line(&mut sink).is_ok_and(|n| n > 0) {
+                sink.clear();
+            }
+        });
         let secret = line
             .split_whitespace()
             .find_map(|w| w.strip_prefix("basic_secret="))
@@ -121,6 +131,8 @@ pub fn add_client(db: &str) -> (String, String) {
             "RP",
             "--redirect-uri",
             REDIRECT,
+            "--post-logout-redirect-uri",
+            BYE,
             "--skip-consent",
             "--json",
         ],
@@ -135,24 +147,35 @@ pub fn add_client(db: &str) -> (String, String) {
 
 impl Setup {
     pub async fn new(test: &str, db: Option<String>) -> Option<Self> {
+        Self::with(test, db, |_| {}).await
+    }
+
+    /// As `new`, the upstream entry adjusted by `edit`.
+    pub async fn with(
+        test: &str,
+        db: Option<String>,
+        edit: impl FnOnce(&mut sesame_server::config::Upstream),
+    ) -> Option<Self> {
         let dir = TempDir::new();
         let db = db.unwrap_or_else(|| dir.db());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let op = NodeOp::start(test, &format!("{base}/upstream/panva"))?;
         let client = add_client(&db);
+        let mut upstream = sesame_server::config::Upstream {
+            name: "panva".into(),
+            display_name: "Panva".into(),
+            issuer: op.issuer.clone(),
+            client_id: "sesame-basic".into(),
+            client_secret: Some(op.secret.clone()),
+            ..Default::default()
+        };
+        edit(&mut upstream);
         let config = sesame_server::Config {
             issuer: base.clone(),
             database: db.clone(),
             encryption_key: Some(KEY.into()),
-            upstream: vec![sesame_server::config::Upstream {
-                name: "panva".into(),
-                display_name: "Panva".into(),
-                issuer: op.issuer.clone(),
-                client_id: "sesame-basic".into(),
-                client_secret: Some(op.secret.clone()),
-                ..Default::default()
-            }],
+            upstream: vec![upstream],
             ..sesame_server::Config::default()
         };
         let server = Server::spawn_with(config, listener).await;
@@ -259,8 +282,25 @@ pub async fn downstream_claims(
     base: &str,
     b: &reqwest::Client,
     signed_in: reqwest::Response,
-    (id, secret): (&str, &str),
+    client: (&str, &str),
 ) -> Value {
+    let jwt = downstream_id_token(base, b, signed_in, client).await;
+    let payload = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// As `downstream_claims`: the ID token itself.
+pub async fn downstream_id_token(
+    base: &str,
+    b: &reqwest::Client,
+    signed_in: reqwest::Response,
+    (id, secret): (&str, &str),
+) -> String {
     assert_eq!(signed_in.status(), 303);
     let cb = follow_until(b, absolute(base, &location(&signed_in)), REDIRECT).await;
     let cb = url::Url::parse(&cb).unwrap();
@@ -285,14 +325,10 @@ pub async fn downstream_claims(
         .json()
         .await
         .unwrap();
-    let jwt = t["id_token"].as_str().unwrap_or_else(|| panic!("{t}"));
-    let payload = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
-    )
-    .unwrap()
+    t["id_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{t}"))
+        .to_owned()
 }
 
 /// `sesame users list --json`: (username, subject, email) of each.
@@ -596,10 +632,6 @@ groups = "groups"
             "not a domain",
         ),
         (
-            good.replace("[upstream.claims]", "end_session = true\n[upstream.claims]"),
-            "end_session",
-        ),
-        (
             good.replace("[upstream.claims]", "colour = 1\n[upstream.claims]"),
             "colour",
         ),
@@ -666,5 +698,74 @@ async fn users_links_lists_and_removes() {
     let again = sign_in(&s, &browser(), "henry").await;
     assert_ne!(again["sub"], first["sub"]);
     assert_eq!(users(&s.db).len(), 2);
+    s.server.stop().await;
+}
+
+/// `end_session = true`: our end_session ends the local session and sends
+/// the browser on to panva's end_session with the upstream ID token, which
+/// comes back through /upstream/panva/logged-out to the client's
+/// post-logout URI; panva's session is gone too.
+#[tokio::test]
+async fn an_upstream_logout_follows_ours() {
+    let test = "an_upstream_logout_follows_ours";
+    let Some(s) = Setup::with(test, None, |u| u.end_session = true).await else {
+        return;
+    };
+    let base = &s.server.base;
+    let op = &s._op.issuer;
+    let b = browser();
+    let page = authorize(base, &b, &s.client.0).await;
+    let html = b.get(&page).send().await.unwrap().text().await.unwrap();
+    let callback = through_panva(&b, &upstream_link(&html, "Panva"), op, "ivy").await;
+    let r = b.get(&callback).send().await.unwrap();
+    let id_token = downstream_id_token(base, &b, r, (&s.client.0, &s.client.1)).await;
+
+    let r = b
+        .get(format!("{base}/end_session"))
+        .query(&[
+            ("id_token_hint", id_token.as_str()),
+            ("post_logout_redirect_uri", BYE),
+            ("state", "st"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    if r.status() != 303 {
+        panic!("end_session: {} {}", r.status(), r.text().await.unwrap());
+    }
+    assert!(
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("sesame_session=;"))
+    );
+    let to = location(&r);
+    assert!(to.starts_with(op), "not on to the upstream: {to}");
+    assert!(to.contains("id_token_hint="), "{to}");
+    // panva's confirmation form, then back through sesame to the client.
+    let html = b.get(&to).send().await.unwrap().text().await.unwrap();
+    let xsrf = hidden(&html, "xsrf");
+    let action = {
+        let start = html.find("action=\"").unwrap() + 8;
+        html[start..start + html[start..].find('"').unwrap()].to_owned()
+    };
+    let r = b
+        .post(absolute(&to, &action))
+        .form(&[("xsrf", xsrf.as_str()), ("logout", "yes")])
+        .send()
+        .await
+        .unwrap();
+    let back = location(&r);
+    assert!(
+        back.starts_with(&format!("{base}/upstream/panva/logged-out?")),
+        "{back}"
+    );
+    let r = b.get(&back).send().await.unwrap();
+    assert_eq!(location(&r), format!("{BYE}?state=st"));
+    // panva's session ended too: a new sign-in there shows its login form.
+    let start = format!("{base}/upstream/panva/login?return_to=/");
+    through_panva(&b, &start, op, "ivy").await;
+    // A sign-in without end_session leaves the upstream alone: covered by
+    // the other tests, whose upstream entries do not set it.
     s.server.stop().await;
 }

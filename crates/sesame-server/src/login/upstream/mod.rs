@@ -9,8 +9,11 @@
 //! bound to a browser cookie, sealed, taken once, expiring with sesame-rp's
 //! own limit — and who the upstream identity is here (`users.rs`).
 
+mod logout;
 mod record;
 mod users;
+
+pub(crate) use logout::{after_end_session, logged_out};
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -27,7 +30,7 @@ use sesame_rp::{OidcClient, OidcCredentials, SesameBackend};
 use subtle::ConstantTimeEq;
 use tokio::sync::OnceCell;
 
-use super::pages::{login_error, signed_in};
+use super::pages::{login_error, start_session};
 use super::{LoginState, SESSION_COOKIE, client_ip, cookie};
 use crate::config::Upstream;
 use crate::ratelimit::{blocked, limit_key};
@@ -433,10 +436,8 @@ async fn finish(
     };
     let link = taken.link_subject.clone();
     let creds = OidcCredentials::from_query(session, query);
-    let user = match backend(state, entry, client, link)
-        .authenticate(creds)
-        .await
-    {
+    let verify = backend(state, entry, client.clone(), link);
+    let user = match verify.authenticate(creds).await {
         Ok(Some(user)) => user,
         Ok(None) => {
             let message = format!("Your {display} account may not sign in here.");
@@ -458,5 +459,10 @@ async fn finish(
     let amr = session_amr(entry, &user.claims);
     let amr: Vec<&str> = amr.iter().map(String::as_str).collect();
     span.record("outcome", "signed_in");
-    signed_in(state, headers, &user.user_id, &username, &amr, &return_to).await
+    let (response, key) =
+        start_session(state, headers, &user.user_id, &username, &amr, &return_to).await;
+    if let (Some(key), Some(tokens)) = (key, &user.tokens) {
+        logout::remember(state, entry, &client, &key, tokens.id_token.secret()).await;
+    }
+    response
 }
