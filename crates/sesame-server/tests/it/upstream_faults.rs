@@ -105,6 +105,14 @@ fn base64_url(v: &Value) -> String {
 /// The fake upstream, and a sesame server using it as `fake` (with
 /// `domains` as its allow-list).
 async fn setup(domains: &[&str]) -> (Fake, Server, TempDir) {
+    setup_with(domains, |_| {}).await
+}
+
+/// As `setup`, the server's configuration adjusted by `edit`.
+async fn setup_with(
+    domains: &[&str],
+    edit: impl FnOnce(&mut sesame_server::Config),
+) -> (Fake, Server, TempDir) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let issuer = format!("http://{}", listener.local_addr().unwrap());
     let fake = Fake {
@@ -138,6 +146,7 @@ async fn setup(domains: &[&str]) -> (Fake, Server, TempDir) {
             allowed_email_domains: domains.iter().map(|d| (*d).to_owned()).collect(),
             ..Default::default()
         }];
+        edit(c);
     })
     .await;
     (fake, server, dir)
@@ -225,5 +234,29 @@ async fn the_email_domain_allow_list_counts_verified_emails_only() {
     let users: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(users.as_array().unwrap().len(), 1, "{users}");
     assert_eq!(users[0]["username"], "insider");
+    server.stop().await;
+}
+
+/// Starting upstream logins counts against the address like login
+/// failures (`login_per_ip_per_minute`): past it, 429 with Retry-After.
+#[tokio::test]
+async fn upstream_login_starts_are_limited_per_address() {
+    let (_fake, server, _dir) =
+        setup_with(&[], |c| c.rate_limits.login_per_ip_per_minute = 3).await;
+    let b = browser();
+    let start = format!("{}/upstream/fake/login?return_to=/", server.base);
+    for _ in 0..3 {
+        assert_eq!(b.get(&start).send().await.unwrap().status(), 303);
+    }
+    let r = b.get(&start).send().await.unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().get("retry-after").is_some());
+    // An unknown upstream is a 404, not a login.
+    let r = b
+        .get(format!("{}/upstream/nope/login", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
     server.stop().await;
 }
