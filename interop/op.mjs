@@ -10,6 +10,9 @@
 // login and consent pages), PKCE required, RP-initiated logout enabled. Listens on 127.0.0.1 only
 // and prints "oidc-provider@VERSION ready on http://127.0.0.1:PORT" when it accepts requests.
 //
+// OP_POST_LOGOUT_PATH=P: sesame-basic's post-logout redirect URI is {basic-app}/P instead of
+// {basic-app}/ (sesame serve's upstream logout comes back to /upstream/{name}/logged-out).
+//
 // OP_DPOP=1: features.dPoP on, with server-provided nonces required at every endpoint (RFC 9449
 // §8, §9), and both clients' tokens DPoP-bound (dpop_bound_access_tokens).
 //
@@ -84,7 +87,7 @@ const clients = [
     client_name: 'Sesame app (client_secret_basic)',
     token_endpoint_auth_method: 'client_secret_basic',
     redirect_uris: [`${app(args['basic-app'])}/callback`],
-    post_logout_redirect_uris: [`${app(args['basic-app'])}/`],
+    post_logout_redirect_uris: [`${app(args['basic-app'])}/${process.env.OP_POST_LOGOUT_PATH ?? ''}`],
     grant_types: ['authorization_code'],
     response_types: ['code'],
   },

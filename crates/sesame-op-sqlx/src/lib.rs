@@ -56,10 +56,13 @@ mod registration;
 mod secrets;
 mod store;
 mod totp;
+mod upstream;
+mod upstream_logout;
 mod users;
 
 pub use crypt::{CryptError, EncryptionKey};
 pub use passkeys::Passkey;
 pub use ratelimits::RateCounter;
 pub use store::{ConnectError, SqlStore};
+pub use upstream::{UpstreamLink, UpstreamLogin};
 pub use users::{LoginSession, User, UserError};

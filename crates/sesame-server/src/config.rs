@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 
 mod duration;
 mod rate_limits;
+mod upstream;
 pub use rate_limits::RateLimits;
+pub use upstream::{ClaimMapping, DEFAULT_SCOPES, Upstream};
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -240,6 +242,8 @@ pub struct Config {
     pub http: Http,
     /// The `acr` values of the sign-in methods.
     pub acr: Acr,
+    /// Other OpenID Providers people may sign in through (`[[upstream]]`).
+    pub upstream: Vec<Upstream>,
 }
 
 impl fmt::Debug for Config {
@@ -256,6 +260,7 @@ impl fmt::Debug for Config {
             .field("encryption_key_file", &self.encryption_key_file)
             .field("templates_dir", &self.templates_dir)
             .field("log_format", &self.log_format)
+            .field("upstream", &self.upstream)
             .finish_non_exhaustive()
     }
 }
@@ -323,12 +328,14 @@ impl Default for Config {
             cache_ttl: 5,
             http: Http::default(),
             acr: Acr::default(),
+            upstream: Vec::new(),
         }
     }
 }
 
 const CONFIG_KEYS: &[&str] = &[
     "acr",
+    "upstream",
     "key_rotation_interval",
     "otlp_endpoint",
     "require_pkce_or_nonce",
@@ -493,6 +500,7 @@ impl Config {
             return Err(ConfigError("signing_algs must not be empty".into()));
         }
         self.rate_limits.check()?;
+        upstream::check(&self.upstream)?;
         self.http.check()
     }
 

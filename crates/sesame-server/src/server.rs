@@ -81,6 +81,9 @@ pub enum ServerError {
     /// The rate-limit settings cannot be used (a bad proxy list, Redis unreachable).
     #[error("rate_limits: {0}")]
     RateLimits(String),
+    /// An `[[upstream]]` entry cannot be used.
+    #[error("upstream: {0}")]
+    Upstream(String),
     /// A server task ended abnormally.
     #[error("a server task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
@@ -181,6 +184,8 @@ pub async fn build_with(
         waiting: std::sync::atomic::AtomicUsize::new(0),
         password_acr: config.acr.password.clone(),
         mfa_acr: config.acr.mfa.clone(),
+        upstreams: login::Upstreams::new(config, Arc::clone(&clock))
+            .map_err(|e| ServerError::Upstream(e.0))?,
     });
     let settings = provider_settings(config, &store).await?;
     let mut builder = Provider::builder(issuer)
@@ -248,10 +253,21 @@ pub async fn build_with(
                     "/account/sign-out-everywhere",
                     post(crate::account::sign_out_everywhere),
                 )
+                .route("/upstream/{name}/login", get(login::upstream::start))
+                .route("/upstream/{name}/callback", get(login::upstream::callback))
+                .route(
+                    "/upstream/{name}/logged-out",
+                    get(login::upstream::logged_out),
+                )
                 // The form limit for the extractor too (L3).
                 .layer(DefaultBodyLimit::max(LOGIN_BODY_LIMIT))
-                .with_state(login),
+                .with_state(Arc::clone(&login)),
         )
+        // After our end_session, on to an upstream's (`end_session = true`).
+        .layer(middleware::from_fn_with_state(
+            login,
+            login::upstream::after_end_session,
+        ))
         .route("/healthz", get(healthz).with_state(Arc::clone(&store)))
         .layer(middleware::from_fn_with_state(token_limit, limit_token))
         .layer(middleware::from_fn(crate::metrics::track))

@@ -47,6 +47,12 @@ async fn sweep(store: Arc<SqlStore>) {
             Err(e) => tracing::warn!(error = %e, "sweep failed"),
         }
         let _ = store.sweep_login_sessions(now).await;
+        if let Err(e) = store.sweep_upstream_sessions(now).await {
+            tracing::warn!(error = %e, "sweeping upstream sessions failed");
+        }
+        if let Err(e) = store.sweep_upstream_logins(now).await {
+            tracing::warn!(error = %e, "sweeping upstream logins failed");
+        }
         if let Err(e) = store.sweep_rate_limits(now).await {
             tracing::warn!(error = %e, "sweeping rate-limit counters failed");
         }

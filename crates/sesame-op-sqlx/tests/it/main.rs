@@ -22,4 +22,5 @@ mod scheduled_rotation;
 mod secrets;
 mod shared;
 mod totp;
+mod upstream;
 mod users;

@@ -44,6 +44,9 @@ enum Command {
     ///   key_rotation_interval = "90d"   scheduled staged key rotation, one instance at a time
     ///                                   (seconds or 45s/30m/12h/90d; 0: only `sesame keys rotate`)
     ///   otlp_endpoint = "http://127.0.0.1:4318"   export traces over OTLP/HTTP (off by default)
+    ///   [[upstream]] name, display_name, issuer, client_id, client_secret(_file), …
+    ///                                   sign-in through another OpenID Provider (README: "Signing in
+    ///                                   through another provider"); TOML only
     #[command(verbatim_doc_comment)]
     Serve {
         /// The issuer (the public base URL).

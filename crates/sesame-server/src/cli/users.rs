@@ -114,6 +114,22 @@ pub(super) enum UsersCommand {
         #[arg(long, value_name = "ID", conflicts_with = "json")]
         remove: Option<String>,
     },
+    /// List a user's linked upstream identities (`[[upstream]]` sign-in),
+    /// or remove one: that identity's next sign-in creates a new account.
+    ///
+    /// Example: sesame users links --username alice --remove https://sso.corp.example 248289761001
+    #[command(verbatim_doc_comment)]
+    Links {
+        /// The login name.
+        #[arg(long)]
+        username: String,
+        /// JSON output: [{"upstream": …, "issuer": …, "upstream_subject": …, "created_at": …}].
+        #[arg(long)]
+        json: bool,
+        /// Remove the link of this upstream issuer and subject.
+        #[arg(long, num_args = 2, value_names = ["ISSUER", "SUB"], conflicts_with = "json")]
+        remove: Vec<String>,
+    },
 }
 
 /// Claims a custom claim may not be: the ones the protocol sets, and the
@@ -300,6 +316,44 @@ async fn passkeys(
     Ok(())
 }
 
+/// `sesame users links`.
+async fn links(
+    store: &sesame_op_sqlx::SqlStore,
+    username: &str,
+    json: bool,
+    remove: &[String],
+) -> Result<(), Failure> {
+    let user = store
+        .find_user(username)
+        .await?
+        .ok_or_else(|| Failure::NoUser(username.to_owned()))?;
+    let links = store.upstream_links(&user.subject).await?;
+    if let [issuer, sub] = remove {
+        let mine = links
+            .iter()
+            .any(|l| l.issuer == *issuer && l.upstream_subject == *sub);
+        if !mine || !store.remove_upstream_link(issuer, sub).await? {
+            return Err(crate::admin::AdminError::Invalid(format!(
+                "{username} has no link to {sub} at {issuer}"
+            ))
+            .into());
+        }
+        print_line(&format!(
+            "removed the link of {sub} at {issuer} from {username}"
+        ));
+    } else if json {
+        print_line(&serde_json::to_string_pretty(&links)?);
+    } else {
+        for l in links {
+            print_line(&format!(
+                "{}\t{}\t{}",
+                l.upstream, l.issuer, l.upstream_subject
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub(super) async fn run(config: &Config, command: UsersCommand) -> Result<(), Failure> {
     let store = open(config).await?;
     match command {
@@ -415,6 +469,11 @@ pub(super) async fn run(config: &Config, command: UsersCommand) -> Result<(), Fa
             json,
             remove,
         } => passkeys(&store, &username, json, remove.as_deref()).await?,
+        UsersCommand::Links {
+            username,
+            json,
+            remove,
+        } => links(&store, &username, json, &remove).await?,
     }
     store.close().await;
     Ok(())

@@ -1,6 +1,7 @@
 //! The server's users as the provider sees them: the login page
 //! (`pages`), login sessions and claims (`authn`), and the password
-//! check shared by the form and the password grant (`credentials`).
+//! check shared by the form and the password grant (`credentials`), the
+//! TOTP step (`totp`) and sign-in through another provider (`upstream`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,10 +19,12 @@ mod pages;
 pub(crate) mod passkey;
 mod passkey_login;
 pub mod totp;
+pub mod upstream;
 
 pub use authn::{ServerAuth, UserClaims};
 pub(crate) use pages::{get_login, home, post_login, post_totp, signed_in};
 pub(crate) use passkey_login::{passkey_options, post_passkey, post_second, second_options};
+pub(crate) use upstream::Upstreams;
 
 /// The provider's login cookie (distinct from the relying party's).
 pub const SESSION_COOKIE: &str = "sesame_session";
@@ -51,6 +54,8 @@ pub struct LoginState {
     pub(crate) password_acr: String,
     /// The `acr` of a sign-in with a second factor (`[acr] mfa`).
     pub(crate) mfa_acr: String,
+    /// The providers people may sign in through (`[[upstream]]`).
+    pub(crate) upstreams: Upstreams,
 }
 
 /// The sign-in limits, from `[rate_limits]`: failures only (see

@@ -123,11 +123,13 @@ fn login_page(
         "passkeys": passkeys,
         "base": base,
         "script": format!("{base}{}", crate::account::SCRIPT_PATH),
+        "upstreams": state.upstreams.buttons(return_to),
     }))
 }
 
-/// The login page after a refused passkey sign-in.
-pub(super) async fn passkey_refused(
+/// The login page with `message` (a passkey or upstream sign-in that did
+/// not complete).
+pub(super) async fn login_error(
     state: &LoginState,
     status: StatusCode,
     return_to: &str,
@@ -364,15 +366,32 @@ pub(crate) async fn signed_in(
     amr: &[&str],
     return_to: &str,
 ) -> Response {
+    start_session(state, headers, subject, username, amr, return_to)
+        .await
+        .0
+}
+
+/// As [`signed_in`], also returning the new login session's key (the hash
+/// of its cookie) when one was made.
+pub(super) async fn start_session(
+    state: &LoginState,
+    headers: &HeaderMap,
+    subject: &str,
+    username: &str,
+    amr: &[&str],
+    return_to: &str,
+) -> (Response, Option<String>) {
     let now = state.clock.now();
     let Ok(value) = sesame_core::random::token() else {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "randomness failed").into_response();
+        let r = (StatusCode::INTERNAL_SERVER_ERROR, "randomness failed").into_response();
+        return (r, None);
     };
     // The provider session id: never empty (an empty one would be shared by
     // every session whose randomness failed). Clients see only a per-client
     // value derived from it (S2).
     let Ok(sid) = sesame_core::random::token() else {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "randomness failed").into_response();
+        let r = (StatusCode::INTERNAL_SERVER_ERROR, "randomness failed").into_response();
+        return (r, None);
     };
     let session = LoginSession {
         subject: subject.to_owned(),
@@ -387,7 +406,8 @@ pub(crate) async fn signed_in(
         .await
     {
         tracing::error!(error = %e, "could not store the login session");
-        return (StatusCode::SERVICE_UNAVAILABLE, "sign-in is unavailable").into_response();
+        let r = (StatusCode::SERVICE_UNAVAILABLE, "sign-in is unavailable").into_response();
+        return (r, None);
     }
     // Replace any previous login session of this browser.
     if let Some(old) = cookie(headers, SESSION_COOKIE) {
@@ -409,7 +429,7 @@ pub(crate) async fn signed_in(
     if let Some(v) = state.cookie_header(totp::PENDING_COOKIE, "", 0, "/login") {
         h.append(header::SET_COOKIE, v);
     }
-    r
+    (r, Some(token_key(&value)))
 }
 
 /// `POST /login/totp`: `totp` (a code or a recovery code), `csrf_token`,

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
-use super::pages::{passkey_refused, signed_in};
+use super::pages::{login_error, signed_in};
 use super::passkey::{self, PasskeyError, Relying};
 use sesame_op::secrets::token_key;
 
@@ -71,7 +71,7 @@ pub(crate) async fn post_passkey(
     let span = tracing::Span::current();
     if !csrf_ok(&headers, field("csrf_token")) {
         span.record("outcome", "csrf");
-        return passkey_refused(
+        return login_error(
             &state,
             StatusCode::FORBIDDEN,
             &return_to,
@@ -110,13 +110,13 @@ pub(crate) async fn post_passkey(
                 }
                 _ => "The passkey was not accepted.",
             };
-            return passkey_refused(&state, StatusCode::UNAUTHORIZED, &return_to, message).await;
+            return login_error(&state, StatusCode::UNAUTHORIZED, &return_to, message).await;
         }
     };
     let username = match state.store.find_user_by_subject(&key.subject).await {
         Ok(Some(u)) => u.username,
         Ok(None) => {
-            return passkey_refused(
+            return login_error(
                 &state,
                 StatusCode::UNAUTHORIZED,
                 &return_to,

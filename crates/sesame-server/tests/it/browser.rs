@@ -642,3 +642,168 @@ fn jwt_claims(jwt: &str) -> serde_json::Value {
         .unwrap();
     serde_json::from_slice(&bytes).unwrap()
 }
+
+/// Sign-in at `sesame serve` through an upstream provider (panva's
+/// oidc-provider, interop/op.mjs) in Chromium: the login page's "Continue
+/// with Panva" button, the upstream's login and consent pages, back to a
+/// client of sesame's whose ID token names the LOCAL subject.
+#[tokio::test]
+async fn an_upstream_sign_in_in_headless_chromium() {
+    use crate::upstream::{Setup, cli, users};
+    let test = "an_upstream_sign_in_in_headless_chromium";
+    let Some(s) = Setup::new(test, None).await else {
+        return;
+    };
+    let Some(Chromium {
+        c,
+        _driver,
+        _profile,
+    }) = chromium(test).await
+    else {
+        return;
+    };
+    // The client's redirect target: a page that only says it got a code.
+    let rp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let redirect = format!("http://{}/cb", rp.local_addr().unwrap());
+    let app = axum::Router::new().route(
+        "/cb",
+        axum::routing::get(|| async { axum::response::Html("<p id=done>The app got a code.</p>") }),
+    );
+    tokio::spawn(async move { axum::serve(rp, app).await.unwrap() });
+    let (code, out, err) = cli(
+        &s.db,
+        &[
+            "clients",
+            "add",
+            "--name",
+            "Upstream RP",
+            "--redirect-uri",
+            &redirect,
+            "--skip-consent",
+            "--json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let client: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let (id, secret) = (
+        client["client_id"].as_str().unwrap(),
+        client["client_secret"].as_str().unwrap(),
+    );
+    let verifier = sesame_core::CodeVerifier::random().unwrap();
+    let mut authorize = url::Url::parse(&format!("{}/authorize", s.server.base)).unwrap();
+    authorize
+        .query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", id)
+        .append_pair("redirect_uri", &redirect)
+        .append_pair("scope", "openid profile email")
+        .append_pair("nonce", "browser-nonce")
+        .append_pair(
+            "code_challenge",
+            verifier.challenge(sesame_core::PkceMethod::S256).as_str(),
+        )
+        .append_pair("code_challenge_method", "S256");
+    c.goto(authorize.as_str()).await.unwrap();
+    let button = c
+        .wait()
+        .for_element(Locator::Css("a.upstream"))
+        .await
+        .unwrap();
+    assert_eq!(button.text().await.unwrap(), "Continue with Panva");
+    shot(&c, "14-login-with-upstream-button.png").await;
+    button.click().await.unwrap();
+
+    // The upstream's own login page (oidc-provider's devInteractions).
+    let login = c
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css("input[name=login]"))
+        .await
+        .unwrap();
+    assert!(
+        c.current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .starts_with(&s._op.issuer)
+    );
+    shot(&c, "15-upstream-login-page.png").await;
+    login.send_keys("grace").await.unwrap();
+    c.find(Locator::Css("input[name=password]"))
+        .await
+        .unwrap()
+        .send_keys("any")
+        .await
+        .unwrap();
+    click(&c, "button[type=submit]").await;
+    // Its consent page, then back through sesame to the client.
+    c.wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css("input[name=prompt][value=consent]"))
+        .await
+        .unwrap();
+    click(&c, "button[type=submit]").await;
+    c.wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Id("done"))
+        .await
+        .unwrap();
+    shot(&c, "16-client-after-upstream-sign-in.png").await;
+    let back = c.current_url().await.unwrap();
+    let code = back
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    c.close().await.unwrap();
+    let t: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/token", s.server.base))
+        .basic_auth(id, Some(secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", redirect.as_str()),
+            ("code_verifier", verifier.secret()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let payload = t["id_token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    use base64::Engine as _;
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    let grace = users(&s.db)
+        .into_iter()
+        .find(|u| u.0 == "grace")
+        .expect("account grace");
+    assert_eq!(claims["sub"].as_str().unwrap(), grace.1, "{claims}");
+    assert_ne!(claims["sub"], "grace");
+    for name in [
+        "14-login-with-upstream-button.png",
+        "15-upstream-login-page.png",
+        "16-client-after-upstream-sign-in.png",
+    ] {
+        assert!(
+            std::fs::metadata(screenshots_dir().join(name))
+                .unwrap()
+                .len()
+                > 1000,
+            "{name}"
+        );
+    }
+    s.server.stop().await;
+}

@@ -37,3 +37,5 @@ mod rate_limits;
 mod registration;
 mod serve;
 mod totp;
+mod upstream;
+mod upstream_faults;
