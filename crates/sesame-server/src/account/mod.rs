@@ -191,11 +191,12 @@ async fn page(state: &LoginState, account: &Account, extra: Extra) -> Response {
     let now = state.clock.now();
     let subject = account.session.subject.as_str();
     let store = &state.store;
-    let (totp, left, passkeys, consents) = match tokio::try_join!(
+    let (totp, left, passkeys, consents, links) = match tokio::try_join!(
         store.totp_secret(subject),
         store.recovery_codes_left(subject),
         store.passkeys_of(subject),
         store.consents_of(subject, now),
+        store.upstream_links(subject),
     ) {
         Ok(found) => found,
         Err(e) => return unavailable(&e),
@@ -225,6 +226,29 @@ async fn page(state: &LoginState, account: &Account, extra: Extra) -> Response {
             })
         })
         .collect();
+    let links: Vec<Value> = links
+        .iter()
+        .map(|l| json!({"upstream": l.upstream, "issuer": l.issuer, "created": date(l.created_at)}))
+        .collect();
+    // Linking another provider: its buttons carry a link token, and only on a
+    // fresh sign-in.
+    let link_buttons: Vec<Value> = match crate::login::upstream::link_token(state, subject) {
+        Some(token) if account.fresh(now) => state
+            .upstreams
+            .buttons("/account")
+            .into_iter()
+            .map(|mut b| {
+                let url = b["url"].as_str().unwrap_or_default();
+                let q: String = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("link", "1")
+                    .append_pair("link_token", &token)
+                    .finish();
+                b["url"] = Value::String(format!("{url}&{q}"));
+                b
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
     let csrf = match &account.csrf {
         Some(c) => c.clone(),
         None => sesame_core::random::token().unwrap_or_default(),
@@ -258,6 +282,8 @@ async fn page(state: &LoginState, account: &Account, extra: Extra) -> Response {
         "passkeys_available": passkeys_available,
         "passkeys": passkeys,
         "apps": apps,
+        "links": links,
+        "link_buttons": link_buttons,
         "script": format!("{base}{SCRIPT_PATH}"),
     }))
 }

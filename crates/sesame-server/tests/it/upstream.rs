@@ -51,6 +51,26 @@ impl Drop for NodeOp {
     }
 }
 
+/// `npm ci` in interop/ (its pinned package-lock.json) when its packages
+/// are not there yet, once per test process: with node and npm present,
+/// `cargo test` needs no other step.
+fn install_npm_packages(dir: &std::path::Path) {
+    static ONCE: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    let mut done = ONCE.lock().unwrap_or_else(|e| e.into_inner());
+    if *done || dir.join("node_modules/oidc-provider/package.json").exists() {
+        return;
+    }
+    *done = true;
+    let status = Command::new("npm")
+        .current_dir(dir)
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .stdout(Stdio::null())
+        .status();
+    if !status.is_ok_and(|s| s.success()) {
+        eprintln!("npm ci in {} failed", dir.display());
+    }
+}
+
 fn interop_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../interop")
 }
@@ -62,6 +82,9 @@ impl NodeOp {
     pub fn start(test: &str, basic_app: &str) -> Option<Self> {
         let dir = interop_dir();
         let node = Command::new("node").arg("--version").output();
+        if node.is_ok() {
+            install_npm_packages(&dir);
+        }
         if node.is_err() || !dir.join("node_modules/oidc-provider/package.json").exists() {
             return missing(
                 test,
@@ -541,7 +564,34 @@ async fn a_signed_in_user_links_an_upstream_account() {
     let page = authorize(base, &b, &s.client.0).await;
     let r = submit_login(&b, &page, base, "frank", "a long local password").await;
     assert_eq!(r.status(), 303);
-    let start = format!("{base}/upstream/panva/login?link=1&return_to=/");
+    // A link=1 sent from elsewhere (no token of the account page's): refused.
+    let r = b
+        .get(format!("{base}/upstream/panva/login?link=1&return_to=/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        403,
+        "linking needs the account page's link token"
+    );
+    // From the account page's "Link Panva" button.
+    let html = b
+        .get(format!("{base}/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let href = html
+        .split("class=\"upstream-link\" href=\"")
+        .nth(1)
+        .and_then(|h| h.split('"').next())
+        .expect("a link button")
+        .replace("&amp;", "&")
+        .replace("&#x2f;", "/");
+    let start = absolute(base, &href);
     let callback = through_panva(&b, &start, &s._op.issuer, "frank-upstream").await;
     assert_eq!(b.get(&callback).send().await.unwrap().status(), 303);
     // Now panva's "frank-upstream" signs in as frank, in a fresh browser.

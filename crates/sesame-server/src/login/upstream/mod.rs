@@ -158,6 +158,38 @@ pub(crate) struct StartQuery {
     /// `1`: link the upstream identity to the signed-in account.
     #[serde(default)]
     link: Option<String>,
+    /// With `link=1`: the account page's link token (see [`link_token`]).
+    #[serde(default)]
+    link_token: String,
+}
+
+/// The sealing context of a link token: one account's.
+fn link_context(subject: &str) -> String {
+    format!("upstream-link:{subject}")
+}
+
+/// A token that lets `subject`'s browser start linking an upstream identity
+/// for the next [`crate::account::FRESH_SECONDS`] seconds: the account page
+/// puts it in its link URLs. Without it a page elsewhere could send a
+/// signed-in browser to `?link=1` after signing it in at the upstream as
+/// someone else (login CSRF there), and link that identity to the account.
+pub(crate) fn link_token(state: &LoginState, subject: &str) -> Option<String> {
+    state
+        .store
+        .seal_value(&state.clock.now().to_string(), &link_context(subject))
+        .ok()
+}
+
+/// Whether `token` is a live link token of `subject`'s.
+fn link_token_ok(state: &LoginState, subject: &str, token: &str) -> bool {
+    state
+        .store
+        .open_value(token, &link_context(subject))
+        .and_then(|t| t.parse::<i64>().ok())
+        .is_some_and(|made| {
+            let age = state.clock.now() - made;
+            (0..=crate::account::FRESH_SECONDS).contains(&age)
+        })
 }
 
 fn refused(status: StatusCode, message: &str) -> Response {
@@ -229,7 +261,11 @@ pub(crate) async fn start(
     let return_to = state.safe_return_to(&q.return_to).to_owned();
     let link = match q.link.as_deref() {
         Some("1") => match signed_in_subject(&state, &headers).await {
-            Some(s) => Some(s),
+            Some(s) if link_token_ok(&state, &s, &q.link_token) => Some(s),
+            Some(_) => {
+                let message = "Start linking from your account page (/account).";
+                return login_error(&state, StatusCode::FORBIDDEN, &return_to, message).await;
+            }
             None => {
                 let message = "Sign in first, then link your account.";
                 return login_error(&state, StatusCode::UNAUTHORIZED, &return_to, message).await;
