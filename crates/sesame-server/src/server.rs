@@ -106,6 +106,45 @@ pub struct Built {
     pub key_rotation_interval: i64,
 }
 
+/// The server's own pages: login (password, TOTP, passkeys, upstream
+/// providers) and the account page.
+fn pages() -> Router<Arc<LoginState>> {
+    Router::new()
+        .route("/", get(login::home))
+        .route("/login", get(login::get_login).post(login::post_login))
+        .route("/login/totp", post(login::post_totp))
+        .route("/login/passkey/options", post(login::passkey_options))
+        .route("/login/passkey", post(login::post_passkey))
+        .route("/login/passkey/second/options", post(login::second_options))
+        .route("/login/passkey/second", post(login::post_second))
+        .route(crate::login::SCRIPT_PATH, get(login::script))
+        .route("/account", get(crate::account::get_account))
+        .route("/account/password", post(crate::account::change_password))
+        .route("/account/totp/start", post(crate::account::start_totp))
+        .route("/account/totp", post(crate::account::confirm_totp))
+        .route("/account/totp/remove", post(crate::account::remove_totp))
+        .route(
+            "/account/passkeys/options",
+            post(crate::account::passkey_options),
+        )
+        .route("/account/passkeys", post(crate::account::post_passkey))
+        .route(
+            "/account/passkeys/remove",
+            post(crate::account::remove_passkey),
+        )
+        .route("/account/apps/revoke", post(crate::account::revoke_app))
+        .route(
+            "/account/sign-out-everywhere",
+            post(crate::account::sign_out_everywhere),
+        )
+        .route("/upstream/{name}/login", get(login::upstream::start))
+        .route("/upstream/{name}/callback", get(login::upstream::callback))
+        .route(
+            "/upstream/{name}/logged-out",
+            get(login::upstream::logged_out),
+        )
+}
+
 async fn healthz(State(store): State<Arc<SqlStore>>) -> Response {
     use sesame_op::store::ClientStore as _;
     match store
@@ -225,40 +264,7 @@ pub async fn build_with(
     let router = provider
         .router()
         .merge(
-            Router::new()
-                .route("/", get(login::home))
-                .route("/login", get(login::get_login).post(login::post_login))
-                .route("/login/totp", post(login::post_totp))
-                .route("/login/passkey/options", post(login::passkey_options))
-                .route("/login/passkey", post(login::post_passkey))
-                .route("/login/passkey/second/options", post(login::second_options))
-                .route("/login/passkey/second", post(login::post_second))
-                .route(crate::account::SCRIPT_PATH, get(crate::account::script))
-                .route("/account", get(crate::account::get_account))
-                .route("/account/password", post(crate::account::change_password))
-                .route("/account/totp/start", post(crate::account::start_totp))
-                .route("/account/totp", post(crate::account::confirm_totp))
-                .route("/account/totp/remove", post(crate::account::remove_totp))
-                .route(
-                    "/account/passkeys/options",
-                    post(crate::account::passkey_options),
-                )
-                .route("/account/passkeys", post(crate::account::post_passkey))
-                .route(
-                    "/account/passkeys/remove",
-                    post(crate::account::remove_passkey),
-                )
-                .route("/account/apps/revoke", post(crate::account::revoke_app))
-                .route(
-                    "/account/sign-out-everywhere",
-                    post(crate::account::sign_out_everywhere),
-                )
-                .route("/upstream/{name}/login", get(login::upstream::start))
-                .route("/upstream/{name}/callback", get(login::upstream::callback))
-                .route(
-                    "/upstream/{name}/logged-out",
-                    get(login::upstream::logged_out),
-                )
+            pages()
                 // The form limit for the extractor too (L3).
                 .layer(DefaultBodyLimit::max(LOGIN_BODY_LIMIT))
                 .with_state(Arc::clone(&login)),

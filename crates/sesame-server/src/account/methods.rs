@@ -250,33 +250,15 @@ pub(crate) async fn passkey_options(
         .start_registration(&state.store, &account.session.subject, &account.username)
         .await;
     match started {
-        Ok((options, sealed)) => {
-            json_with_cookie(&state, options, passkey::REG_COOKIE, &sealed, "/account")
-        }
+        Ok((options, sealed)) => crate::login::json_with_cookie(
+            &state,
+            options,
+            passkey::REG_COOKIE,
+            &sealed,
+            "/account",
+        ),
         Err(e) => unavailable(&e),
     }
-}
-
-/// Options JSON, `no-store`, with the ceremony cookie.
-pub(crate) fn json_with_cookie(
-    state: &LoginState,
-    options: String,
-    name: &str,
-    sealed: &str,
-    path: &str,
-) -> Response {
-    let mut r = (
-        [
-            (header::CONTENT_TYPE, "application/json"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        options,
-    )
-        .into_response();
-    if let Some(c) = state.cookie_header(name, sealed, passkey::CEREMONY_SECONDS, path) {
-        r.headers_mut().append(header::SET_COOKIE, c);
-    }
-    r
 }
 
 /// `POST /account/passkeys`: `credential` (the browser's

@@ -26,8 +26,7 @@ mod methods;
 mod settings;
 
 pub(crate) use methods::{
-    confirm_totp, json_with_cookie, passkey_options, post_passkey, remove_passkey, remove_totp,
-    start_totp,
+    confirm_totp, passkey_options, post_passkey, remove_passkey, remove_totp, start_totp,
 };
 pub(crate) use settings::{change_password, revoke_app, sign_out_everywhere};
 
@@ -38,10 +37,7 @@ const CSRF_COOKIE: &str = "sesame_account_csrf";
 const ENROL_COOKIE: &str = "sesame_totp_enrol";
 /// How long a TOTP enrolment may wait for its first code.
 const ENROL_SECONDS: i64 = 600;
-/// How recent a sign-in must be to change how the user signs in.
-pub(crate) const FRESH_SECONDS: i64 = 600;
-/// Where the WebAuthn script is served.
-pub(crate) const SCRIPT_PATH: &str = "/assets/passkey.js";
+pub(crate) use crate::login::{FRESH_SECONDS, SCRIPT_PATH};
 
 /// The signed-in user of a request to the account page.
 pub(crate) struct Account {
@@ -316,19 +312,6 @@ pub(crate) fn account_csp(issuer: &str) -> String {
         "{}; script-src {script}; connect-src 'self'",
         sesame_op::pages::PAGE_CSP
     )
-}
-
-/// `GET /assets/passkey.js`
-pub(crate) async fn script() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        include_str!("../../assets/passkey.js"),
-    )
-        .into_response()
 }
 
 #[cfg(test)]

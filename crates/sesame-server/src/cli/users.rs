@@ -354,6 +354,33 @@ async fn links(
     Ok(())
 }
 
+/// `users totp`, `users passkeys` and `users links`: a user's sign-in
+/// methods.
+async fn sign_in_methods(
+    config: &Config,
+    store: &sesame_op_sqlx::SqlStore,
+    command: UsersCommand,
+) -> Result<(), Failure> {
+    match command {
+        UsersCommand::Totp {
+            username,
+            json,
+            remove,
+        } => totp(config, store, &username, json, remove).await,
+        UsersCommand::Passkeys {
+            username,
+            json,
+            remove,
+        } => passkeys(store, &username, json, remove.as_deref()).await,
+        UsersCommand::Links {
+            username,
+            json,
+            remove,
+        } => links(store, &username, json, &remove).await,
+        _ => Ok(()),
+    }
+}
+
 pub(super) async fn run(config: &Config, command: UsersCommand) -> Result<(), Failure> {
     let store = open(config).await?;
     match command {
@@ -459,21 +486,9 @@ pub(super) async fn run(config: &Config, command: UsersCommand) -> Result<(), Fa
                 "password changed for {username}; their sessions were ended"
             ));
         }
-        UsersCommand::Totp {
-            username,
-            json,
-            remove,
-        } => totp(config, &store, &username, json, remove).await?,
-        UsersCommand::Passkeys {
-            username,
-            json,
-            remove,
-        } => passkeys(&store, &username, json, remove.as_deref()).await?,
-        UsersCommand::Links {
-            username,
-            json,
-            remove,
-        } => links(&store, &username, json, &remove).await?,
+        UsersCommand::Totp { .. } | UsersCommand::Passkeys { .. } | UsersCommand::Links { .. } => {
+            sign_in_methods(config, &store, command).await?;
+        }
     }
     store.close().await;
     Ok(())

@@ -26,6 +26,49 @@ pub(crate) use pages::{get_login, home, post_login, post_totp, signed_in};
 pub(crate) use passkey_login::{passkey_options, post_passkey, post_second, second_options};
 pub(crate) use upstream::Upstreams;
 
+/// How recent a sign-in must be to change how the user signs in (the
+/// account page) or to link another provider's identity.
+pub(crate) const FRESH_SECONDS: i64 = 600;
+/// Where the WebAuthn script is served.
+pub(crate) const SCRIPT_PATH: &str = "/assets/passkey.js";
+
+/// `GET /assets/passkey.js`
+pub(crate) async fn script() -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        include_str!("../../assets/passkey.js"),
+    )
+        .into_response()
+}
+
+/// WebAuthn options JSON, `no-store`, with the ceremony cookie `name`.
+pub(crate) fn json_with_cookie(
+    state: &LoginState,
+    options: String,
+    name: &str,
+    sealed: &str,
+    path: &str,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let mut r = (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        options,
+    )
+        .into_response();
+    if let Some(c) = state.cookie_header(name, sealed, passkey::CEREMONY_SECONDS, path) {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    r
+}
+
 /// The provider's login cookie (distinct from the relying party's).
 pub const SESSION_COOKIE: &str = "sesame_session";
 /// The login form's CSRF cookie (double submit).

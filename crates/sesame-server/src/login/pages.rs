@@ -102,7 +102,7 @@ fn login_page(
     let base = state.issuer.trim_end_matches('/');
     let passkeys = super::passkey::Relying::of(&state.issuer).is_some();
     if passkeys {
-        let script = format!("{base}{}", crate::account::SCRIPT_PATH);
+        let script = format!("{base}{}", crate::login::SCRIPT_PATH);
         csp.push_str(&format!("; script-src {script}; connect-src 'self'"));
     }
     let mut page = Page::new(&state.templates, "login.html")
@@ -122,7 +122,7 @@ fn login_page(
         "error": error,
         "passkeys": passkeys,
         "base": base,
-        "script": format!("{base}{}", crate::account::SCRIPT_PATH),
+        "script": format!("{base}{}", crate::login::SCRIPT_PATH),
         "upstreams": state.upstreams.buttons(return_to),
     }))
 }

@@ -43,13 +43,9 @@ pub(crate) async fn passkey_options(
             .into_response();
     };
     match rp.start_sign_in(&state.store) {
-        Ok((options, sealed)) => crate::account::json_with_cookie(
-            &state,
-            options,
-            passkey::AUTH_COOKIE,
-            &sealed,
-            "/login",
-        ),
+        Ok((options, sealed)) => {
+            crate::login::json_with_cookie(&state, options, passkey::AUTH_COOKIE, &sealed, "/login")
+        }
         Err(e) => {
             tracing::error!(error = %e, "passkey options failed");
             (StatusCode::SERVICE_UNAVAILABLE, "passkeys are unavailable").into_response()
@@ -188,13 +184,9 @@ pub(crate) async fn second_options(
             .into_response();
     };
     match rp.start_second_factor(&state.store, &subject, &key).await {
-        Ok((options, sealed)) => crate::account::json_with_cookie(
-            &state,
-            options,
-            passkey::AUTH_COOKIE,
-            &sealed,
-            "/login",
-        ),
+        Ok((options, sealed)) => {
+            crate::login::json_with_cookie(&state, options, passkey::AUTH_COOKIE, &sealed, "/login")
+        }
         Err(PasskeyError::UnknownCredential) => {
             (StatusCode::NOT_FOUND, "this account has no passkey").into_response()
         }

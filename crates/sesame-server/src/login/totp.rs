@@ -299,7 +299,7 @@ pub(super) fn factor_page(
 ) -> Response {
     let csrf = sesame_core::random::token().unwrap_or_default();
     let base = state.issuer.trim_end_matches('/');
-    let script = format!("{base}{}", crate::account::SCRIPT_PATH);
+    let script = format!("{base}{}", crate::login::SCRIPT_PATH);
     let mut page = Page::new(&state.templates, "totp.html").with_status(status);
     if factors.passkey {
         page = page.with_csp(format!(

@@ -169,7 +169,7 @@ fn link_context(subject: &str) -> String {
 }
 
 /// A token that lets `subject`'s browser start linking an upstream identity
-/// for the next [`crate::account::FRESH_SECONDS`] seconds: the account page
+/// for the next [`crate::login::FRESH_SECONDS`] seconds: the account page
 /// puts it in its link URLs. Without it a page elsewhere could send a
 /// signed-in browser to `?link=1` after signing it in at the upstream as
 /// someone else (login CSRF there), and link that identity to the account.
@@ -188,7 +188,7 @@ fn link_token_ok(state: &LoginState, subject: &str, token: &str) -> bool {
         .and_then(|t| t.parse::<i64>().ok())
         .is_some_and(|made| {
             let age = state.clock.now() - made;
-            (0..=crate::account::FRESH_SECONDS).contains(&age)
+            (0..=crate::login::FRESH_SECONDS).contains(&age)
         })
 }
 
