@@ -71,6 +71,18 @@ pub trait Authenticator: Send + Sync + 'static {
     /// `request.return_to` (a URL on the provider, safe to follow).
     fn login_url(&self, request: &LoginRequest) -> String;
 
+    /// Whether `user` could reach one of the `acr` `values` by a step-up
+    /// (the login page asking only for a missing factor), for a request
+    /// that asks for them voluntarily (`acr_values`). When `true` and the
+    /// current `acr` does not meet them, the provider sends the user to the
+    /// login page with [`LoginRequest::step_up`]; when `false` it issues
+    /// the `acr` that was achieved (the default: voluntary values never
+    /// send anyone back to log in). Essential values always ask.
+    async fn can_step_up(&self, user: &EndUser, values: &[String]) -> bool {
+        let _ = (user, values);
+        false
+    }
+
     /// Ends the user's login session (RP-initiated logout). Returns headers
     /// to add to the response, e.g. a `Set-Cookie` that clears the session.
     async fn logout(&self, parts: &Parts, user: &EndUser) -> Result<HeaderMap, AuthnError> {

@@ -69,6 +69,21 @@ impl Authenticator for ServerAuth {
         )
     }
 
+    /// A session without a second factor steps up to `[acr] mfa` when the
+    /// user has one (TOTP or a passkey).
+    async fn can_step_up(&self, user: &EndUser, values: &[String]) -> bool {
+        let mfa_done = user
+            .amr
+            .as_ref()
+            .is_some_and(|amr| amr.iter().any(|m| m == "mfa"));
+        if mfa_done || !values.contains(&self.0.mfa_acr) {
+            return false;
+        }
+        super::totp::Factors::of(&self.0, user.subject.as_str())
+            .await
+            .is_ok_and(super::totp::Factors::any)
+    }
+
     async fn logout(&self, parts: &Parts, _user: &EndUser) -> Result<HeaderMap, AuthnError> {
         if let Some(value) = cookie(&parts.headers, SESSION_COOKIE) {
             self.0

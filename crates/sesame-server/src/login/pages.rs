@@ -34,20 +34,20 @@ pub(crate) struct LoginQuery {
 
 /// Who a login is for, as far as the store vouches for it.
 #[derive(Debug, Default)]
-struct LoginClient {
+pub(super) struct LoginClient {
     /// The registered name of the `client_id` in `return_to`.
     name: Option<String>,
     /// The origin of `return_to`'s `redirect_uri`, only when it is registered
     /// for that client: after the login the browser goes on to /authorize and
     /// from there to the client, and browsers check `form-action` on every
     /// redirect.
-    origin: Option<String>,
+    pub(super) origin: Option<String>,
 }
 
 /// The client of a login, from the `client_id` of `return_to` (the
 /// provider's authorize URL) looked up in the store: never text from the
 /// query (S16).
-async fn login_client(state: &LoginState, return_to: &str) -> LoginClient {
+pub(super) async fn login_client(state: &LoginState, return_to: &str) -> LoginClient {
     use sesame_op::store::ClientStore as _;
     let Some(url) = url::Url::parse(&state.issuer)
         .and_then(|base| base.join(return_to))
@@ -95,16 +95,9 @@ fn login_page(
 ) -> Response {
     let csrf = sesame_core::random::token().unwrap_or_default();
     let cookie = state.cookie_header(CSRF_COOKIE, &csrf, 3600, "/login");
-    let mut csp = match &client.origin {
-        Some(origin) => csp_with_form_targets(std::slice::from_ref(origin)),
-        None => PAGE_CSP.to_owned(),
-    };
     let base = state.issuer.trim_end_matches('/');
     let passkeys = super::passkey::Relying::of(&state.issuer).is_some();
-    if passkeys {
-        let script = format!("{base}{}", crate::login::SCRIPT_PATH);
-        csp.push_str(&format!("; script-src {script}; connect-src 'self'"));
-    }
+    let csp = sign_in_csp(state, client.origin.as_ref(), passkeys);
     let mut page = Page::new(&state.templates, "login.html")
         .with_status(status)
         .with_csp(csp);
@@ -140,6 +133,24 @@ pub(super) async fn login_error(
         ..login_client(state, return_to).await
     };
     login_page(state, status, return_to, "", &client, Some(message))
+}
+
+/// The CSP of a sign-in page: `form-action` widened to the origin of the
+/// client's registered redirect URI (the form's redirect chain ends there,
+/// and browsers check `form-action` on every redirect: without it a client
+/// that skips consent never gets its response), and, with `script`, the
+/// WebAuthn script by its URL.
+pub(super) fn sign_in_csp(state: &LoginState, origin: Option<&String>, script: bool) -> String {
+    let mut csp = match origin {
+        Some(origin) => csp_with_form_targets(std::slice::from_ref(origin)),
+        None => PAGE_CSP.to_owned(),
+    };
+    if script {
+        let base = state.issuer.trim_end_matches('/');
+        let script = format!("{base}{}", crate::login::SCRIPT_PATH);
+        csp.push_str(&format!("; script-src {script}; connect-src 'self'"));
+    }
+    csp
 }
 
 /// Records on the login span the `client_id` in `return_to` (an
@@ -456,7 +467,8 @@ pub(crate) async fn post_totp(
             &return_to,
             Some(message),
             None,
-        );
+        )
+        .await;
     }
     let now = state.clock.now();
     let pending = cookie(&headers, totp::PENDING_COOKIE).map(|v| token_key(&v));
@@ -489,7 +501,8 @@ pub(crate) async fn post_totp(
                     &return_to,
                     Some(&message),
                     None,
-                );
+                )
+                .await;
                 if let Ok(v) = axum::http::HeaderValue::from_str(&seconds.to_string()) {
                     r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
                 }
@@ -518,7 +531,8 @@ pub(crate) async fn post_totp(
                 &return_to,
                 Some(message),
                 None,
-            );
+            )
+            .await;
         }
         Err(e) => {
             tracing::error!(error = %e, "second-factor check failed");

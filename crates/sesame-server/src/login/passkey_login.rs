@@ -260,7 +260,8 @@ pub(crate) async fn post_second(
                 Some("The passkey was not accepted. Try again."),
                 None,
                 factors,
-            );
+            )
+            .await;
         }
     };
     match state.store.delete_pending_login(&key).await {

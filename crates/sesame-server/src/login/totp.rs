@@ -274,7 +274,7 @@ impl Factors {
 
 /// The code page, with a fresh CSRF token (and `extra` cookies): a field
 /// for the TOTP code and, for a user with passkeys, a passkey button.
-pub(super) fn code_page(
+pub(super) async fn code_page(
     state: &LoginState,
     status: StatusCode,
     return_to: &str,
@@ -285,11 +285,11 @@ pub(super) fn code_page(
         totp: true,
         passkey: false,
     };
-    factor_page(state, status, return_to, error, extra, factors)
+    factor_page(state, status, return_to, error, extra, factors).await
 }
 
 /// The second-step page for `factors`.
-pub(super) fn factor_page(
+pub(super) async fn factor_page(
     state: &LoginState,
     status: StatusCode,
     return_to: &str,
@@ -300,13 +300,11 @@ pub(super) fn factor_page(
     let csrf = sesame_core::random::token().unwrap_or_default();
     let base = state.issuer.trim_end_matches('/');
     let script = format!("{base}{}", crate::login::SCRIPT_PATH);
-    let mut page = Page::new(&state.templates, "totp.html").with_status(status);
-    if factors.passkey {
-        page = page.with_csp(format!(
-            "{}; script-src {script}; connect-src 'self'",
-            sesame_op::pages::PAGE_CSP
-        ));
-    }
+    let client = super::pages::login_client(state, return_to).await;
+    let csp = super::pages::sign_in_csp(state, client.origin.as_ref(), factors.passkey);
+    let mut page = Page::new(&state.templates, "totp.html")
+        .with_status(status)
+        .with_csp(csp);
     if let Some(c) = state.cookie_header(CSRF_COOKIE, &csrf, PENDING_TTL, "/login") {
         page = page.with_cookie(c);
     }
@@ -353,7 +351,7 @@ pub(crate) async fn second_step(state: &LoginState, subject: &str, return_to: &s
         return unavailable();
     }
     let pending = state.cookie_header(PENDING_COOKIE, &value, PENDING_TTL, "/login");
-    factor_page(state, StatusCode::OK, return_to, None, pending, factors)
+    factor_page(state, StatusCode::OK, return_to, None, pending, factors).await
 }
 
 #[cfg(test)]

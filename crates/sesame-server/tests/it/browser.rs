@@ -426,7 +426,8 @@ async fn wait_url(c: &fantoccini::Client, prefix: &str, debug: &str) -> url::Url
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     shot(c, debug).await;
-    panic!("never at {prefix}: {}", body_text(c).await);
+    let at = c.current_url().await.unwrap();
+    panic!("never at {prefix} (at {at}): {}", body_text(c).await);
 }
 
 /// Signs in at the login page `c` shows with a username and password.
@@ -806,4 +807,130 @@ async fn an_upstream_sign_in_in_headless_chromium() {
         );
     }
     s.server.stop().await;
+}
+
+/// Step-up in Chromium: a browser signed in with the password alone (the
+/// user had no TOTP then) asks for `acr_values=urn:sesame:acr:mfa` after
+/// the user enrolled; the provider shows only the code page (not the
+/// password again), and the ID token then says `acr` mfa and `amr` otp.
+/// Screenshot 17.
+#[tokio::test]
+async fn step_up_from_acr_values_in_headless_chromium() {
+    let Some(Chromium {
+        c,
+        _driver,
+        _profile,
+    }) = chromium("step_up_from_acr_values_in_headless_chromium").await
+    else {
+        return;
+    };
+    const PASSWORD: &str = "correct horse battery";
+    let dir = TempDir::new();
+    let db = dir.db();
+    let (code, _, err) = sesame(&[
+        "--database",
+        &db,
+        "users",
+        "add",
+        "--username",
+        "carol",
+        "--password",
+        PASSWORD,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = sesame(&[
+        "--database",
+        &db,
+        "clients",
+        "add",
+        "--name",
+        "RP",
+        "--redirect-uri",
+        "http://localhost:9/cb",
+        "--skip-consent",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let client: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let client_id = client["client_id"].as_str().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let _server = Running::serve_on(&db, &base, port, &[]);
+    wait_healthy(&base).await;
+
+    // A password-only session.
+    c.goto(&format!("{base}/login?return_to=%2F"))
+        .await
+        .unwrap();
+    password_sign_in(&c, "carol", PASSWORD).await;
+    wait_text(&c, "Signed in as carol", "debug-step-up-home.png").await;
+    // Carol enrols in TOTP (by her administrator, here).
+    let (code, out, err) = sesame(&[
+        "--database",
+        &db,
+        "users",
+        "totp",
+        "--username",
+        "carol",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let secret = serde_json::from_str::<serde_json::Value>(&out).unwrap()["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // An app asks for the mfa level: only the code is asked for.
+    c.goto(&format!(
+        "{base}/authorize?response_type=code&client_id={client_id}&redirect_uri=http%3A%2F%2Flocalhost%3A9%2Fcb&scope=openid&nonce=n&acr_values=urn%3Asesame%3Aacr%3Amfa"
+    ))
+    .await
+    .unwrap();
+    wait_text(&c, "Enter your verification code", "debug-step-up-page.png").await;
+    let field = c.find(Locator::Css("input[name=totp]")).await.unwrap();
+    assert!(
+        c.find(Locator::Id("password")).await.is_err(),
+        "no password field"
+    );
+    let url = c.current_url().await.unwrap();
+    assert!(
+        url.query_pairs().any(|(k, v)| k == "step_up" && v == "1"),
+        "{url}"
+    );
+    shot(&c, "17-step-up-code-page.png").await;
+    field.send_keys(&totp_code_now(&secret)).await.unwrap();
+    click(&c, "button[type=submit]").await;
+    let redirected = wait_url(&c, "http://localhost:9/cb", "debug-step-up.png").await;
+    let code = redirected
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .expect("a code");
+    let tokens: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/token"))
+        .basic_auth(client_id, client["client_secret"].as_str())
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", "http://localhost:9/cb"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let claims = jwt_claims(tokens["id_token"].as_str().expect("an ID token"));
+    assert_eq!(claims["acr"], "urn:sesame:acr:mfa", "{claims}");
+    assert_eq!(
+        claims["amr"],
+        serde_json::json!(["pwd", "otp", "mfa"]),
+        "{claims}"
+    );
+    c.close().await.unwrap();
+    assert!(
+        std::fs::metadata(screenshots_dir().join("17-step-up-code-page.png"))
+            .unwrap()
+            .len()
+            > 1000
+    );
 }

@@ -14,7 +14,7 @@ use serde_json::Value;
 pub(crate) struct AcrRequest {
     /// The values asked for, in the request's order (empty: the claim is
     /// asked for, any value will do).
-    values: Vec<String>,
+    pub(crate) values: Vec<String>,
     /// `{"acr": {"essential": true, …}}`: an authentication that does not
     /// satisfy it is a failed one.
     pub(crate) essential: bool,
@@ -104,6 +104,19 @@ fn satisfied(supported: &[String], achieved: Option<&str>, request: &AcrRequest)
         })
         .max_by_key(|asked| rank(asked))
         .cloned()
+}
+
+/// Whether a voluntary request (`acr_values`) is not met by `achieved`
+/// while a supported value would meet it: a step-up could do better.
+pub(crate) fn voluntary_unmet(
+    supported: &[String],
+    achieved: Option<&str>,
+    request: &AcrRequest,
+) -> bool {
+    !request.essential
+        && !request.values.is_empty()
+        && satisfied(supported, achieved, request).is_none()
+        && request.values.iter().any(|v| supported.contains(v))
 }
 
 /// Decides for one request: `just_logged_in` is true when the user comes

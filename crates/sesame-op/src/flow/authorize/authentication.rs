@@ -55,9 +55,9 @@ pub(super) async fn authenticate(
         acr::requested(params.get("acr_values"), asked.claims_request.as_ref()),
         req.client.require_acr.as_deref(),
     );
-    let acr_decision = user.as_ref().map(|u| {
+    let supported = &p.inner.settings.acr_values_supported;
+    let mut acr_decision = user.as_ref().map(|u| {
         let just_logged_in = auth_after.is_some_and(|t| u.auth_time >= t);
-        let supported = &p.inner.settings.acr_values_supported;
         acr::decide(
             supported,
             u.acr.as_deref(),
@@ -65,6 +65,15 @@ pub(super) async fn authenticate(
             just_logged_in,
         )
     });
+    // Voluntary values (`acr_values`) the session does not meet: a step-up
+    // when the host says this user can reach them, once per request.
+    if let (Some(u), Some(r)) = (&user, &acr_request)
+        && auth_after.is_none_or(|t| u.auth_time < t)
+        && acr::voluntary_unmet(supported, u.acr.as_deref(), r)
+        && p.inner.authn.can_step_up(u, &r.values).await
+    {
+        acr_decision = Some(AcrDecision::Login);
+    }
     if acr_decision == Some(AcrDecision::Deny) {
         return Err(req.stop(
             ErrorCode::AccessDenied,
