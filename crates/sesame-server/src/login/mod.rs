@@ -14,6 +14,7 @@ use sesame_op_sqlx::SqlStore;
 use crate::ratelimit::{Counters, TrustedProxies};
 
 mod authn;
+mod client;
 pub(crate) mod credentials;
 mod pages;
 pub(crate) mod passkey;

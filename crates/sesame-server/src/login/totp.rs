@@ -300,8 +300,8 @@ pub(super) async fn factor_page(
     let csrf = sesame_core::random::token().unwrap_or_default();
     let base = state.issuer.trim_end_matches('/');
     let script = format!("{base}{}", crate::login::SCRIPT_PATH);
-    let client = super::pages::login_client(state, return_to).await;
-    let csp = super::pages::sign_in_csp(state, client.origin.as_ref(), factors.passkey);
+    let client = super::client::login_client(state, return_to).await;
+    let csp = super::client::sign_in_csp(state, client.origin.as_ref(), factors.passkey);
     let mut page = Page::new(&state.templates, "totp.html")
         .with_status(status)
         .with_csp(csp);
