@@ -18,7 +18,6 @@ use serde_json::{Value, json};
 use sesame_op::pages::Page;
 use sesame_op::secrets::token_key;
 use sesame_op_sqlx::LoginSession;
-use subtle::ConstantTimeEq;
 
 use crate::login::{LoginState, SESSION_COOKIE, cookie, passkey};
 
@@ -143,8 +142,7 @@ fn form(
 }
 
 fn csrf_ok(headers: &HeaderMap, presented: &str) -> bool {
-    let expected = cookie(headers, CSRF_COOKIE).unwrap_or_default();
-    !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(presented.as_bytes()))
+    crate::login::csrf_matches(headers, CSRF_COOKIE, presented)
 }
 
 #[derive(serde::Deserialize)]

@@ -140,6 +140,15 @@ impl std::fmt::Debug for LoginState {
     }
 }
 
+/// Whether `presented` (a form field or header) is the CSRF token in the
+/// cookie `name` (double submit; compared in constant time; never when the
+/// cookie is missing or empty).
+pub(crate) fn csrf_matches(headers: &HeaderMap, name: &str, presented: &str) -> bool {
+    use subtle::ConstantTimeEq as _;
+    let expected = cookie(headers, name).unwrap_or_default();
+    !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(presented.as_bytes()))
+}
+
 pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)

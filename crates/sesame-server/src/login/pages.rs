@@ -13,12 +13,11 @@ use sesame_op::Authenticator as _;
 use sesame_op::pages::Page;
 use sesame_op::secrets::token_key;
 use sesame_op_sqlx::LoginSession;
-use subtle::ConstantTimeEq;
 
 use super::client::{LoginClient, login_client, sign_in_csp};
 use super::credentials::Credentials;
 use super::totp;
-use super::{CSRF_COOKIE, LoginState, SESSION_COOKIE, ServerAuth, client_ip, cookie};
+use super::{CSRF_COOKIE, LoginState, SESSION_COOKIE, ServerAuth, client_ip, cookie, csrf_matches};
 use crate::ratelimit::{blocked, limit_key, log_name};
 
 #[derive(serde::Deserialize)]
@@ -219,9 +218,7 @@ pub(crate) async fn post_login(
     let return_to = state.safe_return_to(field("return_to")).to_owned();
     trace_client(&state.issuer, &return_to);
     let username = field("username").trim().to_owned();
-    let expected = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
-    let presented = field("csrf_token");
-    if expected.is_empty() || !bool::from(expected.as_bytes().ct_eq(presented.as_bytes())) {
+    if !csrf_matches(&headers, CSRF_COOKIE, field("csrf_token")) {
         return login_page(
             &state,
             StatusCode::FORBIDDEN,
@@ -386,9 +383,7 @@ pub(crate) async fn post_totp(
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
     let return_to = state.safe_return_to(field("return_to")).to_owned();
     let span = tracing::Span::current();
-    let expected = cookie(&headers, CSRF_COOKIE).unwrap_or_default();
-    if expected.is_empty() || !bool::from(expected.as_bytes().ct_eq(field("csrf_token").as_bytes()))
-    {
+    if !csrf_matches(&headers, CSRF_COOKIE, field("csrf_token")) {
         span.record("outcome", "csrf");
         let message = "The form expired. Please try again.";
         return totp::code_page(

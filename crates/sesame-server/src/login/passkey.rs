@@ -27,6 +27,7 @@ use webauthn_rp::request::{
     AsciiDomain, Credentials as _, ExtensionInfo, PublicKeyCredentialDescriptor, RpId,
     TimedCeremony as _,
 };
+use webauthn_rp::response::auth::error::AuthCeremonyErr;
 use webauthn_rp::response::auth::ser_relaxed::{
     DiscoverableAuthenticationRelaxed64, NonDiscoverableAuthenticationRelaxed64,
 };
@@ -105,13 +106,12 @@ impl Relying {
         let (server, client) = DiscoverableCredentialRequestOptions::passkey(&self.rp_id)
             .start_ceremony()
             .map_err(|e| PasskeyError::Refused(e.to_string()))?;
-        let options =
-            serde_json::to_string(&client).map_err(|e| PasskeyError::Malformed(e.to_string()))?;
-        let state = server
-            .encode()
-            .map_err(|e| PasskeyError::Refused(e.to_string()))?;
-        let sealed = store.seal_value(&URL_SAFE_NO_PAD.encode(state), "passkey:sign-in")?;
-        Ok((options, sealed))
+        package(
+            store,
+            serde_json::to_string(&client),
+            server.encode(),
+            SIGN_IN,
+        )
     }
 
     /// Finishes a passwordless sign-in with the browser's `credential`
@@ -124,41 +124,43 @@ impl Relying {
         credential: &str,
         now: i64,
     ) -> Result<Passkey, PasskeyError> {
-        let state = sealed
-            .and_then(|s| store.open_value(s, "passkey:sign-in"))
-            .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
-            .ok_or(PasskeyError::NoCeremony)?;
+        let state = unseal(store, sealed, SIGN_IN)?;
         let server = DiscoverableAuthenticationServerState::decode(state.as_slice())
             .map_err(|_| PasskeyError::NoCeremony)?;
         let response: DiscoverableAuthentication64 =
-            serde_json::from_str::<DiscoverableAuthenticationRelaxed64>(credential)
-                .map_err(|e| PasskeyError::Malformed(e.to_string()))?
-                .0;
-        let raw_id: &[u8] = response.raw_id().into_inner();
-        let stored = Stored::load(store, raw_id).await?;
-        let mut cred = stored.credential()?;
+            parse::<DiscoverableAuthenticationRelaxed64>(credential)?.0;
+        let stored = Stored::load(store, response.raw_id().into_inner()).await?;
         let challenge = server.sent_challenge();
-        let origins = [self.origin.as_str()];
-        let options = self.verification(&origins);
-        let changed = server
-            .verify(&self.rp_id, &response, &mut cred, &options)
-            .map_err(|e| PasskeyError::Refused(e.to_string()))?;
-        spend(store, &challenge_key(challenge), now + CEREMONY_SECONDS).await?;
-        let dynamic_state = cred.dynamic_state();
-        drop(cred);
-        stored.used(store, dynamic_state, changed, now).await
+        let verified =
+            self.verified(&stored, |rp, cred, o| server.verify(rp, &response, cred, o))?;
+        stored
+            .spend_and_record(store, challenge, verified, now)
+            .await
     }
 
-    /// The assertion checks: this origin only, user verification recorded.
-    fn verification<'o>(
+    /// Checks an assertion of `stored` with `verify` (the ceremony's own
+    /// check: challenge, origin (this one only), RP ID, user handle, flags,
+    /// signature, counter; user verification recorded): its new dynamic
+    /// state and whether that changed.
+    fn verified(
         &self,
-        origins: &'o [&'o str],
-    ) -> AuthenticationVerificationOptions<'o, 'o, &'o str, &'o str> {
-        AuthenticationVerificationOptions {
-            allowed_origins: origins,
+        stored: &Stored,
+        verify: impl FnOnce(
+            &RpId,
+            &mut AuthenticatedCredential<'_, '_, 64, StoredKey>,
+            &AuthenticationVerificationOptions<'_, '_, &str, &str>,
+        ) -> Result<bool, AuthCeremonyErr>,
+    ) -> Result<(DynamicState, bool), PasskeyError> {
+        let mut cred = stored.credential()?;
+        let origins = [self.origin.as_str()];
+        let options = AuthenticationVerificationOptions {
+            allowed_origins: &origins,
             update_uv: true,
             ..Default::default()
-        }
+        };
+        let changed = verify(&self.rp_id, &mut cred, &options)
+            .map_err(|e| PasskeyError::Refused(e.to_string()))?;
+        Ok((cred.dynamic_state(), changed))
     }
 
     /// Starts a passkey as the second step of `subject`'s sign-in (their
@@ -188,13 +190,13 @@ impl Relying {
         let (server, client) = request
             .start_ceremony()
             .map_err(|e| PasskeyError::Refused(e.to_string()))?;
-        let options =
-            serde_json::to_string(&client).map_err(|e| PasskeyError::Malformed(e.to_string()))?;
-        let state = server
-            .encode()
-            .map_err(|e| PasskeyError::Refused(e.to_string()))?;
-        let sealed = store.seal_value(&URL_SAFE_NO_PAD.encode(state), &second_context(pending))?;
-        Ok((options, sealed))
+        let context = second_context(pending);
+        package(
+            store,
+            serde_json::to_string(&client),
+            server.encode(),
+            &context,
+        )
     }
 
     /// Finishes a passkey second step: the passkey, which must be
@@ -208,32 +210,21 @@ impl Relying {
         credential: &str,
         now: i64,
     ) -> Result<Passkey, PasskeyError> {
-        let state = sealed
-            .and_then(|s| store.open_value(s, &second_context(pending)))
-            .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
-            .ok_or(PasskeyError::NoCeremony)?;
+        let state = unseal(store, sealed, &second_context(pending))?;
         let server = NonDiscoverableAuthenticationServerState::decode(state.as_slice())
             .map_err(|_| PasskeyError::NoCeremony)?;
         let response: NonDiscoverableAuthentication64 =
-            serde_json::from_str::<NonDiscoverableAuthenticationRelaxed64>(credential)
-                .map_err(|e| PasskeyError::Malformed(e.to_string()))?
-                .0;
-        let raw_id: &[u8] = response.raw_id().into_inner();
-        let stored = Stored::load(store, raw_id).await?;
+            parse::<NonDiscoverableAuthenticationRelaxed64>(credential)?.0;
+        let stored = Stored::load(store, response.raw_id().into_inner()).await?;
         if stored.passkey.subject != subject {
             return Err(PasskeyError::UnknownCredential);
         }
-        let mut cred = stored.credential()?;
         let challenge = server.sent_challenge();
-        let origins = [self.origin.as_str()];
-        let options = self.verification(&origins);
-        let changed = server
-            .verify(&self.rp_id, &response, &mut cred, &options)
-            .map_err(|e| PasskeyError::Refused(e.to_string()))?;
-        spend(store, &challenge_key(challenge), now + CEREMONY_SECONDS).await?;
-        let dynamic_state = cred.dynamic_state();
-        drop(cred);
-        stored.used(store, dynamic_state, changed, now).await
+        let verified =
+            self.verified(&stored, |rp, cred, o| server.verify(rp, &response, cred, o))?;
+        stored
+            .spend_and_record(store, challenge, verified, now)
+            .await
     }
 
     /// Starts registering a passkey for `subject` (`username` is what the
@@ -286,13 +277,13 @@ impl Relying {
         let (server, client) = options
             .start_ceremony()
             .map_err(|e| PasskeyError::Refused(e.to_string()))?;
-        let options =
-            serde_json::to_string(&client).map_err(|e| PasskeyError::Malformed(e.to_string()))?;
-        let state = server
-            .encode()
-            .map_err(|e| PasskeyError::Refused(e.to_string()))?;
-        let sealed = store.seal_value(&URL_SAFE_NO_PAD.encode(state), &reg_context(subject))?;
-        Ok((options, sealed))
+        let context = reg_context(subject);
+        package(
+            store,
+            serde_json::to_string(&client),
+            server.encode(),
+            &context,
+        )
     }
 
     /// Finishes registering a passkey for `subject` named `name`.
@@ -305,15 +296,10 @@ impl Relying {
         name: &str,
         now: i64,
     ) -> Result<Passkey, PasskeyError> {
-        let state = sealed
-            .and_then(|s| store.open_value(s, &reg_context(subject)))
-            .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
-            .ok_or(PasskeyError::NoCeremony)?;
+        let state = unseal(store, sealed, &reg_context(subject))?;
         let server = RegistrationServerState::<64>::decode(state.as_slice())
             .map_err(|_| PasskeyError::NoCeremony)?;
-        let registration: Registration = serde_json::from_str::<RegistrationRelaxed>(credential)
-            .map_err(|e| PasskeyError::Malformed(e.to_string()))?
-            .0;
+        let registration: Registration = parse::<RegistrationRelaxed>(credential)?.0;
         let challenge = server.sent_challenge();
         let origins = [self.origin.as_str()];
         let options = RegistrationVerificationOptions::<&str, &str> {
@@ -401,14 +387,16 @@ impl Stored {
         .map_err(|e| PasskeyError::Refused(e.to_string()))
     }
 
-    /// Records the use: the new dynamic state (when it `changed`), the time.
-    async fn used(
+    /// After a verified assertion: spends the ceremony's `challenge` once
+    /// and records the use (the new dynamic state when it changed, the time).
+    async fn spend_and_record(
         self,
         store: &SqlStore,
-        dynamic_state: DynamicState,
-        changed: bool,
+        challenge: SentChallenge,
+        (dynamic_state, changed): (DynamicState, bool),
         now: i64,
     ) -> Result<Passkey, PasskeyError> {
+        spend(store, &challenge_key(challenge), now + CEREMONY_SECONDS).await?;
         let new_state = dynamic_state
             .encode()
             .map_err(|e| PasskeyError::Refused(e.to_string()))?;
@@ -424,6 +412,36 @@ impl Stored {
         passkey.last_used_at = Some(now);
         Ok(passkey)
     }
+}
+
+/// The sealing context of passwordless sign-in ceremonies.
+const SIGN_IN: &str = "passkey:sign-in";
+
+/// The options for the browser (JSON) and the server half of a started
+/// ceremony (its encoding) sealed for `context`.
+fn package<E: std::fmt::Display>(
+    store: &SqlStore,
+    options: Result<String, serde_json::Error>,
+    state: Result<Vec<u8>, E>,
+    context: &str,
+) -> Result<(String, String), PasskeyError> {
+    let options = options.map_err(|e| PasskeyError::Malformed(e.to_string()))?;
+    let state = state.map_err(|e| PasskeyError::Refused(e.to_string()))?;
+    let sealed = store.seal_value(&URL_SAFE_NO_PAD.encode(state), context)?;
+    Ok((options, sealed))
+}
+
+/// The server half of a ceremony from its cookie, sealed for `context`.
+fn unseal(store: &SqlStore, sealed: Option<&str>, context: &str) -> Result<Vec<u8>, PasskeyError> {
+    sealed
+        .and_then(|s| store.open_value(s, context))
+        .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
+        .ok_or(PasskeyError::NoCeremony)
+}
+
+/// The browser's response (`PublicKeyCredential.toJSON()`).
+fn parse<'a, T: serde::Deserialize<'a>>(credential: &'a str) -> Result<T, PasskeyError> {
+    serde_json::from_str(credential).map_err(|e| PasskeyError::Malformed(e.to_string()))
 }
 
 /// The sealing context of the second-step ceremony of one pending login.

@@ -9,7 +9,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use subtle::ConstantTimeEq;
 
 use super::pages::{login_error, signed_in};
 use super::passkey::{self, PasskeyError, Relying};
@@ -18,8 +17,51 @@ use sesame_op::secrets::token_key;
 use super::{CSRF_COOKIE, LoginState, cookie, totp};
 
 fn csrf_ok(headers: &HeaderMap, presented: &str) -> bool {
-    let expected = cookie(headers, CSRF_COOKIE).unwrap_or_default();
-    !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(presented.as_bytes()))
+    super::csrf_matches(headers, CSRF_COOKIE, presented)
+}
+
+/// The options endpoints' check: the page's token in `X-Sesame-CSRF`.
+fn header_csrf(headers: &HeaderMap) -> Result<(), Box<Response>> {
+    let presented = headers
+        .get("x-sesame-csrf")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if csrf_ok(headers, presented) {
+        Ok(())
+    } else {
+        Err(Box::new(
+            (StatusCode::FORBIDDEN, "the page expired: reload it").into_response(),
+        ))
+    }
+}
+
+/// The relying party of this issuer, or the 404 of an IP issuer.
+fn relying(state: &LoginState) -> Result<Relying, Box<Response>> {
+    Relying::of(&state.issuer).ok_or_else(|| {
+        Box::new(
+            (
+                StatusCode::NOT_FOUND,
+                "passkeys are off: the issuer is an IP address",
+            )
+                .into_response(),
+        )
+    })
+}
+
+/// A started sign-in ceremony's answer: its options, or 503.
+fn options_answer(state: &LoginState, started: Result<(String, String), PasskeyError>) -> Response {
+    match started {
+        Ok((options, sealed)) => {
+            super::json_with_cookie(state, options, passkey::AUTH_COOKIE, &sealed, "/login")
+        }
+        Err(PasskeyError::UnknownCredential) => {
+            (StatusCode::NOT_FOUND, "this account has no passkey").into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "passkey options failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "passkeys are unavailable").into_response()
+        }
+    }
 }
 
 /// `POST /login/passkey/options` (header `X-Sesame-CSRF`, the login
@@ -28,29 +70,11 @@ pub(crate) async fn passkey_options(
     State(state): State<Arc<LoginState>>,
     headers: HeaderMap,
 ) -> Response {
-    let presented = headers
-        .get("x-sesame-csrf")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !csrf_ok(&headers, presented) {
-        return (StatusCode::FORBIDDEN, "the page expired: reload it").into_response();
-    }
-    let Some(rp) = Relying::of(&state.issuer) else {
-        return (
-            StatusCode::NOT_FOUND,
-            "passkeys are off: the issuer is an IP address",
-        )
-            .into_response();
+    let rp = match header_csrf(&headers).and_then(|()| relying(&state)) {
+        Ok(rp) => rp,
+        Err(r) => return *r,
     };
-    match rp.start_sign_in(&state.store) {
-        Ok((options, sealed)) => {
-            crate::login::json_with_cookie(&state, options, passkey::AUTH_COOKIE, &sealed, "/login")
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "passkey options failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "passkeys are unavailable").into_response()
-        }
-    }
+    options_answer(&state, rp.start_sign_in(&state.store))
 }
 
 /// `POST /login/passkey`: `credential`, `csrf_token`, `return_to`.
@@ -75,12 +99,9 @@ pub(crate) async fn post_passkey(
         )
         .await;
     }
-    let Some(rp) = Relying::of(&state.issuer) else {
-        return (
-            StatusCode::NOT_FOUND,
-            "passkeys are off: the issuer is an IP address",
-        )
-            .into_response();
+    let rp = match relying(&state) {
+        Ok(rp) => rp,
+        Err(r) => return *r,
     };
     let sealed = cookie(&headers, passkey::AUTH_COOKIE);
     let now = state.clock.now();
@@ -164,37 +185,19 @@ pub(crate) async fn second_options(
     State(state): State<Arc<LoginState>>,
     headers: HeaderMap,
 ) -> Response {
-    let presented = headers
-        .get("x-sesame-csrf")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !csrf_ok(&headers, presented) {
-        return (StatusCode::FORBIDDEN, "the page expired: reload it").into_response();
-    }
+    let rp = match header_csrf(&headers).and_then(|()| relying(&state)) {
+        Ok(rp) => rp,
+        Err(r) => return *r,
+    };
     let (key, subject) = match pending_login(&state, &headers).await {
         Ok(Some(found)) => found,
         Ok(None) => return (StatusCode::UNAUTHORIZED, "the sign-in expired").into_response(),
         Err(r) => return r,
     };
-    let Some(rp) = Relying::of(&state.issuer) else {
-        return (
-            StatusCode::NOT_FOUND,
-            "passkeys are off: the issuer is an IP address",
-        )
-            .into_response();
-    };
-    match rp.start_second_factor(&state.store, &subject, &key).await {
-        Ok((options, sealed)) => {
-            crate::login::json_with_cookie(&state, options, passkey::AUTH_COOKIE, &sealed, "/login")
-        }
-        Err(PasskeyError::UnknownCredential) => {
-            (StatusCode::NOT_FOUND, "this account has no passkey").into_response()
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "passkey options failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "passkeys are unavailable").into_response()
-        }
-    }
+    options_answer(
+        &state,
+        rp.start_second_factor(&state.store, &subject, &key).await,
+    )
 }
 
 /// `POST /login/passkey/second`: `credential`, `csrf_token`, `return_to`,
@@ -222,12 +225,9 @@ pub(crate) async fn post_second(
         }
         Err(r) => return r,
     };
-    let Some(rp) = Relying::of(&state.issuer) else {
-        return (
-            StatusCode::NOT_FOUND,
-            "passkeys are off: the issuer is an IP address",
-        )
-            .into_response();
+    let rp = match relying(&state) {
+        Ok(rp) => rp,
+        Err(r) => return *r,
     };
     let sealed = cookie(&headers, passkey::AUTH_COOKIE);
     let now = state.clock.now();
