@@ -13,8 +13,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
 use super::{
-    Account, ENROL_COOKIE, ENROL_SECONDS, Extra, account, csrf_ok, done, form, page, to_login,
-    unavailable,
+    Account, ENROL_COOKIE, ENROL_SECONDS, Extra, account, account_cookie, account_form, csrf_ok,
+    done, page, unavailable,
 };
 use crate::login::passkey::{self, PasskeyError, Relying};
 use crate::login::{LoginState, cookie, totp};
@@ -28,10 +28,7 @@ async fn fresh_account(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(Account, std::collections::HashMap<String, String>), Response> {
-    let Some(account) = account(state, headers).await? else {
-        return Err(to_login(state));
-    };
-    let form = form(headers, body).map_err(|r| *r)?;
+    let (account, form) = account_form(state, headers, body).await?;
     if !account.fresh(state.clock.now()) {
         let extra = Extra {
             status: Some(StatusCode::FORBIDDEN),
@@ -105,10 +102,7 @@ pub(crate) async fn start_totp(
     };
     let extra = Extra {
         enrolment: Some(enrolment),
-        cookies: state
-            .cookie_header(ENROL_COOKIE, &sealed, ENROL_SECONDS, "/account")
-            .into_iter()
-            .collect(),
+        cookies: account_cookie(&state, ENROL_COOKIE, &sealed, ENROL_SECONDS),
         ..Extra::default()
     };
     page(&state, &account, extra).await
@@ -192,10 +186,7 @@ pub(crate) async fn confirm_totp(
     let extra = Extra {
         notice: Some("Two-step sign-in is on.".into()),
         recovery_codes: enrolled.recovery_codes,
-        cookies: state
-            .cookie_header(ENROL_COOKIE, "", 0, "/account")
-            .into_iter()
-            .collect(),
+        cookies: account_cookie(&state, ENROL_COOKIE, "", 0),
         ..Extra::default()
     };
     page(&state, &account, extra).await
@@ -323,14 +314,9 @@ pub(crate) async fn remove_passkey(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let account = match account(&state, &headers).await {
-        Ok(Some(a)) => a,
-        Ok(None) => return to_login(&state),
+    let (account, form) = match account_form(&state, &headers, &body).await {
+        Ok(found) => found,
         Err(r) => return r,
-    };
-    let form = match form(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return *r,
     };
     let id = form
         .get("id")

@@ -141,6 +141,29 @@ fn form(
     }
 }
 
+/// The signed-in user of a form post and its fields (CSRF checked): or
+/// the login page, or a 403.
+async fn account_form(
+    state: &LoginState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Account, std::collections::HashMap<String, String>), Response> {
+    let Some(account) = account(state, headers).await? else {
+        return Err(to_login(state));
+    };
+    let form = form(headers, body).map_err(|r| *r)?;
+    Ok((account, form))
+}
+
+/// A `Set-Cookie` of `name` on `/account` (an empty `value` and `max_age`
+/// 0 clear it), for [`Extra::cookies`].
+fn account_cookie(state: &LoginState, name: &str, value: &str, max_age: i64) -> Vec<HeaderValue> {
+    state
+        .cookie_header(name, value, max_age, "/account")
+        .into_iter()
+        .collect()
+}
+
 fn csrf_ok(headers: &HeaderMap, presented: &str) -> bool {
     crate::login::csrf_matches(headers, CSRF_COOKIE, presented)
 }

@@ -10,7 +10,7 @@ use axum::response::Response;
 use sesame_core::{ClientId, Subject};
 use sesame_op::store::ConsentStore as _;
 
-use super::{CSRF_COOKIE, Extra, account, done, form, page, redirect, to_login, unavailable};
+use super::{CSRF_COOKIE, Extra, account_form, done, page, redirect, to_login, unavailable};
 use crate::login::{LoginState, SESSION_COOKIE, client_ip, credentials::Credentials, signed_in};
 
 /// The shortest password accepted (the CLI's rule too).
@@ -26,14 +26,9 @@ pub(crate) async fn change_password(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let account = match account(&state, &headers).await {
-        Ok(Some(a)) => a,
-        Ok(None) => return to_login(&state),
+    let (account, form) = match account_form(&state, &headers, &body).await {
+        Ok(found) => found,
         Err(r) => return r,
-    };
-    let form = match form(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return *r,
     };
     let field = |k: &str| form.get(k).cloned().unwrap_or_default();
     let refuse = |status: StatusCode, message: &str| Extra {
@@ -120,14 +115,9 @@ pub(crate) async fn revoke_app(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let account = match account(&state, &headers).await {
-        Ok(Some(a)) => a,
-        Ok(None) => return to_login(&state),
+    let (account, form) = match account_form(&state, &headers, &body).await {
+        Ok(found) => found,
         Err(r) => return r,
-    };
-    let form = match form(&headers, &body) {
-        Ok(f) => f,
-        Err(r) => return *r,
     };
     let client_id = form.get("client_id").cloned().unwrap_or_default();
     let subject = account.session.subject.as_str();
@@ -155,14 +145,10 @@ pub(crate) async fn sign_out_everywhere(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let account = match account(&state, &headers).await {
-        Ok(Some(a)) => a,
-        Ok(None) => return to_login(&state),
+    let (account, _) = match account_form(&state, &headers, &body).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
-    if let Err(r) = form(&headers, &body) {
-        return *r;
-    }
     let ended = match state
         .store
         .end_login_sessions_of(&account.session.subject)
