@@ -171,24 +171,30 @@ impl SqlStore {
         Ok(rows.into_iter().find_map(passkey_of))
     }
 
-    /// Records a use of a passkey: its new dynamic state (when it changed)
-    /// and the time.
+    /// Records a use of a passkey: its new dynamic state (when it changed,
+    /// as a compare-and-set from `old_state`, the state the use was checked
+    /// against) and the time. `false` when another use changed the state
+    /// first (two instances checking one counter: only one may move it).
     ///
     /// # Errors
     /// When the storage fails.
     pub async fn passkey_used(
         &self,
         credential_id: &[u8],
-        dynamic_state: Option<&[u8]>,
+        old_state: &[u8],
+        new_state: Option<&[u8]>,
         now: UnixTime,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<bool> {
         let id = URL_SAFE_NO_PAD.encode(credential_id);
-        match dynamic_state {
+        let n = match new_state {
             Some(state) => {
-                let state = URL_SAFE_NO_PAD.encode(state);
+                let (new, old) = (
+                    URL_SAFE_NO_PAD.encode(state),
+                    URL_SAFE_NO_PAD.encode(old_state),
+                );
                 self.exec(
-                    "UPDATE sesame_passkeys SET dynamic_state = $2, last_used_at = $3 WHERE credential_id = $1",
-                    &[Arg::Text(&id), Arg::Text(&state), Arg::Int(now)],
+                    "UPDATE sesame_passkeys SET dynamic_state = $2, last_used_at = $3 WHERE credential_id = $1 AND dynamic_state = $4",
+                    &[Arg::Text(&id), Arg::Text(&new), Arg::Int(now), Arg::Text(&old)],
                 )
                 .await?
             }
@@ -200,7 +206,7 @@ impl SqlStore {
                 .await?
             }
         };
-        Ok(())
+        Ok(n == 1)
     }
 
     /// Removes one of `subject`'s passkeys; `false` if they have none by

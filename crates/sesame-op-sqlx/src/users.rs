@@ -303,6 +303,24 @@ impl SqlStore {
         Ok(true)
     }
 
+    /// Sets the `auth_time` of the login session `key` (a session that
+    /// replaces one of the same sign-in keeps its time).
+    ///
+    /// # Errors
+    /// When the storage fails.
+    pub async fn set_login_session_auth_time(
+        &self,
+        key: &str,
+        auth_time: UnixTime,
+    ) -> StoreResult<()> {
+        self.exec(
+            "UPDATE sesame_login_sessions SET auth_time = $2 WHERE token_key = $1",
+            &[Arg::Text(key), Arg::Int(auth_time)],
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Ends every login session of `subject` (sign out everywhere);
     /// returns how many.
     ///

@@ -308,13 +308,14 @@ pub(crate) async fn post_passkey(
     page(&state, &account, extra).await
 }
 
-/// `POST /account/passkeys/remove`: `id` (base64url).
+/// `POST /account/passkeys/remove`: `id` (base64url). Needs a fresh
+/// sign-in: a passkey may be the user's second factor.
 pub(crate) async fn remove_passkey(
     State(state): State<Arc<LoginState>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (account, form) = match account_form(&state, &headers, &body).await {
+    let (account, form) = match fresh_account(&state, &headers, &body).await {
         Ok(found) => found,
         Err(r) => return r,
     };

@@ -11,7 +11,9 @@ use sesame_core::{ClientId, Subject};
 use sesame_op::store::ConsentStore as _;
 
 use super::{CSRF_COOKIE, Extra, account_form, done, page, redirect, to_login, unavailable};
-use crate::login::{LoginState, SESSION_COOKIE, client_ip, credentials::Credentials, signed_in};
+use crate::login::{
+    LoginState, SESSION_COOKIE, client_ip, credentials::Credentials, signed_in_again,
+};
 
 /// The shortest password accepted (the CLI's rule too).
 const PASSWORD_MIN: usize = 8;
@@ -94,15 +96,14 @@ pub(crate) async fn change_password(
         Err(e) => return unavailable(&e),
     }
     tracing::info!(user = %crate::ratelimit::log_name(&account.username), "password changed from the account page");
-    // The change ended this session too: a new one, for the same methods.
-    let amr: Vec<&str> = account.session.amr.iter().map(String::as_str).collect();
+    // The change ended this session too: a new one, of the same sign-in
+    // (its time and methods; a password change proves no second factor).
     let return_to = format!("{}/account?done=password", state.issuer);
-    signed_in(
+    signed_in_again(
         &state,
         &headers,
-        &account.session.subject,
+        &account.session,
         &account.username,
-        &amr,
         &return_to,
     )
     .await

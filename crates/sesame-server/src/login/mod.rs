@@ -23,7 +23,7 @@ pub mod totp;
 pub mod upstream;
 
 pub use authn::{ServerAuth, UserClaims};
-pub(crate) use pages::{get_login, home, post_login, post_totp, signed_in};
+pub(crate) use pages::{get_login, home, post_login, post_totp, signed_in_again};
 pub(crate) use passkey_login::{passkey_options, post_passkey, post_second, second_options};
 pub(crate) use upstream::Upstreams;
 

@@ -309,6 +309,33 @@ pub(crate) async fn signed_in(
         .0
 }
 
+/// As [`signed_in`] for a session that replaces one of the same sign-in
+/// (the password change ended it): its `auth_time` and `amr` stay what
+/// they were, so the replacement is no fresher and no stronger than the
+/// sign-in that was really made.
+pub(crate) async fn signed_in_again(
+    state: &LoginState,
+    headers: &HeaderMap,
+    previous: &LoginSession,
+    username: &str,
+    return_to: &str,
+) -> Response {
+    let amr: Vec<&str> = previous.amr.iter().map(String::as_str).collect();
+    let (r, key) =
+        start_session(state, headers, &previous.subject, username, &amr, return_to).await;
+    if let Some(key) = key
+        && let Err(e) = state
+            .store
+            .set_login_session_auth_time(&key, previous.auth_time)
+            .await
+    {
+        tracing::error!(error = %e, "could not keep the session's auth_time");
+        let _ = state.store.delete_login_session(&key).await;
+        return (StatusCode::SERVICE_UNAVAILABLE, "sign-in is unavailable").into_response();
+    }
+    r
+}
+
 /// As [`signed_in`], also returning the new login session's key (the hash
 /// of its cookie) when one was made.
 pub(super) async fn start_session(

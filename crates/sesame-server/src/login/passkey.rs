@@ -401,13 +401,18 @@ impl Stored {
             .encode()
             .map_err(|e| PasskeyError::Refused(e.to_string()))?;
         let mut passkey = self.passkey;
-        store
+        let recorded = store
             .passkey_used(
                 &passkey.credential_id,
+                &passkey.dynamic_state,
                 changed.then_some(new_state.as_slice()),
                 now,
             )
             .await?;
+        if !recorded {
+            // Another use of this passkey moved its counter meanwhile.
+            return Err(PasskeyError::Replayed);
+        }
         passkey.dynamic_state = new_state.to_vec();
         passkey.last_used_at = Some(now);
         Ok(passkey)

@@ -153,8 +153,33 @@ async fn a_stale_sign_in_cannot_change_sign_in_methods() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403, "no passkey options for a stale sign-in");
+    let r = post(
+        &op,
+        &b,
+        "/account/passkeys/remove",
+        &[("csrf_token", &csrf), ("id", "AAAAAAAAAAAAAAAAAAAAAA")],
+    )
+    .await;
+    assert_eq!(r.status(), 403, "removing a passkey needs a fresh sign-in");
+    // A password change does not make the session fresh (it proves no
+    // second factor): the replacement keeps the old sign-in's time.
+    let r = post(
+        &op,
+        &b,
+        "/account/password",
+        &[
+            ("csrf_token", &csrf),
+            ("current_password", PASSWORD),
+            ("new_password", "another long one"),
+            ("confirm_password", "another long one"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 303);
+    let r = post(&op, &b, "/account/totp/start", &[("csrf_token", &csrf)]).await;
+    assert_eq!(r.status(), 403, "still stale after the password change");
     // Signing in again makes it fresh.
-    let (b, csrf) = signed_in(&op, "alice", PASSWORD).await;
+    let (b, csrf) = signed_in(&op, "alice", "another long one").await;
     let r = post(&op, &b, "/account/totp/start", &[("csrf_token", &csrf)]).await;
     assert_eq!(r.status(), 200);
     let html = r.text().await.unwrap();

@@ -379,6 +379,39 @@ async fn an_essential_mfa_acr_asks_a_signed_in_user_only_for_the_code() {
         .unwrap();
     let login = absolute(base, &location(&r));
     assert!(login.contains("step_up=1"), "{login}");
+    // A voluntary acr_values steps up too, but never with prompt=none: the
+    // silent request gets a code for the session as it is.
+    let silent = |prompt: &'static str| {
+        let b = b.clone();
+        let url = format!("{base}/authorize");
+        async move {
+            let mut q = vec![
+                ("response_type", "code"),
+                ("client_id", client.0),
+                ("redirect_uri", REDIRECT),
+                ("scope", "openid"),
+                ("nonce", "n3"),
+                ("acr_values", "urn:sesame:acr:mfa"),
+                (
+                    "code_challenge",
+                    "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+                ),
+                ("code_challenge_method", "S256"),
+            ];
+            if !prompt.is_empty() {
+                q.push(("prompt", prompt));
+            }
+            let r = b.get(url).query(&q).send().await.unwrap();
+            location(&r)
+        }
+    };
+    let voluntary = silent("").await;
+    assert!(voluntary.contains("step_up=1"), "{voluntary}");
+    let none = silent("none").await;
+    assert!(
+        none.starts_with(REDIRECT) && none.contains("code="),
+        "{none}"
+    );
     // Only the code is asked for: the session's password still counts.
     let page = b.get(&login).send().await.unwrap().text().await.unwrap();
     assert!(

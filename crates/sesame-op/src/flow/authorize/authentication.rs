@@ -67,7 +67,9 @@ pub(super) async fn authenticate(
     });
     // Voluntary values (`acr_values`) the session does not meet: a step-up
     // when the host says this user can reach them, once per request.
+    // Never with prompt=none: a silent request gets what the session has.
     if let (Some(u), Some(r)) = (&user, &acr_request)
+        && !asked.prompt.contains(&Prompt::None)
         && auth_after.is_none_or(|t| u.auth_time < t)
         && acr::voluntary_unmet(supported, u.acr.as_deref(), r)
         && p.inner.authn.can_step_up(u, &r.values).await

@@ -303,10 +303,16 @@ async fn begin(
     let client = state.upstreams.client(entry).await?;
     let backend = backend(state, entry, client, None);
     let (session, store) = record::fresh();
-    let url = backend
+    let mut url = backend
         .start_login(&session, None, return_to)
         .await
         .map_err(|e| e.to_string())?;
+    // Linking: the upstream asks who is there even if its session is live
+    // (a page that signed this browser in at the upstream as someone else
+    // must not get that identity linked by the user's own click).
+    if link.is_some() && !url.contains("prompt=") {
+        url.push_str("&prompt=login");
+    }
     let data = record::export(&session, &store).await?;
     let state_param = url::Url::parse(&url)
         .ok()
