@@ -199,6 +199,8 @@ impl Setup {
             database: db.clone(),
             encryption_key: Some(KEY.into()),
             upstream: vec![upstream],
+            // The CLI changes users under the server: no cached copies.
+            cache_ttl: 0,
             ..sesame_server::Config::default()
         };
         let server = Server::spawn_with(config, listener).await;
@@ -598,6 +600,66 @@ async fn a_signed_in_user_links_an_upstream_account() {
     let claims = sign_in(&s, &browser(), "frank-upstream").await;
     assert_eq!(claims["sub"].as_str().unwrap(), frank);
     assert_eq!(users(&s.db).len(), 1);
+    s.server.stop().await;
+}
+
+#[tokio::test]
+async fn a_link_whose_account_was_removed_meanwhile_is_refused() {
+    let Some(s) = Setup::new(
+        "a_link_whose_account_was_removed_meanwhile_is_refused",
+        None,
+    )
+    .await
+    else {
+        return;
+    };
+    let (code, _, err) = cli(
+        &s.db,
+        &[
+            "users",
+            "add",
+            "--username",
+            "gina",
+            "--password",
+            "a long local password",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let base = &s.server.base;
+    let b = browser();
+    let page = authorize(base, &b, &s.client.0).await;
+    let r = submit_login(&b, &page, base, "gina", "a long local password").await;
+    assert_eq!(r.status(), 303);
+    let html = b
+        .get(format!("{base}/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let href = html
+        .split("class=\"upstream-link\" href=\"")
+        .nth(1)
+        .and_then(|h| h.split('"').next())
+        .expect("a link button")
+        .replace("&amp;", "&")
+        .replace("&#x2f;", "/");
+    // The link starts; the account is removed before the upstream answers.
+    let start = absolute(base, &href);
+    let interaction_done = through_panva(&b, &start, &s._op.issuer, "gina-upstream");
+    let callback = interaction_done.await;
+    let (code, _, err) = cli(&s.db, &["users", "remove", "--username", "gina"]);
+    assert_eq!(code, 0, "{err}");
+    let r = b.get(&callback).send().await.unwrap();
+    let status = r.status();
+    let location = r.headers().get("location").cloned();
+    let body = r.text().await.unwrap();
+    assert_ne!(
+        status, 303,
+        "no session for a removed account: {body} {location:?}"
+    );
+    assert!(users(&s.db).is_empty(), "and no account made instead");
     s.server.stop().await;
 }
 

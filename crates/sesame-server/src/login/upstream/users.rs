@@ -175,7 +175,19 @@ impl Users for UpstreamUsers {
 
     async fn create(&self, login: &LoginClaims) -> Result<Option<String>, UsersError> {
         let subject = match &self.link {
-            Some(s) => s.clone(),
+            Some(s) => {
+                // The account that asked may have been removed since.
+                let exists = self
+                    .store
+                    .find_user_by_subject(s)
+                    .await
+                    .map_err(users_error)?
+                    .is_some();
+                if !exists {
+                    return Err(UsersError("the account to link is gone".into()));
+                }
+                s.clone()
+            }
             None => self.new_account(login).await?,
         };
         let added = self
