@@ -133,6 +133,7 @@ fn pages() -> Router<Arc<LoginState>> {
             post(crate::account::remove_passkey),
         )
         .route("/account/apps/revoke", post(crate::account::revoke_app))
+        .route("/account/links/remove", post(crate::account::unlink))
         .route(
             "/account/sign-out-everywhere",
             post(crate::account::sign_out_everywhere),

@@ -27,7 +27,7 @@ mod settings;
 pub(crate) use methods::{
     confirm_totp, passkey_options, post_passkey, remove_passkey, remove_totp, start_totp,
 };
-pub(crate) use settings::{change_password, revoke_app, sign_out_everywhere};
+pub(crate) use settings::{change_password, revoke_app, sign_out_everywhere, unlink};
 
 /// The account forms' CSRF cookie (double submit).
 const CSRF_COOKIE: &str = "sesame_account_csrf";
@@ -115,6 +115,7 @@ fn notice_text(done: &str) -> Option<&'static str> {
         "totp-off" => "Two-step sign-in is off.",
         "passkey" => "The passkey was added.",
         "passkey-removed" => "The passkey was removed.",
+        "unlinked" => "The provider was unlinked: it no longer signs in to this account.",
         "revoked" => "The app's access was revoked.",
         _ => return None,
     })
@@ -245,7 +246,14 @@ async fn page(state: &LoginState, account: &Account, extra: Extra) -> Response {
         .collect();
     let links: Vec<Value> = links
         .iter()
-        .map(|l| json!({"upstream": l.upstream, "issuer": l.issuer, "created": date(l.created_at)}))
+        .map(|l| {
+            json!({
+                "upstream": l.upstream,
+                "issuer": l.issuer,
+                "upstream_subject": l.upstream_subject,
+                "created": date(l.created_at),
+            })
+        })
         .collect();
     // Linking another provider: its buttons carry a link token, and only on a
     // fresh sign-in.

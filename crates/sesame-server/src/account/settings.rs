@@ -167,3 +167,49 @@ pub(crate) async fn sign_out_everywhere(
     }
     r
 }
+
+/// `POST /account/links/remove`: `issuer`, `upstream_subject`. Unlinks one
+/// of the user's upstream identities (its next sign-in makes a new
+/// account). Needs a fresh sign-in, like every change of sign-in methods.
+pub(crate) async fn unlink(
+    State(state): State<Arc<LoginState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (account, form) = match account_form(&state, &headers, &body).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    if !account.fresh(state.clock.now()) {
+        let extra = Extra {
+            status: Some(StatusCode::FORBIDDEN),
+            error: Some("Sign in again first: this change needs a recent sign-in.".into()),
+            ..Extra::default()
+        };
+        return page(&state, &account, extra).await;
+    }
+    let field = |k: &str| form.get(k).cloned().unwrap_or_default();
+    let (issuer, sub) = (field("issuer"), field("upstream_subject"));
+    let subject = account.session.subject.as_str();
+    let mine = match state.store.upstream_links(subject).await {
+        Ok(links) => links
+            .iter()
+            .any(|l| l.issuer == issuer && l.upstream_subject == sub),
+        Err(e) => return unavailable(&e),
+    };
+    if !mine {
+        let extra = Extra {
+            status: Some(StatusCode::NOT_FOUND),
+            error: Some("No such linked provider.".into()),
+            ..Extra::default()
+        };
+        return page(&state, &account, extra).await;
+    }
+    match state.store.remove_upstream_link(&issuer, &sub).await {
+        Ok(_) => {
+            tracing::info!(user = %crate::ratelimit::log_name(&account.username), issuer = %issuer, "upstream identity unlinked");
+            done(&state, "unlinked")
+        }
+        Err(e) => unavailable(&e),
+    }
+}

@@ -600,6 +600,71 @@ async fn a_signed_in_user_links_an_upstream_account() {
     let claims = sign_in(&s, &browser(), "frank-upstream").await;
     assert_eq!(claims["sub"].as_str().unwrap(), frank);
     assert_eq!(users(&s.db).len(), 1);
+    // Another local user cannot unlink frank's identity.
+    let (code, _, err) = cli(
+        &s.db,
+        &[
+            "users",
+            "add",
+            "--username",
+            "ivy",
+            "--password",
+            "a long local password",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let ivy = browser();
+    let page = authorize(base, &ivy, &s.client.0).await;
+    let r = submit_login(&ivy, &page, base, "ivy", "a long local password").await;
+    assert_eq!(r.status(), 303);
+    let ivy_html = ivy
+        .get(format!("{base}/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = ivy
+        .post(format!("{base}/account/links/remove"))
+        .form(&[
+            ("csrf_token", hidden(&ivy_html, "csrf_token").as_str()),
+            ("issuer", s._op.issuer.as_str()),
+            ("upstream_subject", "frank-upstream"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "not ivy's link");
+    let claims = sign_in(&s, &browser(), "frank-upstream").await;
+    assert_eq!(claims["sub"].as_str().unwrap(), frank, "still frank's");
+    // Unlinked from the account page, it no longer does.
+    let html = b
+        .get(format!("{base}/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("frank-upstream"),
+        "the linked identity is shown"
+    );
+    let csrf = hidden(&html, "csrf_token");
+    let r = b
+        .post(format!("{base}/account/links/remove"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("issuer", s._op.issuer.as_str()),
+            ("upstream_subject", "frank-upstream"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let claims = sign_in(&s, &browser(), "frank-upstream").await;
+    assert_ne!(claims["sub"].as_str().unwrap(), frank, "a new account now");
     s.server.stop().await;
 }
 
@@ -660,6 +725,65 @@ async fn a_link_whose_account_was_removed_meanwhile_is_refused() {
         "no session for a removed account: {body} {location:?}"
     );
     assert!(users(&s.db).is_empty(), "and no account made instead");
+    s.server.stop().await;
+}
+
+#[tokio::test]
+async fn a_link_completes_only_in_the_session_that_started_it() {
+    let Some(s) = Setup::new("a_link_completes_only_in_the_session_that_started_it", None).await
+    else {
+        return;
+    };
+    let (code, _, err) = cli(
+        &s.db,
+        &[
+            "users",
+            "add",
+            "--username",
+            "hank",
+            "--password",
+            "a long local password",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let base = &s.server.base;
+    let b = browser();
+    let page = authorize(base, &b, &s.client.0).await;
+    let r = submit_login(&b, &page, base, "hank", "a long local password").await;
+    assert_eq!(r.status(), 303);
+    let html = b
+        .get(format!("{base}/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&html, "csrf_token");
+    let href = html
+        .split("class=\"upstream-link\" href=\"")
+        .nth(1)
+        .and_then(|h| h.split('"').next())
+        .expect("a link button")
+        .replace("&amp;", "&")
+        .replace("&#x2f;", "/");
+    let callback = through_panva(&b, &absolute(base, &href), &s._op.issuer, "hank-upstream").await;
+    // Signed out everywhere while at the upstream: the link does not complete.
+    let r = b
+        .post(format!("{base}/account/sign-out-everywhere"))
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let r = b.get(&callback).send().await.unwrap();
+    assert_eq!(r.status(), 403, "the session that started the link ended");
+    let (code, out, err) = cli(&s.db, &["users", "links", "--username", "hank", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap(),
+        serde_json::json!([])
+    );
     s.server.stop().await;
 }
 

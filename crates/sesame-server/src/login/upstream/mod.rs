@@ -477,6 +477,14 @@ async fn finish(
         }
     };
     let link = taken.link_subject.clone();
+    // A link completes only in the session that started it, still live
+    // (not after that session was signed out, everywhere or here).
+    if let Some(subject) = &link
+        && signed_in_subject(state, headers).await.as_ref() != Some(subject)
+    {
+        let message = "Your session ended while linking: sign in and link again.".to_owned();
+        return failed("link_session_ended", StatusCode::FORBIDDEN, message).await;
+    }
     let creds = OidcCredentials::from_query(session, query);
     let verify = backend(state, entry, client.clone(), link);
     let user = match verify.authenticate(creds).await {
