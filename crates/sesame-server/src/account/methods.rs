@@ -13,32 +13,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
 use super::{
-    Account, ENROL_COOKIE, ENROL_SECONDS, Extra, account, account_cookie, account_form, csrf_ok,
-    done, page, unavailable,
+    Account, ENROL_COOKIE, ENROL_SECONDS, Extra, account, account_cookie, csrf_ok, done,
+    fresh_account, page, unavailable,
 };
 use crate::login::passkey::{self, PasskeyError, Relying};
 use crate::login::{LoginState, cookie, totp};
 use crate::ratelimit::{blocked, limit_key};
-
-/// The account of a form post that changes sign-in methods: signed in
-/// (else the login page), CSRF checked, and fresh (else the page with a
-/// note).
-async fn fresh_account(
-    state: &LoginState,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(Account, std::collections::HashMap<String, String>), Response> {
-    let (account, form) = account_form(state, headers, body).await?;
-    if !account.fresh(state.clock.now()) {
-        let extra = Extra {
-            status: Some(StatusCode::FORBIDDEN),
-            error: Some("Sign in again first: this change needs a recent sign-in.".into()),
-            ..Extra::default()
-        };
-        return Err(page(state, &account, extra).await);
-    }
-    Ok((account, form))
-}
 
 fn enrol_context(subject: &str) -> String {
     format!("totp-enrol:{subject}")
@@ -124,11 +104,7 @@ pub(crate) async fn confirm_totp(
     let Some(secret) = cookie(&headers, ENROL_COOKIE)
         .and_then(|c| state.store.open_value(&c, &enrol_context(&subject)))
     else {
-        let extra = Extra {
-            status: Some(StatusCode::BAD_REQUEST),
-            error: Some("The set-up expired. Start again.".into()),
-            ..Extra::default()
-        };
+        let extra = Extra::refused(StatusCode::BAD_REQUEST, "The set-up expired. Start again.");
         return page(&state, &account, extra).await;
     };
     let now = state.clock.now();
@@ -300,11 +276,7 @@ pub(crate) async fn post_passkey(
         PasskeyError::Duplicate => "That passkey is registered already.",
         _ => "The passkey could not be added.",
     };
-    let extra = Extra {
-        status: Some(StatusCode::BAD_REQUEST),
-        error: Some(message.into()),
-        ..Extra::default()
-    };
+    let extra = Extra::refused(StatusCode::BAD_REQUEST, message);
     page(&state, &account, extra).await
 }
 
@@ -330,11 +302,7 @@ pub(crate) async fn remove_passkey(
     {
         Ok(true) => done(&state, "passkey-removed"),
         Ok(false) => {
-            let extra = Extra {
-                status: Some(StatusCode::NOT_FOUND),
-                error: Some("No such passkey.".into()),
-                ..Extra::default()
-            };
+            let extra = Extra::refused(StatusCode::NOT_FOUND, "No such passkey.");
             page(&state, &account, extra).await
         }
         Err(e) => unavailable(&e),

@@ -186,6 +186,38 @@ struct Extra {
     cookies: Vec<HeaderValue>,
 }
 
+/// The account of a form post that changes sign-in methods: signed in
+/// (else the login page), CSRF checked, and fresh (else the page with a
+/// note).
+pub(super) async fn fresh_account(
+    state: &LoginState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(Account, std::collections::HashMap<String, String>), Response> {
+    let (account, form) = account_form(state, headers, body).await?;
+    if !account.fresh(state.clock.now()) {
+        let message = "Sign in again first: this change needs a recent sign-in.";
+        return Err(page(
+            state,
+            &account,
+            Extra::refused(StatusCode::FORBIDDEN, message),
+        )
+        .await);
+    }
+    Ok((account, form))
+}
+
+impl Extra {
+    /// The page again with `status` and the error `message`.
+    fn refused(status: StatusCode, message: &str) -> Self {
+        Self {
+            status: Some(status),
+            error: Some(message.to_owned()),
+            ..Self::default()
+        }
+    }
+}
+
 /// `GET /account`
 pub(crate) async fn get_account(
     State(state): State<Arc<LoginState>>,

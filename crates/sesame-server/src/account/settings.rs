@@ -10,7 +10,9 @@ use axum::response::Response;
 use sesame_core::{ClientId, Subject};
 use sesame_op::store::ConsentStore as _;
 
-use super::{CSRF_COOKIE, Extra, account_form, done, page, redirect, to_login, unavailable};
+use super::{
+    CSRF_COOKIE, Extra, account_form, done, fresh_account, page, redirect, to_login, unavailable,
+};
 use crate::login::{
     LoginState, SESSION_COOKIE, client_ip, credentials::Credentials, signed_in_again,
 };
@@ -33,11 +35,7 @@ pub(crate) async fn change_password(
         Err(r) => return r,
     };
     let field = |k: &str| form.get(k).cloned().unwrap_or_default();
-    let refuse = |status: StatusCode, message: &str| Extra {
-        status: Some(status),
-        error: Some(message.to_owned()),
-        ..Extra::default()
-    };
+    let refuse = Extra::refused;
     let new = field("new_password");
     if new.chars().count() < PASSWORD_MIN {
         let extra = refuse(
@@ -176,18 +174,10 @@ pub(crate) async fn unlink(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (account, form) = match account_form(&state, &headers, &body).await {
+    let (account, form) = match fresh_account(&state, &headers, &body).await {
         Ok(found) => found,
         Err(r) => return r,
     };
-    if !account.fresh(state.clock.now()) {
-        let extra = Extra {
-            status: Some(StatusCode::FORBIDDEN),
-            error: Some("Sign in again first: this change needs a recent sign-in.".into()),
-            ..Extra::default()
-        };
-        return page(&state, &account, extra).await;
-    }
     let field = |k: &str| form.get(k).cloned().unwrap_or_default();
     let (issuer, sub) = (field("issuer"), field("upstream_subject"));
     let subject = account.session.subject.as_str();
@@ -198,11 +188,7 @@ pub(crate) async fn unlink(
         Err(e) => return unavailable(&e),
     };
     if !mine {
-        let extra = Extra {
-            status: Some(StatusCode::NOT_FOUND),
-            error: Some("No such linked provider.".into()),
-            ..Extra::default()
-        };
+        let extra = Extra::refused(StatusCode::NOT_FOUND, "No such linked provider.");
         return page(&state, &account, extra).await;
     }
     match state.store.remove_upstream_link(&issuer, &sub).await {

@@ -535,6 +535,27 @@ async fn an_upstream_email_never_links_an_existing_account() {
     s.server.stop().await;
 }
 
+/// The account page's "Link …" button of the signed-in browser `b`: its
+/// URL (absolute) and the page's CSRF token.
+async fn link_button(b: &reqwest::Client, base: &str) -> (String, String) {
+    let html = b
+        .get(format!("{base}/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let href = html
+        .split("class=\"upstream-link\" href=\"")
+        .nth(1)
+        .and_then(|h| h.split('"').next())
+        .expect("a link button")
+        .replace("&amp;", "&")
+        .replace("&#x2f;", "/");
+    (absolute(base, &href), hidden(&html, "csrf_token"))
+}
+
 #[tokio::test]
 async fn a_signed_in_user_links_an_upstream_account() {
     let Some(s) = Setup::new("a_signed_in_user_links_an_upstream_account", None).await else {
@@ -578,22 +599,8 @@ async fn a_signed_in_user_links_an_upstream_account() {
         "linking needs the account page's link token"
     );
     // From the account page's "Link Panva" button.
-    let html = b
-        .get(format!("{base}/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let href = html
-        .split("class=\"upstream-link\" href=\"")
-        .nth(1)
-        .and_then(|h| h.split('"').next())
-        .expect("a link button")
-        .replace("&amp;", "&")
-        .replace("&#x2f;", "/");
-    let start = absolute(base, &href);
+    let (href, _) = link_button(&b, base).await;
+    let start = href;
     let callback = through_panva(&b, &start, &s._op.issuer, "frank-upstream").await;
     assert_eq!(b.get(&callback).send().await.unwrap().status(), 303);
     // Now panva's "frank-upstream" signs in as frank, in a fresh browser.
@@ -695,23 +702,9 @@ async fn a_link_whose_account_was_removed_meanwhile_is_refused() {
     let page = authorize(base, &b, &s.client.0).await;
     let r = submit_login(&b, &page, base, "gina", "a long local password").await;
     assert_eq!(r.status(), 303);
-    let html = b
-        .get(format!("{base}/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let href = html
-        .split("class=\"upstream-link\" href=\"")
-        .nth(1)
-        .and_then(|h| h.split('"').next())
-        .expect("a link button")
-        .replace("&amp;", "&")
-        .replace("&#x2f;", "/");
+    let (href, _) = link_button(&b, base).await;
     // The link starts; the account is removed before the upstream answers.
-    let start = absolute(base, &href);
+    let start = href;
     let interaction_done = through_panva(&b, &start, &s._op.issuer, "gina-upstream");
     let callback = interaction_done.await;
     let (code, _, err) = cli(&s.db, &["users", "remove", "--username", "gina"]);
@@ -751,23 +744,8 @@ async fn a_link_completes_only_in_the_session_that_started_it() {
     let page = authorize(base, &b, &s.client.0).await;
     let r = submit_login(&b, &page, base, "hank", "a long local password").await;
     assert_eq!(r.status(), 303);
-    let html = b
-        .get(format!("{base}/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = hidden(&html, "csrf_token");
-    let href = html
-        .split("class=\"upstream-link\" href=\"")
-        .nth(1)
-        .and_then(|h| h.split('"').next())
-        .expect("a link button")
-        .replace("&amp;", "&")
-        .replace("&#x2f;", "/");
-    let callback = through_panva(&b, &absolute(base, &href), &s._op.issuer, "hank-upstream").await;
+    let (href, csrf) = link_button(&b, base).await;
+    let callback = through_panva(&b, &href, &s._op.issuer, "hank-upstream").await;
     // Signed out everywhere while at the upstream: the link does not complete.
     let r = b
         .post(format!("{base}/account/sign-out-everywhere"))
