@@ -23,7 +23,7 @@ const MAX_ENTRIES: usize = 4096;
 /// [`TtlCache::generation`] before it reads the database, and [`TtlCache::put`]
 /// drops its value if a [`TtlCache::forget`] happened since.
 #[derive(Debug)]
-pub(crate) struct TtlCache<K, V> {
+pub struct TtlCache<K, V> {
     ttl: Duration,
     entries: Mutex<Entries<K, V>>,
 }
@@ -36,7 +36,9 @@ struct Entries<K, V> {
 }
 
 impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
-    pub(crate) fn new(ttl: Duration) -> Self {
+    /// A cache whose entries live `ttl`; zero turns it off.
+    #[must_use]
+    pub fn new(ttl: Duration) -> Self {
         Self {
             ttl,
             entries: Mutex::new(Entries {
@@ -46,12 +48,14 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         }
     }
 
-    pub(crate) fn enabled(&self) -> bool {
+    /// Whether the TTL is above zero.
+    #[must_use]
+    pub fn enabled(&self) -> bool {
         !self.ttl.is_zero()
     }
 
     /// The cached value, if it is younger than the TTL.
-    pub(crate) fn get<Q>(&self, key: &Q) -> Option<V>
+    pub fn get<Q>(&self, key: &Q) -> Option<V>
     where
         K: std::borrow::Borrow<Q>,
         Q: Eq + Hash + ?Sized,
@@ -66,14 +70,14 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
 
     /// The generation to pass to [`TtlCache::put`]: take it before reading
     /// the value from the database.
-    pub(crate) fn generation(&self) -> u64 {
+    pub fn generation(&self) -> u64 {
         self.entries.lock().map_or(0, |e| e.generation)
     }
 
     /// Caches `value`, read from the database after [`TtlCache::generation`]
     /// returned `seen`, unless an entry was forgotten since (then the value
     /// may predate that write, and is dropped).
-    pub(crate) fn put(&self, key: K, value: V, seen: u64) {
+    pub fn put(&self, key: K, value: V, seen: u64) {
         if !self.enabled() {
             return;
         }
@@ -88,7 +92,8 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
         }
     }
 
-    pub(crate) fn forget<Q>(&self, key: &Q)
+    /// Drops `key`'s entry; call it before and after writing the row.
+    pub fn forget<Q>(&self, key: &Q)
     where
         K: std::borrow::Borrow<Q>,
         Q: Eq + Hash + ?Sized,

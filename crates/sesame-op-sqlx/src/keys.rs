@@ -97,18 +97,10 @@ impl KeyStore for SqlStore {
                 tx.commit().await.map_err(db)?;
                 n
             }
-            // BEGIN IMMEDIATE takes the database's write lock before the check,
-            // so another process on the same file waits for the commit.
-            Pool::Sqlite(p) => {
-                let mut tx = p.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
-                let n = bind(sqlx::query(INSERT_IF_MISSING), &args)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?
-                    .rows_affected();
-                tx.commit().await.map_err(db)?;
-                n
-            }
+            // Every write on SQLite runs in the writer's BEGIN IMMEDIATE
+            // transaction, which holds the database's write lock from before
+            // the check: another process on the same file waits for the commit.
+            Pool::Sqlite { .. } => self.exec(INSERT_IF_MISSING, &args).await?,
         };
         Ok(added > 0)
     }

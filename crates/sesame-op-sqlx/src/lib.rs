@@ -44,12 +44,13 @@
 //!
 //! None: both SQLite (bundled) and PostgreSQL are always built.
 
-mod cache;
+pub mod cache;
 mod clients;
 mod crypt;
 mod device;
 mod grants;
 mod keys;
+mod lite;
 mod passkeys;
 mod ratelimits;
 mod registration;
@@ -61,8 +62,9 @@ mod upstream_logout;
 mod users;
 
 pub use crypt::{CryptError, EncryptionKey};
+pub use lite::Durability;
 pub use passkeys::Passkey;
 pub use ratelimits::RateCounter;
-pub use store::{ConnectError, SqlStore};
+pub use store::{Arg, Cell, Col, ConnectError, SqlStore};
 pub use upstream::{UpstreamLink, UpstreamLogin};
 pub use users::{LoginSession, User, UserError};

@@ -18,24 +18,26 @@ use sqlx::sqlite::{
 
 use crate::cache::TtlCache;
 use crate::crypt::EncryptionKey;
+use crate::lite::{Durability, Lite, Target};
 
-/// The migrations, embedded.
-pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// The store's migrations, embedded. They share sqlx's bookkeeping table with
+/// those of crates that keep tables beside the store's
+/// ([`SqlStore::run_migrations`]), so versions it does not know are ignored.
+fn migrator() -> sqlx::migrate::Migrator {
+    let mut m = sqlx::migrate!("./migrations");
+    m.set_ignore_missing(true);
+    m
+}
 
 #[derive(Debug, Clone)]
 pub(crate) enum Pool {
-    Sqlite(SqlitePool),
+    /// SQLite in-line ([`Lite`]); sqlx's pool only migrates (and, for an
+    /// in-memory database, opens it first).
+    Sqlite {
+        lite: Lite,
+        sqlx: SqlitePool,
+    },
     Postgres(PgPool),
-}
-
-/// Runs `$body` with `$p` bound to the concrete pool.
-macro_rules! on {
-    ($pool:expr, $p:ident => $body:expr) => {
-        match $pool {
-            Pool::Sqlite($p) => $body,
-            Pool::Postgres($p) => $body,
-        }
-    };
 }
 
 /// Why the store could not be opened.
@@ -73,8 +75,6 @@ pub enum ConnectError {
 pub struct SqlStore {
     pub(crate) pool: Pool,
     pub(crate) key: EncryptionKey,
-    /// SQLite files: a pool for `SELECT`s; every write goes through `pool`'s one connection.
-    readers: Option<SqlitePool>,
     /// Background tasks (the SQLite checkpointer) stop when the last clone is dropped.
     _alive: Arc<()>,
     clients: Arc<TtlCache<String, Client>>,
@@ -84,7 +84,7 @@ pub struct SqlStore {
 impl std::fmt::Debug for SqlStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kind = match self.pool {
-            Pool::Sqlite(_) => "sqlite",
+            Pool::Sqlite { .. } => "sqlite",
             Pool::Postgres(_) => "postgres",
         };
         f.debug_struct("SqlStore")
@@ -155,6 +155,77 @@ fn is_read(sql: &str) -> bool {
         .is_some_and(|w| w.eq_ignore_ascii_case("SELECT "))
 }
 
+/// `url` without its `synchronous=` parameter (ours, not sqlx's), and the
+/// durability it asks for.
+fn durability_of(url: &str) -> Result<(String, Durability), ConnectError> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_owned(), Durability::default()));
+    };
+    let mut durability = Durability::default();
+    let mut rest = Vec::new();
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("synchronous", v)) if v.eq_ignore_ascii_case("normal") => {
+                durability = Durability::Normal;
+            }
+            Some(("synchronous", v)) if v.eq_ignore_ascii_case("full") => {
+                durability = Durability::Full;
+            }
+            Some(("synchronous", v)) => {
+                return Err(ConnectError::UnsupportedUrl(format!(
+                    "synchronous={v}: use synchronous=normal or synchronous=full"
+                )));
+            }
+            _ => rest.push(pair),
+        }
+    }
+    let url = if rest.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    Ok((url, durability))
+}
+
+/// Opens a SQLite database: sqlx's pool (one connection, which creates the
+/// file in WAL mode and migrates it), the in-line writer and readers, and
+/// for a file the checkpointer.
+async fn open_sqlite(url: &str, alive: &Arc<()>) -> Result<Pool, ConnectError> {
+    let (url, durability) = durability_of(url)?;
+    let synchronous = match durability {
+        Durability::Normal => SqliteSynchronous::Normal,
+        Durability::Full => SqliteSynchronous::Full,
+    };
+    let options = SqliteConnectOptions::from_str(&url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(synchronous)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(true)
+        // After a burst, give the WAL file back down to 64 MiB.
+        .pragma("journal_size_limit", "67108864");
+    let memory = url.contains(":memory:") || url.contains("mode=memory");
+    let sqlx = SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(0)
+        .idle_timeout(Some(Duration::from_secs(30)))
+        .connect_with(options.clone())
+        .await?;
+    let lite = Lite::open(&Target {
+        path: options.get_filename().to_path_buf(),
+        memory,
+        durability,
+    })?;
+    if !memory {
+        // Checkpoints (copying the WAL into the database, with an fsync) run
+        // on a connection of their own, off the writer: on the writer they
+        // stalled every write behind the fsync (measured: the core 10% idle
+        // under load, p99 +60%).
+        spawn_checkpointer(&options, alive);
+    }
+    Ok(Pool::Sqlite { lite, sqlx })
+}
+
 impl SqlStore {
     /// Opens (creating a SQLite file if needed) and migrates the database.
     ///
@@ -164,51 +235,8 @@ impl SqlStore {
     /// An unsupported URL, an unreachable database, or a failed migration.
     pub async fn connect(url: &str, key: EncryptionKey) -> Result<Self, ConnectError> {
         let alive = Arc::new(());
-        let mut readers = None;
         let pool = if url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(url)?
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true)
-                // After a burst, give the WAL file back down to 64 MiB.
-                .pragma("journal_size_limit", "67108864");
-            // One connection. An in-memory database exists per connection; and
-            // for a file, SQLite runs one writer at a time anyway: more
-            // connections only add lock waits (the busy handler sleeps) and
-            // re-reads of pages another connection changed. Measured on a
-            // full flow: 162 system calls with eight connections, 118 with one.
-            let max = 1;
-            let file = !url.contains(":memory:") && !url.contains("mode=memory");
-            if file {
-                // Reads go to a pool of their own: in WAL mode they never wait for
-                // the writer, and on several cores they run beside it.
-                let n = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
-                readers = Some(
-                    SqlitePoolOptions::new()
-                        .max_connections(u32::try_from(n).unwrap_or(2))
-                        .connect_with(options.clone())
-                        .await?,
-                );
-            }
-            let pool_options = if file {
-                // Checkpoints (copying the WAL into the database, with an fsync)
-                // run on a connection of their own, off the request path: on the
-                // one connection they stalled every request behind the fsync
-                // (measured: the core 10% idle under load, p99 +60%). The pool's
-                // own automatic checkpoint stays as a safety net, far away.
-                spawn_checkpointer(&options, &alive);
-                options.clone().pragma("wal_autocheckpoint", "16384")
-            } else {
-                options
-            };
-            Pool::Sqlite(
-                SqlitePoolOptions::new()
-                    .max_connections(max)
-                    .connect_with(pool_options)
-                    .await?,
-            )
+            open_sqlite(url, &alive).await?
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Pool::Postgres(
                 PgPoolOptions::new()
@@ -223,7 +251,6 @@ impl SqlStore {
         let store = Self {
             pool,
             key,
-            readers,
             _alive: alive,
             clients: Arc::new(TtlCache::new(Duration::ZERO)),
             users: Arc::new(TtlCache::new(Duration::ZERO)),
@@ -256,59 +283,103 @@ impl SqlStore {
     /// # Errors
     /// When a migration fails.
     pub async fn migrate(&self) -> Result<(), ConnectError> {
-        on!(&self.pool, p => MIGRATOR.run(p).await)?;
+        self.run_migrations(migrator()).await?;
         Ok(())
     }
 
-    /// Closes the pool, waiting for connections in use to be returned.
-    pub async fn close(&self) {
-        if let Some(r) = &self.readers {
-            r.close().await;
+    /// Applies `migrator`'s pending migrations to this store's database:
+    /// for crates that keep tables of their own beside the store's (the
+    /// `sesame` server). Both sets share sqlx's bookkeeping table, so each
+    /// ignores the versions the other applied.
+    ///
+    /// # Errors
+    /// When a migration fails.
+    ///
+    /// ```ignore
+    /// store.run_migrations(sqlx::migrate!("./migrations")).await?;
+    /// ```
+    pub async fn run_migrations(
+        &self,
+        mut migrator: sqlx::migrate::Migrator,
+    ) -> Result<(), ConnectError> {
+        migrator.set_ignore_missing(true);
+        match &self.pool {
+            Pool::Sqlite { sqlx, .. } => migrator.run(sqlx).await?,
+            Pool::Postgres(p) => migrator.run(p).await?,
         }
-        on!(&self.pool, p => p.close().await);
+        Ok(())
     }
 
-    pub(crate) async fn exec(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
-        on!(&self.pool, p => {
-            let q = bind(sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())), args);
-            q.execute(p).await.map(|r| r.rows_affected()).map_err(db)
-        })
+    /// Closes the database: waits for the writes queued before, then closes
+    /// the connections.
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite { lite, sqlx } => {
+                lite.close().await;
+                sqlx.close().await;
+            }
+            Pool::Postgres(p) => p.close().await,
+        }
     }
 
-    /// Runs a query and returns each row's columns as optional strings/ints.
-    pub(crate) async fn rows(
+    /// Runs one statement (`$1`, `$2`… placeholders, bound from `args` in
+    /// order) and returns the rows it changed. This is the store's own SQL
+    /// path, open to crates that keep tables of their own in the same
+    /// database (the `sesame` server's users and sign-in sessions). On SQLite
+    /// every statement runs on the writer, in a transaction it may share
+    /// with other writes (each under a savepoint of its own); its result is
+    /// returned once that transaction committed.
+    ///
+    /// # Errors
+    /// When the database refuses the statement.
+    pub async fn exec(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
+        match &self.pool {
+            Pool::Sqlite { lite, .. } => lite.exec(sql, args).await,
+            Pool::Postgres(p) => bind(sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())), args)
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected())
+                .map_err(db),
+        }
+    }
+
+    /// Runs a query and returns each row's columns, read as `columns` says.
+    /// On a SQLite file a plain `SELECT` runs on a reader connection, on the
+    /// calling thread; anything else (`… RETURNING`) runs on the writer.
+    ///
+    /// # Errors
+    /// When the database refuses the statement or a column is not of its type.
+    pub async fn rows(
         &self,
         sql: &str,
         args: &[Arg<'_>],
         columns: &[Col],
     ) -> StoreResult<Vec<Vec<Cell>>> {
-        let reader = match &self.readers {
-            Some(r) if is_read(sql) => Some(Pool::Sqlite(r.clone())),
-            _ => None,
+        let p = match &self.pool {
+            Pool::Sqlite { lite, .. } => return lite.rows(sql, args, columns, is_read(sql)).await,
+            Pool::Postgres(p) => p,
         };
-        on!(reader.as_ref().unwrap_or(&self.pool), p => {
-            let q = bind(sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())), args);
-            let rows = q.fetch_all(p).await.map_err(db)?;
-            let mut out = Vec::with_capacity(rows.len());
-            for row in rows {
-                let mut cells = Vec::with_capacity(columns.len());
-                for (i, c) in columns.iter().enumerate() {
-                    cells.push(match c {
-                        Col::Text => Cell::Text(row.try_get::<Option<String>, _>(i).map_err(db)?),
-                        Col::Int => Cell::Int(row.try_get::<i64, _>(i).map_err(db)?),
-                    });
-                }
-                out.push(cells);
+        let q = bind(sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())), args);
+        let rows = q.fetch_all(p).await.map_err(db)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut cells = Vec::with_capacity(columns.len());
+            for (i, c) in columns.iter().enumerate() {
+                cells.push(match c {
+                    Col::Text => Cell::Text(row.try_get::<Option<String>, _>(i).map_err(db)?),
+                    Col::Int => Cell::Int(row.try_get::<i64, _>(i).map_err(db)?),
+                });
             }
-            Ok(out)
-        })
+            out.push(cells);
+        }
+        Ok(out)
     }
 
-    pub(crate) async fn one_text(
-        &self,
-        sql: &str,
-        args: &[Arg<'_>],
-    ) -> StoreResult<Option<String>> {
+    /// The first column of the first row, as text.
+    ///
+    /// # Errors
+    /// As [`SqlStore::rows`].
+    pub async fn one_text(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Option<String>> {
         let rows = self.rows(sql, args, &[Col::Text]).await?;
         Ok(rows
             .into_iter()
@@ -317,7 +388,11 @@ impl SqlStore {
             .and_then(Cell::text))
     }
 
-    pub(crate) async fn texts(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<String>> {
+    /// The first column of every row, as text (`NULL`s left out).
+    ///
+    /// # Errors
+    /// As [`SqlStore::rows`].
+    pub async fn texts(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<String>> {
         let rows = self.rows(sql, args, &[Col::Text]).await?;
         Ok(rows
             .into_iter()
@@ -326,10 +401,14 @@ impl SqlStore {
     }
 }
 
+/// A value bound to a `$N` placeholder.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Arg<'a> {
+pub enum Arg<'a> {
+    /// `TEXT`.
     Text(&'a str),
+    /// `TEXT` or `NULL`.
     OptText(Option<&'a str>),
+    /// `INTEGER` (`BIGINT`).
     Int(i64),
 }
 
@@ -353,27 +432,37 @@ where
     q
 }
 
+/// How to read a result column.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Col {
+pub enum Col {
+    /// `TEXT`, possibly `NULL`.
     Text,
+    /// `INTEGER` (`BIGINT`), never `NULL`.
     Int,
 }
 
+/// One column of a result row, as [`Col`] asked.
 #[derive(Debug, Clone)]
-pub(crate) enum Cell {
+pub enum Cell {
+    /// A `TEXT` column (`None` for `NULL`).
     Text(Option<String>),
+    /// An `INTEGER` column.
     Int(i64),
 }
 
 impl Cell {
-    pub(crate) fn text(self) -> Option<String> {
+    /// The text, or `None` for `NULL` or an integer column.
+    #[must_use]
+    pub fn text(self) -> Option<String> {
         match self {
             Self::Text(t) => t,
             Self::Int(_) => None,
         }
     }
 
-    pub(crate) fn int(&self) -> i64 {
+    /// The integer, or 0 for a text column.
+    #[must_use]
+    pub fn int(&self) -> i64 {
         match self {
             Self::Int(i) => *i,
             Self::Text(_) => 0,
