@@ -27,6 +27,10 @@ fn subject_of(grant: &Grant) -> Option<&str> {
     )
 }
 
+/// How far a session's client row may fall behind its latest token before it
+/// is written again.
+const SESSION_CLIENT_SLACK: UnixTime = 3600;
+
 /// The tables holding a grant's codes and tokens.
 const GRANT_TABLES: [&str; 3] = [
     "sesame_codes",
@@ -35,25 +39,18 @@ const GRANT_TABLES: [&str; 3] = [
 ];
 
 impl SqlStore {
-    /// Records that `grant`'s client took part in its session (S5), until
-    /// `expires_at` plus [`SESSION_CLIENT_RETENTION`].
-    async fn record_session_client(&self, grant: &Grant, expires_at: UnixTime) -> StoreResult<()> {
-        let Some(sid) = sid_of(grant) else {
-            return Ok(());
-        };
-        let until = expires_at.saturating_add(SESSION_CLIENT_RETENTION);
-        self.exec(
-            "INSERT INTO sesame_session_clients (sid, client_id, until_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (sid, client_id) DO UPDATE SET until_at = CASE WHEN excluded.until_at > sesame_session_clients.until_at \
-             THEN excluded.until_at ELSE sesame_session_clients.until_at END",
-            &[Arg::Text(&sid), Arg::Text(grant.client_id.as_str()), Arg::Int(until)],
-        )
-        .await?;
-        Ok(())
-    }
-
     /// Inserts a code's or token's row into `table`, with `used` = 0 if it is
     /// `single_use` (codes, refresh tokens): `data` is the record as JSON.
+    /// With it, records that `grant`'s client took part in its session (S5),
+    /// until `expires_at` plus [`SESSION_CLIENT_RETENTION`]; on SQLite both in
+    /// one write.
+    ///
+    /// Every code and token of a session would otherwise rewrite the session's
+    /// row (the new expiry is always a little later): the row is written when
+    /// it is new or more than [`SESSION_CLIENT_SLACK`] behind, so the flows of
+    /// the next hour of a session leave it alone. The retention (30 days) may
+    /// so end up to an hour early: still far longer than a sign-in session
+    /// (8 hours by default), which is what back-channel logout needs.
     async fn insert_grant_row(
         &self,
         table: &str,
@@ -63,28 +60,45 @@ impl SqlStore {
         data: &str,
         expires_at: UnixTime,
     ) -> StoreResult<()> {
-        self.record_session_client(grant, expires_at).await?;
         let (used_column, used_value) = if single_use {
             (", used", ", 0")
         } else {
             ("", "")
         };
         let sid = sid_of(grant);
-        self.exec(
-            &format!(
-                "INSERT INTO {table} (token_key, grant_id, client_id, sid, data, expires_at{used_column}, subject) \
-                 VALUES ($1, $2, $3, $4, $5, $6{used_value}, $7)"
+        let insert = format!(
+            "INSERT INTO {table} (token_key, grant_id, client_id, sid, data, expires_at{used_column}, subject) \
+             VALUES ($1, $2, $3, $4, $5, $6{used_value}, $7)"
+        );
+        let row = [
+            Arg::Text(key),
+            Arg::Text(&grant.grant_id),
+            Arg::Text(grant.client_id.as_str()),
+            Arg::OptText(sid.as_deref()),
+            Arg::Text(data),
+            Arg::Int(expires_at),
+            Arg::OptText(subject_of(grant)),
+        ];
+        let Some(sid) = sid.as_deref() else {
+            self.exec(&insert, &row).await?;
+            return Ok(());
+        };
+        let until = expires_at.saturating_add(SESSION_CLIENT_RETENTION);
+        let session = [
+            Arg::Text(sid),
+            Arg::Text(grant.client_id.as_str()),
+            Arg::Int(until),
+            Arg::Int(until.saturating_sub(SESSION_CLIENT_SLACK)),
+        ];
+        self.exec_each(&[
+            (
+                "INSERT INTO sesame_session_clients (sid, client_id, until_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (sid, client_id) DO UPDATE SET until_at = excluded.until_at \
+                 WHERE sesame_session_clients.until_at < $4",
+                &session,
             ),
-            &[
-                Arg::Text(key),
-                Arg::Text(&grant.grant_id),
-                Arg::Text(grant.client_id.as_str()),
-                Arg::OptText(sid.as_deref()),
-                Arg::Text(data),
-                Arg::Int(expires_at),
-                Arg::OptText(subject_of(grant)),
-            ],
-        )
+            (&insert, &row),
+        ])
         .await?;
         Ok(())
     }

@@ -139,6 +139,24 @@ impl Lite {
         self.write(move |c| execute(c, &sql, &args)).await
     }
 
+    /// Runs `statements` in order as one write (one savepoint: all or none).
+    pub(crate) async fn exec_all(
+        &self,
+        statements: &[(&str, &[Arg<'_>])],
+    ) -> StoreResult<Vec<u64>> {
+        let owned: Vec<(String, Vec<Value>)> = statements
+            .iter()
+            .map(|(sql, args)| ((*sql).to_owned(), owned(args)))
+            .collect();
+        self.write(move |c| {
+            owned
+                .iter()
+                .map(|(sql, args)| execute(c, sql, args))
+                .collect()
+        })
+        .await
+    }
+
     /// Runs a query: a plain `SELECT` on a reader in-line (files), anything
     /// else on the writer.
     pub(crate) async fn rows(
@@ -377,11 +395,13 @@ fn write_loop(conn: &Connection, mut rx: mpsc::Receiver<Box<dyn Job>>) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
+        drain(&mut rx, &mut batch);
+        if batch.len() == 1 {
+            // Let the threads that are running requests run first: under load
+            // they queue more writes, which then share this transaction. When
+            // nothing else is runnable this returns at once.
+            std::thread::yield_now();
+            drain(&mut rx, &mut batch);
         }
         commit(conn, &mut batch);
         let stop = batch.iter().any(|j| j.stops());
@@ -390,6 +410,16 @@ fn write_loop(conn: &Connection, mut rx: mpsc::Receiver<Box<dyn Job>>) {
         }
         if stop {
             break;
+        }
+    }
+}
+
+/// Moves what is queued into `batch`, up to [`MAX_BATCH`].
+fn drain(rx: &mut mpsc::Receiver<Box<dyn Job>>, batch: &mut Vec<Box<dyn Job>>) {
+    while batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
         }
     }
 }
@@ -450,3 +480,7 @@ fn commit(conn: &Connection, batch: &mut [Box<dyn Job>]) {
         fail_all(batch, &e.to_string());
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests;

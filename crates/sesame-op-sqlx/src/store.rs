@@ -343,6 +343,24 @@ impl SqlStore {
         }
     }
 
+    /// Runs `statements` in order and returns the rows each changed. On
+    /// SQLite they are one write (all or none, one trip to the writer); on
+    /// PostgreSQL each runs on its own, as [`SqlStore::exec`] would.
+    ///
+    /// # Errors
+    /// When the database refuses a statement (on PostgreSQL, those before it
+    /// stay done).
+    pub async fn exec_each(&self, statements: &[(&str, &[Arg<'_>])]) -> StoreResult<Vec<u64>> {
+        if let Pool::Sqlite { lite, .. } = &self.pool {
+            return lite.exec_all(statements).await;
+        }
+        let mut changed = Vec::with_capacity(statements.len());
+        for (sql, args) in statements {
+            changed.push(self.exec(sql, args).await?);
+        }
+        Ok(changed)
+    }
+
     /// Runs a query and returns each row's columns, read as `columns` says.
     /// On a SQLite file a plain `SELECT` runs on a reader connection, on the
     /// calling thread; anything else (`… RETURNING`) runs on the writer.

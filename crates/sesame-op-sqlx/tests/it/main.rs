@@ -24,3 +24,4 @@ mod shared;
 mod totp;
 mod upstream;
 mod users;
+mod writer;

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# bench/counts.sh — what one full sign-in flow (authorize → token → userinfo) costs `sesame serve`
+# in counts that the machine's noise does not change: system calls by name (strace -c) and
+# user-space instructions (valgrind's callgrind). Timings on a shared 2-core VM move by ±10%;
+# these do not, so they show what a change did even while other work runs.
+#
+# Usage: bench/counts.sh [--bin PATH]… [--alg RS256|ES256] [--db sqlite|postgres] [--out DIR]
+#   --bin may be given several times (e.g. the binary of the commit before a change, then this
+#   one): each is measured the same way, one after the other, and printed side by side.
+#
+# Method: the server runs pinned to core 0 with a fresh SQLite database (or PostgreSQL database);
+# the load driver (`sesame-bench run`, 4 virtual users, on core 1) logs in once per user and then
+# repeats full flows. Each count is taken for two run lengths, and the figure per flow is the
+# difference of the totals divided by the difference of the flows: start-up and the four logins
+# (Argon2 alone is ~10^8 instructions each) cancel out.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BINS=()
+ALG=RS256
+DB=sqlite
+PG_ADMIN="${SESAME_BENCH_PG_ADMIN:-postgres://postgres@127.0.0.1:5432/test}"
+OUT="$ROOT/bench/results/counts"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --bin) BINS+=("$2"); shift 2 ;;
+    --alg) ALG="$2"; shift 2 ;;
+    --db) DB="$2"; shift 2 ;;
+    --out) OUT="$2"; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "counts.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+if [ ${#BINS[@]} -eq 0 ]; then
+  (cd "$ROOT" && cargo build --release -q -p sesame-server -p sesame-bench)
+  BINS=("$TARGET/release/sesame")
+fi
+BENCH="${SESAME_BENCH:-$TARGET/release/sesame-bench}"
+[ -x "$BENCH" ] || (cd "$ROOT" && cargo build --release -q -p sesame-bench)
+for tool in strace valgrind callgrind_annotate taskset curl python3; do
+  command -v "$tool" >/dev/null || { echo "counts.sh: $tool is needed" >&2; exit 1; }
+done
+
+mkdir -p "$OUT"
+WORK=$(mktemp -d /tmp/sesame-counts.XXXXXX)
+SERVER_PID=""
+PG_DBS=()
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+  for d in "${PG_DBS[@]:-}"; do
+    [ -n "$d" ] && psql "$PG_ADMIN" -q -c "DROP DATABASE IF EXISTS $d" >/dev/null 2>&1 || true
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+REDIRECT_URI="http://127.0.0.1:9/callback"
+PASSWORD=p$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
+cat >"$WORK/sesame.toml" <<'TOML'
+[rate_limits]
+login_per_username_per_minute = 100000
+login_per_ip_per_minute = 100000
+token_per_client_per_second = 1000000
+login_queue = 100000
+TOML
+
+# one BIN TOOL SECONDS: a fresh server under TOOL (strace|callgrind), one driver run; prints
+# "TOTAL FLOWS" (TOTAL: system calls, or instructions).
+one() {
+  local bin="$1" tool="$2" secs="$3" n="$RANDOM$RANDOM" db port issuer creds id secret
+  if [ "$DB" = postgres ]; then
+    psql "$PG_ADMIN" -q -c "CREATE DATABASE sesame_counts_$n" >/dev/null
+    PG_DBS+=("sesame_counts_$n")
+    db="${PG_ADMIN%/*}/sesame_counts_$n"
+    export SESAME_ENCRYPTION_KEY="${SESAME_ENCRYPTION_KEY:-$("$bin" keys encryption-key)}"
+  else
+    mkdir -p "$WORK/$n"
+    db="sqlite://$WORK/$n/sesame.db"
+  fi
+  local sesame=("$bin" --config "$WORK/sesame.toml" --database "$db")
+  "${sesame[@]}" users add --username bench --password "$PASSWORD" --email b@example.com >/dev/null 2>&1
+  creds=$("${sesame[@]}" clients add --name bench --redirect-uri "$REDIRECT_URI" --skip-consent \
+    --id-token-alg "$ALG" --json 2>/dev/null)
+  id=$(json_field client_id <<<"$creds")
+  secret=$(json_field client_secret <<<"$creds")
+  port=$(free_port)
+  issuer="http://127.0.0.1:$port"
+  local wrap=()
+  case "$tool" in
+    strace) wrap=(strace -f -c -o "$WORK/$n.strace") ;;
+    callgrind) wrap=(valgrind --tool=callgrind --callgrind-out-file="$WORK/$n.callgrind") ;;
+  esac
+  taskset -c 0 "${wrap[@]}" "${sesame[@]}" serve --issuer "$issuer" --listen "127.0.0.1:$port" \
+    >"$WORK/$n.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 1200); do
+    curl -sf -o /dev/null "$issuer/.well-known/openid-configuration" && break
+    sleep 0.1
+  done
+  taskset -c 1 "$BENCH" run --mode flow --peer sesame --issuer "$issuer" --client-id "$id" \
+    --client-secret "$secret" -c 4 -t "$secs" --warmup 0 --redirect-uri "$REDIRECT_URI" \
+    --username bench --password "$PASSWORD" --json "$WORK/$n.json" >/dev/null
+  # strace: stop its child (the server), and strace prints the summary as it exits.
+  if [ "$tool" = strace ]; then pkill -INT -P "$SERVER_PID" || true; else kill -INT "$SERVER_PID"; fi
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+  local flows total
+  flows=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ops"])' "$WORK/$n.json")
+  case "$tool" in
+    strace) total=$(awk '$NF == "total" {print $(NF-2)}' "$WORK/$n.strace")
+      cp "$WORK/$n.strace" "$OUT/last.strace" ;;
+    callgrind) total=$(callgrind_annotate "$WORK/$n.callgrind" 2>/dev/null |
+      awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}') ;;
+  esac
+  echo "$total $flows"
+}
+
+# per_flow BIN TOOL SHORT LONG: the difference method.
+per_flow() {
+  local a b
+  a=$(one "$1" "$2" "$3")
+  b=$(one "$1" "$2" "$4")
+  python3 - "$a" "$b" <<'PY'
+import sys
+t1, f1 = map(int, sys.argv[1].split()); t2, f2 = map(int, sys.argv[2].split())
+if f2 <= f1:
+    sys.exit("counts.sh: the longer run did not complete more flows")
+print(f"{(t2 - t1) / (f2 - f1):.1f} {f1} {f2}")
+PY
+}
+
+printf '| binary | ID token | database | system calls per flow | instructions per flow (user space) |\n'
+printf '|---|---|---|--:|--:|\n'
+for bin in "${BINS[@]}"; do
+  sys=$(per_flow "$bin" strace 3 8)
+  ins=$(per_flow "$bin" callgrind 10 25)
+  read -r sys_n _ _ <<<"$sys"
+  read -r ins_n f1 f2 <<<"$ins"
+  printf '| %s | %s | %s | %.0f | %.2f M |\n' "$bin" "$ALG" "$DB" "$sys_n" \
+    "$(python3 -c "print($ins_n / 1e6)")"
+  echo "  (callgrind: $f1 and $f2 flows; strace of the last run by name: $OUT/last.strace)" >&2
+done
