@@ -8,7 +8,8 @@
 #        sesame serve on SQLite, on PostgreSQL (a fresh database), and with ES256 ID tokens;
 #        panva's oidc-provider (npm, in-memory adapter, bench/node-op.mjs);
 #        django-oidc-provider (PyPI, bench/.venv, gunicorn with one worker, bench/django_op);
-#   3. sesame serve with both cores free (the scale-up figure);
+#   3. sesame serve with both cores free (the scale-up figures): SQLite; PostgreSQL with one
+#      instance, and with two instances of one issuer (one per core) that redeem each other's codes;
 #   3b. DPoP-bound flows (RFC 9449: a proof at /token and /userinfo, `token_type: DPoP`) at sesame serve
 #      (client added with --dpop) and at oidc-provider (features.dPoP, dpop_bound_access_tokens);
 #   4. a table (flows/s, p50, p99, errors, ratios, fraction of the signing bound, RSS) and
@@ -71,7 +72,6 @@ rm -rf "$LOGS"
 mkdir -p "$LOGS"
 WORK=$(mktemp -d /tmp/sesame-bench.XXXXXX)
 PIDS=()
-PG_DB=""
 
 cleanup() {
   local pid
@@ -81,9 +81,9 @@ cleanup() {
   for pid in "${PIDS[@]:-}"; do
     [ -n "$pid" ] && wait "$pid" 2>/dev/null || true
   done
-  if [ -n "$PG_DB" ]; then
-    psql "$PG_ADMIN" -q -c "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true
-  fi
+  for db in "${PG_DBS[@]:-}"; do
+    [ -n "$db" ] && psql "$PG_ADMIN" -q -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+  done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -200,11 +200,23 @@ sesame_run() {
   fi
   local pin_server=() pin_driver=()
   if [ "$pinned" = yes ]; then pin_server=("${PIN_SERVER[@]}"); pin_driver=("${PIN_DRIVER[@]}"); fi
-  "${pin_server[@]}" "${sesame[@]}" serve --issuer "$issuer" \
-    --listen "127.0.0.1:$port" >>"$LOGS/$name.log" 2>&1 &
-  pid=$!
-  PIDS+=("$pid")
-  wait_ready "$issuer/.well-known/openid-configuration" "$pid" "$name" || { stop "$pid"; return 1; }
+  # INSTANCES=N (default 1): N servers of one issuer on one database, instance k on core k
+  # (pinned=spread); the driver authorizes at one and redeems at the next.
+  local k instance_port pids=() instance_args=() pid_args=()
+  for k in $(seq 0 $(( ${INSTANCES:-1} - 1 ))); do
+    instance_port=$port
+    [ "$k" -gt 0 ] && instance_port=$(free_port)
+    [ "$pinned" = spread ] && pin_server=(taskset -c "$(( k % $(nproc) ))")
+    "${pin_server[@]}" "${sesame[@]}" serve --issuer "$issuer" \
+      --listen "127.0.0.1:$instance_port" >>"$LOGS/$name.log" 2>&1 &
+    pids+=("$!")
+    PIDS+=("$!")
+    pid_args+=(--pid "$!")
+    [ "${INSTANCES:-1}" -gt 1 ] && instance_args+=(--instance "http://127.0.0.1:$instance_port")
+    wait_ready "http://127.0.0.1:$instance_port/.well-known/openid-configuration" "$!" "$name" ||
+      { for pid in "${pids[@]}"; do stop "$pid"; done; return 1; }
+  done
+  pid=${pids[0]}
   sleep 1
   for mode in "${modes[@]}"; do
     label="$name"
@@ -212,13 +224,23 @@ sesame_run() {
     id=$client_id sec=$secret
     [ "$mode" = token-cc ] && id=$cc_id sec=$cc_secret
     "${pin_driver[@]}" "$BENCH" run --mode "$mode" --peer sesame --issuer "$issuer" \
-      --client-id "$id" --client-secret "$sec" "${DRIVER_ARGS[@]}" "${DRIVER_EXTRA[@]}" --pid "$pid" \
-      --label "$label" --json "$OUT/${label// /-}.json" || warn "$label: the driver failed"
+      --client-id "$id" --client-secret "$sec" "${DRIVER_ARGS[@]}" "${DRIVER_EXTRA[@]}" "${pid_args[@]}" \
+      "${instance_args[@]}" --label "$label" --json "$OUT/${label// /-}.json" || warn "$label: the driver failed"
     if [ -f "$OUT/${label// /-}.json" ]; then
       if [ "$mode" = flow ]; then RUNS+=("$OUT/${label// /-}.json"); else ENDPOINT_RUNS+=("$OUT/${label// /-}.json"); fi
     fi
   done
-  stop "$pid"
+  for pid in "${pids[@]}"; do stop "$pid"; done
+}
+
+# pg_fresh: a new database on the PostgreSQL server (dropped at exit); prints its URL.
+PG_DBS=()
+pg_fresh() {
+  local name="sesame_bench_$$_${#PG_DBS[@]}"
+  command -v psql >/dev/null && psql "$PG_ADMIN" -q -c "CREATE DATABASE $name" >/dev/null 2>>"$LOGS/postgres.log" ||
+    return 1
+  PG_DBS+=("$name")
+  echo "${PG_ADMIN%/*}/$name"
 }
 
 ENC_KEY=$("$SESAME" keys encryption-key)
@@ -267,14 +289,18 @@ sesame_run "sesame-sqlite" "sqlite://$WORK/sqlite/sesame.db" RS256 yes "${MODES[
 
 if [ "$RUN_PG" = 1 ]; then
   say "sesame serve, PostgreSQL, RS256, core $SERVER_CORE (the database server is not pinned)"
-  PG_DB="sesame_bench_$$"
-  if command -v psql >/dev/null && psql "$PG_ADMIN" -q -c "CREATE DATABASE $PG_DB" >/dev/null 2>>"$LOGS/postgres.log"; then
-    PG_URL="${PG_ADMIN%/*}/$PG_DB"
+  if PG_URL=$(pg_fresh); then
     SESAME_ENCRYPTION_KEY="$ENC_KEY" sesame_run "sesame-postgres" "$PG_URL" RS256 yes ||
       warn "the PostgreSQL run failed"
+    say "sesame serve, PostgreSQL, RS256, both cores free (one instance; driver and database unpinned)"
+    PG_URL=$(pg_fresh) && SESAME_ENCRYPTION_KEY="$ENC_KEY" sesame_run "sesame-postgres-2-cores" "$PG_URL" RS256 no ||
+      warn "the PostgreSQL two-core run failed"
+    say "sesame serve, PostgreSQL, RS256, two instances (one per core), codes redeemed at the other instance"
+    PG_URL=$(pg_fresh) && INSTANCES=2 SESAME_ENCRYPTION_KEY="$ENC_KEY" \
+      sesame_run "sesame-postgres-2-instances" "$PG_URL" RS256 spread ||
+      warn "the PostgreSQL two-instance run failed"
   else
     warn "cannot create a database through $PG_ADMIN (see $LOGS/postgres.log): skipping PostgreSQL"
-    PG_DB=""
   fi
 fi
 
@@ -377,5 +403,29 @@ for r in "${ENDPOINT_RUNS[@]:-}"; do [ -n "$r" ] && REPORT_ARGS+=(--endpoint-run
 "$BENCH" report --sign "$OUT/sign-bound.json" "${REPORT_ARGS[@]}" \
   --markdown "$OUT/table.md" --svg "$BENCH_DIR/chart.svg"
 echo "chart: bench/chart.svg   table: ${OUT#"$ROOT"/}/table.md   logs: ${LOGS#"$ROOT"/}/"
+
+say "scale-up and backend ratios (issue 18's goals: two cores >= 1.8x one core; PostgreSQL >= 80% of SQLite)"
+python3 - "$OUT" <<'PY' | tee "$OUT/scale.md"
+import json, pathlib, sys
+out = pathlib.Path(sys.argv[1])
+def rate(name):
+    p = out / f"{name}.json"
+    return json.loads(p.read_text())["throughput"] if p.exists() else None
+rows = [
+    ("SQLite, both cores / one core", "sesame-sqlite-2-cores", "sesame-sqlite", 1.8),
+    ("PostgreSQL, one instance on both cores / one core", "sesame-postgres-2-cores", "sesame-postgres", 1.8),
+    ("PostgreSQL, two instances / one instance on one core", "sesame-postgres-2-instances", "sesame-postgres", 1.8),
+    ("PostgreSQL / SQLite, one core", "sesame-postgres", "sesame-sqlite", 0.8),
+]
+print("| ratio | flows/s | over flows/s | ratio | goal | |")
+print("|---|--:|--:|--:|--:|---|")
+for what, a, b, goal in rows:
+    ra, rb = rate(a), rate(b)
+    if ra is None or rb is None or rb == 0:
+        print(f"| {what} | – | – | – | {goal} | not run |")
+        continue
+    r = ra / rb
+    print(f"| {what} | {ra:.0f} | {rb:.0f} | {r:.2f}× | ≥ {goal}× | {'met' if r >= goal else 'missed'} |")
+PY
 echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min)" | tee -a "$OUT/machine.txt"
 echo "compare.sh took $(( $(date +%s) - STARTED )) s" | tee -a "$OUT/machine.txt"

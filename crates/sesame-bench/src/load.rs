@@ -22,6 +22,8 @@ struct Vu {
     /// userinfo / introspect: an access token.
     access_token: String,
     bearer: Option<HeaderValue>,
+    /// The endpoints this virtual user calls (with `--instance`, on two instances).
+    d: Discovery,
 }
 
 struct Shared {
@@ -31,6 +33,8 @@ struct Shared {
     c: ClientConfig,
     who: Credentials,
     codes_per_vu: usize,
+    /// `--instance` origins (empty: the issuer's).
+    instances: Vec<String>,
 }
 
 /// Runs the benchmark described by `args`, prints the table, writes the JSON.
@@ -73,6 +77,7 @@ async fn run(args: &RunArgs) -> Result<RunResult> {
             password: args.password.clone(),
         },
         codes_per_vu: args.codes_per_vu,
+        instances: args.instances.clone(),
     });
 
     let vus = prepare_all(&shared, args.concurrency).await?;
@@ -172,8 +177,8 @@ async fn run(args: &RunArgs) -> Result<RunResult> {
 /// Signs in and prepares every virtual user, concurrently, before the clock starts.
 async fn prepare_all(shared: &Arc<Shared>, concurrency: usize) -> Result<Vec<Vu>> {
     let mut preparing = Vec::with_capacity(concurrency);
-    for _ in 0..concurrency {
-        preparing.push(tokio::spawn(prepare(Arc::clone(shared))));
+    for i in 0..concurrency {
+        preparing.push(tokio::spawn(prepare(Arc::clone(shared), i)));
     }
     let mut vus = Vec::with_capacity(concurrency);
     for p in preparing {
@@ -237,28 +242,57 @@ fn summarize(
     }
 }
 
+/// Virtual user `i`'s endpoints with `--instance` origins: it authorizes at
+/// instance `i` and redeems its codes and calls userinfo at the next one, so
+/// every code and token crosses instances through the shared database.
+fn on_instances(d: &Discovery, instances: &[String], i: usize) -> Discovery {
+    if instances.is_empty() {
+        return d.clone();
+    }
+    let front = &instances[i % instances.len()];
+    let back = &instances[(i + 1) % instances.len()];
+    Discovery {
+        issuer: d.issuer.clone(),
+        authorization_endpoint: rebase(&d.authorization_endpoint, front),
+        token_endpoint: rebase(&d.token_endpoint, back),
+        userinfo_endpoint: d.userinfo_endpoint.as_deref().map(|u| rebase(u, back)),
+        jwks_uri: rebase(&d.jwks_uri, back),
+        introspection_endpoint: d.introspection_endpoint.as_deref().map(|u| rebase(u, back)),
+    }
+}
+
+/// `url` with its scheme, host and port replaced by `origin`'s.
+fn rebase(url: &str, origin: &str) -> String {
+    let path = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+        .unwrap_or("/");
+    format!("{}{path}", origin.trim_end_matches('/'))
+}
+
 fn stage(name: &str) -> impl FnOnce(Error) -> Error + '_ {
     move |e| Error(format!("{name}: {e}"))
 }
 
 /// Signs in (when the mode needs a user), checks that an authorization request now gets a code,
 /// and mints what the mode consumes.
-async fn prepare(s: Arc<Shared>) -> Result<Vu> {
+async fn prepare(s: Arc<Shared>, i: usize) -> Result<Vu> {
     let http = oidc::http_client()?;
     let mut vu = Vu {
         http,
         codes: Vec::new(),
         access_token: String::new(),
         bearer: None,
+        d: on_instances(&s.d, &s.instances, i),
     };
     if !s.mode.needs_login() {
         return Ok(vu);
     }
     s.peer
-        .login(&vu.http, &s.d, &s.c, &s.who)
+        .login(&vu.http, &vu.d, &s.c, &s.who)
         .await
         .map_err(stage("sign-in"))?;
-    let (code, verifier) = oidc::authorize(&vu.http, &s.d, &s.c)
+    let (code, verifier) = oidc::authorize(&vu.http, &vu.d, &s.c)
         .await
         .map_err(stage("authorize after sign-in"))?;
     match s.mode {
@@ -266,14 +300,14 @@ async fn prepare(s: Arc<Shared>) -> Result<Vu> {
             vu.codes.push((code, verifier));
             while vu.codes.len() < s.codes_per_vu {
                 vu.codes.push(
-                    oidc::authorize(&vu.http, &s.d, &s.c)
+                    oidc::authorize(&vu.http, &vu.d, &s.c)
                         .await
                         .map_err(stage("minting codes"))?,
                 );
             }
         }
         Mode::Userinfo | Mode::Introspect => {
-            let t = oidc::redeem(&vu.http, &s.d, &s.c, &code, &verifier)
+            let t = oidc::redeem(&vu.http, &vu.d, &s.c, &code, &verifier)
                 .await
                 .map_err(stage("token"))?;
             vu.bearer = Some(oidc::bearer(&t.access_token)?);
@@ -294,7 +328,7 @@ async fn drive(s: Arc<Shared>, mut vu: Vu, window: Window) -> (Recorder, Option<
         let outcome = match s.mode {
             Mode::Flow => flow(&s, &vu, &mut alg).await,
             Mode::TokenCode => match vu.codes.pop() {
-                Some((code, verifier)) => oidc::redeem(&vu.http, &s.d, &s.c, &code, &verifier)
+                Some((code, verifier)) => oidc::redeem(&vu.http, &vu.d, &s.c, &code, &verifier)
                     .await
                     .map_err(stage("token"))
                     .map(|t| {
@@ -305,22 +339,22 @@ async fn drive(s: Arc<Shared>, mut vu: Vu, window: Window) -> (Recorder, Option<
                     }),
                 None => break,
             },
-            Mode::TokenCc => oidc::client_credentials(&vu.http, &s.d, &s.c)
+            Mode::TokenCc => oidc::client_credentials(&vu.http, &vu.d, &s.c)
                 .await
                 .map_err(stage("token"))
                 .map(|_| Vec::new()),
             Mode::Userinfo => match &vu.bearer {
-                Some(b) => oidc::userinfo(&vu.http, &s.d, &s.c, &vu.access_token, b)
+                Some(b) => oidc::userinfo(&vu.http, &vu.d, &s.c, &vu.access_token, b)
                     .await
                     .map_err(stage("userinfo"))
                     .map(|()| Vec::new()),
                 None => break,
             },
-            Mode::Introspect => oidc::introspect(&vu.http, &s.d, &s.c, &vu.access_token)
+            Mode::Introspect => oidc::introspect(&vu.http, &vu.d, &s.c, &vu.access_token)
                 .await
                 .map_err(stage("introspect"))
                 .map(|()| Vec::new()),
-            Mode::Jwks => oidc::jwks(&vu.http, &s.d)
+            Mode::Jwks => oidc::jwks(&vu.http, &vu.d)
                 .await
                 .map_err(stage("jwks"))
                 .map(|()| Vec::new()),
@@ -365,11 +399,11 @@ async fn flow(
     alg: &mut Option<String>,
 ) -> Result<Vec<(&'static str, Duration)>> {
     let t0 = Instant::now();
-    let (code, verifier) = oidc::authorize(&vu.http, &s.d, &s.c)
+    let (code, verifier) = oidc::authorize(&vu.http, &vu.d, &s.c)
         .await
         .map_err(stage("authorize"))?;
     let t1 = Instant::now();
-    let tokens = oidc::redeem(&vu.http, &s.d, &s.c, &code, &verifier)
+    let tokens = oidc::redeem(&vu.http, &vu.d, &s.c, &code, &verifier)
         .await
         .map_err(stage("token"))?;
     let t2 = Instant::now();
@@ -377,7 +411,7 @@ async fn flow(
         *alg = tokens.id_token.as_deref().and_then(oidc::jws_alg);
     }
     let bearer = oidc::bearer(&tokens.access_token)?;
-    oidc::userinfo(&vu.http, &s.d, &s.c, &tokens.access_token, &bearer)
+    oidc::userinfo(&vu.http, &vu.d, &s.c, &tokens.access_token, &bearer)
         .await
         .map_err(stage("userinfo"))?;
     let t3 = Instant::now();

@@ -167,6 +167,10 @@ pub(crate) struct RunArgs {
     /// The provider's process id(s): their resident memory and CPU time are sampled (Linux /proc).
     #[arg(long = "pid")]
     pub(crate) pids: Vec<u32>,
+    /// Another origin serving the same issuer (repeat; e.g. a second instance on one PostgreSQL
+    /// database): virtual user i authorizes at instance i and redeems at instance i+1.
+    #[arg(long = "instance")]
+    pub(crate) instances: Vec<String>,
     /// Write the result as JSON to this file.
     #[arg(long)]
     pub(crate) json: Option<PathBuf>,

@@ -10,9 +10,10 @@
 //!
 //! [`EncryptionKey`]: crate::EncryptionKey
 
-use sesame_core::ClientSecret;
+use async_trait::async_trait;
+use sesame_core::{ClientId, ClientSecret};
 use sesame_op::model::Client;
-use sesame_op::store::{StoreError, StoreResult};
+use sesame_op::store::{ClientStore, StoreError, StoreResult};
 
 use crate::store::{Arg, Cell, Col, SqlStore};
 
@@ -124,6 +125,77 @@ impl SqlStore {
             );
         }
         Ok(sealed_rows)
+    }
+}
+
+#[async_trait]
+impl ClientStore for SqlStore {
+    async fn find_client(&self, client_id: &ClientId) -> StoreResult<Option<Client>> {
+        if let Some(client) = self.clients.get(client_id.as_str()) {
+            return Ok(Some(client));
+        }
+        let seen = self.clients.generation();
+        let client: Option<Client> = self
+            .rows(
+                "SELECT client_id, data, client_secret_sealed FROM sesame_clients WHERE client_id = $1",
+                &[Arg::Text(client_id.as_str())],
+                &[Col::Text, Col::Text, Col::Text],
+            )
+            .await?
+            .into_iter()
+            .next()
+            .map(|row| self.client_from_cells(row))
+            .transpose()?;
+        if let Some(c) = &client {
+            self.clients
+                .put(client_id.as_str().to_owned(), c.clone(), seen);
+        }
+        Ok(client)
+    }
+
+    async fn save_client(&self, client: &Client) -> StoreResult<()> {
+        self.clients.forget(client.client_id.as_str());
+        let (data, sealed) = self.client_row(client)?;
+        self.exec(
+            "INSERT INTO sesame_clients (client_id, data, created_at, client_secret_sealed) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (client_id) DO UPDATE SET data = excluded.data, \
+             client_secret_sealed = excluded.client_secret_sealed",
+            &[
+                Arg::Text(client.client_id.as_str()),
+                Arg::Text(&data),
+                Arg::Int(client.created_at),
+                Arg::OptText(sealed.as_deref()),
+            ],
+        )
+        .await?;
+        // Again after the write: a read in between may have cached the old row.
+        self.clients.forget(client.client_id.as_str());
+        Ok(())
+    }
+
+    async fn delete_client(&self, client_id: &ClientId) -> StoreResult<bool> {
+        self.clients.forget(client_id.as_str());
+        let deleted = self
+            .exec(
+                "DELETE FROM sesame_clients WHERE client_id = $1",
+                &[Arg::Text(client_id.as_str())],
+            )
+            .await?
+            > 0;
+        self.clients.forget(client_id.as_str());
+        Ok(deleted)
+    }
+
+    async fn list_clients(&self) -> StoreResult<Vec<Client>> {
+        self.rows(
+            "SELECT client_id, data, client_secret_sealed FROM sesame_clients ORDER BY client_id",
+            &[],
+            &[Col::Text, Col::Text, Col::Text],
+        )
+        .await?
+        .into_iter()
+        .map(|row| self.client_from_cells(row))
+        .collect()
     }
 }
 

@@ -46,7 +46,9 @@
 
 pub mod cache;
 mod clients;
+mod consents;
 mod crypt;
+mod db;
 mod device;
 mod grants;
 mod keys;
@@ -55,6 +57,7 @@ mod passkeys;
 mod ratelimits;
 mod registration;
 mod secrets;
+mod sql;
 mod store;
 mod totp;
 mod upstream;
@@ -65,6 +68,7 @@ pub use crypt::{CryptError, EncryptionKey};
 pub use lite::Durability;
 pub use passkeys::Passkey;
 pub use ratelimits::RateCounter;
-pub use store::{Arg, Cell, Col, ConnectError, SqlStore};
+pub use sql::{Arg, Cell, Col};
+pub use store::{ConnectError, SqlStore};
 pub use upstream::{UpstreamLink, UpstreamLogin};
 pub use users::{LoginSession, User, UserError};

@@ -25,7 +25,7 @@ use rusqlite::{Connection, OpenFlags, Statement};
 use sesame_op::store::{StoreError, StoreResult};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::{Arg, Cell, Col};
+use crate::sql::{Arg, Cell, Col};
 
 /// Writes waiting for the writer; past it, callers wait for a slot.
 const QUEUE: usize = 1024;

@@ -1,24 +1,21 @@
-//! The SQL store: one implementation, run on SQLite or PostgreSQL.
+//! The SQL store: opening, migrating and closing it, on SQLite or PostgreSQL
+//! (its SQL path is in `db.rs`, each table group in a module of its own).
 
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use sesame_core::{ClientId, Subject, UnixTime};
-use sesame_op::model::{Client, Consent, Interaction};
-use sesame_op::store::{ClientStore, ConsentStore, InteractionStore, StoreError, StoreResult};
-use sqlx::Row;
-use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sesame_op::model::Client;
+use sesame_op::store::{StoreError, StoreResult};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::cache::TtlCache;
 use crate::crypt::EncryptionKey;
 use crate::lite::{Durability, Lite, Target};
+
+pub(crate) use crate::db::{Pool, bind, db, from_json, to_json};
+pub(crate) use crate::sql::{Arg, Cell, Col};
 
 /// The store's migrations, embedded. They share sqlx's bookkeeping table with
 /// those of crates that keep tables beside the store's
@@ -27,17 +24,6 @@ fn migrator() -> sqlx::migrate::Migrator {
     let mut m = sqlx::migrate!("./migrations");
     m.set_ignore_missing(true);
     m
-}
-
-#[derive(Debug, Clone)]
-pub(crate) enum Pool {
-    /// SQLite in-line ([`Lite`]); sqlx's pool only migrates (and, for an
-    /// in-memory database, opens it first).
-    Sqlite {
-        lite: Lite,
-        sqlx: SqlitePool,
-    },
-    Postgres(PgPool),
 }
 
 /// Why the store could not be opened.
@@ -77,7 +63,7 @@ pub struct SqlStore {
     pub(crate) key: EncryptionKey,
     /// Background tasks (the SQLite checkpointer) stop when the last clone is dropped.
     _alive: Arc<()>,
-    clients: Arc<TtlCache<String, Client>>,
+    pub(crate) clients: Arc<TtlCache<String, Client>>,
     pub(crate) users: Arc<TtlCache<String, crate::User>>,
 }
 
@@ -91,18 +77,6 @@ impl std::fmt::Debug for SqlStore {
             .field("backend", &kind)
             .finish_non_exhaustive()
     }
-}
-
-pub(crate) fn db(e: impl std::fmt::Display) -> StoreError {
-    StoreError::new(e)
-}
-
-pub(crate) fn to_json<T: Serialize>(value: &T) -> StoreResult<String> {
-    serde_json::to_string(value).map_err(db)
-}
-
-pub(crate) fn from_json<T: DeserializeOwned>(value: &str) -> StoreResult<T> {
-    serde_json::from_str(value).map_err(|e| StoreError::new(format!("corrupt record: {e}")))
 }
 
 /// How often the background checkpointer copies the SQLite WAL into the database.
@@ -146,13 +120,6 @@ fn spawn_checkpointer(options: &SqliteConnectOptions, alive: &Arc<()>) {
             let _ = c.close().await;
         }
     });
-}
-
-/// A plain `SELECT`, which the SQLite reader pool may run.
-fn is_read(sql: &str) -> bool {
-    sql.trim_start()
-        .get(..7)
-        .is_some_and(|w| w.eq_ignore_ascii_case("SELECT "))
 }
 
 /// `url` without its `synchronous=` parameter (ours, not sqlx's), and the
@@ -309,17 +276,13 @@ impl SqlStore {
         }
         Ok(())
     }
+}
 
+impl SqlStore {
     /// Closes the database: waits for the writes queued before, then closes
     /// the connections.
     pub async fn close(&self) {
-        match &self.pool {
-            Pool::Sqlite { lite, sqlx } => {
-                lite.close().await;
-                sqlx.close().await;
-            }
-            Pool::Postgres(p) => p.close().await,
-        }
+        self.pool.close().await;
     }
 
     /// Runs one statement (`$1`, `$2`… placeholders, bound from `args` in
@@ -333,14 +296,7 @@ impl SqlStore {
     /// # Errors
     /// When the database refuses the statement.
     pub async fn exec(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
-        match &self.pool {
-            Pool::Sqlite { lite, .. } => lite.exec(sql, args).await,
-            Pool::Postgres(p) => bind(sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())), args)
-                .execute(p)
-                .await
-                .map(|r| r.rows_affected())
-                .map_err(db),
-        }
+        self.pool.exec(sql, args).await
     }
 
     /// Runs `statements` in order and returns the rows each changed. On
@@ -351,14 +307,7 @@ impl SqlStore {
     /// When the database refuses a statement (on PostgreSQL, those before it
     /// stay done).
     pub async fn exec_each(&self, statements: &[(&str, &[Arg<'_>])]) -> StoreResult<Vec<u64>> {
-        if let Pool::Sqlite { lite, .. } = &self.pool {
-            return lite.exec_all(statements).await;
-        }
-        let mut changed = Vec::with_capacity(statements.len());
-        for (sql, args) in statements {
-            changed.push(self.exec(sql, args).await?);
-        }
-        Ok(changed)
+        self.pool.exec_each(statements).await
     }
 
     /// Runs a query and returns each row's columns, read as `columns` says.
@@ -373,24 +322,7 @@ impl SqlStore {
         args: &[Arg<'_>],
         columns: &[Col],
     ) -> StoreResult<Vec<Vec<Cell>>> {
-        let p = match &self.pool {
-            Pool::Sqlite { lite, .. } => return lite.rows(sql, args, columns, is_read(sql)).await,
-            Pool::Postgres(p) => p,
-        };
-        let q = bind(sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())), args);
-        let rows = q.fetch_all(p).await.map_err(db)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let mut cells = Vec::with_capacity(columns.len());
-            for (i, c) in columns.iter().enumerate() {
-                cells.push(match c {
-                    Col::Text => Cell::Text(row.try_get::<Option<String>, _>(i).map_err(db)?),
-                    Col::Int => Cell::Int(row.try_get::<i64, _>(i).map_err(db)?),
-                });
-            }
-            out.push(cells);
-        }
-        Ok(out)
+        self.pool.rows(sql, args, columns).await
     }
 
     /// The first column of the first row, as text.
@@ -416,217 +348,5 @@ impl SqlStore {
             .into_iter()
             .filter_map(|r| r.into_iter().next().and_then(Cell::text))
             .collect())
-    }
-}
-
-/// A value bound to a `$N` placeholder.
-#[derive(Debug, Clone, Copy)]
-pub enum Arg<'a> {
-    /// `TEXT`.
-    Text(&'a str),
-    /// `TEXT` or `NULL`.
-    OptText(Option<&'a str>),
-    /// `INTEGER` (`BIGINT`).
-    Int(i64),
-}
-
-/// Binds `args` in order.
-pub(crate) fn bind<'q, DB: sqlx::Database>(
-    mut q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
-    args: &[Arg<'q>],
-) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
-where
-    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-{
-    for a in args {
-        q = match *a {
-            Arg::Text(s) => q.bind(s),
-            Arg::OptText(s) => q.bind(s),
-            Arg::Int(i) => q.bind(i),
-        };
-    }
-    q
-}
-
-/// How to read a result column.
-#[derive(Debug, Clone, Copy)]
-pub enum Col {
-    /// `TEXT`, possibly `NULL`.
-    Text,
-    /// `INTEGER` (`BIGINT`), never `NULL`.
-    Int,
-}
-
-/// One column of a result row, as [`Col`] asked.
-#[derive(Debug, Clone)]
-pub enum Cell {
-    /// A `TEXT` column (`None` for `NULL`).
-    Text(Option<String>),
-    /// An `INTEGER` column.
-    Int(i64),
-}
-
-impl Cell {
-    /// The text, or `None` for `NULL` or an integer column.
-    #[must_use]
-    pub fn text(self) -> Option<String> {
-        match self {
-            Self::Text(t) => t,
-            Self::Int(_) => None,
-        }
-    }
-
-    /// The integer, or 0 for a text column.
-    #[must_use]
-    pub fn int(&self) -> i64 {
-        match self {
-            Self::Int(i) => *i,
-            Self::Text(_) => 0,
-        }
-    }
-}
-
-#[async_trait]
-impl ClientStore for SqlStore {
-    async fn find_client(&self, client_id: &ClientId) -> StoreResult<Option<Client>> {
-        if let Some(client) = self.clients.get(client_id.as_str()) {
-            return Ok(Some(client));
-        }
-        let seen = self.clients.generation();
-        let client: Option<Client> = self
-            .rows(
-                "SELECT client_id, data, client_secret_sealed FROM sesame_clients WHERE client_id = $1",
-                &[Arg::Text(client_id.as_str())],
-                &[Col::Text, Col::Text, Col::Text],
-            )
-            .await?
-            .into_iter()
-            .next()
-            .map(|row| self.client_from_cells(row))
-            .transpose()?;
-        if let Some(c) = &client {
-            self.clients
-                .put(client_id.as_str().to_owned(), c.clone(), seen);
-        }
-        Ok(client)
-    }
-
-    async fn save_client(&self, client: &Client) -> StoreResult<()> {
-        self.clients.forget(client.client_id.as_str());
-        let (data, sealed) = self.client_row(client)?;
-        self.exec(
-            "INSERT INTO sesame_clients (client_id, data, created_at, client_secret_sealed) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (client_id) DO UPDATE SET data = excluded.data, \
-             client_secret_sealed = excluded.client_secret_sealed",
-            &[
-                Arg::Text(client.client_id.as_str()),
-                Arg::Text(&data),
-                Arg::Int(client.created_at),
-                Arg::OptText(sealed.as_deref()),
-            ],
-        )
-        .await?;
-        // Again after the write: a read in between may have cached the old row.
-        self.clients.forget(client.client_id.as_str());
-        Ok(())
-    }
-
-    async fn delete_client(&self, client_id: &ClientId) -> StoreResult<bool> {
-        self.clients.forget(client_id.as_str());
-        let deleted = self
-            .exec(
-                "DELETE FROM sesame_clients WHERE client_id = $1",
-                &[Arg::Text(client_id.as_str())],
-            )
-            .await?
-            > 0;
-        self.clients.forget(client_id.as_str());
-        Ok(deleted)
-    }
-
-    async fn list_clients(&self) -> StoreResult<Vec<Client>> {
-        self.rows(
-            "SELECT client_id, data, client_secret_sealed FROM sesame_clients ORDER BY client_id",
-            &[],
-            &[Col::Text, Col::Text, Col::Text],
-        )
-        .await?
-        .into_iter()
-        .map(|row| self.client_from_cells(row))
-        .collect()
-    }
-}
-
-#[async_trait]
-impl ConsentStore for SqlStore {
-    async fn find_consent(
-        &self,
-        subject: &Subject,
-        client_id: &ClientId,
-        now: UnixTime,
-    ) -> StoreResult<Option<Consent>> {
-        self.one_text(
-            "SELECT data FROM sesame_consents WHERE subject = $1 AND client_id = $2 AND expires_at > $3",
-            &[Arg::Text(subject.as_str()), Arg::Text(client_id.as_str()), Arg::Int(now)],
-        )
-        .await?
-        .map(|d| from_json(&d))
-        .transpose()
-    }
-
-    async fn save_consent(&self, consent: &Consent) -> StoreResult<()> {
-        let data = to_json(consent)?;
-        self.exec(
-            "INSERT INTO sesame_consents (subject, client_id, data, expires_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (subject, client_id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at",
-            &[
-                Arg::Text(consent.subject.as_str()),
-                Arg::Text(consent.client_id.as_str()),
-                Arg::Text(&data),
-                Arg::Int(consent.expires_at),
-            ],
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn revoke_consent(&self, subject: &Subject, client_id: &ClientId) -> StoreResult<()> {
-        self.exec(
-            "DELETE FROM sesame_consents WHERE subject = $1 AND client_id = $2",
-            &[Arg::Text(subject.as_str()), Arg::Text(client_id.as_str())],
-        )
-        .await?;
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl InteractionStore for SqlStore {
-    async fn save_interaction(&self, key: &str, interaction: &Interaction) -> StoreResult<()> {
-        let data = to_json(interaction)?;
-        self.exec(
-            "INSERT INTO sesame_interactions (token_key, data, expires_at) VALUES ($1, $2, $3)",
-            &[
-                Arg::Text(key),
-                Arg::Text(&data),
-                Arg::Int(interaction.expires_at),
-            ],
-        )
-        .await?;
-        Ok(())
-    }
-
-    async fn take_interaction(&self, key: &str, now: UnixTime) -> StoreResult<Option<Interaction>> {
-        let data = self
-            .one_text(
-                "DELETE FROM sesame_interactions WHERE token_key = $1 RETURNING data",
-                &[Arg::Text(key)],
-            )
-            .await?;
-        let Some(data) = data else { return Ok(None) };
-        let i: Interaction = from_json(&data)?;
-        Ok((i.expires_at > now).then_some(i))
     }
 }
