@@ -78,7 +78,6 @@ pub struct SqlStore {
     /// Background tasks (the SQLite checkpointer) stop when the last clone is dropped.
     _alive: Arc<()>,
     clients: Arc<TtlCache<String, Client>>,
-    pub(crate) users: Arc<TtlCache<String, crate::User>>,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -253,7 +252,6 @@ impl SqlStore {
             key,
             _alive: alive,
             clients: Arc::new(TtlCache::new(Duration::ZERO)),
-            users: Arc::new(TtlCache::new(Duration::ZERO)),
         };
         store.migrate().await?;
         // A wrong key fails here, before anything is sealed with it.
@@ -274,7 +272,6 @@ impl SqlStore {
     #[must_use]
     pub fn with_cache_ttl(mut self, ttl: Duration) -> Self {
         self.clients = Arc::new(TtlCache::new(ttl));
-        self.users = Arc::new(TtlCache::new(ttl));
         self
     }
 
