@@ -1,11 +1,12 @@
 //! A small read-through cache for rows that every request reads and few
 //! requests write: clients (read by every authorize, token and introspection
-//! call) and users' claims (read for every ID token and userinfo answer).
+//! call), and, in the `sesame` server, which keeps the cache beside its own
+//! tables, users' claims (read for every ID token and userinfo answer).
 //!
-//! Writes made through the same [`crate::SqlStore`] invalidate the entry at
-//! once; writes made elsewhere (the `sesame` CLI, another provider instance on
-//! the same PostgreSQL database) are seen after at most the TTL. A TTL of zero
-//! turns the cache off.
+//! Writes made through the same [`crate::SqlStore`] (or the same handle of
+//! the server's) invalidate the entry at once; writes made elsewhere (the
+//! `sesame` CLI, another provider instance on the same PostgreSQL database)
+//! are seen after at most the TTL. A TTL of zero turns the cache off.
 
 use std::collections::HashMap;
 use std::hash::Hash;

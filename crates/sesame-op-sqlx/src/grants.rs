@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use sesame_core::{ClientId, UnixTime};
 use sesame_op::model::{
-    AccessTokenRecord, CodeRecord, CodeUse, Grant, RefreshTokenRecord, RefreshUse,
+    AccessTokenRecord, CodeRecord, CodeUse, Consent, Grant, RefreshTokenRecord, RefreshUse,
 };
 use sesame_op::store::{GrantStore, SESSION_CLIENT_RETENTION, StoreResult};
 
@@ -139,8 +139,31 @@ impl SqlStore {
     /// Revokes every grant of `subject` (S11: a new password or a removed
     /// user ends what the old password granted): each of its codes, access and
     /// refresh tokens stops working at once. Returns how many grants.
-    pub(crate) async fn revoke_grants_of(&self, subject: &str) -> StoreResult<usize> {
+    ///
+    /// # Errors
+    /// When the storage fails.
+    pub async fn revoke_grants_of(&self, subject: &str) -> StoreResult<usize> {
         self.revoke_grants_matching(subject, None).await
+    }
+
+    /// The live consents `subject` gave, by client id (the account page lists
+    /// them, each with a revoke button: [`SqlStore::revoke_grants_to`]).
+    ///
+    /// # Errors
+    /// When the storage fails.
+    pub async fn consents_of(&self, subject: &str, now: UnixTime) -> StoreResult<Vec<Consent>> {
+        let rows = self
+            .rows(
+                "SELECT data FROM sesame_consents WHERE subject = $1 AND expires_at > $2 ORDER BY client_id",
+                &[Arg::Text(subject), Arg::Int(now)],
+                &[Col::Text],
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| r.into_iter().next()?.text())
+            .filter_map(|d| serde_json::from_str(&d).ok())
+            .collect())
     }
 
     /// Revokes every grant `subject` gave `client_id` (the user revoked the

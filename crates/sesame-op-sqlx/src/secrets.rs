@@ -49,6 +49,24 @@ impl SqlStore {
         Ok(DpopNonceKey::new(bytes))
     }
 
+    /// Seals `value` under the store's encryption key for `context` (what
+    /// it is and whose): for state the server hands to a browser to keep
+    /// (the browser can neither read nor change it, nor move it to another
+    /// context), and for the columns of crates that keep sealed values in
+    /// tables of their own beside the store's.
+    ///
+    /// # Errors
+    /// When the seal fails.
+    pub fn seal_value(&self, value: &str, context: &str) -> StoreResult<String> {
+        self.key.seal(value, context).map_err(StoreError::new)
+    }
+
+    /// Opens what [`SqlStore::seal_value`] sealed for `context`; `None` when
+    /// it was changed, sealed for another context or under another key.
+    pub fn open_value(&self, sealed: &str, context: &str) -> Option<String> {
+        self.key.open(sealed, context).ok()
+    }
+
     /// The bytes of the secret `name` (the `what` of error messages), storing
     /// `fresh` if there is none yet.
     async fn secret_bytes(&self, name: &str, fresh: &[u8], what: &str) -> StoreResult<Vec<u8>> {

@@ -64,7 +64,6 @@ pub struct SqlStore {
     /// Background tasks (the SQLite checkpointer) stop when the last clone is dropped.
     _alive: Arc<()>,
     pub(crate) clients: Arc<TtlCache<String, Client>>,
-    pub(crate) users: Arc<TtlCache<String, crate::User>>,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -220,7 +219,6 @@ impl SqlStore {
             key,
             _alive: alive,
             clients: Arc::new(TtlCache::new(Duration::ZERO)),
-            users: Arc::new(TtlCache::new(Duration::ZERO)),
         };
         store.migrate().await?;
         // A wrong key fails here, before anything is sealed with it.
@@ -229,19 +227,19 @@ impl SqlStore {
         Ok(store)
     }
 
-    /// Keeps clients and users' claims in memory for up to `ttl` (off by
-    /// default). Every authorize, token and userinfo request reads them, so
-    /// this removes most reads from a flow.
+    /// Keeps clients in memory for up to `ttl` (off by default). Every
+    /// authorize, token and introspection request reads them, so this removes
+    /// a read from most requests (the `sesame` server keeps users' claims the
+    /// same way, with the same TTL).
     ///
     /// Changes made through this store take effect at once; changes made
     /// elsewhere (the `sesame` CLI, another instance on the same PostgreSQL
-    /// database) take effect within `ttl`: a deleted client or user, or a
-    /// client's replaced secret, may be honoured for that long. Unknown ids
+    /// database) take effect within `ttl`: a deleted client, or a client's
+    /// replaced secret, may be honoured for that long. Unknown ids
     /// are never cached, so a new client works at once.
     #[must_use]
     pub fn with_cache_ttl(mut self, ttl: Duration) -> Self {
         self.clients = Arc::new(TtlCache::new(ttl));
-        self.users = Arc::new(TtlCache::new(ttl));
         self
     }
 

@@ -87,10 +87,11 @@ pub async fn run(
     let password = sesame_core::random::token()?[..16].to_owned();
     let hash = sesame_op::secrets::hash_password(&password)?;
     let username = "demo".to_owned();
-    if store.find_user(&username).await?.is_some() {
-        store.set_password(&username, &hash).await?;
+    let accounts = &built.accounts;
+    if accounts.find_user(&username).await?.is_some() {
+        accounts.set_password(&username, &hash).await?;
     } else {
-        store
+        accounts
             .add_user(
                 &username,
                 &hash,

@@ -10,6 +10,7 @@
 //!   (`otlp_endpoint`, `sesame app --otlp-endpoint`; module [`otlp`]).
 
 mod account;
+pub mod accounts;
 pub mod admin;
 pub mod app;
 pub mod cli;

@@ -6,6 +6,10 @@
 //! counts, so what an attacker sends never decides how much is kept.
 
 pub(crate) mod endpoints;
+pub(crate) mod sql;
+
+pub use sql::RateCounter;
+
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -16,7 +20,7 @@ use ipnet::IpNet;
 use sesame_core::UnixTime;
 use sesame_op::secrets::token_key;
 use sesame_op::store::StoreError;
-use sesame_op_sqlx::{RateCounter, SqlStore};
+use sesame_op_sqlx::SqlStore;
 
 /// A fixed-size key for `value` of `kind`: `kind:` and the SHA-256 of
 /// `value`, base64url (43 bytes).
@@ -169,9 +173,12 @@ impl Counters {
     }
 
     /// The counters of `keys`, in order (zeros for unknown keys).
-    pub(crate) async fn read(&self, keys: &[&str]) -> Result<Vec<RateCounter>, StoreError> {
+    ///
+    /// # Errors
+    /// When the database or Redis fails.
+    pub async fn read(&self, keys: &[&str]) -> Result<Vec<RateCounter>, StoreError> {
         match self {
-            Self::Sql(store) => store.rate_counters(keys).await,
+            Self::Sql(store) => sql::read(store, keys).await,
             Self::Redis(conn) => {
                 let mut conn = conn.clone();
                 let mut pipe = redis::pipe();
@@ -196,15 +203,19 @@ impl Counters {
         }
     }
 
-    /// Counts one failure for `key` in a window of `window` seconds.
-    pub(crate) async fn fail(
+    /// Counts one failure for `key` in a window of `window` seconds (a new
+    /// window, and no block, once the last one is over): the counter after it.
+    ///
+    /// # Errors
+    /// When the database or Redis fails.
+    pub async fn fail(
         &self,
         key: &str,
         now: UnixTime,
         window: i64,
     ) -> Result<RateCounter, StoreError> {
         match self {
-            Self::Sql(store) => store.rate_fail(key, now, window).await,
+            Self::Sql(store) => sql::fail(store, key, now, window).await,
             Self::Redis(conn) => {
                 let mut conn = conn.clone();
                 let (count, window_start, blocked_until): (i64, i64, i64) =
@@ -224,15 +235,13 @@ impl Counters {
         }
     }
 
-    /// Refuses `key` until `until`.
-    pub(crate) async fn block(
-        &self,
-        key: &str,
-        now: UnixTime,
-        until: UnixTime,
-    ) -> Result<(), StoreError> {
+    /// Refuses `key` until `until` (kept at least that long).
+    ///
+    /// # Errors
+    /// When the database or Redis fails.
+    pub async fn block(&self, key: &str, now: UnixTime, until: UnixTime) -> Result<(), StoreError> {
         match self {
-            Self::Sql(store) => store.rate_block(key, until).await,
+            Self::Sql(store) => sql::block(store, key, until).await,
             Self::Redis(conn) => {
                 let mut conn = conn.clone();
                 let _: i64 = redis::Script::new(REDIS_BLOCK)
@@ -244,6 +253,18 @@ impl Counters {
                     .map_err(redis_error)?;
                 Ok(())
             }
+        }
+    }
+
+    /// Deletes the counters whose window and block are over (in the
+    /// database; Redis expires its keys itself): how many.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn sweep(&self, now: UnixTime) -> Result<u64, StoreError> {
+        match self {
+            Self::Sql(store) => sql::sweep(store, now).await,
+            Self::Redis(_) => Ok(0),
         }
     }
 

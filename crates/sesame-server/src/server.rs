@@ -47,7 +47,7 @@ pub enum ServerError {
     DpopNonceKey(sesame_op::StoreError),
     /// A user could not be stored.
     #[error(transparent)]
-    User(#[from] sesame_op_sqlx::UserError),
+    User(#[from] crate::accounts::UserError),
     /// A client could not be registered (the demo's).
     #[error(transparent)]
     Admin(#[from] crate::admin::AdminError),
@@ -98,6 +98,9 @@ pub struct Built {
     pub provider: Provider,
     /// The store.
     pub store: Arc<SqlStore>,
+    /// The server's own tables (users, login sessions, second factors,
+    /// passkeys, upstream links), over `store`, with the users cache.
+    pub accounts: crate::accounts::Accounts,
     /// Everything to serve.
     pub router: Router,
     /// The listener's timeouts and limits.
@@ -195,7 +198,8 @@ pub async fn build(config: &Config) -> Result<Built, ServerError> {
     build_with(config, store, Arc::new(SystemClock)).await
 }
 
-/// As [`build`], with an already opened store and a clock (tests).
+/// As [`build`], with a store opened by [`crate::store::open`] (which runs
+/// the server's migrations too) and a clock (tests).
 ///
 /// # Errors
 /// As [`build`].
@@ -208,8 +212,11 @@ pub async fn build_with(
     let decoy_hash = sesame_op::secrets::hash_password("decoy password, never valid")?;
     let (proxies, counters) = rate_limit_stores(config, &store).await?;
     let limits = &config.rate_limits;
+    // One handle (one users cache) for the login pages and the claims.
+    let accounts = crate::store::accounts(config, &store);
     let login = Arc::new(LoginState {
         store: Arc::clone(&store),
+        accounts: accounts.clone(),
         issuer: config.issuer.clone(),
         secure: config.secure_cookies(),
         session_ttl: config.login_session_ttl,
@@ -232,7 +239,7 @@ pub async fn build_with(
         .with_store(Arc::clone(&store) as Arc<dyn sesame_op::Store>)
         .with_authenticator(ServerAuth(Arc::clone(&login)))
         .with_password_authenticator(ServerAuth(Arc::clone(&login)))
-        .with_claims(UserClaims(Arc::clone(&store)))
+        .with_claims(UserClaims(accounts.clone()))
         .with_clock(Arc::clone(&clock))
         .with_initial_access_tokens(Arc::clone(&store) as _)
         .with_scope("groups", ["groups"])
@@ -289,6 +296,7 @@ pub async fn build_with(
     Ok(Built {
         provider,
         store,
+        accounts,
         router,
         http: config.http.clone(),
         key_rotation_interval: config.key_rotation_interval,
@@ -352,7 +360,12 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let tasks = crate::tasks::start(&built.store, &built.provider, built.key_rotation_interval);
+    let tasks = crate::tasks::start(
+        &built.store,
+        &built.accounts,
+        &built.provider,
+        built.key_rotation_interval,
+    );
     let fd_limit = connections::raise_fd_limit();
     let max_connections =
         connections::effective_max_connections(built.http.max_connections, fd_limit);

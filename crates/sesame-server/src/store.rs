@@ -1,9 +1,11 @@
-//! Opening the database, with the encryption key resolved.
+//! Opening the database, with the encryption key resolved: the provider's
+//! tables and then the server's own ([`crate::accounts`]), each migrated.
 
 use std::path::{Path, PathBuf};
 
 use sesame_op_sqlx::{ConnectError, CryptError, EncryptionKey, SqlStore};
 
+use crate::accounts::Accounts;
 use crate::config::{Config, redact_url};
 
 /// Why the database could not be opened.
@@ -135,7 +137,10 @@ fn create_private_database(path: &Path) -> Result<(), OpenError> {
     }
 }
 
-/// Opens (and migrates) the configured database.
+/// Opens (and migrates) the configured database: the provider's migrations
+/// in [`SqlStore::connect`], then the server's ([`crate::accounts::migrate`]).
+/// Every path that opens the database (`serve`, `demo`, the CLI commands)
+/// comes through here. Hand the store to [`accounts`] for the server's tables.
 ///
 /// # Errors
 /// An unreachable database, a failed migration, or a missing encryption key.
@@ -150,13 +155,26 @@ pub async fn open(config: &Config) -> Result<SqlStore, OpenError> {
         create_private_database(&path)?;
     }
     let key = key_from(config)?;
+    let connect_error = |source| OpenError::Connect {
+        url: redact_url(&config.database),
+        source,
+    };
     let store = SqlStore::connect(&config.database, key)
         .await
-        .map_err(|source| OpenError::Connect {
-            url: redact_url(&config.database),
-            source,
-        })?;
+        .map_err(connect_error)?;
+    crate::accounts::migrate(&store)
+        .await
+        .map_err(connect_error)?;
     Ok(store.with_cache_ttl(std::time::Duration::from_secs(config.cache_ttl)))
+}
+
+/// The server's tables over `store` (opened by [`open`]), keeping users in
+/// memory as long as the store keeps clients (`cache_ttl`).
+pub fn accounts(config: &Config, store: &SqlStore) -> Accounts {
+    Accounts::new(
+        store.clone(),
+        std::time::Duration::from_secs(config.cache_ttl),
+    )
 }
 
 #[cfg(test)]

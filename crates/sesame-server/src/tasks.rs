@@ -8,6 +8,8 @@ use std::time::Duration;
 use sesame_core::{Clock as _, SystemClock};
 use sesame_op_sqlx::SqlStore;
 
+use crate::accounts::Accounts;
+
 /// The running tasks.
 #[derive(Debug)]
 pub(crate) struct Tasks(Vec<tokio::task::JoinHandle<()>>);
@@ -24,10 +26,11 @@ impl Tasks {
 /// Starts the sweeper and, unless `key_rotation_interval` is 0, the rotation.
 pub(crate) fn start(
     store: &Arc<SqlStore>,
+    accounts: &Accounts,
     provider: &sesame_op::Provider,
     key_rotation_interval: i64,
 ) -> Tasks {
-    let mut tasks = vec![tokio::spawn(sweep(Arc::clone(store)))];
+    let mut tasks = vec![tokio::spawn(sweep(Arc::clone(store), accounts.clone()))];
     tasks.extend(crate::key_rotation::spawn(
         provider.clone(),
         key_rotation_interval,
@@ -35,7 +38,7 @@ pub(crate) fn start(
     Tasks(tasks)
 }
 
-async fn sweep(store: Arc<SqlStore>) {
+async fn sweep(store: Arc<SqlStore>, accounts: Accounts) {
     let mut tick = tokio::time::interval(Duration::from_secs(300));
     loop {
         tick.tick().await;
@@ -46,14 +49,14 @@ async fn sweep(store: Arc<SqlStore>) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "sweep failed"),
         }
-        let _ = store.sweep_login_sessions(now).await;
-        if let Err(e) = store.sweep_upstream_sessions(now).await {
+        let _ = accounts.sweep_login_sessions(now).await;
+        if let Err(e) = accounts.sweep_upstream_sessions(now).await {
             tracing::warn!(error = %e, "sweeping upstream sessions failed");
         }
-        if let Err(e) = store.sweep_upstream_logins(now).await {
+        if let Err(e) = accounts.sweep_upstream_logins(now).await {
             tracing::warn!(error = %e, "sweeping upstream logins failed");
         }
-        if let Err(e) = store.sweep_rate_limits(now).await {
+        if let Err(e) = crate::ratelimit::sql::sweep(&store, now).await {
             tracing::warn!(error = %e, "sweeping rate-limit counters failed");
         }
     }

@@ -1,4 +1,5 @@
-//! The in-memory cache of clients and users (`SqlStore::with_cache_ttl`):
+//! The in-memory cache of clients (`SqlStore::with_cache_ttl`; the server's
+//! cache of users is tested in sesame-server's `tests/it/storage/cache.rs`):
 //! writes through the same store are seen at once, writes from elsewhere
 //! (the CLI, another instance) within the TTL, and nothing is cached by default.
 
@@ -91,32 +92,6 @@ async fn own_writes_at_once_others_within_the_ttl() {
     assert!(
         server
             .find_client(&ClientId::new("c2"))
-            .await
-            .unwrap()
-            .is_none()
-    );
-}
-
-#[tokio::test]
-async fn users_claims_cached_and_forgotten_on_removal() {
-    let (_dir, server, cli) = two_handles(Duration::from_secs(60)).await;
-    let user = cli
-        .add_user(
-            "ann",
-            "sha256$unused",
-            Some("ann@example.com"),
-            Some("Ann"),
-            0,
-        )
-        .await
-        .unwrap();
-    let found = server.find_user_by_subject(&user.subject).await.unwrap();
-    assert_eq!(found.as_ref().map(|u| u.username.as_str()), Some("ann"));
-    // Removed through the server's own store: gone at once despite the long TTL.
-    assert!(server.remove_user("ann").await.unwrap());
-    assert!(
-        server
-            .find_user_by_subject(&user.subject)
             .await
             .unwrap()
             .is_none()

@@ -51,7 +51,7 @@ pub(crate) async fn start_totp(
         Ok(found) => found,
         Err(r) => return r,
     };
-    match state.store.totp_secret(&account.session.subject).await {
+    match state.accounts.totp_secret(&account.session.subject).await {
         Ok(None) => {}
         Ok(Some(_)) => {
             let extra = Extra {
@@ -143,7 +143,7 @@ pub(crate) async fn confirm_totp(
         return page(&state, &account, extra).await;
     };
     let enrolled = totp::enrol_with(
-        &state.store,
+        &state.accounts,
         &state.issuer,
         &subject,
         &account.username,
@@ -155,7 +155,7 @@ pub(crate) async fn confirm_totp(
         Ok(e) => e,
         Err(e) => return unavailable(&e),
     };
-    if let Err(e) = state.store.spend_totp_step(&subject, step).await {
+    if let Err(e) = state.accounts.spend_totp_step(&subject, step).await {
         return unavailable(&e);
     }
     tracing::info!(user = %crate::ratelimit::log_name(&account.username), "TOTP enrolled from the account page");
@@ -178,7 +178,7 @@ pub(crate) async fn remove_totp(
         Ok(found) => found,
         Err(r) => return r,
     };
-    match state.store.remove_totp(&account.session.subject).await {
+    match state.accounts.remove_totp(&account.session.subject).await {
         Ok(_) => done(&state, "totp-off"),
         Err(e) => unavailable(&e),
     }
@@ -214,7 +214,7 @@ pub(crate) async fn passkey_options(
             .into_response();
     };
     let started = rp
-        .start_registration(&state.store, &account.session.subject, &account.username)
+        .start_registration(&state.accounts, &account.session.subject, &account.username)
         .await;
     match started {
         Ok((options, sealed)) => crate::login::json_with_cookie(
@@ -250,7 +250,7 @@ pub(crate) async fn post_passkey(
     let sealed = cookie(&headers, passkey::REG_COOKIE);
     let finished = rp
         .finish_registration(
-            &state.store,
+            &state.accounts,
             &account.session.subject,
             sealed.as_deref(),
             field("credential"),
@@ -296,7 +296,7 @@ pub(crate) async fn remove_passkey(
         .and_then(|id| URL_SAFE_NO_PAD.decode(id).ok())
         .unwrap_or_default();
     match state
-        .store
+        .accounts
         .remove_passkey(&account.session.subject, &id)
         .await
     {

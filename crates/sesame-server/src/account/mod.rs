@@ -17,8 +17,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use sesame_op::pages::Page;
 use sesame_op::secrets::token_key;
-use sesame_op_sqlx::LoginSession;
 
+use crate::accounts::LoginSession;
 use crate::login::{LoginState, SESSION_COOKIE, cookie, passkey};
 
 mod methods;
@@ -61,7 +61,7 @@ async fn account(state: &LoginState, headers: &HeaderMap) -> Result<Option<Accou
     };
     let now = state.clock.now();
     let session = match state
-        .store
+        .accounts
         .find_login_session(&token_key(&value), now)
         .await
     {
@@ -69,7 +69,7 @@ async fn account(state: &LoginState, headers: &HeaderMap) -> Result<Option<Accou
         Ok(None) => return Ok(None),
         Err(e) => return Err(unavailable(&e)),
     };
-    match state.store.find_user_by_subject(&session.subject).await {
+    match state.accounts.find_user_by_subject(&session.subject).await {
         Ok(Some(user)) => Ok(Some(Account {
             csrf: cookie(headers, CSRF_COOKIE).filter(|c| !c.is_empty()),
             session,
@@ -240,13 +240,13 @@ pub(crate) async fn get_account(
 async fn page(state: &LoginState, account: &Account, extra: Extra) -> Response {
     let now = state.clock.now();
     let subject = account.session.subject.as_str();
-    let store = &state.store;
+    let accounts = &state.accounts;
     let (totp, left, passkeys, consents, links) = match tokio::try_join!(
-        store.totp_secret(subject),
-        store.recovery_codes_left(subject),
-        store.passkeys_of(subject),
-        store.consents_of(subject, now),
-        store.upstream_links(subject),
+        accounts.totp_secret(subject),
+        accounts.recovery_codes_left(subject),
+        accounts.passkeys_of(subject),
+        state.store.consents_of(subject, now),
+        accounts.upstream_links(subject),
     ) {
         Ok(found) => found,
         Err(e) => return unavailable(&e),
@@ -254,7 +254,7 @@ async fn page(state: &LoginState, account: &Account, extra: Extra) -> Response {
     let mut apps = Vec::new();
     for c in consents {
         use sesame_op::store::ClientStore as _;
-        let name = match store.find_client(&c.client_id).await {
+        let name = match state.store.find_client(&c.client_id).await {
             Ok(Some(client)) => client.display_name().to_owned(),
             _ => c.client_id.as_str().to_owned(),
         };

@@ -88,7 +88,7 @@ pub(crate) async fn change_password(
             Err(e) => return unavailable(&e),
         }
     };
-    match state.store.set_password(&account.username, &hash).await {
+    match state.accounts.set_password(&account.username, &hash).await {
         Ok(true) => {}
         Ok(false) => return to_login(&state),
         Err(e) => return unavailable(&e),
@@ -149,7 +149,7 @@ pub(crate) async fn sign_out_everywhere(
         Err(r) => return r,
     };
     let ended = match state
-        .store
+        .accounts
         .end_login_sessions_of(&account.session.subject)
         .await
     {
@@ -181,7 +181,7 @@ pub(crate) async fn unlink(
     let field = |k: &str| form.get(k).cloned().unwrap_or_default();
     let (issuer, sub) = (field("issuer"), field("upstream_subject"));
     let subject = account.session.subject.as_str();
-    let mine = match state.store.upstream_links(subject).await {
+    let mine = match state.accounts.upstream_links(subject).await {
         Ok(links) => links
             .iter()
             .any(|l| l.issuer == issuer && l.upstream_subject == sub),
@@ -191,7 +191,7 @@ pub(crate) async fn unlink(
         let extra = Extra::refused(StatusCode::NOT_FOUND, "No such linked provider.");
         return page(&state, &account, extra).await;
     }
-    match state.store.remove_upstream_link(&issuer, &sub).await {
+    match state.accounts.remove_upstream_link(&issuer, &sub).await {
         Ok(_) => {
             tracing::info!(user = %crate::ratelimit::log_name(&account.username), issuer = %issuer, "upstream identity unlinked");
             done(&state, "unlinked")

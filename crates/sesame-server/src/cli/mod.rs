@@ -255,7 +255,7 @@ pub enum Failure {
     Store(#[from] sesame_op::StoreError),
     /// A user could not be added.
     #[error(transparent)]
-    User(#[from] sesame_op_sqlx::UserError),
+    User(#[from] crate::accounts::UserError),
     /// A TOTP enrolment could not be made.
     #[error(transparent)]
     Totp(#[from] crate::login::totp::EnrolError),

@@ -4,6 +4,7 @@ use clap::Subcommand;
 use sesame_core::{Clock, SystemClock};
 
 use super::{Failure, open, print_line};
+use crate::accounts::Accounts;
 use crate::config::Config;
 
 #[derive(Debug, Subcommand)]
@@ -223,17 +224,17 @@ fn check_password(password: &str) -> Result<(), Failure> {
 /// `sesame users totp`.
 async fn totp(
     config: &Config,
-    store: &sesame_op_sqlx::SqlStore,
+    accounts: &Accounts,
     username: &str,
     json: bool,
     remove: bool,
 ) -> Result<(), Failure> {
-    let user = store
+    let user = accounts
         .find_user(username)
         .await?
         .ok_or_else(|| Failure::NoUser(username.to_owned()))?;
     if remove {
-        let removed = store.remove_totp(&user.subject).await?;
+        let removed = accounts.remove_totp(&user.subject).await?;
         print_line(&if removed {
             format!("removed the TOTP enrolment of {username}")
         } else {
@@ -242,7 +243,7 @@ async fn totp(
         return Ok(());
     }
     let enrolment = crate::login::totp::enrol(
-        store,
+        accounts,
         &config.issuer,
         &user.subject,
         username,
@@ -264,13 +265,13 @@ async fn totp(
 
 /// `sesame users passkeys`.
 async fn passkeys(
-    store: &sesame_op_sqlx::SqlStore,
+    accounts: &Accounts,
     username: &str,
     json: bool,
     remove: Option<&str>,
 ) -> Result<(), Failure> {
     use base64::Engine as _;
-    let user = store
+    let user = accounts
         .find_user(username)
         .await?
         .ok_or_else(|| Failure::NoUser(username.to_owned()))?;
@@ -278,13 +279,13 @@ async fn passkeys(
         let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(id)
             .map_err(|_| Failure::Usage("--remove takes a passkey id as listed (base64url)"))?;
-        if !store.remove_passkey(&user.subject, &raw).await? {
+        if !accounts.remove_passkey(&user.subject, &raw).await? {
             return Err(Failure::Usage("the user has no passkey with that id"));
         }
         print_line(&format!("removed passkey {id} of {username}"));
         return Ok(());
     }
-    let keys = store.passkeys_of(&user.subject).await?;
+    let keys = accounts.passkeys_of(&user.subject).await?;
     if json {
         let list: Vec<serde_json::Value> = keys
             .iter()
@@ -318,21 +319,21 @@ async fn passkeys(
 
 /// `sesame users links`.
 async fn links(
-    store: &sesame_op_sqlx::SqlStore,
+    accounts: &Accounts,
     username: &str,
     json: bool,
     remove: &[String],
 ) -> Result<(), Failure> {
-    let user = store
+    let user = accounts
         .find_user(username)
         .await?
         .ok_or_else(|| Failure::NoUser(username.to_owned()))?;
-    let links = store.upstream_links(&user.subject).await?;
+    let links = accounts.upstream_links(&user.subject).await?;
     if let [issuer, sub] = remove {
         let mine = links
             .iter()
             .any(|l| l.issuer == *issuer && l.upstream_subject == *sub);
-        if !mine || !store.remove_upstream_link(issuer, sub).await? {
+        if !mine || !accounts.remove_upstream_link(issuer, sub).await? {
             return Err(crate::admin::AdminError::Invalid(format!(
                 "{username} has no link to {sub} at {issuer}"
             ))
@@ -358,7 +359,7 @@ async fn links(
 /// methods.
 async fn sign_in_methods(
     config: &Config,
-    store: &sesame_op_sqlx::SqlStore,
+    accounts: &Accounts,
     command: UsersCommand,
 ) -> Result<(), Failure> {
     match command {
@@ -366,23 +367,24 @@ async fn sign_in_methods(
             username,
             json,
             remove,
-        } => totp(config, store, &username, json, remove).await,
+        } => totp(config, accounts, &username, json, remove).await,
         UsersCommand::Passkeys {
             username,
             json,
             remove,
-        } => passkeys(store, &username, json, remove.as_deref()).await,
+        } => passkeys(accounts, &username, json, remove.as_deref()).await,
         UsersCommand::Links {
             username,
             json,
             remove,
-        } => links(store, &username, json, &remove).await,
+        } => links(accounts, &username, json, &remove).await,
         _ => Ok(()),
     }
 }
 
 pub(super) async fn run(config: &Config, command: UsersCommand) -> Result<(), Failure> {
     let store = open(config).await?;
+    let accounts = crate::store::accounts(config, &store);
     match command {
         UsersCommand::Add {
             username,
@@ -402,7 +404,7 @@ pub(super) async fn run(config: &Config, command: UsersCommand) -> Result<(), Fa
             }
             check_password(&password)?;
             let hash = sesame_op::secrets::hash_password(&password)?;
-            let user = store
+            let user = accounts
                 .add_user(
                     &username,
                     &hash,
@@ -412,7 +414,7 @@ pub(super) async fn run(config: &Config, command: UsersCommand) -> Result<(), Fa
                 )
                 .await?;
             if !groups.is_empty() || !custom.is_empty() {
-                store
+                accounts
                     .set_user_attributes(&username, &groups, &custom)
                     .await?;
             }
@@ -428,7 +430,7 @@ pub(super) async fn run(config: &Config, command: UsersCommand) -> Result<(), Fa
             claims,
             remove_claims,
         } => {
-            let user = store
+            let user = accounts
                 .find_user(&username)
                 .await?
                 .ok_or_else(|| Failure::NoUser(username.clone()))?;
@@ -444,13 +446,13 @@ pub(super) async fn run(config: &Config, command: UsersCommand) -> Result<(), Fa
             for name in &remove_claims {
                 custom.remove(name);
             }
-            store
+            accounts
                 .set_user_attributes(&username, &groups, &custom)
                 .await?;
             print_line(&format!("updated user {username}"));
         }
         UsersCommand::List { json } => {
-            let users = store.list_users().await?;
+            let users = accounts.list_users().await?;
             if json {
                 print_line(&serde_json::to_string_pretty(&users)?);
             } else {
@@ -466,7 +468,7 @@ pub(super) async fn run(config: &Config, command: UsersCommand) -> Result<(), Fa
         }
         UsersCommand::Remove { username, user } => {
             let username = username.or(user).unwrap_or_default();
-            if !store.remove_user(&username).await? {
+            if !accounts.remove_user(&username).await? {
                 return Err(Failure::NoUser(username));
             }
             print_line(&format!("removed user {username}"));
@@ -479,7 +481,7 @@ pub(super) async fn run(config: &Config, command: UsersCommand) -> Result<(), Fa
             let username = username.or(user).unwrap_or_default();
             check_password(&password)?;
             let hash = sesame_op::secrets::hash_password(&password)?;
-            if !store.set_password(&username, &hash).await? {
+            if !accounts.set_password(&username, &hash).await? {
                 return Err(Failure::NoUser(username));
             }
             print_line(&format!(
@@ -487,7 +489,7 @@ pub(super) async fn run(config: &Config, command: UsersCommand) -> Result<(), Fa
             ));
         }
         UsersCommand::Totp { .. } | UsersCommand::Passkeys { .. } | UsersCommand::Links { .. } => {
-            sign_in_methods(config, &store, command).await?;
+            sign_in_methods(config, &accounts, command).await?;
         }
     }
     store.close().await;

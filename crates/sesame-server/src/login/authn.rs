@@ -13,10 +13,10 @@ use sesame_op::{
     Authenticator, AuthnError, ClaimsError, ClaimsSource, EndUser, LoginRequest,
     PasswordAuthenticator, PasswordCheck, PasswordRequest, RequestInfo,
 };
-use sesame_op_sqlx::SqlStore;
 
 use super::credentials::Credentials;
 use super::{LoginState, SESSION_COOKIE, client_ip, cookie};
+use crate::accounts::Accounts;
 use crate::ratelimit::log_name;
 
 /// The authenticator the provider uses: the login-session cookie.
@@ -32,7 +32,7 @@ impl Authenticator for ServerAuth {
         let now = self.0.clock.now();
         let session = self
             .0
-            .store
+            .accounts
             .find_login_session(&token_key(&value), now)
             .await
             .map_err(|e| AuthnError(e.to_string()))?;
@@ -87,7 +87,7 @@ impl Authenticator for ServerAuth {
     async fn logout(&self, parts: &Parts, _user: &EndUser) -> Result<HeaderMap, AuthnError> {
         if let Some(value) = cookie(&parts.headers, SESSION_COOKIE) {
             self.0
-                .store
+                .accounts
                 .delete_login_session(&token_key(&value))
                 .await
                 .map_err(|e| AuthnError(e.to_string()))?;
@@ -100,9 +100,10 @@ impl Authenticator for ServerAuth {
     }
 }
 
-/// Claims from the user table.
+/// Claims from the user table (through the server's users cache: give it
+/// the [`Accounts`] the login pages use, so their writes are seen at once).
 #[derive(Debug, Clone)]
-pub struct UserClaims(pub Arc<SqlStore>);
+pub struct UserClaims(pub Accounts);
 
 #[async_trait]
 impl ClaimsSource for UserClaims {

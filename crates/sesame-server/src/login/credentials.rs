@@ -23,9 +23,9 @@ use std::time::Duration;
 
 use sesame_op::secrets::verify_secret;
 use sesame_op::store::StoreError;
-use sesame_op_sqlx::User;
 
 use super::LoginState;
+use crate::accounts::User;
 use crate::ratelimit::{blocked, limit_key};
 
 /// What checking a username and password found.
@@ -100,7 +100,7 @@ impl LoginState {
         if waiting >= self.limits.queue {
             return Ok(Credentials::Busy);
         }
-        let (user, hash) = match self.store.user_credentials(username).await? {
+        let (user, hash) = match self.accounts.user_credentials(username).await? {
             Some((u, h)) => (Some(u), h),
             None => (None, self.decoy_hash.clone()),
         };

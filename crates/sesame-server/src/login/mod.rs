@@ -11,6 +11,7 @@ use minijinja::Environment;
 use sesame_core::Clock;
 use sesame_op_sqlx::SqlStore;
 
+use crate::accounts::Accounts;
 use crate::ratelimit::{Counters, TrustedProxies};
 
 mod authn;
@@ -77,7 +78,10 @@ pub const CSRF_COOKIE: &str = "sesame_csrf";
 
 /// What the login pages and the authenticator share.
 pub struct LoginState {
+    /// The provider's store (jti, consents, grants, sealing).
     pub(crate) store: Arc<SqlStore>,
+    /// The server's tables: users, login sessions, factors, upstream links.
+    pub(crate) accounts: Accounts,
     pub(crate) issuer: String,
     pub(crate) secure: bool,
     pub(crate) session_ttl: i64,

@@ -12,12 +12,12 @@ use serde_json::{Map, Value, json};
 use sesame_op::Authenticator as _;
 use sesame_op::pages::Page;
 use sesame_op::secrets::token_key;
-use sesame_op_sqlx::LoginSession;
 
 use super::client::{LoginClient, login_client, sign_in_csp};
 use super::credentials::Credentials;
 use super::totp;
 use super::{CSRF_COOKIE, LoginState, SESSION_COOKIE, ServerAuth, client_ip, cookie, csrf_matches};
+use crate::accounts::LoginSession;
 use crate::ratelimit::{blocked, limit_key, log_name};
 
 #[derive(serde::Deserialize)]
@@ -141,7 +141,7 @@ pub(super) async fn expired_login(state: &LoginState, return_to: &str) -> Respon
 async fn step_up_subject(state: &LoginState, headers: &HeaderMap) -> Option<String> {
     let value = cookie(headers, SESSION_COOKIE)?;
     let session = state
-        .store
+        .accounts
         .find_login_session(&token_key(&value), state.clock.now())
         .await
         .ok()??;
@@ -325,12 +325,12 @@ pub(crate) async fn signed_in_again(
         start_session(state, headers, &previous.subject, username, &amr, return_to).await;
     if let Some(key) = key
         && let Err(e) = state
-            .store
+            .accounts
             .set_login_session_auth_time(&key, previous.auth_time)
             .await
     {
         tracing::error!(error = %e, "could not keep the session's auth_time");
-        let _ = state.store.delete_login_session(&key).await;
+        let _ = state.accounts.delete_login_session(&key).await;
         return (StatusCode::SERVICE_UNAVAILABLE, "sign-in is unavailable").into_response();
     }
     r
@@ -366,7 +366,7 @@ pub(super) async fn start_session(
         amr: amr.iter().map(|m| (*m).to_owned()).collect(),
     };
     if let Err(e) = state
-        .store
+        .accounts
         .create_login_session(&token_key(&value), &session)
         .await
     {
@@ -376,7 +376,7 @@ pub(super) async fn start_session(
     }
     // Replace any previous login session of this browser.
     if let Some(old) = cookie(headers, SESSION_COOKIE) {
-        let _ = state.store.delete_login_session(&token_key(&old)).await;
+        let _ = state.accounts.delete_login_session(&token_key(&old)).await;
     }
     tracing::info!(username = %username, amr = %amr.join(" "), "signed in");
     let mut r = StatusCode::SEE_OTHER.into_response();
@@ -425,7 +425,7 @@ pub(crate) async fn post_totp(
     let now = state.clock.now();
     let pending = cookie(&headers, totp::PENDING_COOKIE).map(|v| token_key(&v));
     let subject = match &pending {
-        Some(key) => match state.store.find_pending_login(key, now).await {
+        Some(key) => match state.accounts.find_pending_login(key, now).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(error = %e, "pending login lookup failed");
@@ -493,7 +493,7 @@ pub(crate) async fn post_totp(
     }
     // One pending login, one session: a second request with the same
     // cookie and another good code finds it gone.
-    match state.store.delete_pending_login(&key).await {
+    match state.accounts.delete_pending_login(&key).await {
         Ok(true) => {}
         Ok(false) => return expired_login(&state, &return_to).await,
         Err(e) => {
@@ -502,7 +502,7 @@ pub(crate) async fn post_totp(
         }
     }
     span.record("outcome", "signed_in");
-    let username = match state.store.find_user_by_subject(&subject).await {
+    let username = match state.accounts.find_user_by_subject(&subject).await {
         Ok(Some(u)) => u.username,
         _ => String::new(),
     };
@@ -526,7 +526,7 @@ pub(crate) async fn home(State(state): State<Arc<LoginState>>, parts: Parts) -> 
         .flatten();
     let username = match user {
         Some(u) => state
-            .store
+            .accounts
             .find_user_by_subject(u.subject.as_str())
             .await
             .ok()

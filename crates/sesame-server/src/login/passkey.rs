@@ -13,7 +13,6 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sesame_op::store::GrantStore as _;
-use sesame_op_sqlx::{Passkey, SqlStore};
 use webauthn_rp::bin::{Decode, Encode};
 use webauthn_rp::request::auth::{
     AllowedCredential, AllowedCredentials, AuthenticationVerificationOptions,
@@ -39,6 +38,8 @@ use webauthn_rp::{
     NonDiscoverableAuthentication64, NonDiscoverableAuthenticationServerState, Registration,
     RegistrationServerState,
 };
+
+use crate::accounts::{Accounts, Passkey};
 
 /// The cookie of a sign-in ceremony (path `/login`).
 pub(crate) const AUTH_COOKIE: &str = "sesame_passkey";
@@ -102,12 +103,15 @@ impl Relying {
 
     /// Starts a passwordless sign-in: the options for the browser (JSON)
     /// and the sealed server half for the cookie.
-    pub(crate) fn start_sign_in(&self, store: &SqlStore) -> Result<(String, String), PasskeyError> {
+    pub(crate) fn start_sign_in(
+        &self,
+        accounts: &Accounts,
+    ) -> Result<(String, String), PasskeyError> {
         let (server, client) = DiscoverableCredentialRequestOptions::passkey(&self.rp_id)
             .start_ceremony()
             .map_err(|e| PasskeyError::Refused(e.to_string()))?;
         package(
-            store,
+            accounts,
             serde_json::to_string(&client),
             server.encode(),
             SIGN_IN,
@@ -119,22 +123,22 @@ impl Relying {
     /// that signed, its use recorded.
     pub(crate) async fn finish_sign_in(
         &self,
-        store: &SqlStore,
+        accounts: &Accounts,
         sealed: Option<&str>,
         credential: &str,
         now: i64,
     ) -> Result<Passkey, PasskeyError> {
-        let state = unseal(store, sealed, SIGN_IN)?;
+        let state = unseal(accounts, sealed, SIGN_IN)?;
         let server = DiscoverableAuthenticationServerState::decode(state.as_slice())
             .map_err(|_| PasskeyError::NoCeremony)?;
         let response: DiscoverableAuthentication64 =
             parse::<DiscoverableAuthenticationRelaxed64>(credential)?.0;
-        let stored = Stored::load(store, response.raw_id().into_inner()).await?;
+        let stored = Stored::load(accounts, response.raw_id().into_inner()).await?;
         let challenge = server.sent_challenge();
         let verified =
             self.verified(&stored, |rp, cred, o| server.verify(rp, &response, cred, o))?;
         stored
-            .spend_and_record(store, challenge, verified, now)
+            .spend_and_record(accounts, challenge, verified, now)
             .await
     }
 
@@ -168,12 +172,12 @@ impl Relying {
     /// listing only their passkeys, sealed for that pending login.
     pub(crate) async fn start_second_factor(
         &self,
-        store: &SqlStore,
+        accounts: &Accounts,
         subject: &str,
         pending: &str,
     ) -> Result<(String, String), PasskeyError> {
         let mut allowed = AllowedCredentials::new();
-        for p in store.passkeys_of(subject).await? {
+        for p in accounts.passkeys_of(subject).await? {
             let Ok(id) = CredentialId::<&[u8]>::decode(p.credential_id.as_slice()) else {
                 continue;
             };
@@ -192,7 +196,7 @@ impl Relying {
             .map_err(|e| PasskeyError::Refused(e.to_string()))?;
         let context = second_context(pending);
         package(
-            store,
+            accounts,
             serde_json::to_string(&client),
             server.encode(),
             &context,
@@ -203,19 +207,19 @@ impl Relying {
     /// `subject`'s.
     pub(crate) async fn finish_second_factor(
         &self,
-        store: &SqlStore,
+        accounts: &Accounts,
         subject: &str,
         pending: &str,
         sealed: Option<&str>,
         credential: &str,
         now: i64,
     ) -> Result<Passkey, PasskeyError> {
-        let state = unseal(store, sealed, &second_context(pending))?;
+        let state = unseal(accounts, sealed, &second_context(pending))?;
         let server = NonDiscoverableAuthenticationServerState::decode(state.as_slice())
             .map_err(|_| PasskeyError::NoCeremony)?;
         let response: NonDiscoverableAuthentication64 =
             parse::<NonDiscoverableAuthenticationRelaxed64>(credential)?.0;
-        let stored = Stored::load(store, response.raw_id().into_inner()).await?;
+        let stored = Stored::load(accounts, response.raw_id().into_inner()).await?;
         if stored.passkey.subject != subject {
             return Err(PasskeyError::UnknownCredential);
         }
@@ -223,7 +227,7 @@ impl Relying {
         let verified =
             self.verified(&stored, |rp, cred, o| server.verify(rp, &response, cred, o))?;
         stored
-            .spend_and_record(store, challenge, verified, now)
+            .spend_and_record(accounts, challenge, verified, now)
             .await
     }
 
@@ -232,17 +236,19 @@ impl Relying {
     /// sealed server half, bound to `subject`.
     pub(crate) async fn start_registration(
         &self,
-        store: &SqlStore,
+        accounts: &Accounts,
         subject: &str,
         username: &str,
     ) -> Result<(String, String), PasskeyError> {
         let fresh = UserHandle64::new();
-        let handle = store.webauthn_user_handle(subject, fresh.as_ref()).await?;
+        let handle = accounts
+            .webauthn_user_handle(subject, fresh.as_ref())
+            .await?;
         let handle = <[u8; 64]>::try_from(handle.as_slice())
             .map_err(|_| PasskeyError::Refused("stored user handle is not 64 bytes".into()))?;
         let handle =
             UserHandle64::decode(handle).map_err(|e| PasskeyError::Refused(format!("{e:?}")))?;
-        let exclude = store
+        let exclude = accounts
             .passkeys_of(subject)
             .await?
             .into_iter()
@@ -279,7 +285,7 @@ impl Relying {
             .map_err(|e| PasskeyError::Refused(e.to_string()))?;
         let context = reg_context(subject);
         package(
-            store,
+            accounts,
             serde_json::to_string(&client),
             server.encode(),
             &context,
@@ -289,14 +295,14 @@ impl Relying {
     /// Finishes registering a passkey for `subject` named `name`.
     pub(crate) async fn finish_registration(
         &self,
-        store: &SqlStore,
+        accounts: &Accounts,
         subject: &str,
         sealed: Option<&str>,
         credential: &str,
         name: &str,
         now: i64,
     ) -> Result<Passkey, PasskeyError> {
-        let state = unseal(store, sealed, &reg_context(subject))?;
+        let state = unseal(accounts, sealed, &reg_context(subject))?;
         let server = RegistrationServerState::<64>::decode(state.as_slice())
             .map_err(|_| PasskeyError::NoCeremony)?;
         let registration: Registration = parse::<RegistrationRelaxed>(credential)?.0;
@@ -309,7 +315,7 @@ impl Relying {
         let registered = server
             .verify(&self.rp_id, &registration, &options)
             .map_err(|e| PasskeyError::Refused(e.to_string()))?;
-        spend(store, &challenge_key(challenge), now + CEREMONY_SECONDS).await?;
+        spend(accounts, &challenge_key(challenge), now + CEREMONY_SECONDS).await?;
         let (id, _, _, static_state, dynamic_state, _) = registered.into_parts();
         let static_state = static_state
             .encode()
@@ -326,7 +332,7 @@ impl Relying {
             created_at: now,
             last_used_at: None,
         };
-        if !store.add_passkey(&passkey).await? {
+        if !accounts.add_passkey(&passkey).await? {
             return Err(PasskeyError::Duplicate);
         }
         Ok(passkey)
@@ -346,12 +352,12 @@ struct Stored {
 
 impl Stored {
     /// The passkey `raw_id` and its owner's user handle.
-    async fn load(store: &SqlStore, raw_id: &[u8]) -> Result<Self, PasskeyError> {
-        let passkey = store
+    async fn load(accounts: &Accounts, raw_id: &[u8]) -> Result<Self, PasskeyError> {
+        let passkey = accounts
             .find_passkey(raw_id)
             .await?
             .ok_or(PasskeyError::UnknownCredential)?;
-        let handle = store
+        let handle = accounts
             .find_webauthn_user_handle(&passkey.subject)
             .await?
             .and_then(|h| <[u8; 64]>::try_from(h.as_slice()).ok())
@@ -391,17 +397,17 @@ impl Stored {
     /// and records the use (the new dynamic state when it changed, the time).
     async fn spend_and_record(
         self,
-        store: &SqlStore,
+        accounts: &Accounts,
         challenge: SentChallenge,
         (dynamic_state, changed): (DynamicState, bool),
         now: i64,
     ) -> Result<Passkey, PasskeyError> {
-        spend(store, &challenge_key(challenge), now + CEREMONY_SECONDS).await?;
+        spend(accounts, &challenge_key(challenge), now + CEREMONY_SECONDS).await?;
         let new_state = dynamic_state
             .encode()
             .map_err(|e| PasskeyError::Refused(e.to_string()))?;
         let mut passkey = self.passkey;
-        let recorded = store
+        let recorded = accounts
             .passkey_used(
                 &passkey.credential_id,
                 &passkey.dynamic_state,
@@ -425,21 +431,27 @@ const SIGN_IN: &str = "passkey:sign-in";
 /// The options for the browser (JSON) and the server half of a started
 /// ceremony (its encoding) sealed for `context`.
 fn package<E: std::fmt::Display>(
-    store: &SqlStore,
+    accounts: &Accounts,
     options: Result<String, serde_json::Error>,
     state: Result<Vec<u8>, E>,
     context: &str,
 ) -> Result<(String, String), PasskeyError> {
     let options = options.map_err(|e| PasskeyError::Malformed(e.to_string()))?;
     let state = state.map_err(|e| PasskeyError::Refused(e.to_string()))?;
-    let sealed = store.seal_value(&URL_SAFE_NO_PAD.encode(state), context)?;
+    let sealed = accounts
+        .store()
+        .seal_value(&URL_SAFE_NO_PAD.encode(state), context)?;
     Ok((options, sealed))
 }
 
 /// The server half of a ceremony from its cookie, sealed for `context`.
-fn unseal(store: &SqlStore, sealed: Option<&str>, context: &str) -> Result<Vec<u8>, PasskeyError> {
+fn unseal(
+    accounts: &Accounts,
+    sealed: Option<&str>,
+    context: &str,
+) -> Result<Vec<u8>, PasskeyError> {
     sealed
-        .and_then(|s| store.open_value(s, context))
+        .and_then(|s| accounts.store().open_value(s, context))
         .and_then(|s| URL_SAFE_NO_PAD.decode(s).ok())
         .ok_or(PasskeyError::NoCeremony)
 }
@@ -465,8 +477,8 @@ fn challenge_key(challenge: SentChallenge) -> String {
 }
 
 /// Spends a ceremony's challenge once, across instances.
-async fn spend(store: &SqlStore, key: &str, expires_at: i64) -> Result<(), PasskeyError> {
-    if store.remember_jti(key, expires_at).await? {
+async fn spend(accounts: &Accounts, key: &str, expires_at: i64) -> Result<(), PasskeyError> {
+    if accounts.store().remember_jti(key, expires_at).await? {
         Ok(())
     } else {
         Err(PasskeyError::Replayed)

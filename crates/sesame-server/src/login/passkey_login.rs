@@ -74,7 +74,7 @@ pub(crate) async fn passkey_options(
         Ok(rp) => rp,
         Err(r) => return *r,
     };
-    options_answer(&state, rp.start_sign_in(&state.store))
+    options_answer(&state, rp.start_sign_in(&state.accounts))
 }
 
 /// `POST /login/passkey`: `credential`, `csrf_token`, `return_to`.
@@ -106,7 +106,7 @@ pub(crate) async fn post_passkey(
     let sealed = cookie(&headers, passkey::AUTH_COOKIE);
     let now = state.clock.now();
     let checked = rp
-        .finish_sign_in(&state.store, sealed.as_deref(), field("credential"), now)
+        .finish_sign_in(&state.accounts, sealed.as_deref(), field("credential"), now)
         .await;
     let key = match checked {
         Ok(key) => key,
@@ -130,7 +130,7 @@ pub(crate) async fn post_passkey(
             return login_error(&state, StatusCode::UNAUTHORIZED, &return_to, message).await;
         }
     };
-    let username = match state.store.find_user_by_subject(&key.subject).await {
+    let username = match state.accounts.find_user_by_subject(&key.subject).await {
         Ok(Some(u)) => u.username,
         Ok(None) => {
             return login_error(
@@ -165,7 +165,7 @@ async fn pending_login(
         return Ok(None);
     };
     match state
-        .store
+        .accounts
         .find_pending_login(&key, state.clock.now())
         .await
     {
@@ -196,7 +196,8 @@ pub(crate) async fn second_options(
     };
     options_answer(
         &state,
-        rp.start_second_factor(&state.store, &subject, &key).await,
+        rp.start_second_factor(&state.accounts, &subject, &key)
+            .await,
     )
 }
 
@@ -233,7 +234,7 @@ pub(crate) async fn post_second(
     let now = state.clock.now();
     let checked = rp
         .finish_second_factor(
-            &state.store,
+            &state.accounts,
             &subject,
             &key,
             sealed.as_deref(),
@@ -264,7 +265,7 @@ pub(crate) async fn post_second(
             .await;
         }
     };
-    match state.store.delete_pending_login(&key).await {
+    match state.accounts.delete_pending_login(&key).await {
         Ok(true) => {}
         Ok(false) => return super::pages::expired_login(&state, &return_to).await,
         Err(e) => {
@@ -273,7 +274,7 @@ pub(crate) async fn post_second(
         }
     }
     span.record("outcome", "signed_in");
-    let username = match state.store.find_user_by_subject(&subject).await {
+    let username = match state.accounts.find_user_by_subject(&subject).await {
         Ok(Some(u)) => u.username,
         _ => String::new(),
     };

@@ -23,11 +23,11 @@ use serde_json::json;
 use sesame_op::pages::Page;
 use sesame_op::secrets::token_key;
 use sesame_op::store::StoreError;
-use sesame_op_sqlx::SqlStore;
 use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, Secret, TOTP};
 
 use super::{CSRF_COOKIE, LoginState};
+use crate::accounts::Accounts;
 
 /// The pending login's cookie (path `/login`).
 pub(crate) const PENDING_COOKIE: &str = "sesame_mfa";
@@ -163,19 +163,19 @@ pub(crate) fn step_of(secret: &str, code: &str, now: i64) -> Option<i64> {
 /// Enrols `subject` (`username` names it in the authenticator app) with a
 /// new secret and recovery codes, replacing an earlier enrolment.
 pub(crate) async fn enrol(
-    store: &SqlStore,
+    accounts: &Accounts,
     issuer: &str,
     subject: &str,
     username: &str,
     now: i64,
 ) -> Result<Enrolment, EnrolError> {
-    enrol_with(store, issuer, subject, username, new_secret()?, now).await
+    enrol_with(accounts, issuer, subject, username, new_secret()?, now).await
 }
 
 /// Enrols `subject` with `secret` (base32) and new recovery codes,
 /// replacing an earlier enrolment.
 pub(crate) async fn enrol_with(
-    store: &SqlStore,
+    accounts: &Accounts,
     issuer: &str,
     subject: &str,
     username: &str,
@@ -185,7 +185,7 @@ pub(crate) async fn enrol_with(
     let otpauth_uri = otpauth_uri(&secret, issuer, username)?;
     let codes = recovery_codes()?;
     let keys: Vec<String> = codes.iter().map(|c| recovery_key(c)).collect();
-    store.enrol_totp(subject, &secret, &keys, now).await?;
+    accounts.enrol_totp(subject, &secret, &keys, now).await?;
     Ok(Enrolment {
         otpauth_uri,
         secret,
@@ -227,19 +227,19 @@ pub(super) async fn check_code(
 ) -> Result<Checked, StoreError> {
     let code = code.trim();
     if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
-        let Some(secret) = state.store.totp_secret(subject).await? else {
+        let Some(secret) = state.accounts.totp_secret(subject).await? else {
             return Ok(Checked::Refused);
         };
         let Ok(totp) = totp_of(&secret, &state.issuer, "") else {
             return Ok(Checked::Refused);
         };
         return Ok(match matching_step(&totp, code, now) {
-            Some(step) if state.store.spend_totp_step(subject, step).await? => Checked::Accepted,
+            Some(step) if state.accounts.spend_totp_step(subject, step).await? => Checked::Accepted,
             _ => Checked::Refused,
         });
     }
     let accepted = state
-        .store
+        .accounts
         .spend_recovery_code(subject, &recovery_key(code), now)
         .await?;
     Ok(if accepted {
@@ -265,9 +265,9 @@ impl Factors {
 
     /// `subject`'s factors.
     pub(crate) async fn of(state: &LoginState, subject: &str) -> Result<Self, StoreError> {
-        let totp = state.store.totp_secret(subject).await?.is_some();
+        let totp = state.accounts.totp_secret(subject).await?.is_some();
         let passkey = super::passkey::Relying::of(&state.issuer).is_some()
-            && !state.store.passkeys_of(subject).await?.is_empty();
+            && !state.accounts.passkeys_of(subject).await?.is_empty();
         Ok(Self { totp, passkey })
     }
 }
@@ -343,7 +343,7 @@ pub(crate) async fn second_step(state: &LoginState, subject: &str, return_to: &s
     };
     let now = state.clock.now();
     if let Err(e) = state
-        .store
+        .accounts
         .create_pending_login(&token_key(&value), subject, now + PENDING_TTL)
         .await
     {

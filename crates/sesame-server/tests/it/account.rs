@@ -18,7 +18,7 @@ const REDIRECT: &str = "https://rp.example/cb";
 struct Op {
     base: String,
     clock: TestClock,
-    store: Arc<sesame_op_sqlx::SqlStore>,
+    accounts: sesame_server::accounts::Accounts,
     client: (String, String),
     _stop: tokio::sync::oneshot::Sender<()>,
     _dir: TempDir,
@@ -71,6 +71,7 @@ async fn op() -> Op {
         sesame_server::server::build_with(&config, Arc::clone(&store), Arc::new(clock.clone()))
             .await
             .unwrap();
+    let accounts = built.accounts.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(sesame_server::server::serve(built, listener, async move {
         let _ = rx.await;
@@ -79,7 +80,7 @@ async fn op() -> Op {
     Op {
         base,
         clock,
-        store,
+        accounts,
         client,
         _stop: tx,
         _dir: dir,
@@ -126,7 +127,12 @@ async fn at_account(op: &Op, b: &reqwest::Client) -> bool {
 }
 
 async fn subject(op: &Op, username: &str) -> String {
-    op.store.find_user(username).await.unwrap().unwrap().subject
+    op.accounts
+        .find_user(username)
+        .await
+        .unwrap()
+        .unwrap()
+        .subject
 }
 
 #[tokio::test]
@@ -299,7 +305,7 @@ async fn totp_set_up_keeps_nothing_until_a_right_code_which_then_is_spent() {
         .unwrap()
         .to_owned();
     assert!(
-        op.store.totp_secret(&alice).await.unwrap().is_none(),
+        op.accounts.totp_secret(&alice).await.unwrap().is_none(),
         "not before a code"
     );
     let r = post(
@@ -310,7 +316,7 @@ async fn totp_set_up_keeps_nothing_until_a_right_code_which_then_is_spent() {
     )
     .await;
     assert_eq!(r.status(), 400, "a wrong code");
-    assert!(op.store.totp_secret(&alice).await.unwrap().is_none());
+    assert!(op.accounts.totp_secret(&alice).await.unwrap().is_none());
 
     // Bob posting Alice's set-up (her cookie copied over) enrols nobody.
     let (bob, bob_csrf) = crate::passkeys::raw_account(&op.base, "bob").await;
@@ -325,7 +331,13 @@ async fn totp_set_up_keeps_nothing_until_a_right_code_which_then_is_spent() {
     assert_eq!(r.status(), 400, "Alice's secret does not open for Bob");
     assert!(r.text().await.unwrap().contains("The set-up expired"));
     let bob_subject = subject(&op, "bob").await;
-    assert!(op.store.totp_secret(&bob_subject).await.unwrap().is_none());
+    assert!(
+        op.accounts
+            .totp_secret(&bob_subject)
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     let r = post(
         &op,
@@ -339,7 +351,7 @@ async fn totp_set_up_keeps_nothing_until_a_right_code_which_then_is_spent() {
     assert!(html.contains("Your recovery codes"), "{html}");
     assert_eq!(html.matches("<li>").count(), 10);
     assert_eq!(
-        op.store.totp_secret(&alice).await.unwrap().as_deref(),
+        op.accounts.totp_secret(&alice).await.unwrap().as_deref(),
         Some(secret.as_str())
     );
 

@@ -36,6 +36,7 @@ mod password_grant;
 mod rate_limits;
 mod registration;
 mod serve;
+mod storage;
 mod totp;
 mod upstream;
 mod upstream_faults;

@@ -34,10 +34,11 @@ async fn start(dir: &TempDir, edit: impl FnOnce(&mut Config)) -> Legacy {
     };
     edit(&mut config);
     let store = sesame_server::store::open(&config).await.unwrap();
+    let accounts = sesame_server::store::accounts(&config, &store);
     let hash = sesame_op::secrets::hash_password("alice-password").unwrap();
-    let subject = match store.add_user("alice", &hash, None, None, 0).await {
+    let subject = match accounts.add_user("alice", &hash, None, None, 0).await {
         Ok(u) => u.subject,
-        Err(_) => store.find_user("alice").await.unwrap().unwrap().subject,
+        Err(_) => accounts.find_user("alice").await.unwrap().unwrap().subject,
     };
     let registered = admin::add_client(
         &store,

@@ -25,7 +25,10 @@ pub(crate) async fn prepare(db: &str) -> (String, String) {
     };
     let store = sesame_server::store::open(&config).await.unwrap();
     let hash = sesame_op::secrets::hash_password("alice-password").unwrap();
-    store.add_user("alice", &hash, None, None, 0).await.unwrap();
+    sesame_server::store::accounts(&config, &store)
+        .add_user("alice", &hash, None, None, 0)
+        .await
+        .unwrap();
     let client = admin::add_client(
         &store,
         &NewClient {
@@ -316,7 +319,8 @@ async fn limits_hold_across_instances_and_restarts_in_redis() {
     })
     .await
     .unwrap();
-    assert_eq!(store.rate_counters(&["x"]).await.unwrap()[0].count, 0);
+    let counters = sesame_server::ratelimit::Counters::Sql(std::sync::Arc::new(store.clone()));
+    assert_eq!(counters.read(&["x"]).await.unwrap()[0].count, 0);
     store.close().await;
     // A restart of B keeps them.
     drop(b_process);

@@ -32,7 +32,7 @@ pub(super) async fn remember(
     }
     let expires_at = state.clock.now() + state.session_ttl;
     if let Err(e) = state
-        .store
+        .accounts
         .save_upstream_session(session_key, &entry.config.name, id_token, expires_at)
         .await
     {
@@ -65,7 +65,7 @@ pub(crate) async fn after_end_session(
         return response;
     };
     match state
-        .store
+        .accounts
         .take_upstream_session(&key, state.clock.now())
         .await
     {
@@ -106,7 +106,7 @@ async fn to_upstream(
     };
     let expires_at = state.clock.now() + LOGIN_TTL;
     if let Err(e) = state
-        .store
+        .accounts
         .save_upstream_logout(&token_key(&logout_state), &then, expires_at)
         .await
     {
@@ -145,7 +145,7 @@ pub(crate) async fn logged_out(
 ) -> Response {
     let then = match q.get("state") {
         Some(s) => state
-            .store
+            .accounts
             .take_upstream_logout(&token_key(s), state.clock.now())
             .await
             .ok()

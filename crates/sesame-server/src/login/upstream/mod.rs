@@ -25,13 +25,13 @@ use axum::response::{IntoResponse, Response};
 use axum_login::AuthnBackend as _;
 use serde_json::Value;
 use sesame_op::secrets::token_key;
-use sesame_op_sqlx::UpstreamLogin;
 use sesame_rp::{OidcClient, OidcCredentials, SesameBackend};
 use subtle::ConstantTimeEq;
 use tokio::sync::OnceCell;
 
 use super::pages::{login_error, start_session};
 use super::{LoginState, SESSION_COOKIE, client_ip, cookie};
+use crate::accounts::UpstreamLogin;
 use crate::config::Upstream;
 use crate::ratelimit::{blocked, limit_key};
 
@@ -203,7 +203,7 @@ fn refused(status: StatusCode, message: &str) -> Response {
 async fn signed_in_subject(state: &LoginState, headers: &HeaderMap) -> Option<String> {
     let value = cookie(headers, SESSION_COOKIE)?;
     state
-        .store
+        .accounts
         .find_login_session(&token_key(&value), state.clock.now())
         .await
         .ok()
@@ -334,7 +334,7 @@ async fn begin(
         expires_at: state.clock.now() + LOGIN_TTL,
     };
     state
-        .store
+        .accounts
         .save_upstream_login(&token_key(&state_param), &login)
         .await
         .map_err(|e| e.to_string())?;
@@ -360,7 +360,7 @@ fn backend(
     SesameBackend::new(
         client,
         users::UpstreamUsers {
-            store: Arc::clone(&state.store),
+            accounts: state.accounts.clone(),
             upstream: entry.config.clone(),
             link,
             now: state.clock.now(),
@@ -420,7 +420,7 @@ pub(crate) async fn callback(
         return expired("no_state").await;
     };
     let taken = match state
-        .store
+        .accounts
         .take_upstream_login(&token_key(state_param), state.clock.now())
         .await
     {
@@ -502,7 +502,7 @@ async fn finish(
     let return_to = state
         .safe_return_to(user.next.as_deref().unwrap_or("/"))
         .to_owned();
-    let username = match state.store.find_user_by_subject(&user.user_id).await {
+    let username = match state.accounts.find_user_by_subject(&user.user_id).await {
         Ok(Some(u)) => u.username,
         _ => String::new(),
     };

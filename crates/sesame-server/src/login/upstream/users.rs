@@ -3,19 +3,17 @@
 //! first use, or linked to the account that started the login signed in —
 //! never found by email.
 
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use serde_json::Value;
 use sesame_core::UnixTime;
-use sesame_op_sqlx::{SqlStore, UpstreamLink, UserError};
 use sesame_rp::{LoginClaims, Users, UsersError};
 
+use crate::accounts::{Accounts, UpstreamLink, UserError};
 use crate::config::Upstream;
 
 /// One callback's view of the local users.
 pub(super) struct UpstreamUsers {
-    pub(super) store: Arc<SqlStore>,
+    pub(super) accounts: Accounts,
     pub(super) upstream: Upstream,
     /// The signed-in account that asked to link (`?link=1`).
     pub(super) link: Option<String>,
@@ -87,7 +85,7 @@ impl UpstreamUsers {
             return Ok(());
         };
         let Some(user) = self
-            .store
+            .accounts
             .find_user_by_subject(subject)
             .await
             .map_err(users_error)?
@@ -95,7 +93,7 @@ impl UpstreamUsers {
             return Ok(());
         };
         if user.groups != groups {
-            self.store
+            self.accounts
                 .set_user_attributes(&user.username, &groups, &user.claims)
                 .await
                 .map_err(users_error)?;
@@ -121,7 +119,7 @@ impl UpstreamUsers {
                 format!("{base}-{n}")
             };
             match self
-                .store
+                .accounts
                 .add_user(&username, &hash, email, name, self.now)
                 .await
             {
@@ -132,7 +130,7 @@ impl UpstreamUsers {
         }
         let suffix = sesame_core::random::token().map_err(users_error)?;
         let username = format!("{base}-{}", &suffix[..8.min(suffix.len())]);
-        self.store
+        self.accounts
             .add_user(&username, &hash, email, name, self.now)
             .await
             .map(|u| u.subject)
@@ -144,7 +142,7 @@ impl UpstreamUsers {
 impl Users for UpstreamUsers {
     async fn find(&self, issuer: &str, subject: &str) -> Result<Option<String>, UsersError> {
         let Some(local) = self
-            .store
+            .accounts
             .find_upstream_link(issuer, subject)
             .await
             .map_err(users_error)?
@@ -152,14 +150,14 @@ impl Users for UpstreamUsers {
             return Ok(None);
         };
         let exists = self
-            .store
+            .accounts
             .find_user_by_subject(&local)
             .await
             .map_err(users_error)?
             .is_some();
         if !exists {
             // The account was removed: the link goes with it.
-            self.store
+            self.accounts
                 .remove_upstream_link(issuer, subject)
                 .await
                 .map_err(users_error)?;
@@ -178,7 +176,7 @@ impl Users for UpstreamUsers {
             Some(s) => {
                 // The account that asked may have been removed since.
                 let exists = self
-                    .store
+                    .accounts
                     .find_user_by_subject(s)
                     .await
                     .map_err(users_error)?
@@ -191,7 +189,7 @@ impl Users for UpstreamUsers {
             None => self.new_account(login).await?,
         };
         let added = self
-            .store
+            .accounts
             .add_upstream_link(&UpstreamLink {
                 upstream: self.upstream.name.clone(),
                 issuer: login.issuer.clone(),

@@ -2,9 +2,11 @@
 //! sealed and taken once (also when two callbacks race), expiry, links by
 //! (issuer, sub), upstream sessions and logouts — on SQLite and PostgreSQL.
 
-use sesame_op_sqlx::{EncryptionKey, SqlStore, UpstreamLink, UpstreamLogin};
+use sesame_op_sqlx::EncryptionKey;
+use sesame_server::accounts::{Accounts, UpstreamLink, UpstreamLogin};
 
-use crate::support::*;
+use super::{open, raw, sqlite_file};
+use crate::support::{PgSchema, pg_url};
 
 fn login(data: &str, expires_at: i64) -> UpstreamLogin {
     UpstreamLogin {
@@ -16,14 +18,14 @@ fn login(data: &str, expires_at: i64) -> UpstreamLogin {
     }
 }
 
-async fn exercise(store: &SqlStore, url: &str) {
+async fn exercise(accounts: &Accounts, url: &str) {
     let key = format!("state-{}", sesame_core::random::token().unwrap());
-    store
+    accounts
         .save_upstream_login(&key, &login("{\"verifier\":\"SECRET-VERIFIER\"}", 100))
         .await
         .unwrap();
     // Sealed at rest.
-    let rows = crate::client_secrets::raw(
+    let rows = raw(
         url,
         "SELECT data, CAST(NULL AS TEXT) FROM sesame_upstream_logins WHERE state_key = $1",
         &[Some(key.as_str())],
@@ -33,26 +35,26 @@ async fn exercise(store: &SqlStore, url: &str) {
     assert!(!rows[0].0.contains("SECRET-VERIFIER"), "{rows:?}");
     // Two callbacks at once: one gets it, and only once.
     let (a, b) = tokio::join!(
-        store.take_upstream_login(&key, 50),
-        store.take_upstream_login(&key, 50)
+        accounts.take_upstream_login(&key, 50),
+        accounts.take_upstream_login(&key, 50)
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert!(a.is_some() ^ b.is_some(), "taken once");
     let taken = a.or(b).unwrap();
     assert_eq!(taken, login("{\"verifier\":\"SECRET-VERIFIER\"}", 100));
-    assert_eq!(store.take_upstream_login(&key, 50).await.unwrap(), None);
+    assert_eq!(accounts.take_upstream_login(&key, 50).await.unwrap(), None);
     // Expired: taken (gone) but not returned; the sweep removes the rest.
-    store
+    accounts
         .save_upstream_login(&key, &login("x", 100))
         .await
         .unwrap();
-    assert_eq!(store.take_upstream_login(&key, 100).await.unwrap(), None);
-    assert_eq!(store.take_upstream_login(&key, 10).await.unwrap(), None);
-    store
+    assert_eq!(accounts.take_upstream_login(&key, 100).await.unwrap(), None);
+    assert_eq!(accounts.take_upstream_login(&key, 10).await.unwrap(), None);
+    accounts
         .save_upstream_login(&key, &login("x", 100))
         .await
         .unwrap();
-    assert_eq!(store.sweep_upstream_logins(100).await.unwrap(), 1);
+    assert_eq!(accounts.sweep_upstream_logins(100).await.unwrap(), 1);
 
     // Links: one local account per (issuer, sub), never two.
     let issuer = format!(
@@ -66,28 +68,31 @@ async fn exercise(store: &SqlStore, url: &str) {
         subject: subject.into(),
         created_at: 5,
     };
-    assert_eq!(store.find_upstream_link(&issuer, "u1").await.unwrap(), None);
+    assert_eq!(
+        accounts.find_upstream_link(&issuer, "u1").await.unwrap(),
+        None
+    );
     assert!(
-        store
+        accounts
             .add_upstream_link(&link("u1", "local-a"))
             .await
             .unwrap()
     );
     assert!(
-        !store
+        !accounts
             .add_upstream_link(&link("u1", "local-b"))
             .await
             .unwrap(),
         "already linked"
     );
     assert!(
-        store
+        accounts
             .add_upstream_link(&link("u2", "local-a"))
             .await
             .unwrap()
     );
     assert_eq!(
-        store
+        accounts
             .find_upstream_link(&issuer, "u1")
             .await
             .unwrap()
@@ -95,26 +100,26 @@ async fn exercise(store: &SqlStore, url: &str) {
         Some("local-a")
     );
     assert_eq!(
-        store
+        accounts
             .find_upstream_link("https://other.example", "u1")
             .await
             .unwrap(),
         None
     );
-    assert_eq!(store.upstream_links("local-a").await.unwrap().len(), 2);
-    assert!(store.remove_upstream_link(&issuer, "u1").await.unwrap());
-    assert!(!store.remove_upstream_link(&issuer, "u1").await.unwrap());
+    assert_eq!(accounts.upstream_links("local-a").await.unwrap().len(), 2);
+    assert!(accounts.remove_upstream_link(&issuer, "u1").await.unwrap());
+    assert!(!accounts.remove_upstream_link(&issuer, "u1").await.unwrap());
     assert_eq!(
-        store.upstream_links("local-a").await.unwrap(),
+        accounts.upstream_links("local-a").await.unwrap(),
         vec![link("u2", "local-a")]
     );
 
     // Upstream sessions (sealed ID token) and logouts: taken once, expiring.
-    store
+    accounts
         .save_upstream_session(&key, "corp", "ID.TOKEN.SECRET", 100)
         .await
         .unwrap();
-    let rows = crate::client_secrets::raw(
+    let rows = raw(
         url,
         "SELECT id_token, CAST(NULL AS TEXT) FROM sesame_upstream_sessions WHERE session_key = $1",
         &[Some(key.as_str())],
@@ -122,47 +127,46 @@ async fn exercise(store: &SqlStore, url: &str) {
     .await;
     assert!(!rows[0].0.contains("ID.TOKEN.SECRET"), "{rows:?}");
     assert_eq!(
-        store.take_upstream_session(&key, 50).await.unwrap(),
+        accounts.take_upstream_session(&key, 50).await.unwrap(),
         Some(("corp".into(), "ID.TOKEN.SECRET".into()))
     );
-    assert_eq!(store.take_upstream_session(&key, 50).await.unwrap(), None);
-    store
+    assert_eq!(
+        accounts.take_upstream_session(&key, 50).await.unwrap(),
+        None
+    );
+    accounts
         .save_upstream_logout(&key, "https://app.example/bye", 100)
         .await
         .unwrap();
     assert_eq!(
-        store.take_upstream_logout(&key, 100).await.unwrap(),
+        accounts.take_upstream_logout(&key, 100).await.unwrap(),
         None,
         "expired"
     );
-    store
+    accounts
         .save_upstream_logout(&key, "https://app.example/bye", 100)
         .await
         .unwrap();
     assert_eq!(
-        store
+        accounts
             .take_upstream_logout(&key, 50)
             .await
             .unwrap()
             .as_deref(),
         Some("https://app.example/bye")
     );
-    assert_eq!(store.take_upstream_logout(&key, 50).await.unwrap(), None);
-    store
+    assert_eq!(accounts.take_upstream_logout(&key, 50).await.unwrap(), None);
+    accounts
         .save_upstream_session(&key, "corp", "t", 100)
         .await
         .unwrap();
-    assert_eq!(store.sweep_upstream_sessions(100).await.unwrap(), 1);
+    assert_eq!(accounts.sweep_upstream_sessions(100).await.unwrap(), 1);
 }
 
 #[tokio::test]
 async fn upstream_storage_on_sqlite() {
-    let dir = tempdir::Dir::new();
-    let url = format!("sqlite://{}/sesame.db", dir.path());
-    let store = SqlStore::connect(&url, EncryptionKey::generate().unwrap())
-        .await
-        .unwrap();
-    exercise(&store, &url).await;
+    let (_store, accounts, _dir, url) = sqlite_file().await;
+    exercise(&accounts, &url).await;
 }
 
 #[tokio::test]
@@ -170,11 +174,9 @@ async fn upstream_storage_on_postgres() {
     let Some(base) = pg_url("upstream_storage_on_postgres") else {
         return;
     };
-    let url = fresh_schema(&base).await;
-    let store = SqlStore::connect(&url, EncryptionKey::generate().unwrap())
-        .await
-        .unwrap();
-    exercise(&store, &url).await;
+    let schema = PgSchema::new(&base).await;
+    let (store, accounts) = open(&schema.url, EncryptionKey::generate().unwrap()).await;
+    exercise(&accounts, &schema.url).await;
     store.close().await;
-    drop_schema(&base, &url).await;
+    schema.drop_now().await;
 }

@@ -1,13 +1,14 @@
 //! The server's passkeys (WebAuthn credentials): each user's WebAuthn user
 //! handle and their credentials, public data only (see the migration).
-//! The ceremony itself lives in `sesame-server`; this stores its results.
+//! The ceremony itself lives in `login/passkey.rs`; this stores its results.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sesame_core::UnixTime;
 use sesame_op::store::{StoreError, StoreResult};
+use sesame_op_sqlx::{Arg, Cell, Col};
 
-use crate::store::{Arg, Cell, Col, SqlStore};
+use super::Accounts;
 
 /// A registered passkey, as stored.
 #[derive(Clone, PartialEq, Eq)]
@@ -75,7 +76,7 @@ fn passkey_of(row: Vec<Cell>) -> Option<Passkey> {
     })
 }
 
-impl SqlStore {
+impl Accounts {
     /// `subject`'s WebAuthn user handle, made (from `fresh`, 64 random bytes)
     /// and kept on first use.
     ///
@@ -83,16 +84,16 @@ impl SqlStore {
     /// When the storage fails.
     pub async fn webauthn_user_handle(&self, subject: &str, fresh: &[u8]) -> StoreResult<Vec<u8>> {
         let select = "SELECT user_handle FROM sesame_webauthn_users WHERE subject = $1";
-        if let Some(found) = self.one_text(select, &[Arg::Text(subject)]).await? {
+        if let Some(found) = self.store.one_text(select, &[Arg::Text(subject)]).await? {
             return URL_SAFE_NO_PAD.decode(found).map_err(StoreError::new);
         }
-        self.exec(
+        self.store.exec(
             "INSERT INTO sesame_webauthn_users (subject, user_handle) VALUES ($1, $2) ON CONFLICT (subject) DO NOTHING",
             &[Arg::Text(subject), Arg::Text(&URL_SAFE_NO_PAD.encode(fresh))],
         )
         .await?;
         // Another request may have made it first: read back whichever won.
-        let found = self.one_text(select, &[Arg::Text(subject)]).await?;
+        let found = self.store.one_text(select, &[Arg::Text(subject)]).await?;
         let found =
             found.ok_or_else(|| StoreError::new(std::io::Error::other("user handle vanished")))?;
         URL_SAFE_NO_PAD.decode(found).map_err(StoreError::new)
@@ -104,6 +105,7 @@ impl SqlStore {
     /// When the storage fails.
     pub async fn find_webauthn_user_handle(&self, subject: &str) -> StoreResult<Option<Vec<u8>>> {
         let found = self
+            .store
             .one_text(
                 "SELECT user_handle FROM sesame_webauthn_users WHERE subject = $1",
                 &[Arg::Text(subject)],
@@ -119,11 +121,12 @@ impl SqlStore {
     /// # Errors
     /// When the storage fails.
     pub async fn subject_of_user_handle(&self, handle: &[u8]) -> StoreResult<Option<String>> {
-        self.one_text(
-            "SELECT subject FROM sesame_webauthn_users WHERE user_handle = $1",
-            &[Arg::Text(&URL_SAFE_NO_PAD.encode(handle))],
-        )
-        .await
+        self.store
+            .one_text(
+                "SELECT subject FROM sesame_webauthn_users WHERE user_handle = $1",
+                &[Arg::Text(&URL_SAFE_NO_PAD.encode(handle))],
+            )
+            .await
     }
 
     /// Stores a newly registered passkey; `false` if its credential id is
@@ -133,6 +136,7 @@ impl SqlStore {
     /// When the storage fails.
     pub async fn add_passkey(&self, passkey: &Passkey) -> StoreResult<bool> {
         let n = self
+            .store
             .exec(
                 "INSERT INTO sesame_passkeys (credential_id, subject, name, static_state, dynamic_state, created_at, last_used_at) VALUES ($1, $2, $3, $4, $5, $6, NULL) ON CONFLICT (credential_id) DO NOTHING",
                 &[
@@ -155,6 +159,7 @@ impl SqlStore {
     pub async fn passkeys_of(&self, subject: &str) -> StoreResult<Vec<Passkey>> {
         let sql = format!("{SELECT_PASSKEY} WHERE subject = $1 ORDER BY created_at, credential_id");
         let rows = self
+            .store
             .rows(&sql, &[Arg::Text(subject)], &PASSKEY_COLS)
             .await?;
         Ok(rows.into_iter().filter_map(passkey_of).collect())
@@ -167,7 +172,10 @@ impl SqlStore {
     pub async fn find_passkey(&self, credential_id: &[u8]) -> StoreResult<Option<Passkey>> {
         let sql = format!("{SELECT_PASSKEY} WHERE credential_id = $1");
         let id = URL_SAFE_NO_PAD.encode(credential_id);
-        let rows = self.rows(&sql, &[Arg::Text(&id)], &PASSKEY_COLS).await?;
+        let rows = self
+            .store
+            .rows(&sql, &[Arg::Text(&id)], &PASSKEY_COLS)
+            .await?;
         Ok(rows.into_iter().find_map(passkey_of))
     }
 
@@ -192,18 +200,19 @@ impl SqlStore {
                     URL_SAFE_NO_PAD.encode(state),
                     URL_SAFE_NO_PAD.encode(old_state),
                 );
-                self.exec(
+                self.store.exec(
                     "UPDATE sesame_passkeys SET dynamic_state = $2, last_used_at = $3 WHERE credential_id = $1 AND dynamic_state = $4",
                     &[Arg::Text(&id), Arg::Text(&new), Arg::Int(now), Arg::Text(&old)],
                 )
                 .await?
             }
             None => {
-                self.exec(
-                    "UPDATE sesame_passkeys SET last_used_at = $2 WHERE credential_id = $1",
-                    &[Arg::Text(&id), Arg::Int(now)],
-                )
-                .await?
+                self.store
+                    .exec(
+                        "UPDATE sesame_passkeys SET last_used_at = $2 WHERE credential_id = $1",
+                        &[Arg::Text(&id), Arg::Int(now)],
+                    )
+                    .await?
             }
         };
         Ok(n == 1)
@@ -216,6 +225,7 @@ impl SqlStore {
     /// When the storage fails.
     pub async fn remove_passkey(&self, subject: &str, credential_id: &[u8]) -> StoreResult<bool> {
         let n = self
+            .store
             .exec(
                 "DELETE FROM sesame_passkeys WHERE subject = $1 AND credential_id = $2",
                 &[
@@ -232,34 +242,19 @@ impl SqlStore {
     ///
     /// # Errors
     /// When the storage fails.
-    pub(crate) async fn remove_passkeys_of(&self, subject: &str) -> StoreResult<()> {
-        self.exec(
-            "DELETE FROM sesame_passkeys WHERE subject = $1",
-            &[Arg::Text(subject)],
-        )
-        .await?;
-        self.exec(
-            "DELETE FROM sesame_webauthn_users WHERE subject = $1",
-            &[Arg::Text(subject)],
-        )
-        .await?;
+    pub(super) async fn remove_passkeys_of(&self, subject: &str) -> StoreResult<()> {
+        self.store
+            .exec(
+                "DELETE FROM sesame_passkeys WHERE subject = $1",
+                &[Arg::Text(subject)],
+            )
+            .await?;
+        self.store
+            .exec(
+                "DELETE FROM sesame_webauthn_users WHERE subject = $1",
+                &[Arg::Text(subject)],
+            )
+            .await?;
         Ok(())
-    }
-
-    /// Seals `value` under the store's encryption key for `context` (what
-    /// it is and whose), for state the server hands to a browser to keep:
-    /// the browser can neither read nor change it, nor move it to another
-    /// context.
-    ///
-    /// # Errors
-    /// When the seal fails.
-    pub fn seal_value(&self, value: &str, context: &str) -> StoreResult<String> {
-        self.key.seal(value, context).map_err(StoreError::new)
-    }
-
-    /// Opens what [`SqlStore::seal_value`] sealed for `context`; `None` when
-    /// it was changed, sealed for another context or under another key.
-    pub fn open_value(&self, sealed: &str, context: &str) -> Option<String> {
-        self.key.open(sealed, context).ok()
     }
 }

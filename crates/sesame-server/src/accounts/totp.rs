@@ -3,16 +3,17 @@
 //! single use) and pending logins (password checked, second step to come).
 
 use sesame_core::UnixTime;
-use sesame_op::store::{StoreError, StoreResult};
+use sesame_op::store::StoreResult;
+use sesame_op_sqlx::{Arg, Cell, Col};
 
-use crate::store::{Arg, Col, SqlStore};
+use super::Accounts;
 
 /// The associated data of a sealed TOTP secret: the row it belongs to.
 fn totp_context(subject: &str) -> String {
     format!("sesame_user_totp.subject={subject}:secret")
 }
 
-impl SqlStore {
+impl Accounts {
     /// Enrols `subject` in TOTP with `secret` (its base32 text, sealed at
     /// rest) and the hashes of its recovery codes, replacing an earlier
     /// enrolment and its codes.
@@ -26,12 +27,9 @@ impl SqlStore {
         recovery_code_keys: &[String],
         now: UnixTime,
     ) -> StoreResult<()> {
-        let sealed = self
-            .key
-            .seal(secret, &totp_context(subject))
-            .map_err(StoreError::new)?;
+        let sealed = self.seal(secret, &totp_context(subject))?;
         self.remove_totp(subject).await?;
-        self.exec(
+        self.store.exec(
             "INSERT INTO sesame_user_totp (subject, secret, last_step, created_at) VALUES ($1, $2, $3, $4)",
             &[
                 Arg::Text(subject),
@@ -42,7 +40,7 @@ impl SqlStore {
         )
         .await?;
         for key in recovery_code_keys {
-            self.exec(
+            self.store.exec(
                 "INSERT INTO sesame_recovery_codes (subject, code_key, used_at) VALUES ($1, $2, NULL)",
                 &[Arg::Text(subject), Arg::Text(key)],
             )
@@ -57,12 +55,14 @@ impl SqlStore {
     /// # Errors
     /// When the storage fails.
     pub async fn remove_totp(&self, subject: &str) -> StoreResult<bool> {
-        self.exec(
-            "DELETE FROM sesame_recovery_codes WHERE subject = $1",
-            &[Arg::Text(subject)],
-        )
-        .await?;
+        self.store
+            .exec(
+                "DELETE FROM sesame_recovery_codes WHERE subject = $1",
+                &[Arg::Text(subject)],
+            )
+            .await?;
         let removed = self
+            .store
             .exec(
                 "DELETE FROM sesame_user_totp WHERE subject = $1",
                 &[Arg::Text(subject)],
@@ -77,6 +77,7 @@ impl SqlStore {
     /// When the storage fails or the seal does not open (another key).
     pub async fn totp_secret(&self, subject: &str) -> StoreResult<Option<String>> {
         let Some(sealed) = self
+            .store
             .one_text(
                 "SELECT secret FROM sesame_user_totp WHERE subject = $1",
                 &[Arg::Text(subject)],
@@ -85,10 +86,7 @@ impl SqlStore {
         else {
             return Ok(None);
         };
-        self.key
-            .open(&sealed, &totp_context(subject))
-            .map(Some)
-            .map_err(StoreError::new)
+        self.open(&sealed, &totp_context(subject)).map(Some)
     }
 
     /// Spends time step `step` of `subject`'s TOTP: `true` only if no code
@@ -99,6 +97,7 @@ impl SqlStore {
     /// When the storage fails.
     pub async fn spend_totp_step(&self, subject: &str, step: i64) -> StoreResult<bool> {
         let n = self
+            .store
             .exec(
                 "UPDATE sesame_user_totp SET last_step = $2 WHERE subject = $1 AND last_step < $2",
                 &[Arg::Text(subject), Arg::Int(step)],
@@ -118,6 +117,7 @@ impl SqlStore {
         now: UnixTime,
     ) -> StoreResult<bool> {
         let n = self
+            .store
             .exec(
                 "UPDATE sesame_recovery_codes SET used_at = $3 WHERE subject = $1 AND code_key = $2 AND used_at IS NULL",
                 &[Arg::Text(subject), Arg::Text(code_key), Arg::Int(now)],
@@ -132,6 +132,7 @@ impl SqlStore {
     /// When the storage fails.
     pub async fn recovery_codes_left(&self, subject: &str) -> StoreResult<i64> {
         let rows = self
+            .store
             .rows(
                 "SELECT COUNT(*) FROM sesame_recovery_codes WHERE subject = $1 AND used_at IS NULL",
                 &[Arg::Text(subject)],
@@ -141,7 +142,7 @@ impl SqlStore {
         Ok(rows
             .first()
             .and_then(|r| r.first())
-            .map(crate::store::Cell::int)
+            .map(Cell::int)
             .unwrap_or_default())
     }
 
@@ -156,7 +157,7 @@ impl SqlStore {
         subject: &str,
         expires_at: UnixTime,
     ) -> StoreResult<()> {
-        self.exec(
+        self.store.exec(
             "INSERT INTO sesame_pending_logins (token_key, subject, expires_at) VALUES ($1, $2, $3)",
             &[Arg::Text(key), Arg::Text(subject), Arg::Int(expires_at)],
         )
@@ -173,7 +174,7 @@ impl SqlStore {
         key: &str,
         now: UnixTime,
     ) -> StoreResult<Option<String>> {
-        self.one_text(
+        self.store.one_text(
             "SELECT subject FROM sesame_pending_logins WHERE token_key = $1 AND expires_at > $2",
             &[Arg::Text(key), Arg::Int(now)],
         )
@@ -188,6 +189,7 @@ impl SqlStore {
     /// When the storage fails.
     pub async fn delete_pending_login(&self, key: &str) -> StoreResult<bool> {
         let n = self
+            .store
             .exec(
                 "DELETE FROM sesame_pending_logins WHERE token_key = $1",
                 &[Arg::Text(key)],
@@ -201,10 +203,11 @@ impl SqlStore {
     /// # Errors
     /// When the storage fails.
     pub async fn sweep_pending_logins(&self, now: UnixTime) -> StoreResult<u64> {
-        self.exec(
-            "DELETE FROM sesame_pending_logins WHERE expires_at <= $1",
-            &[Arg::Int(now)],
-        )
-        .await
+        self.store
+            .exec(
+                "DELETE FROM sesame_pending_logins WHERE expires_at <= $1",
+                &[Arg::Int(now)],
+            )
+            .await
     }
 }

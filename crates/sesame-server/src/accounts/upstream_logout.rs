@@ -3,15 +3,16 @@
 //! browser goes when the upstream is done.
 
 use sesame_core::UnixTime;
-use sesame_op::store::{StoreError, StoreResult};
+use sesame_op::store::StoreResult;
+use sesame_op_sqlx::{Arg, Cell, Col};
 
-use crate::store::{Arg, Cell, Col, SqlStore};
+use super::Accounts;
 
 fn session_context(session_key: &str) -> String {
     format!("sesame_upstream_sessions.session_key={session_key}:id_token")
 }
 
-impl SqlStore {
+impl Accounts {
     /// Records that the login session under `session_key` came from
     /// `upstream`, whose ID token was `id_token` (sealed at rest).
     ///
@@ -24,11 +25,8 @@ impl SqlStore {
         id_token: &str,
         expires_at: UnixTime,
     ) -> StoreResult<()> {
-        let sealed = self
-            .key
-            .seal(id_token, &session_context(session_key))
-            .map_err(StoreError::new)?;
-        self.exec(
+        let sealed = self.seal(id_token, &session_context(session_key))?;
+        self.store.exec(
             "INSERT INTO sesame_upstream_sessions (session_key, upstream, id_token, expires_at) VALUES ($1, $2, $3, $4)",
             &[
                 Arg::Text(session_key),
@@ -52,6 +50,7 @@ impl SqlStore {
         now: UnixTime,
     ) -> StoreResult<Option<(String, String)>> {
         let rows = self
+            .store
             .rows(
                 "DELETE FROM sesame_upstream_sessions WHERE session_key = $1 RETURNING upstream, id_token, expires_at",
                 &[Arg::Text(session_key)],
@@ -65,10 +64,7 @@ impl SqlStore {
             return Ok(None);
         }
         let text = |i: usize| row.get(i).cloned().and_then(Cell::text).unwrap_or_default();
-        let id_token = self
-            .key
-            .open(&text(1), &session_context(session_key))
-            .map_err(StoreError::new)?;
+        let id_token = self.open(&text(1), &session_context(session_key))?;
         Ok(Some((text(0), id_token)))
     }
 
@@ -83,7 +79,7 @@ impl SqlStore {
         then_url: &str,
         expires_at: UnixTime,
     ) -> StoreResult<()> {
-        self.exec(
+        self.store.exec(
             "INSERT INTO sesame_upstream_logouts (state_key, then_url, expires_at) VALUES ($1, $2, $3)",
             &[Arg::Text(state_key), Arg::Text(then_url), Arg::Int(expires_at)],
         )
@@ -101,6 +97,7 @@ impl SqlStore {
         now: UnixTime,
     ) -> StoreResult<Option<String>> {
         let rows = self
+            .store
             .rows(
                 "DELETE FROM sesame_upstream_logouts WHERE state_key = $1 RETURNING then_url, expires_at",
                 &[Arg::Text(state_key)],
@@ -119,12 +116,14 @@ impl SqlStore {
     /// When the storage fails.
     pub async fn sweep_upstream_sessions(&self, now: UnixTime) -> StoreResult<u64> {
         let a = self
+            .store
             .exec(
                 "DELETE FROM sesame_upstream_sessions WHERE expires_at <= $1",
                 &[Arg::Int(now)],
             )
             .await?;
         let b = self
+            .store
             .exec(
                 "DELETE FROM sesame_upstream_logouts WHERE expires_at <= $1",
                 &[Arg::Int(now)],

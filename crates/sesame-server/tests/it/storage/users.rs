@@ -1,10 +1,16 @@
-use sesame_op_sqlx::{EncryptionKey, LoginSession, SqlStore, UserError};
+//! Users and login sessions (`sesame_users`, `sesame_login_sessions`), and
+//! S11: a new password or a removed user revokes the user's grants in the
+//! provider's tables — on SQLite and PostgreSQL.
 
-use crate::support::*;
+use sesame_op_sqlx::{EncryptionKey, SqlStore};
+use sesame_server::accounts::{Accounts, LoginSession, UserError};
 
-async fn exercise(store: &SqlStore) {
+use super::{open, sqlite_file};
+use crate::support::{PgSchema, pg_url};
+
+async fn exercise(accounts: &Accounts) {
     let name = format!("u-{}", sesame_core::random::token().unwrap());
-    let user = store
+    let user = accounts
         .add_user(
             &name,
             "$argon2id$fake",
@@ -16,41 +22,41 @@ async fn exercise(store: &SqlStore) {
         .unwrap();
     assert_eq!(user.subject.len(), 32);
     assert!(matches!(
-        store.add_user(&name, "x", None, None, 100).await,
+        accounts.add_user(&name, "x", None, None, 100).await,
         Err(UserError::Duplicate(_))
     ));
-    assert_eq!(store.find_user(&name).await.unwrap().unwrap(), user);
+    assert_eq!(accounts.find_user(&name).await.unwrap().unwrap(), user);
     assert_eq!(
-        store
+        accounts
             .find_user_by_subject(&user.subject)
             .await
             .unwrap()
             .unwrap(),
         user
     );
-    let (u, hash) = store.user_credentials(&name).await.unwrap().unwrap();
+    let (u, hash) = accounts.user_credentials(&name).await.unwrap().unwrap();
     assert_eq!((u, hash.as_str()), (user.clone(), "$argon2id$fake"));
-    assert!(store.list_users().await.unwrap().contains(&user));
+    assert!(accounts.list_users().await.unwrap().contains(&user));
     // Groups and custom claims: set, read back by name, subject and credentials.
     let claims: serde_json::Map<String, serde_json::Value> =
         serde_json::from_value(serde_json::json!({"department": "Sales", "level": 3})).unwrap();
     let groups = vec!["admins".to_owned(), "staff".to_owned()];
     assert!(
-        store
+        accounts
             .set_user_attributes(&name, &groups, &claims)
             .await
             .unwrap()
     );
     assert!(
-        !store
+        !accounts
             .set_user_attributes("nobody-here", &groups, &claims)
             .await
             .unwrap()
     );
-    let with = store.find_user(&name).await.unwrap().unwrap();
+    let with = accounts.find_user(&name).await.unwrap().unwrap();
     assert_eq!((&with.groups, &with.claims), (&groups, &claims));
     assert_eq!(
-        store
+        accounts
             .find_user_by_subject(&user.subject)
             .await
             .unwrap()
@@ -58,16 +64,16 @@ async fn exercise(store: &SqlStore) {
         with
     );
     assert_eq!(
-        store.user_credentials(&name).await.unwrap().unwrap().0,
+        accounts.user_credentials(&name).await.unwrap().unwrap().0,
         with
     );
     assert!(
-        store
+        accounts
             .set_user_attributes(&name, &[], &serde_json::Map::new())
             .await
             .unwrap()
     );
-    assert_eq!(store.find_user(&name).await.unwrap().unwrap(), user);
+    assert_eq!(accounts.find_user(&name).await.unwrap().unwrap(), user);
 
     let session = LoginSession {
         subject: user.subject.clone(),
@@ -77,33 +83,33 @@ async fn exercise(store: &SqlStore) {
         amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
     };
     let key = format!("k-{name}");
-    store.create_login_session(&key, &session).await.unwrap();
+    accounts.create_login_session(&key, &session).await.unwrap();
     assert_eq!(
-        store.find_login_session(&key, 150).await.unwrap(),
+        accounts.find_login_session(&key, 150).await.unwrap(),
         Some(session.clone())
     );
     assert_eq!(
-        store.find_login_session(&key, 200).await.unwrap(),
+        accounts.find_login_session(&key, 200).await.unwrap(),
         None,
         "expired"
     );
     // A new password ends the user's sessions.
-    assert!(store.set_password(&name, "$argon2id$new").await.unwrap());
-    assert_eq!(store.find_login_session(&key, 150).await.unwrap(), None);
+    assert!(accounts.set_password(&name, "$argon2id$new").await.unwrap());
+    assert_eq!(accounts.find_login_session(&key, 150).await.unwrap(), None);
     assert_eq!(
-        store.user_credentials(&name).await.unwrap().unwrap().1,
+        accounts.user_credentials(&name).await.unwrap().unwrap().1,
         "$argon2id$new"
     );
-    assert!(!store.set_password("nobody-here", "x").await.unwrap());
-    assert!(store.remove_user(&name).await.unwrap());
-    assert!(!store.remove_user(&name).await.unwrap());
-    assert!(store.find_user(&name).await.unwrap().is_none());
+    assert!(!accounts.set_password("nobody-here", "x").await.unwrap());
+    assert!(accounts.remove_user(&name).await.unwrap());
+    assert!(!accounts.remove_user(&name).await.unwrap());
+    assert!(accounts.find_user(&name).await.unwrap().is_none());
 }
 
 #[tokio::test]
 async fn users_and_login_sessions_on_sqlite() {
-    let (store, _dir) = sqlite_file().await;
-    exercise(&store).await;
+    let (_store, accounts, _dir, _) = sqlite_file().await;
+    exercise(&accounts).await;
 }
 
 #[tokio::test]
@@ -111,13 +117,11 @@ async fn users_and_login_sessions_on_postgres() {
     let Some(base) = pg_url("users_and_login_sessions_on_postgres") else {
         return;
     };
-    let url = fresh_schema(&base).await;
-    let store = SqlStore::connect(&url, EncryptionKey::generate().unwrap())
-        .await
-        .unwrap();
-    exercise(&store).await;
+    let schema = PgSchema::new(&base).await;
+    let (store, accounts) = open(&schema.url, EncryptionKey::generate().unwrap()).await;
+    exercise(&accounts).await;
     store.close().await;
-    drop_schema(&base, &url).await;
+    schema.drop_now().await;
 }
 
 /// Stores an access token, a refresh token and an unused code for `subject`;
@@ -193,17 +197,18 @@ async fn alive(store: &SqlStore, keys: &[String; 3], now: i64) -> [bool; 3] {
 
 /// S11: `users passwd` and `users remove` end the user's grants, not only
 /// their login sessions; other users' tokens live on.
-async fn password_change_and_removal_revoke_grants(store: &SqlStore) {
+async fn password_change_and_removal_revoke_grants(accounts: &Accounts) {
     let now = 1_900_000_000;
     let mut users = Vec::new();
     for _ in 0..3 {
         let name = format!("u-{}", sesame_core::random::token().unwrap());
-        let user = store
+        let user = accounts
             .add_user(&name, "$argon2id$old", None, None, now)
             .await
             .unwrap();
         users.push((name, user.subject));
     }
+    let store = accounts.store();
     let [(a, a_sub), (b, b_sub), (_, c_sub)] = &users[..] else {
         unreachable!()
     };
@@ -212,13 +217,13 @@ async fn password_change_and_removal_revoke_grants(store: &SqlStore) {
         tokens_of(store, b_sub, now).await,
         tokens_of(store, c_sub, now).await,
     );
-    assert!(store.set_password(a, "$argon2id$new").await.unwrap());
+    assert!(accounts.set_password(a, "$argon2id$new").await.unwrap());
     assert_eq!(
         alive(store, &ka, now).await,
         [false; 3],
         "after users passwd"
     );
-    assert!(store.remove_user(b).await.unwrap());
+    assert!(accounts.remove_user(b).await.unwrap());
     assert_eq!(
         alive(store, &kb, now).await,
         [false; 3],
@@ -233,8 +238,8 @@ async fn password_change_and_removal_revoke_grants(store: &SqlStore) {
 
 #[tokio::test]
 async fn password_change_and_removal_revoke_grants_on_sqlite() {
-    let (store, _dir) = sqlite_file().await;
-    password_change_and_removal_revoke_grants(&store).await;
+    let (_store, accounts, _dir, _) = sqlite_file().await;
+    password_change_and_removal_revoke_grants(&accounts).await;
 }
 
 #[tokio::test]
@@ -242,11 +247,9 @@ async fn password_change_and_removal_revoke_grants_on_postgres() {
     let Some(base) = pg_url("password_change_and_removal_revoke_grants_on_postgres") else {
         return;
     };
-    let url = fresh_schema(&base).await;
-    let store = SqlStore::connect(&url, EncryptionKey::generate().unwrap())
-        .await
-        .unwrap();
-    password_change_and_removal_revoke_grants(&store).await;
+    let schema = PgSchema::new(&base).await;
+    let (store, accounts) = open(&schema.url, EncryptionKey::generate().unwrap()).await;
+    password_change_and_removal_revoke_grants(&accounts).await;
     store.close().await;
-    drop_schema(&base, &url).await;
+    schema.drop_now().await;
 }

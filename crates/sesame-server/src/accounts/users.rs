@@ -1,10 +1,11 @@
-//! The server's user accounts and login sessions.
+//! The server's user accounts (`sesame_users`).
 
 use serde::Serialize;
 use sesame_core::UnixTime;
 use sesame_op::store::{StoreError, StoreResult};
+use sesame_op_sqlx::{Arg, Cell, Col};
 
-use crate::store::{Arg, Col, SqlStore};
+use super::Accounts;
 
 /// A user account (the password hash is never part of it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -37,22 +38,6 @@ struct Attributes {
     claims: serde_json::Map<String, serde_json::Value>,
 }
 
-/// A browser's login at the provider.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoginSession {
-    /// The user's subject.
-    pub subject: String,
-    /// The provider session id (`sid`).
-    pub sid: String,
-    /// When the user authenticated.
-    pub auth_time: UnixTime,
-    /// When the session lapses.
-    pub expires_at: UnixTime,
-    /// How the user authenticated (RFC 8176 `amr` values, e.g. `pwd`,
-    /// `otp`, `mfa`).
-    pub amr: Vec<String>,
-}
-
 /// Why a user could not be added or changed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -75,8 +60,8 @@ const USER_COLS: [Col; 6] = [
     Col::Text,
 ];
 
-fn user_of(row: Vec<crate::store::Cell>) -> User {
-    let text = |i: usize| row.get(i).cloned().and_then(crate::store::Cell::text);
+fn user_of(row: Vec<Cell>) -> User {
+    let text = |i: usize| row.get(i).cloned().and_then(Cell::text);
     let attributes: Attributes = text(5)
         .and_then(|a| serde_json::from_str(&a).ok())
         .unwrap_or_default();
@@ -87,11 +72,11 @@ fn user_of(row: Vec<crate::store::Cell>) -> User {
         name: text(3),
         groups: attributes.groups,
         claims: attributes.claims,
-        created_at: row.get(4).map(crate::store::Cell::int).unwrap_or_default(),
+        created_at: row.get(4).map(Cell::int).unwrap_or_default(),
     }
 }
 
-impl SqlStore {
+impl Accounts {
     /// Adds a user with an already-hashed password (see `sesame_op::secrets::hash_password`).
     ///
     /// # Errors
@@ -108,6 +93,7 @@ impl SqlStore {
         sesame_core::random::fill(&mut subject).map_err(StoreError::new)?;
         let subject: String = subject.iter().map(|b| format!("{b:02x}")).collect();
         let result = self
+            .store
             .exec(
                 "INSERT INTO sesame_users (username, subject, password_hash, email, name, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
                 &[
@@ -159,6 +145,7 @@ impl SqlStore {
         })
         .map_err(StoreError::new)?;
         let changed = self
+            .store
             .exec(
                 "UPDATE sesame_users SET attributes = $1 WHERE username = $2",
                 &[Arg::Text(&attributes), Arg::Text(username)],
@@ -175,6 +162,7 @@ impl SqlStore {
     pub async fn find_user(&self, username: &str) -> StoreResult<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM sesame_users WHERE username = $1");
         Ok(self
+            .store
             .rows(&sql, &[Arg::Text(username)], &USER_COLS)
             .await?
             .into_iter()
@@ -187,7 +175,7 @@ impl SqlStore {
     /// # Errors
     /// When the storage fails.
     ///
-    /// Served from memory when [`SqlStore::with_cache_ttl`] is set.
+    /// Served from memory when [`Accounts::new`]'s TTL is set.
     pub async fn find_user_by_subject(&self, subject: &str) -> StoreResult<Option<User>> {
         if let Some(user) = self.users.get(subject) {
             return Ok(Some(user));
@@ -195,6 +183,7 @@ impl SqlStore {
         let seen = self.users.generation();
         let sql = format!("SELECT {USER_COLUMNS} FROM sesame_users WHERE subject = $1");
         let user = self
+            .store
             .rows(&sql, &[Arg::Text(subject)], &USER_COLS)
             .await?
             .into_iter()
@@ -216,6 +205,7 @@ impl SqlStore {
         let mut cols = USER_COLS.to_vec();
         cols.push(Col::Text);
         let row = self
+            .store
             .rows(&sql, &[Arg::Text(username)], &cols)
             .await?
             .into_iter()
@@ -224,7 +214,7 @@ impl SqlStore {
             let hash = r
                 .get(USER_COLS.len())
                 .cloned()
-                .and_then(crate::store::Cell::text)
+                .and_then(Cell::text)
                 .unwrap_or_default();
             (user_of(r), hash)
         }))
@@ -237,6 +227,7 @@ impl SqlStore {
     pub async fn list_users(&self) -> StoreResult<Vec<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM sesame_users ORDER BY username");
         Ok(self
+            .store
             .rows(&sql, &[], &USER_COLS)
             .await?
             .into_iter()
@@ -255,20 +246,23 @@ impl SqlStore {
             return Ok(false);
         };
         self.users.forget(user.subject.as_str());
-        self.exec(
-            "DELETE FROM sesame_login_sessions WHERE subject = $1",
-            &[Arg::Text(&user.subject)],
-        )
-        .await?;
-        self.revoke_grants_of(&user.subject).await?;
+        self.store
+            .exec(
+                "DELETE FROM sesame_login_sessions WHERE subject = $1",
+                &[Arg::Text(&user.subject)],
+            )
+            .await?;
+        self.store.revoke_grants_of(&user.subject).await?;
         self.remove_totp(&user.subject).await?;
         self.remove_passkeys_of(&user.subject).await?;
-        self.exec(
-            "DELETE FROM sesame_pending_logins WHERE subject = $1",
-            &[Arg::Text(&user.subject)],
-        )
-        .await?;
+        self.store
+            .exec(
+                "DELETE FROM sesame_pending_logins WHERE subject = $1",
+                &[Arg::Text(&user.subject)],
+            )
+            .await?;
         let removed = self
+            .store
             .exec(
                 "DELETE FROM sesame_users WHERE username = $1",
                 &[Arg::Text(username)],
@@ -289,149 +283,19 @@ impl SqlStore {
         let Some(user) = self.find_user(username).await? else {
             return Ok(false);
         };
-        self.exec(
-            "UPDATE sesame_users SET password_hash = $1 WHERE username = $2",
-            &[Arg::Text(password_hash), Arg::Text(username)],
-        )
-        .await?;
-        self.exec(
-            "DELETE FROM sesame_login_sessions WHERE subject = $1",
-            &[Arg::Text(&user.subject)],
-        )
-        .await?;
-        self.revoke_grants_of(&user.subject).await?;
+        self.store
+            .exec(
+                "UPDATE sesame_users SET password_hash = $1 WHERE username = $2",
+                &[Arg::Text(password_hash), Arg::Text(username)],
+            )
+            .await?;
+        self.store
+            .exec(
+                "DELETE FROM sesame_login_sessions WHERE subject = $1",
+                &[Arg::Text(&user.subject)],
+            )
+            .await?;
+        self.store.revoke_grants_of(&user.subject).await?;
         Ok(true)
-    }
-
-    /// Sets the `auth_time` of the login session `key` (a session that
-    /// replaces one of the same sign-in keeps its time).
-    ///
-    /// # Errors
-    /// When the storage fails.
-    pub async fn set_login_session_auth_time(
-        &self,
-        key: &str,
-        auth_time: UnixTime,
-    ) -> StoreResult<()> {
-        self.exec(
-            "UPDATE sesame_login_sessions SET auth_time = $2 WHERE token_key = $1",
-            &[Arg::Text(key), Arg::Int(auth_time)],
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// Ends every login session of `subject` (sign out everywhere);
-    /// returns how many.
-    ///
-    /// # Errors
-    /// When the storage fails.
-    pub async fn end_login_sessions_of(&self, subject: &str) -> StoreResult<u64> {
-        self.exec(
-            "DELETE FROM sesame_login_sessions WHERE subject = $1",
-            &[Arg::Text(subject)],
-        )
-        .await
-    }
-
-    /// The live consents `subject` gave, by client id.
-    ///
-    /// # Errors
-    /// When the storage fails.
-    pub async fn consents_of(
-        &self,
-        subject: &str,
-        now: UnixTime,
-    ) -> StoreResult<Vec<sesame_op::model::Consent>> {
-        let rows = self
-            .rows(
-                "SELECT data FROM sesame_consents WHERE subject = $1 AND expires_at > $2 ORDER BY client_id",
-                &[Arg::Text(subject), Arg::Int(now)],
-                &[crate::store::Col::Text],
-            )
-            .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|r| r.into_iter().next()?.text())
-            .filter_map(|d| serde_json::from_str(&d).ok())
-            .collect())
-    }
-
-    /// Records a login session under `key` (the hash of the cookie value).
-    ///
-    /// # Errors
-    /// When the storage fails.
-    pub async fn create_login_session(&self, key: &str, session: &LoginSession) -> StoreResult<()> {
-        self.exec(
-            "INSERT INTO sesame_login_sessions (token_key, subject, sid, auth_time, expires_at, amr) VALUES ($1, $2, $3, $4, $5, $6)",
-            &[
-                Arg::Text(key),
-                Arg::Text(&session.subject),
-                Arg::Text(&session.sid),
-                Arg::Int(session.auth_time),
-                Arg::Int(session.expires_at),
-                Arg::Text(&session.amr.join(" ")),
-            ],
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// A live login session.
-    ///
-    /// # Errors
-    /// When the storage fails.
-    pub async fn find_login_session(
-        &self,
-        key: &str,
-        now: UnixTime,
-    ) -> StoreResult<Option<LoginSession>> {
-        let rows = self
-            .rows(
-                "SELECT subject, sid, auth_time, expires_at, amr FROM sesame_login_sessions WHERE token_key = $1 AND expires_at > $2",
-                &[Arg::Text(key), Arg::Int(now)],
-                &[Col::Text, Col::Text, Col::Int, Col::Int, Col::Text],
-            )
-            .await?;
-        Ok(rows.into_iter().next().map(|r| {
-            let text = |i: usize| {
-                r.get(i)
-                    .cloned()
-                    .and_then(crate::store::Cell::text)
-                    .unwrap_or_default()
-            };
-            LoginSession {
-                subject: text(0),
-                sid: text(1),
-                auth_time: r.get(2).map(crate::store::Cell::int).unwrap_or_default(),
-                expires_at: r.get(3).map(crate::store::Cell::int).unwrap_or_default(),
-                amr: text(4).split_whitespace().map(str::to_owned).collect(),
-            }
-        }))
-    }
-
-    /// Ends a login session.
-    ///
-    /// # Errors
-    /// When the storage fails.
-    pub async fn delete_login_session(&self, key: &str) -> StoreResult<()> {
-        self.exec(
-            "DELETE FROM sesame_login_sessions WHERE token_key = $1",
-            &[Arg::Text(key)],
-        )
-        .await?;
-        Ok(())
-    }
-
-    /// Deletes expired login sessions.
-    ///
-    /// # Errors
-    /// When the storage fails.
-    pub async fn sweep_login_sessions(&self, now: UnixTime) -> StoreResult<u64> {
-        self.exec(
-            "DELETE FROM sesame_login_sessions WHERE expires_at <= $1",
-            &[Arg::Int(now)],
-        )
-        .await
     }
 }

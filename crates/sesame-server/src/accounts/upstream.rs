@@ -4,9 +4,10 @@
 //! local account.
 
 use sesame_core::UnixTime;
-use sesame_op::store::{StoreError, StoreResult};
+use sesame_op::store::StoreResult;
+use sesame_op_sqlx::{Arg, Cell, Col};
 
-use crate::store::{Arg, Cell, Col, SqlStore};
+use super::Accounts;
 
 /// A login started at an upstream, waiting for its callback.
 #[derive(Clone, PartialEq, Eq)]
@@ -55,7 +56,7 @@ fn login_context(state_key: &str) -> String {
     format!("sesame_upstream_logins.state_key={state_key}:data")
 }
 
-impl SqlStore {
+impl Accounts {
     /// Records a login started at an upstream under `state_key` (the hash of
     /// its `state`), its `data` sealed.
     ///
@@ -66,11 +67,8 @@ impl SqlStore {
         state_key: &str,
         login: &UpstreamLogin,
     ) -> StoreResult<()> {
-        let sealed = self
-            .key
-            .seal(&login.data, &login_context(state_key))
-            .map_err(StoreError::new)?;
-        self.exec(
+        let sealed = self.seal(&login.data, &login_context(state_key))?;
+        self.store.exec(
             "INSERT INTO sesame_upstream_logins (state_key, browser_key, upstream, link_subject, data, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
             &[
                 Arg::Text(state_key),
@@ -97,6 +95,7 @@ impl SqlStore {
         now: UnixTime,
     ) -> StoreResult<Option<UpstreamLogin>> {
         let rows = self
+            .store
             .rows(
                 "DELETE FROM sesame_upstream_logins WHERE state_key = $1 RETURNING browser_key, upstream, link_subject, data, expires_at",
                 &[Arg::Text(state_key)],
@@ -111,10 +110,7 @@ impl SqlStore {
         if expires_at <= now {
             return Ok(None);
         }
-        let data = self
-            .key
-            .open(&text(3).unwrap_or_default(), &login_context(state_key))
-            .map_err(StoreError::new)?;
+        let data = self.open(&text(3).unwrap_or_default(), &login_context(state_key))?;
         Ok(Some(UpstreamLogin {
             browser_key: text(0).unwrap_or_default(),
             upstream: text(1).unwrap_or_default(),
@@ -129,11 +125,12 @@ impl SqlStore {
     /// # Errors
     /// When the storage fails.
     pub async fn sweep_upstream_logins(&self, now: UnixTime) -> StoreResult<u64> {
-        self.exec(
-            "DELETE FROM sesame_upstream_logins WHERE expires_at <= $1",
-            &[Arg::Int(now)],
-        )
-        .await
+        self.store
+            .exec(
+                "DELETE FROM sesame_upstream_logins WHERE expires_at <= $1",
+                &[Arg::Int(now)],
+            )
+            .await
     }
 
     /// The local subject linked to (`issuer`, `upstream_subject`).
@@ -145,7 +142,7 @@ impl SqlStore {
         issuer: &str,
         upstream_subject: &str,
     ) -> StoreResult<Option<String>> {
-        self.one_text(
+        self.store.one_text(
             "SELECT subject FROM sesame_upstream_links WHERE issuer = $1 AND upstream_subject = $2",
             &[Arg::Text(issuer), Arg::Text(upstream_subject)],
         )
@@ -159,6 +156,7 @@ impl SqlStore {
     /// When the storage fails.
     pub async fn add_upstream_link(&self, link: &UpstreamLink) -> StoreResult<bool> {
         let n = self
+            .store
             .exec(
                 "INSERT INTO sesame_upstream_links (issuer, upstream_subject, subject, upstream, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (issuer, upstream_subject) DO NOTHING",
                 &[
@@ -179,6 +177,7 @@ impl SqlStore {
     /// When the storage fails.
     pub async fn upstream_links(&self, subject: &str) -> StoreResult<Vec<UpstreamLink>> {
         let rows = self
+            .store
             .rows(
                 "SELECT upstream, issuer, upstream_subject, subject, created_at FROM sesame_upstream_links WHERE subject = $1 ORDER BY created_at, issuer, upstream_subject",
                 &[Arg::Text(subject)],
@@ -210,6 +209,7 @@ impl SqlStore {
         upstream_subject: &str,
     ) -> StoreResult<bool> {
         let n = self
+            .store
             .exec(
                 "DELETE FROM sesame_upstream_links WHERE issuer = $1 AND upstream_subject = $2",
                 &[Arg::Text(issuer), Arg::Text(upstream_subject)],
