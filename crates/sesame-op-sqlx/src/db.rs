@@ -12,11 +12,14 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sesame_op::store::{StoreError, StoreResult};
+#[cfg(feature = "postgres")]
 use sqlx::Row;
-
+#[cfg(feature = "postgres")]
 use sqlx::postgres::PgPool;
+#[cfg(feature = "sqlite")]
 use sqlx::sqlite::SqlitePool;
 
+#[cfg(feature = "sqlite")]
 use crate::lite::Lite;
 use crate::sql::{Arg, Cell, Col};
 
@@ -33,40 +36,56 @@ pub(crate) fn from_json<T: DeserializeOwned>(value: &str) -> StoreResult<T> {
 }
 
 /// A plain `SELECT`, which the SQLite reader pool may run.
+#[cfg(feature = "sqlite")]
 fn is_read(sql: &str) -> bool {
     sql.trim_start()
         .get(..7)
         .is_some_and(|w| w.eq_ignore_ascii_case("SELECT "))
 }
 
+/// The backend. Without the `sqlite` and `postgres` features it has no
+/// variant, and [`crate::SqlStore::connect`] refuses every URL.
 #[derive(Debug, Clone)]
 pub(crate) enum Pool {
     /// SQLite in-line ([`Lite`]); sqlx's pool only migrates (and, for an
     /// in-memory database, opens it first).
-    Sqlite {
-        lite: Lite,
-        sqlx: SqlitePool,
-    },
+    #[cfg(feature = "sqlite")]
+    Sqlite { lite: Lite, sqlx: SqlitePool },
+    #[cfg(feature = "postgres")]
     Postgres(PgPool),
 }
 
 impl Pool {
+    /// `"sqlite"` or `"postgres"`.
+    pub(crate) fn kind(&self) -> &'static str {
+        match *self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite { .. } => "sqlite",
+            #[cfg(feature = "postgres")]
+            Self::Postgres(_) => "postgres",
+        }
+    }
+
     /// See [`SqlStore::close`](crate::SqlStore::close).
     pub(crate) async fn close(&self) {
-        match self {
-            Self::Sqlite { lite, sqlx } => {
+        match *self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite { ref lite, ref sqlx } => {
                 lite.close().await;
                 sqlx.close().await;
             }
-            Self::Postgres(p) => p.close().await,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(ref p) => p.close().await,
         }
     }
 
     /// See [`SqlStore::exec`](crate::SqlStore::exec).
     pub(crate) async fn exec(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
-        match self {
-            Self::Sqlite { lite, .. } => lite.exec(sql, args).await,
-            Self::Postgres(p) => bind(sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())), args)
+        match *self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite { ref lite, .. } => lite.exec(sql, args).await,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(ref p) => bind(sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())), args)
                 .execute(p)
                 .await
                 .map(|r| r.rows_affected())
@@ -79,14 +98,18 @@ impl Pool {
         &self,
         statements: &[(&str, &[Arg<'_>])],
     ) -> StoreResult<Vec<u64>> {
-        if let Self::Sqlite { lite, .. } = self {
-            return lite.exec_all(statements).await;
+        match *self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite { ref lite, .. } => lite.exec_all(statements).await,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(_) => {
+                let mut changed = Vec::with_capacity(statements.len());
+                for (sql, args) in statements {
+                    changed.push(self.exec(sql, args).await?);
+                }
+                Ok(changed)
+            }
         }
-        let mut changed = Vec::with_capacity(statements.len());
-        for (sql, args) in statements {
-            changed.push(self.exec(sql, args).await?);
-        }
-        Ok(changed)
     }
 
     /// See [`SqlStore::rows`](crate::SqlStore::rows).
@@ -96,28 +119,40 @@ impl Pool {
         args: &[Arg<'_>],
         columns: &[Col],
     ) -> StoreResult<Vec<Vec<Cell>>> {
-        let p = match self {
-            Self::Sqlite { lite, .. } => return lite.rows(sql, args, columns, is_read(sql)).await,
-            Self::Postgres(p) => p,
-        };
-        let q = bind(sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())), args);
-        let rows = q.fetch_all(p).await.map_err(db)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let mut cells = Vec::with_capacity(columns.len());
-            for (i, c) in columns.iter().enumerate() {
-                cells.push(match c {
-                    Col::Text => Cell::Text(row.try_get::<Option<String>, _>(i).map_err(db)?),
-                    Col::Int => Cell::Int(row.try_get::<i64, _>(i).map_err(db)?),
-                });
-            }
-            out.push(cells);
+        match *self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite { ref lite, .. } => lite.rows(sql, args, columns, is_read(sql)).await,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(ref p) => pg_rows(p, sql, args, columns).await,
         }
-        Ok(out)
     }
 }
 
+#[cfg(feature = "postgres")]
+async fn pg_rows(
+    p: &PgPool,
+    sql: &str,
+    args: &[Arg<'_>],
+    columns: &[Col],
+) -> StoreResult<Vec<Vec<Cell>>> {
+    let q = bind(sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())), args);
+    let rows = q.fetch_all(p).await.map_err(db)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut cells = Vec::with_capacity(columns.len());
+        for (i, c) in columns.iter().enumerate() {
+            cells.push(match c {
+                Col::Text => Cell::Text(row.try_get::<Option<String>, _>(i).map_err(db)?),
+                Col::Int => Cell::Int(row.try_get::<i64, _>(i).map_err(db)?),
+            });
+        }
+        out.push(cells);
+    }
+    Ok(out)
+}
+
 /// Binds `args` in order.
+#[cfg(feature = "postgres")]
 pub(crate) fn bind<'q, DB: sqlx::Database>(
     mut q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
     args: &[Arg<'q>],
@@ -135,4 +170,30 @@ where
         };
     }
     q
+}
+
+/// Why the store could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The URL is neither `sqlite:` nor `postgres://`.
+    #[error("unsupported database URL {0:?}: use sqlite://FILE or postgres://…")]
+    UnsupportedUrl(String),
+    /// The database could not be reached or opened.
+    #[error("cannot open the database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The encryption key does not open the secrets this database holds
+    /// (signing keys, the pairwise salt, client secrets): it is not the key
+    /// the database was first opened with.
+    #[error(
+        "the encryption key does not decrypt the secrets stored in this database: \
+         use the key it was first opened with"
+    )]
+    WrongEncryptionKey,
+    /// Checking or sealing stored secrets failed.
+    #[error(transparent)]
+    Storage(#[from] StoreError),
 }

@@ -346,9 +346,9 @@ impl GrantStore for SqlStore {
     async fn clients_of_session(&self, sid: &str) -> StoreResult<Vec<ClientId>> {
         Ok(self
             .texts(
-                "SELECT client_id FROM sesame_codes WHERE sid = $1 \
-                 UNION SELECT client_id FROM sesame_access_tokens WHERE sid = $1 \
-                 UNION SELECT client_id FROM sesame_refresh_tokens WHERE sid = $1 \
+                // Every code and token is in sesame_session_clients, kept 30 days
+                // past its expiry; a refresh token may predate that table.
+                "SELECT client_id FROM sesame_refresh_tokens WHERE sid = $1 \
                  UNION SELECT client_id FROM sesame_session_clients WHERE sid = $1 \
                  ORDER BY 1",
                 &[Arg::Text(sid)],

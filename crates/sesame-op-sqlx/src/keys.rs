@@ -5,9 +5,12 @@ use sesame_core::{JwsAlgorithm, UnixTime};
 use sesame_op::model::{KeyState, StoredKey};
 use sesame_op::store::{KeyStore, StoreError, StoreResult};
 
-use crate::store::{Arg, Cell, Col, Pool, SqlStore, bind, db};
+#[cfg(feature = "postgres")]
+use crate::store::bind;
+use crate::store::{Arg, Cell, Col, Pool, SqlStore, db};
 
 /// The PostgreSQL advisory lock held while a missing key is created ("SESAMEKY").
+#[cfg(feature = "postgres")]
 const KEY_CREATION_LOCK: i64 = 0x5345_5341_4d45_4b59;
 
 /// Inserts a key unless its algorithm already has one in its state.
@@ -79,10 +82,11 @@ impl KeyStore for SqlStore {
     async fn add_key_if_missing(&self, key: &StoredKey) -> StoreResult<bool> {
         let sealed = self.key.seal(&key.private_pem, &key.kid).map_err(db)?;
         let args = key_args(key, &sealed);
-        let added = match &self.pool {
+        let added: u64 = match self.pool {
             // Under a transaction-scoped advisory lock: READ COMMITTED alone would
             // let two racing `NOT EXISTS` checks both pass.
-            Pool::Postgres(p) => {
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(ref p) => {
                 let mut tx = p.begin().await.map_err(db)?;
                 sqlx::query("SELECT pg_advisory_xact_lock($1)")
                     .bind(KEY_CREATION_LOCK)
@@ -100,6 +104,7 @@ impl KeyStore for SqlStore {
             // Every write on SQLite runs in the writer's BEGIN IMMEDIATE
             // transaction, which holds the database's write lock from before
             // the check: another process on the same file waits for the commit.
+            #[cfg(feature = "sqlite")]
             Pool::Sqlite { .. } => self.exec(INSERT_IF_MISSING, &args).await?,
         };
         Ok(added > 0)

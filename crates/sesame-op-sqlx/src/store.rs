@@ -1,20 +1,19 @@
 //! The SQL store: opening, migrating and closing it, on SQLite or PostgreSQL
 //! (its SQL path is in `db.rs`, each table group in a module of its own).
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use sesame_op::model::Client;
-use sesame_op::store::{StoreError, StoreResult};
-use sqlx::postgres::PgPoolOptions;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sesame_op::store::StoreResult;
 
 use crate::cache::TtlCache;
 use crate::crypt::EncryptionKey;
-use crate::lite::{Durability, Lite, Target};
 
-pub(crate) use crate::db::{Pool, bind, db, from_json, to_json};
+pub use crate::db::ConnectError;
+#[cfg(feature = "postgres")]
+pub(crate) use crate::db::bind;
+pub(crate) use crate::db::{Pool, db, from_json, to_json};
 pub(crate) use crate::sql::{Arg, Cell, Col};
 
 /// The store's migrations, embedded. They share sqlx's bookkeeping table with
@@ -24,32 +23,6 @@ fn migrator() -> sqlx::migrate::Migrator {
     let mut m = sqlx::migrate!("./migrations");
     m.set_ignore_missing(true);
     m
-}
-
-/// Why the store could not be opened.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConnectError {
-    /// The URL is neither `sqlite:` nor `postgres://`.
-    #[error("unsupported database URL {0:?}: use sqlite://FILE or postgres://…")]
-    UnsupportedUrl(String),
-    /// The database could not be reached or opened.
-    #[error("cannot open the database: {0}")]
-    Database(#[from] sqlx::Error),
-    /// Migrations failed.
-    #[error("database migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    /// The encryption key does not open the secrets this database holds
-    /// (signing keys, the pairwise salt, client secrets): it is not the key
-    /// the database was first opened with.
-    #[error(
-        "the encryption key does not decrypt the secrets stored in this database: \
-         use the key it was first opened with"
-    )]
-    WrongEncryptionKey,
-    /// Checking or sealing stored secrets failed.
-    #[error(transparent)]
-    Storage(#[from] StoreError),
 }
 
 /// Provider storage in SQLite or PostgreSQL.
@@ -68,128 +41,30 @@ pub struct SqlStore {
 
 impl std::fmt::Debug for SqlStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kind = match self.pool {
-            Pool::Sqlite { .. } => "sqlite",
-            Pool::Postgres(_) => "postgres",
-        };
         f.debug_struct("SqlStore")
-            .field("backend", &kind)
+            .field("backend", &self.pool.kind())
             .finish_non_exhaustive()
     }
 }
 
-/// How often the background checkpointer copies the SQLite WAL into the database.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
-
-/// Runs `PRAGMA wal_checkpoint(PASSIVE)` on a connection of its own every
-/// [`CHECKPOINT_EVERY`] until every clone of the store is dropped. PASSIVE never
-/// waits for, nor blocks, the pool's reads and writes.
-fn spawn_checkpointer(options: &SqliteConnectOptions, alive: &Arc<()>) {
-    use sqlx::{ConnectOptions as _, Connection as _};
-    let options = options.clone();
-    let alive = Arc::downgrade(alive);
-    tokio::spawn(async move {
-        let mut conn: Option<sqlx::SqliteConnection> = None;
-        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if alive.strong_count() == 0 {
-                break;
-            }
-            if conn.is_none() {
-                match options.connect().await {
-                    Ok(c) => conn = Some(c),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "SQLite checkpointer cannot connect");
-                        continue;
-                    }
-                }
-            }
-            if let Some(c) = conn.as_mut()
-                && let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                    .execute(&mut *c)
-                    .await
-            {
-                tracing::warn!(error = %e, "SQLite checkpoint failed");
-                conn = None;
-            }
-        }
-        if let Some(c) = conn {
-            let _ = c.close().await;
-        }
-    });
-}
-
-/// `url` without its `synchronous=` parameter (ours, not sqlx's), and the
-/// durability it asks for.
-fn durability_of(url: &str) -> Result<(String, Durability), ConnectError> {
-    let Some((base, query)) = url.split_once('?') else {
-        return Ok((url.to_owned(), Durability::default()));
-    };
-    let mut durability = Durability::default();
-    let mut rest = Vec::new();
-    for pair in query.split('&') {
-        match pair.split_once('=') {
-            Some(("synchronous", v)) if v.eq_ignore_ascii_case("normal") => {
-                durability = Durability::Normal;
-            }
-            Some(("synchronous", v)) if v.eq_ignore_ascii_case("full") => {
-                durability = Durability::Full;
-            }
-            Some(("synchronous", v)) => {
-                return Err(ConnectError::UnsupportedUrl(format!(
-                    "synchronous={v}: use synchronous=normal or synchronous=full"
-                )));
-            }
-            _ => rest.push(pair),
-        }
+/// Opens the backend `url` names.
+async fn open(url: &str, alive: &Arc<()>) -> Result<Pool, ConnectError> {
+    let _ = alive;
+    #[cfg(feature = "sqlite")]
+    if url.starts_with("sqlite:") {
+        return crate::sqlite::open(url, alive).await;
     }
-    let url = if rest.is_empty() {
-        base.to_owned()
-    } else {
-        format!("{base}?{}", rest.join("&"))
-    };
-    Ok((url, durability))
-}
-
-/// Opens a SQLite database: sqlx's pool (one connection, which creates the
-/// file in WAL mode and migrates it), the in-line writer and readers, and
-/// for a file the checkpointer.
-async fn open_sqlite(url: &str, alive: &Arc<()>) -> Result<Pool, ConnectError> {
-    let (url, durability) = durability_of(url)?;
-    let synchronous = match durability {
-        Durability::Normal => SqliteSynchronous::Normal,
-        Durability::Full => SqliteSynchronous::Full,
-    };
-    let options = SqliteConnectOptions::from_str(&url)?
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(synchronous)
-        .busy_timeout(Duration::from_secs(10))
-        .foreign_keys(true)
-        // After a burst, give the WAL file back down to 64 MiB.
-        .pragma("journal_size_limit", "67108864");
-    let memory = url.contains(":memory:") || url.contains("mode=memory");
-    let sqlx = SqlitePoolOptions::new()
-        .max_connections(1)
-        .min_connections(0)
-        .idle_timeout(Some(Duration::from_secs(30)))
-        .connect_with(options.clone())
-        .await?;
-    let lite = Lite::open(&Target {
-        path: options.get_filename().to_path_buf(),
-        memory,
-        durability,
-    })?;
-    if !memory {
-        // Checkpoints (copying the WAL into the database, with an fsync) run
-        // on a connection of their own, off the writer: on the writer they
-        // stalled every write behind the fsync (measured: the core 10% idle
-        // under load, p99 +60%).
-        spawn_checkpointer(&options, alive);
+    #[cfg(feature = "postgres")]
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Pool::Postgres(
+            sqlx::postgres::PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await?,
+        ));
     }
-    Ok(Pool::Sqlite { lite, sqlx })
+    Err(ConnectError::UnsupportedUrl(url.to_owned()))
 }
 
 impl SqlStore {
@@ -201,19 +76,7 @@ impl SqlStore {
     /// An unsupported URL, an unreachable database, or a failed migration.
     pub async fn connect(url: &str, key: EncryptionKey) -> Result<Self, ConnectError> {
         let alive = Arc::new(());
-        let pool = if url.starts_with("sqlite:") {
-            open_sqlite(url, &alive).await?
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Pool::Postgres(
-                PgPoolOptions::new()
-                    .max_connections(16)
-                    .acquire_timeout(Duration::from_secs(10))
-                    .connect(url)
-                    .await?,
-            )
-        } else {
-            return Err(ConnectError::UnsupportedUrl(url.to_owned()));
-        };
+        let pool = open(url, &alive).await?;
         let store = Self {
             pool,
             key,
@@ -268,9 +131,11 @@ impl SqlStore {
         mut migrator: sqlx::migrate::Migrator,
     ) -> Result<(), ConnectError> {
         migrator.set_ignore_missing(true);
-        match &self.pool {
-            Pool::Sqlite { sqlx, .. } => migrator.run(sqlx).await?,
-            Pool::Postgres(p) => migrator.run(p).await?,
+        match self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite { ref sqlx, .. } => migrator.run(sqlx).await?,
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(ref p) => migrator.run(p).await?,
         }
         Ok(())
     }
