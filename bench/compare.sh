@@ -81,9 +81,11 @@ cleanup() {
   for pid in "${PIDS[@]:-}"; do
     [ -n "$pid" ] && wait "$pid" 2>/dev/null || true
   done
-  for db in "${PG_DBS[@]:-}"; do
-    [ -n "$db" ] && psql "$PG_ADMIN" -q -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
-  done
+  if [ -f "$WORK/pg-databases" ]; then
+    while read -r db; do
+      psql "$PG_ADMIN" -q -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+    done <"$WORK/pg-databases"
+  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -233,13 +235,13 @@ sesame_run() {
   for pid in "${pids[@]}"; do stop "$pid"; done
 }
 
-# pg_fresh: a new database on the PostgreSQL server (dropped at exit); prints its URL.
-PG_DBS=()
+# pg_fresh: a new database on the PostgreSQL server (dropped at exit: its name goes to
+# $WORK/pg-databases, since this runs in a subshell); prints its URL.
 pg_fresh() {
-  local name="sesame_bench_$$_${#PG_DBS[@]}"
+  local name="sesame_bench_$$_$(date +%s%N)"
   command -v psql >/dev/null && psql "$PG_ADMIN" -q -c "CREATE DATABASE $name" >/dev/null 2>>"$LOGS/postgres.log" ||
     return 1
-  PG_DBS+=("$name")
+  echo "$name" >>"$WORK/pg-databases"
   echo "${PG_ADMIN%/*}/$name"
 }
 

@@ -12,7 +12,8 @@
 # the load driver (`sesame-bench run`, 4 virtual users, on core 1) logs in once per user and then
 # repeats full flows. Each count is taken for two run lengths, and the figure per flow is the
 # difference of the totals divided by the difference of the flows: start-up and the four logins
-# (Argon2 alone is ~10^8 instructions each) cancel out.
+# (Argon2 alone is ~10^8 instructions each) cancel out. Every run starts from a copy of one
+# database that already holds the signing keys (their generation is large and random).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -68,25 +69,53 @@ token_per_client_per_second = 1000000
 login_queue = 100000
 TOML
 
-# one BIN TOOL SECONDS: a fresh server under TOOL (strace|callgrind), one driver run; prints
-# "TOTAL FLOWS" (TOTAL: system calls, or instructions).
-one() {
-  local bin="$1" tool="$2" secs="$3" n="$RANDOM$RANDOM" db port issuer creds id secret
+# prepare BIN: a database with the user, the client and the signing keys (a first start of the
+# server makes them: RSA key generation is ~10^9 instructions, and random, so it must not fall in
+# a measured run); sets TEMPLATE (a SQLite file, or a PostgreSQL database to copy), ID, SECRET.
+prepare() {
+  local bin="$1" n="t$RANDOM$RANDOM" db creds port pid
   if [ "$DB" = postgres ]; then
     psql "$PG_ADMIN" -q -c "CREATE DATABASE sesame_counts_$n" >/dev/null
     PG_DBS+=("sesame_counts_$n")
     db="${PG_ADMIN%/*}/sesame_counts_$n"
+    TEMPLATE="sesame_counts_$n"
     export SESAME_ENCRYPTION_KEY="${SESAME_ENCRYPTION_KEY:-$("$bin" keys encryption-key)}"
   else
     mkdir -p "$WORK/$n"
     db="sqlite://$WORK/$n/sesame.db"
+    TEMPLATE="$WORK/$n"
   fi
   local sesame=("$bin" --config "$WORK/sesame.toml" --database "$db")
   "${sesame[@]}" users add --username bench --password "$PASSWORD" --email b@example.com >/dev/null 2>&1
   creds=$("${sesame[@]}" clients add --name bench --redirect-uri "$REDIRECT_URI" --skip-consent \
     --id-token-alg "$ALG" --json 2>/dev/null)
-  id=$(json_field client_id <<<"$creds")
-  secret=$(json_field client_secret <<<"$creds")
+  ID=$(json_field client_id <<<"$creds")
+  SECRET=$(json_field client_secret <<<"$creds")
+  port=$(free_port)
+  "${sesame[@]}" serve --issuer "http://127.0.0.1:$port" --listen "127.0.0.1:$port" >/dev/null 2>&1 &
+  pid=$!
+  for _ in $(seq 1 600); do
+    curl -sf -o /dev/null "http://127.0.0.1:$port/.well-known/openid-configuration" && break
+    sleep 0.1
+  done
+  kill -INT "$pid"
+  wait "$pid" 2>/dev/null || true
+}
+
+# one BIN TOOL SECONDS: a copy of the prepared database, the server under TOOL (strace|callgrind),
+# one driver run; prints "TOTAL FLOWS" (TOTAL: system calls, or instructions).
+one() {
+  local bin="$1" tool="$2" secs="$3" n="$RANDOM$RANDOM" db port issuer
+  if [ "$DB" = postgres ]; then
+    psql "$PG_ADMIN" -q -c "CREATE DATABASE sesame_counts_$n TEMPLATE $TEMPLATE" >/dev/null
+    PG_DBS+=("sesame_counts_$n")
+    db="${PG_ADMIN%/*}/sesame_counts_$n"
+  else
+    cp -a "$TEMPLATE" "$WORK/$n"
+    db="sqlite://$WORK/$n/sesame.db"
+  fi
+  local sesame=("$bin" --config "$WORK/sesame.toml" --database "$db")
+  local id="$ID" secret="$SECRET"
   port=$(free_port)
   issuer="http://127.0.0.1:$port"
   local wrap=()
@@ -114,7 +143,8 @@ one() {
     strace) total=$(awk '$NF == "total" {print $(NF-2)}' "$WORK/$n.strace")
       cp "$WORK/$n.strace" "$OUT/last.strace" ;;
     callgrind) total=$(callgrind_annotate "$WORK/$n.callgrind" 2>/dev/null |
-      awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}') ;;
+      awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}')
+      cp "$WORK/$n.callgrind" "$OUT/last.callgrind" ;;
   esac
   echo "$total $flows"
 }
@@ -136,11 +166,12 @@ PY
 printf '| binary | ID token | database | system calls per flow | instructions per flow (user space) |\n'
 printf '|---|---|---|--:|--:|\n'
 for bin in "${BINS[@]}"; do
+  prepare "$bin"
   sys=$(per_flow "$bin" strace 3 8)
   ins=$(per_flow "$bin" callgrind 10 25)
   read -r sys_n _ _ <<<"$sys"
   read -r ins_n f1 f2 <<<"$ins"
   printf '| %s | %s | %s | %.0f | %.2f M |\n' "$bin" "$ALG" "$DB" "$sys_n" \
     "$(python3 -c "print($ins_n / 1e6)")"
-  echo "  (callgrind: $f1 and $f2 flows; strace of the last run by name: $OUT/last.strace)" >&2
+  echo "  (callgrind: $f1 and $f2 flows; strace of the last run by name: $OUT/last.strace; callgrind_annotate $OUT/last.callgrind by function)" >&2
 done

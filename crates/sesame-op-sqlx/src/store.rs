@@ -59,6 +59,10 @@ async fn open(url: &str, alive: &Arc<()>) -> Result<Pool, ConnectError> {
         return Ok(Pool::Postgres(
             sqlx::postgres::PgPoolOptions::new()
                 .max_connections(16)
+                // No ping before every statement (sqlx's default): it doubled
+                // the round trips of a flow. A connection that died is found by
+                // the statement that uses it, and replaced.
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect(url)
                 .await?,
