@@ -351,7 +351,12 @@ where
         let Some(work) = self.work.take() else {
             return false;
         };
-        let out = work(conn).map_err(db);
+        // A panic in one write must not take the writer thread (and every
+        // later write) with it: it fails that write, which is rolled back.
+        let out = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(conn))) {
+            Ok(out) => out.map_err(db),
+            Err(_) => Err(StoreError::new("the write panicked")),
+        };
         let ok = out.is_ok();
         self.out = Some(out);
         ok
@@ -482,5 +487,5 @@ fn commit(conn: &Connection, batch: &mut [Box<dyn Job>]) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests;

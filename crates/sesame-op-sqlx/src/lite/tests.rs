@@ -55,3 +55,41 @@ async fn at_most_queue_writes_wait_for_a_busy_writer() {
     lite.close().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn a_write_that_panics_fails_alone_and_the_writer_goes_on() {
+    let dir = std::env::temp_dir().join(format!("sesame-lite-panic-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let lite = Lite::open(&Target {
+        path: dir.join("p.db"),
+        memory: false,
+        durability: Durability::Normal,
+    })
+    .unwrap();
+    lite.exec("CREATE TABLE t (k TEXT PRIMARY KEY)", &[])
+        .await
+        .unwrap();
+    let err = lite
+        .write(|c| -> rusqlite::Result<()> {
+            execute(c, "INSERT INTO t (k) VALUES ($1)", &[Arg::Text("half")])?;
+            panic!("a bug in a write");
+        })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("panicked"), "{err}");
+    lite.exec("INSERT INTO t (k) VALUES ($1)", &[Arg::Text("after")])
+        .await
+        .unwrap();
+    let rows = lite
+        .rows("SELECT k FROM t ORDER BY k", &[], &[Col::Text], true)
+        .await
+        .unwrap();
+    let keys: Vec<_> = rows.into_iter().map(|r| r[0].clone().text()).collect();
+    assert_eq!(
+        keys,
+        vec![Some("after".to_owned())],
+        "the panicked write was rolled back"
+    );
+    lite.close().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
