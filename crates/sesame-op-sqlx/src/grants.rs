@@ -42,8 +42,8 @@ impl SqlStore {
     /// Inserts a code's or token's row into `table`, with `used` = 0 if it is
     /// `single_use` (codes, refresh tokens): `data` is the record as JSON.
     /// With it, records that `grant`'s client took part in its session (S5),
-    /// until `expires_at` plus [`SESSION_CLIENT_RETENTION`]; on SQLite both in
-    /// one write.
+    /// until `expires_at` plus [`SESSION_CLIENT_RETENTION`]: on SQLite both in
+    /// one write, on PostgreSQL in one statement.
     ///
     /// Every code and token of a session would otherwise rewrite the session's
     /// row (the new expiry is always a little later): the row is written when
@@ -84,11 +84,25 @@ impl SqlStore {
             return Ok(());
         };
         let until = expires_at.saturating_add(SESSION_CLIENT_RETENTION);
+        let behind = until.saturating_sub(SESSION_CLIENT_SLACK);
+        if self.pool.kind() == "postgres" {
+            // One round trip: the session's row rides along in a
+            // data-modifying CTE (PostgreSQL only), atomic with the insert.
+            let both = format!(
+                "WITH session AS (INSERT INTO sesame_session_clients (sid, client_id, until_at) \
+                 VALUES ($4, $3, $8) ON CONFLICT (sid, client_id) DO UPDATE SET until_at = excluded.until_at \
+                 WHERE sesame_session_clients.until_at < $9) {insert}"
+            );
+            let mut args = row.to_vec();
+            args.extend([Arg::Int(until), Arg::Int(behind)]);
+            self.exec(&both, &args).await?;
+            return Ok(());
+        }
         let session = [
             Arg::Text(sid),
             Arg::Text(grant.client_id.as_str()),
             Arg::Int(until),
-            Arg::Int(until.saturating_sub(SESSION_CLIENT_SLACK)),
+            Arg::Int(behind),
         ];
         self.exec_each(&[
             (
