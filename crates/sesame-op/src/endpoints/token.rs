@@ -63,7 +63,15 @@ pub(super) async fn token(State(p): State<Provider>, parts: Parts, body: Bytes) 
     let from = crate::authn::RequestInfo::from_parts(&parts);
     let jkt = proof.as_ref().map(|d| d.jkt.as_str());
     let renew = proof.as_ref().and_then(|d| d.renew_nonce.as_deref());
-    match token_flow::token(&p, &client, &form, from, jkt, p.now()).await {
+    let request = token_flow::TokenRequest {
+        p: &p,
+        client: &client,
+        form: &form,
+        from,
+        dpop: jkt,
+        now: p.now(),
+    };
+    match token_flow::token(request).await {
         Ok(tokens) => {
             let mut r = axum::Json(tokens).into_response();
             no_store(r.headers_mut());

@@ -1,20 +1,22 @@
 //! The authorization code grant (RFC 6749 §4.1.3, OIDC Core §3.1.3).
 
-use sesame_core::{ErrorCode, PkceError, UnixTime, pkce_verify};
+use sesame_core::{ErrorCode, PkceError, pkce_verify};
 
-use super::TokenResponse;
+use super::{TokenRequest, TokenResponse};
 use crate::flow::{FlowError, Params, err};
-use crate::model::{Client, CodeRecord, CodeUse, Grant, GrantType};
+use crate::model::{CodeRecord, CodeUse, Grant, GrantType};
 use crate::provider::Provider;
 use crate::secrets::token_key;
 
-pub(super) async fn authorization_code(
-    p: &Provider,
-    client: &Client,
-    form: &Params,
-    dpop: Option<&str>,
-    now: UnixTime,
-) -> Result<TokenResponse, FlowError> {
+pub(super) async fn authorization_code(r: TokenRequest<'_>) -> Result<TokenResponse, FlowError> {
+    let TokenRequest {
+        p,
+        client,
+        form,
+        dpop,
+        now,
+        ..
+    } = r;
     let code = form.required("code")?;
     crate::flow::resource::check_before_consuming(p, client, &token_key(code), form, now).await?;
     let record = match p.inner.store.consume_code(&token_key(code), now).await? {
@@ -68,7 +70,7 @@ pub(super) async fn authorization_code(
         nonce: record.nonce.as_ref(),
         refresh: client.allows_grant(GrantType::RefreshToken),
     };
-    super::user_tokens(p, client, &grant, tokens, dpop, now).await
+    super::user_tokens(r, &grant, tokens).await
 }
 
 /// The PKCE check (RFC 7636 §4.6), and the refusal of a downgrade.

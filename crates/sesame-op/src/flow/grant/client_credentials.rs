@@ -1,20 +1,21 @@
 //! The client credentials grant (RFC 6749 §4.4).
 
-use sesame_core::{ErrorCode, Scopes, UnixTime};
+use sesame_core::{ErrorCode, Scopes};
 
-use super::{TokenResponse, bound};
+use super::{TokenRequest, TokenResponse, bound};
 use crate::flow::issue::{self};
-use crate::flow::{FlowError, Params, err};
-use crate::model::{Client, Grant};
-use crate::provider::Provider;
+use crate::flow::{FlowError, err};
+use crate::model::Grant;
 
-pub(super) async fn client_credentials(
-    p: &Provider,
-    client: &Client,
-    form: &Params,
-    dpop: Option<&str>,
-    now: UnixTime,
-) -> Result<TokenResponse, FlowError> {
+pub(super) async fn client_credentials(r: TokenRequest<'_>) -> Result<TokenResponse, FlowError> {
+    let TokenRequest {
+        p,
+        client,
+        form,
+        dpop,
+        now,
+        ..
+    } = r;
     super::confidential_only(client, "client_credentials")?;
     let requested = Scopes::parse(form.get("scope").unwrap_or(""))
         .map_err(|_| err(ErrorCode::InvalidScope, "scope contains invalid characters"))?;

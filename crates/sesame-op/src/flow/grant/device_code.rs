@@ -1,25 +1,25 @@
 //! The device code grant at the token endpoint (RFC 8628 §3.4–3.5): the
 //! device's polls, answered from the authorization the user decided on.
 
-use sesame_core::{ErrorCode, UnixTime};
+use sesame_core::ErrorCode;
 
-use super::TokenResponse;
+use super::{TokenRequest, TokenResponse};
 use crate::flow::device::SLOW_DOWN_STEP;
 use crate::flow::issue;
-use crate::flow::{FlowError, Params, err};
-use crate::model::{Client, DeviceAuthorization, DeviceState, Grant, GrantType};
-use crate::provider::Provider;
+use crate::flow::{FlowError, err};
+use crate::model::{DeviceAuthorization, DeviceState, Grant, GrantType};
 use crate::secrets::token_key;
 
 /// The token endpoint's `urn:ietf:params:oauth:grant-type:device_code`
 /// (RFC 8628 §3.4–3.5).
-pub(crate) async fn poll(
-    p: &Provider,
-    client: &Client,
-    form: &Params,
-    dpop: Option<&str>,
-    now: UnixTime,
-) -> Result<TokenResponse, FlowError> {
+pub(crate) async fn poll(r: TokenRequest<'_>) -> Result<TokenResponse, FlowError> {
+    let TokenRequest {
+        p,
+        client,
+        form,
+        now,
+        ..
+    } = r;
     let device_code = form.required("device_code")?;
     let key = token_key(device_code);
     let Some(record) = p.inner.store.find_device_authorization(&key).await? else {
@@ -88,18 +88,15 @@ pub(crate) async fn poll(
                     "the device code was already used",
                 ));
             }
-            issue_tokens(p, client, grant, dpop, now).await
+            issue_tokens(r, grant).await
         }
     }
 }
 
-async fn issue_tokens(
-    p: &Provider,
-    client: &Client,
-    grant: &Grant,
-    dpop: Option<&str>,
-    now: UnixTime,
-) -> Result<TokenResponse, FlowError> {
+async fn issue_tokens(r: TokenRequest<'_>, grant: &Grant) -> Result<TokenResponse, FlowError> {
+    let TokenRequest {
+        p, client, dpop, ..
+    } = r;
     if issue::released_claims(p, grant).await?.is_none() {
         return Err(err(ErrorCode::InvalidGrant, "the user no longer exists"));
     }
@@ -112,5 +109,5 @@ async fn issue_tokens(
         nonce: None,
         refresh: client.allows_grant(GrantType::RefreshToken),
     };
-    super::user_tokens(p, client, grant, tokens, dpop, now).await
+    super::user_tokens(r, grant, tokens).await
 }

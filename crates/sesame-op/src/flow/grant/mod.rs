@@ -40,20 +40,31 @@ impl std::fmt::Debug for TokenResponse {
     }
 }
 
-/// Runs the token endpoint for an authenticated `client`. `from`: who sent
-/// it, handed to the [`crate::PasswordAuthenticator`] (client address for
-/// its rate limits).
-///
-/// `dpop`: the thumbprint of the key of a verified DPoP proof (RFC 9449)
-/// sent with the request; the tokens minted are then bound to it.
-pub(crate) async fn token(
-    p: &Provider,
-    client: &Client,
-    form: &Params,
-    from: RequestInfo<'_>,
-    dpop: Option<&str>,
-    now: UnixTime,
-) -> Result<TokenResponse, FlowError> {
+/// One request at the token endpoint, as the grants see it.
+#[derive(Clone, Copy)]
+pub(crate) struct TokenRequest<'a> {
+    pub(crate) p: &'a Provider,
+    /// The client, authenticated.
+    pub(crate) client: &'a Client,
+    pub(crate) form: &'a Params,
+    /// Who sent it, handed to the [`crate::PasswordAuthenticator`] (client
+    /// address for its rate limits).
+    pub(crate) from: RequestInfo<'a>,
+    /// The thumbprint of the key of a verified DPoP proof (RFC 9449) sent
+    /// with the request; the tokens minted are then bound to it.
+    pub(crate) dpop: Option<&'a str>,
+    pub(crate) now: UnixTime,
+}
+
+/// Runs the token endpoint for `r`'s authenticated client.
+pub(crate) async fn token(r: TokenRequest<'_>) -> Result<TokenResponse, FlowError> {
+    let TokenRequest {
+        p,
+        client,
+        form,
+        dpop,
+        ..
+    } = r;
     if dpop.is_none() && client.dpop_bound_access_tokens {
         return Err(err(
             ErrorCode::InvalidDpopProof,
@@ -79,15 +90,11 @@ pub(crate) async fn token(
         ));
     }
     let mut answer = match grant {
-        GrantType::AuthorizationCode => {
-            authorization_code::authorization_code(p, client, form, dpop, now).await
-        }
-        GrantType::RefreshToken => refresh_token::refresh_token(p, client, form, dpop, now).await,
-        GrantType::ClientCredentials => {
-            client_credentials::client_credentials(p, client, form, dpop, now).await
-        }
-        GrantType::Password => password::password(p, client, form, from, dpop, now).await,
-        GrantType::DeviceCode => device_code::poll(p, client, form, dpop, now).await,
+        GrantType::AuthorizationCode => authorization_code::authorization_code(r).await,
+        GrantType::RefreshToken => refresh_token::refresh_token(r).await,
+        GrantType::ClientCredentials => client_credentials::client_credentials(r).await,
+        GrantType::Password => password::password(r).await,
+        GrantType::DeviceCode => device_code::poll(r).await,
         _ => Err(err(
             ErrorCode::UnsupportedGrantType,
             "unsupported grant_type",
@@ -113,13 +120,17 @@ pub(super) struct UserTokens<'a> {
 /// an access token for `t.for_token`, an ID token when `openid` was granted,
 /// and a refresh token (bound for public clients) when `offline_access` was.
 pub(super) async fn user_tokens(
-    p: &Provider,
-    client: &Client,
+    r: TokenRequest<'_>,
     grant: &Grant,
     t: UserTokens<'_>,
-    dpop: Option<&str>,
-    now: UnixTime,
 ) -> Result<TokenResponse, FlowError> {
+    let TokenRequest {
+        p,
+        client,
+        dpop,
+        now,
+        ..
+    } = r;
     let (access, ttl) = issue::mint_access_token(p, client, t.for_token, now).await?;
     let id_token = if grant.scopes.contains(sesame_core::OPENID) {
         let input = IdTokenInput {

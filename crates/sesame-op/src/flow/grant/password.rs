@@ -2,24 +2,23 @@
 //! [`crate::Settings::password_grant`] is on, and then only for confidential
 //! clients registered with the `password` grant type.
 
-use sesame_core::{ErrorCode, UnixTime};
+use sesame_core::ErrorCode;
 
-use super::TokenResponse;
-use crate::authn::RequestInfo;
+use super::{TokenRequest, TokenResponse};
 use crate::authn::{PasswordCheck, PasswordRequest};
 use crate::flow::issue;
-use crate::flow::{FlowError, Params, err};
-use crate::model::{Client, Grant};
-use crate::provider::Provider;
+use crate::flow::{FlowError, err};
+use crate::model::Grant;
 
-pub(crate) async fn password(
-    p: &Provider,
-    client: &Client,
-    form: &Params,
-    from: RequestInfo<'_>,
-    dpop: Option<&str>,
-    now: UnixTime,
-) -> Result<TokenResponse, FlowError> {
+pub(crate) async fn password(r: TokenRequest<'_>) -> Result<TokenResponse, FlowError> {
+    let TokenRequest {
+        p,
+        client,
+        form,
+        from,
+        dpop,
+        now,
+    } = r;
     // Without client authentication anyone who knows a client_id could test
     // passwords here; RFC 6749 §4.3.2 leaves public clients to the provider,
     // and Sesame refuses them (as OAuth 2.0 Security BCP §2.4 advises).
@@ -94,5 +93,5 @@ pub(crate) async fn password(
         nonce: None,
         refresh: true,
     };
-    super::user_tokens(p, client, &grant, tokens, dpop, now).await
+    super::user_tokens(r, &grant, tokens).await
 }

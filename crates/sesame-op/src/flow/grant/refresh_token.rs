@@ -2,9 +2,9 @@
 
 use sesame_core::{ErrorCode, Scopes, UnixTime};
 
-use super::TokenResponse;
+use super::{TokenRequest, TokenResponse};
 use crate::flow::issue;
-use crate::flow::{FlowError, Params, err};
+use crate::flow::{FlowError, err};
 use crate::model::{Client, Grant, RefreshTokenRecord, RefreshUse};
 use crate::provider::Provider;
 use crate::secrets::token_key;
@@ -13,16 +13,18 @@ use crate::secrets::token_key;
 /// (which revokes its grant).
 const ANOTHER_CLIENT: &str = "the refresh token was issued to another client";
 
-pub(super) async fn refresh_token(
-    p: &Provider,
-    client: &Client,
-    form: &Params,
-    dpop: Option<&str>,
-    now: UnixTime,
-) -> Result<TokenResponse, FlowError> {
+pub(super) async fn refresh_token(r: TokenRequest<'_>) -> Result<TokenResponse, FlowError> {
+    let TokenRequest {
+        p,
+        client,
+        form,
+        dpop,
+        now,
+        ..
+    } = r;
     let presented = form.required("refresh_token")?;
     let key = token_key(presented);
-    check_before_use(p, client, form, dpop, &key, now).await?;
+    check_before_use(r, &key).await?;
     let rotate = crate::profile::rotates_refresh_tokens(p, client);
     let record = if rotate {
         spend(p, client, &key, now).await?
@@ -65,7 +67,7 @@ pub(super) async fn refresh_token(
         nonce: None,
         refresh: false,
     };
-    let mut answer = super::user_tokens(p, client, &narrowed, tokens, dpop, now).await?;
+    let mut answer = super::user_tokens(r, &narrowed, tokens).await?;
     // The new refresh token keeps the original scope (RFC 6749 §6). Without
     // rotation the client keeps the one it sent (RFC 6749 §5.1: none is issued).
     if rotate {
@@ -91,14 +93,15 @@ fn key_check(grant: &Grant, dpop: Option<&str>) -> Result<(), FlowError> {
 /// The checks of a live token made before it is spent, so that a bad
 /// request (wrong DPoP key, wrong client, wider scope or resources) does not
 /// burn a good token.
-async fn check_before_use(
-    p: &Provider,
-    client: &Client,
-    form: &Params,
-    dpop: Option<&str>,
-    key: &str,
-    now: UnixTime,
-) -> Result<(), FlowError> {
+async fn check_before_use(r: TokenRequest<'_>, key: &str) -> Result<(), FlowError> {
+    let TokenRequest {
+        p,
+        client,
+        form,
+        dpop,
+        now,
+        ..
+    } = r;
     if let Some(live) = p.inner.store.find_refresh_token(key, now).await? {
         // A bound refresh token needs a proof with its key; checked before
         // it is used, so a wrong proof does not spend it.
