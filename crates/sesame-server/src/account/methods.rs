@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -13,8 +12,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
 use super::{
-    Account, ENROL_COOKIE, ENROL_SECONDS, Extra, account, account_cookie, csrf_ok, done,
-    fresh_account, page, unavailable,
+    Account, ENROL_COOKIE, ENROL_SECONDS, Extra, Fresh, Posted, account, account_cookie, csrf_ok,
+    done, page, unavailable,
 };
 use crate::login::passkey::{self, PasskeyError, Relying};
 use crate::login::{LoginState, cookie, totp};
@@ -44,13 +43,8 @@ fn enrolment(
 /// (sealed) in a cookie until a first code confirms it.
 pub(crate) async fn start_totp(
     State(state): State<Arc<LoginState>>,
-    headers: HeaderMap,
-    body: Bytes,
+    Fresh(Posted { account, .. }): Fresh,
 ) -> Response {
-    let (account, _) = match fresh_account(&state, &headers, &body).await {
-        Ok(found) => found,
-        Err(r) => return r,
-    };
     match state.accounts.totp_secret(&account.session.subject).await {
         Ok(None) => {}
         Ok(Some(_)) => {
@@ -93,13 +87,12 @@ pub(crate) async fn start_totp(
 /// it does not also sign in) and shows the recovery codes once.
 pub(crate) async fn confirm_totp(
     State(state): State<Arc<LoginState>>,
-    headers: HeaderMap,
-    body: Bytes,
+    Fresh(Posted {
+        account,
+        form,
+        headers,
+    }): Fresh,
 ) -> Response {
-    let (account, form) = match fresh_account(&state, &headers, &body).await {
-        Ok(found) => found,
-        Err(r) => return r,
-    };
     let subject = account.session.subject.clone();
     let Some(secret) = cookie(&headers, ENROL_COOKIE)
         .and_then(|c| state.store.open_value(&c, &enrol_context(&subject)))
@@ -171,13 +164,8 @@ pub(crate) async fn confirm_totp(
 /// `POST /account/totp/remove`
 pub(crate) async fn remove_totp(
     State(state): State<Arc<LoginState>>,
-    headers: HeaderMap,
-    body: Bytes,
+    Fresh(Posted { account, .. }): Fresh,
 ) -> Response {
-    let (account, _) = match fresh_account(&state, &headers, &body).await {
-        Ok(found) => found,
-        Err(r) => return r,
-    };
     match state.accounts.remove_totp(&account.session.subject).await {
         Ok(_) => done(&state, "totp-off"),
         Err(e) => unavailable(&e),
@@ -232,13 +220,12 @@ pub(crate) async fn passkey_options(
 /// `PublicKeyCredential.toJSON()`), `name`.
 pub(crate) async fn post_passkey(
     State(state): State<Arc<LoginState>>,
-    headers: HeaderMap,
-    body: Bytes,
+    Fresh(Posted {
+        account,
+        form,
+        headers,
+    }): Fresh,
 ) -> Response {
-    let (account, form) = match fresh_account(&state, &headers, &body).await {
-        Ok(found) => found,
-        Err(r) => return r,
-    };
     let Some(rp) = Relying::of(&state.issuer) else {
         return (
             StatusCode::NOT_FOUND,
@@ -284,13 +271,8 @@ pub(crate) async fn post_passkey(
 /// sign-in: a passkey may be the user's second factor.
 pub(crate) async fn remove_passkey(
     State(state): State<Arc<LoginState>>,
-    headers: HeaderMap,
-    body: Bytes,
+    Fresh(Posted { account, form, .. }): Fresh,
 ) -> Response {
-    let (account, form) = match fresh_account(&state, &headers, &body).await {
-        Ok(found) => found,
-        Err(r) => return r,
-    };
     let id = form
         .get("id")
         .and_then(|id| URL_SAFE_NO_PAD.decode(id).ok())

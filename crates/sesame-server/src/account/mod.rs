@@ -9,9 +9,11 @@
 //! asks for the current password instead. No script runs on the page except
 //! the WebAuthn ceremony (`/assets/passkey.js`, allowed by path in the CSP).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -122,12 +124,8 @@ fn notice_text(done: &str) -> Option<&'static str> {
 }
 
 /// A POST form, checked against the CSRF cookie: its fields, or a 403.
-fn form(
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<std::collections::HashMap<String, String>, Box<Response>> {
-    let form: std::collections::HashMap<String, String> =
-        url::form_urlencoded::parse(body).into_owned().collect();
+fn form(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String>, Box<Response>> {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(body).into_owned().collect();
     let presented = form.get("csrf_token").map(String::as_str).unwrap_or("");
     if csrf_ok(headers, presented) {
         Ok(form)
@@ -142,18 +140,51 @@ fn form(
     }
 }
 
-/// The signed-in user of a form post and its fields (CSRF checked): or
-/// the login page, or a 403.
-async fn account_form(
-    state: &LoginState,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(Account, std::collections::HashMap<String, String>), Response> {
-    let Some(account) = account(state, headers).await? else {
-        return Err(to_login(state));
-    };
-    let form = form(headers, body).map_err(|r| *r)?;
-    Ok((account, form))
+/// A form post to the account page, as an extractor: the signed-in user
+/// (else the login page), the form's fields (CSRF checked, else a 403) and
+/// the request's headers.
+pub(crate) struct Posted {
+    account: Account,
+    form: HashMap<String, String>,
+    headers: HeaderMap,
+}
+
+impl FromRequest<Arc<LoginState>> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &Arc<LoginState>) -> Result<Self, Response> {
+        let headers = req.headers().clone();
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Some(account) = account(state, &headers).await? else {
+            return Err(to_login(state));
+        };
+        let form = form(&headers, &body).map_err(|r| *r)?;
+        Ok(Self {
+            account,
+            form,
+            headers,
+        })
+    }
+}
+
+/// A [`Posted`] form that changes how the user signs in: the sign-in must
+/// also be recent (else the page with a note).
+pub(crate) struct Fresh(Posted);
+
+impl FromRequest<Arc<LoginState>> for Fresh {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &Arc<LoginState>) -> Result<Self, Response> {
+        let posted = Posted::from_request(req, state).await?;
+        if !posted.account.fresh(state.clock.now()) {
+            let message = "Sign in again first: this change needs a recent sign-in.";
+            let extra = Extra::refused(StatusCode::FORBIDDEN, message);
+            return Err(page(state, &posted.account, extra).await);
+        }
+        Ok(Self(posted))
+    }
 }
 
 /// A `Set-Cookie` of `name` on `/account` (an empty `value` and `max_age`
@@ -184,27 +215,6 @@ struct Extra {
     enrolment: Option<Value>,
     recovery_codes: Vec<String>,
     cookies: Vec<HeaderValue>,
-}
-
-/// The account of a form post that changes sign-in methods: signed in
-/// (else the login page), CSRF checked, and fresh (else the page with a
-/// note).
-pub(super) async fn fresh_account(
-    state: &LoginState,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<(Account, std::collections::HashMap<String, String>), Response> {
-    let (account, form) = account_form(state, headers, body).await?;
-    if !account.fresh(state.clock.now()) {
-        let message = "Sign in again first: this change needs a recent sign-in.";
-        return Err(page(
-            state,
-            &account,
-            Extra::refused(StatusCode::FORBIDDEN, message),
-        )
-        .await);
-    }
-    Ok((account, form))
 }
 
 impl Extra {

@@ -3,16 +3,13 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::Response;
 use sesame_core::{ClientId, Subject};
 use sesame_op::store::ConsentStore as _;
 
-use super::{
-    CSRF_COOKIE, Extra, account_form, done, fresh_account, page, redirect, to_login, unavailable,
-};
+use super::{CSRF_COOKIE, Extra, Fresh, Posted, done, page, redirect, to_login, unavailable};
 use crate::login::{
     LoginState, SESSION_COOKIE, client_ip, credentials::Credentials, signed_in_again,
 };
@@ -27,13 +24,12 @@ const PASSWORD_MIN: usize = 8;
 pub(crate) async fn change_password(
     State(state): State<Arc<LoginState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
+    Posted {
+        account,
+        form,
+        headers,
+    }: Posted,
 ) -> Response {
-    let (account, form) = match account_form(&state, &headers, &body).await {
-        Ok(found) => found,
-        Err(r) => return r,
-    };
     let field = |k: &str| form.get(k).cloned().unwrap_or_default();
     let refuse = Extra::refused;
     let new = field("new_password");
@@ -111,13 +107,8 @@ pub(crate) async fn change_password(
 /// revokes every code and token the user's grants to that app hold.
 pub(crate) async fn revoke_app(
     State(state): State<Arc<LoginState>>,
-    headers: HeaderMap,
-    body: Bytes,
+    Posted { account, form, .. }: Posted,
 ) -> Response {
-    let (account, form) = match account_form(&state, &headers, &body).await {
-        Ok(found) => found,
-        Err(r) => return r,
-    };
     let client_id = form.get("client_id").cloned().unwrap_or_default();
     let subject = account.session.subject.as_str();
     if let Err(e) = state
@@ -141,13 +132,8 @@ pub(crate) async fn revoke_app(
 /// revoked here (the apps list does that).
 pub(crate) async fn sign_out_everywhere(
     State(state): State<Arc<LoginState>>,
-    headers: HeaderMap,
-    body: Bytes,
+    Posted { account, .. }: Posted,
 ) -> Response {
-    let (account, _) = match account_form(&state, &headers, &body).await {
-        Ok(found) => found,
-        Err(r) => return r,
-    };
     let ended = match state
         .accounts
         .end_login_sessions_of(&account.session.subject)
@@ -171,13 +157,8 @@ pub(crate) async fn sign_out_everywhere(
 /// account). Needs a fresh sign-in, like every change of sign-in methods.
 pub(crate) async fn unlink(
     State(state): State<Arc<LoginState>>,
-    headers: HeaderMap,
-    body: Bytes,
+    Fresh(Posted { account, form, .. }): Fresh,
 ) -> Response {
-    let (account, form) = match fresh_account(&state, &headers, &body).await {
-        Ok(found) => found,
-        Err(r) => return r,
-    };
     let field = |k: &str| form.get(k).cloned().unwrap_or_default();
     let (issuer, sub) = (field("issuer"), field("upstream_subject"));
     let subject = account.session.subject.as_str();
