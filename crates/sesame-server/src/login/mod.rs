@@ -3,12 +3,17 @@
 //! check shared by the form and the password grant (`credentials`), the
 //! TOTP step (`totp`) and sign-in through another provider (`upstream`).
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse as _, Response};
 use minijinja::Environment;
 use sesame_core::Clock;
+use sesame_op::secrets::token_key;
 use sesame_op_sqlx::SqlStore;
 
 use crate::accounts::Accounts;
@@ -151,6 +156,71 @@ pub(crate) fn csrf_matches(headers: &HeaderMap, name: &str, presented: &str) -> 
     use subtle::ConstantTimeEq as _;
     let expected = cookie(headers, name).unwrap_or_default();
     !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(presented.as_bytes()))
+}
+
+/// A form post to a sign-in page, as an extractor: its fields, the
+/// `return_to` it names (made safe), whether its `csrf_token` matches the
+/// cookie (each page refuses a mismatch with its own page), and the
+/// request's headers.
+pub(crate) struct LoginForm {
+    fields: HashMap<String, String>,
+    pub(crate) return_to: String,
+    pub(crate) csrf_ok: bool,
+    pub(crate) headers: HeaderMap,
+}
+
+impl LoginForm {
+    /// The field `name`, or empty.
+    pub(crate) fn field(&self, name: &str) -> &str {
+        self.fields.get(name).map(String::as_str).unwrap_or("")
+    }
+}
+
+impl FromRequest<Arc<LoginState>> for LoginForm {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &Arc<LoginState>) -> Result<Self, Response> {
+        let headers = req.headers().clone();
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| e.into_response())?;
+        let fields: HashMap<String, String> =
+            url::form_urlencoded::parse(&body).into_owned().collect();
+        let presented = fields.get("csrf_token").map(String::as_str).unwrap_or("");
+        let csrf_ok = csrf_matches(&headers, CSRF_COOKIE, presented);
+        let return_to = fields.get("return_to").map(String::as_str).unwrap_or("");
+        let return_to = state.safe_return_to(return_to).to_owned();
+        Ok(Self {
+            fields,
+            return_to,
+            csrf_ok,
+            headers,
+        })
+    }
+}
+
+/// The pending login (after the password, before the second step) named by
+/// the browser's cookie: its key and subject, or none; a 503 when the
+/// store fails.
+pub(crate) async fn pending_login(
+    state: &LoginState,
+    headers: &HeaderMap,
+) -> Result<Option<(String, String)>, Response> {
+    let Some(key) = cookie(headers, totp::PENDING_COOKIE).map(|v| token_key(&v)) else {
+        return Ok(None);
+    };
+    match state
+        .accounts
+        .find_pending_login(&key, state.clock.now())
+        .await
+    {
+        Ok(Some(subject)) => Ok(Some((key, subject))),
+        Ok(None) => Ok(None),
+        Err(e) => {
+            tracing::error!(error = %e, "pending login lookup failed");
+            Err(totp::unavailable())
+        }
+    }
 }
 
 pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {

@@ -3,12 +3,11 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value, json};
+use serde_json::json;
 use sesame_op::Authenticator as _;
 use sesame_op::pages::Page;
 use sesame_op::secrets::token_key;
@@ -16,7 +15,10 @@ use sesame_op::secrets::token_key;
 use super::client::{LoginClient, login_client, sign_in_csp};
 use super::credentials::Credentials;
 use super::totp;
-use super::{CSRF_COOKIE, LoginState, SESSION_COOKIE, ServerAuth, client_ip, cookie, csrf_matches};
+use super::{
+    CSRF_COOKIE, LoginForm, LoginState, SESSION_COOKIE, ServerAuth, client_ip, cookie,
+    pending_login,
+};
 use crate::accounts::LoginSession;
 use crate::ratelimit::{blocked, limit_key, log_name};
 
@@ -208,32 +210,27 @@ async fn refusal(
 pub(crate) async fn post_login(
     State(state): State<Arc<LoginState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    body: Bytes,
+    form: LoginForm,
 ) -> Response {
-    let form: Map<String, Value> = url::form_urlencoded::parse(&body)
-        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
-        .collect();
-    let field = |k: &str| form.get(k).and_then(Value::as_str).unwrap_or("");
-    let return_to = state.safe_return_to(field("return_to")).to_owned();
-    trace_client(&state.issuer, &return_to);
-    let username = field("username").trim().to_owned();
-    if !csrf_matches(&headers, CSRF_COOKIE, field("csrf_token")) {
+    let (return_to, headers) = (form.return_to.as_str(), &form.headers);
+    trace_client(&state.issuer, return_to);
+    let username = form.field("username").trim().to_owned();
+    if !form.csrf_ok {
         return login_page(
             &state,
             StatusCode::FORBIDDEN,
-            &return_to,
+            return_to,
             &username,
             &LoginClient {
                 name: None,
-                ..login_client(&state, &return_to).await
+                ..login_client(&state, return_to).await
             },
             Some("The form expired. Please sign in again."),
         );
     }
-    let ip = client_ip(&state, &headers, Some(peer));
+    let ip = client_ip(&state, headers, Some(peer));
     let checked = state
-        .check_credentials(&ip, &username, field("password").to_owned())
+        .check_credentials(&ip, &username, form.field("password").to_owned())
         .await;
     trace_outcome(&checked);
     let user = match checked {
@@ -246,13 +243,13 @@ pub(crate) async fn post_login(
                 if seconds == 1 { "" } else { "s" }
             );
             let status = StatusCode::TOO_MANY_REQUESTS;
-            return refusal(&state, status, &return_to, &username, &message, seconds).await;
+            return refusal(&state, status, return_to, &username, &message, seconds).await;
         }
         Ok(Credentials::Busy) => {
             tracing::warn!("sign-in refused: the login queue is full");
             let message = "The server is busy. Try again in a moment.";
             let status = StatusCode::SERVICE_UNAVAILABLE;
-            return refusal(&state, status, &return_to, &username, message, 1).await;
+            return refusal(&state, status, return_to, &username, message, 1).await;
         }
         Err(e) => {
             tracing::error!(error = %e, "user lookup failed");
@@ -263,26 +260,26 @@ pub(crate) async fn post_login(
             return login_page(
                 &state,
                 StatusCode::UNAUTHORIZED,
-                &return_to,
+                return_to,
                 &username,
                 &LoginClient {
                     name: None,
-                    ..login_client(&state, &return_to).await
+                    ..login_client(&state, return_to).await
                 },
                 Some("Wrong username or password."),
             );
         }
     };
     match totp::Factors::of(&state, &user.subject).await {
-        Ok(f) if f.any() => totp::second_step(&state, &user.subject, &return_to).await,
+        Ok(f) if f.any() => totp::second_step(&state, &user.subject, return_to).await,
         Ok(_) => {
             signed_in(
                 &state,
-                &headers,
+                headers,
                 &user.subject,
                 &user.username,
                 &["pwd"],
-                &return_to,
+                return_to,
             )
             .await
         }
@@ -400,43 +397,29 @@ pub(super) async fn start_session(
 /// `POST /login/totp`: `totp` (a code or a recovery code), `csrf_token`,
 /// `return_to`, with the pending login's cookie.
 #[tracing::instrument(name = "sesame.login.totp", skip_all, fields(outcome = tracing::field::Empty))]
-pub(crate) async fn post_totp(
-    State(state): State<Arc<LoginState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let form: std::collections::HashMap<String, String> =
-        url::form_urlencoded::parse(&body).into_owned().collect();
-    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
-    let return_to = state.safe_return_to(field("return_to")).to_owned();
+pub(crate) async fn post_totp(State(state): State<Arc<LoginState>>, form: LoginForm) -> Response {
+    let (return_to, headers) = (form.return_to.as_str(), &form.headers);
     let span = tracing::Span::current();
-    if !csrf_matches(&headers, CSRF_COOKIE, field("csrf_token")) {
+    if !form.csrf_ok {
         span.record("outcome", "csrf");
         let message = "The form expired. Please try again.";
         return totp::code_page(
             &state,
             StatusCode::FORBIDDEN,
-            &return_to,
+            return_to,
             Some(message),
             None,
         )
         .await;
     }
     let now = state.clock.now();
-    let pending = cookie(&headers, totp::PENDING_COOKIE).map(|v| token_key(&v));
-    let subject = match &pending {
-        Some(key) => match state.accounts.find_pending_login(key, now).await {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = %e, "pending login lookup failed");
-                return totp::unavailable();
-            }
-        },
-        None => None,
-    };
-    let (Some(key), Some(subject)) = (pending, subject) else {
-        span.record("outcome", "expired");
-        return expired_login(&state, &return_to).await;
+    let (key, subject) = match pending_login(&state, headers).await {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            span.record("outcome", "expired");
+            return expired_login(&state, return_to).await;
+        }
+        Err(r) => return r,
     };
     let limit = limit_key("login-totp", &subject);
     let counters = &state.limits.counters;
@@ -450,7 +433,7 @@ pub(crate) async fn post_totp(
                 let mut r = totp::code_page(
                     &state,
                     StatusCode::TOO_MANY_REQUESTS,
-                    &return_to,
+                    return_to,
                     Some(&message),
                     None,
                 )
@@ -465,7 +448,7 @@ pub(crate) async fn post_totp(
             tracing::error!(error = %e, "rate-limit counters unavailable: code check not limited");
         }
     }
-    match totp::check_code(&state, &subject, field("totp"), now).await {
+    match totp::check_code(&state, &subject, form.field("totp"), now).await {
         Ok(totp::Checked::Accepted) => {}
         Ok(totp::Checked::Refused) => {
             span.record("outcome", "wrong_code");
@@ -480,7 +463,7 @@ pub(crate) async fn post_totp(
             return totp::code_page(
                 &state,
                 StatusCode::UNAUTHORIZED,
-                &return_to,
+                return_to,
                 Some(message),
                 None,
             )
@@ -495,7 +478,7 @@ pub(crate) async fn post_totp(
     // cookie and another good code finds it gone.
     match state.accounts.delete_pending_login(&key).await {
         Ok(true) => {}
-        Ok(false) => return expired_login(&state, &return_to).await,
+        Ok(false) => return expired_login(&state, return_to).await,
         Err(e) => {
             tracing::error!(error = %e, "could not end the pending login");
             return totp::unavailable();
@@ -506,15 +489,7 @@ pub(crate) async fn post_totp(
         Ok(Some(u)) => u.username,
         _ => String::new(),
     };
-    signed_in(
-        &state,
-        &headers,
-        &subject,
-        &username,
-        &totp::AMR,
-        &return_to,
-    )
-    .await
+    signed_in(&state, headers, &subject, &username, &totp::AMR, return_to).await
 }
 
 /// `GET /`: what this server is, and who is signed in.

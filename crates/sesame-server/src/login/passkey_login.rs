@@ -5,16 +5,14 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::pages::{login_error, signed_in};
 use super::passkey::{self, PasskeyError, Relying};
-use sesame_op::secrets::token_key;
 
-use super::{CSRF_COOKIE, LoginState, cookie, totp};
+use super::{CSRF_COOKIE, LoginForm, LoginState, cookie, pending_login, totp};
 
 fn csrf_ok(headers: &HeaderMap, presented: &str) -> bool {
     super::csrf_matches(headers, CSRF_COOKIE, presented)
@@ -81,20 +79,16 @@ pub(crate) async fn passkey_options(
 #[tracing::instrument(name = "sesame.login.passkey", skip_all, fields(outcome = tracing::field::Empty))]
 pub(crate) async fn post_passkey(
     State(state): State<Arc<LoginState>>,
-    headers: HeaderMap,
-    body: Bytes,
+    form: LoginForm,
 ) -> Response {
-    let form: std::collections::HashMap<String, String> =
-        url::form_urlencoded::parse(&body).into_owned().collect();
-    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
-    let return_to = state.safe_return_to(field("return_to")).to_owned();
+    let (return_to, headers) = (form.return_to.as_str(), &form.headers);
     let span = tracing::Span::current();
-    if !csrf_ok(&headers, field("csrf_token")) {
+    if !form.csrf_ok {
         span.record("outcome", "csrf");
         return login_error(
             &state,
             StatusCode::FORBIDDEN,
-            &return_to,
+            return_to,
             "The form expired. Please sign in again.",
         )
         .await;
@@ -103,10 +97,15 @@ pub(crate) async fn post_passkey(
         Ok(rp) => rp,
         Err(r) => return *r,
     };
-    let sealed = cookie(&headers, passkey::AUTH_COOKIE);
+    let sealed = cookie(headers, passkey::AUTH_COOKIE);
     let now = state.clock.now();
     let checked = rp
-        .finish_sign_in(&state.accounts, sealed.as_deref(), field("credential"), now)
+        .finish_sign_in(
+            &state.accounts,
+            sealed.as_deref(),
+            form.field("credential"),
+            now,
+        )
         .await;
     let key = match checked {
         Ok(key) => key,
@@ -127,7 +126,7 @@ pub(crate) async fn post_passkey(
                 }
                 _ => "The passkey was not accepted.",
             };
-            return login_error(&state, StatusCode::UNAUTHORIZED, &return_to, message).await;
+            return login_error(&state, StatusCode::UNAUTHORIZED, return_to, message).await;
         }
     };
     let username = match state.accounts.find_user_by_subject(&key.subject).await {
@@ -136,7 +135,7 @@ pub(crate) async fn post_passkey(
             return login_error(
                 &state,
                 StatusCode::UNAUTHORIZED,
-                &return_to,
+                return_to,
                 "This passkey's account is gone.",
             )
             .await;
@@ -148,34 +147,11 @@ pub(crate) async fn post_passkey(
     };
     span.record("outcome", "signed_in");
     let amr = passkey::amr_of(&key);
-    let mut r = signed_in(&state, &headers, &key.subject, &username, &amr, &return_to).await;
+    let mut r = signed_in(&state, headers, &key.subject, &username, &amr, return_to).await;
     if let Some(c) = state.cookie_header(passkey::AUTH_COOKIE, "", 0, "/login") {
         r.headers_mut().append(axum::http::header::SET_COOKIE, c);
     }
     r
-}
-
-/// The pending login of this browser (its password was right): the key of
-/// its cookie and its subject.
-async fn pending_login(
-    state: &LoginState,
-    headers: &HeaderMap,
-) -> Result<Option<(String, String)>, Response> {
-    let Some(key) = cookie(headers, totp::PENDING_COOKIE).map(|v| token_key(&v)) else {
-        return Ok(None);
-    };
-    match state
-        .accounts
-        .find_pending_login(&key, state.clock.now())
-        .await
-    {
-        Ok(Some(subject)) => Ok(Some((key, subject))),
-        Ok(None) => Ok(None),
-        Err(e) => {
-            tracing::error!(error = %e, "pending login lookup failed");
-            Err(totp::unavailable())
-        }
-    }
 }
 
 /// `POST /login/passkey/second/options` (header `X-Sesame-CSRF`): the
@@ -204,25 +180,18 @@ pub(crate) async fn second_options(
 /// `POST /login/passkey/second`: `credential`, `csrf_token`, `return_to`,
 /// with the pending login's cookie. One pending login, one session.
 #[tracing::instrument(name = "sesame.login.passkey_second", skip_all, fields(outcome = tracing::field::Empty))]
-pub(crate) async fn post_second(
-    State(state): State<Arc<LoginState>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let form: std::collections::HashMap<String, String> =
-        url::form_urlencoded::parse(&body).into_owned().collect();
-    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
-    let return_to = state.safe_return_to(field("return_to")).to_owned();
+pub(crate) async fn post_second(State(state): State<Arc<LoginState>>, form: LoginForm) -> Response {
+    let (return_to, headers) = (form.return_to.as_str(), &form.headers);
     let span = tracing::Span::current();
-    if !csrf_ok(&headers, field("csrf_token")) {
+    if !form.csrf_ok {
         span.record("outcome", "csrf");
-        return super::pages::expired_login(&state, &return_to).await;
+        return super::pages::expired_login(&state, return_to).await;
     }
-    let (key, subject) = match pending_login(&state, &headers).await {
+    let (key, subject) = match pending_login(&state, headers).await {
         Ok(Some(found)) => found,
         Ok(None) => {
             span.record("outcome", "expired");
-            return super::pages::expired_login(&state, &return_to).await;
+            return super::pages::expired_login(&state, return_to).await;
         }
         Err(r) => return r,
     };
@@ -230,7 +199,7 @@ pub(crate) async fn post_second(
         Ok(rp) => rp,
         Err(r) => return *r,
     };
-    let sealed = cookie(&headers, passkey::AUTH_COOKIE);
+    let sealed = cookie(headers, passkey::AUTH_COOKIE);
     let now = state.clock.now();
     let checked = rp
         .finish_second_factor(
@@ -238,7 +207,7 @@ pub(crate) async fn post_second(
             &subject,
             &key,
             sealed.as_deref(),
-            field("credential"),
+            form.field("credential"),
             now,
         )
         .await;
@@ -257,7 +226,7 @@ pub(crate) async fn post_second(
             return totp::factor_page(
                 &state,
                 StatusCode::UNAUTHORIZED,
-                &return_to,
+                return_to,
                 Some("The passkey was not accepted. Try again."),
                 None,
                 factors,
@@ -267,7 +236,7 @@ pub(crate) async fn post_second(
     };
     match state.accounts.delete_pending_login(&key).await {
         Ok(true) => {}
-        Ok(false) => return super::pages::expired_login(&state, &return_to).await,
+        Ok(false) => return super::pages::expired_login(&state, return_to).await,
         Err(e) => {
             tracing::error!(error = %e, "could not end the pending login");
             return totp::unavailable();
@@ -279,7 +248,7 @@ pub(crate) async fn post_second(
         _ => String::new(),
     };
     let amr = ["pwd", passkey::amr_of(&passkey)[0], "mfa"];
-    let mut r = signed_in(&state, &headers, &subject, &username, &amr, &return_to).await;
+    let mut r = signed_in(&state, headers, &subject, &username, &amr, return_to).await;
     if let Some(c) = state.cookie_header(passkey::AUTH_COOKIE, "", 0, "/login") {
         r.headers_mut().append(axum::http::header::SET_COOKIE, c);
     }
