@@ -249,6 +249,19 @@ pub enum UrlError {
     UserInfo(String),
 }
 
+/// Parses `value` as an absolute URL that carries neither a fragment nor
+/// user information (none of the URL newtypes may).
+fn parse_plain(value: &str) -> Result<Url, UrlError> {
+    let url = Url::parse(value).map_err(|_| UrlError::Unparsable(value.to_owned()))?;
+    if url.fragment().is_some() || value.contains('#') {
+        return Err(UrlError::Fragment(value.to_owned()));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(UrlError::UserInfo(value.to_owned()));
+    }
+    Ok(url)
+}
+
 /// `Debug` (`Name("value")`), `Display` (the value), and `Deserialize` and
 /// `FromStr` through `Name::new`, which checks the URL: for the URL newtypes.
 macro_rules! checked_url_impls {
@@ -304,18 +317,12 @@ impl Issuer {
     /// fragment or user information.
     pub fn new(value: impl Into<String>) -> Result<Self, UrlError> {
         let value = value.into();
-        let url = Url::parse(&value).map_err(|_| UrlError::Unparsable(value.clone()))?;
+        let url = parse_plain(&value)?;
         if !matches!(url.scheme(), "https" | "http") {
             return Err(UrlError::Scheme(value));
         }
-        if url.fragment().is_some() || value.contains('#') {
-            return Err(UrlError::Fragment(value));
-        }
         if url.query().is_some() || value.contains('?') {
             return Err(UrlError::Query(value));
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(UrlError::UserInfo(value));
         }
         Ok(Self(value))
     }
@@ -361,13 +368,7 @@ impl RedirectUri {
     /// When the value is not an absolute URL or carries a fragment or user information.
     pub fn new(value: impl Into<String>) -> Result<Self, UrlError> {
         let value = value.into();
-        let url = Url::parse(&value).map_err(|_| UrlError::Unparsable(value.clone()))?;
-        if url.fragment().is_some() || value.contains('#') {
-            return Err(UrlError::Fragment(value));
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(UrlError::UserInfo(value));
-        }
+        let url = parse_plain(&value)?;
         if matches!(url.scheme(), "javascript" | "data" | "file" | "vbscript") {
             return Err(UrlError::Scheme(value));
         }
