@@ -27,6 +27,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_DIR="$ROOT/bench"
+# shellcheck source=bench/lib.sh
+. "$BENCH_DIR/lib.sh"
 C=16
 T=10
 WARMUP=1
@@ -101,25 +103,16 @@ else
   PIN_DRIVER=()
 fi
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # wait_ready URL PID NAME: until URL answers 200, PID dies, or 60 s pass.
 wait_ready() {
-  local url="$1" pid="$2" name="$3" i
-  for i in $(seq 1 600); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      warn "$name exited during start-up; see $LOGS/$name.log:"
-      tail -n 15 "$LOGS/$name.log" >&2 || true
-      return 1
-    fi
-    if curl -sf -o /dev/null "$url"; then
-      return 0
-    fi
-    sleep 0.1
-  done
-  warn "$name did not answer $url within 60 s; see $LOGS/$name.log"
+  local url="$1" pid="$2" name="$3" status=0
+  wait_answer "$url" "$pid" || status=$?
+  case $status in
+    0) return 0 ;;
+    2) warn "$name exited during start-up; see $LOGS/$name.log:"
+       tail -n 15 "$LOGS/$name.log" >&2 || true ;;
+    *) warn "$name did not answer $url within 60 s; see $LOGS/$name.log" ;;
+  esac
   return 1
 }
 
@@ -128,8 +121,6 @@ stop() {
   kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 }
-
-json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 
 machine() {
   echo "date:   $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -145,14 +136,7 @@ say "machine"
 machine | tee "$OUT/machine.txt"
 
 say "build (cargo build --release -p sesame-server -p sesame-bench)"
-TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-(cd "$ROOT" && cargo build --release -q -p sesame-server -p sesame-bench)
-SESAME="$TARGET/release/sesame"
-BENCH="$TARGET/release/sesame-bench"
-
-REDIRECT_URI="http://127.0.0.1:9/callback"
-# A letter first: token_urlsafe may start with '-', which argument parsers take for a flag.
-PASSWORD=p$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
+build_release "$ROOT"
 DRIVER_ARGS=(-c "$C" -t "$T" --warmup "$WARMUP" --redirect-uri "$REDIRECT_URI"
   --username bench --password "$PASSWORD")
 RUNS=()
@@ -161,16 +145,8 @@ ENDPOINT_RUNS=()
 say "single-core signing bound (aws-lc-rs), on core $SERVER_CORE"
 "${PIN_SERVER[@]}" "$BENCH" sign-bound --seconds 2 --json "$OUT/sign-bound.json"
 
-# The rate limits protect real deployments; a load test from one address, as one user, would
-# only measure them (login_queue: bursts of 1,024 sign-ins would otherwise get 503 past 64 waiting).
 CONF="$WORK/sesame.toml"
-cat >"$CONF" <<'TOML'
-[rate_limits]
-login_per_username_per_minute = 100000
-login_per_ip_per_minute = 100000
-token_per_client_per_second = 1000000
-login_queue = 100000
-TOML
+write_bench_config "$CONF"
 
 # sesame_run NAME DATABASE ALG PINNED [MODE…]: a fresh provider, one driver run per mode.
 # CLIENT_EXTRA / DRIVER_EXTRA (arrays, empty unless set): more `clients add` and driver options.

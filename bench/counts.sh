@@ -17,6 +17,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 BINS=()
 ALG=RS256
 DB=sqlite
@@ -33,13 +35,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-if [ ${#BINS[@]} -eq 0 ]; then
-  (cd "$ROOT" && cargo build --release -q -p sesame-server -p sesame-bench)
-  BINS=("$TARGET/release/sesame")
-fi
-BENCH="${SESAME_BENCH:-$TARGET/release/sesame-bench}"
-[ -x "$BENCH" ] || (cd "$ROOT" && cargo build --release -q -p sesame-bench)
+if [ ${#BINS[@]} -eq 0 ]; then build_release "$ROOT"; BINS=("$SESAME"); fi
+BENCH="${SESAME_BENCH:-${CARGO_TARGET_DIR:-$ROOT/target}/release/sesame-bench}"
+[ -x "$BENCH" ] || build_release "$ROOT"
 for tool in strace valgrind callgrind_annotate taskset curl python3; do
   command -v "$tool" >/dev/null || { echo "counts.sh: $tool is needed" >&2; exit 1; }
 done
@@ -57,17 +55,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
-REDIRECT_URI="http://127.0.0.1:9/callback"
-PASSWORD=p$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
-cat >"$WORK/sesame.toml" <<'TOML'
-[rate_limits]
-login_per_username_per_minute = 100000
-login_per_ip_per_minute = 100000
-token_per_client_per_second = 1000000
-login_queue = 100000
-TOML
+write_bench_config "$WORK/sesame.toml"
 
 # prepare BIN: a database with the user, the client and the signing keys (a first start of the
 # server makes them: RSA key generation is ~10^9 instructions, and random, so it must not fall in
@@ -94,10 +82,8 @@ prepare() {
   port=$(free_port)
   "${sesame[@]}" serve --issuer "http://127.0.0.1:$port" --listen "127.0.0.1:$port" >/dev/null 2>&1 &
   pid=$!
-  for _ in $(seq 1 600); do
-    curl -sf -o /dev/null "http://127.0.0.1:$port/.well-known/openid-configuration" && break
-    sleep 0.1
-  done
+  wait_answer "http://127.0.0.1:$port/.well-known/openid-configuration" "$pid" ||
+    { echo "counts.sh: $bin did not start" >&2; exit 1; }
   kill -INT "$pid"
   wait "$pid" 2>/dev/null || true
 }
@@ -126,10 +112,8 @@ one() {
   taskset -c 0 "${wrap[@]}" "${sesame[@]}" serve --issuer "$issuer" --listen "127.0.0.1:$port" \
     >"$WORK/$n.log" 2>&1 &
   SERVER_PID=$!
-  for _ in $(seq 1 1200); do
-    curl -sf -o /dev/null "$issuer/.well-known/openid-configuration" && break
-    sleep 0.1
-  done
+  wait_answer "$issuer/.well-known/openid-configuration" "" 1200 ||
+    { echo "counts.sh: the server under $tool did not start; see $WORK/$n.log" >&2; exit 1; }
   taskset -c 1 "$BENCH" run --mode flow --peer sesame --issuer "$issuer" --client-id "$id" \
     --client-secret "$secret" -c 4 -t "$secs" --warmup 0 --redirect-uri "$REDIRECT_URI" \
     --username bench --password "$PASSWORD" --json "$WORK/$n.json" >/dev/null
