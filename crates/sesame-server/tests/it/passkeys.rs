@@ -817,3 +817,31 @@ async fn a_passkey_is_the_second_step_after_the_password() {
     let r = second(csrf, good).await;
     assert_eq!(r.status(), 401, "the pending login is spent");
 }
+
+#[tokio::test]
+async fn a_passkey_sign_in_needs_the_forms_csrf_token() {
+    let op = op(&["alice"]).await;
+    let alice = browser();
+    let csrf_alice = signed_in(&op, &alice, "alice").await;
+    let mut key = SoftKey::new();
+    assert_eq!(
+        register(&op, &alice, &csrf_alice, &mut key).await.status(),
+        303
+    );
+    let (cookies, csrf, options) = raw_sign_in_options(&op).await;
+    let good = key.assert(&options, &op.base, 1, 0x05, &key.user_handle);
+    // A good assertion with another token (a cross-site post): refused
+    // before the ceremony is opened, so no session.
+    let r = raw_post_assertion(&op, &cookies, "not-the-token", &good).await;
+    assert_eq!(r.status(), 403, "a form without the page's CSRF token");
+    assert!(
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .all(|c| !c.to_str().unwrap().starts_with("sesame_session="))
+    );
+    // The same assertion with the page's token signs in: it was the token
+    // that was refused.
+    let r = raw_post_assertion(&op, &cookies, &csrf, &good).await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+}
