@@ -780,6 +780,16 @@ async fn a_passkey_is_the_second_step_after_the_password() {
     // Alice's does.
     let o = options(b.clone(), csrf.clone()).await;
     let good = key.assert(&o, &op.base, 1, 0x05, &key.user_handle);
+    // Alice's good assertion in a form without the page's CSRF token (a
+    // cross-site post): refused before the ceremony is opened, no session.
+    let r = second("not-the-token".to_owned(), good.clone()).await;
+    assert_eq!(r.status(), 401, "a form without the page's CSRF token");
+    let page = r.text().await.unwrap();
+    assert!(page.contains("The sign-in expired"), "{page}");
+    assert!(!is_signed_in(&op, &b).await);
+    // With the new page's token the same assertion signs in: it was the
+    // token that was refused, and the pending login stayed.
+    let csrf = hidden(&page, "csrf_token");
     let r = second(csrf.clone(), good.clone()).await;
     assert_eq!(r.status(), 303);
     let back = absolute(&op.base, &location(&r));
