@@ -119,14 +119,8 @@ impl LogoutRegistry for AnyStore {
         any!(self, s => s.record(issuer, sid, sub, at).await);
     }
 
-    async fn is_ended(
-        &self,
-        issuer: &str,
-        sid: Option<&str>,
-        sub: &str,
-        login_at: UnixTime,
-    ) -> bool {
-        any!(self, s => s.is_ended(issuer, sid, sub, login_at).await)
+    async fn is_ended(&self, issuer: &str, sid: Option<&str>, sub: &str, since: UnixTime) -> bool {
+        any!(self, s => s.is_ended(issuer, sid, sub, since).await)
     }
 
     async fn first_use_of_jti(&self, issuer: &str, jti: &str, expires_at: UnixTime) -> bool {

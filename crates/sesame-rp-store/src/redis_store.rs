@@ -219,13 +219,7 @@ impl LogoutRegistry for RedisStore {
         }
     }
 
-    async fn is_ended(
-        &self,
-        issuer: &str,
-        sid: Option<&str>,
-        sub: &str,
-        login_at: UnixTime,
-    ) -> bool {
+    async fn is_ended(&self, issuer: &str, sid: Option<&str>, sub: &str, since: UnixTime) -> bool {
         let sid_key = sid.map(|s| self.logout_key(issuer, "sid", s));
         let sub_key = self.logout_key(issuer, "sub", sub);
         let mut cmd = redis::cmd("MGET");
@@ -236,11 +230,7 @@ impl LogoutRegistry for RedisStore {
         let found: Result<Vec<Option<i64>>, _> = cmd.query_async(&mut self.conn.clone()).await;
         match found {
             Ok(v) => {
-                let by_sub = v
-                    .first()
-                    .copied()
-                    .flatten()
-                    .is_some_and(|at| at >= login_at);
+                let by_sub = v.first().copied().flatten().is_some_and(|at| at >= since);
                 let by_sid = v.get(1).copied().flatten().is_some();
                 by_sub || by_sid
             }

@@ -231,16 +231,10 @@ impl LogoutRegistry for SqlStore {
         }
     }
 
-    async fn is_ended(
-        &self,
-        issuer: &str,
-        sid: Option<&str>,
-        sub: &str,
-        login_at: UnixTime,
-    ) -> bool {
+    async fn is_ended(&self, issuer: &str, sid: Option<&str>, sub: &str, since: UnixTime) -> bool {
         let sql = "SELECT COUNT(*) FROM sesame_rp_logouts WHERE issuer = $1 AND expires_at > $2 AND ((kind = 'sid' AND value = $3) OR (kind = 'sub' AND value = $4 AND at >= $5))";
         let now = record::now();
-        let found: Result<i64, _> = with_pool!(self, p => sqlx::query_scalar(sql).bind(issuer).bind(now).bind(sid).bind(sub).bind(login_at).fetch_one(p).await);
+        let found: Result<i64, _> = with_pool!(self, p => sqlx::query_scalar(sql).bind(issuer).bind(now).bind(sid).bind(sub).bind(since).fetch_one(p).await);
         // A store that does not answer cannot say the session is still on.
         found.map_or_else(
             |e| {

@@ -17,14 +17,8 @@ pub trait LogoutRegistry: Send + Sync + 'static {
     /// Records that the provider ended session `sid` (or every session of
     /// `sub`, when `sid` is `None`) of `issuer` at `at`.
     async fn record(&self, issuer: &str, sid: Option<&str>, sub: Option<&str>, at: UnixTime);
-    /// Whether a session of `issuer` with this `sid`/`sub`, logged in at `login_at`, was ended since.
-    async fn is_ended(
-        &self,
-        issuer: &str,
-        sid: Option<&str>,
-        sub: &str,
-        login_at: UnixTime,
-    ) -> bool;
+    /// Whether a session of `issuer` with this `sid`/`sub`, logged in at `since`, was ended since then.
+    async fn is_ended(&self, issuer: &str, sid: Option<&str>, sub: &str, since: UnixTime) -> bool;
     /// Records a logout token's `jti`; `false` if it was seen before (replay).
     async fn first_use_of_jti(&self, issuer: &str, jti: &str, expires_at: UnixTime) -> bool;
     /// Records that a session of `issuer` with provider session `sid` signed
@@ -72,13 +66,7 @@ impl LogoutRegistry for MemoryLogoutRegistry {
         }
     }
 
-    async fn is_ended(
-        &self,
-        issuer: &str,
-        sid: Option<&str>,
-        sub: &str,
-        login_at: UnixTime,
-    ) -> bool {
+    async fn is_ended(&self, issuer: &str, sid: Option<&str>, sub: &str, since: UnixTime) -> bool {
         let Ok(ended) = self.ended.lock() else {
             return true;
         };
@@ -87,7 +75,7 @@ impl LogoutRegistry for MemoryLogoutRegistry {
             .is_some();
         let by_sub = ended
             .get(&key(issuer, "sub", sub))
-            .is_some_and(|at| *at >= login_at);
+            .is_some_and(|at| *at >= since);
         by_sid || by_sub
     }
 
