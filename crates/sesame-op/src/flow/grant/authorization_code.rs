@@ -9,17 +9,16 @@ use crate::provider::Provider;
 use crate::secrets::token_key;
 
 pub(super) async fn authorization_code(r: TokenRequest<'_>) -> Result<TokenResponse, FlowError> {
-    let TokenRequest {
-        p,
-        client,
-        form,
-        dpop,
-        now,
-        ..
-    } = r;
-    let code = form.required("code")?;
-    crate::flow::resource::check_before_consuming(p, client, &token_key(code), form, now).await?;
-    let record = match p.inner.store.consume_code(&token_key(code), now).await? {
+    let code = r.form.required("code")?;
+    crate::flow::resource::check_before_consuming(r.p, r.client, &token_key(code), r.form, r.now)
+        .await?;
+    let record = match r
+        .p
+        .inner
+        .store
+        .consume_code(&token_key(code), r.now)
+        .await?
+    {
         None => {
             return Err(err(
                 ErrorCode::InvalidGrant,
@@ -32,43 +31,43 @@ pub(super) async fn authorization_code(r: TokenRequest<'_>) -> Result<TokenRespo
                 "authorization code replayed; its tokens are revoked",
                 "the code was already used",
             );
-            return super::refuse_replay(p, client, &grant_id, replayed, now).await;
+            return super::refuse_replay(r.p, r.client, &grant_id, replayed, r.now).await;
         }
         Some(CodeUse::First(record)) => *record,
     };
-    if record.grant.client_id != client.client_id {
+    if record.grant.client_id != r.client.client_id {
         let why = "the code was issued to another client";
-        return super::revoke_and_refuse(p, &record.grant.grant_id, why, now).await;
+        return super::revoke_and_refuse(r.p, &record.grant.grant_id, why, r.now).await;
     }
     // RFC 9449 §10: a code bound with dpop_jkt (or a DPoP proof at PAR)
     // needs a proof made with that key.
     if let Some(jkt) = &record.grant.jkt
-        && dpop != Some(jkt.as_str())
+        && r.dpop != Some(jkt.as_str())
     {
         return Err(err(
             ErrorCode::InvalidGrant,
             "the code is bound to a DPoP key (dpop_jkt): send a proof made with it",
         ));
     }
-    if form.get("redirect_uri") != Some(record.redirect_uri.as_str()) {
+    if r.form.get("redirect_uri") != Some(record.redirect_uri.as_str()) {
         return Err(err(
             ErrorCode::InvalidGrant,
             "redirect_uri does not match the authorization request",
         ));
     }
-    check_pkce(p, &record, form)?;
+    check_pkce(r.p, &record, r.form)?;
     let grant = record.grant;
     // RFC 8707: this access token may be for some of the authorized resources;
     // the refresh token keeps them all.
     let for_token = Grant {
-        resources: crate::flow::resource::narrowed(&grant, form)?,
-        jkt: dpop.map(str::to_owned),
+        resources: crate::flow::resource::narrowed(&grant, r.form)?,
+        jkt: r.dpop.map(str::to_owned),
         ..grant.clone()
     };
     let tokens = super::UserTokens {
         for_token: &for_token,
         nonce: record.nonce.as_ref(),
-        refresh: client.allows_grant(GrantType::RefreshToken),
+        refresh: r.client.allows_grant(GrantType::RefreshToken),
     };
     super::user_tokens(r, &grant, tokens).await
 }

@@ -8,16 +8,8 @@ use crate::flow::{FlowError, err};
 use crate::model::Grant;
 
 pub(super) async fn client_credentials(r: TokenRequest<'_>) -> Result<TokenResponse, FlowError> {
-    let TokenRequest {
-        p,
-        client,
-        form,
-        dpop,
-        now,
-        ..
-    } = r;
-    super::confidential_only(client, "client_credentials")?;
-    let requested = Scopes::parse(form.get("scope").unwrap_or(""))
+    super::confidential_only(r.client, "client_credentials")?;
+    let requested = Scopes::parse(r.form.get("scope").unwrap_or(""))
         .map_err(|_| err(ErrorCode::InvalidScope, "scope contains invalid characters"))?;
     if requested.contains(sesame_core::OPENID) || requested.contains(sesame_core::OFFLINE_ACCESS) {
         return Err(err(
@@ -25,17 +17,17 @@ pub(super) async fn client_credentials(r: TokenRequest<'_>) -> Result<TokenRespo
             "openid and offline_access need a user",
         ));
     }
-    let allowed = client.allowed_scopes.clone().unwrap_or_default();
+    let allowed = r.client.allowed_scopes.clone().unwrap_or_default();
     if !requested.is_subset_of(&allowed) {
         return Err(err(
             ErrorCode::InvalidScope,
             "the client may not request that scope",
         ));
     }
-    let resources = crate::flow::resource::requested(client, form)?;
+    let resources = crate::flow::resource::requested(r.client, r.form)?;
     let grant = Grant {
         grant_id: issue::new_grant_id()?,
-        client_id: client.client_id.clone(),
+        client_id: r.client.client_id.clone(),
         subject: None,
         scopes: requested,
         auth_time: None,
@@ -46,9 +38,10 @@ pub(super) async fn client_credentials(r: TokenRequest<'_>) -> Result<TokenRespo
         claims: Vec::new(),
         jkt: None,
         resources,
-        created_at: now,
+        created_at: r.now,
     };
-    let (access, ttl) = issue::mint_access_token(p, client, &bound(&grant, dpop), now).await?;
+    let (access, ttl) =
+        issue::mint_access_token(r.p, r.client, &bound(&grant, r.dpop), r.now).await?;
     Ok(TokenResponse {
         access_token: access.secret().to_owned(),
         token_type: "Bearer",

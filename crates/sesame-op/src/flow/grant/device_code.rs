@@ -13,29 +13,22 @@ use crate::secrets::token_key;
 /// The token endpoint's `urn:ietf:params:oauth:grant-type:device_code`
 /// (RFC 8628 §3.4–3.5).
 pub(crate) async fn poll(r: TokenRequest<'_>) -> Result<TokenResponse, FlowError> {
-    let TokenRequest {
-        p,
-        client,
-        form,
-        now,
-        ..
-    } = r;
-    let device_code = form.required("device_code")?;
+    let device_code = r.form.required("device_code")?;
     let key = token_key(device_code);
-    let Some(record) = p.inner.store.find_device_authorization(&key).await? else {
+    let Some(record) = r.p.inner.store.find_device_authorization(&key).await? else {
         return Err(err(ErrorCode::InvalidGrant, "the device code is invalid"));
     };
-    if record.client_id != client.client_id {
+    if record.client_id != r.client.client_id {
         return Err(err(
             ErrorCode::InvalidGrant,
             "the device code was issued to another client",
         ));
     }
-    if record.expires_at <= now {
+    if record.expires_at <= r.now {
         return Err(err(ErrorCode::ExpiredToken, "the device code has expired"));
     }
     let mut next = DeviceAuthorization {
-        last_poll: Some(now),
+        last_poll: Some(r.now),
         revision: record.revision.saturating_add(1),
         ..record.clone()
     };
@@ -43,16 +36,16 @@ pub(crate) async fn poll(r: TokenRequest<'_>) -> Result<TokenResponse, FlowError
         DeviceState::Pending => {
             let too_soon = record
                 .last_poll
-                .is_some_and(|last| now.saturating_sub(last) < record.interval);
+                .is_some_and(|last| r.now.saturating_sub(last) < record.interval);
             if too_soon {
                 next.interval = record.interval.saturating_add(SLOW_DOWN_STEP);
             }
             // A lost race is a second poll at the same moment: too fast too.
-            let saved = p
-                .inner
-                .store
-                .update_device_authorization(&key, &next)
-                .await?;
+            let saved =
+                r.p.inner
+                    .store
+                    .update_device_authorization(&key, &next)
+                    .await?;
             if too_soon || !saved {
                 return Err(err(
                     ErrorCode::SlowDown,
@@ -71,13 +64,14 @@ pub(crate) async fn poll(r: TokenRequest<'_>) -> Result<TokenResponse, FlowError
                 "device code used again; its tokens are revoked",
                 "the device code was already used",
             );
-            super::refuse_replay(p, client, grant_id, replayed, now).await
+            super::refuse_replay(r.p, r.client, grant_id, replayed, r.now).await
         }
         DeviceState::Approved(grant) => {
             next.state = DeviceState::Redeemed {
                 grant_id: grant.grant_id.clone(),
             };
-            if !p
+            if !r
+                .p
                 .inner
                 .store
                 .update_device_authorization(&key, &next)
@@ -94,20 +88,17 @@ pub(crate) async fn poll(r: TokenRequest<'_>) -> Result<TokenResponse, FlowError
 }
 
 async fn issue_tokens(r: TokenRequest<'_>, grant: &Grant) -> Result<TokenResponse, FlowError> {
-    let TokenRequest {
-        p, client, dpop, ..
-    } = r;
-    if issue::released_claims(p, grant).await?.is_none() {
+    if issue::released_claims(r.p, grant).await?.is_none() {
         return Err(err(ErrorCode::InvalidGrant, "the user no longer exists"));
     }
     let for_token = Grant {
-        jkt: dpop.map(str::to_owned),
+        jkt: r.dpop.map(str::to_owned),
         ..grant.clone()
     };
     let tokens = super::UserTokens {
         for_token: &for_token,
         nonce: None,
-        refresh: client.allows_grant(GrantType::RefreshToken),
+        refresh: r.client.allows_grant(GrantType::RefreshToken),
     };
     super::user_tokens(r, grant, tokens).await
 }

@@ -58,32 +58,25 @@ pub(crate) struct TokenRequest<'a> {
 
 /// Runs the token endpoint for `r`'s authenticated client.
 pub(crate) async fn token(r: TokenRequest<'_>) -> Result<TokenResponse, FlowError> {
-    let TokenRequest {
-        p,
-        client,
-        form,
-        dpop,
-        ..
-    } = r;
-    if dpop.is_none() && client.dpop_bound_access_tokens {
+    if r.dpop.is_none() && r.client.dpop_bound_access_tokens {
         return Err(err(
             ErrorCode::InvalidDpopProof,
             "this client's tokens must be DPoP-bound: send a DPoP proof (RFC 9449)",
         ));
     }
-    if let Some(name) = form.duplicate() {
+    if let Some(name) = r.form.duplicate() {
         return Err(err(
             ErrorCode::InvalidRequest,
             &format!("{name} was given more than once"),
         ));
     }
-    let grant_type = form.required("grant_type")?;
+    let grant_type = r.form.required("grant_type")?;
     // `password` exists only when the provider enables it, whatever clients list.
     let grant = GrantType::parse(grant_type)
         .filter(|g| *g != GrantType::Implicit)
-        .filter(|g| *g != GrantType::Password || p.inner.settings.password_grant)
+        .filter(|g| *g != GrantType::Password || r.p.inner.settings.password_grant)
         .ok_or_else(|| err(ErrorCode::UnsupportedGrantType, "unsupported grant_type"))?;
-    if !client.allows_grant(grant) {
+    if !r.client.allows_grant(grant) {
         return Err(err(
             ErrorCode::UnauthorizedClient,
             &format!("the client may not use {grant_type}"),
@@ -100,7 +93,7 @@ pub(crate) async fn token(r: TokenRequest<'_>) -> Result<TokenResponse, FlowErro
             "unsupported grant_type",
         )),
     }?;
-    if dpop.is_some() {
+    if r.dpop.is_some() {
         answer.token_type = "DPoP";
     }
     Ok(answer)
@@ -124,26 +117,22 @@ pub(super) async fn user_tokens(
     grant: &Grant,
     t: UserTokens<'_>,
 ) -> Result<TokenResponse, FlowError> {
-    let TokenRequest {
-        p,
-        client,
-        dpop,
-        now,
-        ..
-    } = r;
-    let (access, ttl) = issue::mint_access_token(p, client, t.for_token, now).await?;
+    let (access, ttl) = issue::mint_access_token(r.p, r.client, t.for_token, r.now).await?;
     let id_token = if grant.scopes.contains(sesame_core::OPENID) {
         let input = IdTokenInput {
             nonce: t.nonce,
             access_token: Some(&access),
             code: None,
         };
-        Some(issue::mint_id_token(p, client, grant, input, now).await?)
+        Some(issue::mint_id_token(r.p, r.client, grant, input, r.now).await?)
     } else {
         None
     };
     let refresh = if t.refresh && grant.scopes.contains(sesame_core::OFFLINE_ACCESS) {
-        Some(issue::mint_refresh_token(p, &refresh_binding(client, grant, dpop), now).await?)
+        Some(
+            issue::mint_refresh_token(r.p, &refresh_binding(r.client, grant, r.dpop), r.now)
+                .await?,
+        )
     } else {
         None
     };

@@ -14,26 +14,18 @@ use crate::secrets::token_key;
 const ANOTHER_CLIENT: &str = "the refresh token was issued to another client";
 
 pub(super) async fn refresh_token(r: TokenRequest<'_>) -> Result<TokenResponse, FlowError> {
-    let TokenRequest {
-        p,
-        client,
-        form,
-        dpop,
-        now,
-        ..
-    } = r;
-    let presented = form.required("refresh_token")?;
+    let presented = r.form.required("refresh_token")?;
     let key = token_key(presented);
     check_before_use(r, &key).await?;
-    let rotate = crate::profile::rotates_refresh_tokens(p, client);
+    let rotate = crate::profile::rotates_refresh_tokens(r.p, r.client);
     let record = if rotate {
-        spend(p, client, &key, now).await?
+        spend(r.p, r.client, &key, r.now).await?
     } else {
-        keep(p, &key, now).await?
+        keep(r.p, &key, r.now).await?
     };
-    key_check(&record.grant, dpop)?;
+    key_check(&record.grant, r.dpop)?;
     let granted = record.grant.scopes.clone();
-    let scopes = match form.get("scope") {
+    let scopes = match r.form.get("scope") {
         None => granted.clone(),
         Some(s) => Scopes::parse(s)
             .ok()
@@ -47,19 +39,19 @@ pub(super) async fn refresh_token(r: TokenRequest<'_>) -> Result<TokenResponse, 
     };
     // An absolute limit on the family, whatever the rotations.
     let created = record.grant.created_at;
-    if created > 0 && now - created > p.inner.settings.refresh_token_max_lifetime {
+    if created > 0 && r.now - created > r.p.inner.settings.refresh_token_max_lifetime {
         let why = "the grant is too old; sign in again";
-        return super::revoke_and_refuse(p, &record.grant.grant_id, why, now).await;
+        return super::revoke_and_refuse(r.p, &record.grant.grant_id, why, r.now).await;
     }
     // The user must still exist.
-    if issue::released_claims(p, &record.grant).await?.is_none() {
+    if issue::released_claims(r.p, &record.grant).await?.is_none() {
         let why = "the user no longer exists";
-        return super::revoke_and_refuse(p, &record.grant.grant_id, why, now).await;
+        return super::revoke_and_refuse(r.p, &record.grant.grant_id, why, r.now).await;
     }
     let narrowed = Grant {
         scopes,
-        resources: crate::flow::resource::narrowed(&record.grant, form)?,
-        jkt: dpop.map(str::to_owned),
+        resources: crate::flow::resource::narrowed(&record.grant, r.form)?,
+        jkt: r.dpop.map(str::to_owned),
         ..record.grant.clone()
     };
     let tokens = super::UserTokens {
@@ -71,7 +63,7 @@ pub(super) async fn refresh_token(r: TokenRequest<'_>) -> Result<TokenResponse, 
     // The new refresh token keeps the original scope (RFC 6749 §6). Without
     // rotation the client keeps the one it sent (RFC 6749 §5.1: none is issued).
     if rotate {
-        let refresh = issue::mint_refresh_token(p, &record.grant, now).await?;
+        let refresh = issue::mint_refresh_token(r.p, &record.grant, r.now).await?;
         answer.refresh_token = Some(refresh.secret().to_owned());
     }
     Ok(answer)
@@ -94,22 +86,15 @@ fn key_check(grant: &Grant, dpop: Option<&str>) -> Result<(), FlowError> {
 /// request (wrong DPoP key, wrong client, wider scope or resources) does not
 /// burn a good token.
 async fn check_before_use(r: TokenRequest<'_>, key: &str) -> Result<(), FlowError> {
-    let TokenRequest {
-        p,
-        client,
-        form,
-        dpop,
-        now,
-        ..
-    } = r;
-    if let Some(live) = p.inner.store.find_refresh_token(key, now).await? {
+    if let Some(live) = r.p.inner.store.find_refresh_token(key, r.now).await? {
         // A bound refresh token needs a proof with its key; checked before
         // it is used, so a wrong proof does not spend it.
-        key_check(&live.grant, dpop)?;
-        if live.grant.client_id != client.client_id {
-            return super::revoke_and_refuse(p, &live.grant.grant_id, ANOTHER_CLIENT, now).await;
+        key_check(&live.grant, r.dpop)?;
+        if live.grant.client_id != r.client.client_id {
+            return super::revoke_and_refuse(r.p, &live.grant.grant_id, ANOTHER_CLIENT, r.now)
+                .await;
         }
-        if let Some(s) = form.get("scope") {
+        if let Some(s) = r.form.get("scope") {
             let s = Scopes::parse(s)
                 .map_err(|_| err(ErrorCode::InvalidScope, "scope contains invalid characters"))?;
             if !s.is_subset_of(&live.grant.scopes) {
@@ -119,7 +104,7 @@ async fn check_before_use(r: TokenRequest<'_>, key: &str) -> Result<(), FlowErro
                 ));
             }
         }
-        crate::flow::resource::narrowed(&live.grant, form)?;
+        crate::flow::resource::narrowed(&live.grant, r.form)?;
     }
     Ok(())
 }
