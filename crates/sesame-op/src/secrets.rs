@@ -3,7 +3,7 @@
 
 mod argon2_memory;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
+use argon2::password_hash::{PasswordHash, SaltString};
 use aws_lc_rs::digest;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -26,18 +26,52 @@ pub fn hash_generated_secret(secret: &str) -> String {
     format!("{SHA256_PREFIX}{}", token_key(secret))
 }
 
-/// Hashes a low-entropy secret or password with Argon2id (PHC string).
+/// Hashes a low-entropy secret or password with Argon2id (PHC string), its
+/// working memory from the same pool as [`verify_secret`]'s.
 ///
 /// # Errors
 /// When the OS random source fails to give a salt.
 pub fn hash_password(password: &str) -> Result<String, sesame_core::random::RandomError> {
     let mut salt = [0u8; 16];
     sesame_core::random::fill(&mut salt)?;
-    let salt = SaltString::encode_b64(&salt).map_err(|_| sesame_core::random::RandomError)?;
-    argon2::Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|_| sesame_core::random::RandomError)
+    let params = argon2::Params::default();
+    let mut output = [0u8; argon2::Params::DEFAULT_OUTPUT_LEN];
+    let argon2 = argon2::Argon2::from(&params);
+    argon2_memory::with_blocks(params.block_count(), |memory| {
+        argon2.hash_password_into_with_memory(password.as_bytes(), &salt, &mut output, memory)
+    })
+    .map_err(|_| sesame_core::random::RandomError)?;
+    phc_string(&salt, &output)
+}
+
+/// An Argon2id hash that no password matches, for checking a password
+/// against when the user does not exist: it has the parameters of
+/// [`hash_password`]'s hashes, so [`verify_secret`] spends the same time on
+/// it, but its output is random rather than computed, so making one costs
+/// no Argon2 run (and no 19 MiB at start-up).
+///
+/// # Errors
+/// When the OS random source fails.
+pub fn decoy_password_hash() -> Result<String, sesame_core::random::RandomError> {
+    let mut salt = [0u8; 16];
+    let mut output = [0u8; argon2::Params::DEFAULT_OUTPUT_LEN];
+    sesame_core::random::fill(&mut salt)?;
+    sesame_core::random::fill(&mut output)?;
+    phc_string(&salt, &output)
+}
+
+/// The PHC string of an Argon2id hash with the default parameters.
+fn phc_string(salt: &[u8], output: &[u8]) -> Result<String, sesame_core::random::RandomError> {
+    let failed = |_| sesame_core::random::RandomError;
+    let salt = SaltString::encode_b64(salt).map_err(failed)?;
+    let hash = PasswordHash {
+        algorithm: argon2::ARGON2ID_IDENT,
+        version: Some(argon2::Version::V0x13.into()),
+        params: (&argon2::Params::default()).try_into().map_err(failed)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(argon2::password_hash::Output::new(output).map_err(failed)?),
+    };
+    Ok(hash.to_string())
 }
 
 /// Checks a presented secret against a stored hash (either form), in constant time.
@@ -126,6 +160,7 @@ mod tests {
     /// argon2 crate's own hasher) check out through the pooled path too.
     #[test]
     fn pooled_verification_matches_the_crates_hasher() {
+        use argon2::password_hash::PasswordHasher as _;
         use argon2::{Algorithm, Argon2, Params, Version};
         let salt = SaltString::encode_b64(b"sixteen byte salt").unwrap();
         for (algorithm, version, m, t, p) in [
@@ -167,5 +202,44 @@ mod tests {
             (1..=argon2_memory::capacity()).contains(&pooled),
             "{pooled}"
         );
+    }
+
+    /// The pooled hasher writes the very string the argon2 crate's own
+    /// hasher writes for the same password and salt (so hashes made before
+    /// and after it check out alike).
+    #[test]
+    fn pooled_hashing_matches_the_crates_hasher() {
+        use argon2::password_hash::PasswordHasher as _;
+        let ours = hash_password("correct horse").unwrap();
+        let salt = PasswordHash::new(&ours).unwrap().salt.unwrap();
+        let theirs = argon2::Argon2::default()
+            .hash_password(b"correct horse", salt)
+            .unwrap()
+            .to_string();
+        assert_eq!(ours, theirs);
+    }
+
+    /// The decoy has the parameters of a real hash (so checking a password
+    /// against it costs a real check), is new each time, and matches nothing.
+    #[test]
+    fn the_decoy_hash_costs_a_check_and_matches_no_password() {
+        let real = hash_password("pw").unwrap();
+        let (decoy, other) = (
+            decoy_password_hash().unwrap(),
+            decoy_password_hash().unwrap(),
+        );
+        assert_ne!(decoy, other);
+        let (real, decoy_hash) = (
+            PasswordHash::new(&real).unwrap(),
+            PasswordHash::new(&decoy).unwrap(),
+        );
+        assert_eq!(decoy_hash.algorithm, real.algorithm);
+        assert_eq!(decoy_hash.version, real.version);
+        assert_eq!(decoy_hash.params, real.params);
+        assert_eq!(decoy_hash.salt.map(|s| s.len()), real.salt.map(|s| s.len()));
+        assert_eq!(decoy_hash.hash.map(|h| h.len()), real.hash.map(|h| h.len()));
+        for password in ["", "pw", "decoy password, never valid"] {
+            assert!(!verify_secret(password, &decoy));
+        }
     }
 }

@@ -209,7 +209,7 @@ pub async fn build_with(
     clock: Arc<dyn Clock>,
 ) -> Result<Built, ServerError> {
     let issuer = Issuer::new(config.issuer.clone()).map_err(ServerError::Issuer)?;
-    let decoy_hash = sesame_op::secrets::hash_password("decoy password, never valid")?;
+    let decoy_hash = sesame_op::secrets::decoy_password_hash()?;
     let (proxies, counters) = rate_limit_stores(config, &store).await?;
     let limits = &config.rate_limits;
     // One handle (one users cache) for the login pages and the claims.
