@@ -338,6 +338,7 @@ fn init_tracing(
         LogFormat::Json => fmt.json().boxed(),
         LogFormat::Human => fmt.boxed(),
     };
+    #[cfg_attr(not(feature = "otlp"), allow(unused_mut))]
     let mut tracing = Tracing::default();
     #[cfg(feature = "otlp")]
     let otlp = match otlp_endpoint {
