@@ -223,6 +223,33 @@ pub(crate) async fn pending_login(
     }
 }
 
+/// The second step succeeded: ends the pending login `key` and signs
+/// `subject` in with `amr`. One pending login, one session: a second request
+/// with the same cookie and another good factor finds it gone (the sign-in
+/// expired page).
+pub(crate) async fn finish_pending_login(
+    state: &LoginState,
+    headers: &HeaderMap,
+    (key, subject): (&str, &str),
+    amr: &[&str],
+    return_to: &str,
+) -> Response {
+    match state.accounts.delete_pending_login(key).await {
+        Ok(true) => {}
+        Ok(false) => return pages::expired_login(state, return_to).await,
+        Err(e) => {
+            tracing::error!(error = %e, "could not end the pending login");
+            return totp::unavailable();
+        }
+    }
+    tracing::Span::current().record("outcome", "signed_in");
+    let username = match state.accounts.find_user_by_subject(subject).await {
+        Ok(Some(u)) => u.username,
+        _ => String::new(),
+    };
+    pages::signed_in(state, headers, subject, &username, amr, return_to).await
+}
+
 pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)

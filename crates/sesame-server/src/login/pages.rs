@@ -474,22 +474,7 @@ pub(crate) async fn post_totp(State(state): State<Arc<LoginState>>, form: LoginF
             return totp::unavailable();
         }
     }
-    // One pending login, one session: a second request with the same
-    // cookie and another good code finds it gone.
-    match state.accounts.delete_pending_login(&key).await {
-        Ok(true) => {}
-        Ok(false) => return expired_login(&state, return_to).await,
-        Err(e) => {
-            tracing::error!(error = %e, "could not end the pending login");
-            return totp::unavailable();
-        }
-    }
-    span.record("outcome", "signed_in");
-    let username = match state.accounts.find_user_by_subject(&subject).await {
-        Ok(Some(u)) => u.username,
-        _ => String::new(),
-    };
-    signed_in(&state, headers, &subject, &username, &totp::AMR, return_to).await
+    super::finish_pending_login(&state, headers, (&key, &subject), &totp::AMR, return_to).await
 }
 
 /// `GET /`: what this server is, and who is signed in.

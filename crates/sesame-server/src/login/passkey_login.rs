@@ -234,21 +234,9 @@ pub(crate) async fn post_second(State(state): State<Arc<LoginState>>, form: Logi
             .await;
         }
     };
-    match state.accounts.delete_pending_login(&key).await {
-        Ok(true) => {}
-        Ok(false) => return super::pages::expired_login(&state, return_to).await,
-        Err(e) => {
-            tracing::error!(error = %e, "could not end the pending login");
-            return totp::unavailable();
-        }
-    }
-    span.record("outcome", "signed_in");
-    let username = match state.accounts.find_user_by_subject(&subject).await {
-        Ok(Some(u)) => u.username,
-        _ => String::new(),
-    };
     let amr = ["pwd", passkey::amr_of(&passkey)[0], "mfa"];
-    let mut r = signed_in(&state, headers, &subject, &username, &amr, return_to).await;
+    let pending = (key.as_str(), subject.as_str());
+    let mut r = super::finish_pending_login(&state, headers, pending, &amr, return_to).await;
     if let Some(c) = state.cookie_header(passkey::AUTH_COOKIE, "", 0, "/login") {
         r.headers_mut().append(axum::http::header::SET_COOKIE, c);
     }
