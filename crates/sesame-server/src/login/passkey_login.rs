@@ -46,6 +46,16 @@ fn relying(state: &LoginState) -> Result<Relying, Box<Response>> {
     })
 }
 
+/// What finishing a ceremony needs: the relying party (or the 404 of an IP
+/// issuer), the browser's sealed ceremony cookie, and the time.
+fn ceremony(
+    state: &LoginState,
+    headers: &HeaderMap,
+) -> Result<(Relying, Option<String>, sesame_core::UnixTime), Box<Response>> {
+    let rp = relying(state)?;
+    Ok((rp, cookie(headers, passkey::AUTH_COOKIE), state.clock.now()))
+}
+
 /// A started sign-in ceremony's answer: its options, or 503.
 fn options_answer(state: &LoginState, started: Result<(String, String), PasskeyError>) -> Response {
     match started {
@@ -93,12 +103,10 @@ pub(crate) async fn post_passkey(
         )
         .await;
     }
-    let rp = match relying(&state) {
-        Ok(rp) => rp,
+    let (rp, sealed, now) = match ceremony(&state, headers) {
+        Ok(found) => found,
         Err(r) => return *r,
     };
-    let sealed = cookie(headers, passkey::AUTH_COOKIE);
-    let now = state.clock.now();
     let checked = rp
         .finish_sign_in(
             &state.accounts,
@@ -195,12 +203,10 @@ pub(crate) async fn post_second(State(state): State<Arc<LoginState>>, form: Logi
         }
         Err(r) => return r,
     };
-    let rp = match relying(&state) {
-        Ok(rp) => rp,
+    let (rp, sealed, now) = match ceremony(&state, headers) {
+        Ok(found) => found,
         Err(r) => return *r,
     };
-    let sealed = cookie(headers, passkey::AUTH_COOKIE);
-    let now = state.clock.now();
     let checked = rp
         .finish_second_factor(
             &state.accounts,
