@@ -5,7 +5,7 @@ use sesame_core::{ClientId, UnixTime};
 use sesame_op::model::{
     AccessTokenRecord, CodeRecord, CodeUse, Consent, Grant, RefreshTokenRecord, RefreshUse,
 };
-use sesame_op::store::{GrantStore, SESSION_CLIENT_RETENTION, StoreResult};
+use sesame_op::store::{GrantStore, IssuedTokens, SESSION_CLIENT_RETENTION, StoreResult};
 
 use crate::store::{Arg, Cell, Col, SqlStore, from_json, to_json};
 
@@ -38,6 +38,62 @@ const GRANT_TABLES: [&str; 3] = [
     "sesame_refresh_tokens",
 ];
 
+/// Records that a grant's client took part in its session (SQLite; see
+/// [`SqlStore::insert_grant_row`]): `$1` sid, `$2` client, `$3` until, `$4`
+/// the oldest `until` left alone.
+const SESSION_ROW: &str = "INSERT INTO sesame_session_clients (sid, client_id, until_at) VALUES ($1, $2, $3) \
+     ON CONFLICT (sid, client_id) DO UPDATE SET until_at = excluded.until_at \
+     WHERE sesame_session_clients.until_at < $4";
+
+/// A code's or token's row, as [`SqlStore::insert_grant_row`] writes it.
+struct GrantRow<'a> {
+    table: &'a str,
+    single_use: bool,
+    key: &'a str,
+    grant: &'a Grant,
+    sid: Option<&'a str>,
+    data: &'a str,
+    expires_at: UnixTime,
+}
+
+impl<'a> GrantRow<'a> {
+    /// The row's `INSERT` and its seven arguments.
+    fn insert(&self) -> (String, [Arg<'a>; 7]) {
+        let table = self.table;
+        let (used_column, used_value) = if self.single_use {
+            (", used", ", 0")
+        } else {
+            ("", "")
+        };
+        let insert = format!(
+            "INSERT INTO {table} (token_key, grant_id, client_id, sid, data, expires_at{used_column}, subject) \
+             VALUES ($1, $2, $3, $4, $5, $6{used_value}, $7)"
+        );
+        let args = [
+            Arg::Text(self.key),
+            Arg::Text(&self.grant.grant_id),
+            Arg::Text(self.grant.client_id.as_str()),
+            Arg::OptText(self.sid),
+            Arg::Text(self.data),
+            Arg::Int(self.expires_at),
+            Arg::OptText(subject_of(self.grant)),
+        ];
+        (insert, args)
+    }
+
+    /// [`SESSION_ROW`]'s arguments for session `sid`.
+    fn session_args(&self, sid: &'a str) -> [Arg<'a>; 4] {
+        let until = self.expires_at.saturating_add(SESSION_CLIENT_RETENTION);
+        let behind = until.saturating_sub(SESSION_CLIENT_SLACK);
+        [
+            Arg::Text(sid),
+            Arg::Text(self.grant.client_id.as_str()),
+            Arg::Int(until),
+            Arg::Int(behind),
+        ]
+    }
+}
+
 impl SqlStore {
     /// Inserts a code's or token's row into `table`, with `used` = 0 if it is
     /// `single_use` (codes, refresh tokens): `data` is the record as JSON.
@@ -60,31 +116,22 @@ impl SqlStore {
         data: &str,
         expires_at: UnixTime,
     ) -> StoreResult<()> {
-        let (used_column, used_value) = if single_use {
-            (", used", ", 0")
-        } else {
-            ("", "")
-        };
         let sid = sid_of(grant);
-        let insert = format!(
-            "INSERT INTO {table} (token_key, grant_id, client_id, sid, data, expires_at{used_column}, subject) \
-             VALUES ($1, $2, $3, $4, $5, $6{used_value}, $7)"
-        );
-        let row = [
-            Arg::Text(key),
-            Arg::Text(&grant.grant_id),
-            Arg::Text(grant.client_id.as_str()),
-            Arg::OptText(sid.as_deref()),
-            Arg::Text(data),
-            Arg::Int(expires_at),
-            Arg::OptText(subject_of(grant)),
-        ];
+        let row = GrantRow {
+            table,
+            single_use,
+            key,
+            grant,
+            sid: sid.as_deref(),
+            data,
+            expires_at,
+        };
+        let (insert, args) = row.insert();
         let Some(sid) = sid.as_deref() else {
-            self.exec(&insert, &row).await?;
+            self.exec(&insert, &args).await?;
             return Ok(());
         };
-        let until = expires_at.saturating_add(SESSION_CLIENT_RETENTION);
-        let behind = until.saturating_sub(SESSION_CLIENT_SLACK);
+        let session = row.session_args(sid);
         if self.pool.kind() == "postgres" {
             // One round trip: the session's row rides along in a
             // data-modifying CTE (PostgreSQL only), atomic with the insert.
@@ -93,27 +140,13 @@ impl SqlStore {
                  VALUES ($4, $3, $8) ON CONFLICT (sid, client_id) DO UPDATE SET until_at = excluded.until_at \
                  WHERE sesame_session_clients.until_at < $9) {insert}"
             );
-            let mut args = row.to_vec();
-            args.extend([Arg::Int(until), Arg::Int(behind)]);
-            self.exec(&both, &args).await?;
+            let mut both_args = args.to_vec();
+            both_args.extend([session[2], session[3]]);
+            self.exec(&both, &both_args).await?;
             return Ok(());
         }
-        let session = [
-            Arg::Text(sid),
-            Arg::Text(grant.client_id.as_str()),
-            Arg::Int(until),
-            Arg::Int(behind),
-        ];
-        self.exec_each(&[
-            (
-                "INSERT INTO sesame_session_clients (sid, client_id, until_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (sid, client_id) DO UPDATE SET until_at = excluded.until_at \
-                 WHERE sesame_session_clients.until_at < $4",
-                &session,
-            ),
-            (&insert, &row),
-        ])
-        .await?;
+        self.exec_each(&[(SESSION_ROW, &session), (&insert, &args)])
+            .await?;
         Ok(())
     }
 
@@ -267,6 +300,22 @@ impl GrantStore for SqlStore {
         })
     }
 
+    /// On SQLite one write: the code's `UPDATE … WHERE used = 0`, then the
+    /// tokens' rows only if it changed one. On PostgreSQL in steps (its
+    /// `consume_code` and token inserts are one round trip each either way).
+    async fn redeem_code(
+        &self,
+        key: &str,
+        now: UnixTime,
+        tokens: &IssuedTokens,
+    ) -> StoreResult<bool> {
+        #[cfg(feature = "sqlite")]
+        if let crate::db::Pool::Sqlite { lite, .. } = &self.pool {
+            return redeem_on_sqlite(lite, key, now, tokens).await;
+        }
+        sesame_op::store::redeem_code_in_steps(self, key, now, tokens).await
+    }
+
     async fn find_code(&self, key: &str, now: UnixTime) -> StoreResult<Option<CodeRecord>> {
         self.one_text(
             "SELECT data FROM sesame_codes WHERE token_key = $1 AND used = 0 AND expires_at > $2 \
@@ -413,4 +462,55 @@ impl GrantStore for SqlStore {
             .await?;
         Ok(removed)
     }
+}
+
+/// [`GrantStore::redeem_code`] on SQLite: one write, all or none.
+#[cfg(feature = "sqlite")]
+async fn redeem_on_sqlite(
+    lite: &crate::lite::Lite,
+    key: &str,
+    now: UnixTime,
+    tokens: &IssuedTokens,
+) -> StoreResult<bool> {
+    let consume = "UPDATE sesame_codes SET used = 1 WHERE token_key = $1 AND used = 0 \
+                   AND expires_at > $2 AND grant_id NOT IN (SELECT grant_id FROM sesame_revoked_grants)";
+    let (access_key, access) = &tokens.access;
+    let access_data = to_json(access)?;
+    let access_sid = sid_of(&access.grant);
+    let refresh_data = tokens
+        .refresh
+        .as_ref()
+        .map(|(_, r)| to_json(r))
+        .transpose()?;
+    let refresh_sid = tokens.refresh.as_ref().and_then(|(_, r)| sid_of(&r.grant));
+    let mut rows = vec![GrantRow {
+        table: "sesame_access_tokens",
+        single_use: false,
+        key: access_key,
+        grant: &access.grant,
+        sid: access_sid.as_deref(),
+        data: &access_data,
+        expires_at: access.expires_at,
+    }];
+    if let (Some((refresh_key, refresh)), Some(data)) = (&tokens.refresh, &refresh_data) {
+        rows.push(GrantRow {
+            table: "sesame_refresh_tokens",
+            single_use: true,
+            key: refresh_key,
+            grant: &refresh.grant,
+            sid: refresh_sid.as_deref(),
+            data,
+            expires_at: refresh.expires_at,
+        });
+    }
+    let inserts: Vec<_> = rows.iter().map(GrantRow::insert).collect();
+    let sessions: Vec<_> = rows
+        .iter()
+        .filter_map(|row| row.sid.map(|sid| row.session_args(sid)))
+        .collect();
+    let mut then: Vec<(&str, &[Arg<'_>])> = Vec::with_capacity(4);
+    then.extend(sessions.iter().map(|a| (SESSION_ROW, a.as_slice())));
+    then.extend(inserts.iter().map(|(sql, a)| (sql.as_str(), a.as_slice())));
+    lite.exec_guarded((consume, &[Arg::Text(key), Arg::Int(now)]), &then)
+        .await
 }

@@ -157,6 +157,30 @@ impl Lite {
         .await
     }
 
+    /// Runs `guard`, then `then` in order only if `guard` changed a row, as
+    /// one write (one savepoint: all or none); whether `guard` changed a row.
+    pub(crate) async fn exec_guarded(
+        &self,
+        guard: (&str, &[Arg<'_>]),
+        then: &[(&str, &[Arg<'_>])],
+    ) -> StoreResult<bool> {
+        let guard = (guard.0.to_owned(), owned(guard.1));
+        let then: Vec<(String, Vec<Value>)> = then
+            .iter()
+            .map(|(sql, args)| ((*sql).to_owned(), owned(args)))
+            .collect();
+        self.write(move |c| {
+            if execute(c, &guard.0, &guard.1)? == 0 {
+                return Ok(false);
+            }
+            for (sql, args) in &then {
+                execute(c, sql, args)?;
+            }
+            Ok(true)
+        })
+        .await
+    }
+
     /// Runs a query: a plain `SELECT` on a reader in-line (files), anything
     /// else on the writer.
     pub(crate) async fn rows(

@@ -31,5 +31,5 @@ pub use provider::{
     BuildError, DPOP_NONCE_WINDOW, DpopNonce, DpopNonceKey, Provider, ProviderBuilder,
     Registration, Settings,
 };
-pub use store::{MemoryStore, Store, StoreError};
+pub use store::{IssuedTokens, MemoryStore, Store, StoreError};
 pub use subject::{PairwiseHash, PairwiseSalt};

@@ -37,6 +37,22 @@ pub(crate) async fn mint_access_token(
     grant: &Grant,
     now: UnixTime,
 ) -> Result<(AccessToken, i64), FlowError> {
+    let (token, ttl, record) = new_access_token(p, client, grant, now).await?;
+    p.inner
+        .store
+        .save_access_token(&token_key(token.secret()), &record)
+        .await?;
+    Ok((token, ttl))
+}
+
+/// What [`mint_access_token`] makes, not yet saved: the token, its lifetime
+/// and the record to save under its key.
+pub(crate) async fn new_access_token(
+    p: &Provider,
+    client: &Client,
+    grant: &Grant,
+    now: UnixTime,
+) -> Result<(AccessToken, i64, AccessTokenRecord), FlowError> {
     let ttl = p.inner.settings.access_token_ttl;
     let token = if client.jwt_access_tokens {
         let ring = p.key_ring().await;
@@ -82,11 +98,7 @@ pub(crate) async fn mint_access_token(
         issued_at: now,
         expires_at: now + ttl,
     };
-    p.inner
-        .store
-        .save_access_token(&token_key(token.secret()), &record)
-        .await?;
-    Ok((token, ttl))
+    Ok((token, ttl, record))
 }
 
 pub(crate) async fn mint_refresh_token(
@@ -94,17 +106,26 @@ pub(crate) async fn mint_refresh_token(
     grant: &Grant,
     now: UnixTime,
 ) -> Result<RefreshToken, FlowError> {
-    let token = RefreshToken::random()?;
-    let record = RefreshTokenRecord {
-        grant: grant.clone(),
-        issued_at: now,
-        expires_at: now + p.inner.settings.refresh_token_ttl,
-    };
+    let (token, record) = new_refresh_token(p, grant, now)?;
     p.inner
         .store
         .save_refresh_token(&token_key(token.secret()), &record)
         .await?;
     Ok(token)
+}
+
+/// What [`mint_refresh_token`] makes, not yet saved.
+pub(crate) fn new_refresh_token(
+    p: &Provider,
+    grant: &Grant,
+    now: UnixTime,
+) -> Result<(RefreshToken, RefreshTokenRecord), FlowError> {
+    let record = RefreshTokenRecord {
+        grant: grant.clone(),
+        issued_at: now,
+        expires_at: now + p.inner.settings.refresh_token_ttl,
+    };
+    Ok((RefreshToken::random()?, record))
 }
 
 /// The claims the grant's `claims` request names under `member`

@@ -24,6 +24,7 @@ use crate::model::{
 
 mod device;
 mod keys;
+mod redeem;
 mod sessions;
 
 const NOW: UnixTime = 1_900_000_000;
@@ -65,6 +66,8 @@ pub async fn run(store: Arc<dyn Store>) {
     clients(&*store).await;
     codes_are_single_use(&*store).await;
     concurrent_code_use_has_one_winner(Arc::clone(&store)).await;
+    redeem::redeeming_a_code_saves_its_tokens_once(&*store).await;
+    redeem::concurrent_redemptions_have_one_winner(Arc::clone(&store)).await;
     access_tokens(&*store).await;
     refresh_tokens_rotate_once(&*store).await;
     concurrent_refresh_use_has_one_winner(Arc::clone(&store)).await;

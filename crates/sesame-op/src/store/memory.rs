@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use sesame_core::{ClientId, Subject, UnixTime};
 
 use super::{
-    ClientStore, ConsentStore, DeviceStore, GrantStore, InteractionStore, KeyStore, StoreError,
-    StoreResult,
+    ClientStore, ConsentStore, DeviceStore, GrantStore, InteractionStore, IssuedTokens, KeyStore,
+    StoreError, StoreResult,
 };
 use crate::model::{
     AccessTokenRecord, Client, CodeRecord, CodeUse, Consent, DeviceAuthorization, Grant,
@@ -134,6 +134,34 @@ impl GrantStore for MemoryStore {
                     && !t.revoked_grants.contains_key(&code.grant.grant_id)
             })
             .map(|(code, _)| code.clone()))
+    }
+
+    /// Atomic under the one lock.
+    async fn redeem_code(
+        &self,
+        key: &str,
+        now: UnixTime,
+        tokens: &IssuedTokens,
+    ) -> StoreResult<bool> {
+        let mut t = self.lock()?;
+        let usable = t.codes.get(key).is_some_and(|(code, used)| {
+            !*used && code.expires_at > now && !t.revoked_grants.contains_key(&code.grant.grant_id)
+        });
+        if !usable {
+            return Ok(false);
+        }
+        if let Some((_, used)) = t.codes.get_mut(key) {
+            *used = true;
+        }
+        let (access_key, access) = &tokens.access;
+        t.record_session_client(&access.grant, access.expires_at);
+        t.access.insert(access_key.clone(), access.clone());
+        if let Some((refresh_key, refresh)) = &tokens.refresh {
+            t.record_session_client(&refresh.grant, refresh.expires_at);
+            t.refresh
+                .insert(refresh_key.clone(), (refresh.clone(), false));
+        }
+        Ok(true)
     }
 
     async fn save_access_token(&self, key: &str, token: &AccessTokenRecord) -> StoreResult<()> {

@@ -63,6 +63,39 @@ pub trait ClientStore: Send + Sync + 'static {
     async fn list_clients(&self) -> StoreResult<Vec<Client>>;
 }
 
+/// What redeeming a code saves ([`GrantStore::redeem_code`]): the access
+/// token and, when one was issued, the refresh token, each under its key
+/// ([`crate::secrets::token_key`]).
+#[derive(Debug, Clone)]
+pub struct IssuedTokens {
+    /// The access token's key and record.
+    pub access: (String, AccessTokenRecord),
+    /// The refresh token's key and record.
+    pub refresh: Option<(String, RefreshTokenRecord)>,
+}
+
+/// [`GrantStore::redeem_code`] in two steps: [`GrantStore::consume_code`],
+/// then, when it was the first use, the saves.
+///
+/// # Errors
+/// When the storage fails.
+pub async fn redeem_code_in_steps<S: GrantStore + ?Sized>(
+    store: &S,
+    key: &str,
+    now: UnixTime,
+    tokens: &IssuedTokens,
+) -> StoreResult<bool> {
+    let Some(CodeUse::First(_)) = store.consume_code(key, now).await? else {
+        return Ok(false);
+    };
+    let (access_key, access) = &tokens.access;
+    store.save_access_token(access_key, access).await?;
+    if let Some((refresh_key, refresh)) = &tokens.refresh {
+        store.save_refresh_token(refresh_key, refresh).await?;
+    }
+    Ok(true)
+}
+
 /// Codes and tokens. Each consuming call must be atomic: two concurrent
 /// uses of one code or refresh token must see one `First` and one replay.
 #[async_trait]
@@ -79,6 +112,24 @@ pub trait GrantStore: Send + Sync + 'static {
     async fn find_code(&self, key: &str, now: UnixTime) -> StoreResult<Option<CodeRecord>> {
         let _ = (key, now);
         Ok(None)
+    }
+
+    /// Consumes the code `key` and saves the tokens minted from it: `true`
+    /// when this call consumed it, and then `tokens` are saved; `false` when
+    /// the code was not there to consume (used, expired, revoked, unknown),
+    /// and then nothing is saved. The token endpoint calls it after checking
+    /// the request against [`GrantStore::find_code`]'s copy, so only a store
+    /// with `find_code` receives it. The default consumes, then saves, in two
+    /// steps ([`redeem_code_in_steps`]); a store that can should do both in
+    /// one atomic write (one round trip fewer, and no code spent without its
+    /// tokens), still as atomic as `consume_code` against a concurrent use.
+    async fn redeem_code(
+        &self,
+        key: &str,
+        now: UnixTime,
+        tokens: &IssuedTokens,
+    ) -> StoreResult<bool> {
+        redeem_code_in_steps(self, key, now, tokens).await
     }
 
     /// Stores an access token under `key`.

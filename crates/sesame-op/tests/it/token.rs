@@ -123,6 +123,35 @@ async fn pkce_verifier_must_match_and_be_present() {
     assert_eq!(error(&json(r).await), "invalid_request");
 }
 
+/// The exchange is checked against a read of the code before it is redeemed;
+/// a refused exchange still spends the code, as when the code was consumed
+/// before the checks (a guessed verifier gets one try).
+#[tokio::test]
+async fn a_refused_code_exchange_spends_the_code() {
+    let h = start().await;
+    h.client("app", |c| c.skip_consent = true).await;
+    let other = sesame_core::CodeVerifier::random().unwrap();
+    for (name, value) in [
+        ("code_verifier", other.secret()),
+        ("redirect_uri", "https://x.example/"),
+    ] {
+        let q = h.code("app", "alice", &[]).await;
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", q["code"].as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", q["code_verifier"].as_str()),
+        ];
+        form.retain(|(k, _)| *k != name);
+        form.push((name, value));
+        let r = post_token(&h, "app", &form).await;
+        assert_eq!(error(&json(r).await), "invalid_grant", "wrong {name}");
+        let r = h.redeem("app", &q).await;
+        assert_eq!(r.status(), 400, "after a wrong {name}");
+        assert_eq!(error(&json(r).await), "invalid_grant");
+    }
+}
+
 #[tokio::test]
 async fn public_client_uses_pkce_and_no_secret() {
     let h = start().await;

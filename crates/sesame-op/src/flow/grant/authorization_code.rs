@@ -10,66 +10,133 @@ use crate::secrets::token_key;
 
 pub(super) async fn authorization_code(r: TokenRequest<'_>) -> Result<TokenResponse, FlowError> {
     let code = r.form.required("code")?;
-    crate::flow::resource::check_before_consuming(r.p, r.client, &token_key(code), r.form, r.now)
-        .await?;
-    let record = match r
-        .p
-        .inner
-        .store
-        .consume_code(&token_key(code), r.now)
-        .await?
-    {
-        None => {
-            return Err(err(
-                ErrorCode::InvalidGrant,
-                "the code is invalid or expired",
-            ));
-        }
-        Some(CodeUse::Replayed { grant_id }) => {
-            // RFC 6749 §4.1.2: a replayed code revokes what it issued.
-            let replayed = (
-                "authorization code replayed; its tokens are revoked",
-                "the code was already used",
-            );
-            return super::refuse_replay(r.p, r.client, &grant_id, replayed, r.now).await;
-        }
+    let key = token_key(code);
+    crate::flow::resource::check_before_consuming(r.p, r.client, &key, r.form, r.now).await?;
+    let store = &r.p.inner.store;
+    // The request is checked against a read of the code, then the code is
+    // redeemed and the tokens saved in one write (single use holds there: it
+    // saves only if the code is still unused). A store that cannot read a
+    // code without consuming it takes the consuming path.
+    let Some(record) = store.find_code(&key, r.now).await? else {
+        return consume_first(r, &key).await;
+    };
+    if let Err(refused) = check(r, &record) {
+        // A refused request spends the code, as when it was consumed first.
+        return match store.consume_code(&key, r.now).await? {
+            Some(CodeUse::Replayed { grant_id }) => replayed(r, &grant_id).await,
+            _ => refuse(r, &record, refused).await,
+        };
+    }
+    let (grant, for_token) = grants_of(r, &record)?;
+    let tokens = user_tokens(r, &record, &for_token);
+    let (answer, issued) = super::new_user_tokens(r, &grant, tokens).await?;
+    if store.redeem_code(&key, r.now, &issued).await? {
+        return Ok(answer);
+    }
+    // Used (or gone) between the read and the redemption: what was minted is
+    // dropped, unsaved, and the code is refused as the consuming path would.
+    match store.consume_code(&key, r.now).await? {
+        Some(CodeUse::Replayed { grant_id }) => replayed(r, &grant_id).await,
+        _ => Err(unusable()),
+    }
+}
+
+/// The code grant for a store without [`crate::store::GrantStore::find_code`]
+/// (or a code it does not find): consume, check, then mint and save.
+async fn consume_first(r: TokenRequest<'_>, key: &str) -> Result<TokenResponse, FlowError> {
+    let record = match r.p.inner.store.consume_code(key, r.now).await? {
+        None => return Err(unusable()),
+        Some(CodeUse::Replayed { grant_id }) => return replayed(r, &grant_id).await,
         Some(CodeUse::First(record)) => *record,
     };
+    if let Err(refused) = check(r, &record) {
+        return refuse(r, &record, refused).await;
+    }
+    let (grant, for_token) = grants_of(r, &record)?;
+    super::user_tokens(r, &grant, user_tokens(r, &record, &for_token)).await
+}
+
+fn unusable() -> FlowError {
+    err(ErrorCode::InvalidGrant, "the code is invalid or expired")
+}
+
+/// RFC 6749 §4.1.2: a replayed code revokes what it issued.
+async fn replayed(r: TokenRequest<'_>, grant_id: &str) -> Result<TokenResponse, FlowError> {
+    let replayed = (
+        "authorization code replayed; its tokens are revoked",
+        "the code was already used",
+    );
+    super::refuse_replay(r.p, r.client, grant_id, replayed, r.now).await
+}
+
+/// Why [`check`] refused a code exchange.
+enum Refused {
+    /// The code is another client's: its grant is revoked.
+    OtherClient,
+    Request(FlowError),
+}
+
+async fn refuse(
+    r: TokenRequest<'_>,
+    record: &CodeRecord,
+    refused: Refused,
+) -> Result<TokenResponse, FlowError> {
+    match refused {
+        Refused::OtherClient => {
+            let why = "the code was issued to another client";
+            super::revoke_and_refuse(r.p, &record.grant.grant_id, why, r.now).await
+        }
+        Refused::Request(e) => Err(e),
+    }
+}
+
+/// The request against the code: its client, DPoP key, redirect URI, PKCE.
+fn check(r: TokenRequest<'_>, record: &CodeRecord) -> Result<(), Refused> {
     if record.grant.client_id != r.client.client_id {
-        let why = "the code was issued to another client";
-        return super::revoke_and_refuse(r.p, &record.grant.grant_id, why, r.now).await;
+        return Err(Refused::OtherClient);
     }
     // RFC 9449 §10: a code bound with dpop_jkt (or a DPoP proof at PAR)
     // needs a proof made with that key.
     if let Some(jkt) = &record.grant.jkt
         && r.dpop != Some(jkt.as_str())
     {
-        return Err(err(
+        return Err(Refused::Request(err(
             ErrorCode::InvalidGrant,
             "the code is bound to a DPoP key (dpop_jkt): send a proof made with it",
-        ));
+        )));
     }
     if r.form.get("redirect_uri") != Some(record.redirect_uri.as_str()) {
-        return Err(err(
+        return Err(Refused::Request(err(
             ErrorCode::InvalidGrant,
             "redirect_uri does not match the authorization request",
-        ));
+        )));
     }
-    check_pkce(r.p, &record, r.form)?;
-    let grant = record.grant;
-    // RFC 8707: this access token may be for some of the authorized resources;
-    // the refresh token keeps them all.
+    check_pkce(r.p, record, r.form).map_err(Refused::Request)
+}
+
+/// A checked code's grant, and the grant its access token is for (RFC 8707:
+/// some of the authorized resources; the refresh token keeps them all),
+/// bound to the request's DPoP key.
+fn grants_of(r: TokenRequest<'_>, record: &CodeRecord) -> Result<(Grant, Grant), FlowError> {
+    let grant = record.grant.clone();
     let for_token = Grant {
         resources: crate::flow::resource::narrowed(&grant, r.form)?,
         jkt: r.dpop.map(str::to_owned),
         ..grant.clone()
     };
-    let tokens = super::UserTokens {
-        for_token: &for_token,
+    Ok((grant, for_token))
+}
+
+fn user_tokens<'a>(
+    r: TokenRequest<'_>,
+    record: &'a CodeRecord,
+    for_token: &'a Grant,
+) -> super::UserTokens<'a> {
+    super::UserTokens {
+        for_token,
         nonce: record.nonce.as_ref(),
         refresh: r.client.allows_grant(GrantType::RefreshToken),
-    };
-    super::user_tokens(r, &grant, tokens).await
+    }
 }
 
 /// The PKCE check (RFC 7636 §4.6), and the refusal of a downgrade.

@@ -9,6 +9,8 @@ use super::{FlowError, Params, err};
 use crate::authn::RequestInfo;
 use crate::model::{Client, Grant, GrantType};
 use crate::provider::Provider;
+use crate::secrets::token_key;
+use crate::store::IssuedTokens;
 
 mod authorization_code;
 mod client_credentials;
@@ -117,7 +119,30 @@ pub(super) async fn user_tokens(
     grant: &Grant,
     t: UserTokens<'_>,
 ) -> Result<TokenResponse, FlowError> {
-    let (access, ttl) = issue::mint_access_token(r.p, r.client, t.for_token, r.now).await?;
+    let (answer, issued) = new_user_tokens(r, grant, t).await?;
+    let (access_key, access) = &issued.access;
+    r.p.inner
+        .store
+        .save_access_token(access_key, access)
+        .await?;
+    if let Some((refresh_key, refresh)) = &issued.refresh {
+        r.p.inner
+            .store
+            .save_refresh_token(refresh_key, refresh)
+            .await?;
+    }
+    Ok(answer)
+}
+
+/// What [`user_tokens`] answers, and the rows it saves, not yet saved (the
+/// code grant saves them with the code's redemption).
+pub(super) async fn new_user_tokens(
+    r: TokenRequest<'_>,
+    grant: &Grant,
+    t: UserTokens<'_>,
+) -> Result<(TokenResponse, IssuedTokens), FlowError> {
+    let (access, ttl, access_row) =
+        issue::new_access_token(r.p, r.client, t.for_token, r.now).await?;
     let id_token = if grant.scopes.contains(sesame_core::OPENID) {
         let input = IdTokenInput {
             nonce: t.nonce,
@@ -129,21 +154,24 @@ pub(super) async fn user_tokens(
         None
     };
     let refresh = if t.refresh && grant.scopes.contains(sesame_core::OFFLINE_ACCESS) {
-        Some(
-            issue::mint_refresh_token(r.p, &refresh_binding(r.client, grant, r.dpop), r.now)
-                .await?,
-        )
+        let binding = refresh_binding(r.client, grant, r.dpop);
+        Some(issue::new_refresh_token(r.p, &binding, r.now)?)
     } else {
         None
     };
-    Ok(TokenResponse {
+    let answer = TokenResponse {
         access_token: access.secret().to_owned(),
         token_type: "Bearer",
         expires_in: ttl,
-        refresh_token: refresh.map(|r| r.secret().to_owned()),
+        refresh_token: refresh.as_ref().map(|(t, _)| t.secret().to_owned()),
         id_token,
         scope: grant.scopes.to_string(),
-    })
+    };
+    let issued = IssuedTokens {
+        access: (token_key(access.secret()), access_row),
+        refresh: refresh.map(|(t, row)| (token_key(t.secret()), row)),
+    };
+    Ok((answer, issued))
 }
 
 /// `grant` with its tokens bound to the DPoP key `dpop` (or bearer).
