@@ -152,6 +152,28 @@ async fn a_refused_code_exchange_spends_the_code() {
     }
 }
 
+/// A code whose user is gone is refused, and spent by the refusal: the user
+/// coming back does not make it redeemable.
+#[tokio::test]
+async fn a_code_refused_for_a_removed_user_stays_spent() {
+    let h = start().await;
+    h.client("app", |c| c.skip_consent = true).await;
+    let q = h.code("app", "gone-redeem", &[("scope", "openid")]).await;
+    crate::support::REMOVED
+        .lock()
+        .unwrap()
+        .push("gone-redeem".into());
+    let r = h.redeem("app", &q).await;
+    assert_eq!(error(&json(r).await), "invalid_grant", "the user is gone");
+    crate::support::REMOVED
+        .lock()
+        .unwrap()
+        .retain(|u| u != "gone-redeem");
+    let r = h.redeem("app", &q).await;
+    assert_eq!(r.status(), 400, "the refusal spent the code");
+    assert_eq!(error(&json(r).await), "invalid_grant");
+}
+
 #[tokio::test]
 async fn public_client_uses_pkce_and_no_secret() {
     let h = start().await;

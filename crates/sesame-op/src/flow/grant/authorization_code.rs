@@ -29,7 +29,17 @@ pub(super) async fn authorization_code(r: TokenRequest<'_>) -> Result<TokenRespo
     }
     let (grant, for_token) = grants_of(r, &record)?;
     let tokens = user_tokens(r, &record, &for_token);
-    let (answer, issued) = super::new_user_tokens(r, &grant, tokens).await?;
+    let (answer, issued) = match super::new_user_tokens(r, &grant, tokens).await {
+        Ok(minted) => minted,
+        // Nothing minted (the user is gone, no signing key): the code is
+        // spent all the same, as when it was consumed first.
+        Err(e) => {
+            return match store.consume_code(&key, r.now).await? {
+                Some(CodeUse::Replayed { grant_id }) => replayed(r, &grant_id).await,
+                _ => Err(e),
+            };
+        }
+    };
     if store.redeem_code(&key, r.now, &issued).await? {
         return Ok(answer);
     }
