@@ -473,9 +473,12 @@ async fn memory_stays_flat_under_huge_client_ids_and_usernames() {
     eprintln!(
         "RSS of the server: {before} KiB after warm-up, {after} KiB after 5,000 more requests"
     );
+    // Growth is what this is about (H2: keys kept at the length the attacker
+    // chose). A fall is the allocator handing pages back: mimalloc purges what
+    // the warm-up freed later than glibc does, by up to ~8 MiB here.
     assert!(
-        (after - before).abs() <= 5 * 1024,
-        "RSS moved from {before} KiB to {after} KiB"
+        after - before <= 5 * 1024,
+        "RSS grew from {before} KiB to {after} KiB"
     );
 }
 
