@@ -22,22 +22,22 @@ pub(super) async fn authorization_code(r: TokenRequest<'_>) -> Result<TokenRespo
     };
     if let Err(refused) = check(r, &record) {
         // A refused request spends the code, as when it was consumed first.
-        return match store.consume_code(&key, r.now).await? {
-            Some(CodeUse::Replayed { grant_id }) => replayed(r, &grant_id).await,
-            _ => refuse(r, &record, refused).await,
-        };
+        if let Some(grant_id) = spend(r, &key).await? {
+            return replayed(r, &grant_id).await;
+        }
+        return refuse(r, &record, refused).await;
     }
-    let (grant, for_token) = grants_of(r, &record)?;
-    let tokens = user_tokens(r, &record, &for_token);
+    let (grant, for_token) = grants_of(r, record.grant)?;
+    let tokens = user_tokens(r, record.nonce.as_ref(), &for_token);
     let (answer, issued) = match super::new_user_tokens(r, &grant, tokens).await {
         Ok(minted) => minted,
         // Nothing minted (the user is gone, no signing key): the code is
         // spent all the same, as when it was consumed first.
         Err(e) => {
-            return match store.consume_code(&key, r.now).await? {
-                Some(CodeUse::Replayed { grant_id }) => replayed(r, &grant_id).await,
-                _ => Err(e),
-            };
+            if let Some(grant_id) = spend(r, &key).await? {
+                return replayed(r, &grant_id).await;
+            }
+            return Err(e);
         }
     };
     if store.redeem_code(&key, r.now, &issued).await? {
@@ -45,10 +45,19 @@ pub(super) async fn authorization_code(r: TokenRequest<'_>) -> Result<TokenRespo
     }
     // Used (or gone) between the read and the redemption: what was minted is
     // dropped, unsaved, and the code is refused as the consuming path would.
-    match store.consume_code(&key, r.now).await? {
-        Some(CodeUse::Replayed { grant_id }) => replayed(r, &grant_id).await,
-        _ => Err(unusable()),
+    match spend(r, &key).await? {
+        Some(grant_id) => replayed(r, &grant_id).await,
+        None => Err(unusable()),
     }
+}
+
+/// Consumes the code after a refusal; the grant id when it had been used
+/// already (a replay, to be refused as one).
+async fn spend(r: TokenRequest<'_>, key: &str) -> Result<Option<String>, FlowError> {
+    Ok(match r.p.inner.store.consume_code(key, r.now).await? {
+        Some(CodeUse::Replayed { grant_id }) => Some(grant_id),
+        _ => None,
+    })
 }
 
 /// The code grant for a store without [`crate::store::GrantStore::find_code`]
@@ -62,8 +71,8 @@ async fn consume_first(r: TokenRequest<'_>, key: &str) -> Result<TokenResponse, 
     if let Err(refused) = check(r, &record) {
         return refuse(r, &record, refused).await;
     }
-    let (grant, for_token) = grants_of(r, &record)?;
-    super::user_tokens(r, &grant, user_tokens(r, &record, &for_token)).await
+    let (grant, for_token) = grants_of(r, record.grant)?;
+    super::user_tokens(r, &grant, user_tokens(r, record.nonce.as_ref(), &for_token)).await
 }
 
 fn unusable() -> FlowError {
@@ -127,8 +136,7 @@ fn check(r: TokenRequest<'_>, record: &CodeRecord) -> Result<(), Refused> {
 /// A checked code's grant, and the grant its access token is for (RFC 8707:
 /// some of the authorized resources; the refresh token keeps them all),
 /// bound to the request's DPoP key.
-fn grants_of(r: TokenRequest<'_>, record: &CodeRecord) -> Result<(Grant, Grant), FlowError> {
-    let grant = record.grant.clone();
+fn grants_of(r: TokenRequest<'_>, grant: Grant) -> Result<(Grant, Grant), FlowError> {
     let for_token = Grant {
         resources: crate::flow::resource::narrowed(&grant, r.form)?,
         jkt: r.dpop.map(str::to_owned),
@@ -139,12 +147,12 @@ fn grants_of(r: TokenRequest<'_>, record: &CodeRecord) -> Result<(Grant, Grant),
 
 fn user_tokens<'a>(
     r: TokenRequest<'_>,
-    record: &'a CodeRecord,
+    nonce: Option<&'a sesame_core::Nonce>,
     for_token: &'a Grant,
 ) -> super::UserTokens<'a> {
     super::UserTokens {
         for_token,
-        nonce: record.nonce.as_ref(),
+        nonce,
         refresh: r.client.allows_grant(GrantType::RefreshToken),
     }
 }
