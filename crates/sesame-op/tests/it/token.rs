@@ -80,6 +80,53 @@ async fn a_replayed_code_fails_and_revokes_what_the_first_use_issued() {
     assert_eq!(error(&json(r).await), "invalid_grant");
 }
 
+/// Exchanges of one code racing each other (the read of the code, then its
+/// redemption): one gets tokens, every other is refused as a replay, and that
+/// replay revokes what the winner got. Whether two of them pass the read
+/// before either redeems is up to the scheduler (it does about one run in
+/// three here); the store's own race is pinned by the conformance suite.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_exchanges_of_one_code_issue_tokens_once() {
+    let h = start().await;
+    h.client("app", |c| c.skip_consent = true).await;
+    let q = h.code("app", "alice", &[]).await;
+    let form = vec![
+        ("grant_type", "authorization_code".to_owned()),
+        ("code", q["code"].clone()),
+        ("redirect_uri", REDIRECT.to_owned()),
+        ("code_verifier", q["code_verifier"].clone()),
+    ];
+    let mut sends = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (http, url, form) = (h.http.clone(), h.url("/token"), form.clone());
+        sends.spawn(async move {
+            let r = http
+                .post(url)
+                .basic_auth("app", Some(SECRET))
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        });
+    }
+    let mut issued = Vec::new();
+    while let Some(answer) = sends.join_next().await {
+        let (status, body) = answer.unwrap();
+        if status == 200 {
+            issued.push(body["access_token"].as_str().unwrap().to_owned());
+        } else {
+            assert_eq!((status.as_u16(), error(&body)), (400, "invalid_grant"));
+        }
+    }
+    assert_eq!(issued.len(), 1, "exactly one exchange gets tokens");
+    assert_eq!(
+        h.userinfo(&issued[0]).await.status(),
+        401,
+        "the replays revoked them"
+    );
+}
+
 #[tokio::test]
 async fn an_expired_code_is_refused() {
     let h = start().await;
