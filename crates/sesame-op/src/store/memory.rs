@@ -35,6 +35,16 @@ struct Tables {
 }
 
 impl Tables {
+    fn put_access_token(&mut self, key: &str, token: &AccessTokenRecord) {
+        self.record_session_client(&token.grant, token.expires_at);
+        self.access.insert(key.to_owned(), token.clone());
+    }
+
+    fn put_refresh_token(&mut self, key: &str, token: &RefreshTokenRecord) {
+        self.record_session_client(&token.grant, token.expires_at);
+        self.refresh.insert(key.to_owned(), (token.clone(), false));
+    }
+
     /// Records that `grant`'s client took part in its session until `expires_at`
     /// plus the retention.
     fn record_session_client(&mut self, grant: &Grant, expires_at: UnixTime) {
@@ -154,20 +164,15 @@ impl GrantStore for MemoryStore {
             *used = true;
         }
         let (access_key, access) = &tokens.access;
-        t.record_session_client(&access.grant, access.expires_at);
-        t.access.insert(access_key.clone(), access.clone());
+        t.put_access_token(access_key, access);
         if let Some((refresh_key, refresh)) = &tokens.refresh {
-            t.record_session_client(&refresh.grant, refresh.expires_at);
-            t.refresh
-                .insert(refresh_key.clone(), (refresh.clone(), false));
+            t.put_refresh_token(refresh_key, refresh);
         }
         Ok(true)
     }
 
     async fn save_access_token(&self, key: &str, token: &AccessTokenRecord) -> StoreResult<()> {
-        let mut t = self.lock()?;
-        t.record_session_client(&token.grant, token.expires_at);
-        t.access.insert(key.to_owned(), token.clone());
+        self.lock()?.put_access_token(key, token);
         Ok(())
     }
 
@@ -188,9 +193,7 @@ impl GrantStore for MemoryStore {
     }
 
     async fn save_refresh_token(&self, key: &str, token: &RefreshTokenRecord) -> StoreResult<()> {
-        let mut t = self.lock()?;
-        t.record_session_client(&token.grant, token.expires_at);
-        t.refresh.insert(key.to_owned(), (token.clone(), false));
+        self.lock()?.put_refresh_token(key, token);
         Ok(())
     }
 
